@@ -1,0 +1,41 @@
+# migboard: the two commands are `make run` and `make test`. Everything else is a step of those.
+SHELL := /usr/bin/env bash
+.SHELLFLAGS := -eo pipefail -c
+.DEFAULT_GOAL := help
+
+# Where `make run` listens; MIGBOARD_ADDR in the environment works too.
+ADDR ?= $(or $(MIGBOARD_ADDR),127.0.0.1:3000)
+
+.PHONY: help setup build run test test-rust test-e2e check-wasm wasm-size clean
+
+help: ## list targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
+
+setup: ## install missing prerequisites (apt, cargo-leptos, wasm-bindgen-cli, npm); idempotent
+	@scripts/setup.sh
+
+build: setup ## build the release site: server binary + hydration bundle in target/site
+	@source scripts/env.sh && echo "==> building the release site (cargo leptos build --release)" \
+	  && cargo leptos build --release
+
+run: build ## build, then serve on http://$(ADDR)
+	@echo "==> migboard on http://$(ADDR)  (Ctrl-C stops it)"
+	@source scripts/env.sh && MIGBOARD_ADDR=$(ADDR) LEPTOS_SITE_ROOT=target/site exec target/release/migboard
+
+test: build ## every test: Rust crates, wasm32 check of `mig`, Playwright against the release build
+	@scripts/test.sh all
+
+test-rust: setup ## Rust tests only
+	@scripts/test.sh rust
+
+test-e2e: build ## Playwright tests only (against the release build)
+	@scripts/test.sh e2e
+
+check-wasm: setup ## check that the pure `mig` crate builds for wasm32-unknown-unknown
+	@scripts/test.sh wasm
+
+wasm-size: build ## print the shipped bundle sizes (raw and gzip), as recorded in BENCHMARKS.md
+	@scripts/wasm-size.sh
+
+clean: ## remove build outputs (keeps installed tools)
+	@source scripts/env.sh && cargo clean && rm -rf end2end/test-results end2end/playwright-report

@@ -1,0 +1,3 @@
+//! Server functions, one file per resource. Each is thin: parse with `mig`, call the backend, map the error.
+
+pub mod status;

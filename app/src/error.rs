@@ -1,0 +1,25 @@
+//! The error type that crosses the server-function boundary with its variants intact.
+
+use serde::{Deserialize, Serialize};
+use server_fn::codec::JsonEncoding;
+use server_fn::error::{FromServerFnError, ServerFnErrorErr};
+
+/// An error a server function returns to the browser. Serializable, so the UI can match on the
+/// variant instead of parsing a string.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+pub enum AppError {
+    /// The server is running but a dependency it needs is not available yet.
+    #[error("service unavailable: {0}")]
+    Unavailable(String),
+    /// The request could not be carried to or from the server (network, encoding).
+    #[error("request failed: {0}")]
+    Transport(String),
+}
+
+impl FromServerFnError for AppError {
+    type Encoder = JsonEncoding;
+
+    fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
+        Self::Transport(value.to_string())
+    }
+}

@@ -1,0 +1,85 @@
+//! The frame around every page: brand, navigation, hydration indicator.
+
+use leptos::prelude::*;
+use leptos_router::components::A;
+
+/// A navigation entry: where it goes, its label, and an SVG path for its icon (24×24 viewBox).
+struct NavItem {
+    href: &'static str,
+    label: &'static str,
+    icon: &'static str,
+}
+
+const NAV: &[NavItem] = &[
+    NavItem { href: "/", label: "Fleet", icon: "M3 5h18v4H3zM3 10h18v4H3zM3 15h18v4H3z" },
+    NavItem { href: "/plan", label: "Plan", icon: "M3 3h8v8H3zM13 3h8v5h-8zM13 10h8v11h-8zM3 13h8v8H3z" },
+    NavItem { href: "/blueprints", label: "Blueprints", icon: "M6 2h9l5 5v15H6zM14 2v6h6M9 13h8M9 17h8" },
+    NavItem { href: "/deployments", label: "Deployments", icon: "M12 2l9 5v10l-9 5-9-5V7zM12 12l9-5M12 12v10M12 12L3 7" },
+    NavItem { href: "/settings", label: "Settings", icon: "M12 8a4 4 0 1 0 0 8 4 4 0 0 0 0-8zM4 12h2M18 12h2M12 4v2M12 18v2" },
+];
+
+/// Page frame: a sidebar with the navigation and a main column for the routed page.
+#[component]
+pub fn Shell(children: Children) -> impl IntoView {
+    // Effects run only in the browser, so this flips to `true` exactly when the wasm has hydrated.
+    let (hydrated, set_hydrated) = signal(false);
+    Effect::new(move |_| set_hydrated.set(true));
+
+    view! {
+        <a class="skip-link" href="#main">"Skip to content"</a>
+        <div class="frame">
+            <aside class="sidebar">
+                <a class="brand" href="/" aria-label="migboard home">
+                    <svg class="brand-mark" viewBox="0 0 32 32" aria-hidden="true">
+                        <rect x="2" y="2" width="28" height="28" rx="6" class="brand-bg" />
+                        <rect x="7" y="8" width="5" height="16" rx="1" class="brand-slice" />
+                        <rect x="13.5" y="8" width="5" height="16" rx="1" class="brand-slice" />
+                        <rect x="20" y="8" width="5" height="7" rx="1" class="brand-slice" />
+                        <rect x="20" y="17" width="5" height="7" rx="1" class="brand-slice dim" />
+                    </svg>
+                    <span class="brand-name">"migboard"</span>
+                </a>
+                <nav aria-label="Main">
+                    <ul class="nav">
+                        {NAV
+                            .iter()
+                            .map(|item| {
+                                view! {
+                                    <li>
+                                        <A href=item.href exact=true>
+                                            <svg class="nav-icon" viewBox="0 0 24 24" aria-hidden="true">
+                                                <path d=item.icon />
+                                            </svg>
+                                            <span>{item.label}</span>
+                                        </A>
+                                    </li>
+                                }
+                            })
+                            .collect_view()}
+                    </ul>
+                </nav>
+                <div class="sidebar-foot">
+                    <span
+                        id="live-status"
+                        class="live-pill"
+                        data-hydrated=move || hydrated.get().to_string()
+                        title=move || {
+                            if hydrated.get() {
+                                "Interactive: the page is hydrated and refreshes itself"
+                            } else {
+                                "Server-rendered: waiting for the interactive app to load"
+                            }
+                        }
+                    >
+                        <span class="dot" aria-hidden="true"></span>
+                        {move || if hydrated.get() { "live" } else { "loading" }}
+                    </span>
+                    <span class="version">{concat!("v", env!("CARGO_PKG_VERSION"))}</span>
+                </div>
+            </aside>
+            <main id="main" class="content" tabindex="-1">
+                {children()}
+            </main>
+        </div>
+    }
+}

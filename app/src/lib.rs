@@ -1,0 +1,62 @@
+//! `app`: migboard's user interface, rendered on the server (feature `ssr`) and hydrated in the
+//! browser (feature `hydrate`) from the same components.
+//!
+//! It holds components, pages and *thin* server functions. It knows nothing of Kubernetes, NVML or
+//! databases: server functions reach the world only through [`backend::Backend`], a trait object the
+//! server provides as Leptos context. Domain rules come from the `mig` crate, never from UI code.
+
+pub mod api;
+#[cfg(feature = "ssr")]
+pub mod backend;
+pub mod error;
+mod layout;
+mod pages;
+
+use leptos::prelude::*;
+use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
+use leptos_router::{
+    StaticSegment,
+    components::{Route, Router, Routes},
+};
+
+/// The HTML document around [`App`]; the server renders it for every page request.
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8" />
+                <meta name="viewport" content="width=device-width, initial-scale=1" />
+                <meta name="color-scheme" content="light dark" />
+                <link rel="icon" href="/favicon.svg" type="image/svg+xml" />
+                <AutoReload options=options.clone() />
+                <HydrationScripts options />
+                <MetaTags />
+            </head>
+            <body>
+                <App />
+            </body>
+        </html>
+    }
+}
+
+/// The application: layout, navigation and routes.
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    view! {
+        <Stylesheet id="leptos" href="/pkg/migboard.css" />
+        <Title formatter=|page: String| if page.is_empty() { "migboard".to_owned() } else { format!("{page} · migboard") } />
+        <Router>
+            <layout::Shell>
+                <Routes fallback=pages::NotFound>
+                    <Route path=StaticSegment("") view=pages::FleetPage />
+                    <Route path=StaticSegment("plan") view=pages::PlanPage />
+                    <Route path=StaticSegment("blueprints") view=pages::BlueprintsPage />
+                    <Route path=StaticSegment("deployments") view=pages::DeploymentsPage />
+                    <Route path=StaticSegment("settings") view=pages::SettingsPage />
+                </Routes>
+            </layout::Shell>
+        </Router>
+    }
+}

@@ -1,0 +1,43 @@
+//! One module per page.
+
+mod blueprints;
+mod deployments;
+mod fleet;
+mod not_found;
+mod plan;
+mod settings;
+
+pub use blueprints::BlueprintsPage;
+pub use deployments::DeploymentsPage;
+pub use fleet::FleetPage;
+pub use not_found::NotFound;
+pub use plan::PlanPage;
+pub use settings::SettingsPage;
+
+use leptos::prelude::*;
+
+/// The heading block every page starts with.
+#[component]
+fn PageHeader(title: &'static str, subtitle: &'static str) -> impl IntoView {
+    view! {
+        <header class="page-header">
+            <h1>{title}</h1>
+            <p class="subtitle">{subtitle}</p>
+        </header>
+    }
+}
+
+/// A helpful empty state: what would be here, and what to do next.
+#[component]
+fn EmptyState(title: &'static str, children: Children) -> impl IntoView {
+    view! {
+        <section class="empty-state">
+            <svg viewBox="0 0 48 48" aria-hidden="true" class="empty-icon">
+                <rect x="6" y="10" width="36" height="28" rx="4" />
+                <path d="M6 18h36M14 26h8M14 31h14" />
+            </svg>
+            <h2>{title}</h2>
+            <div class="empty-body">{children()}</div>
+        </section>
+    }
+}

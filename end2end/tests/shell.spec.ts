@@ -1,0 +1,96 @@
+import { expect, test, type Page } from "@playwright/test";
+
+const NAV = [
+  { label: "Fleet", path: "/", heading: "Fleet" },
+  { label: "Plan", path: "/plan", heading: "Plan" },
+  { label: "Blueprints", path: "/blueprints", heading: "Blueprints" },
+  { label: "Deployments", path: "/deployments", heading: "Deployments" },
+  { label: "Settings", path: "/settings", heading: "Settings" },
+];
+
+/** Collects console errors and uncaught exceptions so a test can insist there were none. */
+function watchErrors(page: Page): string[] {
+  const errors: string[] = [];
+  page.on("console", (m) => {
+    if (m.type() === "error") errors.push(`console: ${m.text()}`);
+  });
+  page.on("pageerror", (e) => errors.push(`pageerror: ${e.message}`));
+  return errors;
+}
+
+/** Waits until the wasm has hydrated: the marker is flipped only by an Effect, which never runs on the server. */
+async function waitForHydration(page: Page) {
+  await expect(page.locator("#live-status")).toHaveAttribute("data-hydrated", "true");
+  await expect(page.locator("#live-status")).toHaveText("live");
+}
+
+test("the server renders the status before any wasm runs", async ({ request }) => {
+  const response = await request.get("/");
+  expect(response.status()).toBe(200);
+  const html = await response.text();
+  expect(html).toContain('id="server-version"');
+  expect(html).toContain('data-hydrated="false"');
+  expect(html).toMatch(/data-sequence="\d+"/);
+});
+
+test("home hydrates, refreshes the server status and navigates everywhere", async ({ page }) => {
+  const errors = watchErrors(page);
+  await page.goto("/");
+  const ssrSequence = Number(await page.locator("#server-status").getAttribute("data-sequence"));
+  expect(ssrSequence).toBeGreaterThan(0);
+
+  await waitForHydration(page);
+
+  // The server function answered during SSR; after hydration the browser calls it again itself.
+  await expect(page.locator("#server-version")).toHaveText(/^\d+\.\d+\.\d+/);
+  await expect
+    .poll(async () => Number(await page.locator("#server-status").getAttribute("data-sequence")))
+    .toBeGreaterThan(ssrSequence);
+  // The Refresh button asks once more, client-side.
+  const before = Number(await page.locator("#server-status").getAttribute("data-sequence"));
+  await page.getByRole("button", { name: "Refresh" }).click();
+  await expect
+    .poll(async () => Number(await page.locator("#server-status").getAttribute("data-sequence")))
+    .toBeGreaterThan(before);
+
+  await page.screenshot({ path: "test-results/screenshots/fleet-light.png", fullPage: true });
+
+  // Client-side navigation through every entry of the menu.
+  for (const entry of [...NAV.slice(1), NAV[0]]) {
+    await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: entry.label }).click();
+    await expect(page).toHaveURL(entry.path);
+    await expect(page.getByRole("heading", { level: 1 })).toHaveText(entry.heading);
+    await expect(
+      page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: entry.label }),
+    ).toHaveAttribute("aria-current", "page");
+    await expect(page).toHaveTitle(entry.heading === "Fleet" ? "Fleet · migboard" : `${entry.heading} · migboard`);
+  }
+  // Still the same hydrated app: navigation did not reload the page.
+  await waitForHydration(page);
+  expect(errors).toEqual([]);
+});
+
+test("dark mode follows the system setting", async ({ page }) => {
+  await page.emulateMedia({ colorScheme: "dark" });
+  await page.goto("/");
+  await waitForHydration(page);
+  const bg = await page.evaluate(() => getComputedStyle(document.body).backgroundColor);
+  expect(bg).toBe("rgb(12, 17, 24)");
+  await page.screenshot({ path: "test-results/screenshots/fleet-dark.png", fullPage: true });
+});
+
+test("an unknown address gets a 404 page that leads back", async ({ page }) => {
+  const response = await page.goto("/no/such/page");
+  expect(response?.status()).toBe(404);
+  await expect(page.getByRole("heading", { level: 1 })).toHaveText("There is no page here");
+  await waitForHydration(page);
+  await page.getByRole("link", { name: "Go to the fleet overview" }).click();
+  await expect(page).toHaveURL("/");
+});
+
+test("health endpoints answer", async ({ request }) => {
+  expect((await request.get("/healthz")).status()).toBe(200);
+  const ready = await request.get("/readyz");
+  expect(ready.status()).toBe(200);
+  expect((await ready.json()).status).toBe("ready");
+});

@@ -1,0 +1,122 @@
+//! MIG profile names such as `1g.10gb` or `1g.10gb+me`.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+/// A parsed MIG GPU-instance profile name: `<compute>g.<memory>gb[+me]`.
+///
+/// This is only the *name*; whether a GPU model offers the profile is a separate question.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ProfileName {
+    /// Compute slices (the `g` number), 1..=7.
+    pub compute_slices: u8,
+    /// Memory in whole GB as NVIDIA names it (`10` in `1g.10gb`), not the exact MiB.
+    pub memory_gb: u16,
+    /// The `+me` variant, which adds the media extensions (NVDEC/NVJPG/OFA) to a 1g instance.
+    pub media_extensions: bool,
+}
+
+/// Why a string is not a MIG profile name.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ProfileNameError {
+    /// The overall shape is wrong.
+    #[error("`{input}` is not a MIG profile name: expected `<compute>g.<memory>gb`, for example `1g.10gb` or `3g.40gb`")]
+    Malformed {
+        /// The rejected input.
+        input: String,
+    },
+    /// The compute slice count is outside 1..=7.
+    #[error("`{input}` asks for {slices} compute slices: a MIG GPU has 1 to 7")]
+    ComputeOutOfRange {
+        /// The rejected input.
+        input: String,
+        /// The compute slice count it named.
+        slices: u32,
+    },
+}
+
+impl FromStr for ProfileName {
+    type Err = ProfileNameError;
+
+    fn from_str(input: &str) -> Result<Self, Self::Err> {
+        let malformed = || ProfileNameError::Malformed { input: input.to_owned() };
+        let (base, media_extensions) = match input.strip_suffix("+me") {
+            Some(base) => (base, true),
+            None => (input, false),
+        };
+        let (compute, memory) = base.split_once("g.").ok_or_else(malformed)?;
+        let memory = memory.strip_suffix("gb").ok_or_else(malformed)?;
+        let all_digits = |s: &str| !s.is_empty() && s.len() <= 4 && s.bytes().all(|b| b.is_ascii_digit());
+        if !all_digits(compute) || !all_digits(memory) {
+            return Err(malformed());
+        }
+        let slices: u32 = compute.parse().map_err(|_| malformed())?;
+        let memory_gb: u16 = memory.parse().map_err(|_| malformed())?;
+        if !(1..=7).contains(&slices) {
+            return Err(ProfileNameError::ComputeOutOfRange { input: input.to_owned(), slices });
+        }
+        if memory_gb == 0 {
+            return Err(malformed());
+        }
+        Ok(Self { compute_slices: slices as u8, memory_gb, media_extensions })
+    }
+}
+
+impl fmt::Display for ProfileName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}g.{}gb", self.compute_slices, self.memory_gb)?;
+        if self.media_extensions {
+            f.write_str("+me")?;
+        }
+        Ok(())
+    }
+}
+
+impl Serialize for ProfileName {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for ProfileName {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let s = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_and_prints_every_h100_profile() {
+        for name in ["1g.10gb", "1g.10gb+me", "1g.20gb", "2g.20gb", "3g.40gb", "4g.40gb", "7g.80gb"] {
+            let parsed: ProfileName = name.parse().expect(name);
+            assert_eq!(parsed.to_string(), name);
+        }
+        let p: ProfileName = "3g.40gb".parse().expect("valid");
+        assert_eq!((p.compute_slices, p.memory_gb, p.media_extensions), (3, 40, false));
+    }
+
+    #[test]
+    fn rejects_malformed_names_with_a_reason() {
+        for bad in ["", "3g", "3g.40", "g.40gb", "3g.gb", "3x.40gb", "-1g.10gb", "1g.10gb+", "1g.10gbme", "99999g.1gb"] {
+            let err = bad.parse::<ProfileName>().expect_err(bad);
+            assert!(err.to_string().contains(bad), "error for {bad:?} must quote it: {err}");
+        }
+        assert_eq!(
+            "8g.80gb".parse::<ProfileName>(),
+            Err(ProfileNameError::ComputeOutOfRange { input: "8g.80gb".into(), slices: 8 })
+        );
+    }
+
+    #[test]
+    fn serde_uses_the_nvidia_spelling() {
+        let p: ProfileName = serde_json::from_str("\"2g.20gb\"").expect("valid");
+        assert_eq!(serde_json::to_string(&p).expect("serialize"), "\"2g.20gb\"");
+        assert!(serde_json::from_str::<ProfileName>("\"2g20gb\"").is_err());
+    }
+}

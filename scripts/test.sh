@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# Runs migboard's tests and prints each runner's summary and one closing line for all of them.
+#   scripts/test.sh all|rust|wasm|e2e
+set -Eeuo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+source "$ROOT/scripts/env.sh"
+
+what="${1:-all}"
+logs="target/test-logs"
+mkdir -p "$logs"
+passed=0 failed=0 ignored=0 status=0
+
+rust() {
+  echo "==> Rust tests (per crate, so the ssr and hydrate features never unify)"
+  # `frontend` is the wasm entry (hydrate); its code is `app`, tested here with `ssr`.
+  local rc=0
+  cargo test -p mig -p agent -p app -p server --features app/ssr 2>&1 | tee "$logs/rust.log" || rc=$?
+  local p f i
+  p=$(grep -Eo '^test result: .* ([0-9]+) passed' "$logs/rust.log" | grep -Eo '[0-9]+ passed' | awk '{s+=$1} END {print s+0}')
+  f=$(grep -Eo '^test result: .*; ([0-9]+) failed' "$logs/rust.log" | grep -Eo '[0-9]+ failed' | awk '{s+=$1} END {print s+0}')
+  i=$(grep -Eo '^test result: .*; ([0-9]+) ignored' "$logs/rust.log" | grep -Eo '[0-9]+ ignored' | awk '{s+=$1} END {print s+0}')
+  echo "rust: $p passed, $f failed, $i ignored"
+  passed=$((passed + p)); failed=$((failed + f)); ignored=$((ignored + i))
+  [ "$rc" -eq 0 ] || { echo "rust tests FAILED (exit $rc); log: $logs/rust.log" >&2; status=1; }
+}
+
+wasm() {
+  echo "==> mig builds for wasm32-unknown-unknown (the browser runs the same rules)"
+  if cargo build -p mig --lib --target wasm32-unknown-unknown -Zbuild-std=std,panic_abort --quiet 2>&1 | tee "$logs/wasm.log"; then
+    echo "wasm: mig builds for wasm32-unknown-unknown"
+  else
+    echo "wasm: mig does NOT build for wasm32-unknown-unknown; log: $logs/wasm.log" >&2; status=1
+  fi
+}
+
+e2e() {
+  echo "==> Playwright end-to-end tests (headless Debian Chromium, release build)"
+  [ -x target/release/migboard ] || { echo "e2e: target/release/migboard missing: run make build" >&2; status=1; return; }
+  local rc=0
+  (cd end2end && CI=1 npx playwright test) 2>&1 | tee "$logs/e2e.log" || rc=$?
+  local p f
+  p=$(grep -Eo '^ *[0-9]+ passed' "$logs/e2e.log" | grep -Eo '[0-9]+' | tail -1); p=${p:-0}
+  f=$(grep -Eo '^ *[0-9]+ failed' "$logs/e2e.log" | grep -Eo '[0-9]+' | tail -1); f=${f:-0}
+  echo "playwright: $p passed, $f failed"
+  passed=$((passed + p)); failed=$((failed + f))
+  if [ "$rc" -ne 0 ]; then
+    [ "$f" -gt 0 ] || failed=$((failed + 1))
+    echo "end-to-end tests FAILED (exit $rc); log: $logs/e2e.log, traces: end2end/test-results" >&2; status=1
+  fi
+}
+
+case "$what" in
+  all) rust; wasm; e2e ;;
+  rust) rust ;;
+  wasm) wasm ;;
+  e2e) e2e ;;
+  *) echo "usage: scripts/test.sh all|rust|wasm|e2e" >&2; exit 2 ;;
+esac
+echo
+echo "tests: $passed passed, $failed failed, $ignored skipped"
+exit "$status"

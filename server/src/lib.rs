@@ -1,0 +1,40 @@
+//! `server`: the migboard web server.
+//!
+//! It renders the Leptos app on the server, serves the hydration bundle and static assets, answers
+//! server functions and exposes health endpoints. It is the only place that wires the outside world
+//! (configuration, logging, later persistence and cluster backends) to the pure `mig` rules and the
+//! `app` UI. It does not touch GPUs: that is the node agent's job, reached over HTTP.
+
+pub mod config;
+pub mod health;
+pub mod logging;
+pub mod state;
+
+use axum::Router;
+use axum::routing::get;
+use leptos::prelude::provide_context;
+use leptos_axum::{LeptosRoutes, generate_route_list};
+use tower_http::compression::CompressionLayer;
+use tower_http::trace::TraceLayer;
+
+pub use state::AppState;
+
+/// Builds the whole HTTP application: pages, server functions, static files and health endpoints.
+pub fn router(state: AppState) -> Router {
+    let routes = generate_route_list(app::App);
+    let backend = state.backend();
+    let options = state.leptos_options.clone();
+    Router::new()
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .leptos_routes_with_context(
+            &state,
+            routes,
+            move || provide_context(backend.clone()),
+            move || app::shell(options.clone()),
+        )
+        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(app::shell))
+        .layer(CompressionLayer::new())
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}

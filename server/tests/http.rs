@@ -1,0 +1,144 @@
+//! Handler tests: the whole router driven with `tower::ServiceExt::oneshot`, no socket.
+
+use std::path::Path;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use http_body_util::BodyExt;
+use leptos::config::LeptosOptions;
+use tower::ServiceExt;
+
+fn options(site_root: &Path) -> LeptosOptions {
+    LeptosOptions::builder()
+        .output_name("migboard")
+        .site_root(site_root.to_string_lossy().to_string())
+        .build()
+}
+
+/// A site root holding a (fake) built bundle, so readiness passes.
+fn built_site() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let pkg = dir.path().join("pkg");
+    std::fs::create_dir_all(&pkg).expect("mkdir pkg");
+    std::fs::write(pkg.join("migboard.js"), "// glue").expect("write js");
+    std::fs::write(pkg.join("migboard_bg.wasm"), b"\0asm").expect("write wasm");
+    std::fs::write(dir.path().join("favicon.svg"), "<svg/>").expect("write favicon");
+    dir
+}
+
+async fn send(site_root: &Path, request: Request<Body>) -> (StatusCode, String, String) {
+    let app = server::router(server::AppState::new(options(site_root)));
+    let response = app.oneshot(request).await.expect("router is infallible");
+    let status = response.status();
+    let content_type = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    let body = response.into_body().collect().await.expect("body").to_bytes();
+    (status, content_type, String::from_utf8_lossy(&body).into_owned())
+}
+
+fn get(path: &str) -> Request<Body> {
+    Request::get(path).body(Body::empty()).expect("request")
+}
+
+#[tokio::test]
+async fn healthz_is_ok_even_without_a_built_site() {
+    let empty = tempfile::tempdir().expect("tempdir");
+    let (status, content_type, body) = send(empty.path(), get("/healthz")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(content_type.starts_with("application/json"), "{content_type}");
+    assert_eq!(body, r#"{"status":"ok"}"#);
+}
+
+#[tokio::test]
+async fn readyz_reports_a_missing_bundle_and_how_to_fix_it() {
+    let empty = tempfile::tempdir().expect("tempdir");
+    let (status, _, body) = send(empty.path(), get("/readyz")).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    let json: serde_json::Value = serde_json::from_str(&body).expect("json");
+    assert_eq!(json["status"], "not ready");
+    let detail = json["checks"][0]["detail"].as_str().expect("detail");
+    assert!(detail.contains("make build"), "the failing check must say how to fix it: {detail}");
+}
+
+#[tokio::test]
+async fn readyz_is_ready_with_a_built_site() {
+    let site = built_site();
+    let (status, _, body) = send(site.path(), get("/readyz")).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let json: serde_json::Value = serde_json::from_str(&body).expect("json");
+    assert_eq!(json["status"], "ready");
+    assert!(json["checks"].as_array().expect("checks").iter().all(|c| c["ok"] == true));
+}
+
+#[tokio::test]
+async fn home_page_is_server_rendered_with_navigation_and_status() {
+    let site = built_site();
+    let (status, content_type, html) = send(site.path(), get("/")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(content_type.starts_with("text/html"), "{content_type}");
+    for nav in ["Fleet", "Plan", "Blueprints", "Deployments", "Settings"] {
+        assert!(html.contains(&format!("<span>{nav}</span>")), "nav entry {nav} missing");
+    }
+    // The server function's result is part of the server-rendered HTML, before any wasm runs.
+    assert!(html.contains(r#"id="server-version""#), "status not rendered during SSR");
+    assert!(html.contains(env!("CARGO_PKG_VERSION")));
+    assert!(html.contains(r#"data-hydrated="false""#), "SSR must not claim to be hydrated");
+    assert!(html.contains("/pkg/migboard.js"), "hydration script must be referenced");
+}
+
+#[tokio::test]
+async fn every_nav_page_renders() {
+    let site = built_site();
+    for (path, heading) in [
+        ("/plan", "Plan"),
+        ("/blueprints", "Blueprints"),
+        ("/deployments", "Deployments"),
+        ("/settings", "Settings"),
+    ] {
+        let (status, _, html) = send(site.path(), get(path)).await;
+        assert_eq!(status, StatusCode::OK, "{path}");
+        assert!(html.contains(&format!("<h1>{heading}</h1>")), "{path} lacks its heading");
+    }
+}
+
+#[tokio::test]
+async fn unknown_paths_get_a_404_page() {
+    let site = built_site();
+    let (status, content_type, html) = send(site.path(), get("/no/such/page")).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert!(content_type.starts_with("text/html"), "{content_type}");
+    assert!(html.contains("There is no page here"));
+}
+
+#[tokio::test]
+async fn static_assets_are_served_from_the_site_root() {
+    let site = built_site();
+    let (status, _, body) = send(site.path(), get("/favicon.svg")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body, "<svg/>");
+}
+
+#[tokio::test]
+async fn status_server_function_answers_with_an_increasing_sequence() {
+    let site = built_site();
+    let app = server::router(server::AppState::new(options(site.path())));
+    let mut sequences = Vec::new();
+    for _ in 0..2 {
+        let request = Request::post("/api/status")
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .header(header::ACCEPT, "application/json")
+            .body(Body::empty())
+            .expect("request");
+        let response = app.clone().oneshot(request).await.expect("infallible");
+        assert_eq!(response.status(), StatusCode::OK);
+        let body = response.into_body().collect().await.expect("body").to_bytes();
+        let json: serde_json::Value = serde_json::from_slice(&body).expect("json");
+        assert_eq!(json["version"], env!("CARGO_PKG_VERSION"));
+        sequences.push(json["sequence"].as_u64().expect("sequence"));
+    }
+    assert!(sequences[1] > sequences[0], "{sequences:?}");
+}
