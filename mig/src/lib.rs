@@ -1,9 +1,24 @@
 //! `mig`: the pure domain core of migboard, shared by the browser, the server and the node agent.
 //!
-//! It knows NVIDIA Multi-Instance GPU rules (GPU models, instance profiles, placements, named configs)
-//! and nothing about the world: no I/O, no async, no Kubernetes, no NVML. It compiles to
-//! `wasm32-unknown-unknown` so the browser enforces exactly the rules the server and agent enforce.
+//! It knows NVIDIA Multi-Instance GPU rules and nothing about the world: GPU models and their profile
+//! tables ([`model`]), layouts and their validation ([`layout`]), placement search and enumeration
+//! ([`place`]), mig-parted named configs ([`parted`]), sizing ([`sizing`]) and apply planning ([`plan`]).
+//!
+//! It deliberately has no I/O, no async, no Kubernetes and no NVML, and compiles to
+//! `wasm32-unknown-unknown`, so the browser enforces exactly the rules the server and agent enforce.
 
+pub mod layout;
+pub mod model;
+pub mod parted;
+pub mod place;
+pub mod plan;
 pub mod profile;
+pub mod sizing;
+pub mod suggest;
 
-pub use profile::{ProfileName, ProfileNameError};
+pub use layout::{InstanceSpec, Layout, LayoutIssue, Placed, ProfileCounts};
+pub use model::{GpuModel, ModelSpec, ProfileKind, ProfileSpec};
+pub use parted::{DesiredMig, MigPartedConfig};
+pub use place::{Combination, PlacementError, combinations, place, place_near};
+pub use plan::{MigMode, ObservedGpu, ProfileLabel, Step, plan};
+pub use profile::{ProfileAttribute, ProfileName, ProfileNameError};

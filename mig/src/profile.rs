@@ -5,17 +5,46 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
-/// A parsed MIG GPU-instance profile name: `<compute>g.<memory>gb[+me]`.
+/// A parsed MIG GPU-instance profile name: `<compute>g.<memory>gb[<attribute>]`.
 ///
-/// This is only the *name*; whether a GPU model offers the profile is a separate question.
+/// This is only the *name*; whether a GPU model offers the profile is a separate question
+/// (see [`crate::model`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ProfileName {
     /// Compute slices (the `g` number), 1..=7.
     pub compute_slices: u8,
     /// Memory in whole GB as NVIDIA names it (`10` in `1g.10gb`), not the exact MiB.
     pub memory_gb: u16,
-    /// The `+me` variant, which adds the media extensions (NVDEC/NVJPG/OFA) to a 1g instance.
-    pub media_extensions: bool,
+    /// The suffix NVIDIA appends for a variant profile, if any.
+    pub attribute: Option<ProfileAttribute>,
+}
+
+/// Variant suffixes of profile names, as NVIDIA and mig-parted spell them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ProfileAttribute {
+    /// `+me`: the instance also gets the media extensions (one NVDEC, NVJPG and the OFA).
+    MediaExtensions,
+    /// `+me.all`: all media engines of the GPU (Blackwell).
+    AllMediaExtensions,
+    /// `-me`: no media engines (Blackwell).
+    NoMediaExtensions,
+    /// `+gfx`: graphics capable (RTX PRO Blackwell).
+    Graphics,
+}
+
+impl ProfileAttribute {
+    /// Suffixes longest first, so `+me.all` is not read as `+me` followed by junk.
+    const ALL: [(Self, &'static str); 4] = [
+        (Self::AllMediaExtensions, "+me.all"),
+        (Self::MediaExtensions, "+me"),
+        (Self::NoMediaExtensions, "-me"),
+        (Self::Graphics, "+gfx"),
+    ];
+
+    /// The suffix as written in a profile name.
+    pub fn suffix(self) -> &'static str {
+        Self::ALL.iter().find(|(a, _)| *a == self).map_or("", |(_, s)| s)
+    }
 }
 
 /// Why a string is not a MIG profile name.
@@ -42,10 +71,10 @@ impl FromStr for ProfileName {
 
     fn from_str(input: &str) -> Result<Self, Self::Err> {
         let malformed = || ProfileNameError::Malformed { input: input.to_owned() };
-        let (base, media_extensions) = match input.strip_suffix("+me") {
-            Some(base) => (base, true),
-            None => (input, false),
-        };
+        let (base, attribute) = ProfileAttribute::ALL
+            .iter()
+            .find_map(|(attr, suffix)| input.strip_suffix(suffix).map(|base| (base, Some(*attr))))
+            .unwrap_or((input, None));
         let (compute, memory) = base.split_once("g.").ok_or_else(malformed)?;
         let memory = memory.strip_suffix("gb").ok_or_else(malformed)?;
         let all_digits = |s: &str| !s.is_empty() && s.len() <= 4 && s.bytes().all(|b| b.is_ascii_digit());
@@ -60,15 +89,15 @@ impl FromStr for ProfileName {
         if memory_gb == 0 {
             return Err(malformed());
         }
-        Ok(Self { compute_slices: slices as u8, memory_gb, media_extensions })
+        Ok(Self { compute_slices: slices as u8, memory_gb, attribute })
     }
 }
 
 impl fmt::Display for ProfileName {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}g.{}gb", self.compute_slices, self.memory_gb)?;
-        if self.media_extensions {
-            f.write_str("+me")?;
+        if let Some(attribute) = self.attribute {
+            f.write_str(attribute.suffix())?;
         }
         Ok(())
     }
@@ -93,17 +122,22 @@ mod tests {
 
     #[test]
     fn parses_and_prints_every_h100_profile() {
-        for name in ["1g.10gb", "1g.10gb+me", "1g.20gb", "2g.20gb", "3g.40gb", "4g.40gb", "7g.80gb"] {
+        for name in [
+            "1g.10gb", "1g.10gb+me", "1g.20gb", "2g.20gb", "3g.40gb", "4g.40gb", "7g.80gb", "1g.24gb+me.all",
+            "1g.24gb-me", "2g.48gb+gfx",
+        ] {
             let parsed: ProfileName = name.parse().expect(name);
             assert_eq!(parsed.to_string(), name);
         }
         let p: ProfileName = "3g.40gb".parse().expect("valid");
-        assert_eq!((p.compute_slices, p.memory_gb, p.media_extensions), (3, 40, false));
+        assert_eq!((p.compute_slices, p.memory_gb, p.attribute), (3, 40, None));
+        let me: ProfileName = "1g.24gb+me.all".parse().expect("valid");
+        assert_eq!(me.attribute, Some(ProfileAttribute::AllMediaExtensions));
     }
 
     #[test]
     fn rejects_malformed_names_with_a_reason() {
-        for bad in ["", "3g", "3g.40", "g.40gb", "3g.gb", "3x.40gb", "-1g.10gb", "1g.10gb+", "1g.10gbme", "99999g.1gb"] {
+        for bad in ["", "3g", "3g.40", "g.40gb", "3g.gb", "3x.40gb", "-1g.10gb", "1g.10gb+", "1g.10gbme", "1g.10gb+me+me", "1g.10gb+xy", "99999g.1gb"] {
             let err = bad.parse::<ProfileName>().expect_err(bad);
             assert!(err.to_string().contains(bad), "error for {bad:?} must quote it: {err}");
         }

@@ -1,0 +1,499 @@
+//! NVIDIA mig-parted configuration files (`version: v1`, `mig-configs`): parse, resolve a named config
+//! for a GPU, export layouts.
+//!
+//! The names users know (`all-1g.10gb`, `all-balanced`, …) come from mig-parted's
+//! `config-default.yaml`, embedded here as [`DEFAULT_CONFIG_YAML`]. mig-parted files give *counts* per
+//! profile, not placements; migboard places them with [`crate::place`].
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use serde::{Deserialize, Serialize};
+
+use crate::layout::{Layout, ProfileCounts};
+use crate::model::GpuModel;
+use crate::place::{PlacementError, place};
+use crate::ProfileName;
+
+/// NVIDIA mig-parted's `config-default.yaml` (Apache-2.0), verbatim.
+pub const DEFAULT_CONFIG_YAML: &str = include_str!("../data/mig-parted-config-default.yaml");
+
+/// Which GPUs of a node an entry applies to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Devices {
+    /// `devices: all`.
+    All(AllDevices),
+    /// `devices: [0, 1, 2]`: GPU indices.
+    List(Vec<u32>),
+}
+
+/// The literal `all`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AllDevices {
+    /// Every GPU.
+    All,
+}
+
+impl Devices {
+    /// Whether GPU `index` is included.
+    pub fn includes(&self, index: u32) -> bool {
+        match self {
+            Self::All(_) => true,
+            Self::List(list) => list.contains(&index),
+        }
+    }
+}
+
+/// `device-filter`: one PCI device id or a list of them, as strings like `0x233010DE`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(untagged)]
+enum RawFilter {
+    One(String),
+    Many(Vec<String>),
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawEntry {
+    #[serde(rename = "device-filter")]
+    device_filter: Option<RawFilter>,
+    devices: Devices,
+    #[serde(rename = "mig-enabled")]
+    mig_enabled: bool,
+    #[serde(rename = "mig-devices", default)]
+    mig_devices: Option<BTreeMap<String, u32>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFile {
+    version: String,
+    #[serde(rename = "mig-configs")]
+    mig_configs: BTreeMap<String, Vec<RawEntry>>,
+}
+
+/// One entry of a named config.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConfigEntry {
+    /// PCI device ids the entry is limited to (`None`: any GPU).
+    pub device_filter: Option<Vec<u32>>,
+    /// GPU indices it applies to.
+    pub devices: Devices,
+    /// MIG mode.
+    pub mig_enabled: bool,
+    /// Profile name → instance count (empty when MIG is disabled, or enabled with no instances).
+    pub mig_devices: BTreeMap<String, u32>,
+}
+
+impl ConfigEntry {
+    /// Whether the entry applies to GPU `index` with PCI device id `pci_id`.
+    pub fn applies_to(&self, index: u32, pci_id: u32) -> bool {
+        self.devices.includes(index) && self.device_filter.as_ref().is_none_or(|ids| ids.contains(&pci_id))
+    }
+}
+
+/// A parsed mig-parted file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MigPartedConfig {
+    /// Named configs, by name.
+    pub configs: BTreeMap<String, Vec<ConfigEntry>>,
+}
+
+/// A mig-parted file that cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PartedError {
+    /// Not YAML of the expected shape; the message carries the line and column.
+    #[error("not a mig-parted config: {0}")]
+    Syntax(String),
+    /// `version` is not `v1`.
+    #[error("unsupported mig-parted config version `{0}`: only `v1` is understood")]
+    Version(String),
+    /// A value inside a config is wrong.
+    #[error("config `{config}`, entry {entry}: {message}")]
+    Entry {
+        /// Config name.
+        config: String,
+        /// Entry position (0-based).
+        entry: usize,
+        /// What is wrong and how to fix it.
+        message: String,
+    },
+}
+
+fn parse_pci_id(s: &str) -> Option<u32> {
+    let hex = s.trim().strip_prefix("0x").or_else(|| s.trim().strip_prefix("0X"))?;
+    u32::from_str_radix(hex, 16).ok()
+}
+
+impl MigPartedConfig {
+    /// mig-parted's default configs (the names users know).
+    ///
+    /// # Errors
+    /// Never for the embedded file (a test proves it); the `Result` keeps callers panic-free.
+    pub fn default_configs() -> Result<Self, PartedError> {
+        Self::parse(DEFAULT_CONFIG_YAML)
+    }
+
+    /// Parses a mig-parted YAML file.
+    ///
+    /// # Errors
+    /// [`PartedError`] with the line/column, or the config and entry, and what to fix.
+    pub fn parse(yaml: &str) -> Result<Self, PartedError> {
+        let raw: RawFile = serde_yaml_ng::from_str(yaml).map_err(|e| PartedError::Syntax(e.to_string()))?;
+        if raw.version != "v1" {
+            return Err(PartedError::Version(raw.version));
+        }
+        let mut configs = BTreeMap::new();
+        for (name, entries) in raw.mig_configs {
+            let mut parsed = Vec::with_capacity(entries.len());
+            for (i, e) in entries.into_iter().enumerate() {
+                let err = |message: String| PartedError::Entry { config: name.clone(), entry: i, message };
+                let device_filter = match e.device_filter {
+                    None => None,
+                    Some(f) => {
+                        let ids = match f {
+                            RawFilter::One(s) => vec![s],
+                            RawFilter::Many(v) => v,
+                        };
+                        let mut out = Vec::with_capacity(ids.len());
+                        for id in ids {
+                            out.push(parse_pci_id(&id).ok_or_else(|| {
+                                err(format!("device-filter `{id}` is not a PCI device id; write it as hex, like \"0x233010DE\""))
+                            })?);
+                        }
+                        Some(out)
+                    }
+                };
+                let mig_devices = e.mig_devices.unwrap_or_default();
+                for profile in mig_devices.keys() {
+                    profile.parse::<ProfileName>().map_err(|e| err(e.to_string()))?;
+                }
+                if !e.mig_enabled && mig_devices.values().any(|&n| n > 0) {
+                    return Err(err("mig-devices are listed but mig-enabled is false; set mig-enabled: true or remove them".into()));
+                }
+                parsed.push(ConfigEntry { device_filter, devices: e.devices, mig_enabled: e.mig_enabled, mig_devices });
+            }
+            configs.insert(name, parsed);
+        }
+        Ok(Self { configs })
+    }
+
+    /// Writes the file in mig-parted's own style.
+    pub fn to_yaml(&self) -> String {
+        let mut out = String::from("version: v1\nmig-configs:\n");
+        for (name, entries) in &self.configs {
+            let _ = writeln!(out, "  {}:", yaml_key(name));
+            for e in entries {
+                let mut first = true;
+                let mut field = |out: &mut String, text: String| {
+                    let _ = writeln!(out, "    {} {text}", if first { "-" } else { " " });
+                    first = false;
+                };
+                if let Some(ids) = &e.device_filter {
+                    let ids: Vec<String> = ids.iter().map(|id| format!("\"0x{id:08X}\"")).collect();
+                    field(&mut out, format!("device-filter: [{}]", ids.join(", ")));
+                }
+                field(
+                    &mut out,
+                    match &e.devices {
+                        Devices::All(_) => "devices: all".to_owned(),
+                        Devices::List(l) => format!("devices: [{}]", l.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")),
+                    },
+                );
+                field(&mut out, format!("mig-enabled: {}", e.mig_enabled));
+                if e.mig_enabled {
+                    if e.mig_devices.is_empty() {
+                        field(&mut out, "mig-devices: {}".to_owned());
+                    } else {
+                        field(&mut out, "mig-devices:".to_owned());
+                        for (profile, count) in &e.mig_devices {
+                            let _ = writeln!(out, "        \"{profile}\": {count}");
+                        }
+                    }
+                }
+            }
+            out.push('\n');
+        }
+        out
+    }
+
+    /// What config `name` asks of GPU `index` of `model`: the first entry that applies to it.
+    ///
+    /// # Errors
+    /// [`ResolveError`] when the name is unknown, no entry applies, or the entry names profiles the
+    /// model does not have.
+    pub fn resolve(&self, name: &str, model: GpuModel, index: u32) -> Result<DesiredMig, ResolveError> {
+        let entries = self.configs.get(name).ok_or_else(|| ResolveError::UnknownConfig {
+            name: name.to_owned(),
+            suggestion: crate::suggest::closest(name, self.configs.keys().map(String::as_str)).map(str::to_owned),
+        })?;
+        let spec = model.spec();
+        let entry = entries
+            .iter()
+            .find(|e| spec.pci_device_ids.iter().any(|&id| e.applies_to(index, id)))
+            .ok_or_else(|| ResolveError::NoEntryForGpu { name: name.to_owned(), model: model.id().to_owned(), index })?;
+        if !entry.mig_enabled {
+            return Ok(DesiredMig::Disabled);
+        }
+        let mut counts = ProfileCounts::default();
+        for (profile, &n) in &entry.mig_devices {
+            if model.profile(profile).is_none() {
+                return Err(ResolveError::ProfileNotOnModel {
+                    name: name.to_owned(),
+                    profile: profile.clone(),
+                    model: model.id().to_owned(),
+                    available: model.profile_names().join(", "),
+                });
+            }
+            counts.add(profile, n);
+        }
+        Ok(DesiredMig::Enabled(counts))
+    }
+
+    /// Resolves and places config `name` on GPU `index` of `model`.
+    ///
+    /// # Errors
+    /// [`ResolveError`], including placement failures.
+    pub fn resolve_layout(&self, name: &str, model: GpuModel, index: u32) -> Result<Option<Layout>, ResolveError> {
+        match self.resolve(name, model, index)? {
+            DesiredMig::Disabled => Ok(None),
+            DesiredMig::Enabled(counts) => place(model, &counts)
+                .map(Some)
+                .map_err(|source| ResolveError::DoesNotPlace { name: name.to_owned(), source }),
+        }
+    }
+
+    /// Names of configs that resolve on `model` (GPU 0) to exactly this desired state, in name order.
+    pub fn names_matching(&self, model: GpuModel, desired: &DesiredMig) -> Vec<&str> {
+        self.configs
+            .keys()
+            .filter(|name| self.resolve(name, model, 0).as_ref() == Ok(desired))
+            .map(String::as_str)
+            .collect()
+    }
+
+    /// A one-config file describing a node's GPUs, `layouts[i]` for GPU `i` (`None`: MIG disabled).
+    /// GPUs with the same counts share an entry; if all agree the entry says `devices: all`. The
+    /// entries carry the model's device filter so the file cannot be applied to another model.
+    pub fn from_layouts(name: &str, model: GpuModel, layouts: &[Option<Layout>]) -> Self {
+        let mut groups: Vec<(DesiredMig, Vec<u32>)> = Vec::new();
+        for (i, layout) in layouts.iter().enumerate() {
+            let desired = layout.as_ref().map_or(DesiredMig::Disabled, |l| DesiredMig::Enabled(l.counts()));
+            match groups.iter_mut().find(|(d, _)| *d == desired) {
+                Some((_, gpus)) => gpus.push(i as u32),
+                None => groups.push((desired, vec![i as u32])),
+            }
+        }
+        let uniform = groups.len() == 1;
+        let entries = groups
+            .into_iter()
+            .map(|(desired, gpus)| ConfigEntry {
+                device_filter: Some(model.spec().pci_device_ids.to_vec()),
+                devices: if uniform { Devices::All(AllDevices::All) } else { Devices::List(gpus) },
+                mig_enabled: desired != DesiredMig::Disabled,
+                mig_devices: match desired {
+                    DesiredMig::Disabled => BTreeMap::new(),
+                    DesiredMig::Enabled(c) => c.0,
+                },
+            })
+            .collect();
+        Self { configs: BTreeMap::from([(name.to_owned(), entries)]) }
+    }
+}
+
+/// What a named config asks of one GPU.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "mig", content = "devices", rename_all = "snake_case")]
+pub enum DesiredMig {
+    /// MIG mode off.
+    Disabled,
+    /// MIG mode on with these instances (possibly none).
+    Enabled(ProfileCounts),
+}
+
+/// A config name that cannot be turned into a layout for a GPU.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ResolveError {
+    /// No config of that name.
+    #[error("no MIG config named `{name}`{}", suggestion.as_ref().map(|s| format!("; did you mean `{s}`?")).unwrap_or_default())]
+    UnknownConfig {
+        /// The name asked for.
+        name: String,
+        /// The closest known name.
+        suggestion: Option<String>,
+    },
+    /// The config has no entry for this GPU.
+    #[error("MIG config `{name}` has no entry for GPU {index} of model {model}")]
+    NoEntryForGpu {
+        /// Config name.
+        name: String,
+        /// Model id.
+        model: String,
+        /// GPU index.
+        index: u32,
+    },
+    /// The config's entry names a profile this model lacks.
+    #[error("MIG config `{name}` asks for {profile}, which {model} does not have (its profiles: {available})")]
+    ProfileNotOnModel {
+        /// Config name.
+        name: String,
+        /// The profile.
+        profile: String,
+        /// Model id.
+        model: String,
+        /// The model's profiles.
+        available: String,
+    },
+    /// The counts cannot be placed.
+    #[error("MIG config `{name}` cannot be placed: {source}")]
+    DoesNotPlace {
+        /// Config name.
+        name: String,
+        /// Why.
+        source: PlacementError,
+    },
+}
+
+/// Quotes a mapping key only when YAML needs it.
+fn yaml_key(s: &str) -> String {
+    if !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-+".contains(&b)) && !s.starts_with(['-', '.']) {
+        s.to_owned()
+    } else {
+        format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn defaults() -> MigPartedConfig {
+        MigPartedConfig::default_configs().expect("config-default.yaml parses")
+    }
+
+    #[test]
+    fn config_default_loads_completely() {
+        let c = defaults();
+        // Every top-level name of the file is there (counted independently of the parser).
+        let names = DEFAULT_CONFIG_YAML.lines().filter(|l| l.starts_with("  ") && !l.starts_with("   ") && l.ends_with(':')).count();
+        assert_eq!(c.configs.len(), names);
+        assert!(c.configs.len() > 80, "{}", c.configs.len());
+        let entries: usize = c.configs.values().map(Vec::len).sum();
+        let dashes = DEFAULT_CONFIG_YAML.lines().filter(|l| l.trim_start().starts_with("- ")).count();
+        assert_eq!(entries, dashes);
+    }
+
+    #[test]
+    fn the_guides_eight_names_resolve_on_h100_as_the_guide_says() {
+        let c = defaults();
+        let h100 = GpuModel::H100_80GB;
+        let expect = [
+            ("all-1g.10gb", "1g.10gb@0 1g.10gb@1 1g.10gb@2 1g.10gb@3 1g.10gb@4 1g.10gb@5 1g.10gb@6"),
+            ("all-1g.20gb", "1g.20gb@0 1g.20gb@2 1g.20gb@4 1g.20gb@6"),
+            ("all-2g.20gb", "2g.20gb@0 2g.20gb@2 2g.20gb@4"),
+            ("all-3g.40gb", "3g.40gb@0 3g.40gb@4"),
+            ("all-4g.40gb", "4g.40gb@0"),
+            ("all-7g.80gb", "7g.80gb@0"),
+            ("all-balanced", "2g.20gb@0 1g.10gb@2 1g.10gb@3 3g.40gb@4"),
+        ];
+        for (name, layout) in expect {
+            for gpu in 0..8 {
+                let got = c.resolve_layout(name, h100, gpu).expect(name).expect("MIG enabled");
+                assert_eq!(got.to_string(), layout, "{name} on GPU {gpu}");
+            }
+        }
+        assert_eq!(c.resolve_layout("all-disabled", h100, 0), Ok(None));
+    }
+
+    /// Every config in config-default.yaml that targets a modelled GPU places on it.
+    #[test]
+    fn every_default_config_that_targets_a_modelled_gpu_places() {
+        let c = defaults();
+        for model in GpuModel::all() {
+            let mut resolved = 0;
+            for name in c.configs.keys() {
+                match c.resolve(name, model, 0) {
+                    Ok(DesiredMig::Enabled(counts)) => {
+                        place(model, &counts).unwrap_or_else(|e| panic!("{name} on {model}: {e}"));
+                        resolved += 1;
+                    }
+                    Ok(DesiredMig::Disabled) => resolved += 1,
+                    // Configs for other GPU families (other profile names) do not target this model.
+                    Err(ResolveError::ProfileNotOnModel { .. } | ResolveError::NoEntryForGpu { .. }) => {}
+                    Err(e) => panic!("{name} on {model}: {e}"),
+                }
+            }
+            // all-disabled, all-enabled, one per profile (+me included), all-balanced.
+            assert!(resolved >= 10, "{model}: only {resolved} configs resolve");
+        }
+    }
+
+    #[test]
+    fn device_filters_pick_the_per_model_balanced_config() {
+        let c = defaults();
+        let got = |m| c.resolve("all-balanced", m, 0).expect("resolves");
+        let counts = |items: &[(&str, u32)]| {
+            let mut pc = ProfileCounts::default();
+            items.iter().for_each(|(p, n)| pc.add(p, *n));
+            DesiredMig::Enabled(pc)
+        };
+        assert_eq!(got(GpuModel::A100_40GB), counts(&[("1g.5gb", 2), ("2g.10gb", 1), ("3g.20gb", 1)]));
+        assert_eq!(got(GpuModel::H100Nvl94GB), counts(&[("1g.12gb", 2), ("2g.24gb", 1), ("3g.47gb", 1)]));
+        assert_eq!(got(GpuModel::H200_141GB), counts(&[("1g.18gb", 2), ("2g.35gb", 1), ("3g.71gb", 1)]));
+        assert_eq!(got(GpuModel::B200_180GB), counts(&[("1g.23gb", 2), ("2g.45gb", 1), ("3g.90gb", 1)]));
+        // all-1g.10gb means 7 × 1g.10gb on H100 but 4 × 1g.10gb (two memory slices each) on A100 40GB.
+        assert_eq!(c.resolve("all-1g.10gb", GpuModel::A100_40GB, 0), Ok(counts(&[("1g.10gb", 4)])));
+    }
+
+    #[test]
+    fn round_trip_load_export_load() {
+        let c = defaults();
+        let again = MigPartedConfig::parse(&c.to_yaml()).expect("exported YAML parses");
+        assert_eq!(again, c);
+        let examples = MigPartedConfig::parse(include_str!("../data/mig-parted-examples-config.yaml"))
+            .expect("examples-config.yaml parses");
+        assert_eq!(MigPartedConfig::parse(&examples.to_yaml()).expect("parses"), examples);
+        assert_eq!(examples.resolve("custom-config", GpuModel::A100_40GB, 2), Ok(DesiredMig::Disabled));
+    }
+
+    #[test]
+    fn layouts_export_as_one_config() {
+        let c = defaults();
+        let h100 = GpuModel::H100_80GB;
+        let balanced = c.resolve_layout("all-balanced", h100, 0).expect("ok");
+        let sevens = c.resolve_layout("all-1g.10gb", h100, 0).expect("ok");
+        let mut gpus = vec![balanced.clone(); 6];
+        gpus.push(sevens);
+        gpus.push(None);
+        let file = MigPartedConfig::from_layouts("my-plan", h100, &gpus);
+        let yaml = file.to_yaml();
+        assert!(yaml.contains("devices: [0, 1, 2, 3, 4, 5]"), "{yaml}");
+        assert!(yaml.contains("\"0x233010DE\""), "{yaml}");
+        let back = MigPartedConfig::parse(&yaml).expect("parses");
+        for (i, want) in gpus.iter().enumerate() {
+            assert_eq!(back.resolve_layout("my-plan", h100, i as u32).expect("ok"), *want, "GPU {i}");
+        }
+        let uniform = MigPartedConfig::from_layouts("u", h100, &[balanced.clone(), balanced]);
+        assert!(uniform.to_yaml().contains("devices: all"));
+    }
+
+    #[test]
+    fn bad_files_say_what_and_where() {
+        let err = MigPartedConfig::parse("version: v1\nmig-configs:\n  x:\n    - devices: all\n      mig-enabled: maybe\n").expect_err("bad");
+        assert!(err.to_string().contains("line 5"), "{err}");
+        let err = MigPartedConfig::parse("version: v2\nmig-configs: {}\n").expect_err("bad");
+        assert_eq!(err.to_string(), "unsupported mig-parted config version `v2`: only `v1` is understood");
+        let err = MigPartedConfig::parse(
+            "version: v1\nmig-configs:\n  x:\n    - devices: all\n      device-filter: nvidia\n      mig-enabled: true\n",
+        )
+        .expect_err("bad");
+        assert!(err.to_string().starts_with("config `x`, entry 0: device-filter `nvidia`"), "{err}");
+        let err = MigPartedConfig::parse("version: v1\nmig-configs:\n  x:\n    - devices: all\n      mig-enabled: true\n      mig-devices: {\"9g.1gb\": 1}\n")
+            .expect_err("bad");
+        assert!(err.to_string().contains("9g.1gb"), "{err}");
+        let err = defaults().resolve("all-balancd", GpuModel::H100_80GB, 0).expect_err("typo");
+        assert_eq!(err.to_string(), "no MIG config named `all-balancd`; did you mean `all-balanced`?");
+    }
+}
