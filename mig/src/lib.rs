@@ -15,6 +15,7 @@ pub mod plan;
 pub mod profile;
 pub mod sizing;
 pub mod suggest;
+pub mod wire;
 
 pub use layout::{InstanceSpec, Layout, LayoutIssue, Placed, ProfileCounts};
 pub use model::{GpuModel, ModelSpec, ProfileKind, ProfileSpec};

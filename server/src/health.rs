@@ -40,7 +40,7 @@ async fn readiness_checks(state: &AppState) -> Vec<Check> {
     let options = &state.leptos_options;
     let pkg = state.site_root().join(&*options.site_pkg_dir);
     let mut checks = Vec::new();
-    for file in [format!("{}.js", options.output_name), format!("{}_bg.wasm", options.output_name)] {
+    for file in [format!("{}.js", options.output_name), format!("{}.wasm", options.output_name)] {
         let path = pkg.join(&file);
         let found = tokio::fs::metadata(&path).await.is_ok_and(|m| m.is_file());
         checks.push(Check {

@@ -5,6 +5,7 @@
 //! (configuration, logging, later persistence and cluster backends) to the pure `mig` rules and the
 //! `app` UI. It does not touch GPUs: that is the node agent's job, reached over HTTP.
 
+pub mod api;
 pub mod config;
 pub mod health;
 pub mod logging;
@@ -27,6 +28,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
+        .nest("/api/v1", api::routes())
         .leptos_routes_with_context(
             &state,
             routes,

@@ -21,7 +21,7 @@ fn built_site() -> tempfile::TempDir {
     let pkg = dir.path().join("pkg");
     std::fs::create_dir_all(&pkg).expect("mkdir pkg");
     std::fs::write(pkg.join("migboard.js"), "// glue").expect("write js");
-    std::fs::write(pkg.join("migboard_bg.wasm"), b"\0asm").expect("write wasm");
+    std::fs::write(pkg.join("migboard.wasm"), b"\0asm").expect("write wasm");
     std::fs::write(dir.path().join("favicon.svg"), "<svg/>").expect("write favicon");
     dir
 }

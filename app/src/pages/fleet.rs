@@ -7,6 +7,7 @@ use leptos_meta::Title;
 
 use super::{EmptyState, PageHeader};
 use crate::api::status::{ServerStatus, get_status};
+use crate::error::AppError;
 
 /// How often the status card refreshes itself once the page is interactive.
 const STATUS_REFRESH: Duration = Duration::from_secs(10);
@@ -14,15 +15,16 @@ const STATUS_REFRESH: Duration = Duration::from_secs(10);
 /// The home page: server status and the fleet.
 #[component]
 pub fn FleetPage() -> impl IntoView {
-    // Bumped by the browser only: the server renders tick 0, the browser refetches at once after
-    // hydrating and then every STATUS_REFRESH, so a stale server-rendered page corrects itself.
-    let (tick, set_tick) = signal(0u64);
-    let status = Resource::new(move || tick.get(), |_| get_status());
+    // The server renders the status (the resource) during SSR. Once hydrated, the browser asks again
+    // at once and then every STATUS_REFRESH, writing into `fresh`, which supersedes the rendered value.
+    // A plain signal rather than `Resource::refetch`: right after hydration a refetch was measured to
+    // be lost now and then, depending on whether the streamed resource data had arrived yet.
+    let status = Resource::new(|| (), |()| get_status());
+    let (fresh, set_fresh) = signal(None::<Result<ServerStatus, AppError>>);
+    let refresh = move || leptos::task::spawn_local(async move { set_fresh.set(Some(get_status().await)) });
     Effect::new(move |_| {
-        set_tick.update(|t| *t += 1);
-        if let Ok(handle) =
-            set_interval_with_handle(move || set_tick.update(|t| *t += 1), STATUS_REFRESH)
-        {
+        refresh();
+        if let Ok(handle) = set_interval_with_handle(refresh, STATUS_REFRESH) {
             on_cleanup(move || handle.clear());
         }
     });
@@ -38,28 +40,27 @@ pub fn FleetPage() -> impl IntoView {
                 <h2 id="server-status-title">"Server"</h2>
                 <button
                     class="btn btn-ghost"
-                    on:click=move |_| set_tick.update(|t| *t += 1)
+                    on:click=move |_| refresh()
                     title="Ask the server again now"
                 >
                     "Refresh"
                 </button>
             </div>
             <Transition fallback=|| view! { <p class="muted">"Asking the server…"</p> }>
-                {move || {
-                    status
-                        .get()
-                        .map(|result| match result {
-                            Ok(s) => view! { <StatusFacts status=s /> }.into_any(),
-                            Err(e) => {
-                                view! {
-                                    <p class="error" role="alert" id="server-status-error">
-                                        {format!("Could not read the server status: {e}")}
-                                    </p>
-                                }
-                                    .into_any()
+                {move || Suspend::new(async move {
+                    let rendered = status.await;
+                    move || match fresh.get().unwrap_or_else(|| rendered.clone()) {
+                        Ok(s) => view! { <StatusFacts status=s /> }.into_any(),
+                        Err(e) => {
+                            view! {
+                                <p class="error" role="alert" id="server-status-error">
+                                    {format!("Could not read the server status: {e}")}
+                                </p>
                             }
-                        })
-                }}
+                                .into_any()
+                        }
+                    }
+                })}
             </Transition>
         </section>
         <EmptyState title="No GPU nodes to show yet">

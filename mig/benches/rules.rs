@@ -1,0 +1,51 @@
+//! Benchmarks of the rules the planner runs on every drag: `cargo bench -p mig` (see BENCHMARKS.md).
+
+use std::hint::black_box;
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use mig::parted::{DesiredMig, MigPartedConfig};
+use mig::{GpuModel, InstanceSpec, Layout, ObservedGpu, combinations, place_near, plan};
+
+const GUIDE_NAMES: [&str; 8] =
+    ["all-1g.10gb", "all-1g.20gb", "all-2g.20gb", "all-3g.40gb", "all-4g.40gb", "all-7g.80gb", "all-balanced", "all-disabled"];
+
+fn bench(c: &mut Criterion) {
+    let h100 = GpuModel::H100_80GB;
+    let balanced: Vec<InstanceSpec> = [("2g.20gb", 0), ("1g.10gb", 2), ("1g.10gb", 3), ("3g.40gb", 4)]
+        .iter()
+        .map(|(p, s)| InstanceSpec { profile: (*p).to_owned(), start: *s })
+        .collect();
+    c.bench_function("validate one H100 layout (all-balanced)", |b| b.iter(|| Layout::new(h100, black_box(&balanced))));
+    c.bench_function("enumerate all H100 combinations", |b| b.iter(|| combinations(black_box(h100))));
+
+    let config = MigPartedConfig::default_configs().expect("embedded defaults parse");
+    let states: Vec<(ObservedGpu, DesiredMig)> = GUIDE_NAMES
+        .iter()
+        .map(|name| {
+            let observed = match config.resolve_layout(name, h100, 0).expect("resolves") {
+                Some(l) => ObservedGpu::with_layout(&l),
+                None => ObservedGpu::disabled(h100),
+            };
+            (observed, config.resolve(name, h100, 0).expect("resolves"))
+        })
+        .collect();
+    c.bench_function("plan all 64 transitions between the 8 H100 named configs (with nearest placement)", |b| {
+        b.iter(|| {
+            let mut steps = 0;
+            for (from, _) in &states {
+                for (_, to) in &states {
+                    let desired = match to {
+                        DesiredMig::Disabled => None,
+                        DesiredMig::Enabled(counts) => Some(place_near(h100, counts, &from.instances).expect("places")),
+                    };
+                    steps += plan(black_box(from), desired.as_ref()).len();
+                }
+            }
+            steps
+        })
+    });
+    c.bench_function("parse mig-parted config-default.yaml", |b| b.iter(|| MigPartedConfig::parse(black_box(mig::parted::DEFAULT_CONFIG_YAML))));
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);

@@ -1,0 +1,117 @@
+//! The REST API under `/api/v1`: JSON in, JSON out, every client error a 4xx with a body that says
+//! what is wrong, where, and how to fix it. Handlers are thin: parse, call `mig`, shape the answer.
+
+mod models;
+mod sizing;
+
+use axum::Router;
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{FromRequest, Request};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde::Serialize;
+
+use crate::AppState;
+
+/// Routes of `/api/v1`, relative to it (the caller nests them).
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/gpu-models", get(models::list))
+        .route("/gpu-models/{model}", get(models::one))
+        .route("/gpu-models/{model}/combinations", get(models::combinations))
+        .route("/layouts/validate", post(models::validate_layout))
+        .route("/sizing", post(sizing::size))
+        .fallback(not_found)
+}
+
+/// An API error: status, stable code, message and hint.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// The body is not JSON (syntax) or not sent as JSON.
+    #[error("{message}")]
+    BadRequest {
+        /// What is wrong.
+        message: String,
+        /// How to fix it.
+        hint: String,
+    },
+    /// JSON of the wrong shape, or values the domain rejects.
+    #[error("{message}")]
+    Unprocessable {
+        /// What is wrong, and where.
+        message: String,
+        /// How to fix it.
+        hint: String,
+    },
+    /// No such resource.
+    #[error("{message}")]
+    NotFound {
+        /// What was not found.
+        message: String,
+        /// Where to look instead.
+        hint: String,
+    },
+}
+
+#[derive(Serialize)]
+struct ErrorBody<'a> {
+    error: ErrorDetail<'a>,
+}
+
+#[derive(Serialize)]
+struct ErrorDetail<'a> {
+    code: &'a str,
+    message: &'a str,
+    hint: &'a str,
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, code, message, hint) = match &self {
+            Self::BadRequest { message, hint } => (StatusCode::BAD_REQUEST, "bad_request", message, hint),
+            Self::Unprocessable { message, hint } => (StatusCode::UNPROCESSABLE_ENTITY, "unprocessable", message, hint),
+            Self::NotFound { message, hint } => (StatusCode::NOT_FOUND, "not_found", message, hint),
+        };
+        let body = ErrorBody { error: ErrorDetail { code, message, hint } };
+        (status, axum::Json(body)).into_response()
+    }
+}
+
+async fn not_found(axum::extract::OriginalUri(uri): axum::extract::OriginalUri) -> ApiError {
+    ApiError::NotFound {
+        message: format!("no API route at {}", uri.path()),
+        hint: "the API lives under /api/v1: gpu-models, gpu-models/{model}, gpu-models/{model}/combinations, layouts/validate, sizing".into(),
+    }
+}
+
+/// `axum::Json`, but its rejections become [`ApiError`]s with a JSON body.
+#[derive(Debug)]
+pub struct ApiJson<T>(pub T);
+
+impl<S, T> FromRequest<S> for ApiJson<T>
+where
+    axum::Json<T>: FromRequest<S, Rejection = JsonRejection>,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::Json::<T>::from_request(req, state).await {
+            Ok(axum::Json(v)) => Ok(Self(v)),
+            Err(JsonRejection::JsonDataError(e)) => Err(ApiError::Unprocessable {
+                message: e.body_text().replace("Failed to deserialize the JSON body into the target type: ", ""),
+                hint: "check the field named in the message against the API description".into(),
+            }),
+            Err(JsonRejection::JsonSyntaxError(e)) => Err(ApiError::BadRequest {
+                message: e.body_text().replace("Failed to parse the request body as JSON: ", "the body is not valid JSON: "),
+                hint: "send a JSON document; the position above points at the first error".into(),
+            }),
+            Err(JsonRejection::MissingJsonContentType(_)) => Err(ApiError::BadRequest {
+                message: "the request has no `Content-Type: application/json` header".into(),
+                hint: "send the body as JSON with that header".into(),
+            }),
+            Err(other) => Err(ApiError::BadRequest { message: other.body_text(), hint: "send a JSON body".into() }),
+        }
+    }
+}
