@@ -17,9 +17,10 @@ rust() {
   local rc=0
   cargo test -p mig -p agent -p app -p server --features app/ssr 2>&1 | tee "$logs/rust.log" || rc=$?
   local p f i
-  p=$(grep -Eo '^test result: .* ([0-9]+) passed' "$logs/rust.log" | grep -Eo '[0-9]+ passed' | awk '{s+=$1} END {print s+0}')
-  f=$(grep -Eo '^test result: .*; ([0-9]+) failed' "$logs/rust.log" | grep -Eo '[0-9]+ failed' | awk '{s+=$1} END {print s+0}')
-  i=$(grep -Eo '^test result: .*; ([0-9]+) ignored' "$logs/rust.log" | grep -Eo '[0-9]+ ignored' | awk '{s+=$1} END {print s+0}')
+  # A crate with no tests still prints "test result", so these greps match; `|| true` guards the rest.
+  p=$(grep -Eo '^test result: .* ([0-9]+) passed' "$logs/rust.log" | grep -Eo '[0-9]+ passed' | awk '{s+=$1} END {print s+0}' || true)
+  f=$(grep -Eo '^test result: .*; ([0-9]+) failed' "$logs/rust.log" | grep -Eo '[0-9]+ failed' | awk '{s+=$1} END {print s+0}' || true)
+  i=$(grep -Eo '^test result: .*; ([0-9]+) ignored' "$logs/rust.log" | grep -Eo '[0-9]+ ignored' | awk '{s+=$1} END {print s+0}' || true)
   echo "rust: $p passed, $f failed, $i ignored"
   passed=$((passed + p)); failed=$((failed + f)); ignored=$((ignored + i))
   [ "$rc" -eq 0 ] || { echo "rust tests FAILED (exit $rc); log: $logs/rust.log" >&2; status=1; }
@@ -40,8 +41,9 @@ e2e() {
   local rc=0
   (cd end2end && CI=1 npx playwright test) 2>&1 | tee "$logs/e2e.log" || rc=$?
   local p f
-  p=$(grep -Eo '^ *[0-9]+ passed' "$logs/e2e.log" | grep -Eo '[0-9]+' | tail -1); p=${p:-0}
-  f=$(grep -Eo '^ *[0-9]+ failed' "$logs/e2e.log" | grep -Eo '[0-9]+' | tail -1); f=${f:-0}
+  # `|| true`: a run with no failures has no "failed" line, and grep's exit 1 must not end the script.
+  p=$( (grep -Eo '^ *[0-9]+ passed' "$logs/e2e.log" || true) | grep -Eo '[0-9]+' | tail -1 || true); p=${p:-0}
+  f=$( (grep -Eo '^ *[0-9]+ failed' "$logs/e2e.log" || true) | grep -Eo '[0-9]+' | tail -1 || true); f=${f:-0}
   echo "playwright: $p passed, $f failed"
   passed=$((passed + p)); failed=$((failed + f))
   if [ "$rc" -ne 0 ]; then
