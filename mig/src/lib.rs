@@ -2,7 +2,8 @@
 //!
 //! It knows NVIDIA Multi-Instance GPU rules and nothing about the world: GPU models and their profile
 //! tables ([`model`]), layouts and their validation ([`layout`]), placement search and enumeration
-//! ([`place`]), mig-parted named configs ([`parted`]), sizing ([`sizing`]) and apply planning ([`plan`]).
+//! ([`place`]), mig-parted named configs ([`parted`]), sizing ([`sizing`]), apply planning ([`plan`]), node shapes ([`shape`]) and
+//! the slice planner's model ([`planner`]).
 //!
 //! It deliberately has no I/O, no async, no Kubernetes and no NVML, and compiles to
 //! `wasm32-unknown-unknown`, so the browser enforces exactly the rules the server and agent enforce.
@@ -12,7 +13,9 @@ pub mod model;
 pub mod parted;
 pub mod place;
 pub mod plan;
+pub mod planner;
 pub mod profile;
+pub mod shape;
 pub mod sizing;
 pub mod suggest;
 pub mod wire;
@@ -22,4 +25,6 @@ pub use model::{GpuModel, ModelSpec, ProfileKind, ProfileSpec};
 pub use parted::{DesiredMig, MigPartedConfig};
 pub use place::{Combination, PlacementError, combinations, place, place_near};
 pub use plan::{MigMode, ObservedGpu, ProfileLabel, Step, plan};
+pub use planner::{NamedConfig, NodePlan, PlanSummary, Refusal};
 pub use profile::{ProfileAttribute, ProfileName, ProfileNameError};
+pub use shape::{NodeShape, SHAPES};
