@@ -22,7 +22,10 @@ pub enum DriverState {
 /// The agent's HTTP API.
 pub fn router() -> Router {
     Router::new()
-        .route("/healthz", get(|| async { axum::Json(serde_json::json!({ "status": "ok" })) }))
+        .route(
+            "/healthz",
+            get(|| async { axum::Json(serde_json::json!({ "status": "ok" })) }),
+        )
         .route("/v1/driver", get(|| async { axum::Json(driver_state()) }))
 }
 
@@ -48,13 +51,21 @@ mod tests {
             .await
             .expect("infallible");
         let status = response.status();
-        let bytes = response.into_body().collect().await.expect("body").to_bytes();
+        let bytes = response
+            .into_body()
+            .collect()
+            .await
+            .expect("body")
+            .to_bytes();
         (status, serde_json::from_slice(&bytes).expect("json body"))
     }
 
     #[tokio::test]
     async fn health_and_driver_state_are_served() {
-        assert_eq!(get_json("/healthz").await, (StatusCode::OK, serde_json::json!({"status": "ok"})));
+        assert_eq!(
+            get_json("/healthz").await,
+            (StatusCode::OK, serde_json::json!({"status": "ok"}))
+        );
         let (status, body) = get_json("/v1/driver").await;
         assert_eq!(status, StatusCode::OK);
         assert_eq!(body["state"], "no_driver");

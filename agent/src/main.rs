@@ -21,7 +21,11 @@ async fn main() -> anyhow::Result<()> {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     let json = std::env::var("MIGBOARD_LOG_FORMAT").is_ok_and(|v| v.eq_ignore_ascii_case("json"));
     let subscriber = tracing_subscriber::fmt().with_env_filter(filter);
-    if json { subscriber.json().flatten_event(true).init() } else { subscriber.init() }
+    if json {
+        subscriber.json().flatten_event(true).init()
+    } else {
+        subscriber.init()
+    }
 
     let agent::DriverState::NoDriver { reason } = agent::driver_state();
     tracing::warn!(%reason, "agent starts without a GPU driver");
@@ -29,6 +33,8 @@ async fn main() -> anyhow::Result<()> {
         .await
         .with_context(|| format!("listening on {}", args.addr))?;
     tracing::info!(addr = %args.addr, "migboard-agent listening");
-    axum::serve(listener, agent::router()).await.context("serving HTTP")?;
+    axum::serve(listener, agent::router())
+        .await
+        .context("serving HTTP")?;
     Ok(())
 }

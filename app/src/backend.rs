@@ -19,6 +19,7 @@ pub type BackendHandle = Arc<dyn Backend>;
 /// # Errors
 /// [`AppError::Unavailable`] when the server did not provide one.
 pub fn from_context() -> Result<BackendHandle, AppError> {
-    leptos::prelude::use_context::<BackendHandle>()
-        .ok_or_else(|| AppError::Unavailable("no backend in the server-function context".to_owned()))
+    leptos::prelude::use_context::<BackendHandle>().ok_or_else(|| {
+        AppError::Unavailable("no backend in the server-function context".to_owned())
+    })
 }

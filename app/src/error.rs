@@ -11,6 +11,9 @@ pub enum AppError {
     /// The server is running but a dependency it needs is not available yet.
     #[error("service unavailable: {0}")]
     Unavailable(String),
+    /// The request is wrong; the message says what and how to fix it.
+    #[error("bad request: {0}")]
+    BadRequest(String),
     /// The request could not be carried to or from the server (network, encoding).
     #[error("request failed: {0}")]
     Transport(String),

@@ -11,11 +11,31 @@ struct NavItem {
 }
 
 const NAV: &[NavItem] = &[
-    NavItem { href: "/", label: "Fleet", icon: "M3 5h18v4H3zM3 10h18v4H3zM3 15h18v4H3z" },
-    NavItem { href: "/plan", label: "Plan", icon: "M3 3h8v8H3zM13 3h8v5h-8zM13 10h8v11h-8zM3 13h8v8H3z" },
-    NavItem { href: "/blueprints", label: "Blueprints", icon: "M6 2h9l5 5v15H6zM14 2v6h6M9 13h8M9 17h8" },
-    NavItem { href: "/deployments", label: "Deployments", icon: "M12 2l9 5v10l-9 5-9-5V7zM12 12l9-5M12 12v10M12 12L3 7" },
-    NavItem { href: "/settings", label: "Settings", icon: "M12 8a4 4 0 1 0 0 8 4 4 0 0 0 0-8zM4 12h2M18 12h2M12 4v2M12 18v2" },
+    NavItem {
+        href: "/",
+        label: "Fleet",
+        icon: "M3 5h18v4H3zM3 10h18v4H3zM3 15h18v4H3z",
+    },
+    NavItem {
+        href: "/plan",
+        label: "Plan",
+        icon: "M3 3h8v8H3zM13 3h8v5h-8zM13 10h8v11h-8zM3 13h8v8H3z",
+    },
+    NavItem {
+        href: "/blueprints",
+        label: "Blueprints",
+        icon: "M6 2h9l5 5v15H6zM14 2v6h6M9 13h8M9 17h8",
+    },
+    NavItem {
+        href: "/deployments",
+        label: "Deployments",
+        icon: "M12 2l9 5v10l-9 5-9-5V7zM12 12l9-5M12 12v10M12 12L3 7",
+    },
+    NavItem {
+        href: "/settings",
+        label: "Settings",
+        icon: "M12 8a4 4 0 1 0 0 8 4 4 0 0 0 0-8zM4 12h2M18 12h2M12 4v2M12 18v2",
+    },
 ];
 
 /// Page frame: a sidebar with the navigation and a main column for the routed page.

@@ -5,6 +5,9 @@
 //! databases: server functions reach the world only through [`backend::Backend`], a trait object the
 //! server provides as Leptos context. Domain rules come from the `mig` crate, never from UI code.
 
+// The planner page's view types nest deeply; hydration code needs a deeper query limit to lay them out.
+#![recursion_limit = "256"]
+
 pub mod api;
 #[cfg(feature = "ssr")]
 pub mod backend;

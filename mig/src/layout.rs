@@ -33,7 +33,10 @@ impl Placed {
     }
     /// The wire form.
     pub fn to_spec(&self) -> InstanceSpec {
-        InstanceSpec { profile: self.profile.name.to_owned(), start: self.start }
+        InstanceSpec {
+            profile: self.profile.name.to_owned(),
+            start: self.start,
+        }
     }
 }
 
@@ -75,7 +78,9 @@ pub enum LayoutIssue {
         available: String,
     },
     /// The profile may not start at that memory slice.
-    #[error("instance {index}: {profile} cannot start at memory slice {start}; it may start at {allowed}")]
+    #[error(
+        "instance {index}: {profile} cannot start at memory slice {start}; it may start at {allowed}"
+    )]
     StartNotAllowed {
         /// Position in the request.
         index: usize,
@@ -87,7 +92,9 @@ pub enum LayoutIssue {
         allowed: String,
     },
     /// Two instances claim the same memory slices.
-    #[error("instances {first} ({first_profile} at {first_start}) and {second} ({second_profile} at {second_start}) both use memory slice(s) {slices}")]
+    #[error(
+        "instances {first} ({first_profile} at {first_start}) and {second} ({second_profile} at {second_start}) both use memory slice(s) {slices}"
+    )]
     Overlap {
         /// Earlier instance's position.
         first: usize,
@@ -125,7 +132,11 @@ pub enum LayoutIssue {
 }
 
 fn list(items: impl IntoIterator<Item = impl ToString>) -> String {
-    items.into_iter().map(|i| i.to_string()).collect::<Vec<_>>().join(", ")
+    items
+        .into_iter()
+        .map(|i| i.to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn slices_of(mask: u8) -> String {
@@ -135,7 +146,10 @@ fn slices_of(mask: u8) -> String {
 impl Layout {
     /// An empty layout: MIG enabled, no instances.
     pub fn empty(model: GpuModel) -> Self {
-        Self { model, instances: Vec::new() }
+        Self {
+            model,
+            instances: Vec::new(),
+        }
     }
 
     /// Validates instances for a model, reporting **every** broken rule.
@@ -164,7 +178,13 @@ impl Layout {
                 });
                 continue;
             }
-            placed.push((index, Placed { profile, start: inst.start }));
+            placed.push((
+                index,
+                Placed {
+                    profile,
+                    start: inst.start,
+                },
+            ));
         }
         for (i, (ia, a)) in placed.iter().enumerate() {
             for (ib, b) in &placed[i + 1..] {
@@ -191,12 +211,22 @@ impl Layout {
         }
         for (count, p) in counts.values() {
             if *count > usize::from(p.max_count()) {
-                issues.push(LayoutIssue::CountAboveMax { profile: p.name.to_owned(), count: *count, max: p.max_count() });
+                issues.push(LayoutIssue::CountAboveMax {
+                    profile: p.name.to_owned(),
+                    count: *count,
+                    max: p.max_count(),
+                });
             }
         }
-        let used: u32 = counts.values().map(|(c, p)| *c as u32 * u32::from(p.compute_slices())).sum();
+        let used: u32 = counts
+            .values()
+            .map(|(c, p)| *c as u32 * u32::from(p.compute_slices()))
+            .sum();
         if used > u32::from(COMPUTE_SLICES) {
-            issues.push(LayoutIssue::ComputeExceeded { used, available: COMPUTE_SLICES });
+            issues.push(LayoutIssue::ComputeExceeded {
+                used,
+                available: COMPUTE_SLICES,
+            });
         }
         if !issues.is_empty() {
             return Err(issues);
@@ -232,7 +262,10 @@ impl Layout {
 
     /// Compute slices in use.
     pub fn compute_used(&self) -> u8 {
-        self.instances.iter().map(|i| i.profile.compute_slices()).sum()
+        self.instances
+            .iter()
+            .map(|i| i.profile.compute_slices())
+            .sum()
     }
 
     /// Memory slices in use.
@@ -260,7 +293,11 @@ impl fmt::Display for Layout {
         if self.instances.is_empty() {
             return f.write_str("(no instances)");
         }
-        let parts: Vec<String> = self.instances.iter().map(|i| format!("{}@{}", i.profile.name, i.start)).collect();
+        let parts: Vec<String> = self
+            .instances
+            .iter()
+            .map(|i| format!("{}@{}", i.profile.name, i.start))
+            .collect();
         f.write_str(&parts.join(" "))
     }
 }
@@ -299,11 +336,21 @@ mod tests {
     use super::*;
 
     fn specs(items: &[(&str, u8)]) -> Vec<InstanceSpec> {
-        items.iter().map(|(p, s)| InstanceSpec { profile: (*p).to_owned(), start: *s }).collect()
+        items
+            .iter()
+            .map(|(p, s)| InstanceSpec {
+                profile: (*p).to_owned(),
+                start: *s,
+            })
+            .collect()
     }
 
     fn issues(model: GpuModel, items: &[(&str, u8)]) -> Vec<String> {
-        Layout::new(model, &specs(items)).expect_err("must be invalid").iter().map(ToString::to_string).collect()
+        Layout::new(model, &specs(items))
+            .expect_err("must be invalid")
+            .iter()
+            .map(ToString::to_string)
+            .collect()
     }
 
     /// Table-driven: every model, every profile, every start 0..8 — accepted exactly at the allowed starts.
@@ -313,7 +360,12 @@ mod tests {
             for p in &model.spec().profiles {
                 for start in 0..MEMORY_SLICES {
                     let result = Layout::new(model, &specs(&[(p.name, start)]));
-                    assert_eq!(result.is_ok(), p.allows_start(start), "{model} {} at {start}: {result:?}", p.name);
+                    assert_eq!(
+                        result.is_ok(),
+                        p.allows_start(start),
+                        "{model} {} at {start}: {result:?}",
+                        p.name
+                    );
                     if let Ok(layout) = result {
                         assert_eq!(layout.memory_used(), p.memory_slices());
                         assert_eq!(layout.compute_used(), p.compute_slices());
@@ -328,12 +380,28 @@ mod tests {
         let h100 = GpuModel::H100_80GB;
         let ok = |items: &[(&str, u8)]| Layout::new(h100, &specs(items)).expect("valid");
         assert_eq!(ok(&[("3g.40gb", 4)]).to_string(), "3g.40gb@4");
-        let balanced = ok(&[("3g.40gb", 4), ("2g.20gb", 0), ("1g.10gb", 2), ("1g.10gb", 3)]);
-        assert_eq!(balanced.to_string(), "2g.20gb@0 1g.10gb@2 1g.10gb@3 3g.40gb@4");
+        let balanced = ok(&[
+            ("3g.40gb", 4),
+            ("2g.20gb", 0),
+            ("1g.10gb", 2),
+            ("1g.10gb", 3),
+        ]);
+        assert_eq!(
+            balanced.to_string(),
+            "2g.20gb@0 1g.10gb@2 1g.10gb@3 3g.40gb@4"
+        );
         assert_eq!(balanced.compute_used(), 7);
-        assert_eq!(balanced.counts().to_string(), "2 × 1g.10gb + 1 × 2g.20gb + 1 × 3g.40gb");
+        assert_eq!(
+            balanced.counts().to_string(),
+            "2 × 1g.10gb + 1 × 2g.20gb + 1 × 3g.40gb"
+        );
         ok(&[("4g.40gb", 0), ("3g.40gb", 4)]);
-        ok(&[("1g.20gb", 0), ("1g.20gb", 2), ("1g.20gb", 4), ("1g.20gb", 6)]);
+        ok(&[
+            ("1g.20gb", 0),
+            ("1g.20gb", 2),
+            ("1g.20gb", 4),
+            ("1g.20gb", 6),
+        ]);
     }
 
     #[test]
@@ -374,7 +442,13 @@ mod tests {
         let specs: Vec<InstanceSpec> = serde_json::from_str(json).expect("json");
         let layout = Layout::new(GpuModel::H100_80GB, &specs).expect("valid");
         let back = serde_json::to_string(&layout.to_specs()).expect("json");
-        assert_eq!(back, r#"[{"profile":"2g.20gb","start":0},{"profile":"3g.40gb","start":4}]"#);
-        assert!(serde_json::from_str::<Vec<InstanceSpec>>(r#"[{"profile":"3g.40gb","start":4,"x":1}]"#).is_err());
+        assert_eq!(
+            back,
+            r#"[{"profile":"2g.20gb","start":0},{"profile":"3g.40gb","start":4}]"#
+        );
+        assert!(
+            serde_json::from_str::<Vec<InstanceSpec>>(r#"[{"profile":"3g.40gb","start":4,"x":1}]"#)
+                .is_err()
+        );
     }
 }

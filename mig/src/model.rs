@@ -97,13 +97,69 @@ pub struct KindSpec {
 
 /// The shared geometry table (`layout_8_memory_slices` in the reference data).
 pub const KINDS: [KindSpec; 7] = [
-    KindSpec { kind: ProfileKind::OneSlice, nvml_index: 0, nvml_id: 19, compute_slices: 1, memory_slices: 1, starts: &[0, 1, 2, 3, 4, 5, 6], max_count: 7 },
-    KindSpec { kind: ProfileKind::OneSliceMe, nvml_index: 7, nvml_id: 20, compute_slices: 1, memory_slices: 1, starts: &[0, 1, 2, 3, 4, 5, 6], max_count: 1 },
-    KindSpec { kind: ProfileKind::OneSliceDoubleMemory, nvml_index: 9, nvml_id: 15, compute_slices: 1, memory_slices: 2, starts: &[0, 2, 4, 6], max_count: 4 },
-    KindSpec { kind: ProfileKind::TwoSlice, nvml_index: 1, nvml_id: 14, compute_slices: 2, memory_slices: 2, starts: &[0, 2, 4], max_count: 3 },
-    KindSpec { kind: ProfileKind::ThreeSlice, nvml_index: 2, nvml_id: 9, compute_slices: 3, memory_slices: 4, starts: &[0, 4], max_count: 2 },
-    KindSpec { kind: ProfileKind::FourSlice, nvml_index: 3, nvml_id: 5, compute_slices: 4, memory_slices: 4, starts: &[0], max_count: 1 },
-    KindSpec { kind: ProfileKind::SevenSlice, nvml_index: 4, nvml_id: 0, compute_slices: 7, memory_slices: 8, starts: &[0], max_count: 1 },
+    KindSpec {
+        kind: ProfileKind::OneSlice,
+        nvml_index: 0,
+        nvml_id: 19,
+        compute_slices: 1,
+        memory_slices: 1,
+        starts: &[0, 1, 2, 3, 4, 5, 6],
+        max_count: 7,
+    },
+    KindSpec {
+        kind: ProfileKind::OneSliceMe,
+        nvml_index: 7,
+        nvml_id: 20,
+        compute_slices: 1,
+        memory_slices: 1,
+        starts: &[0, 1, 2, 3, 4, 5, 6],
+        max_count: 1,
+    },
+    KindSpec {
+        kind: ProfileKind::OneSliceDoubleMemory,
+        nvml_index: 9,
+        nvml_id: 15,
+        compute_slices: 1,
+        memory_slices: 2,
+        starts: &[0, 2, 4, 6],
+        max_count: 4,
+    },
+    KindSpec {
+        kind: ProfileKind::TwoSlice,
+        nvml_index: 1,
+        nvml_id: 14,
+        compute_slices: 2,
+        memory_slices: 2,
+        starts: &[0, 2, 4],
+        max_count: 3,
+    },
+    KindSpec {
+        kind: ProfileKind::ThreeSlice,
+        nvml_index: 2,
+        nvml_id: 9,
+        compute_slices: 3,
+        memory_slices: 4,
+        starts: &[0, 4],
+        max_count: 2,
+    },
+    KindSpec {
+        kind: ProfileKind::FourSlice,
+        nvml_index: 3,
+        nvml_id: 5,
+        compute_slices: 4,
+        memory_slices: 4,
+        starts: &[0],
+        max_count: 1,
+    },
+    KindSpec {
+        kind: ProfileKind::SevenSlice,
+        nvml_index: 4,
+        nvml_id: 0,
+        compute_slices: 7,
+        memory_slices: 8,
+        starts: &[0],
+        max_count: 1,
+    },
 ];
 
 impl ProfileKind {
@@ -169,7 +225,11 @@ impl ProfileSpec {
     /// The parsed name.
     pub fn profile_name(&self) -> ProfileName {
         // Table names are checked by a unit test; fall back to a neutral value rather than panic.
-        self.name.parse().unwrap_or(ProfileName { compute_slices: 1, memory_gb: 1, attribute: None })
+        self.name.parse().unwrap_or(ProfileName {
+            compute_slices: 1,
+            memory_gb: 1,
+            attribute: None,
+        })
     }
     /// The Kubernetes extended resource the device plugin's mixed strategy advertises: `nvidia.com/mig-3g.40gb`.
     pub fn resource_name(&self) -> String {
@@ -352,7 +412,10 @@ impl GpuModel {
 
     /// The model a PCI device id (`0x233010DE`) belongs to.
     pub fn from_pci_device_id(id: u32) -> Option<Self> {
-        MODELS.iter().find(|m| m.pci_device_ids.contains(&id)).map(|m| m.model)
+        MODELS
+            .iter()
+            .find(|m| m.pci_device_ids.contains(&id))
+            .map(|m| m.model)
     }
 
     /// The model an NVML/`nvidia.com/gpu.product` name describes, such as `NVIDIA H100 80GB HBM3` or
@@ -401,7 +464,9 @@ impl fmt::Display for GpuModel {
 
 /// A string that names no modelled GPU.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown GPU model `{0}`: use one of h100-80gb, h100-nvl-94gb, a100-40gb, a100-80gb, h200-141gb, b200-180gb")]
+#[error(
+    "unknown GPU model `{0}`: use one of h100-80gb, h100-nvl-94gb, a100-40gb, a100-80gb, h200-141gb, b200-180gb"
+)]
 pub struct UnknownModel(pub String);
 
 impl FromStr for GpuModel {
@@ -440,11 +505,22 @@ mod tests {
             assert!(k.memory_slices >= 1 && k.memory_slices <= MEMORY_SLICES);
             assert!(!k.starts.is_empty());
             for &s in k.starts {
-                assert!(s + k.memory_slices <= MEMORY_SLICES, "{:?} start {s} runs off the GPU", k.kind);
-                assert_eq!(s % k.memory_slices.min(4), 0, "{:?} start {s} is not aligned", k.kind);
+                assert!(
+                    s + k.memory_slices <= MEMORY_SLICES,
+                    "{:?} start {s} runs off the GPU",
+                    k.kind
+                );
+                assert_eq!(
+                    s % k.memory_slices.min(4),
+                    0,
+                    "{:?} start {s} is not aligned",
+                    k.kind
+                );
             }
             assert!(k.max_count as usize <= k.starts.len());
-            assert!(u32::from(k.max_count) * u32::from(k.compute_slices) <= u32::from(COMPUTE_SLICES));
+            assert!(
+                u32::from(k.max_count) * u32::from(k.compute_slices) <= u32::from(COMPUTE_SLICES)
+            );
         }
         // The two id spaces differ for every kind but 7g... and even there index 4 != id 0.
         assert!(KINDS.iter().all(|k| k.nvml_index != k.nvml_id));
@@ -455,29 +531,58 @@ mod tests {
         for m in &MODELS {
             for p in &m.profiles {
                 let name = p.profile_name();
-                assert_eq!(name.to_string(), p.name, "table name must parse and print back");
-                assert_eq!(name.compute_slices, p.compute_slices(), "{} {}", m.display_name, p.name);
-                assert!(p.memory_mib <= m.memory_mib, "{} {}", m.display_name, p.name);
+                assert_eq!(
+                    name.to_string(),
+                    p.name,
+                    "table name must parse and print back"
+                );
+                assert_eq!(
+                    name.compute_slices,
+                    p.compute_slices(),
+                    "{} {}",
+                    m.display_name,
+                    p.name
+                );
+                assert!(
+                    p.memory_mib <= m.memory_mib,
+                    "{} {}",
+                    m.display_name,
+                    p.name
+                );
                 assert!(p.sm_count <= m.sm_count, "{} {}", m.display_name, p.name);
                 // Named GB ~ memory slices × an eighth of the GPU: within 15 %.
                 let eighth_gb = f64::from(m.memory_mib) / 8.0 / 1000.0;
                 let expected = eighth_gb * f64::from(p.memory_slices());
                 let named = f64::from(name.memory_gb);
-                assert!((named - expected).abs() / expected < 0.15, "{} {}: {named} vs {expected:.1}", m.display_name, p.name);
+                assert!(
+                    (named - expected).abs() / expected < 0.15,
+                    "{} {}: {named} vs {expected:.1}",
+                    m.display_name,
+                    p.name
+                );
                 for &start in p.starts() {
                     assert_eq!(p.mask_at(start).count_ones(), u32::from(p.memory_slices()));
                 }
             }
             // More slices never means less memory or fewer SMs.
             for w in m.profiles.windows(2) {
-                assert!(w[0].memory_mib <= w[1].memory_mib, "{} {}", m.display_name, w[1].name);
+                assert!(
+                    w[0].memory_mib <= w[1].memory_mib,
+                    "{} {}",
+                    m.display_name,
+                    w[1].name
+                );
             }
         }
     }
 
     #[test]
     fn nvml_ids_match_nvidia_smi_for_h100() {
-        let ids: Vec<(&str, u32, u32)> = MODELS[0].profiles.iter().map(|p| (p.name, p.nvml_index(), p.nvml_id())).collect();
+        let ids: Vec<(&str, u32, u32)> = MODELS[0]
+            .profiles
+            .iter()
+            .map(|p| (p.name, p.nvml_index(), p.nvml_id()))
+            .collect();
         assert_eq!(
             ids,
             [
@@ -496,12 +601,18 @@ mod tests {
     fn models_parse_from_ids_and_product_names() {
         for m in GpuModel::all() {
             assert_eq!(m.id().parse(), Ok(m));
-            assert_eq!(serde_json::to_string(&m).expect("json"), format!("\"{}\"", m.id()));
+            assert_eq!(
+                serde_json::to_string(&m).expect("json"),
+                format!("\"{}\"", m.id())
+            );
         }
         assert_eq!("NVIDIA-H100-80GB-HBM3".parse(), Ok(GpuModel::H100_80GB));
         assert_eq!("NVIDIA H100 NVL".parse(), Ok(GpuModel::H100Nvl94GB));
         assert_eq!("NVIDIA A100-SXM4-40GB".parse(), Ok(GpuModel::A100_40GB));
-        assert_eq!(GpuModel::from_pci_device_id(0x2330_10DE), Some(GpuModel::H100_80GB));
+        assert_eq!(
+            GpuModel::from_pci_device_id(0x2330_10DE),
+            Some(GpuModel::H100_80GB)
+        );
         let err = "V100".parse::<GpuModel>().expect_err("not modelled");
         assert!(err.to_string().contains("h100-80gb"));
     }

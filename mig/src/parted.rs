@@ -10,10 +10,10 @@ use std::fmt::Write as _;
 
 use serde::{Deserialize, Serialize};
 
+use crate::ProfileName;
 use crate::layout::{Layout, ProfileCounts};
 use crate::model::GpuModel;
 use crate::place::{PlacementError, place};
-use crate::ProfileName;
 
 /// NVIDIA mig-parted's `config-default.yaml` (Apache-2.0), verbatim.
 pub const DEFAULT_CONFIG_YAML: &str = include_str!("../data/mig-parted-config-default.yaml");
@@ -90,7 +90,11 @@ pub struct ConfigEntry {
 impl ConfigEntry {
     /// Whether the entry applies to GPU `index` with PCI device id `pci_id`.
     pub fn applies_to(&self, index: u32, pci_id: u32) -> bool {
-        self.devices.includes(index) && self.device_filter.as_ref().is_none_or(|ids| ids.contains(&pci_id))
+        self.devices.includes(index)
+            && self
+                .device_filter
+                .as_ref()
+                .is_none_or(|ids| ids.contains(&pci_id))
     }
 }
 
@@ -123,7 +127,10 @@ pub enum PartedError {
 }
 
 fn parse_pci_id(s: &str) -> Option<u32> {
-    let hex = s.trim().strip_prefix("0x").or_else(|| s.trim().strip_prefix("0X"))?;
+    let hex = s
+        .trim()
+        .strip_prefix("0x")
+        .or_else(|| s.trim().strip_prefix("0X"))?;
     u32::from_str_radix(hex, 16).ok()
 }
 
@@ -141,7 +148,8 @@ impl MigPartedConfig {
     /// # Errors
     /// [`PartedError`] with the line/column, or the config and entry, and what to fix.
     pub fn parse(yaml: &str) -> Result<Self, PartedError> {
-        let raw: RawFile = serde_yaml_ng::from_str(yaml).map_err(|e| PartedError::Syntax(e.to_string()))?;
+        let raw: RawFile =
+            serde_yaml_ng::from_str(yaml).map_err(|e| PartedError::Syntax(e.to_string()))?;
         if raw.version != "v1" {
             return Err(PartedError::Version(raw.version));
         }
@@ -149,7 +157,11 @@ impl MigPartedConfig {
         for (name, entries) in raw.mig_configs {
             let mut parsed = Vec::with_capacity(entries.len());
             for (i, e) in entries.into_iter().enumerate() {
-                let err = |message: String| PartedError::Entry { config: name.clone(), entry: i, message };
+                let err = |message: String| PartedError::Entry {
+                    config: name.clone(),
+                    entry: i,
+                    message,
+                };
                 let device_filter = match e.device_filter {
                     None => None,
                     Some(f) => {
@@ -168,12 +180,19 @@ impl MigPartedConfig {
                 };
                 let mig_devices = e.mig_devices.unwrap_or_default();
                 for profile in mig_devices.keys() {
-                    profile.parse::<ProfileName>().map_err(|e| err(e.to_string()))?;
+                    profile
+                        .parse::<ProfileName>()
+                        .map_err(|e| err(e.to_string()))?;
                 }
                 if !e.mig_enabled && mig_devices.values().any(|&n| n > 0) {
                     return Err(err("mig-devices are listed but mig-enabled is false; set mig-enabled: true or remove them".into()));
                 }
-                parsed.push(ConfigEntry { device_filter, devices: e.devices, mig_enabled: e.mig_enabled, mig_devices });
+                parsed.push(ConfigEntry {
+                    device_filter,
+                    devices: e.devices,
+                    mig_enabled: e.mig_enabled,
+                    mig_devices,
+                });
             }
             configs.insert(name, parsed);
         }
@@ -199,7 +218,13 @@ impl MigPartedConfig {
                     &mut out,
                     match &e.devices {
                         Devices::All(_) => "devices: all".to_owned(),
-                        Devices::List(l) => format!("devices: [{}]", l.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")),
+                        Devices::List(l) => format!(
+                            "devices: [{}]",
+                            l.iter()
+                                .map(ToString::to_string)
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        ),
                     },
                 );
                 field(&mut out, format!("mig-enabled: {}", e.mig_enabled));
@@ -224,16 +249,33 @@ impl MigPartedConfig {
     /// # Errors
     /// [`ResolveError`] when the name is unknown, no entry applies, or the entry names profiles the
     /// model does not have.
-    pub fn resolve(&self, name: &str, model: GpuModel, index: u32) -> Result<DesiredMig, ResolveError> {
-        let entries = self.configs.get(name).ok_or_else(|| ResolveError::UnknownConfig {
-            name: name.to_owned(),
-            suggestion: crate::suggest::closest(name, self.configs.keys().map(String::as_str)).map(str::to_owned),
-        })?;
+    pub fn resolve(
+        &self,
+        name: &str,
+        model: GpuModel,
+        index: u32,
+    ) -> Result<DesiredMig, ResolveError> {
+        let entries = self
+            .configs
+            .get(name)
+            .ok_or_else(|| ResolveError::UnknownConfig {
+                name: name.to_owned(),
+                suggestion: crate::suggest::closest(name, self.configs.keys().map(String::as_str))
+                    .map(str::to_owned),
+            })?;
         let spec = model.spec();
         let entry = entries
             .iter()
-            .find(|e| spec.pci_device_ids.iter().any(|&id| e.applies_to(index, id)))
-            .ok_or_else(|| ResolveError::NoEntryForGpu { name: name.to_owned(), model: model.id().to_owned(), index })?;
+            .find(|e| {
+                spec.pci_device_ids
+                    .iter()
+                    .any(|&id| e.applies_to(index, id))
+            })
+            .ok_or_else(|| ResolveError::NoEntryForGpu {
+                name: name.to_owned(),
+                model: model.id().to_owned(),
+                index,
+            })?;
         if !entry.mig_enabled {
             return Ok(DesiredMig::Disabled);
         }
@@ -256,12 +298,22 @@ impl MigPartedConfig {
     ///
     /// # Errors
     /// [`ResolveError`], including placement failures.
-    pub fn resolve_layout(&self, name: &str, model: GpuModel, index: u32) -> Result<Option<Layout>, ResolveError> {
+    pub fn resolve_layout(
+        &self,
+        name: &str,
+        model: GpuModel,
+        index: u32,
+    ) -> Result<Option<Layout>, ResolveError> {
         match self.resolve(name, model, index)? {
             DesiredMig::Disabled => Ok(None),
-            DesiredMig::Enabled(counts) => place(model, &counts)
-                .map(Some)
-                .map_err(|source| ResolveError::DoesNotPlace { name: name.to_owned(), source }),
+            DesiredMig::Enabled(counts) => {
+                place(model, &counts)
+                    .map(Some)
+                    .map_err(|source| ResolveError::DoesNotPlace {
+                        name: name.to_owned(),
+                        source,
+                    })
+            }
         }
     }
 
@@ -280,7 +332,9 @@ impl MigPartedConfig {
     pub fn from_layouts(name: &str, model: GpuModel, layouts: &[Option<Layout>]) -> Self {
         let mut groups: Vec<(DesiredMig, Vec<u32>)> = Vec::new();
         for (i, layout) in layouts.iter().enumerate() {
-            let desired = layout.as_ref().map_or(DesiredMig::Disabled, |l| DesiredMig::Enabled(l.counts()));
+            let desired = layout
+                .as_ref()
+                .map_or(DesiredMig::Disabled, |l| DesiredMig::Enabled(l.counts()));
             match groups.iter_mut().find(|(d, _)| *d == desired) {
                 Some((_, gpus)) => gpus.push(i as u32),
                 None => groups.push((desired, vec![i as u32])),
@@ -291,7 +345,11 @@ impl MigPartedConfig {
             .into_iter()
             .map(|(desired, gpus)| ConfigEntry {
                 device_filter: Some(model.spec().pci_device_ids.to_vec()),
-                devices: if uniform { Devices::All(AllDevices::All) } else { Devices::List(gpus) },
+                devices: if uniform {
+                    Devices::All(AllDevices::All)
+                } else {
+                    Devices::List(gpus)
+                },
                 mig_enabled: desired != DesiredMig::Disabled,
                 mig_devices: match desired {
                     DesiredMig::Disabled => BTreeMap::new(),
@@ -299,7 +357,9 @@ impl MigPartedConfig {
                 },
             })
             .collect();
-        Self { configs: BTreeMap::from([(name.to_owned(), entries)]) }
+        Self {
+            configs: BTreeMap::from([(name.to_owned(), entries)]),
+        }
     }
 }
 
@@ -335,7 +395,9 @@ pub enum ResolveError {
         index: u32,
     },
     /// The config's entry names a profile this model lacks.
-    #[error("MIG config `{name}` asks for {profile}, which {model} does not have (its profiles: {available})")]
+    #[error(
+        "MIG config `{name}` asks for {profile}, which {model} does not have (its profiles: {available})"
+    )]
     ProfileNotOnModel {
         /// Config name.
         name: String,
@@ -358,7 +420,11 @@ pub enum ResolveError {
 
 /// Quotes a mapping key only when YAML needs it.
 fn yaml_key(s: &str) -> String {
-    if !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-+".contains(&b)) && !s.starts_with(['-', '.']) {
+    if !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._-+".contains(&b))
+        && !s.starts_with(['-', '.'])
+    {
         s.to_owned()
     } else {
         format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""))
@@ -377,11 +443,17 @@ mod tests {
     fn config_default_loads_completely() {
         let c = defaults();
         // Every top-level name of the file is there (counted independently of the parser).
-        let names = DEFAULT_CONFIG_YAML.lines().filter(|l| l.starts_with("  ") && !l.starts_with("   ") && l.ends_with(':')).count();
+        let names = DEFAULT_CONFIG_YAML
+            .lines()
+            .filter(|l| l.starts_with("  ") && !l.starts_with("   ") && l.ends_with(':'))
+            .count();
         assert_eq!(c.configs.len(), names);
         assert!(c.configs.len() > 80, "{}", c.configs.len());
         let entries: usize = c.configs.values().map(Vec::len).sum();
-        let dashes = DEFAULT_CONFIG_YAML.lines().filter(|l| l.trim_start().starts_with("- ")).count();
+        let dashes = DEFAULT_CONFIG_YAML
+            .lines()
+            .filter(|l| l.trim_start().starts_with("- "))
+            .count();
         assert_eq!(entries, dashes);
     }
 
@@ -390,7 +462,10 @@ mod tests {
         let c = defaults();
         let h100 = GpuModel::H100_80GB;
         let expect = [
-            ("all-1g.10gb", "1g.10gb@0 1g.10gb@1 1g.10gb@2 1g.10gb@3 1g.10gb@4 1g.10gb@5 1g.10gb@6"),
+            (
+                "all-1g.10gb",
+                "1g.10gb@0 1g.10gb@1 1g.10gb@2 1g.10gb@3 1g.10gb@4 1g.10gb@5 1g.10gb@6",
+            ),
             ("all-1g.20gb", "1g.20gb@0 1g.20gb@2 1g.20gb@4 1g.20gb@6"),
             ("all-2g.20gb", "2g.20gb@0 2g.20gb@2 2g.20gb@4"),
             ("all-3g.40gb", "3g.40gb@0 3g.40gb@4"),
@@ -400,7 +475,10 @@ mod tests {
         ];
         for (name, layout) in expect {
             for gpu in 0..8 {
-                let got = c.resolve_layout(name, h100, gpu).expect(name).expect("MIG enabled");
+                let got = c
+                    .resolve_layout(name, h100, gpu)
+                    .expect(name)
+                    .expect("MIG enabled");
                 assert_eq!(got.to_string(), layout, "{name} on GPU {gpu}");
             }
         }
@@ -421,7 +499,9 @@ mod tests {
                     }
                     Ok(DesiredMig::Disabled) => resolved += 1,
                     // Configs for other GPU families (other profile names) do not target this model.
-                    Err(ResolveError::ProfileNotOnModel { .. } | ResolveError::NoEntryForGpu { .. }) => {}
+                    Err(
+                        ResolveError::ProfileNotOnModel { .. } | ResolveError::NoEntryForGpu { .. },
+                    ) => {}
                     Err(e) => panic!("{name} on {model}: {e}"),
                 }
             }
@@ -439,12 +519,27 @@ mod tests {
             items.iter().for_each(|(p, n)| pc.add(p, *n));
             DesiredMig::Enabled(pc)
         };
-        assert_eq!(got(GpuModel::A100_40GB), counts(&[("1g.5gb", 2), ("2g.10gb", 1), ("3g.20gb", 1)]));
-        assert_eq!(got(GpuModel::H100Nvl94GB), counts(&[("1g.12gb", 2), ("2g.24gb", 1), ("3g.47gb", 1)]));
-        assert_eq!(got(GpuModel::H200_141GB), counts(&[("1g.18gb", 2), ("2g.35gb", 1), ("3g.71gb", 1)]));
-        assert_eq!(got(GpuModel::B200_180GB), counts(&[("1g.23gb", 2), ("2g.45gb", 1), ("3g.90gb", 1)]));
+        assert_eq!(
+            got(GpuModel::A100_40GB),
+            counts(&[("1g.5gb", 2), ("2g.10gb", 1), ("3g.20gb", 1)])
+        );
+        assert_eq!(
+            got(GpuModel::H100Nvl94GB),
+            counts(&[("1g.12gb", 2), ("2g.24gb", 1), ("3g.47gb", 1)])
+        );
+        assert_eq!(
+            got(GpuModel::H200_141GB),
+            counts(&[("1g.18gb", 2), ("2g.35gb", 1), ("3g.71gb", 1)])
+        );
+        assert_eq!(
+            got(GpuModel::B200_180GB),
+            counts(&[("1g.23gb", 2), ("2g.45gb", 1), ("3g.90gb", 1)])
+        );
         // all-1g.10gb means 7 × 1g.10gb on H100 but 4 × 1g.10gb (two memory slices each) on A100 40GB.
-        assert_eq!(c.resolve("all-1g.10gb", GpuModel::A100_40GB, 0), Ok(counts(&[("1g.10gb", 4)])));
+        assert_eq!(
+            c.resolve("all-1g.10gb", GpuModel::A100_40GB, 0),
+            Ok(counts(&[("1g.10gb", 4)]))
+        );
     }
 
     #[test]
@@ -452,10 +547,17 @@ mod tests {
         let c = defaults();
         let again = MigPartedConfig::parse(&c.to_yaml()).expect("exported YAML parses");
         assert_eq!(again, c);
-        let examples = MigPartedConfig::parse(include_str!("../data/mig-parted-examples-config.yaml"))
-            .expect("examples-config.yaml parses");
-        assert_eq!(MigPartedConfig::parse(&examples.to_yaml()).expect("parses"), examples);
-        assert_eq!(examples.resolve("custom-config", GpuModel::A100_40GB, 2), Ok(DesiredMig::Disabled));
+        let examples =
+            MigPartedConfig::parse(include_str!("../data/mig-parted-examples-config.yaml"))
+                .expect("examples-config.yaml parses");
+        assert_eq!(
+            MigPartedConfig::parse(&examples.to_yaml()).expect("parses"),
+            examples
+        );
+        assert_eq!(
+            examples.resolve("custom-config", GpuModel::A100_40GB, 2),
+            Ok(DesiredMig::Disabled)
+        );
     }
 
     #[test]
@@ -473,7 +575,11 @@ mod tests {
         assert!(yaml.contains("\"0x233010DE\""), "{yaml}");
         let back = MigPartedConfig::parse(&yaml).expect("parses");
         for (i, want) in gpus.iter().enumerate() {
-            assert_eq!(back.resolve_layout("my-plan", h100, i as u32).expect("ok"), *want, "GPU {i}");
+            assert_eq!(
+                back.resolve_layout("my-plan", h100, i as u32).expect("ok"),
+                *want,
+                "GPU {i}"
+            );
         }
         let uniform = MigPartedConfig::from_layouts("u", h100, &[balanced.clone(), balanced]);
         assert!(uniform.to_yaml().contains("devices: all"));
@@ -481,19 +587,34 @@ mod tests {
 
     #[test]
     fn bad_files_say_what_and_where() {
-        let err = MigPartedConfig::parse("version: v1\nmig-configs:\n  x:\n    - devices: all\n      mig-enabled: maybe\n").expect_err("bad");
+        let err = MigPartedConfig::parse(
+            "version: v1\nmig-configs:\n  x:\n    - devices: all\n      mig-enabled: maybe\n",
+        )
+        .expect_err("bad");
         assert!(err.to_string().contains("line 5"), "{err}");
         let err = MigPartedConfig::parse("version: v2\nmig-configs: {}\n").expect_err("bad");
-        assert_eq!(err.to_string(), "unsupported mig-parted config version `v2`: only `v1` is understood");
+        assert_eq!(
+            err.to_string(),
+            "unsupported mig-parted config version `v2`: only `v1` is understood"
+        );
         let err = MigPartedConfig::parse(
             "version: v1\nmig-configs:\n  x:\n    - devices: all\n      device-filter: nvidia\n      mig-enabled: true\n",
         )
         .expect_err("bad");
-        assert!(err.to_string().starts_with("config `x`, entry 0: device-filter `nvidia`"), "{err}");
+        assert!(
+            err.to_string()
+                .starts_with("config `x`, entry 0: device-filter `nvidia`"),
+            "{err}"
+        );
         let err = MigPartedConfig::parse("version: v1\nmig-configs:\n  x:\n    - devices: all\n      mig-enabled: true\n      mig-devices: {\"9g.1gb\": 1}\n")
             .expect_err("bad");
         assert!(err.to_string().contains("9g.1gb"), "{err}");
-        let err = defaults().resolve("all-balancd", GpuModel::H100_80GB, 0).expect_err("typo");
-        assert_eq!(err.to_string(), "no MIG config named `all-balancd`; did you mean `all-balanced`?");
+        let err = defaults()
+            .resolve("all-balancd", GpuModel::H100_80GB, 0)
+            .expect_err("typo");
+        assert_eq!(
+            err.to_string(),
+            "no MIG config named `all-balancd`; did you mean `all-balanced`?"
+        );
     }
 }

@@ -61,40 +61,71 @@ pub enum PlacementError {
 }
 
 /// Resolves profile names to the model's specs, checking counts and totals.
-fn resolve(model: GpuModel, counts: &ProfileCounts) -> Result<Vec<&'static ProfileSpec>, PlacementError> {
+fn resolve(
+    model: GpuModel,
+    counts: &ProfileCounts,
+) -> Result<Vec<&'static ProfileSpec>, PlacementError> {
     let mut wanted: Vec<&'static ProfileSpec> = Vec::new();
     let (mut compute, mut memory) = (0u32, 0u32);
     for (name, &count) in &counts.0 {
-        let p = model.profile(name).ok_or_else(|| PlacementError::UnknownProfile {
-            profile: name.clone(),
-            model: model.id().to_owned(),
-            available: model.profile_names().join(", "),
-        })?;
+        let p = model
+            .profile(name)
+            .ok_or_else(|| PlacementError::UnknownProfile {
+                profile: name.clone(),
+                model: model.id().to_owned(),
+                available: model.profile_names().join(", "),
+            })?;
         if count > u32::from(p.max_count()) {
-            return Err(PlacementError::CountAboveMax { profile: name.clone(), count, max: p.max_count() });
+            return Err(PlacementError::CountAboveMax {
+                profile: name.clone(),
+                count,
+                max: p.max_count(),
+            });
         }
         compute += count * u32::from(p.compute_slices());
         memory += count * u32::from(p.memory_slices());
         wanted.extend(std::iter::repeat_n(p, count as usize));
     }
     if compute > u32::from(COMPUTE_SLICES) {
-        return Err(PlacementError::ComputeExceeded { counts: counts.to_string(), used: compute, available: COMPUTE_SLICES });
+        return Err(PlacementError::ComputeExceeded {
+            counts: counts.to_string(),
+            used: compute,
+            available: COMPUTE_SLICES,
+        });
     }
     if memory > u32::from(MEMORY_SLICES) {
-        return Err(PlacementError::MemoryExceeded { counts: counts.to_string(), used: memory, available: MEMORY_SLICES });
+        return Err(PlacementError::MemoryExceeded {
+            counts: counts.to_string(),
+            used: memory,
+            available: MEMORY_SLICES,
+        });
     }
     // Biggest first: they have the fewest allowed starts, so the search fails fast.
-    wanted.sort_by_key(|p| (std::cmp::Reverse(p.memory_slices()), std::cmp::Reverse(p.compute_slices()), p.kind));
+    wanted.sort_by_key(|p| {
+        (
+            std::cmp::Reverse(p.memory_slices()),
+            std::cmp::Reverse(p.compute_slices()),
+            p.kind,
+        )
+    });
     Ok(wanted)
 }
 
 /// Depth-first search over allowed starts. Calls `visit` with each complete placement; `visit`
 /// returns `true` to stop. Identical profiles take non-decreasing starts, so no permutation repeats.
-fn search(wanted: &[&'static ProfileSpec], used: u8, acc: &mut Vec<Placed>, visit: &mut dyn FnMut(&[Placed]) -> bool) -> bool {
+fn search(
+    wanted: &[&'static ProfileSpec],
+    used: u8,
+    acc: &mut Vec<Placed>,
+    visit: &mut dyn FnMut(&[Placed]) -> bool,
+) -> bool {
     let Some((&p, rest)) = wanted.split_first() else {
         return visit(acc);
     };
-    let min_start = acc.last().filter(|prev| prev.profile.kind == p.kind).map_or(0, |prev| prev.start + 1);
+    let min_start = acc
+        .last()
+        .filter(|prev| prev.profile.kind == p.kind)
+        .map_or(0, |prev| prev.start + 1);
     for &start in p.starts().iter().filter(|&&s| s >= min_start) {
         let mask = p.mask_at(start);
         if used & mask != 0 {
@@ -130,7 +161,10 @@ fn no_arrangement(counts: &ProfileCounts, wanted: &[&'static ProfileSpec]) -> Pl
             break;
         }
     }
-    PlacementError::NoArrangement { counts: counts.to_string(), detail }
+    PlacementError::NoArrangement {
+        counts: counts.to_string(),
+        detail,
+    }
 }
 
 /// Finds a placement for `counts` on one GPU of `model`: biggest profiles at the lowest free start.
@@ -147,25 +181,45 @@ pub fn place(model: GpuModel, counts: &ProfileCounts) -> Result<Layout, Placemen
 ///
 /// # Errors
 /// [`PlacementError`] saying why no placement exists.
-pub fn place_near(model: GpuModel, counts: &ProfileCounts, existing: &[Placed]) -> Result<Layout, PlacementError> {
+pub fn place_near(
+    model: GpuModel,
+    counts: &ProfileCounts,
+    existing: &[Placed],
+) -> Result<Layout, PlacementError> {
     let wanted = resolve(model, counts)?;
     let mut best: Option<(usize, Vec<Placed>)> = None;
     let perfect = wanted.len().min(existing.len());
-    search(&wanted, 0, &mut Vec::with_capacity(wanted.len()), &mut |placed| {
-        let kept = placed
-            .iter()
-            .filter(|p| existing.iter().any(|e| e.profile.kind == p.profile.kind && e.start == p.start))
-            .count();
-        if best.as_ref().is_none_or(|(k, _)| kept > *k) {
-            best = Some((kept, placed.to_vec()));
-        }
-        kept >= perfect
-    });
+    search(
+        &wanted,
+        0,
+        &mut Vec::with_capacity(wanted.len()),
+        &mut |placed| {
+            let kept = placed
+                .iter()
+                .filter(|p| {
+                    existing
+                        .iter()
+                        .any(|e| e.profile.kind == p.profile.kind && e.start == p.start)
+                })
+                .count();
+            if best.as_ref().is_none_or(|(k, _)| kept > *k) {
+                best = Some((kept, placed.to_vec()));
+            }
+            kept >= perfect
+        },
+    );
     let (_, placed) = best.ok_or_else(|| no_arrangement(counts, &wanted))?;
     // The search only produces placements that keep every rule; re-checking guards the search itself.
     Layout::from_placed(model, &placed).map_err(|issues| PlacementError::NoArrangement {
         counts: counts.to_string(),
-        detail: format!("internal placement error: {}", issues.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")),
+        detail: format!(
+            "internal placement error: {}",
+            issues
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("; ")
+        ),
     })
 }
 
@@ -186,7 +240,14 @@ pub fn combinations(model: GpuModel) -> Vec<Combination> {
     let mut found: Vec<([u8; 7], Layout)> = Vec::new();
     let mut counts = [0u8; 7];
     // Candidate count vectors, pruned by totals; each is then placed for real.
-    fn walk(i: usize, counts: &mut [u8; 7], compute: u8, memory: u8, model: GpuModel, found: &mut Vec<([u8; 7], Layout)>) {
+    fn walk(
+        i: usize,
+        counts: &mut [u8; 7],
+        compute: u8,
+        memory: u8,
+        model: GpuModel,
+        found: &mut Vec<([u8; 7], Layout)>,
+    ) {
         if i == KINDS.len() {
             if counts.iter().any(|&c| c > 0) {
                 let mut pc = ProfileCounts::default();
@@ -220,7 +281,11 @@ pub fn combinations(model: GpuModel) -> Vec<Combination> {
                 more[k] += 1;
                 !feasible.contains(&more)
             });
-            Combination { counts: layout.counts(), layout, maximal }
+            Combination {
+                counts: layout.counts(),
+                layout,
+                maximal,
+            }
         })
         .collect();
     out.sort_by_key(|c| {
@@ -251,19 +316,40 @@ mod tests {
     #[test]
     fn all_balanced_needs_backtracking_and_gets_it() {
         // 3g first at 0 leaves 2g at 4, 1g at 6, and no start for the second 1g (7 is not allowed).
-        let layout = place(GpuModel::H100_80GB, &counts(&[("1g.10gb", 2), ("2g.20gb", 1), ("3g.40gb", 1)])).expect("places");
-        assert_eq!(layout.to_string(), "2g.20gb@0 1g.10gb@2 1g.10gb@3 3g.40gb@4");
+        let layout = place(
+            GpuModel::H100_80GB,
+            &counts(&[("1g.10gb", 2), ("2g.20gb", 1), ("3g.40gb", 1)]),
+        )
+        .expect("places");
+        assert_eq!(
+            layout.to_string(),
+            "2g.20gb@0 1g.10gb@2 1g.10gb@3 3g.40gb@4"
+        );
     }
 
     #[test]
     fn impossible_requests_say_why() {
         let h100 = GpuModel::H100_80GB;
         let err = place(h100, &counts(&[("1g.10gb", 7), ("1g.20gb", 1)])).expect_err("too much");
-        assert_eq!(err.to_string(), "7 × 1g.10gb + 1 × 1g.20gb needs 8 compute slices, but the GPU has 7");
-        let err = place(h100, &counts(&[("4g.40gb", 1), ("3g.40gb", 1), ("1g.10gb", 1)])).expect_err("too much");
-        assert!(matches!(err, PlacementError::ComputeExceeded { used: 8, .. }), "{err}");
+        assert_eq!(
+            err.to_string(),
+            "7 × 1g.10gb + 1 × 1g.20gb needs 8 compute slices, but the GPU has 7"
+        );
+        let err = place(
+            h100,
+            &counts(&[("4g.40gb", 1), ("3g.40gb", 1), ("1g.10gb", 1)]),
+        )
+        .expect_err("too much");
+        assert!(
+            matches!(err, PlacementError::ComputeExceeded { used: 8, .. }),
+            "{err}"
+        );
         let err = place(h100, &counts(&[("5g.50gb", 1)])).expect_err("unknown");
-        assert!(err.to_string().starts_with("h100-80gb has no profile `5g.50gb`"), "{err}");
+        assert!(
+            err.to_string()
+                .starts_with("h100-80gb has no profile `5g.50gb`"),
+            "{err}"
+        );
     }
 
     /// On the 8-memory-slice geometry the totals decide: every request within the per-profile maxima,
@@ -276,17 +362,49 @@ mod tests {
             let mut within_totals = 0;
             let p = &model.spec().profiles;
             for c in 0..=7u32 {
-                for me in 0..=1 { for d in 0..=4 { for two in 0..=3 { for three in 0..=2 { for four in 0..=1 { for seven in 0..=1 {
-                    let n = [c, me, d, two, three, four, seven];
-                    let compute: u32 = n.iter().zip(p.iter()).map(|(n, p)| n * u32::from(p.compute_slices())).sum();
-                    let memory: u32 = n.iter().zip(p.iter()).map(|(n, p)| n * u32::from(p.memory_slices())).sum();
-                    if compute > 7 || memory > 8 || n.iter().all(|&x| x == 0) { continue; }
-                    within_totals += 1;
-                    let pc = counts(&p.iter().zip(n).map(|(p, n)| (p.name, n)).collect::<Vec<_>>());
-                    assert!(place(model, &pc).is_ok(), "{model}: {pc} is within the totals but does not place");
-                }}}}}}
+                for me in 0..=1 {
+                    for d in 0..=4 {
+                        for two in 0..=3 {
+                            for three in 0..=2 {
+                                for four in 0..=1 {
+                                    for seven in 0..=1 {
+                                        let n = [c, me, d, two, three, four, seven];
+                                        let compute: u32 = n
+                                            .iter()
+                                            .zip(p.iter())
+                                            .map(|(n, p)| n * u32::from(p.compute_slices()))
+                                            .sum();
+                                        let memory: u32 = n
+                                            .iter()
+                                            .zip(p.iter())
+                                            .map(|(n, p)| n * u32::from(p.memory_slices()))
+                                            .sum();
+                                        if compute > 7 || memory > 8 || n.iter().all(|&x| x == 0) {
+                                            continue;
+                                        }
+                                        within_totals += 1;
+                                        let pc = counts(
+                                            &p.iter()
+                                                .zip(n)
+                                                .map(|(p, n)| (p.name, n))
+                                                .collect::<Vec<_>>(),
+                                        );
+                                        assert!(
+                                            place(model, &pc).is_ok(),
+                                            "{model}: {pc} is within the totals but does not place"
+                                        );
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
             }
-            assert_eq!(all.len(), within_totals, "{model}: enumeration must hold every placeable combination");
+            assert_eq!(
+                all.len(),
+                within_totals,
+                "{model}: enumeration must hold every placeable combination"
+            );
         }
     }
 
@@ -304,14 +422,36 @@ mod tests {
     fn place_near_keeps_what_it_can() {
         let h100 = GpuModel::H100_80GB;
         let one = h100.profile("1g.10gb").expect("1g");
-        let existing = [Placed { profile: one, start: 5 }, Placed { profile: one, start: 6 }];
+        let existing = [
+            Placed {
+                profile: one,
+                start: 5,
+            },
+            Placed {
+                profile: one,
+                start: 6,
+            },
+        ];
         let want = counts(&[("1g.10gb", 2)]);
-        assert_eq!(place(h100, &want).expect("places").to_string(), "1g.10gb@0 1g.10gb@1");
+        assert_eq!(
+            place(h100, &want).expect("places").to_string(),
+            "1g.10gb@0 1g.10gb@1"
+        );
         // The nearest placement keeps the two running instances where they are.
-        assert_eq!(place_near(h100, &want, &existing).expect("places").to_string(), "1g.10gb@5 1g.10gb@6");
+        assert_eq!(
+            place_near(h100, &want, &existing)
+                .expect("places")
+                .to_string(),
+            "1g.10gb@5 1g.10gb@6"
+        );
         // all-balanced must put its 3g.40gb at 4 (at 0 the second 1g.10gb would need slice 7), which covers
         // slices 5 and 6: nothing can be kept, and the usual placement is returned.
-        let near = place_near(h100, &counts(&[("1g.10gb", 2), ("2g.20gb", 1), ("3g.40gb", 1)]), &existing).expect("places");
+        let near = place_near(
+            h100,
+            &counts(&[("1g.10gb", 2), ("2g.20gb", 1), ("3g.40gb", 1)]),
+            &existing,
+        )
+        .expect("places");
         assert_eq!(near.to_string(), "2g.20gb@0 1g.10gb@2 1g.10gb@3 3g.40gb@4");
     }
 
@@ -322,10 +462,21 @@ mod tests {
         let find = |items: &[(&str, u32)]| all.iter().find(|c| c.counts == counts(items));
         assert!(find(&[("1g.10gb", 7)]).expect("7 × 1g").maximal);
         assert!(find(&[("7g.80gb", 1)]).expect("7g").maximal);
-        assert!(find(&[("1g.10gb", 2), ("2g.20gb", 1), ("3g.40gb", 1)]).expect("balanced").maximal);
+        assert!(
+            find(&[("1g.10gb", 2), ("2g.20gb", 1), ("3g.40gb", 1)])
+                .expect("balanced")
+                .maximal
+        );
         assert!(!find(&[("3g.40gb", 1)]).expect("one 3g").maximal);
-        assert!(find(&[("2g.20gb", 3), ("1g.20gb", 1)]).expect("1g.20gb fits at 6").maximal);
-        assert!(find(&[("1g.10gb", 7), ("1g.20gb", 1)]).is_none(), "8 compute slices");
+        assert!(
+            find(&[("2g.20gb", 3), ("1g.20gb", 1)])
+                .expect("1g.20gb fits at 6")
+                .maximal
+        );
+        assert!(
+            find(&[("1g.10gb", 7), ("1g.20gb", 1)]).is_none(),
+            "8 compute slices"
+        );
         assert!(find(&[("3g.40gb", 3)]).is_none(), "above the maximum");
         // No duplicates.
         let mut keys: Vec<_> = all.iter().map(|c| c.counts.clone()).collect();

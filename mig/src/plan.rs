@@ -35,11 +35,19 @@ pub struct ObservedGpu {
 impl ObservedGpu {
     /// A GPU with MIG off.
     pub fn disabled(model: GpuModel) -> Self {
-        Self { model, mode: MigMode::Disabled, instances: Vec::new() }
+        Self {
+            model,
+            mode: MigMode::Disabled,
+            instances: Vec::new(),
+        }
     }
     /// A GPU with MIG on and exactly this layout.
     pub fn with_layout(layout: &Layout) -> Self {
-        Self { model: layout.model(), mode: MigMode::Enabled, instances: layout.instances().to_vec() }
+        Self {
+            model: layout.model(),
+            mode: MigMode::Enabled,
+            instances: layout.instances().to_vec(),
+        }
     }
 }
 
@@ -110,10 +118,18 @@ impl<'de> Deserialize<'de> for ProfileLabel {
 
 impl Step {
     fn destroy(p: &Placed) -> Self {
-        Self::DestroyInstance { nvml_profile_id: p.profile.nvml_id(), profile: ProfileLabel(p.profile.name), start: p.start }
+        Self::DestroyInstance {
+            nvml_profile_id: p.profile.nvml_id(),
+            profile: ProfileLabel(p.profile.name),
+            start: p.start,
+        }
     }
     fn create(p: &Placed) -> Self {
-        Self::CreateInstance { nvml_profile_id: p.profile.nvml_id(), profile: ProfileLabel(p.profile.name), start: p.start }
+        Self::CreateInstance {
+            nvml_profile_id: p.profile.nvml_id(),
+            profile: ProfileLabel(p.profile.name),
+            start: p.start,
+        }
     }
     /// Whether the step needs a GPU reset.
     pub fn needs_reset(&self) -> bool {
@@ -124,10 +140,18 @@ impl Step {
 impl fmt::Display for Step {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::SetMigMode { mode: MigMode::Enabled } => f.write_str("enable MIG mode (GPU reset)"),
-            Self::SetMigMode { mode: MigMode::Disabled } => f.write_str("disable MIG mode (GPU reset)"),
-            Self::DestroyInstance { profile, start, .. } => write!(f, "destroy {profile} at slice {start}"),
-            Self::CreateInstance { profile, start, .. } => write!(f, "create {profile} at slice {start}"),
+            Self::SetMigMode {
+                mode: MigMode::Enabled,
+            } => f.write_str("enable MIG mode (GPU reset)"),
+            Self::SetMigMode {
+                mode: MigMode::Disabled,
+            } => f.write_str("disable MIG mode (GPU reset)"),
+            Self::DestroyInstance { profile, start, .. } => {
+                write!(f, "destroy {profile} at slice {start}")
+            }
+            Self::CreateInstance { profile, start, .. } => {
+                write!(f, "create {profile} at slice {start}")
+            }
         }
     }
 }
@@ -142,16 +166,30 @@ pub fn plan(observed: &ObservedGpu, desired: Option<&Layout>) -> Vec<Step> {
         None => {
             steps.extend(observed.instances.iter().map(Step::destroy));
             if observed.mode == MigMode::Enabled {
-                steps.push(Step::SetMigMode { mode: MigMode::Disabled });
+                steps.push(Step::SetMigMode {
+                    mode: MigMode::Disabled,
+                });
             }
         }
         Some(layout) => {
             let want = layout.instances();
-            steps.extend(observed.instances.iter().filter(|o| !want.iter().any(|w| same(o, w))).map(Step::destroy));
+            steps.extend(
+                observed
+                    .instances
+                    .iter()
+                    .filter(|o| !want.iter().any(|w| same(o, w)))
+                    .map(Step::destroy),
+            );
             if observed.mode == MigMode::Disabled {
-                steps.push(Step::SetMigMode { mode: MigMode::Enabled });
+                steps.push(Step::SetMigMode {
+                    mode: MigMode::Enabled,
+                });
             }
-            steps.extend(want.iter().filter(|w| !observed.instances.iter().any(|o| same(o, w))).map(Step::create));
+            steps.extend(
+                want.iter()
+                    .filter(|w| !observed.instances.iter().any(|o| same(o, w)))
+                    .map(Step::create),
+            );
         }
     }
     steps
@@ -178,7 +216,10 @@ pub enum ApplyError {
 pub fn apply(observed: &ObservedGpu, steps: &[Step]) -> Result<ObservedGpu, ApplyError> {
     let mut gpu = observed.clone();
     for step in steps {
-        let reject = |reason: &str| ApplyError::Rejected { step: step.to_string(), reason: reason.to_owned() };
+        let reject = |reason: &str| ApplyError::Rejected {
+            step: step.to_string(),
+            reason: reason.to_owned(),
+        };
         match *step {
             Step::SetMigMode { mode } => {
                 if !gpu.instances.is_empty() {
@@ -198,11 +239,23 @@ pub fn apply(observed: &ObservedGpu, steps: &[Step]) -> Result<ObservedGpu, Appl
                 if gpu.mode != MigMode::Enabled {
                     return Err(reject("MIG mode is off"));
                 }
-                let spec = gpu.model.profile(profile.0).ok_or_else(|| reject("profile not on this GPU model"))?;
+                let spec = gpu
+                    .model
+                    .profile(profile.0)
+                    .ok_or_else(|| reject("profile not on this GPU model"))?;
                 let mut next = gpu.instances.clone();
-                next.push(Placed { profile: spec, start });
+                next.push(Placed {
+                    profile: spec,
+                    start,
+                });
                 let layout = Layout::from_placed(gpu.model, &next).map_err(|issues| {
-                    reject(&issues.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))
+                    reject(
+                        &issues
+                            .iter()
+                            .map(ToString::to_string)
+                            .collect::<Vec<_>>()
+                            .join("; "),
+                    )
                 })?;
                 gpu.instances = layout.instances().to_vec();
             }
@@ -218,11 +271,22 @@ mod tests {
     use crate::parted::MigPartedConfig;
     use crate::place::place_near;
 
-    const GUIDE_NAMES: [&str; 8] =
-        ["all-1g.10gb", "all-1g.20gb", "all-2g.20gb", "all-3g.40gb", "all-4g.40gb", "all-7g.80gb", "all-balanced", "all-disabled"];
+    const GUIDE_NAMES: [&str; 8] = [
+        "all-1g.10gb",
+        "all-1g.20gb",
+        "all-2g.20gb",
+        "all-3g.40gb",
+        "all-4g.40gb",
+        "all-7g.80gb",
+        "all-balanced",
+        "all-disabled",
+    ];
 
     fn observed(config: &MigPartedConfig, name: &str) -> ObservedGpu {
-        match config.resolve_layout(name, GpuModel::H100_80GB, 0).expect(name) {
+        match config
+            .resolve_layout(name, GpuModel::H100_80GB, 0)
+            .expect(name)
+        {
             Some(layout) => ObservedGpu::with_layout(&layout),
             None => ObservedGpu::disabled(GpuModel::H100_80GB),
         }
@@ -237,25 +301,43 @@ mod tests {
                 let before = observed(&config, from);
                 let desired = match config.resolve(to, GpuModel::H100_80GB, 0).expect(to) {
                     crate::parted::DesiredMig::Disabled => None,
-                    crate::parted::DesiredMig::Enabled(counts) => {
-                        Some(place_near(GpuModel::H100_80GB, &counts, &before.instances).expect("places"))
-                    }
+                    crate::parted::DesiredMig::Enabled(counts) => Some(
+                        place_near(GpuModel::H100_80GB, &counts, &before.instances)
+                            .expect("places"),
+                    ),
                 };
                 let steps = plan(&before, desired.as_ref());
                 let after = apply(&before, &steps).unwrap_or_else(|e| panic!("{from} → {to}: {e}"));
-                assert!(plan(&after, desired.as_ref()).is_empty(), "{from} → {to} did not converge");
+                assert!(
+                    plan(&after, desired.as_ref()).is_empty(),
+                    "{from} → {to} did not converge"
+                );
                 if from == to {
-                    assert!(steps.is_empty(), "{from} → itself must be a no-op: {steps:?}");
+                    assert!(
+                        steps.is_empty(),
+                        "{from} → itself must be a no-op: {steps:?}"
+                    );
                 }
                 // Nothing that stays is touched.
                 for step in &steps {
                     if let Step::DestroyInstance { profile, start, .. } = step {
-                        let kept = desired.as_ref().is_some_and(|d| d.instances().iter().any(|i| i.profile.name == profile.0 && i.start == *start));
-                        assert!(!kept, "{from} → {to} destroys {profile}@{start}, which the target keeps");
+                        let kept = desired.as_ref().is_some_and(|d| {
+                            d.instances()
+                                .iter()
+                                .any(|i| i.profile.name == profile.0 && i.start == *start)
+                        });
+                        assert!(
+                            !kept,
+                            "{from} → {to} destroys {profile}@{start}, which the target keeps"
+                        );
                     }
                 }
                 let resets = steps.iter().filter(|s| s.needs_reset()).count();
-                assert_eq!(resets, usize::from((from == "all-disabled") != (to == "all-disabled")), "{from} → {to}");
+                assert_eq!(
+                    resets,
+                    usize::from((from == "all-disabled") != (to == "all-disabled")),
+                    "{from} → {to}"
+                );
             }
         }
     }
@@ -264,26 +346,48 @@ mod tests {
     fn balanced_to_3g_keeps_the_3g() {
         let config = MigPartedConfig::default_configs().expect("defaults");
         let before = observed(&config, "all-balanced");
-        let counts = match config.resolve("all-3g.40gb", GpuModel::H100_80GB, 0).expect("ok") {
+        let counts = match config
+            .resolve("all-3g.40gb", GpuModel::H100_80GB, 0)
+            .expect("ok")
+        {
             crate::parted::DesiredMig::Enabled(c) => c,
             crate::parted::DesiredMig::Disabled => unreachable!("all-3g.40gb enables MIG"),
         };
         let desired = place_near(GpuModel::H100_80GB, &counts, &before.instances).expect("places");
-        let steps: Vec<String> = plan(&before, Some(&desired)).iter().map(ToString::to_string).collect();
+        let steps: Vec<String> = plan(&before, Some(&desired))
+            .iter()
+            .map(ToString::to_string)
+            .collect();
         assert_eq!(
             steps,
-            ["destroy 2g.20gb at slice 0", "destroy 1g.10gb at slice 2", "destroy 1g.10gb at slice 3", "create 3g.40gb at slice 0"]
+            [
+                "destroy 2g.20gb at slice 0",
+                "destroy 1g.10gb at slice 2",
+                "destroy 1g.10gb at slice 3",
+                "create 3g.40gb at slice 0"
+            ]
         );
     }
 
     #[test]
     fn steps_serialize_with_both_names_and_nvml_ids() {
         let p = GpuModel::H100_80GB.profile("3g.40gb").expect("3g");
-        let step = Step::create(&Placed { profile: p, start: 4 });
+        let step = Step::create(&Placed {
+            profile: p,
+            start: 4,
+        });
         let json = serde_json::to_string(&step).expect("json");
-        assert_eq!(json, r#"{"op":"create_instance","nvml_profile_id":9,"profile":"3g.40gb","start":4}"#);
+        assert_eq!(
+            json,
+            r#"{"op":"create_instance","nvml_profile_id":9,"profile":"3g.40gb","start":4}"#
+        );
         assert_eq!(serde_json::from_str::<Step>(&json).expect("back"), step);
-        assert!(serde_json::from_str::<Step>(r#"{"op":"create_instance","nvml_profile_id":9,"profile":"9g.1gb","start":4}"#).is_err());
+        assert!(
+            serde_json::from_str::<Step>(
+                r#"{"op":"create_instance","nvml_profile_id":9,"profile":"9g.1gb","start":4}"#
+            )
+            .is_err()
+        );
     }
 
     #[test]
@@ -291,10 +395,24 @@ mod tests {
         let h100 = GpuModel::H100_80GB;
         let p = h100.profile("4g.40gb").expect("4g");
         let off = ObservedGpu::disabled(h100);
-        let err = apply(&off, &[Step::create(&Placed { profile: p, start: 0 })]).expect_err("MIG off");
+        let err = apply(
+            &off,
+            &[Step::create(&Placed {
+                profile: p,
+                start: 0,
+            })],
+        )
+        .expect_err("MIG off");
         assert!(err.to_string().contains("MIG mode is off"));
-        let on = ObservedGpu { mode: MigMode::Enabled, ..off };
-        let bad = Step::CreateInstance { nvml_profile_id: 5, profile: ProfileLabel("4g.40gb"), start: 4 };
+        let on = ObservedGpu {
+            mode: MigMode::Enabled,
+            ..off
+        };
+        let bad = Step::CreateInstance {
+            nvml_profile_id: 5,
+            profile: ProfileLabel("4g.40gb"),
+            start: 4,
+        };
         assert!(apply(&on, &[bad]).is_err());
     }
 }

@@ -51,8 +51,16 @@ impl NamedConfig {
 }
 
 /// The eight config names of OCI's MIG guide, in its order: offered first.
-pub const GUIDE_CONFIGS: [&str; 8] =
-    ["all-1g.10gb", "all-1g.20gb", "all-2g.20gb", "all-3g.40gb", "all-4g.40gb", "all-7g.80gb", "all-balanced", "all-disabled"];
+pub const GUIDE_CONFIGS: [&str; 8] = [
+    "all-1g.10gb",
+    "all-1g.20gb",
+    "all-2g.20gb",
+    "all-3g.40gb",
+    "all-4g.40gb",
+    "all-7g.80gb",
+    "all-balanced",
+    "all-disabled",
+];
 
 /// The configs of `file` that apply to GPU 0 of `model` and place on it: the guide's names first (in
 /// its order), then the rest by name.
@@ -62,11 +70,22 @@ pub fn named_configs(file: &crate::parted::MigPartedConfig, model: GpuModel) -> 
         .keys()
         .filter_map(|name| {
             let desired = file.resolve(name, model, 0).ok()?;
-            let config = NamedConfig { name: name.clone(), desired };
+            let config = NamedConfig {
+                name: name.clone(),
+                desired,
+            };
             config.layout(model).ok().map(|_| config)
         })
         .collect();
-    out.sort_by_key(|c| (GUIDE_CONFIGS.iter().position(|g| *g == c.name).unwrap_or(GUIDE_CONFIGS.len()), c.name.clone()));
+    out.sort_by_key(|c| {
+        (
+            GUIDE_CONFIGS
+                .iter()
+                .position(|g| *g == c.name)
+                .unwrap_or(GUIDE_CONFIGS.len()),
+            c.name.clone(),
+        )
+    });
     out
 }
 
@@ -107,7 +126,9 @@ pub enum Refusal {
         gpu: usize,
     },
     /// The profile may not start there.
-    #[error("GPU {gpu}: {profile} cannot start at memory slice {start}; it may start only at {allowed}")]
+    #[error(
+        "GPU {gpu}: {profile} cannot start at memory slice {start}; it may start only at {allowed}"
+    )]
     StartNotAllowed {
         /// GPU index.
         gpu: usize,
@@ -119,7 +140,9 @@ pub enum Refusal {
         allowed: String,
     },
     /// It would share memory slices with an instance already there.
-    #[error("GPU {gpu}: {profile} at memory slice {start} would overlap the {other} at slice {other_start} (shared slices {slices})")]
+    #[error(
+        "GPU {gpu}: {profile} at memory slice {start} would overlap the {other} at slice {other_start} (shared slices {slices})"
+    )]
     Overlap {
         /// GPU index.
         gpu: usize,
@@ -145,7 +168,9 @@ pub enum Refusal {
         max: u8,
     },
     /// Not enough compute slices left.
-    #[error("GPU {gpu}: {profile} needs {needs} compute slice(s), but only {free} of {total} are free")]
+    #[error(
+        "GPU {gpu}: {profile} needs {needs} compute slice(s), but only {free} of {total} are free"
+    )]
     ComputeExceeded {
         /// GPU index.
         gpu: usize,
@@ -232,11 +257,18 @@ pub struct PlanLinkError {
 }
 
 fn link_error(param: &str, message: impl Into<String>) -> PlanLinkError {
-    PlanLinkError { param: param.to_owned(), message: message.into() }
+    PlanLinkError {
+        param: param.to_owned(),
+        message: message.into(),
+    }
 }
 
 fn list(items: impl IntoIterator<Item = impl ToString>) -> String {
-    items.into_iter().map(|i| i.to_string()).collect::<Vec<_>>().join(", ")
+    items
+        .into_iter()
+        .map(|i| i.to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn slices_of(mask: u8) -> String {
@@ -245,7 +277,12 @@ fn slices_of(mask: u8) -> String {
 
 /// Checks adding `profile` at `start` to the instances `base` of GPU `gpu`, rule by rule in the order
 /// a user fixes them: where it may start, what is in the way, how many, how much compute.
-fn check_add(gpu: usize, base: &[Placed], profile: &'static ProfileSpec, start: u8) -> Result<(), Refusal> {
+fn check_add(
+    gpu: usize,
+    base: &[Placed],
+    profile: &'static ProfileSpec,
+    start: u8,
+) -> Result<(), Refusal> {
     if !profile.allows_start(start) {
         return Err(Refusal::StartNotAllowed {
             gpu,
@@ -265,9 +302,16 @@ fn check_add(gpu: usize, base: &[Placed], profile: &'static ProfileSpec, start: 
             slices: slices_of(other.mask() & mask),
         });
     }
-    let same = base.iter().filter(|p| p.profile.kind == profile.kind).count();
+    let same = base
+        .iter()
+        .filter(|p| p.profile.kind == profile.kind)
+        .count();
     if same >= usize::from(profile.max_count()) {
-        return Err(Refusal::CountAboveMax { gpu, profile: profile.name.to_owned(), max: profile.max_count() });
+        return Err(Refusal::CountAboveMax {
+            gpu,
+            profile: profile.name.to_owned(),
+            max: profile.max_count(),
+        });
     }
     let used: u8 = base.iter().map(|p| p.profile.compute_slices()).sum();
     let free = COMPUTE_SLICES.saturating_sub(used);
@@ -315,7 +359,14 @@ pub fn headroom(layout: &Layout) -> Headroom {
 
 /// The most compute any set of additions to `acc` can use. Additions are made in increasing start
 /// order (instances never share a start), so each set is visited once; stops once `limit` is reached.
-fn max_extension(profiles: &'static [ProfileSpec; 7], acc: &mut Vec<Placed>, min_start: u8, added: u8, limit: u8, best: &mut u8) {
+fn max_extension(
+    profiles: &'static [ProfileSpec; 7],
+    acc: &mut Vec<Placed>,
+    min_start: u8,
+    added: u8,
+    limit: u8,
+    best: &mut u8,
+) {
     *best = (*best).max(added);
     if *best >= limit {
         return;
@@ -323,8 +374,18 @@ fn max_extension(profiles: &'static [ProfileSpec; 7], acc: &mut Vec<Placed>, min
     for s in min_start..MEMORY_SLICES {
         for p in profiles {
             if check_add(0, acc, p, s).is_ok() {
-                acc.push(Placed { profile: p, start: s });
-                max_extension(profiles, acc, s + 1, added + p.compute_slices(), limit, best);
+                acc.push(Placed {
+                    profile: p,
+                    start: s,
+                });
+                max_extension(
+                    profiles,
+                    acc,
+                    s + 1,
+                    added + p.compute_slices(),
+                    limit,
+                    best,
+                );
                 acc.pop();
                 if *best >= limit {
                     return;
@@ -358,9 +419,45 @@ impl NodePlan {
     /// When `gpus` is not within 1..=[`MAX_GPUS_PER_NODE`].
     pub fn custom(model: GpuModel, gpus: u32) -> Result<Self, PlanLinkError> {
         if !(1..=MAX_GPUS_PER_NODE).contains(&gpus) {
-            return Err(link_error("count", format!("a node has 1 to {MAX_GPUS_PER_NODE} GPUs, not {gpus}")));
+            return Err(link_error(
+                "count",
+                format!("a node has 1 to {MAX_GPUS_PER_NODE} GPUs, not {gpus}"),
+            ));
         }
-        Ok(Self { model, shape: None, gpus: vec![Some(Layout::empty(model)); gpus as usize], nodes: 1 })
+        Ok(Self {
+            model,
+            shape: None,
+            gpus: vec![Some(Layout::empty(model)); gpus as usize],
+            nodes: 1,
+        })
+    }
+
+    /// Changes the node to `shape` (which fixes model and GPU count) or to a custom node of `gpus`
+    /// GPUs of `model`. With the same model the GPUs that remain keep their layouts and new ones get
+    /// MIG on with no instances; another model starts afresh. The pool size is kept.
+    ///
+    /// # Errors
+    /// A GPU count outside 1..=[`MAX_GPUS_PER_NODE`]; the plan is unchanged then.
+    pub fn reshape(
+        &mut self,
+        model: GpuModel,
+        shape: Option<&'static NodeShape>,
+        gpus: u32,
+    ) -> Result<(), PlanLinkError> {
+        let (model, gpus) = shape.map_or((model, gpus), |s| (s.model, s.gpus));
+        if !(1..=MAX_GPUS_PER_NODE).contains(&gpus) {
+            return Err(link_error(
+                "count",
+                format!("a node has 1 to {MAX_GPUS_PER_NODE} GPUs, not {gpus}"),
+            ));
+        }
+        if model != self.model {
+            self.gpus.clear();
+        }
+        self.gpus.resize(gpus as usize, Some(Layout::empty(model)));
+        self.model = model;
+        self.shape = shape;
+        Ok(())
     }
 
     /// The GPU model.
@@ -389,15 +486,24 @@ impl NodePlan {
     }
 
     fn gpu_index(&self, gpu: usize) -> Result<(), Refusal> {
-        if gpu < self.gpus.len() { Ok(()) } else { Err(Refusal::NoSuchGpu { gpu, last: self.gpus.len() - 1 }) }
+        if gpu < self.gpus.len() {
+            Ok(())
+        } else {
+            Err(Refusal::NoSuchGpu {
+                gpu,
+                last: self.gpus.len() - 1,
+            })
+        }
     }
 
     fn profile(&self, name: &str) -> Result<&'static ProfileSpec, Refusal> {
-        self.model.profile(name).ok_or_else(|| Refusal::UnknownProfile {
-            profile: name.to_owned(),
-            model: self.model.to_string(),
-            available: self.model.profile_names().join(", "),
-        })
+        self.model
+            .profile(name)
+            .ok_or_else(|| Refusal::UnknownProfile {
+                profile: name.to_owned(),
+                model: self.model.to_string(),
+                available: self.model.profile_names().join(", "),
+            })
     }
 
     fn layout_of(&self, gpu: usize) -> Result<&Layout, Refusal> {
@@ -408,7 +514,11 @@ impl NodePlan {
     /// The instance covering memory slice `slice` of GPU `gpu`.
     pub fn instance_at(&self, gpu: usize, slice: u8) -> Option<Placed> {
         let layout = self.gpus.get(gpu)?.as_ref()?;
-        layout.instances().iter().copied().find(|p| p.mask() & (1u8.checked_shl(u32::from(slice)).unwrap_or(0)) != 0)
+        layout
+            .instances()
+            .iter()
+            .copied()
+            .find(|p| p.mask() & (1u8.checked_shl(u32::from(slice)).unwrap_or(0)) != 0)
     }
 
     /// Whether `profile` may be dropped on GPU `gpu` at `start`; when `moving` names an instance
@@ -416,18 +526,35 @@ impl NodePlan {
     ///
     /// # Errors
     /// The [`Refusal`] the drop would get.
-    pub fn check_drop(&self, gpu: usize, profile: &str, start: u8, moving: Option<(usize, u8)>) -> Result<(), Refusal> {
+    pub fn check_drop(
+        &self,
+        gpu: usize,
+        profile: &str,
+        start: u8,
+        moving: Option<(usize, u8)>,
+    ) -> Result<(), Refusal> {
         let p = self.profile(profile)?;
         let layout = self.layout_of(gpu)?;
-        let base: Vec<Placed> =
-            layout.instances().iter().copied().filter(|i| moving != Some((gpu, i.start))).collect();
+        let base: Vec<Placed> = layout
+            .instances()
+            .iter()
+            .copied()
+            .filter(|i| moving != Some((gpu, i.start)))
+            .collect();
         check_add(gpu, &base, p, start)
     }
 
     /// [`check_drop`](Self::check_drop) for every memory slice of GPU `gpu` as a start: what the
     /// planner lights up while a profile is dragged.
-    pub fn drop_targets(&self, gpu: usize, profile: &str, moving: Option<(usize, u8)>) -> Vec<Result<(), Refusal>> {
-        (0..MEMORY_SLICES).map(|s| self.check_drop(gpu, profile, s, moving)).collect()
+    pub fn drop_targets(
+        &self,
+        gpu: usize,
+        profile: &str,
+        moving: Option<(usize, u8)>,
+    ) -> Vec<Result<(), Refusal>> {
+        (0..MEMORY_SLICES)
+            .map(|s| self.check_drop(gpu, profile, s, moving))
+            .collect()
     }
 
     /// Drops `profile` on GPU `gpu` at `start`: a new instance, or, with `moving`, the instance at
@@ -435,11 +562,22 @@ impl NodePlan {
     ///
     /// # Errors
     /// The [`Refusal`]; the plan is unchanged then.
-    pub fn drop_profile(&mut self, gpu: usize, profile: &str, start: u8, moving: Option<(usize, u8)>) -> Result<(), Refusal> {
+    pub fn drop_profile(
+        &mut self,
+        gpu: usize,
+        profile: &str,
+        start: u8,
+        moving: Option<(usize, u8)>,
+    ) -> Result<(), Refusal> {
         if let Some((from, from_start)) = moving {
-            let lifted = self.instance_at(from, from_start).filter(|p| p.start == from_start);
+            let lifted = self
+                .instance_at(from, from_start)
+                .filter(|p| p.start == from_start);
             if lifted.is_none_or(|p| p.profile.name != profile) {
-                return Err(Refusal::NoInstance { gpu: from, slice: from_start });
+                return Err(Refusal::NoInstance {
+                    gpu: from,
+                    slice: from_start,
+                });
             }
         }
         self.check_drop(gpu, profile, start, moving)?;
@@ -463,9 +601,16 @@ impl NodePlan {
     /// When there is none.
     pub fn remove(&mut self, gpu: usize, slice: u8) -> Result<&'static ProfileSpec, Refusal> {
         self.gpu_index(gpu)?;
-        let target = self.instance_at(gpu, slice).ok_or(Refusal::NoInstance { gpu, slice })?;
+        let target = self
+            .instance_at(gpu, slice)
+            .ok_or(Refusal::NoInstance { gpu, slice })?;
         let layout = self.layout_of(gpu)?;
-        let kept: Vec<Placed> = layout.instances().iter().copied().filter(|p| *p != target).collect();
+        let kept: Vec<Placed> = layout
+            .instances()
+            .iter()
+            .copied()
+            .filter(|p| *p != target)
+            .collect();
         if let Ok(new) = Layout::from_placed(self.model, &kept) {
             self.gpus[gpu] = Some(new);
         }
@@ -491,7 +636,11 @@ impl NodePlan {
     ///
     /// # Errors
     /// When there is no such GPU, or the layout is for another model.
-    pub fn set_layout(&mut self, gpu: Option<usize>, layout: Option<Layout>) -> Result<(), Refusal> {
+    pub fn set_layout(
+        &mut self,
+        gpu: Option<usize>,
+        layout: Option<Layout>,
+    ) -> Result<(), Refusal> {
         if let Some(l) = &layout
             && l.model() != self.model
         {
@@ -516,7 +665,9 @@ impl NodePlan {
     /// # Errors
     /// When there is no such GPU, or the config does not place on this model.
     pub fn apply_named(&mut self, config: &NamedConfig, gpu: Option<usize>) -> Result<(), String> {
-        let layout = config.layout(self.model).map_err(|e| format!("{} on {}: {e}", config.name, self.model))?;
+        let layout = config
+            .layout(self.model)
+            .map_err(|e| format!("{} on {}: {e}", config.name, self.model))?;
         self.set_layout(gpu, layout).map_err(|e| e.to_string())
     }
 
@@ -549,15 +700,22 @@ impl NodePlan {
                 self.layout_of(g)?;
                 vec![g]
             }
-            None => (0..self.gpus.len()).filter(|&g| self.gpus[g].is_some()).collect(),
+            None => (0..self.gpus.len())
+                .filter(|&g| self.gpus[g].is_some())
+                .collect(),
         };
         let mut added = 0;
         for g in targets {
-            let Some(layout) = &self.gpus[g] else { continue };
+            let Some(layout) = &self.gpus[g] else {
+                continue;
+            };
             let mut placed = layout.instances().to_vec();
             for &s in p.starts() {
                 if check_add(g, &placed, p, s).is_ok() {
-                    placed.push(Placed { profile: p, start: s });
+                    placed.push(Placed {
+                        profile: p,
+                        start: s,
+                    });
                     added += 1;
                 }
             }
@@ -573,9 +731,15 @@ impl NodePlan {
         let desired: Vec<DesiredMig> = self
             .gpus
             .iter()
-            .map(|g| g.as_ref().map_or(DesiredMig::Disabled, |l| DesiredMig::Enabled(l.counts())))
+            .map(|g| {
+                g.as_ref()
+                    .map_or(DesiredMig::Disabled, |l| DesiredMig::Enabled(l.counts()))
+            })
             .collect();
-        configs.iter().find(|c| desired.iter().all(|d| *d == c.desired)).map(|c| c.name.as_str())
+        configs
+            .iter()
+            .find(|c| desired.iter().all(|d| *d == c.desired))
+            .map(|c| c.name.as_str())
     }
 
     /// The summary the planner shows.
@@ -590,7 +754,11 @@ impl NodePlan {
             match gpu {
                 None => {
                     whole_gpus += 1;
-                    per_gpu.push(GpuSummary { mig_enabled: false, counts: ProfileCounts::default(), headroom: Headroom::default() });
+                    per_gpu.push(GpuSummary {
+                        mig_enabled: false,
+                        counts: ProfileCounts::default(),
+                        headroom: Headroom::default(),
+                    });
                 }
                 Some(layout) => {
                     let counts = layout.counts();
@@ -604,7 +772,11 @@ impl NodePlan {
                     memory_total += u32::from(MEMORY_SLICES);
                     compute_stranded += u32::from(h.compute_stranded);
                     memory_stranded += u32::from(h.memory_stranded);
-                    per_gpu.push(GpuSummary { mig_enabled: true, counts, headroom: h });
+                    per_gpu.push(GpuSummary {
+                        mig_enabled: true,
+                        counts,
+                        headroom: h,
+                    });
                 }
             }
         }
@@ -619,7 +791,9 @@ impl NodePlan {
         if whole_gpus > 0 {
             resources.push(("nvidia.com/gpu".to_owned(), whole_gpus));
         }
-        let uniform = per_gpu.windows(2).all(|w| w[0].mig_enabled == w[1].mig_enabled && w[0].counts == w[1].counts);
+        let uniform = per_gpu
+            .windows(2)
+            .all(|w| w[0].mig_enabled == w[1].mig_enabled && w[0].counts == w[1].counts);
         PlanSummary {
             per_gpu,
             per_node,
@@ -645,9 +819,11 @@ impl NodePlan {
             .iter()
             .map(|g| match g {
                 None => u32::from(self.model.spec().memory_mib as u64 * 1024 * 1024 >= need_bytes),
-                Some(l) => {
-                    l.instances().iter().filter(|p| u64::from(p.profile.memory_mib) * 1024 * 1024 >= need_bytes).count() as u32
-                }
+                Some(l) => l
+                    .instances()
+                    .iter()
+                    .filter(|p| u64::from(p.profile.memory_mib) * 1024 * 1024 >= need_bytes)
+                    .count() as u32,
             })
             .sum()
     }
@@ -657,7 +833,11 @@ impl NodePlan {
     ///
     /// # Errors
     /// Why the plan cannot be written as such a blueprint, and what to use instead.
-    pub fn to_blueprint(&self, configs: &[NamedConfig], deployment_name: &str) -> Result<String, String> {
+    pub fn to_blueprint(
+        &self,
+        configs: &[NamedConfig],
+        deployment_name: &str,
+    ) -> Result<String, String> {
         let shape = self.shape.ok_or_else(|| {
             format!(
                 "a shared node pool needs an OCI shape; this plan is a custom node of {} GPUs. Pick a shape, or export mig-parted YAML",
@@ -697,27 +877,43 @@ impl NodePlan {
                 params.push(("count", self.gpus.len().to_string()));
             }
         }
-        if self.gpus.iter().any(|g| g.as_ref().is_none_or(|l| !l.instances().is_empty())) {
+        if self
+            .gpus
+            .iter()
+            .any(|g| g.as_ref().is_none_or(|l| !l.instances().is_empty()))
+        {
             let mut groups: Vec<(String, usize)> = Vec::new();
             for gpu in &self.gpus {
                 let text = match gpu {
                     None => "off".to_owned(),
                     Some(l) if l.instances().is_empty() => "-".to_owned(),
-                    Some(l) => l.instances().iter().map(|p| format!("{}@{}", p.profile.name, p.start)).collect::<Vec<_>>().join(","),
+                    Some(l) => l
+                        .instances()
+                        .iter()
+                        .map(|p| format!("{}@{}", p.profile.name, p.start))
+                        .collect::<Vec<_>>()
+                        .join(","),
                 };
                 match groups.last_mut() {
                     Some((last, n)) if *last == text => *n += 1,
                     _ => groups.push((text, 1)),
                 }
             }
-            let layout =
-                groups.into_iter().map(|(t, n)| if n == 1 { t } else { format!("{t}*{n}") }).collect::<Vec<_>>().join(";");
+            let layout = groups
+                .into_iter()
+                .map(|(t, n)| if n == 1 { t } else { format!("{t}*{n}") })
+                .collect::<Vec<_>>()
+                .join(";");
             params.push(("layout", layout));
         }
         if self.nodes != 1 {
             params.push(("nodes", self.nodes.to_string()));
         }
-        params.into_iter().map(|(k, v)| format!("{k}={}", encode_component(&v))).collect::<Vec<_>>().join("&")
+        params
+            .into_iter()
+            .map(|(k, v)| format!("{k}={}", encode_component(&v)))
+            .collect::<Vec<_>>()
+            .join("&")
     }
 
     /// Reads a plan from decoded query parameters, as written by [`to_query`](Self::to_query).
@@ -725,8 +921,11 @@ impl NodePlan {
     ///
     /// # Errors
     /// [`PlanLinkError`] naming the parameter and the problem.
-    pub fn from_query<'a>(params: impl IntoIterator<Item = (&'a str, &'a str)>) -> Result<Self, PlanLinkError> {
-        let (mut shape_p, mut model_p, mut count_p, mut layout_p, mut nodes_p) = (None, None, None, None, None);
+    pub fn from_query<'a>(
+        params: impl IntoIterator<Item = (&'a str, &'a str)>,
+    ) -> Result<Self, PlanLinkError> {
+        let (mut shape_p, mut model_p, mut count_p, mut layout_p, mut nodes_p) =
+            (None, None, None, None, None);
         for (k, v) in params {
             match k {
                 "shape" => shape_p = Some(v),
@@ -740,18 +939,33 @@ impl NodePlan {
         let plan = match (shape_p, model_p) {
             (Some(name), model) => {
                 let s = shape(name).ok_or_else(|| {
-                    link_error("shape", format!("no shape `{name}`; known shapes are {}", list(SHAPES.iter().map(|s| s.name))))
+                    link_error(
+                        "shape",
+                        format!(
+                            "no shape `{name}`; known shapes are {}",
+                            list(SHAPES.iter().map(|s| s.name))
+                        ),
+                    )
                 })?;
                 if let Some(m) = model
                     && m.parse::<GpuModel>().ok() != Some(s.model)
                 {
-                    return Err(link_error("model", format!("{} carries {}, not `{m}`; leave `model` out or fix it", s.name, s.model.id())));
+                    return Err(link_error(
+                        "model",
+                        format!(
+                            "{} carries {}, not `{m}`; leave `model` out or fix it",
+                            s.name,
+                            s.model.id()
+                        ),
+                    ));
                 }
                 Self::for_shape(s)
             }
             (None, model) => {
                 let model = match model {
-                    Some(m) => m.parse::<GpuModel>().map_err(|e| link_error("model", e.to_string()))?,
+                    Some(m) => m
+                        .parse::<GpuModel>()
+                        .map_err(|e| link_error("model", e.to_string()))?,
                     None => SHAPES[0].model,
                 };
                 let count = match count_p {
@@ -769,7 +983,11 @@ impl NodePlan {
         plan.with_link_rest(layout_p, nodes_p)
     }
 
-    fn with_link_rest(mut self, layout: Option<&str>, nodes: Option<&str>) -> Result<Self, PlanLinkError> {
+    fn with_link_rest(
+        mut self,
+        layout: Option<&str>,
+        nodes: Option<&str>,
+    ) -> Result<Self, PlanLinkError> {
         if let Some(text) = layout {
             self.gpus = parse_layouts(self.model, text, self.gpus.len())?;
         }
@@ -785,10 +1003,21 @@ fn parse_nodes(text: &str) -> Result<u32, PlanLinkError> {
         .parse::<u32>()
         .ok()
         .filter(|n| (1..=MAX_POOL_NODES).contains(n))
-        .ok_or_else(|| link_error("nodes", format!("`{text}` is not a pool size; write a whole number from 1 to {MAX_POOL_NODES}")))
+        .ok_or_else(|| {
+            link_error(
+                "nodes",
+                format!(
+                    "`{text}` is not a pool size; write a whole number from 1 to {MAX_POOL_NODES}"
+                ),
+            )
+        })
 }
 
-fn parse_layouts(model: GpuModel, text: &str, expected: usize) -> Result<Vec<Option<Layout>>, PlanLinkError> {
+fn parse_layouts(
+    model: GpuModel,
+    text: &str,
+    expected: usize,
+) -> Result<Vec<Option<Layout>>, PlanLinkError> {
     let mut gpus: Vec<Option<Layout>> = Vec::new();
     for group in text.split(';') {
         let (body, repeat) = match group.rsplit_once('*') {
@@ -809,10 +1038,17 @@ fn parse_layouts(model: GpuModel, text: &str, expected: usize) -> Result<Vec<Opt
     }
     let described: usize = text
         .split(';')
-        .map(|g| g.rsplit_once('*').and_then(|(_, n)| n.trim().parse::<usize>().ok()).unwrap_or(1))
+        .map(|g| {
+            g.rsplit_once('*')
+                .and_then(|(_, n)| n.trim().parse::<usize>().ok())
+                .unwrap_or(1)
+        })
         .sum();
     if described != expected {
-        return Err(link_error("layout", format!("it describes {described} GPU(s), but the node has {expected}")));
+        return Err(link_error(
+            "layout",
+            format!("it describes {described} GPU(s), but the node has {expected}"),
+        ));
     }
     Ok(gpus)
 }
@@ -828,15 +1064,40 @@ fn parse_gpu(model: GpuModel, text: &str, gpu: usize) -> Result<Option<Layout>, 
         // A `+` that was not percent-encoded arrives as a space: `1g.10gb me` means `1g.10gb+me`.
         let item = item.trim().replace(' ', "+");
         let (profile, start) = item.split_once('@').ok_or_else(|| {
-            link_error("layout", format!("GPU {gpu}: `{item}` is not an instance; write profile@start such as 3g.40gb@4"))
+            link_error(
+                "layout",
+                format!(
+                    "GPU {gpu}: `{item}` is not an instance; write profile@start such as 3g.40gb@4"
+                ),
+            )
         })?;
-        let start = start.parse::<u8>().ok().filter(|s| *s < MEMORY_SLICES).ok_or_else(|| {
-            link_error("layout", format!("GPU {gpu}: `{start}` in `{item}` is not a memory slice; write 0 to 7"))
-        })?;
-        specs.push(crate::layout::InstanceSpec { profile: profile.to_owned(), start });
+        let start = start
+            .parse::<u8>()
+            .ok()
+            .filter(|s| *s < MEMORY_SLICES)
+            .ok_or_else(|| {
+                link_error(
+                    "layout",
+                    format!("GPU {gpu}: `{start}` in `{item}` is not a memory slice; write 0 to 7"),
+                )
+            })?;
+        specs.push(crate::layout::InstanceSpec {
+            profile: profile.to_owned(),
+            start,
+        });
     }
     Layout::new(model, &specs).map(Some).map_err(|issues| {
-        link_error("layout", format!("GPU {gpu}: {}", issues.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")))
+        link_error(
+            "layout",
+            format!(
+                "GPU {gpu}: {}",
+                issues
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            ),
+        )
     })
 }
 
@@ -892,7 +1153,12 @@ mod tests {
         let cfg = MigPartedConfig::default_configs().expect("embedded config parses");
         cfg.configs
             .keys()
-            .filter_map(|name| cfg.resolve(name, model, 0).ok().map(|desired| NamedConfig { name: name.clone(), desired }))
+            .filter_map(|name| {
+                cfg.resolve(name, model, 0).ok().map(|desired| NamedConfig {
+                    name: name.clone(),
+                    desired,
+                })
+            })
             .collect()
     }
 
@@ -903,12 +1169,26 @@ mod tests {
     #[test]
     fn the_acceptance_drops() {
         let mut plan = NodePlan::default();
-        plan.drop_profile(0, "3g.40gb", 4, None).expect("3g.40gb at 4 is allowed");
-        let refused = plan.drop_profile(0, "4g.40gb", 4, None).expect_err("4g.40gb may only start at 0");
-        assert_eq!(refused.to_string(), "GPU 0: 4g.40gb cannot start at memory slice 4; it may start only at 0");
-        let overlap = plan.drop_profile(0, "2g.20gb", 4, None).expect_err("slices 4-5 are taken");
-        assert!(matches!(overlap, Refusal::Overlap { other_start: 4, .. }), "{overlap:?}");
-        assert_eq!(plan.gpus()[0].as_ref().map(ToString::to_string).as_deref(), Some("3g.40gb@4"));
+        plan.drop_profile(0, "3g.40gb", 4, None)
+            .expect("3g.40gb at 4 is allowed");
+        let refused = plan
+            .drop_profile(0, "4g.40gb", 4, None)
+            .expect_err("4g.40gb may only start at 0");
+        assert_eq!(
+            refused.to_string(),
+            "GPU 0: 4g.40gb cannot start at memory slice 4; it may start only at 0"
+        );
+        let overlap = plan
+            .drop_profile(0, "2g.20gb", 4, None)
+            .expect_err("slices 4-5 are taken");
+        assert!(
+            matches!(overlap, Refusal::Overlap { other_start: 4, .. }),
+            "{overlap:?}"
+        );
+        assert_eq!(
+            plan.gpus()[0].as_ref().map(ToString::to_string).as_deref(),
+            Some("3g.40gb@4")
+        );
     }
 
     #[test]
@@ -916,45 +1196,90 @@ mod tests {
         let mut plan = NodePlan::default();
         plan.drop_profile(1, "4g.40gb", 0, None).expect("ok");
         let err = plan.check_drop(1, "4g.40gb", 0, None).expect_err("overlap");
-        assert!(err.to_string().contains("overlap the 4g.40gb at slice 0"), "{err}");
-        plan.drop_profile(1, "3g.40gb", 4, None).expect("4g + 3g is the full GPU");
+        assert!(
+            err.to_string().contains("overlap the 4g.40gb at slice 0"),
+            "{err}"
+        );
+        plan.drop_profile(1, "3g.40gb", 4, None)
+            .expect("4g + 3g is the full GPU");
         plan.remove(1, 5).expect("slice 5 is inside the 3g.40gb");
         plan.drop_profile(1, "1g.20gb", 4, None).expect("ok");
         plan.drop_profile(1, "1g.20gb", 6, None).expect("ok");
         // 4g + 2 × 1g.20gb uses 6 compute and all memory: one compute slice is stranded.
         let h = headroom(plan.gpus()[1].as_ref().expect("on"));
-        assert_eq!((h.compute_free, h.compute_stranded, h.memory_free), (1, 1, 0));
+        assert_eq!(
+            (h.compute_free, h.compute_stranded, h.memory_free),
+            (1, 1, 0)
+        );
         let mut seven = NodePlan::default();
         seven.fill(Some(2), "1g.10gb").expect("fills");
-        assert_eq!(seven.gpus()[2].as_ref().map(|l| l.instances().len()), Some(7));
-        let err = seven.check_drop(2, "1g.10gb+me", 7, None).expect_err("no compute left, and 7 is not a start");
+        assert_eq!(
+            seven.gpus()[2].as_ref().map(|l| l.instances().len()),
+            Some(7)
+        );
+        let err = seven
+            .check_drop(2, "1g.10gb+me", 7, None)
+            .expect_err("no compute left, and 7 is not a start");
         assert!(matches!(err, Refusal::StartNotAllowed { .. }), "{err:?}");
         seven.remove(2, 3).expect("remove one");
-        seven.drop_profile(2, "1g.10gb+me", 3, None).expect("+me fits where the 1g was");
-        let err = seven.check_drop(2, "1g.10gb+me", 3, None).expect_err("only one +me");
+        seven
+            .drop_profile(2, "1g.10gb+me", 3, None)
+            .expect("+me fits where the 1g was");
+        let err = seven
+            .check_drop(2, "1g.10gb+me", 3, None)
+            .expect_err("only one +me");
         assert!(matches!(err, Refusal::Overlap { .. }), "{err:?}");
         seven.remove(2, 0).expect("remove");
-        let err = seven.check_drop(2, "1g.10gb+me", 0, None).expect_err("only one +me");
-        assert!(matches!(err, Refusal::CountAboveMax { max: 1, .. }), "{err:?}");
-        let err = seven.check_drop(2, "2g.20gb", 0, None).expect_err("slice 1 is taken");
+        let err = seven
+            .check_drop(2, "1g.10gb+me", 0, None)
+            .expect_err("only one +me");
+        assert!(
+            matches!(err, Refusal::CountAboveMax { max: 1, .. }),
+            "{err:?}"
+        );
+        let err = seven
+            .check_drop(2, "2g.20gb", 0, None)
+            .expect_err("slice 1 is taken");
         assert!(matches!(err, Refusal::Overlap { .. }), "{err:?}");
         let h = headroom(seven.gpus()[2].as_ref().expect("on"));
         // 6 × 1g: slice 0 free and usable, slice 7 free but only reachable by starts ≤ 6 that are taken.
-        assert_eq!((h.compute_free, h.memory_free, h.memory_stranded, h.memory_stranded_mask), (1, 2, 1, 0b1000_0000));
+        assert_eq!(
+            (
+                h.compute_free,
+                h.memory_free,
+                h.memory_stranded,
+                h.memory_stranded_mask
+            ),
+            (1, 2, 1, 0b1000_0000)
+        );
         assert_eq!(h.compute_stranded, 0);
         let mut full = NodePlan::default();
         full.fill(Some(0), "2g.20gb").expect("3 × 2g");
-        let err = full.check_drop(0, "2g.20gb", 6, None).expect_err("start 6 not allowed");
+        let err = full
+            .check_drop(0, "2g.20gb", 6, None)
+            .expect_err("start 6 not allowed");
         assert!(matches!(err, Refusal::StartNotAllowed { .. }));
         full.drop_profile(0, "1g.10gb", 6, None).expect("1g at 6");
-        let err = full.check_drop(0, "1g.10gb", 7, None).expect_err("7 not a start");
+        let err = full
+            .check_drop(0, "1g.10gb", 7, None)
+            .expect_err("7 not a start");
         assert!(matches!(err, Refusal::StartNotAllowed { .. }));
         full.remove(0, 0).expect("remove 2g at 0");
-        full.drop_profile(0, "3g.40gb", 0, None).expect_err("3g at 0 overlaps the 2g at 2");
+        full.drop_profile(0, "3g.40gb", 0, None)
+            .expect_err("3g at 0 overlaps the 2g at 2");
         plan.set_mig(3, false).expect("gpu 3");
-        assert_eq!(plan.check_drop(3, "1g.10gb", 0, None), Err(Refusal::MigDisabled { gpu: 3 }));
-        assert!(matches!(plan.check_drop(8, "1g.10gb", 0, None), Err(Refusal::NoSuchGpu { gpu: 8, last: 7 })));
-        assert!(matches!(plan.check_drop(0, "5g.50gb", 0, None), Err(Refusal::UnknownProfile { .. })));
+        assert_eq!(
+            plan.check_drop(3, "1g.10gb", 0, None),
+            Err(Refusal::MigDisabled { gpu: 3 })
+        );
+        assert!(matches!(
+            plan.check_drop(8, "1g.10gb", 0, None),
+            Err(Refusal::NoSuchGpu { gpu: 8, last: 7 })
+        ));
+        assert!(matches!(
+            plan.check_drop(0, "5g.50gb", 0, None),
+            Err(Refusal::UnknownProfile { .. })
+        ));
     }
 
     #[test]
@@ -964,16 +1289,27 @@ mod tests {
             plan.drop_profile(0, "2g.20gb", s, None).expect("2g");
         }
         plan.drop_profile(0, "1g.10gb", 6, None).expect("1g at 6");
-        let err = plan.check_drop(0, "1g.10gb", 7, None).expect_err("7 is never a start");
+        let err = plan
+            .check_drop(0, "1g.10gb", 7, None)
+            .expect_err("7 is never a start");
         assert!(matches!(err, Refusal::StartNotAllowed { .. }));
         let h = headroom(plan.gpus()[0].as_ref().expect("on"));
-        assert_eq!((h.compute_free, h.memory_free, h.memory_stranded), (0, 1, 1), "slice 7 is stranded");
+        assert_eq!(
+            (h.compute_free, h.memory_free, h.memory_stranded),
+            (0, 1, 1),
+            "slice 7 is stranded"
+        );
         // Fill a fresh GPU with 1g.20gb: 4 of them, 4 compute used, 3 compute stranded (no memory left).
         plan.clear();
         assert_eq!(plan.fill(Some(0), "1g.20gb"), Ok(4));
         let h = headroom(plan.gpus()[0].as_ref().expect("on"));
-        assert_eq!((h.compute_free, h.compute_stranded, h.memory_free), (3, 3, 0));
-        let err = plan.check_drop(0, "1g.10gb", 0, None).expect_err("memory full");
+        assert_eq!(
+            (h.compute_free, h.compute_stranded, h.memory_free),
+            (3, 3, 0)
+        );
+        let err = plan
+            .check_drop(0, "1g.10gb", 0, None)
+            .expect_err("memory full");
         assert!(matches!(err, Refusal::Overlap { .. }));
         // 7 × 1g.10gb then a 1g.20gb: compute is gone.
         plan.clear();
@@ -981,12 +1317,18 @@ mod tests {
         assert_eq!(plan.fill(Some(0), "1g.10gb"), Ok(0), "already full");
         plan.remove(0, 6).expect("remove the last");
         plan.fill(Some(0), "2g.20gb").expect("nothing fits");
-        assert_eq!(plan.gpus()[0].as_ref().map(|l| l.instances().len()), Some(6));
+        assert_eq!(
+            plan.gpus()[0].as_ref().map(|l| l.instances().len()),
+            Some(6)
+        );
         plan.remove(0, 5).expect("remove another");
         plan.remove(0, 4).expect("and another");
         assert_eq!(plan.fill(Some(0), "2g.20gb"), Ok(1), "one 2g.20gb at 4");
-        plan.drop_profile(0, "1g.10gb", 6, None).expect("slice 6 is free and one compute slice is left");
-        let err = plan.check_drop(0, "1g.20gb", 6, None).expect_err("slice 6 is taken now");
+        plan.drop_profile(0, "1g.10gb", 6, None)
+            .expect("slice 6 is free and one compute slice is left");
+        let err = plan
+            .check_drop(0, "1g.20gb", 6, None)
+            .expect_err("slice 6 is taken now");
         assert!(matches!(err, Refusal::Overlap { .. }), "{err:?}");
     }
 
@@ -995,34 +1337,59 @@ mod tests {
         let mut plan = NodePlan::default();
         plan.drop_profile(0, "3g.40gb", 0, None).expect("ok");
         // Moving it from 0 to 4 on the same GPU: it does not overlap itself.
-        plan.drop_profile(0, "3g.40gb", 4, Some((0, 0))).expect("move within the GPU");
-        assert_eq!(plan.gpus()[0].as_ref().map(ToString::to_string).as_deref(), Some("3g.40gb@4"));
+        plan.drop_profile(0, "3g.40gb", 4, Some((0, 0)))
+            .expect("move within the GPU");
+        assert_eq!(
+            plan.gpus()[0].as_ref().map(ToString::to_string).as_deref(),
+            Some("3g.40gb@4")
+        );
         // To another GPU.
-        plan.drop_profile(5, "3g.40gb", 0, Some((0, 4))).expect("move across GPUs");
-        assert_eq!(plan.gpus()[0].as_ref().map(|l| l.instances().len()), Some(0));
-        assert_eq!(plan.gpus()[5].as_ref().map(ToString::to_string).as_deref(), Some("3g.40gb@0"));
+        plan.drop_profile(5, "3g.40gb", 0, Some((0, 4)))
+            .expect("move across GPUs");
+        assert_eq!(
+            plan.gpus()[0].as_ref().map(|l| l.instances().len()),
+            Some(0)
+        );
+        assert_eq!(
+            plan.gpus()[5].as_ref().map(ToString::to_string).as_deref(),
+            Some("3g.40gb@0")
+        );
         // A move naming an instance that is not there is refused and changes nothing.
         let before = plan.clone();
         assert!(plan.drop_profile(1, "3g.40gb", 0, Some((0, 4))).is_err());
         assert_eq!(plan, before);
         // A refused move keeps the instance where it was.
-        plan.drop_profile(5, "4g.40gb", 0, None).expect_err("overlap");
+        plan.drop_profile(5, "4g.40gb", 0, None)
+            .expect_err("overlap");
         plan.drop_profile(5, "1g.10gb", 4, None).expect("ok");
-        assert!(plan.drop_profile(5, "3g.40gb", 4, Some((5, 0))).is_err(), "slice 4 holds a 1g");
-        assert_eq!(plan.gpus()[5].as_ref().map(ToString::to_string).as_deref(), Some("3g.40gb@0 1g.10gb@4"));
+        assert!(
+            plan.drop_profile(5, "3g.40gb", 4, Some((5, 0))).is_err(),
+            "slice 4 holds a 1g"
+        );
+        assert_eq!(
+            plan.gpus()[5].as_ref().map(ToString::to_string).as_deref(),
+            Some("3g.40gb@0 1g.10gb@4")
+        );
     }
 
     #[test]
     fn all_balanced_on_every_gpu_gives_the_guides_counts() {
         let configs = named(GpuModel::H100_80GB);
         let mut plan = NodePlan::default();
-        plan.apply_named(config(&configs, "all-balanced"), None).expect("places");
+        plan.apply_named(config(&configs, "all-balanced"), None)
+            .expect("places");
         let s = plan.summary();
         assert_eq!(s.per_node.0.get("1g.10gb"), Some(&16));
         assert_eq!(s.per_node.0.get("2g.20gb"), Some(&8));
         assert_eq!(s.per_node.0.get("3g.40gb"), Some(&8));
-        assert_eq!((s.compute_used, s.compute_total, s.compute_stranded), (56, 56, 0));
-        assert_eq!((s.memory_used, s.memory_total, s.memory_stranded), (64, 64, 0));
+        assert_eq!(
+            (s.compute_used, s.compute_total, s.compute_stranded),
+            (56, 56, 0)
+        );
+        assert_eq!(
+            (s.memory_used, s.memory_total, s.memory_stranded),
+            (64, 64, 0)
+        );
         assert!(s.uniform);
         assert_eq!(plan.matching_config(&configs), Some("all-balanced"));
         assert_eq!(
@@ -1041,7 +1408,8 @@ mod tests {
         assert!(!plan.summary().uniform);
         plan.copy_to_all(0).expect("copy");
         assert_eq!(plan.matching_config(&configs), Some("all-balanced"));
-        plan.apply_named(config(&configs, "all-disabled"), None).expect("off");
+        plan.apply_named(config(&configs, "all-disabled"), None)
+            .expect("off");
         let s = plan.summary();
         assert_eq!((s.whole_gpus, s.compute_total), (8, 0));
         assert_eq!(s.resources, vec![("nvidia.com/gpu".to_owned(), 8)]);
@@ -1058,7 +1426,12 @@ mod tests {
                     continue;
                 }
                 let found = plan.matching_config(&configs).expect("some config matches");
-                assert_eq!(config(&configs, found).desired, c.desired, "{model}: {}", c.name);
+                assert_eq!(
+                    config(&configs, found).desired,
+                    c.desired,
+                    "{model}: {}",
+                    c.name
+                );
             }
         }
     }
@@ -1069,40 +1442,104 @@ mod tests {
         let h100 = named_configs(&file, GpuModel::H100_80GB);
         let names: Vec<&str> = h100.iter().map(|c| c.name.as_str()).collect();
         assert_eq!(&names[..8], &GUIDE_CONFIGS[..], "the guide's eight first");
-        assert!(!names.contains(&"all-1g.12gb"), "H100 NVL's configs do not apply to H100 80GB");
+        assert!(
+            !names.contains(&"all-1g.12gb"),
+            "H100 NVL's configs do not apply to H100 80GB"
+        );
         let a100 = named_configs(&file, GpuModel::A100_40GB);
-        assert!(a100.iter().any(|c| c.name == "all-1g.5gb") && !a100.iter().any(|c| c.name == "all-1g.20gb"));
+        assert!(
+            a100.iter().any(|c| c.name == "all-1g.5gb")
+                && !a100.iter().any(|c| c.name == "all-1g.20gb")
+        );
+    }
+
+    #[test]
+    fn reshaping_keeps_what_it_can() {
+        let mut plan = NodePlan::default();
+        plan.drop_profile(1, "7g.80gb", 0, None).expect("ok");
+        plan.set_nodes(5);
+        plan.reshape(GpuModel::H100_80GB, None, 2).expect("2 GPUs");
+        assert_eq!(
+            (plan.gpus().len(), plan.shape(), plan.nodes()),
+            (2, None, 5)
+        );
+        assert_eq!(
+            plan.gpus()[1].as_ref().map(ToString::to_string).as_deref(),
+            Some("7g.80gb@0")
+        );
+        plan.reshape(GpuModel::H100_80GB, crate::shape::shape("BM.GPU.H100.8"), 0)
+            .expect("shape");
+        assert_eq!(plan.gpus().len(), 8);
+        assert_eq!(
+            plan.gpus()[7].as_ref().map(|l| l.instances().len()),
+            Some(0)
+        );
+        assert!(plan.reshape(GpuModel::H100_80GB, None, 17).is_err());
+        assert_eq!(plan.gpus().len(), 8, "a refused reshape changes nothing");
+        plan.reshape(GpuModel::A100_40GB, None, 3)
+            .expect("other model");
+        assert_eq!(plan.model(), GpuModel::A100_40GB);
+        assert!(plan.gpus().iter().all(|g| {
+            g.as_ref()
+                .is_some_and(|l| l.instances().is_empty() && l.model() == GpuModel::A100_40GB)
+        }));
     }
 
     #[test]
     fn exports() {
         let configs = named(GpuModel::H100_80GB);
         let mut plan = NodePlan::default();
-        plan.apply_named(config(&configs, "all-1g.20gb"), None).expect("places");
+        plan.apply_named(config(&configs, "all-1g.20gb"), None)
+            .expect("places");
         plan.set_nodes(2);
-        let bp = plan.to_blueprint(&configs, "h100 \"pool\"\n").expect("named and uniform");
+        let bp = plan
+            .to_blueprint(&configs, "h100 \"pool\"\n")
+            .expect("named and uniform");
         let v: serde_json::Value = serde_json::from_str(&bp).expect("valid JSON");
         assert_eq!(v["deployment_name"], "h100 \"pool\"\n");
-        assert!(bp.contains("\"shared_node_pool_mig_config\": \"all-1g.20gb\""), "{bp}");
+        assert!(
+            bp.contains("\"shared_node_pool_mig_config\": \"all-1g.20gb\""),
+            "{bp}"
+        );
         assert_eq!(json_escape("a\"b\\c\n"), "a\\\"b\\\\c\\u000a");
-        assert!(bp.contains("\"shared_node_pool_size\": 2") && bp.contains("\"BM.GPU.H100.8\""), "{bp}");
-        assert_eq!(plan.replicas_per_node(16_000_000_000), 32, "4 × 1g.20gb × 8 GPUs hold a 16 GB model");
+        assert!(
+            bp.contains("\"shared_node_pool_size\": 2") && bp.contains("\"BM.GPU.H100.8\""),
+            "{bp}"
+        );
+        assert_eq!(
+            plan.replicas_per_node(16_000_000_000),
+            32,
+            "4 × 1g.20gb × 8 GPUs hold a 16 GB model"
+        );
         assert_eq!(plan.replicas_per_node(30_000_000_000), 0);
         let yaml = plan.to_mig_parted("migboard-plan");
         let back = MigPartedConfig::parse(&yaml).expect("our YAML parses");
-        assert_eq!(back.resolve("migboard-plan", GpuModel::H100_80GB, 5), Ok(config(&configs, "all-1g.20gb").desired.clone()));
+        assert_eq!(
+            back.resolve("migboard-plan", GpuModel::H100_80GB, 5),
+            Ok(config(&configs, "all-1g.20gb").desired.clone())
+        );
         plan.remove(3, 0).expect("remove");
         let err = plan.to_blueprint(&configs, "x").expect_err("custom");
         assert!(err.contains("export the mig-parted YAML"), "{err}");
         let custom = NodePlan::custom(GpuModel::H100_80GB, 2).expect("2");
-        assert!(custom.to_blueprint(&configs, "x").expect_err("no shape").contains("needs an OCI shape"));
+        assert!(
+            custom
+                .to_blueprint(&configs, "x")
+                .expect_err("no shape")
+                .contains("needs an OCI shape")
+        );
     }
 
     #[test]
     fn links_round_trip() {
         let mut plan = NodePlan::default();
         assert_eq!(plan.to_query(), "shape=BM.GPU.H100.8");
-        for (profile, start) in [("3g.40gb", 4), ("2g.20gb", 2), ("1g.10gb", 1), ("1g.10gb", 0)] {
+        for (profile, start) in [
+            ("3g.40gb", 4),
+            ("2g.20gb", 2),
+            ("1g.10gb", 1),
+            ("1g.10gb", 0),
+        ] {
             plan.drop_profile(0, profile, start, None).expect("places");
         }
         plan.copy_to_all(0).expect("copy");
@@ -1122,40 +1559,79 @@ mod tests {
                 (k.to_owned(), v.replace("%2B", "+"))
             })
             .collect();
-        let back = NodePlan::from_query(decoded.iter().map(|(k, v)| (k.as_str(), v.as_str()))).expect("parses");
+        let back = NodePlan::from_query(decoded.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .expect("parses");
         assert_eq!(back, plan);
         let custom = NodePlan::custom(GpuModel::A100_40GB, 3).expect("3");
         assert_eq!(custom.to_query(), "model=a100-40gb&count=3");
-        assert_eq!(NodePlan::from_query([("model", "a100-40gb"), ("count", "3")]), Ok(custom));
+        assert_eq!(
+            NodePlan::from_query([("model", "a100-40gb"), ("count", "3")]),
+            Ok(custom)
+        );
         assert_eq!(NodePlan::from_query([]), Ok(NodePlan::default()));
-        assert_eq!(NodePlan::from_query([("utm_source", "x")]), Ok(NodePlan::default()));
+        assert_eq!(
+            NodePlan::from_query([("utm_source", "x")]),
+            Ok(NodePlan::default())
+        );
         // An unencoded + arrives as a space and is still understood.
-        let p = NodePlan::from_query([("model", "h100-80gb"), ("count", "1"), ("layout", "1g.10gb me@3")]).expect("ok");
-        assert_eq!(p.gpus()[0].as_ref().map(ToString::to_string).as_deref(), Some("1g.10gb+me@3"));
+        let p = NodePlan::from_query([
+            ("model", "h100-80gb"),
+            ("count", "1"),
+            ("layout", "1g.10gb me@3"),
+        ])
+        .expect("ok");
+        assert_eq!(
+            p.gpus()[0].as_ref().map(ToString::to_string).as_deref(),
+            Some("1g.10gb+me@3")
+        );
     }
 
     #[test]
     fn bad_links_say_what_and_where() {
-        let err = |pairs: &[(&str, &str)]| NodePlan::from_query(pairs.iter().copied()).expect_err("bad").to_string();
+        let err = |pairs: &[(&str, &str)]| {
+            NodePlan::from_query(pairs.iter().copied())
+                .expect_err("bad")
+                .to_string()
+        };
         assert_eq!(
             err(&[("shape", "BM.GPU.H100.9")]),
             "link parameter `shape`: no shape `BM.GPU.H100.9`; known shapes are BM.GPU.H100.8, BM.GPU.H200.8, BM.GPU.B200.8, BM.GPU.A100-v2.8, BM.GPU4.8"
         );
-        assert!(err(&[("model", "h100")]).starts_with("link parameter `model`: unknown GPU model `h100`"));
+        assert!(
+            err(&[("model", "h100")])
+                .starts_with("link parameter `model`: unknown GPU model `h100`")
+        );
         assert!(err(&[("model", "h100-80gb"), ("count", "0")]).contains("1 to 16 GPUs"));
         assert!(err(&[("model", "h100-80gb"), ("count", "x")]).contains("not a GPU count"));
-        assert!(err(&[("shape", "BM.GPU.H100.8"), ("layout", "-*3")]).contains("describes 3 GPU(s), but the node has 8"));
-        assert!(err(&[("shape", "BM.GPU.H100.8"), ("layout", "-*99")]).contains("not a repeat count"));
+        assert!(
+            err(&[("shape", "BM.GPU.H100.8"), ("layout", "-*3")])
+                .contains("describes 3 GPU(s), but the node has 8")
+        );
+        assert!(
+            err(&[("shape", "BM.GPU.H100.8"), ("layout", "-*99")]).contains("not a repeat count")
+        );
         assert_eq!(
             err(&[("shape", "BM.GPU.H100.8"), ("layout", "-*7;4g.40gb@4")]),
             "link parameter `layout`: GPU 7: instance 0: 4g.40gb cannot start at memory slice 4; it may start at 0"
         );
-        assert!(err(&[("shape", "BM.GPU.H100.8"), ("layout", "-*7;3g.40gb")]).contains("write profile@start"));
-        assert!(err(&[("shape", "BM.GPU.H100.8"), ("layout", "-*7;3g.40gb@9")]).contains("write 0 to 7"));
+        assert!(
+            err(&[("shape", "BM.GPU.H100.8"), ("layout", "-*7;3g.40gb")])
+                .contains("write profile@start")
+        );
+        assert!(
+            err(&[("shape", "BM.GPU.H100.8"), ("layout", "-*7;3g.40gb@9")])
+                .contains("write 0 to 7")
+        );
         assert!(err(&[("shape", "BM.GPU.H100.8"), ("nodes", "0")]).contains("from 1 to 1000"));
-        assert!(err(&[("shape", "BM.GPU.H100.8"), ("model", "a100-40gb")]).contains("carries h100-80gb"));
+        assert!(
+            err(&[("shape", "BM.GPU.H100.8"), ("model", "a100-40gb")])
+                .contains("carries h100-80gb")
+        );
         // Overlong input is bounded by the GPU count, not read forever.
         let long = vec!["-"; 10_000].join(";");
-        assert!(err(&[("shape", "BM.GPU.H100.8"), ("layout", &long)]).contains("describes 10000 GPU(s)"));
+        assert!(
+            err(&[("shape", "BM.GPU.H100.8"), ("layout", &long)])
+                .contains("describes 10000 GPU(s)")
+        );
     }
 }

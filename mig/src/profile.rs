@@ -43,7 +43,10 @@ impl ProfileAttribute {
 
     /// The suffix as written in a profile name.
     pub fn suffix(self) -> &'static str {
-        Self::ALL.iter().find(|(a, _)| *a == self).map_or("", |(_, s)| s)
+        Self::ALL
+            .iter()
+            .find(|(a, _)| *a == self)
+            .map_or("", |(_, s)| s)
     }
 }
 
@@ -51,7 +54,9 @@ impl ProfileAttribute {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ProfileNameError {
     /// The overall shape is wrong.
-    #[error("`{input}` is not a MIG profile name: expected `<compute>g.<memory>gb`, for example `1g.10gb` or `3g.40gb`")]
+    #[error(
+        "`{input}` is not a MIG profile name: expected `<compute>g.<memory>gb`, for example `1g.10gb` or `3g.40gb`"
+    )]
     Malformed {
         /// The rejected input.
         input: String,
@@ -70,26 +75,36 @@ impl FromStr for ProfileName {
     type Err = ProfileNameError;
 
     fn from_str(input: &str) -> Result<Self, Self::Err> {
-        let malformed = || ProfileNameError::Malformed { input: input.to_owned() };
+        let malformed = || ProfileNameError::Malformed {
+            input: input.to_owned(),
+        };
         let (base, attribute) = ProfileAttribute::ALL
             .iter()
             .find_map(|(attr, suffix)| input.strip_suffix(suffix).map(|base| (base, Some(*attr))))
             .unwrap_or((input, None));
         let (compute, memory) = base.split_once("g.").ok_or_else(malformed)?;
         let memory = memory.strip_suffix("gb").ok_or_else(malformed)?;
-        let all_digits = |s: &str| !s.is_empty() && s.len() <= 4 && s.bytes().all(|b| b.is_ascii_digit());
+        let all_digits =
+            |s: &str| !s.is_empty() && s.len() <= 4 && s.bytes().all(|b| b.is_ascii_digit());
         if !all_digits(compute) || !all_digits(memory) {
             return Err(malformed());
         }
         let slices: u32 = compute.parse().map_err(|_| malformed())?;
         let memory_gb: u16 = memory.parse().map_err(|_| malformed())?;
         if !(1..=7).contains(&slices) {
-            return Err(ProfileNameError::ComputeOutOfRange { input: input.to_owned(), slices });
+            return Err(ProfileNameError::ComputeOutOfRange {
+                input: input.to_owned(),
+                slices,
+            });
         }
         if memory_gb == 0 {
             return Err(malformed());
         }
-        Ok(Self { compute_slices: slices as u8, memory_gb, attribute })
+        Ok(Self {
+            compute_slices: slices as u8,
+            memory_gb,
+            attribute,
+        })
     }
 }
 
@@ -123,8 +138,16 @@ mod tests {
     #[test]
     fn parses_and_prints_every_h100_profile() {
         for name in [
-            "1g.10gb", "1g.10gb+me", "1g.20gb", "2g.20gb", "3g.40gb", "4g.40gb", "7g.80gb", "1g.24gb+me.all",
-            "1g.24gb-me", "2g.48gb+gfx",
+            "1g.10gb",
+            "1g.10gb+me",
+            "1g.20gb",
+            "2g.20gb",
+            "3g.40gb",
+            "4g.40gb",
+            "7g.80gb",
+            "1g.24gb+me.all",
+            "1g.24gb-me",
+            "2g.48gb+gfx",
         ] {
             let parsed: ProfileName = name.parse().expect(name);
             assert_eq!(parsed.to_string(), name);
@@ -137,13 +160,32 @@ mod tests {
 
     #[test]
     fn rejects_malformed_names_with_a_reason() {
-        for bad in ["", "3g", "3g.40", "g.40gb", "3g.gb", "3x.40gb", "-1g.10gb", "1g.10gb+", "1g.10gbme", "1g.10gb+me+me", "1g.10gb+xy", "99999g.1gb"] {
+        for bad in [
+            "",
+            "3g",
+            "3g.40",
+            "g.40gb",
+            "3g.gb",
+            "3x.40gb",
+            "-1g.10gb",
+            "1g.10gb+",
+            "1g.10gbme",
+            "1g.10gb+me+me",
+            "1g.10gb+xy",
+            "99999g.1gb",
+        ] {
             let err = bad.parse::<ProfileName>().expect_err(bad);
-            assert!(err.to_string().contains(bad), "error for {bad:?} must quote it: {err}");
+            assert!(
+                err.to_string().contains(bad),
+                "error for {bad:?} must quote it: {err}"
+            );
         }
         assert_eq!(
             "8g.80gb".parse::<ProfileName>(),
-            Err(ProfileNameError::ComputeOutOfRange { input: "8g.80gb".into(), slices: 8 })
+            Err(ProfileNameError::ComputeOutOfRange {
+                input: "8g.80gb".into(),
+                slices: 8
+            })
         );
     }
 

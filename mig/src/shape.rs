@@ -25,16 +25,38 @@ pub struct NodeShape {
 
 /// OCI's bare-metal shapes with MIG-capable GPUs, H100 first.
 pub static SHAPES: &[NodeShape] = &[
-    NodeShape { name: "BM.GPU.H100.8", model: GpuModel::H100_80GB, gpus: 8 },
-    NodeShape { name: "BM.GPU.H200.8", model: GpuModel::H200_141GB, gpus: 8 },
-    NodeShape { name: "BM.GPU.B200.8", model: GpuModel::B200_180GB, gpus: 8 },
-    NodeShape { name: "BM.GPU.A100-v2.8", model: GpuModel::A100_80GB, gpus: 8 },
-    NodeShape { name: "BM.GPU4.8", model: GpuModel::A100_40GB, gpus: 8 },
+    NodeShape {
+        name: "BM.GPU.H100.8",
+        model: GpuModel::H100_80GB,
+        gpus: 8,
+    },
+    NodeShape {
+        name: "BM.GPU.H200.8",
+        model: GpuModel::H200_141GB,
+        gpus: 8,
+    },
+    NodeShape {
+        name: "BM.GPU.B200.8",
+        model: GpuModel::B200_180GB,
+        gpus: 8,
+    },
+    NodeShape {
+        name: "BM.GPU.A100-v2.8",
+        model: GpuModel::A100_80GB,
+        gpus: 8,
+    },
+    NodeShape {
+        name: "BM.GPU4.8",
+        model: GpuModel::A100_40GB,
+        gpus: 8,
+    },
 ];
 
 /// The shape called `name`, ignoring case.
 pub fn shape(name: &str) -> Option<&'static NodeShape> {
-    SHAPES.iter().find(|s| s.name.eq_ignore_ascii_case(name.trim()))
+    SHAPES
+        .iter()
+        .find(|s| s.name.eq_ignore_ascii_case(name.trim()))
 }
 
 /// The shapes that carry `model`.
@@ -52,8 +74,15 @@ mod tests {
             assert_eq!(shape(&s.name.to_lowercase()), Some(s));
             assert!((1..=MAX_GPUS_PER_NODE).contains(&s.gpus), "{}", s.name);
         }
-        assert_eq!(shape("BM.GPU.H100.8").map(|s| (s.model, s.gpus)), Some((GpuModel::H100_80GB, 8)));
-        assert_eq!(shapes_for(GpuModel::H100Nvl94GB).count(), 0, "no OCI shape carries H100 NVL");
+        assert_eq!(
+            shape("BM.GPU.H100.8").map(|s| (s.model, s.gpus)),
+            Some((GpuModel::H100_80GB, 8))
+        );
+        assert_eq!(
+            shapes_for(GpuModel::H100Nvl94GB).count(),
+            0,
+            "no OCI shape carries H100 NVL"
+        );
         assert!(shape("BM.GPU.H100.9").is_none());
     }
 }

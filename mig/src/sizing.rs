@@ -65,20 +65,85 @@ pub struct ModelShape {
 
 /// Common models with their published shapes (from each model's `config.json`).
 pub static CATALOGUE: &[ModelShape] = &[
-    ModelShape { name: "Llama-3.2-1B", params_billion: 1.24, layers: 16, kv_heads: 8, head_dim: 64, max_context: 131_072 },
-    ModelShape { name: "Gemma-2B", params_billion: 2.51, layers: 18, kv_heads: 1, head_dim: 256, max_context: 8_192 },
-    ModelShape { name: "Llama-3.2-3B", params_billion: 3.21, layers: 28, kv_heads: 8, head_dim: 128, max_context: 131_072 },
-    ModelShape { name: "Phi-3-mini-4k", params_billion: 3.82, layers: 32, kv_heads: 32, head_dim: 96, max_context: 4_096 },
-    ModelShape { name: "Mistral-7B-v0.3", params_billion: 7.25, layers: 32, kv_heads: 8, head_dim: 128, max_context: 32_768 },
-    ModelShape { name: "Qwen2.5-7B", params_billion: 7.62, layers: 28, kv_heads: 4, head_dim: 128, max_context: 131_072 },
-    ModelShape { name: "Llama-3.1-8B", params_billion: 8.03, layers: 32, kv_heads: 8, head_dim: 128, max_context: 131_072 },
-    ModelShape { name: "Gemma-2-9B", params_billion: 9.24, layers: 42, kv_heads: 8, head_dim: 256, max_context: 8_192 },
-    ModelShape { name: "Llama-3.1-70B", params_billion: 70.6, layers: 80, kv_heads: 8, head_dim: 128, max_context: 131_072 },
+    ModelShape {
+        name: "Llama-3.2-1B",
+        params_billion: 1.24,
+        layers: 16,
+        kv_heads: 8,
+        head_dim: 64,
+        max_context: 131_072,
+    },
+    ModelShape {
+        name: "Gemma-2B",
+        params_billion: 2.51,
+        layers: 18,
+        kv_heads: 1,
+        head_dim: 256,
+        max_context: 8_192,
+    },
+    ModelShape {
+        name: "Llama-3.2-3B",
+        params_billion: 3.21,
+        layers: 28,
+        kv_heads: 8,
+        head_dim: 128,
+        max_context: 131_072,
+    },
+    ModelShape {
+        name: "Phi-3-mini-4k",
+        params_billion: 3.82,
+        layers: 32,
+        kv_heads: 32,
+        head_dim: 96,
+        max_context: 4_096,
+    },
+    ModelShape {
+        name: "Mistral-7B-v0.3",
+        params_billion: 7.25,
+        layers: 32,
+        kv_heads: 8,
+        head_dim: 128,
+        max_context: 32_768,
+    },
+    ModelShape {
+        name: "Qwen2.5-7B",
+        params_billion: 7.62,
+        layers: 28,
+        kv_heads: 4,
+        head_dim: 128,
+        max_context: 131_072,
+    },
+    ModelShape {
+        name: "Llama-3.1-8B",
+        params_billion: 8.03,
+        layers: 32,
+        kv_heads: 8,
+        head_dim: 128,
+        max_context: 131_072,
+    },
+    ModelShape {
+        name: "Gemma-2-9B",
+        params_billion: 9.24,
+        layers: 42,
+        kv_heads: 8,
+        head_dim: 256,
+        max_context: 8_192,
+    },
+    ModelShape {
+        name: "Llama-3.1-70B",
+        params_billion: 70.6,
+        layers: 80,
+        kv_heads: 8,
+        head_dim: 128,
+        max_context: 131_072,
+    },
 ];
 
 /// Looks a catalogue model up by name, ignoring case.
 pub fn catalogue_model(name: &str) -> Option<&'static ModelShape> {
-    CATALOGUE.iter().find(|m| m.name.eq_ignore_ascii_case(name.trim()))
+    CATALOGUE
+        .iter()
+        .find(|m| m.name.eq_ignore_ascii_case(name.trim()))
 }
 
 /// What to size.
@@ -115,7 +180,12 @@ fn one() -> u32 {
 
 impl SizingInput {
     /// Input for a catalogue model.
-    pub fn for_model(m: &ModelShape, precision: Precision, context_tokens: u32, concurrent_sequences: u32) -> Self {
+    pub fn for_model(
+        m: &ModelShape,
+        precision: Precision,
+        context_tokens: u32,
+        concurrent_sequences: u32,
+    ) -> Self {
         Self {
             params_billion: m.params_billion,
             precision,
@@ -134,13 +204,19 @@ impl SizingInput {
 #[serde(tag = "field", content = "message", rename_all = "snake_case")]
 pub enum SizingError {
     /// Parameter count not a positive finite number up to 10 000 billion.
-    #[error("params_billion must be a number above 0 and at most 10000 (billions of parameters), e.g. 8 for an 8B model")]
+    #[error(
+        "params_billion must be a number above 0 and at most 10000 (billions of parameters), e.g. 8 for an 8B model"
+    )]
     Params,
     /// KV shape partially given.
-    #[error("to estimate the KV cache give layers, kv_heads, head_dim and context_tokens (all above 0), or none of them")]
+    #[error(
+        "to estimate the KV cache give layers, kv_heads, head_dim and context_tokens (all above 0), or none of them"
+    )]
     KvShape,
     /// Absurd sizes.
-    #[error("layers, kv_heads, head_dim, context_tokens or concurrent_sequences is too large to be a real model (max 1024 layers, 1024 heads, 4096 head_dim, 10M tokens, 100000 sequences)")]
+    #[error(
+        "layers, kv_heads, head_dim, context_tokens or concurrent_sequences is too large to be a real model (max 1024 layers, 1024 heads, 4096 head_dim, 10M tokens, 100000 sequences)"
+    )]
     TooLarge,
     /// No sequences.
     #[error("concurrent_sequences must be at least 1")]
@@ -186,22 +262,39 @@ pub const ACTIVATION_FRACTION: f64 = 0.10;
 /// # Errors
 /// [`SizingError`] naming the field to fix.
 pub fn estimate(input: &SizingInput) -> Result<Estimate, SizingError> {
-    if !(input.params_billion.is_finite() && input.params_billion > 0.0 && input.params_billion <= 10_000.0) {
+    if !(input.params_billion.is_finite()
+        && input.params_billion > 0.0
+        && input.params_billion <= 10_000.0)
+    {
         return Err(SizingError::Params);
     }
     if input.concurrent_sequences == 0 {
         return Err(SizingError::NoSequences);
     }
-    let shape = [input.layers, input.kv_heads, input.head_dim, input.context_tokens];
+    let shape = [
+        input.layers,
+        input.kv_heads,
+        input.head_dim,
+        input.context_tokens,
+    ];
     let with_kv = shape.iter().all(|&v| v > 0);
     if !with_kv && shape.iter().any(|&v| v > 0) {
         return Err(SizingError::KvShape);
     }
-    if input.layers > 1024 || input.kv_heads > 1024 || input.head_dim > 4096 || input.context_tokens > 10_000_000 || input.concurrent_sequences > 100_000 {
+    if input.layers > 1024
+        || input.kv_heads > 1024
+        || input.head_dim > 4096
+        || input.context_tokens > 10_000_000
+        || input.concurrent_sequences > 100_000
+    {
         return Err(SizingError::TooLarge);
     }
     let weights = input.params_billion * 1e9 * input.precision.bytes();
-    let kv_precision = input.kv_precision.unwrap_or(if input.precision.bits() < 8 { Precision::Fp8 } else { input.precision });
+    let kv_precision = input.kv_precision.unwrap_or(if input.precision.bits() < 8 {
+        Precision::Fp8
+    } else {
+        input.precision
+    });
     let kv = if with_kv {
         2.0 * f64::from(input.layers)
             * f64::from(input.kv_heads)
@@ -214,7 +307,12 @@ pub fn estimate(input: &SizingInput) -> Result<Estimate, SizingError> {
     };
     let overhead = RUNTIME_OVERHEAD_BYTES as f64 + ACTIVATION_FRACTION * weights;
     let mut assumptions = vec![
-        format!("weights: {} B parameters × {} bytes ({:?})", input.params_billion, input.precision.bytes(), input.precision),
+        format!(
+            "weights: {} B parameters × {} bytes ({:?})",
+            input.params_billion,
+            input.precision.bytes(),
+            input.precision
+        ),
         format!(
             "overhead: {} GiB for the CUDA context and runtime plus {:.0}% of the weights for activations; measure your server to refine it",
             RUNTIME_OVERHEAD_BYTES as f64 / GIB,
@@ -241,7 +339,8 @@ pub fn estimate(input: &SizingInput) -> Result<Estimate, SizingError> {
         kv_cache_bytes: kv as u64,
         overhead_bytes: overhead as u64,
         total_bytes: total as u64,
-        guide_formula_bytes: (guide_formula_gb(input.params_billion, input.precision) * 1e9).round() as u64,
+        guide_formula_bytes: (guide_formula_gb(input.params_billion, input.precision) * 1e9).round()
+            as u64,
         assumptions,
     })
 }
@@ -291,7 +390,13 @@ pub fn smallest_fitting(model: GpuModel, need_bytes: u64) -> Option<&'static Pro
         .profiles
         .iter()
         .filter(|p| f64::from(p.memory_mib) * MIB >= need_bytes as f64)
-        .min_by_key(|p| (p.memory_mib, p.compute_slices(), std::cmp::Reverse(p.max_count())))
+        .min_by_key(|p| {
+            (
+                p.memory_mib,
+                p.compute_slices(),
+                std::cmp::Reverse(p.max_count()),
+            )
+        })
 }
 
 /// Replica capacity of one profile: per GPU, per node, per pool, for a uniform layout of that profile.
@@ -308,7 +413,11 @@ pub struct Capacity {
 /// How many instances of `profile` fit when every GPU is cut into as many of it as possible.
 pub fn capacity(profile: &ProfileSpec, gpus_per_node: u32, nodes: u32) -> Capacity {
     let per_gpu = u32::from(profile.max_count());
-    Capacity { per_gpu, per_node: per_gpu * gpus_per_node, per_pool: per_gpu * gpus_per_node * nodes }
+    Capacity {
+        per_gpu,
+        per_node: per_gpu * gpus_per_node,
+        per_pool: per_gpu * gpus_per_node * nodes,
+    }
 }
 
 /// Aggregate throughput of a set of instances relative to one whole GPU, by the two ceilings that
@@ -333,7 +442,10 @@ pub fn aggregate(model: GpuModel, counts: &ProfileCounts) -> Aggregate {
             slices += f64::from(n) * f64::from(p.memory_slices());
         }
     }
-    Aggregate { compute_fraction: sms / f64::from(spec.sm_count), bandwidth_fraction: slices / f64::from(MEMORY_SLICES) }
+    Aggregate {
+        compute_fraction: sms / f64::from(spec.sm_count),
+        bandwidth_fraction: slices / f64::from(MEMORY_SLICES),
+    }
 }
 
 #[cfg(test)]
@@ -357,23 +469,51 @@ mod tests {
         .expect("valid");
         assert_eq!(e.guide_formula_bytes, 7_200_000_000);
         let p = smallest_fitting(GpuModel::H100_80GB, e.total_bytes).expect("fits");
-        assert_eq!(p.name, "1g.10gb", "the guide picks all-1g.10gb for this model");
-        assert_eq!(capacity(p, 8, 1).per_node, 56, "7 slices per GPU × 8 GPUs = 56");
+        assert_eq!(
+            p.name, "1g.10gb",
+            "the guide picks all-1g.10gb for this model"
+        );
+        assert_eq!(
+            capacity(p, 8, 1).per_node,
+            56,
+            "7 slices per GPU × 8 GPUs = 56"
+        );
     }
 
     #[test]
     fn kv_cache_moves_llama_8b_to_a_bigger_slice() {
         let llama = catalogue_model("llama-3.1-8b").expect("in catalogue");
-        let short = estimate(&SizingInput::for_model(llama, Precision::Bf16, 4096, 1)).expect("valid");
+        let short =
+            estimate(&SizingInput::for_model(llama, Precision::Bf16, 4096, 1)).expect("valid");
         // 2 × 32 × 8 × 128 × 2 bytes = 128 KiB per token; × 4096 tokens = 512 MiB.
         assert_eq!(short.kv_cache_bytes, 512 * 1024 * 1024);
-        assert_eq!(smallest_fitting(GpuModel::H100_80GB, short.total_bytes).expect("fits").name, "1g.20gb");
-        let busy = estimate(&SizingInput::for_model(llama, Precision::Bf16, 8192, 16)).expect("valid");
+        assert_eq!(
+            smallest_fitting(GpuModel::H100_80GB, short.total_bytes)
+                .expect("fits")
+                .name,
+            "1g.20gb"
+        );
+        let busy =
+            estimate(&SizingInput::for_model(llama, Precision::Bf16, 8192, 16)).expect("valid");
         assert_eq!(busy.kv_cache_bytes, 16 * 1024 * 1024 * 1024);
-        assert_eq!(smallest_fitting(GpuModel::H100_80GB, busy.total_bytes).expect("fits").name, "3g.40gb");
+        assert_eq!(
+            smallest_fitting(GpuModel::H100_80GB, busy.total_bytes)
+                .expect("fits")
+                .name,
+            "3g.40gb"
+        );
         assert!(busy.assumptions.iter().any(|a| a.contains("16 sequences")));
-        let huge = estimate(&SizingInput::for_model(catalogue_model("Llama-3.1-70B").expect("70B"), Precision::Bf16, 8192, 1)).expect("valid");
-        assert_eq!(smallest_fitting(GpuModel::H100_80GB, huge.total_bytes), None);
+        let huge = estimate(&SizingInput::for_model(
+            catalogue_model("Llama-3.1-70B").expect("70B"),
+            Precision::Bf16,
+            8192,
+            1,
+        ))
+        .expect("valid");
+        assert_eq!(
+            smallest_fitting(GpuModel::H100_80GB, huge.total_bytes),
+            None
+        );
     }
 
     #[test]
@@ -397,9 +537,16 @@ mod tests {
         c.add("1g.20gb", 4);
         let a = aggregate(GpuModel::H100_80GB, &c);
         assert!((a.bandwidth_fraction - 1.0).abs() < 1e-9);
-        assert!(a.compute_fraction < 0.8, "4 × 26 SMs of 132: {}", a.compute_fraction);
+        assert!(
+            a.compute_fraction < 0.8,
+            "4 × 26 SMs of 132: {}",
+            a.compute_fraction
+        );
         let fits = fits(GpuModel::H100_80GB, 15 * 1024 * 1024 * 1024);
-        assert_eq!(fits.iter().find(|f| f.fits).expect("one fits").profile, "1g.20gb");
+        assert_eq!(
+            fits.iter().find(|f| f.fits).expect("one fits").profile,
+            "1g.20gb"
+        );
         assert!(fits.windows(2).all(|w| w[0].memory_mib <= w[1].memory_mib));
     }
 }

@@ -22,7 +22,12 @@ pub fn closest<'a>(input: &str, candidates: impl IntoIterator<Item = &'a str>) -
     let limit = (input.chars().count() / 3).max(1);
     candidates
         .into_iter()
-        .map(|c| (distance(&input.to_ascii_lowercase(), &c.to_ascii_lowercase()), c))
+        .map(|c| {
+            (
+                distance(&input.to_ascii_lowercase(), &c.to_ascii_lowercase()),
+                c,
+            )
+        })
         .filter(|(d, _)| *d <= limit)
         .min_by_key(|(d, _)| *d)
         .map(|(_, c)| c)
@@ -41,7 +46,11 @@ mod tests {
 
     #[test]
     fn suggests_only_plausible_typos() {
-        let names = ["recipe_node_name", "recipe_node_pool_name", "deployment_name"];
+        let names = [
+            "recipe_node_name",
+            "recipe_node_pool_name",
+            "deployment_name",
+        ];
         assert_eq!(closest("recipe_nod_name", names), Some("recipe_node_name"));
         assert_eq!(closest("Deployment_Name", names), Some("deployment_name"));
         assert_eq!(closest("zzz", names), None);

@@ -80,7 +80,11 @@ impl From<&ModelSpec> for ModelInfo {
         Self {
             id: m.model,
             name: m.display_name.to_owned(),
-            pci_device_ids: m.pci_device_ids.iter().map(|id| format!("0x{id:08X}")).collect(),
+            pci_device_ids: m
+                .pci_device_ids
+                .iter()
+                .map(|id| format!("0x{id:08X}"))
+                .collect(),
             memory_mib: m.memory_mib,
             sm_count: m.sm_count,
             memory_bandwidth_gbps: m.memory_bandwidth_gbps,
@@ -106,6 +110,10 @@ pub struct CombinationInfo {
 
 impl From<&Combination> for CombinationInfo {
     fn from(c: &Combination) -> Self {
-        Self { profiles: c.counts.clone(), placements: c.layout.to_specs(), maximal: c.maximal }
+        Self {
+            profiles: c.counts.clone(),
+            placements: c.layout.to_specs(),
+            maximal: c.maximal,
+        }
     }
 }

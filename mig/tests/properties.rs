@@ -12,7 +12,8 @@ fn every_enumerated_combination_validates() {
         let all = combinations(model);
         assert!(!all.is_empty());
         for c in &all {
-            let again = Layout::new(model, &c.layout.to_specs()).expect("enumerated layouts are valid");
+            let again =
+                Layout::new(model, &c.layout.to_specs()).expect("enumerated layouts are valid");
             assert_eq!(again.counts(), c.counts);
         }
     }

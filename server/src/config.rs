@@ -30,14 +30,16 @@ mod tests {
 
     #[test]
     fn flags_parse_and_bad_values_are_explained() {
-        let c = Config::try_parse_from(["migboard", "--addr", "0.0.0.0:8080", "--log-format", "json"])
-            .expect("valid flags");
+        let c =
+            Config::try_parse_from(["migboard", "--addr", "0.0.0.0:8080", "--log-format", "json"])
+                .expect("valid flags");
         assert_eq!(c.addr, "0.0.0.0:8080".parse().expect("addr"));
         assert_eq!(c.log_format, LogFormat::Json);
 
         let err = Config::try_parse_from(["migboard", "--addr", "localhost"]).expect_err("no port");
         assert!(err.to_string().contains("--addr"), "{err}");
-        let err = Config::try_parse_from(["migboard", "--log-format", "xml"]).expect_err("bad format");
+        let err =
+            Config::try_parse_from(["migboard", "--log-format", "xml"]).expect_err("bad format");
         assert!(err.to_string().contains("use `text` or `json`"), "{err}");
     }
 }

@@ -28,7 +28,11 @@ pub struct Check {
 pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<serde_json::Value>) {
     let checks = readiness_checks(&state).await;
     let ready = checks.iter().all(|c| c.ok);
-    let code = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    let code = if ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
     let body = serde_json::json!({
         "status": if ready { "ready" } else { "not ready" },
         "checks": checks,
@@ -40,7 +44,10 @@ async fn readiness_checks(state: &AppState) -> Vec<Check> {
     let options = &state.leptos_options;
     let pkg = state.site_root().join(&*options.site_pkg_dir);
     let mut checks = Vec::new();
-    for file in [format!("{}.js", options.output_name), format!("{}.wasm", options.output_name)] {
+    for file in [
+        format!("{}.js", options.output_name),
+        format!("{}.wasm", options.output_name),
+    ] {
         let path = pkg.join(&file);
         let found = tokio::fs::metadata(&path).await.is_ok_and(|m| m.is_file());
         checks.push(Check {

@@ -47,7 +47,11 @@ pub fn init(format: LogFormat) -> anyhow::Result<()> {
     let builder = tracing_subscriber::fmt().with_env_filter(filter);
     let result = match format {
         LogFormat::Text => builder.try_init(),
-        LogFormat::Json => builder.json().flatten_event(true).with_current_span(false).try_init(),
+        LogFormat::Json => builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(false)
+            .try_init(),
     };
     result.map_err(|e| anyhow::anyhow!("installing the log subscriber: {e}"))
 }
@@ -61,7 +65,12 @@ mod tests {
         assert_eq!("json".parse(), Ok(LogFormat::Json));
         assert_eq!("JSON".parse(), Ok(LogFormat::Json));
         assert_eq!("text".parse(), Ok(LogFormat::Text));
-        let err = "yaml".parse::<LogFormat>().expect_err("yaml is no log format");
-        assert_eq!(err.to_string(), "unknown log format `yaml`: use `text` or `json`");
+        let err = "yaml"
+            .parse::<LogFormat>()
+            .expect_err("yaml is no log format");
+        assert_eq!(
+            err.to_string(),
+            "unknown log format `yaml`: use `text` or `json`"
+        );
     }
 }

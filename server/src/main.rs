@@ -22,7 +22,12 @@ async fn main() -> anyhow::Result<()> {
 
     let listener = tokio::net::TcpListener::bind(config.addr)
         .await
-        .with_context(|| format!("listening on {} (is another process using that port? set MIGBOARD_ADDR)", config.addr))?;
+        .with_context(|| {
+            format!(
+                "listening on {} (is another process using that port? set MIGBOARD_ADDR)",
+                config.addr
+            )
+        })?;
     info!(addr = %config.addr, site_root = %config.site_root.display(), "migboard listening on http://{}", config.addr);
     axum::serve(listener, app.into_make_service())
         .with_graceful_shutdown(shutdown_signal())

@@ -8,12 +8,32 @@ use serde_json::{Value, json};
 use tower::ServiceExt;
 
 async fn call(request: Request<Body>) -> (StatusCode, Value) {
-    let options = LeptosOptions::builder().output_name("migboard").site_root("target/site").build();
-    let response = server::router(server::AppState::new(options)).oneshot(request).await.expect("infallible");
+    let options = LeptosOptions::builder()
+        .output_name("migboard")
+        .site_root("target/site")
+        .build();
+    let response = server::router(server::AppState::new(options))
+        .oneshot(request)
+        .await
+        .expect("infallible");
     let status = response.status();
-    let content_type = response.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
-    let bytes = response.into_body().collect().await.expect("body").to_bytes();
-    assert!(content_type.starts_with("application/json"), "{status}: content type {content_type:?}: {}", String::from_utf8_lossy(&bytes));
+    let content_type = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    let bytes = response
+        .into_body()
+        .collect()
+        .await
+        .expect("body")
+        .to_bytes();
+    assert!(
+        content_type.starts_with("application/json"),
+        "{status}: content type {content_type:?}: {}",
+        String::from_utf8_lossy(&bytes)
+    );
     (status, serde_json::from_slice(&bytes).expect("JSON body"))
 }
 
@@ -39,11 +59,22 @@ async fn lists_models_with_both_nvml_id_spaces() {
     assert_eq!(models.len(), 6);
     let h100 = &models[0];
     assert_eq!(h100["id"], "h100-80gb");
-    let p = h100["profiles"].as_array().expect("profiles").iter().find(|p| p["name"] == "1g.20gb").expect("1g.20gb");
-    assert_eq!((p["nvml_index"].as_u64(), p["nvml_id"].as_u64()), (Some(9), Some(15)));
+    let p = h100["profiles"]
+        .as_array()
+        .expect("profiles")
+        .iter()
+        .find(|p| p["name"] == "1g.20gb")
+        .expect("1g.20gb");
+    assert_eq!(
+        (p["nvml_index"].as_u64(), p["nvml_id"].as_u64()),
+        (Some(9), Some(15))
+    );
     assert_eq!(p["starts"], json!([0, 2, 4, 6]));
     assert_eq!(p["resource"], "nvidia.com/mig-1g.20gb");
-    assert_eq!(models[4]["placements"], "unverified", "H200 placements are not verified on hardware");
+    assert_eq!(
+        models[4]["placements"], "unverified",
+        "H200 placements are not verified on hardware"
+    );
 }
 
 #[tokio::test]
@@ -54,7 +85,12 @@ async fn one_model_and_unknown_models() {
     let (status, body) = get("/api/v1/gpu-models/v100").await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert_eq!(body["error"]["code"], "not_found");
-    assert!(body["error"]["message"].as_str().expect("message").contains("h100-80gb"));
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .expect("message")
+            .contains("h100-80gb")
+    );
 }
 
 #[tokio::test]
@@ -67,13 +103,20 @@ async fn combinations_have_profiles_placements_and_maximal() {
         .find(|c| c["profiles"] == json!({"1g.10gb": 2, "2g.20gb": 1, "3g.40gb": 1}))
         .expect("all-balanced is a combination");
     assert_eq!(balanced["maximal"], true);
-    assert_eq!(balanced["placements"].as_array().expect("placements").len(), 4);
+    assert_eq!(
+        balanced["placements"].as_array().expect("placements").len(),
+        4
+    );
     assert!(all.iter().any(|c| c["maximal"] == false));
 }
 
 #[tokio::test]
 async fn validate_layout_accepts_and_explains() {
-    let (status, body) = post("/api/v1/layouts/validate", r#"{"model":"h100-80gb","instances":[{"profile":"3g.40gb","start":4}]}"#).await;
+    let (status, body) = post(
+        "/api/v1/layouts/validate",
+        r#"{"model":"h100-80gb","instances":[{"profile":"3g.40gb","start":4}]}"#,
+    )
+    .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body, json!({"valid": true, "issues": []}));
 
@@ -86,26 +129,67 @@ async fn validate_layout_accepts_and_explains() {
     assert_eq!(body["valid"], false);
     assert_eq!(body["issues"][0]["path"], "/instances/1/start");
     assert_eq!(body["issues"][0]["rule"], "start_not_allowed");
-    assert_eq!(body["issues"][0]["message"], "instance 1: 4g.40gb cannot start at memory slice 4; it may start at 0");
+    assert_eq!(
+        body["issues"][0]["message"],
+        "instance 1: 4g.40gb cannot start at memory slice 4; it may start at 0"
+    );
 }
 
 #[tokio::test]
 async fn bad_input_is_4xx_with_a_json_error() {
     let (status, body) = post("/api/v1/layouts/validate", "{not json").await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
-    assert!(body["error"]["message"].as_str().expect("message").contains("line 1"), "{body}");
-    let (status, body) = post("/api/v1/layouts/validate", r#"{"model":"h100-80gb","instances":[{"profile":"3g.40gb","start":-1}]}"#).await;
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .expect("message")
+            .contains("line 1"),
+        "{body}"
+    );
+    let (status, body) = post(
+        "/api/v1/layouts/validate",
+        r#"{"model":"h100-80gb","instances":[{"profile":"3g.40gb","start":-1}]}"#,
+    )
+    .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(body["error"]["message"].as_str().expect("message").contains("start"), "{body}");
-    let (status, body) = post("/api/v1/layouts/validate", r#"{"model":"tpu","instances":[]}"#).await;
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .expect("message")
+            .contains("start"),
+        "{body}"
+    );
+    let (status, body) = post(
+        "/api/v1/layouts/validate",
+        r#"{"model":"tpu","instances":[]}"#,
+    )
+    .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(body["error"]["message"].as_str().expect("message").starts_with("/model"), "{body}");
-    let (status, _) = post("/api/v1/layouts/validate", r#"{"model":"h100-80gb","instances":[],"extra":1}"#).await;
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .expect("message")
+            .starts_with("/model"),
+        "{body}"
+    );
+    let (status, _) = post(
+        "/api/v1/layouts/validate",
+        r#"{"model":"h100-80gb","instances":[],"extra":1}"#,
+    )
+    .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
-    let many = format!(r#"{{"model":"h100-80gb","instances":[{}]}}"#, vec![r#"{"profile":"1g.10gb","start":0}"#; 65].join(","));
+    let many = format!(
+        r#"{{"model":"h100-80gb","instances":[{}]}}"#,
+        vec![r#"{"profile":"1g.10gb","start":0}"#; 65].join(",")
+    );
     let (status, _) = post("/api/v1/layouts/validate", &many).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
-    let (status, body) = call(Request::post("/api/v1/sizing").body(Body::from("{}")).expect("request")).await;
+    let (status, body) = call(
+        Request::post("/api/v1/sizing")
+            .body(Body::from("{}"))
+            .expect("request"),
+    )
+    .await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
     let (status, body) = get("/api/v1/nope").await;
     assert_eq!(status, StatusCode::NOT_FOUND);
@@ -114,20 +198,43 @@ async fn bad_input_is_4xx_with_a_json_error() {
 
 #[tokio::test]
 async fn sizing_a_catalogue_model_and_raw_parameters() {
-    let (status, body) = post("/api/v1/sizing", r#"{"catalogue_model":"Llama-3.1-8B","precision":"bf16","context_tokens":4096}"#).await;
+    let (status, body) = post(
+        "/api/v1/sizing",
+        r#"{"catalogue_model":"Llama-3.1-8B","precision":"bf16","context_tokens":4096}"#,
+    )
+    .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["smallest_profile"], "1g.20gb");
-    assert_eq!(body["capacity"], json!({"per_gpu": 4, "per_node": 32, "per_pool": 32}));
-    assert!(body["estimate"]["assumptions"].as_array().expect("assumptions").len() >= 3);
+    assert_eq!(
+        body["capacity"],
+        json!({"per_gpu": 4, "per_node": 32, "per_pool": 32})
+    );
+    assert!(
+        body["estimate"]["assumptions"]
+            .as_array()
+            .expect("assumptions")
+            .len()
+            >= 3
+    );
 
-    let (status, body) = post("/api/v1/sizing", r#"{"params_billion":3,"precision":"fp16","nodes":2}"#).await;
+    let (status, body) = post(
+        "/api/v1/sizing",
+        r#"{"params_billion":3,"precision":"fp16","nodes":2}"#,
+    )
+    .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["smallest_profile"], "1g.10gb");
     assert_eq!(body["capacity"]["per_pool"], 112);
 
     let (status, body) = post("/api/v1/sizing", r#"{"catalogue_model":"Lama-3.1-8B"}"#).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(body["error"]["message"].as_str().expect("message").contains("Did you mean `Llama-3.1-8B`?"), "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .expect("message")
+            .contains("Did you mean `Llama-3.1-8B`?"),
+        "{body}"
+    );
     let (status, _) = post("/api/v1/sizing", r#"{"params_billion":-1}"#).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     let (status, _) = post("/api/v1/sizing", r#"{"params_billion":1e400}"#).await;

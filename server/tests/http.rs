@@ -36,8 +36,17 @@ async fn send(site_root: &Path, request: Request<Body>) -> (StatusCode, String, 
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default()
         .to_owned();
-    let body = response.into_body().collect().await.expect("body").to_bytes();
-    (status, content_type, String::from_utf8_lossy(&body).into_owned())
+    let body = response
+        .into_body()
+        .collect()
+        .await
+        .expect("body")
+        .to_bytes();
+    (
+        status,
+        content_type,
+        String::from_utf8_lossy(&body).into_owned(),
+    )
 }
 
 fn get(path: &str) -> Request<Body> {
@@ -49,7 +58,10 @@ async fn healthz_is_ok_even_without_a_built_site() {
     let empty = tempfile::tempdir().expect("tempdir");
     let (status, content_type, body) = send(empty.path(), get("/healthz")).await;
     assert_eq!(status, StatusCode::OK);
-    assert!(content_type.starts_with("application/json"), "{content_type}");
+    assert!(
+        content_type.starts_with("application/json"),
+        "{content_type}"
+    );
     assert_eq!(body, r#"{"status":"ok"}"#);
 }
 
@@ -61,7 +73,10 @@ async fn readyz_reports_a_missing_bundle_and_how_to_fix_it() {
     let json: serde_json::Value = serde_json::from_str(&body).expect("json");
     assert_eq!(json["status"], "not ready");
     let detail = json["checks"][0]["detail"].as_str().expect("detail");
-    assert!(detail.contains("make build"), "the failing check must say how to fix it: {detail}");
+    assert!(
+        detail.contains("make build"),
+        "the failing check must say how to fix it: {detail}"
+    );
 }
 
 #[tokio::test]
@@ -71,7 +86,13 @@ async fn readyz_is_ready_with_a_built_site() {
     assert_eq!(status, StatusCode::OK, "{body}");
     let json: serde_json::Value = serde_json::from_str(&body).expect("json");
     assert_eq!(json["status"], "ready");
-    assert!(json["checks"].as_array().expect("checks").iter().all(|c| c["ok"] == true));
+    assert!(
+        json["checks"]
+            .as_array()
+            .expect("checks")
+            .iter()
+            .all(|c| c["ok"] == true)
+    );
 }
 
 #[tokio::test]
@@ -81,13 +102,25 @@ async fn home_page_is_server_rendered_with_navigation_and_status() {
     assert_eq!(status, StatusCode::OK);
     assert!(content_type.starts_with("text/html"), "{content_type}");
     for nav in ["Fleet", "Plan", "Blueprints", "Deployments", "Settings"] {
-        assert!(html.contains(&format!("<span>{nav}</span>")), "nav entry {nav} missing");
+        assert!(
+            html.contains(&format!("<span>{nav}</span>")),
+            "nav entry {nav} missing"
+        );
     }
     // The server function's result is part of the server-rendered HTML, before any wasm runs.
-    assert!(html.contains(r#"id="server-version""#), "status not rendered during SSR");
+    assert!(
+        html.contains(r#"id="server-version""#),
+        "status not rendered during SSR"
+    );
     assert!(html.contains(env!("CARGO_PKG_VERSION")));
-    assert!(html.contains(r#"data-hydrated="false""#), "SSR must not claim to be hydrated");
-    assert!(html.contains("/pkg/migboard.js"), "hydration script must be referenced");
+    assert!(
+        html.contains(r#"data-hydrated="false""#),
+        "SSR must not claim to be hydrated"
+    );
+    assert!(
+        html.contains("/pkg/migboard.js"),
+        "hydration script must be referenced"
+    );
 }
 
 #[tokio::test]
@@ -101,7 +134,10 @@ async fn every_nav_page_renders() {
     ] {
         let (status, _, html) = send(site.path(), get(path)).await;
         assert_eq!(status, StatusCode::OK, "{path}");
-        assert!(html.contains(&format!("<h1>{heading}</h1>")), "{path} lacks its heading");
+        assert!(
+            html.contains(&format!("<h1>{heading}</h1>")),
+            "{path} lacks its heading"
+        );
     }
 }
 
@@ -135,10 +171,89 @@ async fn status_server_function_answers_with_an_increasing_sequence() {
             .expect("request");
         let response = app.clone().oneshot(request).await.expect("infallible");
         assert_eq!(response.status(), StatusCode::OK);
-        let body = response.into_body().collect().await.expect("body").to_bytes();
+        let body = response
+            .into_body()
+            .collect()
+            .await
+            .expect("body")
+            .to_bytes();
         let json: serde_json::Value = serde_json::from_slice(&body).expect("json");
         assert_eq!(json["version"], env!("CARGO_PKG_VERSION"));
         sequences.push(json["sequence"].as_u64().expect("sequence"));
     }
     assert!(sequences[1] > sequences[0], "{sequences:?}");
+}
+
+#[tokio::test]
+async fn the_planner_renders_a_linked_plan_on_the_server() {
+    let site = built_site();
+    let (status, _, html) = send(
+        site.path(),
+        get("/plan?shape=BM.GPU.H100.8&layout=1g.10gb@0,1g.10gb@1,2g.20gb@2,3g.40gb@4*8&nodes=2"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    // Every GPU's instances are in the HTML, and the summary counts the pool, before any wasm runs.
+    assert_eq!(
+        html.matches(r#"data-profile="3g.40gb" data-start="4""#)
+            .count(),
+        8,
+        "one 3g.40gb per GPU"
+    );
+    assert!(
+        html.contains(r#"id="summary-counts""#),
+        "summary not rendered"
+    );
+    assert!(
+        html.contains(r#"<td class="per-pool">32</td>"#),
+        "2 nodes × 16 × 1g.10gb"
+    );
+    assert!(
+        html.contains(r#"data-config="all-balanced""#),
+        "the named config it equals"
+    );
+}
+
+#[tokio::test]
+async fn a_broken_plan_link_is_explained_not_a_500() {
+    let site = built_site();
+    let (status, _, html) = send(site.path(), get("/plan?shape=BM.GPU.H100.9")).await;
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "the planner still opens, with an empty plan"
+    );
+    assert!(
+        html.contains("no shape `BM.GPU.H100.9`; known shapes are BM.GPU.H100.8"),
+        "explanation missing"
+    );
+}
+
+#[tokio::test]
+async fn named_configs_server_function_answers_per_model() {
+    let site = built_site();
+    let request = Request::post("/api/named_configs")
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body(Body::from("model=h100-80gb"))
+        .expect("request");
+    let (status, _, body) = send(site.path(), request).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let configs: serde_json::Value = serde_json::from_str(&body).expect("json");
+    let names: Vec<&str> = configs
+        .as_array()
+        .expect("list")
+        .iter()
+        .filter_map(|c| c["name"].as_str())
+        .collect();
+    assert_eq!(&names[..3], ["all-1g.10gb", "all-1g.20gb", "all-2g.20gb"]);
+    let request = Request::post("/api/named_configs")
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body(Body::from("model=h100"))
+        .expect("request");
+    let (status, _, body) = send(site.path(), request).await;
+    assert!(
+        status.is_client_error() || status.is_server_error(),
+        "{status}"
+    );
+    assert!(body.contains("unknown GPU model `h100`"), "{body}");
 }

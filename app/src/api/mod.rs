@@ -1,3 +1,4 @@
 //! Server functions, one file per resource. Each is thin: parse with `mig`, call the backend, map the error.
 
+pub mod plan;
 pub mod status;

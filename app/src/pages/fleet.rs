@@ -21,7 +21,8 @@ pub fn FleetPage() -> impl IntoView {
     // be lost now and then, depending on whether the streamed resource data had arrived yet.
     let status = Resource::new(|| (), |()| get_status());
     let (fresh, set_fresh) = signal(None::<Result<ServerStatus, AppError>>);
-    let refresh = move || leptos::task::spawn_local(async move { set_fresh.set(Some(get_status().await)) });
+    let refresh =
+        move || leptos::task::spawn_local(async move { set_fresh.set(Some(get_status().await)) });
     Effect::new(move |_| {
         refresh();
         if let Ok(handle) = set_interval_with_handle(refresh, STATUS_REFRESH) {
@@ -116,7 +117,12 @@ fn format_duration(secs: u64) -> String {
 /// Milliseconds since the epoch → `HH:MM:SS` in UTC, without a date library.
 fn format_utc_time(unix_ms: u64) -> String {
     let secs_of_day = unix_ms / 1000 % 86_400;
-    format!("{:02}:{:02}:{:02}", secs_of_day / 3600, secs_of_day / 60 % 60, secs_of_day % 60)
+    format!(
+        "{:02}:{:02}:{:02}",
+        secs_of_day / 3600,
+        secs_of_day / 60 % 60,
+        secs_of_day % 60
+    )
 }
 
 #[cfg(test)]

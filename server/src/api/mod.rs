@@ -19,7 +19,10 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/gpu-models", get(models::list))
         .route("/gpu-models/{model}", get(models::one))
-        .route("/gpu-models/{model}/combinations", get(models::combinations))
+        .route(
+            "/gpu-models/{model}/combinations",
+            get(models::combinations),
+        )
         .route("/layouts/validate", post(models::validate_layout))
         .route("/sizing", post(sizing::size))
         .fallback(not_found)
@@ -69,11 +72,24 @@ struct ErrorDetail<'a> {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, code, message, hint) = match &self {
-            Self::BadRequest { message, hint } => (StatusCode::BAD_REQUEST, "bad_request", message, hint),
-            Self::Unprocessable { message, hint } => (StatusCode::UNPROCESSABLE_ENTITY, "unprocessable", message, hint),
+            Self::BadRequest { message, hint } => {
+                (StatusCode::BAD_REQUEST, "bad_request", message, hint)
+            }
+            Self::Unprocessable { message, hint } => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "unprocessable",
+                message,
+                hint,
+            ),
             Self::NotFound { message, hint } => (StatusCode::NOT_FOUND, "not_found", message, hint),
         };
-        let body = ErrorBody { error: ErrorDetail { code, message, hint } };
+        let body = ErrorBody {
+            error: ErrorDetail {
+                code,
+                message,
+                hint,
+            },
+        };
         (status, axum::Json(body)).into_response()
     }
 }
@@ -100,18 +116,27 @@ where
         match axum::Json::<T>::from_request(req, state).await {
             Ok(axum::Json(v)) => Ok(Self(v)),
             Err(JsonRejection::JsonDataError(e)) => Err(ApiError::Unprocessable {
-                message: e.body_text().replace("Failed to deserialize the JSON body into the target type: ", ""),
+                message: e.body_text().replace(
+                    "Failed to deserialize the JSON body into the target type: ",
+                    "",
+                ),
                 hint: "check the field named in the message against the API description".into(),
             }),
             Err(JsonRejection::JsonSyntaxError(e)) => Err(ApiError::BadRequest {
-                message: e.body_text().replace("Failed to parse the request body as JSON: ", "the body is not valid JSON: "),
+                message: e.body_text().replace(
+                    "Failed to parse the request body as JSON: ",
+                    "the body is not valid JSON: ",
+                ),
                 hint: "send a JSON document; the position above points at the first error".into(),
             }),
             Err(JsonRejection::MissingJsonContentType(_)) => Err(ApiError::BadRequest {
                 message: "the request has no `Content-Type: application/json` header".into(),
                 hint: "send the body as JSON with that header".into(),
             }),
-            Err(other) => Err(ApiError::BadRequest { message: other.body_text(), hint: "send a JSON body".into() }),
+            Err(other) => Err(ApiError::BadRequest {
+                message: other.body_text(),
+                hint: "send a JSON body".into(),
+            }),
         }
     }
 }

@@ -9,10 +9,11 @@ use serde::{Deserialize, Serialize};
 use super::{ApiError, ApiJson};
 
 fn model(id: &str) -> Result<GpuModel, ApiError> {
-    id.parse().map_err(|e: mig::model::UnknownModel| ApiError::NotFound {
-        message: e.to_string(),
-        hint: "GET /api/v1/gpu-models lists the models".into(),
-    })
+    id.parse()
+        .map_err(|e: mig::model::UnknownModel| ApiError::NotFound {
+            message: e.to_string(),
+            hint: "GET /api/v1/gpu-models lists the models".into(),
+        })
 }
 
 /// `GET /api/v1/gpu-models`.
@@ -28,7 +29,12 @@ pub async fn one(Path(id): Path<String>) -> Result<Json<ModelInfo>, ApiError> {
 /// `GET /api/v1/gpu-models/{model}/combinations`.
 pub async fn combinations(Path(id): Path<String>) -> Result<Json<Vec<CombinationInfo>>, ApiError> {
     let m = model(&id)?;
-    Ok(Json(mig::combinations(m).iter().map(CombinationInfo::from).collect()))
+    Ok(Json(
+        mig::combinations(m)
+            .iter()
+            .map(CombinationInfo::from)
+            .collect(),
+    ))
 }
 
 /// Body of `POST /api/v1/layouts/validate`.
@@ -59,14 +65,22 @@ struct IssueBody {
 const MAX_INSTANCES: usize = 64;
 
 /// `POST /api/v1/layouts/validate`.
-pub async fn validate_layout(ApiJson(body): ApiJson<ValidateLayout>) -> Result<Json<LayoutVerdict>, ApiError> {
-    let m = body.model.parse::<GpuModel>().map_err(|e| ApiError::Unprocessable {
-        message: format!("/model: {e}"),
-        hint: "GET /api/v1/gpu-models lists the models".into(),
-    })?;
+pub async fn validate_layout(
+    ApiJson(body): ApiJson<ValidateLayout>,
+) -> Result<Json<LayoutVerdict>, ApiError> {
+    let m = body
+        .model
+        .parse::<GpuModel>()
+        .map_err(|e| ApiError::Unprocessable {
+            message: format!("/model: {e}"),
+            hint: "GET /api/v1/gpu-models lists the models".into(),
+        })?;
     if body.instances.len() > MAX_INSTANCES {
         return Err(ApiError::Unprocessable {
-            message: format!("/instances: {} instances sent; a GPU holds at most 7 and this endpoint takes at most {MAX_INSTANCES}", body.instances.len()),
+            message: format!(
+                "/instances: {} instances sent; a GPU holds at most 7 and this endpoint takes at most {MAX_INSTANCES}",
+                body.instances.len()
+            ),
             hint: "send the instances of one GPU".into(),
         });
     }
@@ -76,14 +90,27 @@ pub async fn validate_layout(ApiJson(body): ApiJson<ValidateLayout>) -> Result<J
             .into_iter()
             .map(|issue| {
                 let path = match &issue {
-                    LayoutIssue::UnknownProfile { index, .. } => format!("/instances/{index}/profile"),
-                    LayoutIssue::StartNotAllowed { index, .. } => format!("/instances/{index}/start"),
+                    LayoutIssue::UnknownProfile { index, .. } => {
+                        format!("/instances/{index}/profile")
+                    }
+                    LayoutIssue::StartNotAllowed { index, .. } => {
+                        format!("/instances/{index}/start")
+                    }
                     LayoutIssue::Overlap { second, .. } => format!("/instances/{second}/start"),
-                    LayoutIssue::CountAboveMax { .. } | LayoutIssue::ComputeExceeded { .. } => "/instances".to_owned(),
+                    LayoutIssue::CountAboveMax { .. } | LayoutIssue::ComputeExceeded { .. } => {
+                        "/instances".to_owned()
+                    }
                 };
-                IssueBody { path, message: issue.to_string(), detail: issue }
+                IssueBody {
+                    path,
+                    message: issue.to_string(),
+                    detail: issue,
+                }
             })
             .collect(),
     };
-    Ok(Json(LayoutVerdict { valid: issues.is_empty(), issues }))
+    Ok(Json(LayoutVerdict {
+        valid: issues.is_empty(),
+        issues,
+    }))
 }

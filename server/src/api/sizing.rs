@@ -2,7 +2,10 @@
 
 use axum::Json;
 use mig::GpuModel;
-use mig::sizing::{Capacity, Estimate, Precision, ProfileFit, SizingInput, capacity, catalogue_model, estimate, fits, smallest_fitting};
+use mig::sizing::{
+    Capacity, Estimate, Precision, ProfileFit, SizingInput, capacity, catalogue_model, estimate,
+    fits, smallest_fitting,
+};
 use serde::{Deserialize, Serialize};
 
 use super::{ApiError, ApiJson};
@@ -55,25 +58,48 @@ pub struct SizingAnswer {
 
 /// `POST /api/v1/sizing`.
 pub async fn size(ApiJson(req): ApiJson<SizingRequest>) -> Result<Json<SizingAnswer>, ApiError> {
-    let unprocessable = |message: String, hint: &str| ApiError::Unprocessable { message, hint: hint.to_owned() };
+    let unprocessable = |message: String, hint: &str| ApiError::Unprocessable {
+        message,
+        hint: hint.to_owned(),
+    };
     let gpu_model = match &req.gpu_model {
         None => GpuModel::H100_80GB,
-        Some(id) => id.parse().map_err(|e: mig::model::UnknownModel| unprocessable(format!("/gpu_model: {e}"), "GET /api/v1/gpu-models lists them"))?,
+        Some(id) => id.parse().map_err(|e: mig::model::UnknownModel| {
+            unprocessable(
+                format!("/gpu_model: {e}"),
+                "GET /api/v1/gpu-models lists them",
+            )
+        })?,
     };
     let precision = req.precision.unwrap_or(Precision::Fp16);
     let input = match &req.catalogue_model {
         Some(name) => {
             let shape = catalogue_model(name).ok_or_else(|| {
                 let names: Vec<&str> = mig::sizing::CATALOGUE.iter().map(|m| m.name).collect();
-                let suggestion = mig::suggest::closest(name, names.iter().copied()).map(|s| format!(" Did you mean `{s}`?")).unwrap_or_default();
-                unprocessable(format!("/catalogue_model: `{name}` is not in the catalogue.{suggestion}"), &format!("known models: {}; or give params_billion", names.join(", ")))
+                let suggestion = mig::suggest::closest(name, names.iter().copied())
+                    .map(|s| format!(" Did you mean `{s}`?"))
+                    .unwrap_or_default();
+                unprocessable(
+                    format!("/catalogue_model: `{name}` is not in the catalogue.{suggestion}"),
+                    &format!("known models: {}; or give params_billion", names.join(", ")),
+                )
             })?;
-            let mut input = SizingInput::for_model(shape, precision, req.context_tokens.unwrap_or(4096), req.concurrent_sequences.unwrap_or(1));
+            let mut input = SizingInput::for_model(
+                shape,
+                precision,
+                req.context_tokens.unwrap_or(4096),
+                req.concurrent_sequences.unwrap_or(1),
+            );
             input.kv_precision = req.kv_precision;
             input
         }
         None => SizingInput {
-            params_billion: req.params_billion.ok_or_else(|| unprocessable("/params_billion: missing".into(), "give params_billion (e.g. 8 for an 8B model) or catalogue_model"))?,
+            params_billion: req.params_billion.ok_or_else(|| {
+                unprocessable(
+                    "/params_billion: missing".into(),
+                    "give params_billion (e.g. 8 for an 8B model) or catalogue_model",
+                )
+            })?,
             precision,
             layers: req.layers,
             kv_heads: req.kv_heads,
@@ -86,9 +112,13 @@ pub async fn size(ApiJson(req): ApiJson<SizingRequest>) -> Result<Json<SizingAns
     let gpus_per_node = req.gpus_per_node.unwrap_or(8);
     let nodes = req.nodes.unwrap_or(1);
     if !(1..=64).contains(&gpus_per_node) || !(1..=10_000).contains(&nodes) {
-        return Err(unprocessable("/gpus_per_node or /nodes out of range".into(), "gpus_per_node is 1..=64, nodes is 1..=10000"));
+        return Err(unprocessable(
+            "/gpus_per_node or /nodes out of range".into(),
+            "gpus_per_node is 1..=64, nodes is 1..=10000",
+        ));
     }
-    let estimate = estimate(&input).map_err(|e| unprocessable(e.to_string(), "fix the field named in the message"))?;
+    let estimate = estimate(&input)
+        .map_err(|e| unprocessable(e.to_string(), "fix the field named in the message"))?;
     let smallest = smallest_fitting(gpu_model, estimate.total_bytes);
     Ok(Json(SizingAnswer {
         gpu_model,

@@ -1,0 +1,37 @@
+//! Named MIG configs for the planner.
+//!
+//! The configs are data (NVIDIA mig-parted's `config-default.yaml`, embedded in `mig`), parsed on the
+//! server so that the YAML parser stays out of the browser bundle; the rules that use them run in
+//! the browser from `mig`.
+
+use leptos::prelude::*;
+use mig::planner::NamedConfig;
+
+use crate::error::AppError;
+
+/// The named configs that apply to `model` (an id such as `h100-80gb`), the OCI guide's eight first.
+///
+/// # Errors
+/// [`AppError::BadRequest`] for an unknown model; [`AppError::Unavailable`] if the embedded config
+/// file does not parse (a build defect, reported rather than panicking).
+#[server(endpoint = "named_configs")]
+pub async fn named_configs(model: String) -> Result<Vec<NamedConfig>, AppError> {
+    let model: mig::GpuModel = model
+        .parse()
+        .map_err(|e: mig::model::UnknownModel| AppError::BadRequest(e.to_string()))?;
+    let file = default_configs()?;
+    Ok(mig::planner::named_configs(file, model))
+}
+
+#[cfg(feature = "ssr")]
+fn default_configs() -> Result<&'static mig::MigPartedConfig, AppError> {
+    static FILE: std::sync::OnceLock<Result<mig::MigPartedConfig, String>> =
+        std::sync::OnceLock::new();
+    FILE.get_or_init(|| mig::MigPartedConfig::default_configs().map_err(|e| e.to_string()))
+        .as_ref()
+        .map_err(|e| {
+            AppError::Unavailable(format!(
+                "the embedded mig-parted config does not parse: {e}"
+            ))
+        })
+}
