@@ -15,8 +15,8 @@ setup: ## install missing prerequisites (apt, cargo-leptos, wasm-bindgen-cli, np
 	@scripts/setup.sh
 
 build: setup ## build the release site: server binary + hydration bundle in target/site
-	@source scripts/env.sh && echo "==> building the release site (cargo leptos build --release)" \
-	  && cargo leptos build --release
+	@source scripts/env.sh && echo "==> building the release site (cargo leptos build --release --split)" \
+	  && cargo leptos build --release --split
 
 run: build ## build, then serve on http://$(ADDR)
 	@echo "==> migboard on http://$(ADDR)  (Ctrl-C stops it)"

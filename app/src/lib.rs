@@ -18,7 +18,7 @@ mod pages;
 use leptos::prelude::*;
 use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
 use leptos_router::{
-    StaticSegment,
+    Lazy, StaticSegment,
     components::{Route, Router, Routes},
 };
 
@@ -54,7 +54,7 @@ pub fn App() -> impl IntoView {
             <layout::Shell>
                 <Routes fallback=pages::NotFound>
                     <Route path=StaticSegment("") view=pages::FleetPage />
-                    <Route path=StaticSegment("plan") view=pages::PlanPage />
+                    <Route path=StaticSegment("plan") view={Lazy::<pages::PlanRoute>::new()} />
                     <Route path=StaticSegment("blueprints") view=pages::BlueprintsPage />
                     <Route path=StaticSegment("deployments") view=pages::DeploymentsPage />
                     <Route path=StaticSegment("settings") view=pages::SettingsPage />

@@ -285,3 +285,20 @@ test("narrow screens: the planner fits 390 px and taps place profiles", async ({
   await page.screenshot({ path: "test-results/screenshots/plan-8-narrow.png", fullPage: true });
   expect(errors).toEqual([]);
 });
+
+test("the planner's code is a separate chunk that other pages do not download", async ({ page }) => {
+  const wasm: string[] = [];
+  page.on("request", (r) => {
+    if (r.url().endsWith(".wasm")) wasm.push(new URL(r.url()).pathname);
+  });
+  await page.goto("/");
+  await expect(page.locator("#live-status")).toHaveAttribute("data-hydrated", "true");
+  expect(wasm).toContain("/pkg/migboard.wasm");
+  expect(wasm.filter((p) => p.includes("plan_route"))).toEqual([]);
+  // Client-side navigation fetches the chunk, and the planner works.
+  await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Plan" }).click();
+  await expect(chip(page, "3g.40gb")).toBeVisible();
+  await expect.poll(() => wasm.filter((p) => p.includes("plan_route")).length).toBe(1);
+  await drag(page, chip(page, "3g.40gb"), slot(page, 0, 4));
+  await expect(instance(page, 0, "3g.40gb", 4)).toBeVisible();
+});

@@ -11,7 +11,7 @@ pub use blueprints::BlueprintsPage;
 pub use deployments::DeploymentsPage;
 pub use fleet::FleetPage;
 pub use not_found::NotFound;
-pub use plan::PlanPage;
+pub use plan::PlanRoute;
 pub use settings::SettingsPage;
 
 use leptos::prelude::*;

@@ -16,6 +16,7 @@ mod toolbar;
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
+use leptos_router::{LazyRoute, lazy_route};
 use mig::planner::{NamedConfig, NodePlan};
 
 use super::PageHeader;
@@ -208,6 +209,23 @@ impl Planner {
     /// A pointer went down on something draggable.
     pub fn press(self, carry: Carry, x: f64, y: f64) {
         self.press.set(Some(Press { carry, x, y }));
+    }
+}
+
+/// The planner as a lazily loaded route: built with `cargo leptos build --split`, its code is a
+/// separate wasm chunk fetched when `/plan` is first shown, so the other pages do not download it.
+#[derive(Debug)]
+pub struct PlanRoute;
+
+#[lazy_route]
+impl LazyRoute for PlanRoute {
+    fn data() -> Self {
+        Self
+    }
+
+    fn view(this: Self) -> AnyView {
+        let PlanRoute = this;
+        view! { <PlanPage /> }.into_any()
     }
 }
 
