@@ -302,3 +302,30 @@ test("the planner's code is a separate chunk that other pages do not download", 
   await drag(page, chip(page, "3g.40gb"), slot(page, 0, 4));
   await expect(instance(page, 0, "3g.40gb", 4)).toBeVisible();
 });
+
+test("touch: a finger drags a profile onto a GPU", async ({ browser }) => {
+  const context = await browser.newContext({ hasTouch: true, isMobile: true, viewport: { width: 390, height: 844 } });
+  const page = await context.newPage();
+  await openPlanner(page);
+  const target = slot(page, 0, 4);
+  await target.evaluate((el) => el.scrollIntoView({ block: "center" }));
+  // On a phone the palette scrolls sideways: bring the chip into view first.
+  await chip(page, "3g.40gb").evaluate((el) => el.scrollIntoView({ inline: "center", block: "nearest" }));
+  const a = await center(chip(page, "3g.40gb"));
+  const b = await center(target);
+  // Real touch input through the DevTools protocol: the browser turns it into pointer events
+  // (pointerType "touch"), which is what the planner listens to.
+  const cdp = await context.newCDPSession(page);
+  const touch = (type: string, x: number, y: number) =>
+    cdp.send("Input.dispatchTouchEvent", {
+      type,
+      touchPoints: type === "touchEnd" ? [] : [{ x: Math.round(x), y: Math.round(y) }],
+    });
+  await touch("touchStart", a.x, a.y);
+  for (let i = 1; i <= 10; i++) await touch("touchMove", a.x + ((b.x - a.x) * i) / 10, a.y + ((b.y - a.y) * i) / 10);
+  await expect(page.locator("#board")).toHaveClass(/dragging/);
+  await touch("touchEnd", b.x, b.y);
+  await expect(instance(page, 0, "3g.40gb", 4)).toBeVisible();
+  await expect(page.locator("#plan-notice")).toHaveText("Placed 3g.40gb on GPU 0 at memory slice 4");
+  await context.close();
+});
