@@ -1,21 +1,13 @@
 import { expect, test, type Locator, type Page } from "@playwright/test";
+import { watchErrors, waitForHydration } from "./helpers";
 
 // The slice planner (/plan): drag-to-plan with live placement rules, named configs, the summary,
 // the keyboard path, shared links, and the narrow layout. Screenshots of each state go to
 // test-results/screenshots/plan-*.png.
 
-function watchErrors(page: Page): string[] {
-  const errors: string[] = [];
-  page.on("console", (m) => {
-    if (m.type() === "error") errors.push(`console: ${m.text()}`);
-  });
-  page.on("pageerror", (e) => errors.push(`pageerror: ${e.message}`));
-  return errors;
-}
-
 async function openPlanner(page: Page, query = "") {
   await page.goto(`/plan${query}`);
-  await expect(page.locator("#live-status")).toHaveAttribute("data-hydrated", "true");
+  await waitForHydration(page);
   // The named configs arrive with the page; the apply button works once they are there.
   await expect(page.locator("#named-config")).toBeVisible();
 }

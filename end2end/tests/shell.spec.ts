@@ -1,4 +1,5 @@
-import { expect, test, type Page } from "@playwright/test";
+import { expect, test } from "@playwright/test";
+import { watchErrors, waitForHydration } from "./helpers";
 
 const NAV = [
   { label: "Fleet", path: "/", heading: "Fleet" },
@@ -7,22 +8,6 @@ const NAV = [
   { label: "Deployments", path: "/deployments", heading: "Deployments" },
   { label: "Settings", path: "/settings", heading: "Settings" },
 ];
-
-/** Collects console errors and uncaught exceptions so a test can insist there were none. */
-function watchErrors(page: Page): string[] {
-  const errors: string[] = [];
-  page.on("console", (m) => {
-    if (m.type() === "error") errors.push(`console: ${m.text()}`);
-  });
-  page.on("pageerror", (e) => errors.push(`pageerror: ${e.message}`));
-  return errors;
-}
-
-/** Waits until the wasm has hydrated: the marker is flipped only by an Effect, which never runs on the server. */
-async function waitForHydration(page: Page) {
-  await expect(page.locator("#live-status")).toHaveAttribute("data-hydrated", "true");
-  await expect(page.locator("#live-status")).toHaveText("live");
-}
 
 test("the server renders the status before any wasm runs", async ({ request }) => {
   const response = await request.get("/");

@@ -6,16 +6,7 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use mig::parted::{DesiredMig, MigPartedConfig};
 use mig::{GpuModel, InstanceSpec, Layout, ObservedGpu, combinations, place_near, plan};
 
-const GUIDE_NAMES: [&str; 8] = [
-    "all-1g.10gb",
-    "all-1g.20gb",
-    "all-2g.20gb",
-    "all-3g.40gb",
-    "all-4g.40gb",
-    "all-7g.80gb",
-    "all-balanced",
-    "all-disabled",
-];
+use mig::planner::GUIDE_CONFIGS as GUIDE_NAMES;
 
 fn bench(c: &mut Criterion) {
     let h100 = GpuModel::H100_80GB;

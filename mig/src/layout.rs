@@ -131,7 +131,8 @@ pub enum LayoutIssue {
     },
 }
 
-fn list(items: impl IntoIterator<Item = impl ToString>) -> String {
+/// `a, b, c`.
+pub(crate) fn list(items: impl IntoIterator<Item = impl ToString>) -> String {
     items
         .into_iter()
         .map(|i| i.to_string())
@@ -139,7 +140,8 @@ fn list(items: impl IntoIterator<Item = impl ToString>) -> String {
         .join(", ")
 }
 
-fn slices_of(mask: u8) -> String {
+/// The memory slices of a mask, as `4, 5, 6, 7`.
+pub(crate) fn slices_of(mask: u8) -> String {
     list((0..MEMORY_SLICES).filter(|s| mask & (1 << s) != 0))
 }
 

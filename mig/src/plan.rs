@@ -271,16 +271,7 @@ mod tests {
     use crate::parted::MigPartedConfig;
     use crate::place::place_near;
 
-    const GUIDE_NAMES: [&str; 8] = [
-        "all-1g.10gb",
-        "all-1g.20gb",
-        "all-2g.20gb",
-        "all-3g.40gb",
-        "all-4g.40gb",
-        "all-7g.80gb",
-        "all-balanced",
-        "all-disabled",
-    ];
+    use crate::planner::GUIDE_CONFIGS as GUIDE_NAMES;
 
     fn observed(config: &MigPartedConfig, name: &str) -> ObservedGpu {
         match config

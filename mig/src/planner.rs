@@ -9,7 +9,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use crate::layout::{Layout, Placed, ProfileCounts};
+use crate::layout::{Layout, Placed, ProfileCounts, list, slices_of};
 use crate::model::{COMPUTE_SLICES, GpuModel, KINDS, MEMORY_SLICES, ProfileSpec};
 use crate::parted::DesiredMig;
 use crate::place::{PlacementError, place};
@@ -261,18 +261,6 @@ fn link_error(param: &str, message: impl Into<String>) -> PlanLinkError {
         param: param.to_owned(),
         message: message.into(),
     }
-}
-
-fn list(items: impl IntoIterator<Item = impl ToString>) -> String {
-    items
-        .into_iter()
-        .map(|i| i.to_string())
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
-fn slices_of(mask: u8) -> String {
-    list((0..MEMORY_SLICES).filter(|s| mask & (1 << s) != 0))
 }
 
 /// Checks adding `profile` at `start` to the instances `base` of GPU `gpu`, rule by rule in the order
