@@ -35,3 +35,11 @@ fn default_configs() -> Result<&'static mig::MigPartedConfig, AppError> {
             ))
         })
 }
+
+/// Marks the HTTP response 400: the caller sent something to fix, the server is fine.
+#[cfg(feature = "ssr")]
+fn bad_request() {
+    if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
+        response.set_status(http::StatusCode::BAD_REQUEST);
+    }
+}
