@@ -1,8 +1,13 @@
 //! `agent`: the migboard node agent, one per GPU node (a DaemonSet on Kubernetes, a process elsewhere).
 //!
-//! It is the only component that touches MIG. This skeleton serves its health endpoint and reports
-//! that it has no GPU driver yet; the NVML driver, the simulated driver and apply come with the
-//! node-agent work. It never depends on the `server` crate: the two share only `mig` wire types.
+//! It is the only component that touches MIG. In this build: the [`driver::GpuDriver`] seam, a
+//! simulated driver with NVIDIA's rules and NVML's error codes ([`sim`]), and the safe, idempotent
+//! apply of one GPU ([`apply`]). Its HTTP API still serves health and reports no driver; the NVML
+//! driver, the API for apply and the CLI come with the rest of the node-agent work. It never depends on the `server` crate: the two share only `mig` wire types.
+
+pub mod apply;
+pub mod driver;
+pub mod sim;
 
 use axum::Router;
 use axum::routing::get;

@@ -1,0 +1,460 @@
+//! Simulated GPUs behind [`GpuDriver`], with NVIDIA's placement rules and NVML's error codes:
+//! a taken placement or a reached limit is `INSUFFICIENT_RESOURCES` (23), destroying an instance
+//! with processes is `IN_USE` (19), and a MIG mode change stays pending until the GPU is reset
+//! (unless the simulator is told to reset at once). Used by the embedded fleet and by tests; every
+//! mutating call is counted, and a fault can be injected at the n-th one.
+
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use mig::{GpuModel, Layout, MigMode, Placed, ProfileSpec};
+
+use crate::driver::{DriverError, GpuDriver, GpuInfo, GpuInstanceInfo, ModeState, ProcessInfo};
+
+#[derive(Debug, Clone)]
+struct SimInstance {
+    id: u32,
+    profile: &'static ProfileSpec,
+    start: u8,
+    compute_instances: Vec<u32>,
+    processes: Vec<ProcessInfo>,
+}
+
+#[derive(Debug, Clone)]
+struct SimGpu {
+    model: GpuModel,
+    mode: ModeState,
+    instances: Vec<SimInstance>,
+    next_id: u32,
+}
+
+/// How the simulator behaves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct SimOptions {
+    /// MIG mode changes take effect at once, as if the GPU were reset right after (real GPUs keep the
+    /// change pending until a reset: leave this off to simulate that).
+    pub reset_immediately: bool,
+}
+
+/// Simulated GPUs of one node.
+#[derive(Debug)]
+pub struct SimDriver {
+    gpus: Mutex<Vec<SimGpu>>,
+    options: SimOptions,
+    mutating_calls: AtomicU64,
+    /// Fail the mutating call with this number (1-based), once.
+    fault_at: AtomicU64,
+}
+
+fn lock_error() -> DriverError {
+    DriverError::Other {
+        code: 999,
+        detail: "simulator state poisoned by an earlier panic".to_owned(),
+    }
+}
+
+impl SimDriver {
+    /// `count` GPUs of `model`, MIG off.
+    pub fn new(model: GpuModel, count: u32, options: SimOptions) -> Self {
+        let gpu = SimGpu {
+            model,
+            mode: ModeState {
+                current: MigMode::Disabled,
+                pending: MigMode::Disabled,
+            },
+            instances: Vec::new(),
+            next_id: 1,
+        };
+        Self {
+            gpus: Mutex::new(vec![gpu; count as usize]),
+            options,
+            mutating_calls: AtomicU64::new(0),
+            fault_at: AtomicU64::new(0),
+        }
+    }
+
+    /// Mutating calls made so far.
+    pub fn mutating_calls(&self) -> u64 {
+        self.mutating_calls.load(Ordering::SeqCst)
+    }
+
+    /// Makes the `n`-th mutating call from now fail (NVML error 999, "unknown"), once.
+    pub fn inject_fault_after(&self, n: u64) {
+        self.fault_at
+            .store(self.mutating_calls() + n, Ordering::SeqCst);
+    }
+
+    /// Resets GPU `gpu`: a pending MIG mode takes effect. Refused while instances exist.
+    ///
+    /// # Errors
+    /// [`DriverError::InUse`] with instances present; [`DriverError::InvalidArgument`] for no such GPU.
+    pub fn reset(&self, gpu: u32) -> Result<(), DriverError> {
+        let mut gpus = self.gpus.lock().map_err(|_| lock_error())?;
+        let g = gpus.get_mut(gpu as usize).ok_or_else(|| no_gpu(gpu))?;
+        if !g.instances.is_empty() {
+            return Err(DriverError::InUse(format!(
+                "GPU {gpu}: GPU instances exist"
+            )));
+        }
+        g.mode.current = g.mode.pending;
+        Ok(())
+    }
+
+    /// Starts a simulated process on the instance covering memory slice `slice` of GPU `gpu`.
+    ///
+    /// # Errors
+    /// [`DriverError::NotFound`] when no instance covers it.
+    pub fn start_process(
+        &self,
+        gpu: u32,
+        slice: u8,
+        pid: u32,
+        used_memory_mib: u64,
+    ) -> Result<(), DriverError> {
+        let mut gpus = self.gpus.lock().map_err(|_| lock_error())?;
+        let g = gpus.get_mut(gpu as usize).ok_or_else(|| no_gpu(gpu))?;
+        let inst = g
+            .instances
+            .iter_mut()
+            .find(|i| i.profile.mask_at(i.start) & (1 << slice) != 0)
+            .ok_or_else(|| {
+                DriverError::NotFound(format!("GPU {gpu}: no instance on memory slice {slice}"))
+            })?;
+        inst.processes.push(ProcessInfo {
+            pid,
+            used_memory_mib,
+        });
+        Ok(())
+    }
+
+    /// Stops every simulated process on GPU `gpu`.
+    ///
+    /// # Errors
+    /// [`DriverError::InvalidArgument`] for no such GPU.
+    pub fn stop_processes(&self, gpu: u32) -> Result<(), DriverError> {
+        let mut gpus = self.gpus.lock().map_err(|_| lock_error())?;
+        let g = gpus.get_mut(gpu as usize).ok_or_else(|| no_gpu(gpu))?;
+        g.instances.iter_mut().for_each(|i| i.processes.clear());
+        Ok(())
+    }
+
+    /// Counts the call and fails it if a fault was injected for it; then runs `f` on GPU `gpu`.
+    fn mutate<T>(
+        &self,
+        gpu: u32,
+        what: &str,
+        f: impl FnOnce(&mut SimGpu) -> Result<T, DriverError>,
+    ) -> Result<T, DriverError> {
+        let n = self.mutating_calls.fetch_add(1, Ordering::SeqCst) + 1;
+        if self
+            .fault_at
+            .compare_exchange(n, 0, Ordering::SeqCst, Ordering::SeqCst)
+            .is_ok()
+        {
+            return Err(DriverError::Other {
+                code: 999,
+                detail: format!("GPU {gpu}: {what}: injected fault"),
+            });
+        }
+        let mut gpus = self.gpus.lock().map_err(|_| lock_error())?;
+        f(gpus.get_mut(gpu as usize).ok_or_else(|| no_gpu(gpu))?)
+    }
+
+    fn read<T>(
+        &self,
+        gpu: u32,
+        f: impl FnOnce(&SimGpu) -> Result<T, DriverError>,
+    ) -> Result<T, DriverError> {
+        let gpus = self.gpus.lock().map_err(|_| lock_error())?;
+        f(gpus.get(gpu as usize).ok_or_else(|| no_gpu(gpu))?)
+    }
+}
+
+fn no_gpu(gpu: u32) -> DriverError {
+    DriverError::InvalidArgument(format!("no GPU with index {gpu}"))
+}
+
+fn require_mig(gpu: u32, g: &SimGpu) -> Result<(), DriverError> {
+    match g.mode {
+        ModeState {
+            current: MigMode::Enabled,
+            ..
+        } => Ok(()),
+        ModeState {
+            pending: MigMode::Enabled,
+            ..
+        } => Err(DriverError::ResetRequired(format!(
+            "GPU {gpu}: MIG mode is pending until the GPU is reset"
+        ))),
+        _ => Err(DriverError::NotSupported(format!(
+            "GPU {gpu}: MIG mode is off"
+        ))),
+    }
+}
+
+fn instance(gpu: u32, g: &mut SimGpu, gi: u32) -> Result<&mut SimInstance, DriverError> {
+    g.instances
+        .iter_mut()
+        .find(|i| i.id == gi)
+        .ok_or_else(|| DriverError::NotFound(format!("GPU {gpu}: no GPU instance {gi}")))
+}
+
+impl GpuDriver for SimDriver {
+    fn gpus(&self) -> Result<Vec<GpuInfo>, DriverError> {
+        let gpus = self.gpus.lock().map_err(|_| lock_error())?;
+        Ok(gpus
+            .iter()
+            .enumerate()
+            .map(|(i, g)| {
+                let spec = g.model.spec();
+                GpuInfo {
+                    index: i as u32,
+                    uuid: format!("GPU-5eed{:04x}-0000-4000-8000-{:012x}", g.model as u32, i),
+                    name: spec.display_name.to_owned(),
+                    model: Some(g.model),
+                    memory_mib: u64::from(spec.memory_mib),
+                    pci_device_id: spec.pci_device_ids.first().copied().unwrap_or_default(),
+                }
+            })
+            .collect())
+    }
+
+    fn mig_mode(&self, gpu: u32) -> Result<ModeState, DriverError> {
+        self.read(gpu, |g| Ok(g.mode))
+    }
+
+    fn set_mig_mode(&self, gpu: u32, mode: MigMode) -> Result<ModeState, DriverError> {
+        let now = self.options.reset_immediately;
+        self.mutate(gpu, "set MIG mode", |g| {
+            if !g.instances.is_empty() {
+                return Err(DriverError::InUse(format!(
+                    "GPU {gpu}: GPU instances exist; destroy them first"
+                )));
+            }
+            g.mode.pending = mode;
+            if now {
+                g.mode.current = mode;
+            }
+            Ok(g.mode)
+        })
+    }
+
+    fn gpu_instances(&self, gpu: u32) -> Result<Vec<GpuInstanceInfo>, DriverError> {
+        self.read(gpu, |g| {
+            require_mig(gpu, g)?;
+            Ok(g.instances
+                .iter()
+                .map(|i| GpuInstanceInfo {
+                    id: i.id,
+                    profile_id: i.profile.nvml_id(),
+                    start: i.start,
+                    size: i.profile.memory_slices(),
+                    compute_instances: i.compute_instances.clone(),
+                })
+                .collect())
+        })
+    }
+
+    fn create_gpu_instance(
+        &self,
+        gpu: u32,
+        profile_id: u32,
+        start: u8,
+    ) -> Result<u32, DriverError> {
+        self.mutate(gpu, "create GPU instance", |g| {
+            require_mig(gpu, g)?;
+            let profile = g
+                .model
+                .spec()
+                .profiles
+                .iter()
+                .find(|p| p.nvml_id() == profile_id)
+                .ok_or_else(|| {
+                    DriverError::InvalidArgument(format!(
+                        "GPU {gpu}: no GPU instance profile with id {profile_id}"
+                    ))
+                })?;
+            if !profile.allows_start(start) {
+                return Err(DriverError::InvalidArgument(format!(
+                    "GPU {gpu}: {} cannot start at {start}",
+                    profile.name
+                )));
+            }
+            let mut placed: Vec<Placed> = g
+                .instances
+                .iter()
+                .map(|i| Placed {
+                    profile: i.profile,
+                    start: i.start,
+                })
+                .collect();
+            placed.push(Placed { profile, start });
+            // The real driver says 23 for a taken placement, the profile's count limit and compute alike.
+            Layout::from_placed(g.model, &placed).map_err(|issues| {
+                DriverError::InsufficientResources(format!(
+                    "GPU {gpu}: {} at {start}: {}",
+                    profile.name,
+                    issues
+                        .iter()
+                        .map(ToString::to_string)
+                        .collect::<Vec<_>>()
+                        .join("; ")
+                ))
+            })?;
+            let id = g.next_id;
+            g.next_id += 1;
+            g.instances.push(SimInstance {
+                id,
+                profile,
+                start,
+                compute_instances: Vec::new(),
+                processes: Vec::new(),
+            });
+            Ok(id)
+        })
+    }
+
+    fn create_compute_instance(&self, gpu: u32, gi: u32) -> Result<u32, DriverError> {
+        self.mutate(gpu, "create compute instance", |g| {
+            require_mig(gpu, g)?;
+            let inst = instance(gpu, g, gi)?;
+            if !inst.compute_instances.is_empty() {
+                return Err(DriverError::InsufficientResources(format!(
+                    "GPU {gpu}: GPU instance {gi} already has its full-size compute instance"
+                )));
+            }
+            inst.compute_instances.push(0);
+            Ok(0)
+        })
+    }
+
+    fn destroy_compute_instance(&self, gpu: u32, gi: u32, ci: u32) -> Result<(), DriverError> {
+        self.mutate(gpu, "destroy compute instance", |g| {
+            let inst = instance(gpu, g, gi)?;
+            if !inst.processes.is_empty() {
+                let pids: Vec<String> = inst.processes.iter().map(|p| p.pid.to_string()).collect();
+                return Err(DriverError::InUse(format!(
+                    "GPU {gpu}: GPU instance {gi} runs processes {}",
+                    pids.join(", ")
+                )));
+            }
+            let pos = inst
+                .compute_instances
+                .iter()
+                .position(|&c| c == ci)
+                .ok_or_else(|| {
+                    DriverError::NotFound(format!(
+                        "GPU {gpu}: GPU instance {gi} has no compute instance {ci}"
+                    ))
+                })?;
+            inst.compute_instances.remove(pos);
+            Ok(())
+        })
+    }
+
+    fn destroy_gpu_instance(&self, gpu: u32, gi: u32) -> Result<(), DriverError> {
+        self.mutate(gpu, "destroy GPU instance", |g| {
+            let inst = instance(gpu, g, gi)?;
+            if !inst.compute_instances.is_empty() || !inst.processes.is_empty() {
+                return Err(DriverError::InUse(format!(
+                    "GPU {gpu}: GPU instance {gi} still has compute instances or processes"
+                )));
+            }
+            g.instances.retain(|i| i.id != gi);
+            Ok(())
+        })
+    }
+
+    fn processes(&self, gpu: u32, gi: u32) -> Result<Vec<ProcessInfo>, DriverError> {
+        self.read(gpu, |g| {
+            g.instances
+                .iter()
+                .find(|i| i.id == gi)
+                .map(|i| i.processes.clone())
+                .ok_or_else(|| DriverError::NotFound(format!("GPU {gpu}: no GPU instance {gi}")))
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nvml_rules_and_codes() {
+        let sim = SimDriver::new(GpuModel::H100_80GB, 2, SimOptions::default());
+        assert_eq!(sim.gpus().map(|g| g.len()), Ok(2));
+        assert!(
+            matches!(
+                sim.create_gpu_instance(0, 9, 4),
+                Err(DriverError::NotSupported(_))
+            ),
+            "MIG off"
+        );
+        let state = sim.set_mig_mode(0, MigMode::Enabled).expect("set");
+        assert_eq!(
+            state,
+            ModeState {
+                current: MigMode::Disabled,
+                pending: MigMode::Enabled
+            },
+            "pending until reset"
+        );
+        assert_eq!(
+            sim.create_gpu_instance(0, 9, 4).map_err(|e| e.nvml_code()),
+            Err(Some(16))
+        );
+        sim.reset(0).expect("reset");
+        let gi = sim
+            .create_gpu_instance(0, 9, 4)
+            .expect("3g.40gb (id 9) at 4");
+        // 4g.40gb (id 5) at 0 fits next to it; a second 3g.40gb at 4 overlaps: 23.
+        assert_eq!(
+            sim.create_gpu_instance(0, 9, 4).map_err(|e| e.nvml_code()),
+            Err(Some(23))
+        );
+        assert_eq!(
+            sim.create_gpu_instance(0, 5, 4).map_err(|e| e.nvml_code()),
+            Err(Some(2)),
+            "start not allowed"
+        );
+        assert_eq!(
+            sim.create_gpu_instance(0, 42, 0).map_err(|e| e.nvml_code()),
+            Err(Some(2)),
+            "no such profile id"
+        );
+        sim.create_compute_instance(0, gi).expect("ci");
+        sim.start_process(0, 5, 4242, 1000).expect("process");
+        assert_eq!(
+            sim.destroy_compute_instance(0, gi, 0)
+                .map_err(|e| e.nvml_code()),
+            Err(Some(19))
+        );
+        assert_eq!(
+            sim.set_mig_mode(0, MigMode::Disabled)
+                .map_err(|e| e.nvml_code()),
+            Err(Some(19))
+        );
+        sim.stop_processes(0).expect("stop");
+        assert_eq!(
+            sim.destroy_gpu_instance(0, gi).map_err(|e| e.nvml_code()),
+            Err(Some(19)),
+            "compute instance left"
+        );
+        sim.destroy_compute_instance(0, gi, 0).expect("ci gone");
+        sim.destroy_gpu_instance(0, gi).expect("gi gone");
+        assert_eq!(sim.gpu_instances(0).map(|v| v.len()), Ok(0));
+        assert_eq!(
+            sim.mutating_calls(),
+            13,
+            "every call that asks for a change counts, refused or not"
+        );
+        sim.inject_fault_after(1);
+        assert!(matches!(
+            sim.create_gpu_instance(0, 0, 0),
+            Err(DriverError::Other { code: 999, .. })
+        ));
+        sim.create_gpu_instance(0, 0, 0)
+            .expect("the fault fires once");
+    }
+}
