@@ -216,6 +216,20 @@ pub fn desired_layout(
     }
 }
 
+/// What applying `desired` to GPU `gpu` would do, without doing it.
+///
+/// # Errors
+/// As [`observe`] and [`desired_layout`].
+pub fn plan_gpu(
+    driver: &dyn GpuDriver,
+    gpu: u32,
+    desired: &DesiredMig,
+) -> Result<Vec<Step>, ApplyError> {
+    let before = observe(driver, gpu)?;
+    let target = desired_layout(gpu, &before.gpu, desired)?;
+    Ok(plan(&before.gpu, target.as_ref()))
+}
+
 /// Brings GPU `gpu` to `desired`. With `drained`, the busy check is skipped (the caller says the
 /// workloads are gone; the driver still refuses to destroy an instance that has processes).
 ///

@@ -1,40 +1,221 @@
-//! The `migboard-agent` binary.
+//! The `migboard-agent` binary: `serve` the HTTP API, or, for operators without the dashboard,
+//! `inventory` and `apply` from the command line.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
 
-use anyhow::Context;
-use clap::Parser;
+use agent::apply::{Outcome, apply_gpu, observe, plan_gpu};
+use agent::driver::GpuDriver;
+use agent::sim::{SimDriver, SimOptions, parse_simulate};
+use anyhow::{Context, bail};
+use clap::{Parser, Subcommand};
+use mig::MigPartedConfig;
 use tracing_subscriber::EnvFilter;
 
 /// migboard node agent: reads and changes MIG on this node's GPUs.
 #[derive(Debug, Parser)]
 #[command(name = "migboard-agent", version, about)]
 struct Args {
-    /// Address to listen on.
-    #[arg(long, env = "MIGBOARD_AGENT_ADDR", default_value = "127.0.0.1:9400")]
-    addr: SocketAddr,
+    /// Run on simulated GPUs instead of the NVIDIA driver, e.g. `h100x8` (MIG mode changes take
+    /// effect at once, as if each GPU were reset; state lives only as long as the process).
+    #[arg(long, global = true, env = "MIGBOARD_AGENT_SIMULATE")]
+    simulate: Option<String>,
+    #[command(subcommand)]
+    command: Option<Command>,
 }
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve the agent's HTTP API (the default).
+    Serve {
+        /// Address to listen on.
+        #[arg(long, env = "MIGBOARD_AGENT_ADDR", default_value = "127.0.0.1:9400")]
+        addr: SocketAddr,
+    },
+    /// List the GPUs, their MIG mode and GPU instances.
+    Inventory,
+    /// Apply a named MIG config to every GPU (or `--gpu` ones).
+    Apply {
+        /// Config name, such as `all-1g.10gb` or `all-balanced`.
+        #[arg(short = 'c', long = "config")]
+        config: String,
+        /// A mig-parted config file; NVIDIA's `config-default.yaml` (built in) when absent.
+        #[arg(short = 'f', long = "file")]
+        file: Option<PathBuf>,
+        /// Only these GPU indices.
+        #[arg(long = "gpu")]
+        gpus: Vec<u32>,
+        /// Print the plan and change nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// The node was drained: skip the check for processes on instances to destroy.
+        #[arg(long)]
+        drained: bool,
+    },
+}
+
+fn main() -> ExitCode {
     let args = Args::parse();
+    init_logging();
+    match run(args) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("migboard-agent: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn init_logging() {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     let json = std::env::var("MIGBOARD_LOG_FORMAT").is_ok_and(|v| v.eq_ignore_ascii_case("json"));
-    let subscriber = tracing_subscriber::fmt().with_env_filter(filter);
+    let subscriber = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     if json {
         subscriber.json().flatten_event(true).init()
     } else {
         subscriber.init()
     }
+}
 
+fn driver(simulate: Option<&str>) -> anyhow::Result<Box<dyn GpuDriver>> {
+    match simulate {
+        Some(spec) => {
+            let (model, count) = parse_simulate(spec)
+                .map_err(anyhow::Error::msg)
+                .context("--simulate")?;
+            Ok(Box::new(SimDriver::new(
+                model,
+                count,
+                SimOptions {
+                    reset_immediately: true,
+                },
+            )))
+        }
+        None => {
+            let agent::DriverState::NoDriver { reason } = agent::driver_state();
+            bail!(
+                "no NVIDIA driver on this node: {reason}; use --simulate h100x8 to try the agent on simulated GPUs"
+            )
+        }
+    }
+}
+
+fn run(args: Args) -> anyhow::Result<ExitCode> {
+    match args.command.unwrap_or(Command::Serve {
+        addr: SocketAddr::from(([127, 0, 0, 1], 9400)),
+    }) {
+        Command::Serve { addr } => serve(addr),
+        Command::Inventory => {
+            let d = driver(args.simulate.as_deref())?;
+            for gpu in d.gpus().context("listing GPUs")? {
+                let obs = observe(d.as_ref(), gpu.index)?;
+                let mode = match obs.pending {
+                    Some(p) => format!("{:?} (pending {:?} until reset)", obs.gpu.mode, p),
+                    None => format!("{:?}", obs.gpu.mode),
+                };
+                println!(
+                    "GPU {}  {}  {}  MIG {}",
+                    gpu.index,
+                    gpu.name,
+                    gpu.uuid,
+                    mode.to_lowercase()
+                );
+                for inst in &obs.gpu.instances {
+                    println!(
+                        "    {}@{}  (NVML profile id {}, {} MiB)",
+                        inst.profile.name,
+                        inst.start,
+                        inst.profile.nvml_id(),
+                        inst.profile.memory_mib
+                    );
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Apply {
+            config,
+            file,
+            gpus,
+            dry_run,
+            drained,
+        } => {
+            let configs = match &file {
+                Some(path) => {
+                    let text = std::fs::read_to_string(path)
+                        .with_context(|| format!("reading {}", path.display()))?;
+                    MigPartedConfig::parse(&text).with_context(|| format!("{}", path.display()))?
+                }
+                None => MigPartedConfig::default_configs()
+                    .context("the built-in config-default.yaml")?,
+            };
+            let d = driver(args.simulate.as_deref())?;
+            let all = d.gpus().context("listing GPUs")?;
+            let mut failed = false;
+            for gpu in all
+                .iter()
+                .filter(|g| gpus.is_empty() || gpus.contains(&g.index))
+            {
+                let Some(model) = gpu.model else {
+                    eprintln!(
+                        "GPU {}: {} has no MIG tables in migboard; skipped",
+                        gpu.index, gpu.name
+                    );
+                    failed = true;
+                    continue;
+                };
+                let desired = configs
+                    .resolve(&config, model, gpu.index)
+                    .with_context(|| format!("GPU {}", gpu.index))?;
+                if dry_run {
+                    let steps = plan_gpu(d.as_ref(), gpu.index, &desired)?;
+                    println!("GPU {}: {} step(s)", gpu.index, steps.len());
+                    steps.iter().for_each(|s| println!("    {s}"));
+                    continue;
+                }
+                match apply_gpu(d.as_ref(), gpu.index, &desired, drained) {
+                    Ok(r) => {
+                        let what = match r.outcome {
+                            Outcome::AlreadyApplied => "already applied",
+                            Outcome::Applied => "applied",
+                            Outcome::ResetRequired => {
+                                "waiting for a GPU reset (not done by the agent)"
+                            }
+                        };
+                        println!(
+                            "GPU {}: {config} {what} ({} step(s), {} driver call(s))",
+                            gpu.index,
+                            r.steps.len(),
+                            r.mutating_calls
+                        );
+                    }
+                    Err(e) => {
+                        eprintln!("{e}");
+                        failed = true;
+                    }
+                }
+            }
+            Ok(if failed {
+                ExitCode::FAILURE
+            } else {
+                ExitCode::SUCCESS
+            })
+        }
+    }
+}
+
+#[tokio::main]
+async fn serve(addr: SocketAddr) -> anyhow::Result<ExitCode> {
     let agent::DriverState::NoDriver { reason } = agent::driver_state();
     tracing::warn!(%reason, "agent starts without a GPU driver");
-    let listener = tokio::net::TcpListener::bind(args.addr)
+    let listener = tokio::net::TcpListener::bind(addr)
         .await
-        .with_context(|| format!("listening on {}", args.addr))?;
-    tracing::info!(addr = %args.addr, "migboard-agent listening");
+        .with_context(|| format!("listening on {addr}"))?;
+    tracing::info!(%addr, "migboard-agent listening");
     axum::serve(listener, agent::router())
         .await
         .context("serving HTTP")?;
-    Ok(())
+    Ok(ExitCode::SUCCESS)
 }

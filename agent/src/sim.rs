@@ -376,9 +376,60 @@ impl GpuDriver for SimDriver {
     }
 }
 
+/// Parses a `--simulate` value such as `h100x8` or `a100-40gbx2`: a model (an id like `h100-80gb`, or
+/// `h100`, `h100-nvl`, `a100`, `h200`, `b200`) and a GPU count from 1 to 16.
+///
+/// # Errors
+/// What is wrong, with the accepted forms.
+pub fn parse_simulate(spec: &str) -> Result<(GpuModel, u32), String> {
+    let help = "write MODELxCOUNT, e.g. h100x8, a100x2 or h100-nvl-94gbx4 (models: h100, h100-nvl, a100, a100-80gb, h200, b200 or a full id)";
+    let (model, count) = spec
+        .trim()
+        .rsplit_once(['x', 'X'])
+        .ok_or_else(|| format!("`{spec}` has no GPU count: {help}"))?;
+    let count: u32 = count
+        .parse()
+        .ok()
+        .filter(|n| (1..=16).contains(n))
+        .ok_or_else(|| format!("`{count}` in `{spec}` is not a GPU count from 1 to 16: {help}"))?;
+    let model = match model.to_ascii_lowercase().as_str() {
+        "h100" => GpuModel::H100_80GB,
+        "h100-nvl" => GpuModel::H100Nvl94GB,
+        "a100" => GpuModel::A100_40GB,
+        "h200" => GpuModel::H200_141GB,
+        "b200" => GpuModel::B200_180GB,
+        other => other
+            .parse()
+            .map_err(|_| format!("unknown GPU model `{model}` in `{spec}`: {help}"))?,
+    };
+    Ok((model, count))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn simulate_specs() {
+        assert_eq!(parse_simulate("h100x8"), Ok((GpuModel::H100_80GB, 8)));
+        assert_eq!(parse_simulate("a100-80gbx2"), Ok((GpuModel::A100_80GB, 2)));
+        assert_eq!(parse_simulate("H100-NVLx1"), Ok((GpuModel::H100Nvl94GB, 1)));
+        assert!(
+            parse_simulate("h100")
+                .expect_err("no count")
+                .contains("has no GPU count")
+        );
+        assert!(
+            parse_simulate("h100x0")
+                .expect_err("zero")
+                .contains("from 1 to 16")
+        );
+        assert!(
+            parse_simulate("v100x8")
+                .expect_err("model")
+                .contains("unknown GPU model `v100`")
+        );
+    }
 
     #[test]
     fn nvml_rules_and_codes() {
