@@ -23,7 +23,10 @@ fn recreate_everything(sim: &SimDriver, desired: &DesiredMig) -> u64 {
         MigMode::Disabled => DesiredMig::Disabled,
         MigMode::Enabled => {
             let mut c = mig::ProfileCounts::default();
-            obs.gpu.instances.iter().for_each(|p| c.add(p.profile.name, 1));
+            obs.gpu
+                .instances
+                .iter()
+                .for_each(|p| c.add(p.profile.name, 1));
             DesiredMig::Enabled(c)
         }
     };
@@ -34,7 +37,8 @@ fn recreate_everything(sim: &SimDriver, desired: &DesiredMig) -> u64 {
     if mode == MigMode::Enabled {
         for gi in sim.gpu_instances(0).expect("instances") {
             for ci in &gi.compute_instances {
-                sim.destroy_compute_instance(0, gi.id, *ci).expect("destroy ci");
+                sim.destroy_compute_instance(0, gi.id, *ci)
+                    .expect("destroy ci");
             }
             sim.destroy_gpu_instance(0, gi.id).expect("destroy gi");
         }
@@ -49,8 +53,13 @@ fn recreate_everything(sim: &SimDriver, desired: &DesiredMig) -> u64 {
             if mode == MigMode::Disabled {
                 sim.set_mig_mode(0, MigMode::Enabled).expect("mode");
             }
-            for p in place(GpuModel::H100_80GB, counts).expect("places").instances() {
-                let gi = sim.create_gpu_instance(0, p.profile.nvml_id(), p.start).expect("create gi");
+            for p in place(GpuModel::H100_80GB, counts)
+                .expect("places")
+                .instances()
+            {
+                let gi = sim
+                    .create_gpu_instance(0, p.profile.nvml_id(), p.start)
+                    .expect("create gi");
                 sim.create_compute_instance(0, gi).expect("create ci");
             }
         }
@@ -60,9 +69,16 @@ fn recreate_everything(sim: &SimDriver, desired: &DesiredMig) -> u64 {
 
 fn main() {
     let file = MigPartedConfig::default_configs().expect("built-in configs parse");
-    let desired = |name: &str| file.resolve(name, GpuModel::H100_80GB, 0).expect("resolves");
-    let opts = SimOptions { reset_immediately: true };
-    println!("mutating calls per transition, migboard / destroy-all-then-recreate (rows: from, columns: to)\n");
+    let desired = |name: &str| {
+        file.resolve(name, GpuModel::H100_80GB, 0)
+            .expect("resolves")
+    };
+    let opts = SimOptions {
+        reset_immediately: true,
+    };
+    println!(
+        "mutating calls per transition, migboard / destroy-all-then-recreate (rows: from, columns: to)\n"
+    );
     print!("{:>13}", "");
     for to in GUIDE_CONFIGS {
         print!(" {:>13}", to);
@@ -81,7 +97,10 @@ fn main() {
             recreate_everything(&naive_sim, &desired(from));
             let naive = recreate_everything(&naive_sim, &desired(to));
             let check = observe(&naive_sim, 0).expect("observe");
-            assert_eq!(check.gpu.instances.len(), observe(&ours_sim, 0).expect("observe").gpu.instances.len());
+            assert_eq!(
+                check.gpu.instances.len(),
+                observe(&ours_sim, 0).expect("observe").gpu.instances.len()
+            );
             ours_total += ours;
             naive_total += naive;
             print!(" {:>13}", format!("{ours} / {naive}"));
@@ -105,6 +124,8 @@ fn main() {
         }
     }
     let per_node = start.elapsed() / rounds;
-    println!("agent overhead per 8-GPU node apply (all-balanced <-> all-1g.10gb, zero-latency simulator): {per_node:?}");
+    println!(
+        "agent overhead per 8-GPU node apply (all-balanced <-> all-1g.10gb, zero-latency simulator): {per_node:?}"
+    );
     println!("per GPU: {:?}", per_node / 8);
 }

@@ -5,6 +5,7 @@
 //! apply of one GPU ([`apply`]). Its HTTP API still serves health and reports no driver; the NVML
 //! driver, the API for apply and the CLI come with the rest of the node-agent work. It never depends on the `server` crate: the two share only `mig` wire types.
 
+pub mod api;
 pub mod apply;
 pub mod driver;
 pub mod sim;

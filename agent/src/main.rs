@@ -32,6 +32,9 @@ enum Command {
         /// Address to listen on.
         #[arg(long, env = "MIGBOARD_AGENT_ADDR", default_value = "127.0.0.1:9400")]
         addr: SocketAddr,
+        /// File holding the token clients must send as `Authorization: Bearer` (or MIGBOARD_AGENT_TOKEN).
+        #[arg(long)]
+        token_file: Option<PathBuf>,
     },
     /// List the GPUs, their MIG mode and GPU instances.
     Inventory,
@@ -104,10 +107,35 @@ fn driver(simulate: Option<&str>) -> anyhow::Result<Box<dyn GpuDriver>> {
 }
 
 fn run(args: Args) -> anyhow::Result<ExitCode> {
-    match args.command.unwrap_or(Command::Serve {
+    let default = Command::Serve {
         addr: SocketAddr::from(([127, 0, 0, 1], 9400)),
-    }) {
-        Command::Serve { addr } => serve(addr),
+        token_file: None,
+    };
+    match args.command.unwrap_or(default) {
+        Command::Serve { addr, token_file } => {
+            let app = match args.simulate.as_deref() {
+                None => {
+                    let agent::DriverState::NoDriver { reason } = agent::driver_state();
+                    tracing::warn!(%reason, "agent starts without a GPU driver");
+                    agent::router()
+                }
+                Some(_) => {
+                    let token = match token_file {
+                        Some(path) => std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?,
+                        None => std::env::var("MIGBOARD_AGENT_TOKEN")
+                            .context("the agent API needs a token: set MIGBOARD_AGENT_TOKEN or pass --token-file")?,
+                    };
+                    let token = token.trim();
+                    if token.len() < 16 {
+                        bail!("the agent token must be at least 16 characters");
+                    }
+                    let driver: std::sync::Arc<dyn GpuDriver> =
+                        driver(args.simulate.as_deref())?.into();
+                    agent::api::router(agent::api::AgentState::new(driver, token))
+                }
+            };
+            serve(addr, app)
+        }
         Command::Inventory => {
             let d = driver(args.simulate.as_deref())?;
             for gpu in d.gpus().context("listing GPUs")? {
@@ -207,15 +235,11 @@ fn run(args: Args) -> anyhow::Result<ExitCode> {
 }
 
 #[tokio::main]
-async fn serve(addr: SocketAddr) -> anyhow::Result<ExitCode> {
-    let agent::DriverState::NoDriver { reason } = agent::driver_state();
-    tracing::warn!(%reason, "agent starts without a GPU driver");
+async fn serve(addr: SocketAddr, app: axum::Router) -> anyhow::Result<ExitCode> {
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .with_context(|| format!("listening on {addr}"))?;
     tracing::info!(%addr, "migboard-agent listening");
-    axum::serve(listener, agent::router())
-        .await
-        .context("serving HTTP")?;
+    axum::serve(listener, app).await.context("serving HTTP")?;
     Ok(ExitCode::SUCCESS)
 }

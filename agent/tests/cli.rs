@@ -17,10 +17,24 @@ fn agent(args: &[&str]) -> (i32, String, String) {
 
 #[test]
 fn dry_run_prints_the_plan_per_gpu() {
-    let (code, out, _) = agent(&["--simulate", "h100x2", "apply", "-c", "all-balanced", "--dry-run"]);
+    let (code, out, _) = agent(&[
+        "--simulate",
+        "h100x2",
+        "apply",
+        "-c",
+        "all-balanced",
+        "--dry-run",
+    ]);
     assert_eq!(code, 0, "{out}");
-    assert_eq!(out.matches("enable MIG mode (GPU reset)").count(), 2, "{out}");
-    assert!(out.contains("GPU 1: 5 step(s)") && out.contains("create 3g.40gb at slice 4"), "{out}");
+    assert_eq!(
+        out.matches("enable MIG mode (GPU reset)").count(),
+        2,
+        "{out}"
+    );
+    assert!(
+        out.contains("GPU 1: 5 step(s)") && out.contains("create 3g.40gb at slice 4"),
+        "{out}"
+    );
 }
 
 #[test]
@@ -28,10 +42,16 @@ fn apply_and_inventory_on_simulated_gpus() {
     let (code, out, err) = agent(&["--simulate", "a100x1", "apply", "-c", "all-1g.5gb"]);
     assert_eq!(code, 0, "{err}");
     // MIG on (1 call), then 7 × (GPU instance + compute instance).
-    assert!(out.contains("GPU 0: all-1g.5gb applied (8 step(s), 15 driver call(s))"), "{out}");
+    assert!(
+        out.contains("GPU 0: all-1g.5gb applied (8 step(s), 15 driver call(s))"),
+        "{out}"
+    );
     let (code, out, _) = agent(&["--simulate", "h100x1", "inventory"]);
     assert_eq!(code, 0);
-    assert!(out.contains("GPU 0  NVIDIA H100 80GB") && out.contains("MIG disabled"), "{out}");
+    assert!(
+        out.contains("GPU 0  NVIDIA H100 80GB") && out.contains("MIG disabled"),
+        "{out}"
+    );
 }
 
 #[test]
@@ -41,7 +61,10 @@ fn mistakes_are_explained() {
     assert!(err.contains("did you mean `all-balanced`?"), "{err}");
     let (code, _, err) = agent(&["inventory"]);
     assert_eq!(code, 2);
-    assert!(err.contains("no NVIDIA driver on this node") && err.contains("--simulate h100x8"), "{err}");
+    assert!(
+        err.contains("no NVIDIA driver on this node") && err.contains("--simulate h100x8"),
+        "{err}"
+    );
     let (code, _, err) = agent(&["--simulate", "v100x8", "inventory"]);
     assert_eq!(code, 2);
     assert!(err.contains("unknown GPU model `v100`"), "{err}");

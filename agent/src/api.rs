@@ -1,0 +1,433 @@
+//! The agent's HTTP API for a driver: inventory, apply as an operation, operation status, metrics.
+//! Every route but `/healthz` (the kubelet's liveness probe) needs `Authorization: Bearer <token>`,
+//! compared in constant time. One apply at a time: a second gets 409 naming the running one.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use axum::extract::{Path, Request, State};
+use axum::http::{StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use mig::MigPartedConfig;
+use serde::{Deserialize, Serialize};
+
+use crate::apply::{ApplyReport, Observation, apply_gpu, observe};
+use crate::driver::{DriverError, GpuDriver, GpuInfo};
+
+/// Shared state of the API.
+#[derive(Clone)]
+pub struct AgentState {
+    driver: Arc<dyn GpuDriver>,
+    token: Arc<str>,
+    operations: Arc<Mutex<Operations>>,
+    metrics: Arc<Metrics>,
+}
+
+impl std::fmt::Debug for AgentState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AgentState").finish_non_exhaustive()
+    }
+}
+
+#[derive(Debug, Default)]
+struct Operations {
+    next_id: u64,
+    running: Option<u64>,
+    all: BTreeMap<u64, Operation>,
+}
+
+#[derive(Debug, Default)]
+struct Metrics {
+    applies_ok: AtomicU64,
+    applies_failed: AtomicU64,
+    apply_micros_total: AtomicU64,
+}
+
+/// An apply, as `GET /v1/operations/{id}` shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Operation {
+    /// Its id.
+    pub id: u64,
+    /// The config applied.
+    pub config: String,
+    /// `running`, `succeeded` or `failed`.
+    pub status: OperationStatus,
+    /// Per GPU: the report, or the error in words.
+    pub gpus: Vec<GpuResult>,
+}
+
+/// Where an operation is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OperationStatus {
+    /// Still applying.
+    Running,
+    /// Every GPU applied (or waits for a reset, which the report says).
+    Succeeded,
+    /// At least one GPU failed.
+    Failed,
+}
+
+/// One GPU's result.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(untagged)]
+pub enum GpuResult {
+    /// It applied.
+    Done(ApplyReport),
+    /// It failed.
+    Failed {
+        /// GPU index.
+        gpu: u32,
+        /// What went wrong.
+        error: String,
+    },
+}
+
+/// `POST /v1/apply`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApplyRequest {
+    /// Named config.
+    pub config: String,
+    /// A mig-parted file's text; NVIDIA's defaults when absent.
+    #[serde(default)]
+    pub file: Option<String>,
+    /// Only these GPUs (all when empty).
+    #[serde(default)]
+    pub gpus: Vec<u32>,
+    /// The node was drained: skip the busy check.
+    #[serde(default)]
+    pub drained: bool,
+}
+
+/// A JSON error body: `{"error": {"code", "message"}}`.
+fn error(status: StatusCode, code: &str, message: impl Into<String>) -> Response {
+    (
+        status,
+        Json(serde_json::json!({"error": {"code": code, "message": message.into()}})),
+    )
+        .into_response()
+}
+
+fn driver_error(e: &DriverError) -> Response {
+    let status = match e {
+        DriverError::NoDriver(_) => StatusCode::SERVICE_UNAVAILABLE,
+        _ => StatusCode::BAD_GATEWAY,
+    };
+    error(status, "driver", e.to_string())
+}
+
+/// Equal bytes, in time that depends only on the lengths.
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+async fn require_token(State(state): State<AgentState>, request: Request, next: Next) -> Response {
+    let given = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or_default();
+    if given.is_empty() || !constant_time_eq(given.as_bytes(), state.token.as_bytes()) {
+        let mut response = error(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "send the agent token as `Authorization: Bearer <token>`",
+        );
+        response.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            header::HeaderValue::from_static("Bearer"),
+        );
+        return response;
+    }
+    next.run(request).await
+}
+
+impl AgentState {
+    /// State for `driver`, accepting `token`.
+    pub fn new(driver: Arc<dyn GpuDriver>, token: &str) -> Self {
+        Self {
+            driver,
+            token: token.into(),
+            operations: Arc::default(),
+            metrics: Arc::default(),
+        }
+    }
+}
+
+/// The API routes.
+pub fn router(state: AgentState) -> Router {
+    let protected = Router::new()
+        .route("/v1/inventory", get(inventory))
+        .route("/v1/apply", post(apply))
+        .route("/v1/operations/{id}", get(operation))
+        .route("/metrics", get(metrics))
+        .route_layer(middleware::from_fn_with_state(state.clone(), require_token));
+    Router::new()
+        .route(
+            "/healthz",
+            get(|| async { Json(serde_json::json!({ "status": "ok" })) }),
+        )
+        .merge(protected)
+        .with_state(state)
+}
+
+/// One GPU in the inventory.
+#[derive(Debug, Serialize)]
+struct InventoryGpu {
+    #[serde(flatten)]
+    info: GpuInfo,
+    mig_mode: mig::MigMode,
+    pending_mig_mode: Option<mig::MigMode>,
+    instances: Vec<mig::InstanceSpec>,
+}
+
+async fn inventory(State(state): State<AgentState>) -> Response {
+    let driver = state.driver.clone();
+    let result = tokio::task::spawn_blocking(move || -> Result<Vec<InventoryGpu>, Response> {
+        let gpus = driver.gpus().map_err(|e| driver_error(&e))?;
+        gpus.into_iter()
+            .map(|info| {
+                let Observation { gpu, pending, .. } = observe(driver.as_ref(), info.index)
+                    .map_err(|e| error(StatusCode::BAD_GATEWAY, "observe", e.to_string()))?;
+                Ok(InventoryGpu {
+                    info,
+                    mig_mode: gpu.mode,
+                    pending_mig_mode: pending,
+                    instances: gpu.instances.iter().map(mig::Placed::to_spec).collect(),
+                })
+            })
+            .collect()
+    })
+    .await;
+    match result {
+        Ok(Ok(gpus)) => Json(serde_json::json!({ "gpus": gpus })).into_response(),
+        Ok(Err(response)) => response,
+        Err(e) => error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            format!("inventory task failed: {e}"),
+        ),
+    }
+}
+
+async fn apply(
+    State(state): State<AgentState>,
+    body: Result<Json<ApplyRequest>, axum::extract::rejection::JsonRejection>,
+) -> Response {
+    let Json(request) = match body {
+        Ok(b) => b,
+        Err(e) => {
+            return error(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "bad_request",
+                e.body_text(),
+            );
+        }
+    };
+    let configs = match &request.file {
+        Some(text) => MigPartedConfig::parse(text),
+        None => MigPartedConfig::default_configs(),
+    };
+    let configs = match configs {
+        Ok(c) => c,
+        Err(e) => {
+            return error(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "bad_config_file",
+                e.to_string(),
+            );
+        }
+    };
+    let gpus = match state.driver.gpus() {
+        Ok(g) => g,
+        Err(e) => return driver_error(&e),
+    };
+    // Resolve for every GPU before anything changes: a typo fails the request, not half a node.
+    let mut work = Vec::new();
+    for g in gpus
+        .iter()
+        .filter(|g| request.gpus.is_empty() || request.gpus.contains(&g.index))
+    {
+        let Some(model) = g.model else {
+            return error(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "unknown_model",
+                format!(
+                    "GPU {} is a `{}`, which migboard has no MIG tables for",
+                    g.index, g.name
+                ),
+            );
+        };
+        match configs.resolve(&request.config, model, g.index) {
+            Ok(desired) => work.push((g.index, desired)),
+            Err(e) => {
+                return error(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "bad_config",
+                    format!("GPU {}: {e}", g.index),
+                );
+            }
+        }
+    }
+    if let Some(&missing) = request
+        .gpus
+        .iter()
+        .find(|i| !gpus.iter().any(|g| g.index == **i))
+    {
+        return error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "no_such_gpu",
+            format!("this node has no GPU {missing}"),
+        );
+    }
+    let id = {
+        let Ok(mut ops) = state.operations.lock() else {
+            return error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "operation table poisoned",
+            );
+        };
+        if let Some(running) = ops.running {
+            return error(
+                StatusCode::CONFLICT,
+                "busy",
+                format!(
+                    "apply {running} is still running; wait for it (GET /v1/operations/{running})"
+                ),
+            );
+        }
+        ops.next_id += 1;
+        let id = ops.next_id;
+        ops.running = Some(id);
+        ops.all.insert(
+            id,
+            Operation {
+                id,
+                config: request.config.clone(),
+                status: OperationStatus::Running,
+                gpus: Vec::new(),
+            },
+        );
+        id
+    };
+    let (driver, ops, metrics, drained) = (
+        state.driver.clone(),
+        state.operations.clone(),
+        state.metrics.clone(),
+        request.drained,
+    );
+    tokio::task::spawn_blocking(move || {
+        let started = std::time::Instant::now();
+        let mut results = Vec::new();
+        let mut failed = false;
+        for (gpu, desired) in work {
+            match apply_gpu(driver.as_ref(), gpu, &desired, drained) {
+                Ok(report) => results.push(GpuResult::Done(report)),
+                Err(e) => {
+                    failed = true;
+                    results.push(GpuResult::Failed {
+                        gpu,
+                        error: e.to_string(),
+                    });
+                }
+            }
+        }
+        let counter = if failed {
+            &metrics.applies_failed
+        } else {
+            &metrics.applies_ok
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+        metrics
+            .apply_micros_total
+            .fetch_add(started.elapsed().as_micros() as u64, Ordering::Relaxed);
+        if let Ok(mut ops) = ops.lock() {
+            ops.running = None;
+            if let Some(op) = ops.all.get_mut(&id) {
+                op.gpus = results;
+                op.status = if failed {
+                    OperationStatus::Failed
+                } else {
+                    OperationStatus::Succeeded
+                };
+            }
+        }
+    });
+    (
+        StatusCode::ACCEPTED,
+        Json(serde_json::json!({ "operation": id, "href": format!("/v1/operations/{id}") })),
+    )
+        .into_response()
+}
+
+async fn operation(State(state): State<AgentState>, Path(id): Path<String>) -> Response {
+    let Ok(id) = id.parse::<u64>() else {
+        return error(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("`{id}` is not an operation id (a number)"),
+        );
+    };
+    let op = state
+        .operations
+        .lock()
+        .ok()
+        .and_then(|ops| ops.all.get(&id).cloned());
+    match op {
+        Some(op) => Json(op).into_response(),
+        None => error(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("no operation {id} on this agent (operations are kept until it restarts)"),
+        ),
+    }
+}
+
+async fn metrics(State(state): State<AgentState>) -> Response {
+    let m = &state.metrics;
+    let mut out = String::new();
+    out.push_str("# HELP migboard_agent_applies_total Applies finished, by outcome.\n# TYPE migboard_agent_applies_total counter\n");
+    out.push_str(&format!(
+        "migboard_agent_applies_total{{outcome=\"ok\"}} {}\n",
+        m.applies_ok.load(Ordering::Relaxed)
+    ));
+    out.push_str(&format!(
+        "migboard_agent_applies_total{{outcome=\"failed\"}} {}\n",
+        m.applies_failed.load(Ordering::Relaxed)
+    ));
+    out.push_str("# HELP migboard_agent_apply_seconds_total Time spent applying.\n# TYPE migboard_agent_apply_seconds_total counter\n");
+    out.push_str(&format!(
+        "migboard_agent_apply_seconds_total {:.6}\n",
+        m.apply_micros_total.load(Ordering::Relaxed) as f64 / 1e6
+    ));
+    let driver = state.driver.clone();
+    let instances = tokio::task::spawn_blocking(move || {
+        let gpus = driver.gpus().unwrap_or_default();
+        gpus.iter()
+            .filter_map(|g| observe(driver.as_ref(), g.index).ok().map(|o| (g.index, o)))
+            .collect::<Vec<_>>()
+    })
+    .await
+    .unwrap_or_default();
+    out.push_str("# HELP migboard_agent_gpu_instances GPU instances per GPU and profile.\n# TYPE migboard_agent_gpu_instances gauge\n");
+    for (gpu, obs) in instances {
+        let mut counts: BTreeMap<&str, u32> = BTreeMap::new();
+        obs.gpu
+            .instances
+            .iter()
+            .for_each(|p| *counts.entry(p.profile.name).or_default() += 1);
+        for (profile, n) in counts {
+            out.push_str(&format!(
+                "migboard_agent_gpu_instances{{gpu=\"{gpu}\",profile=\"{profile}\"}} {n}\n"
+            ));
+        }
+    }
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out).into_response()
+}

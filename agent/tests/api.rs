@@ -1,0 +1,292 @@
+//! The agent's HTTP API over simulated GPUs, driven with `tower::ServiceExt::oneshot`.
+
+use std::sync::mpsc::{Receiver, Sender, channel};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use agent::api::{AgentState, router};
+use agent::driver::{DriverError, GpuDriver, GpuInfo, GpuInstanceInfo, ModeState, ProcessInfo};
+use agent::sim::{SimDriver, SimOptions};
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use http_body_util::BodyExt;
+use mig::{GpuModel, MigMode};
+use tower::ServiceExt;
+
+const TOKEN: &str = "s3cret-agent-token";
+
+async fn call(
+    app: &axum::Router,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: Option<&str>,
+) -> (StatusCode, String) {
+    let mut req = Request::builder().method(method).uri(path);
+    if let Some(t) = token {
+        req = req.header(header::AUTHORIZATION, format!("Bearer {t}"));
+    }
+    if body.is_some() {
+        req = req.header(header::CONTENT_TYPE, "application/json");
+    }
+    let req = req
+        .body(Body::from(body.unwrap_or_default().to_owned()))
+        .expect("request");
+    let res = app.clone().oneshot(req).await.expect("infallible");
+    let status = res.status();
+    let bytes = res.into_body().collect().await.expect("body").to_bytes();
+    (status, String::from_utf8_lossy(&bytes).into_owned())
+}
+
+fn json(text: &str) -> serde_json::Value {
+    serde_json::from_str(text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
+}
+
+async fn wait_done(app: &axum::Router, id: u64) -> serde_json::Value {
+    for _ in 0..200 {
+        let (status, body) = call(
+            app,
+            "GET",
+            &format!("/v1/operations/{id}"),
+            Some(TOKEN),
+            None,
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let op = json(&body);
+        if op["status"] != "running" {
+            return op;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("operation {id} did not finish");
+}
+
+#[tokio::test]
+async fn every_route_but_healthz_needs_the_token() {
+    let app = router(AgentState::new(
+        Arc::new(SimDriver::new(
+            GpuModel::H100_80GB,
+            2,
+            SimOptions::default(),
+        )),
+        TOKEN,
+    ));
+    assert_eq!(
+        call(&app, "GET", "/healthz", None, None).await.0,
+        StatusCode::OK
+    );
+    for (method, path) in [
+        ("GET", "/v1/inventory"),
+        ("POST", "/v1/apply"),
+        ("GET", "/v1/operations/1"),
+        ("GET", "/metrics"),
+    ] {
+        let (status, body) = call(&app, method, path, None, None).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{method} {path}");
+        assert!(body.contains("Authorization: Bearer"), "{body}");
+        assert_eq!(
+            call(&app, method, path, Some("s3cret-agent-tokeN"), None)
+                .await
+                .0,
+            StatusCode::UNAUTHORIZED
+        );
+        assert_eq!(
+            call(&app, method, path, Some("s3cret"), None).await.0,
+            StatusCode::UNAUTHORIZED,
+            "a prefix is not the token"
+        );
+    }
+}
+
+#[tokio::test]
+async fn apply_is_an_operation_and_inventory_shows_the_result() {
+    let app = router(AgentState::new(
+        Arc::new(SimDriver::new(
+            GpuModel::H100_80GB,
+            2,
+            SimOptions {
+                reset_immediately: true,
+            },
+        )),
+        TOKEN,
+    ));
+    let (status, body) = call(
+        &app,
+        "POST",
+        "/v1/apply",
+        Some(TOKEN),
+        Some(r#"{"config":"all-balanced"}"#),
+    )
+    .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    let id = json(&body)["operation"].as_u64().expect("id");
+    let op = wait_done(&app, id).await;
+    assert_eq!(op["status"], "succeeded", "{op}");
+    assert_eq!(op["gpus"][1]["outcome"], "applied");
+    let (_, body) = call(&app, "GET", "/v1/inventory", Some(TOKEN), None).await;
+    let inv = json(&body);
+    assert_eq!(inv["gpus"][0]["mig_mode"], "enabled");
+    assert_eq!(
+        inv["gpus"][0]["instances"].as_array().map(Vec::len),
+        Some(4)
+    );
+    assert_eq!(
+        inv["gpus"][1]["instances"][3],
+        serde_json::json!({"profile": "3g.40gb", "start": 4})
+    );
+    // Idempotent: the same apply again makes no driver call.
+    let (_, body) = call(
+        &app,
+        "POST",
+        "/v1/apply",
+        Some(TOKEN),
+        Some(r#"{"config":"all-balanced"}"#),
+    )
+    .await;
+    let op = wait_done(&app, json(&body)["operation"].as_u64().expect("id")).await;
+    assert_eq!(op["gpus"][0]["outcome"], "already_applied");
+    assert_eq!(op["gpus"][0]["mutating_calls"], 0);
+    let (_, metrics) = call(&app, "GET", "/metrics", Some(TOKEN), None).await;
+    assert!(
+        metrics.contains("migboard_agent_applies_total{outcome=\"ok\"} 2"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("migboard_agent_gpu_instances{gpu=\"1\",profile=\"1g.10gb\"} 2"),
+        "{metrics}"
+    );
+}
+
+#[tokio::test]
+async fn bad_requests_are_explained_before_anything_changes() {
+    let app = router(AgentState::new(
+        Arc::new(SimDriver::new(
+            GpuModel::H100_80GB,
+            1,
+            SimOptions::default(),
+        )),
+        TOKEN,
+    ));
+    let cases = [
+        (
+            r#"{"config":"all-balancd"}"#,
+            "did you mean `all-balanced`?",
+        ),
+        (
+            r#"{"config":"all-balanced","gpus":[3]}"#,
+            "this node has no GPU 3",
+        ),
+        (
+            r#"{"config":"x","file":"version: v1\nmig-configs: ["}"#,
+            "bad_config_file",
+        ),
+        (r#"{"confg":"all-balanced"}"#, "unknown field `confg`"),
+        ("not json", "bad_request"),
+    ];
+    for (body, expected) in cases {
+        let (status, text) = call(&app, "POST", "/v1/apply", Some(TOKEN), Some(body)).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}: {text}");
+        assert!(text.contains(expected), "{body}: {text}");
+    }
+    let (status, _) = call(&app, "GET", "/v1/operations/99", Some(TOKEN), None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+/// A simulated node whose first MIG mode change waits until the test lets it go.
+struct Gated {
+    sim: SimDriver,
+    gate: Mutex<Option<Receiver<()>>>,
+}
+
+impl GpuDriver for Gated {
+    fn gpus(&self) -> Result<Vec<GpuInfo>, DriverError> {
+        self.sim.gpus()
+    }
+    fn mig_mode(&self, gpu: u32) -> Result<ModeState, DriverError> {
+        self.sim.mig_mode(gpu)
+    }
+    fn set_mig_mode(&self, gpu: u32, mode: MigMode) -> Result<ModeState, DriverError> {
+        if let Some(rx) = self.gate.lock().ok().and_then(|mut g| g.take()) {
+            let _ = rx.recv_timeout(Duration::from_secs(10));
+        }
+        self.sim.set_mig_mode(gpu, mode)
+    }
+    fn gpu_instances(&self, gpu: u32) -> Result<Vec<GpuInstanceInfo>, DriverError> {
+        self.sim.gpu_instances(gpu)
+    }
+    fn create_gpu_instance(
+        &self,
+        gpu: u32,
+        profile_id: u32,
+        start: u8,
+    ) -> Result<u32, DriverError> {
+        self.sim.create_gpu_instance(gpu, profile_id, start)
+    }
+    fn create_compute_instance(&self, gpu: u32, gi: u32) -> Result<u32, DriverError> {
+        self.sim.create_compute_instance(gpu, gi)
+    }
+    fn destroy_compute_instance(&self, gpu: u32, gi: u32, ci: u32) -> Result<(), DriverError> {
+        self.sim.destroy_compute_instance(gpu, gi, ci)
+    }
+    fn destroy_gpu_instance(&self, gpu: u32, gi: u32) -> Result<(), DriverError> {
+        self.sim.destroy_gpu_instance(gpu, gi)
+    }
+    fn processes(&self, gpu: u32, gi: u32) -> Result<Vec<ProcessInfo>, DriverError> {
+        self.sim.processes(gpu, gi)
+    }
+}
+
+#[tokio::test]
+async fn a_second_apply_while_one_runs_gets_409() {
+    let (release, gate): (Sender<()>, Receiver<()>) = channel();
+    let driver = Gated {
+        sim: SimDriver::new(
+            GpuModel::H100_80GB,
+            1,
+            SimOptions {
+                reset_immediately: true,
+            },
+        ),
+        gate: Mutex::new(Some(gate)),
+    };
+    let app = router(AgentState::new(Arc::new(driver), TOKEN));
+    let (status, body) = call(
+        &app,
+        "POST",
+        "/v1/apply",
+        Some(TOKEN),
+        Some(r#"{"config":"all-1g.10gb"}"#),
+    )
+    .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    let first = json(&body)["operation"].as_u64().expect("id");
+    let (status, body) = call(
+        &app,
+        "POST",
+        "/v1/apply",
+        Some(TOKEN),
+        Some(r#"{"config":"all-7g.80gb"}"#),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert!(
+        body.contains(&format!("apply {first} is still running")),
+        "{body}"
+    );
+    release.send(()).expect("release");
+    assert_eq!(wait_done(&app, first).await["status"], "succeeded");
+    let (status, _) = call(
+        &app,
+        "POST",
+        "/v1/apply",
+        Some(TOKEN),
+        Some(r#"{"config":"all-7g.80gb"}"#),
+    )
+    .await;
+    assert_eq!(
+        status,
+        StatusCode::ACCEPTED,
+        "free again once the first finished"
+    );
+}
