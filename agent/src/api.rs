@@ -23,6 +23,7 @@ use crate::driver::{DriverError, GpuDriver, GpuInfo};
 pub struct AgentState {
     driver: Arc<dyn GpuDriver>,
     token: Arc<str>,
+    journal: Option<Arc<std::path::Path>>,
     operations: Arc<Mutex<Operations>>,
     metrics: Arc<Metrics>,
 }
@@ -154,10 +155,131 @@ impl AgentState {
         Self {
             driver,
             token: token.into(),
+            journal: None,
             operations: Arc::default(),
             metrics: Arc::default(),
         }
     }
+
+    /// Writes each apply's intent to `path` before changing anything, and removes it when done.
+    pub fn with_journal(mut self, path: &std::path::Path) -> Self {
+        self.journal = Some(path.into());
+        self
+    }
+
+    /// On start: if the journal holds an intent a crash interrupted, applies it again (apply is
+    /// idempotent and converges from any partial state) and records it as an operation.
+    ///
+    /// # Errors
+    /// When the journal exists but cannot be read or parsed; it is left in place for an operator.
+    pub fn resume(&self) -> Result<Option<Operation>, String> {
+        let Some(path) = &self.journal else {
+            return Ok(None);
+        };
+        let text = match std::fs::read_to_string(path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(format!("reading the apply journal {}: {e}", path.display())),
+        };
+        let intent: Intent = serde_json::from_str(&text).map_err(|e| {
+            format!(
+                "the apply journal {} is not an intent this agent wrote: {e}",
+                path.display()
+            )
+        })?;
+        tracing::warn!(config = %intent.config, gpus = intent.work.len(), "resuming an apply a restart interrupted");
+        let id = {
+            let mut ops = self
+                .operations
+                .lock()
+                .map_err(|_| "operation table poisoned".to_owned())?;
+            ops.next_id += 1;
+            ops.next_id
+        };
+        Ok(Some(run_intent(
+            self.driver.as_ref(),
+            &self.operations,
+            &self.metrics,
+            self.journal.as_deref(),
+            id,
+            intent,
+        )))
+    }
+}
+
+/// What an apply is about to do, written before the first change.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Intent {
+    config: String,
+    work: Vec<(u32, mig::parted::DesiredMig)>,
+    drained: bool,
+}
+
+fn write_journal(path: &std::path::Path, intent: &Intent) -> std::io::Result<()> {
+    let tmp = path.with_extension("tmp");
+    let json = serde_json::to_vec(intent).map_err(std::io::Error::other)?;
+    std::fs::write(&tmp, json)?;
+    std::fs::rename(&tmp, path)
+}
+
+/// Applies an intent GPU by GPU, records the operation, clears the journal.
+fn run_intent(
+    driver: &dyn GpuDriver,
+    ops: &Mutex<Operations>,
+    metrics: &Metrics,
+    journal: Option<&std::path::Path>,
+    id: u64,
+    intent: Intent,
+) -> Operation {
+    let started = std::time::Instant::now();
+    let mut results = Vec::new();
+    let mut failed = false;
+    for (gpu, desired) in &intent.work {
+        match apply_gpu(driver, *gpu, desired, intent.drained) {
+            Ok(report) => results.push(GpuResult::Done(report)),
+            Err(e) => {
+                failed = true;
+                results.push(GpuResult::Failed {
+                    gpu: *gpu,
+                    error: e.to_string(),
+                });
+            }
+        }
+    }
+    let counter = if failed {
+        &metrics.applies_failed
+    } else {
+        &metrics.applies_ok
+    };
+    counter.fetch_add(1, Ordering::Relaxed);
+    metrics
+        .apply_micros_total
+        .fetch_add(started.elapsed().as_micros() as u64, Ordering::Relaxed);
+    // A failed apply is finished too: it is reported, and retrying it blindly at the next start would
+    // repeat a refusal (a busy instance, say) nobody asked to retry. Only a crash leaves the journal.
+    if let Some(path) = journal
+        && let Err(e) = std::fs::remove_file(path)
+        && e.kind() != std::io::ErrorKind::NotFound
+    {
+        tracing::error!(path = %path.display(), error = %e, "could not clear the apply journal");
+    }
+    let op = Operation {
+        id,
+        config: intent.config,
+        status: if failed {
+            OperationStatus::Failed
+        } else {
+            OperationStatus::Succeeded
+        },
+        gpus: results,
+    };
+    if let Ok(mut ops) = ops.lock() {
+        if ops.running == Some(id) {
+            ops.running = None;
+        }
+        ops.all.insert(id, op.clone());
+    }
+    op
 }
 
 /// The API routes.
@@ -317,48 +439,42 @@ async fn apply(
         );
         id
     };
-    let (driver, ops, metrics, drained) = (
+    let intent = Intent {
+        config: request.config.clone(),
+        work,
+        drained: request.drained,
+    };
+    if let Some(path) = &state.journal
+        && let Err(e) = write_journal(path, &intent)
+    {
+        if let Ok(mut ops) = state.operations.lock() {
+            ops.running = None;
+            ops.all.remove(&id);
+        }
+        return error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "journal",
+            format!(
+                "cannot write the apply journal {}: {e}; nothing was changed",
+                path.display()
+            ),
+        );
+    }
+    let (driver, ops, metrics, journal) = (
         state.driver.clone(),
         state.operations.clone(),
         state.metrics.clone(),
-        request.drained,
+        state.journal.clone(),
     );
     tokio::task::spawn_blocking(move || {
-        let started = std::time::Instant::now();
-        let mut results = Vec::new();
-        let mut failed = false;
-        for (gpu, desired) in work {
-            match apply_gpu(driver.as_ref(), gpu, &desired, drained) {
-                Ok(report) => results.push(GpuResult::Done(report)),
-                Err(e) => {
-                    failed = true;
-                    results.push(GpuResult::Failed {
-                        gpu,
-                        error: e.to_string(),
-                    });
-                }
-            }
-        }
-        let counter = if failed {
-            &metrics.applies_failed
-        } else {
-            &metrics.applies_ok
-        };
-        counter.fetch_add(1, Ordering::Relaxed);
-        metrics
-            .apply_micros_total
-            .fetch_add(started.elapsed().as_micros() as u64, Ordering::Relaxed);
-        if let Ok(mut ops) = ops.lock() {
-            ops.running = None;
-            if let Some(op) = ops.all.get_mut(&id) {
-                op.gpus = results;
-                op.status = if failed {
-                    OperationStatus::Failed
-                } else {
-                    OperationStatus::Succeeded
-                };
-            }
-        }
+        run_intent(
+            driver.as_ref(),
+            &ops,
+            &metrics,
+            journal.as_deref(),
+            id,
+            intent,
+        )
     });
     (
         StatusCode::ACCEPTED,

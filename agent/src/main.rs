@@ -35,6 +35,10 @@ enum Command {
         /// File holding the token clients must send as `Authorization: Bearer` (or MIGBOARD_AGENT_TOKEN).
         #[arg(long)]
         token_file: Option<PathBuf>,
+        /// Where each apply's intent is written before anything changes; an intent left by a crash
+        /// is resumed at start.
+        #[arg(long, env = "MIGBOARD_AGENT_JOURNAL")]
+        journal: Option<PathBuf>,
     },
     /// List the GPUs, their MIG mode and GPU instances.
     Inventory,
@@ -110,9 +114,14 @@ fn run(args: Args) -> anyhow::Result<ExitCode> {
     let default = Command::Serve {
         addr: SocketAddr::from(([127, 0, 0, 1], 9400)),
         token_file: None,
+        journal: None,
     };
     match args.command.unwrap_or(default) {
-        Command::Serve { addr, token_file } => {
+        Command::Serve {
+            addr,
+            token_file,
+            journal,
+        } => {
             let app = match args.simulate.as_deref() {
                 None => {
                     let agent::DriverState::NoDriver { reason } = agent::driver_state();
@@ -131,7 +140,19 @@ fn run(args: Args) -> anyhow::Result<ExitCode> {
                     }
                     let driver: std::sync::Arc<dyn GpuDriver> =
                         driver(args.simulate.as_deref())?.into();
-                    agent::api::router(agent::api::AgentState::new(driver, token))
+                    let mut state = agent::api::AgentState::new(driver, token);
+                    if let Some(path) = &journal {
+                        state = state.with_journal(path);
+                        match state.resume().map_err(anyhow::Error::msg)? {
+                            Some(op) => {
+                                tracing::warn!(operation = op.id, status = ?op.status, "resumed an interrupted apply")
+                            }
+                            None => {
+                                tracing::info!(path = %path.display(), "no interrupted apply to resume")
+                            }
+                        }
+                    }
+                    agent::api::router(state)
                 }
             };
             serve(addr, app)

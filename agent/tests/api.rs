@@ -290,3 +290,68 @@ async fn a_second_apply_while_one_runs_gets_409() {
         "free again once the first finished"
     );
 }
+
+#[tokio::test]
+async fn an_apply_a_crash_interrupted_is_resumed_at_start() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let journal = dir.path().join("apply.journal");
+    let sim = Arc::new(SimDriver::new(
+        GpuModel::H100_80GB,
+        2,
+        SimOptions {
+            reset_immediately: true,
+        },
+    ));
+    // The first agent crashes mid-apply: simulated by a fault after 5 calls, and the journal is
+    // written back as if the process had died before clearing it.
+    let state = AgentState::new(sim.clone(), TOKEN).with_journal(&journal);
+    let app = router(state);
+    sim.inject_fault_after(5);
+    let (status, body) = call(
+        &app,
+        "POST",
+        "/v1/apply",
+        Some(TOKEN),
+        Some(r#"{"config":"all-balanced"}"#),
+    )
+    .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    let op = wait_done(&app, json(&body)["operation"].as_u64().expect("id")).await;
+    assert_eq!(op["status"], "failed", "{op}");
+    assert!(
+        !journal.exists(),
+        "a finished (even failed) apply clears its journal"
+    );
+    std::fs::write(&journal, r#"{"config":"all-balanced","work":[[0,{"mig":"enabled","devices":{"1g.10gb":2,"2g.20gb":1,"3g.40gb":1}}],[1,{"mig":"enabled","devices":{"1g.10gb":2,"2g.20gb":1,"3g.40gb":1}}]],"drained":false}"#)
+        .expect("journal as a crash leaves it");
+    // The restarted agent resumes it to convergence.
+    let restarted = AgentState::new(sim.clone(), TOKEN).with_journal(&journal);
+    let resumed = restarted
+        .resume()
+        .expect("journal readable")
+        .expect("an intent was pending");
+    assert_eq!(
+        resumed.status,
+        agent::api::OperationStatus::Succeeded,
+        "{resumed:?}"
+    );
+    assert!(!journal.exists());
+    let app = router(restarted);
+    let (_, body) = call(&app, "GET", "/v1/inventory", Some(TOKEN), None).await;
+    let inv = json(&body);
+    for gpu in 0..2 {
+        assert_eq!(
+            inv["gpus"][gpu]["instances"].as_array().map(Vec::len),
+            Some(4),
+            "{inv}"
+        );
+    }
+    // A garbled journal is reported and left for an operator.
+    std::fs::write(&journal, "{not json").expect("write");
+    let err = AgentState::new(sim, TOKEN)
+        .with_journal(&journal)
+        .resume()
+        .expect_err("garbled");
+    assert!(err.contains("is not an intent this agent wrote"), "{err}");
+    assert!(journal.exists());
+}
