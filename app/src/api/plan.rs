@@ -18,7 +18,10 @@ use crate::error::AppError;
 pub async fn named_configs(model: String) -> Result<Vec<NamedConfig>, AppError> {
     let model: mig::GpuModel = model
         .parse()
-        .map_err(|e: mig::model::UnknownModel| AppError::BadRequest(e.to_string()))?;
+        .map_err(|e: mig::model::UnknownModel| {
+            bad_request();
+            AppError::BadRequest(e.to_string())
+        })?;
     let file = default_configs()?;
     Ok(mig::planner::named_configs(file, model))
 }
