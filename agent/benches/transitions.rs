@@ -18,18 +18,7 @@ use mig::{GpuModel, MigMode, MigPartedConfig, place};
 /// otherwise destroy every compute and GPU instance, change the mode if needed, create all.
 fn recreate_everything(sim: &SimDriver, desired: &DesiredMig) -> u64 {
     let before = sim.mutating_calls();
-    let obs = observe(sim, 0).expect("observe");
-    let current = match obs.gpu.mode {
-        MigMode::Disabled => DesiredMig::Disabled,
-        MigMode::Enabled => {
-            let mut c = mig::ProfileCounts::default();
-            obs.gpu
-                .instances
-                .iter()
-                .for_each(|p| c.add(p.profile.name, 1));
-            DesiredMig::Enabled(c)
-        }
-    };
+    let current = observe(sim, 0).expect("observe").gpu.as_desired();
     if current == *desired {
         return 0;
     }

@@ -398,20 +398,6 @@ mod tests {
             .expect("resolves on H100")
     }
 
-    fn counts_of(obs: &Observation) -> DesiredMig {
-        match obs.gpu.mode {
-            MigMode::Disabled => DesiredMig::Disabled,
-            MigMode::Enabled => {
-                let mut c = mig::ProfileCounts::default();
-                obs.gpu
-                    .instances
-                    .iter()
-                    .for_each(|p| c.add(p.profile.name, 1));
-                DesiredMig::Enabled(c)
-            }
-        }
-    }
-
     #[test]
     fn all_64_transitions_between_the_guides_configs_converge_and_reapply_is_free() {
         let sim = SimDriver::new(
@@ -427,7 +413,7 @@ mod tests {
                 let report = apply_gpu(&sim, 0, &config(to), false)
                     .unwrap_or_else(|e| panic!("{from} -> {to}: {e}"));
                 let after = observe(&sim, 0).expect("observe");
-                assert_eq!(counts_of(&after), config(to), "{from} -> {to}");
+                assert_eq!(after.gpu.as_desired(), config(to), "{from} -> {to}");
                 assert_eq!(
                     report.outcome,
                     if from == to {
@@ -545,7 +531,7 @@ mod tests {
         let done = apply_gpu(&sim, 0, &config("all-balanced"), false).expect("apply");
         assert_eq!(done.outcome, Outcome::Applied);
         assert_eq!(
-            counts_of(&observe(&sim, 0).expect("observe")),
+            observe(&sim, 0).expect("observe").gpu.as_desired(),
             config("all-balanced")
         );
         // A contrary request pending on a GPU that is as wanted is cancelled.
@@ -593,14 +579,14 @@ mod tests {
         );
         let partial = observe(&sim, 0).expect("observe");
         assert_ne!(
-            counts_of(&partial),
+            partial.gpu.as_desired(),
             config("all-balanced"),
             "stopped half-way"
         );
         let report = apply_gpu(&sim, 0, &config("all-balanced"), false).expect("converges");
         assert_eq!(report.outcome, Outcome::Applied);
         assert_eq!(
-            counts_of(&observe(&sim, 0).expect("observe")),
+            observe(&sim, 0).expect("observe").gpu.as_desired(),
             config("all-balanced")
         );
     }

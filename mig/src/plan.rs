@@ -41,6 +41,19 @@ impl ObservedGpu {
             instances: Vec::new(),
         }
     }
+    /// What this GPU has, as the desired state that would keep it (counts, not placements).
+    pub fn as_desired(&self) -> crate::parted::DesiredMig {
+        match self.mode {
+            MigMode::Disabled => crate::parted::DesiredMig::Disabled,
+            MigMode::Enabled => {
+                let mut counts = crate::layout::ProfileCounts::default();
+                self.instances
+                    .iter()
+                    .for_each(|p| counts.add(p.profile.name, 1));
+                crate::parted::DesiredMig::Enabled(counts)
+            }
+        }
+    }
     /// A GPU with MIG on and exactly this layout.
     pub fn with_layout(layout: &Layout) -> Self {
         Self {

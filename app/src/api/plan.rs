@@ -16,12 +16,10 @@ use crate::error::AppError;
 /// file does not parse (a build defect, reported rather than panicking).
 #[server(endpoint = "named_configs")]
 pub async fn named_configs(model: String) -> Result<Vec<NamedConfig>, AppError> {
-    let model: mig::GpuModel = model
-        .parse()
-        .map_err(|e: mig::model::UnknownModel| {
-            bad_request();
-            AppError::BadRequest(e.to_string())
-        })?;
+    let model: mig::GpuModel = model.parse().map_err(|e: mig::model::UnknownModel| {
+        bad_request();
+        AppError::BadRequest(e.to_string())
+    })?;
     let file = default_configs()?;
     Ok(mig::planner::named_configs(file, model))
 }
