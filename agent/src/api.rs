@@ -524,26 +524,64 @@ async fn metrics(State(state): State<AgentState>) -> Response {
         m.apply_micros_total.load(Ordering::Relaxed) as f64 / 1e6
     ));
     let driver = state.driver.clone();
+    // Per GPU instance: (gpu, profile, start, memory used by its processes MiB, its memory MiB).
     let instances = tokio::task::spawn_blocking(move || {
-        let gpus = driver.gpus().unwrap_or_default();
-        gpus.iter()
-            .filter_map(|g| observe(driver.as_ref(), g.index).ok().map(|o| (g.index, o)))
-            .collect::<Vec<_>>()
+        let mut rows = Vec::new();
+        for g in driver.gpus().unwrap_or_default() {
+            let Ok(obs) = observe(driver.as_ref(), g.index) else {
+                continue;
+            };
+            for info in &obs.instances {
+                let Some(p) = obs
+                    .gpu
+                    .instances
+                    .iter()
+                    .find(|p| p.profile.nvml_id() == info.profile_id && p.start == info.start)
+                else {
+                    continue;
+                };
+                let used: u64 = driver
+                    .processes(g.index, info.id)
+                    .unwrap_or_default()
+                    .iter()
+                    .map(|p| p.used_memory_mib)
+                    .sum();
+                rows.push((
+                    g.index,
+                    p.profile.name,
+                    p.start,
+                    used,
+                    u64::from(p.profile.memory_mib),
+                ));
+            }
+        }
+        rows
     })
     .await
     .unwrap_or_default();
     out.push_str("# HELP migboard_agent_gpu_instances GPU instances per GPU and profile.\n# TYPE migboard_agent_gpu_instances gauge\n");
-    for (gpu, obs) in instances {
-        let mut counts: BTreeMap<&str, u32> = BTreeMap::new();
-        obs.gpu
-            .instances
-            .iter()
-            .for_each(|p| *counts.entry(p.profile.name).or_default() += 1);
-        for (profile, n) in counts {
-            out.push_str(&format!(
-                "migboard_agent_gpu_instances{{gpu=\"{gpu}\",profile=\"{profile}\"}} {n}\n"
-            ));
-        }
+    let mut counts: BTreeMap<(u32, &str), u32> = BTreeMap::new();
+    instances
+        .iter()
+        .for_each(|(gpu, profile, ..)| *counts.entry((*gpu, profile)).or_default() += 1);
+    for ((gpu, profile), n) in counts {
+        out.push_str(&format!(
+            "migboard_agent_gpu_instances{{gpu=\"{gpu}\",profile=\"{profile}\"}} {n}\n"
+        ));
+    }
+    out.push_str("# HELP migboard_agent_instance_memory_used_bytes Memory used by the processes on a GPU instance.\n# TYPE migboard_agent_instance_memory_used_bytes gauge\n");
+    for (gpu, profile, start, used, _) in &instances {
+        out.push_str(&format!(
+            "migboard_agent_instance_memory_used_bytes{{gpu=\"{gpu}\",profile=\"{profile}\",start=\"{start}\"}} {}\n",
+            used * 1024 * 1024
+        ));
+    }
+    out.push_str("# HELP migboard_agent_instance_memory_bytes Memory of a GPU instance.\n# TYPE migboard_agent_instance_memory_bytes gauge\n");
+    for (gpu, profile, start, _, total) in &instances {
+        out.push_str(&format!(
+            "migboard_agent_instance_memory_bytes{{gpu=\"{gpu}\",profile=\"{profile}\",start=\"{start}\"}} {}\n",
+            total * 1024 * 1024
+        ));
     }
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out).into_response()
 }

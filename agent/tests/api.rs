@@ -156,6 +156,20 @@ async fn apply_is_an_operation_and_inventory_shows_the_result() {
         metrics.contains("migboard_agent_gpu_instances{gpu=\"1\",profile=\"1g.10gb\"} 2"),
         "{metrics}"
     );
+    // 3g.40gb on H100 has 40,448 MiB; nothing runs on it yet.
+    let instance = "{gpu=\"0\",profile=\"3g.40gb\",start=\"4\"}";
+    assert!(
+        metrics.contains(&format!(
+            "migboard_agent_instance_memory_bytes{instance} 42412802048"
+        )),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains(&format!(
+            "migboard_agent_instance_memory_used_bytes{instance} 0"
+        )),
+        "{metrics}"
+    );
 }
 
 #[tokio::test]
@@ -346,6 +360,14 @@ async fn an_apply_a_crash_interrupted_is_resumed_at_start() {
             "{inv}"
         );
     }
+    // Memory used on an instance is what its processes use.
+    sim.start_process(1, 5, 77, 1000)
+        .expect("process on the 3g.40gb at 4");
+    let (_, metrics) = call(&app, "GET", "/metrics", Some(TOKEN), None).await;
+    assert!(
+        metrics.contains("migboard_agent_instance_memory_used_bytes{gpu=\"1\",profile=\"3g.40gb\",start=\"4\"} 1048576000"),
+        "{metrics}"
+    );
     // A garbled journal is reported and left for an operator.
     std::fs::write(&journal, "{not json").expect("write");
     let err = AgentState::new(sim, TOKEN)
