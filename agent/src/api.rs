@@ -15,7 +15,7 @@ use axum::{Json, Router};
 use mig::MigPartedConfig;
 use serde::{Deserialize, Serialize};
 
-use crate::apply::{ApplyReport, Observation, apply_gpu, observe};
+use crate::apply::{ApplyReport, Observation, StepDone, apply_gpu_with_progress, observe};
 use crate::driver::{DriverError, GpuDriver, GpuInfo};
 
 /// Shared state of the API.
@@ -59,6 +59,9 @@ pub struct Operation {
     pub status: OperationStatus,
     /// Per GPU: the report, or the error in words.
     pub gpus: Vec<GpuResult>,
+    /// Steps done so far, in order (what `/v1/operations/{id}/events` streams).
+    #[serde(skip)]
+    pub progress: Vec<StepDone>,
 }
 
 /// Where an operation is.
@@ -235,7 +238,14 @@ fn run_intent(
     let mut results = Vec::new();
     let mut failed = false;
     for (gpu, desired) in &intent.work {
-        match apply_gpu(driver, *gpu, desired, intent.drained) {
+        let mut progress = |done: StepDone| {
+            if let Ok(mut ops) = ops.lock()
+                && let Some(op) = ops.all.get_mut(&id)
+            {
+                op.progress.push(done);
+            }
+        };
+        match apply_gpu_with_progress(driver, *gpu, desired, intent.drained, &mut progress) {
             Ok(report) => results.push(GpuResult::Done(report)),
             Err(e) => {
                 failed = true;
@@ -272,13 +282,19 @@ fn run_intent(
             OperationStatus::Succeeded
         },
         gpus: results,
+        progress: Vec::new(),
     };
-    if let Ok(mut ops) = ops.lock() {
-        if ops.running == Some(id) {
-            ops.running = None;
-        }
-        ops.all.insert(id, op.clone());
+    let Ok(mut ops) = ops.lock() else { return op };
+    if ops.running == Some(id) {
+        ops.running = None;
     }
+    let progress = ops
+        .all
+        .get(&id)
+        .map(|o| o.progress.clone())
+        .unwrap_or_default();
+    let op = Operation { progress, ..op };
+    ops.all.insert(id, op.clone());
     op
 }
 
@@ -288,6 +304,7 @@ pub fn router(state: AgentState) -> Router {
         .route("/v1/inventory", get(inventory))
         .route("/v1/apply", post(apply))
         .route("/v1/operations/{id}", get(operation))
+        .route("/v1/operations/{id}/events", get(events))
         .route("/metrics", get(metrics))
         .route_layer(middleware::from_fn_with_state(state.clone(), require_token));
     Router::new()
@@ -435,6 +452,7 @@ async fn apply(
                 config: request.config.clone(),
                 status: OperationStatus::Running,
                 gpus: Vec::new(),
+                progress: Vec::new(),
             },
         );
         id
@@ -504,6 +522,63 @@ async fn operation(State(state): State<AgentState>, Path(id): Path<String>) -> R
             format!("no operation {id} on this agent (operations are kept until it restarts)"),
         ),
     }
+}
+
+/// `GET /v1/operations/{id}/events`: Server-Sent Events, one `step` event per step done (with its
+/// GPU, index and total), then one `done` event with the operation; the stream then ends. Joining
+/// late replays the steps done so far.
+async fn events(State(state): State<AgentState>, Path(id): Path<String>) -> Response {
+    use axum::response::sse::{Event, KeepAlive, Sse};
+    let Ok(id) = id.parse::<u64>() else {
+        return error(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("`{id}` is not an operation id (a number)"),
+        );
+    };
+    if state
+        .operations
+        .lock()
+        .ok()
+        .is_none_or(|ops| !ops.all.contains_key(&id))
+    {
+        return error(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("no operation {id} on this agent"),
+        );
+    }
+    let ops = state.operations.clone();
+    // (next step to send, finished) → poll the operation table every 50 ms.
+    let stream = futures_util::stream::unfold((0usize, false), move |(sent, finished)| {
+        let ops = ops.clone();
+        async move {
+            if finished {
+                return None;
+            }
+            loop {
+                let snapshot = ops.lock().ok().and_then(|o| o.all.get(&id).cloned())?;
+                if let Some(step) = snapshot.progress.get(sent) {
+                    let event = Event::default()
+                        .event("step")
+                        .json_data(step)
+                        .unwrap_or_default();
+                    return Some((Ok::<_, std::convert::Infallible>(event), (sent + 1, false)));
+                }
+                if snapshot.status != OperationStatus::Running {
+                    let event = Event::default()
+                        .event("done")
+                        .json_data(&snapshot)
+                        .unwrap_or_default();
+                    return Some((Ok(event), (sent, true)));
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
+        }
+    });
+    Sse::new(stream)
+        .keep_alive(KeepAlive::default())
+        .into_response()
 }
 
 async fn metrics(State(state): State<AgentState>) -> Response {

@@ -241,6 +241,33 @@ pub fn apply_gpu(
     desired: &DesiredMig,
     drained: bool,
 ) -> Result<ApplyReport, ApplyError> {
+    apply_gpu_with_progress(driver, gpu, desired, drained, &mut |_| {})
+}
+
+/// Progress of an apply: step `index` (0-based) of `total` on GPU `gpu` is done.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StepDone {
+    /// GPU index.
+    pub gpu: u32,
+    /// Which step.
+    pub index: usize,
+    /// Of how many.
+    pub total: usize,
+    /// The step.
+    pub step: Step,
+}
+
+/// [`apply_gpu`], calling `progress` after each step.
+///
+/// # Errors
+/// As [`apply_gpu`].
+pub fn apply_gpu_with_progress(
+    driver: &dyn GpuDriver,
+    gpu: u32,
+    desired: &DesiredMig,
+    drained: bool,
+    progress: &mut dyn FnMut(StepDone),
+) -> Result<ApplyReport, ApplyError> {
     let before = observe(driver, gpu)?;
     let target = desired_layout(gpu, &before.gpu, desired)?;
     let steps = plan(&before.gpu, target.as_ref());
@@ -322,7 +349,7 @@ pub fn apply_gpu(
         }
     }
     let mut calls = 0u32;
-    for step in &steps {
+    for (index, step) in steps.iter().enumerate() {
         let fail = |source| ApplyError::Driver {
             gpu,
             what: step.to_string(),
@@ -370,6 +397,12 @@ pub fn apply_gpu(
                 driver.create_compute_instance(gpu, gi).map_err(fail)?;
             }
         }
+        progress(StepDone {
+            gpu,
+            index,
+            total: steps.len(),
+            step: *step,
+        });
     }
     let after = observe(driver, gpu)?;
     let remaining = plan(&after.gpu, target.as_ref());

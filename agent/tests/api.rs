@@ -135,6 +135,31 @@ async fn apply_is_an_operation_and_inventory_shows_the_result() {
         inv["gpus"][1]["instances"][3],
         serde_json::json!({"profile": "3g.40gb", "start": 4})
     );
+    // The events replay every step (5 per GPU for all-balanced from MIG off), then the outcome.
+    let (status, events) = call(
+        &app,
+        "GET",
+        &format!("/v1/operations/{id}/events"),
+        Some(TOKEN),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(events.matches("event: step").count(), 10, "{events}");
+    assert!(
+        events.contains(
+            r#""step":{"op":"create_instance","nvml_profile_id":9,"profile":"3g.40gb","start":4}"#
+        ),
+        "{events}"
+    );
+    assert!(events.contains(r#""index":4,"total":5"#), "{events}");
+    assert_eq!(events.matches("event: done").count(), 1, "{events}");
+    assert!(
+        events.trim_end().ends_with('}') && events.contains(r#""status":"succeeded""#),
+        "{events}"
+    );
+    let (status, _) = call(&app, "GET", "/v1/operations/999/events", Some(TOKEN), None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
     // Idempotent: the same apply again makes no driver call.
     let (_, body) = call(
         &app,
@@ -288,7 +313,27 @@ async fn a_second_apply_while_one_runs_gets_409() {
         body.contains(&format!("apply {first} is still running")),
         "{body}"
     );
+    // Someone follows the operation live while it is blocked, before any step is done.
+    let follower = {
+        let app = app.clone();
+        tokio::spawn(async move {
+            call(
+                &app,
+                "GET",
+                &format!("/v1/operations/{first}/events"),
+                Some(TOKEN),
+                None,
+            )
+            .await
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(100)).await;
     release.send(()).expect("release");
+    let (status, events) = follower.await.expect("follower");
+    assert_eq!(status, StatusCode::OK);
+    // all-1g.10gb from MIG off: mode + 7 instances = 8 steps, streamed as they happened.
+    assert_eq!(events.matches("event: step").count(), 8, "{events}");
+    assert!(events.contains("event: done"), "{events}");
     assert_eq!(wait_done(&app, first).await["status"], "succeeded");
     let (status, _) = call(
         &app,
