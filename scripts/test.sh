@@ -15,6 +15,9 @@ rust() {
   echo "==> Rust tests (per crate, so the ssr and hydrate features never unify)"
   # `frontend` is the wasm entry (hydrate); its code is `app`, tested here with `ssr`.
   local rc=0
+  # The agent's FFI tests load the simulated NVML library (nvml-sim) as libnvidia-ml.so.1.
+  cargo build -p nvml-sim 2>&1 | tee "$logs/nvml-sim.log" || rc=$?
+  export NVML_SIM_LIB="$ROOT/target/debug/libnvidia_ml.so"
   cargo test -p mig -p agent -p app -p server --features app/ssr 2>&1 | tee "$logs/rust.log" || rc=$?
   local p f i
   # A crate with no tests still prints "test result", so these greps match; `|| true` guards the rest.

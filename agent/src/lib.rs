@@ -8,6 +8,9 @@
 pub mod api;
 pub mod apply;
 pub mod driver;
+// The NVML FFI: the one module of the agent where `unsafe` is allowed.
+#[allow(unsafe_code)]
+pub mod nvml;
 pub mod sim;
 
 use axum::Router;

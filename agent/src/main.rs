@@ -21,6 +21,9 @@ struct Args {
     /// effect at once, as if each GPU were reset; state lives only as long as the process).
     #[arg(long, global = true, env = "MIGBOARD_AGENT_SIMULATE")]
     simulate: Option<String>,
+    /// The NVML library to load (default: `libnvidia-ml.so.1` from the library path).
+    #[arg(long, global = true, env = "MIGBOARD_NVML_LIB")]
+    nvml_lib: Option<PathBuf>,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -87,8 +90,8 @@ fn init_logging() {
     }
 }
 
-fn driver(simulate: Option<&str>) -> anyhow::Result<Box<dyn GpuDriver>> {
-    match simulate {
+fn driver(args: &Args) -> anyhow::Result<Box<dyn GpuDriver>> {
+    match args.simulate.as_deref() {
         Some(spec) => {
             let (model, count) = parse_simulate(spec)
                 .map_err(anyhow::Error::msg)
@@ -101,34 +104,33 @@ fn driver(simulate: Option<&str>) -> anyhow::Result<Box<dyn GpuDriver>> {
                 },
             )))
         }
-        None => {
-            let agent::DriverState::NoDriver { reason } = agent::driver_state();
-            bail!(
-                "no NVIDIA driver on this node: {reason}; use --simulate h100x8 to try the agent on simulated GPUs"
-            )
-        }
+        None => match agent::nvml::NvmlDriver::open(args.nvml_lib.as_deref()) {
+            Ok(d) => Ok(Box::new(d)),
+            Err(e) => bail!(
+                "{e}; on a machine without GPUs, use --simulate h100x8 to try the agent on simulated GPUs"
+            ),
+        },
     }
 }
 
-fn run(args: Args) -> anyhow::Result<ExitCode> {
+fn run(mut args: Args) -> anyhow::Result<ExitCode> {
     let default = Command::Serve {
         addr: SocketAddr::from(([127, 0, 0, 1], 9400)),
         token_file: None,
         journal: None,
     };
-    match args.command.unwrap_or(default) {
+    match args.command.take().unwrap_or(default) {
         Command::Serve {
             addr,
             token_file,
             journal,
         } => {
-            let app = match args.simulate.as_deref() {
-                None => {
-                    let agent::DriverState::NoDriver { reason } = agent::driver_state();
-                    tracing::warn!(%reason, "agent starts without a GPU driver");
+            let app = match driver(&args) {
+                Err(e) => {
+                    tracing::warn!(reason = %e, "agent starts without a GPU driver");
                     agent::router()
                 }
-                Some(_) => {
+                Ok(driver) => {
                     let token = match token_file {
                         Some(path) => std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?,
                         None => std::env::var("MIGBOARD_AGENT_TOKEN")
@@ -138,8 +140,7 @@ fn run(args: Args) -> anyhow::Result<ExitCode> {
                     if token.len() < 16 {
                         bail!("the agent token must be at least 16 characters");
                     }
-                    let driver: std::sync::Arc<dyn GpuDriver> =
-                        driver(args.simulate.as_deref())?.into();
+                    let driver: std::sync::Arc<dyn GpuDriver> = driver.into();
                     let mut state = agent::api::AgentState::new(driver, token);
                     if let Some(path) = &journal {
                         state = state.with_journal(path);
@@ -158,7 +159,7 @@ fn run(args: Args) -> anyhow::Result<ExitCode> {
             serve(addr, app)
         }
         Command::Inventory => {
-            let d = driver(args.simulate.as_deref())?;
+            let d = driver(&args)?;
             for gpu in d.gpus().context("listing GPUs")? {
                 let obs = observe(d.as_ref(), gpu.index)?;
                 let mode = match obs.pending {
@@ -200,7 +201,7 @@ fn run(args: Args) -> anyhow::Result<ExitCode> {
                 None => MigPartedConfig::default_configs()
                     .context("the built-in config-default.yaml")?,
             };
-            let d = driver(args.simulate.as_deref())?;
+            let d = driver(&args)?;
             let all = d.gpus().context("listing GPUs")?;
             let mut failed = false;
             for gpu in all
