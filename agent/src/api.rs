@@ -15,7 +15,9 @@ use axum::{Json, Router};
 use mig::MigPartedConfig;
 use serde::{Deserialize, Serialize};
 
-use crate::apply::{ApplyReport, Observation, StepDone, apply_gpu_with_progress, observe};
+use crate::apply::{
+    ApplyReport, Observation, StepDone, apply_gpu_with_progress, busy_instances, observe,
+};
 use crate::driver::{DriverError, GpuDriver, GpuInfo};
 
 /// Shared state of the API.
@@ -424,6 +426,58 @@ async fn apply(
             "no_such_gpu",
             format!("this node has no GPU {missing}"),
         );
+    }
+    if !request.drained {
+        // Refuse up front, naming what is in the way, when an instance to destroy runs processes.
+        let (driver, check) = (state.driver.clone(), work.clone());
+        let busy = tokio::task::spawn_blocking(move || {
+            let mut all = Vec::new();
+            for (gpu, desired) in &check {
+                for b in busy_instances(driver.as_ref(), *gpu, desired)? {
+                    all.push((*gpu, b));
+                }
+            }
+            Ok::<_, crate::apply::ApplyError>(all)
+        })
+        .await;
+        match busy {
+            Ok(Ok(busy)) if busy.is_empty() => {}
+            Ok(Ok(busy)) => {
+                let listed: Vec<String> = busy
+                    .iter()
+                    .map(|(g, b)| {
+                        let pids: Vec<String> = b.pids.iter().map(ToString::to_string).collect();
+                        format!(
+                            "GPU {g} {} at slice {} (pids {})",
+                            b.profile,
+                            b.start,
+                            pids.join(", ")
+                        )
+                    })
+                    .collect();
+                let instances: Vec<serde_json::Value> = busy
+                    .iter()
+                    .map(|(g, b)| serde_json::json!({"gpu": g, "profile": b.profile, "start": b.start, "pids": b.pids}))
+                    .collect();
+                return (
+                    StatusCode::CONFLICT,
+                    Json(serde_json::json!({"error": {
+                        "code": "in_use",
+                        "message": format!("instances to destroy are in use: {}; drain the node, or apply with \"drained\": true", listed.join("; ")),
+                        "instances": instances,
+                    }})),
+                )
+                    .into_response();
+            }
+            Ok(Err(e)) => return error(StatusCode::BAD_GATEWAY, "observe", e.to_string()),
+            Err(e) => {
+                return error(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal",
+                    format!("busy check failed: {e}"),
+                );
+            }
+        }
     }
     let id = {
         let Ok(mut ops) = state.operations.lock() else {

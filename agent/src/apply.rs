@@ -216,6 +216,59 @@ pub fn desired_layout(
     }
 }
 
+/// The instances `steps` would destroy that have processes on them.
+fn busy_of(
+    driver: &dyn GpuDriver,
+    gpu: u32,
+    before: &Observation,
+    steps: &[Step],
+) -> Result<Vec<BusyInstance>, ApplyError> {
+    let mut busy = Vec::new();
+    for step in steps {
+        if let Step::DestroyInstance {
+            nvml_profile_id,
+            profile,
+            start,
+        } = *step
+            && let Some(gi) = before
+                .instances
+                .iter()
+                .find(|i| i.profile_id == nvml_profile_id && i.start == start)
+        {
+            let procs = driver
+                .processes(gpu, gi.id)
+                .map_err(|source| ApplyError::Driver {
+                    gpu,
+                    what: format!("list processes of {profile} at {start}"),
+                    source,
+                })?;
+            if !procs.is_empty() {
+                busy.push(BusyInstance {
+                    profile: profile.to_string(),
+                    start,
+                    pids: procs.iter().map(|p| p.pid).collect(),
+                });
+            }
+        }
+    }
+    Ok(busy)
+}
+
+/// The instances applying `desired` to GPU `gpu` would destroy that run processes: what an apply
+/// that was not told the node is drained refuses for.
+///
+/// # Errors
+/// As [`observe`] and [`desired_layout`].
+pub fn busy_instances(
+    driver: &dyn GpuDriver,
+    gpu: u32,
+    desired: &DesiredMig,
+) -> Result<Vec<BusyInstance>, ApplyError> {
+    let before = observe(driver, gpu)?;
+    let target = desired_layout(gpu, &before.gpu, desired)?;
+    busy_of(driver, gpu, &before, &plan(&before.gpu, target.as_ref()))
+}
+
 /// What applying `desired` to GPU `gpu` would do, without doing it.
 ///
 /// # Errors
@@ -316,31 +369,7 @@ pub fn apply_gpu_with_progress(
             .cloned()
     };
     if !drained {
-        let mut busy = Vec::new();
-        for step in &steps {
-            if let Step::DestroyInstance {
-                nvml_profile_id,
-                profile,
-                start,
-            } = *step
-                && let Some(gi) = find(&before, nvml_profile_id, start)
-            {
-                let procs = driver
-                    .processes(gpu, gi.id)
-                    .map_err(|source| ApplyError::Driver {
-                        gpu,
-                        what: format!("list processes of {profile} at {start}"),
-                        source,
-                    })?;
-                if !procs.is_empty() {
-                    busy.push(BusyInstance {
-                        profile: profile.to_string(),
-                        start,
-                        pids: procs.iter().map(|p| p.pid).collect(),
-                    });
-                }
-            }
-        }
+        let busy = busy_of(driver, gpu, &before, &steps)?;
         if !busy.is_empty() {
             return Err(ApplyError::Busy {
                 gpu,

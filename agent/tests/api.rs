@@ -422,3 +422,47 @@ async fn an_apply_a_crash_interrupted_is_resumed_at_start() {
     assert!(err.contains("is not an intent this agent wrote"), "{err}");
     assert!(journal.exists());
 }
+
+#[tokio::test]
+async fn an_apply_that_would_destroy_a_busy_instance_gets_409_with_the_processes() {
+    let sim = Arc::new(SimDriver::new(
+        GpuModel::H100_80GB,
+        1,
+        SimOptions {
+            reset_immediately: true,
+        },
+    ));
+    let app = router(AgentState::new(sim.clone(), TOKEN));
+    let (_, body) = call(
+        &app,
+        "POST",
+        "/v1/apply",
+        Some(TOKEN),
+        Some(r#"{"config":"all-1g.10gb"}"#),
+    )
+    .await;
+    wait_done(&app, json(&body)["operation"].as_u64().expect("id")).await;
+    sim.start_process(0, 3, 4242, 2048).expect("process");
+    let calls = sim.mutating_calls();
+    let (status, body) = call(
+        &app,
+        "POST",
+        "/v1/apply",
+        Some(TOKEN),
+        Some(r#"{"config":"all-7g.80gb"}"#),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    let err = json(&body);
+    assert_eq!(
+        err["error"]["instances"],
+        serde_json::json!([{"gpu": 0, "profile": "1g.10gb", "start": 3, "pids": [4242]}])
+    );
+    assert!(
+        err["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("GPU 0 1g.10gb at slice 3 (pids 4242)")),
+        "{err}"
+    );
+    assert_eq!(sim.mutating_calls(), calls, "refused before any change");
+}

@@ -73,10 +73,20 @@ fn inventory_and_nvml_return_codes_through_the_real_ffi() {
 }
 
 fn agent(lib: &std::path::Path, gpus: &str, args: &[&str]) -> (i32, String, String) {
+    agent_with(lib, gpus, &[], args)
+}
+
+fn agent_with(
+    lib: &std::path::Path,
+    gpus: &str,
+    env: &[(&str, &str)],
+    args: &[&str],
+) -> (i32, String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_migboard-agent"))
         .arg("--nvml-lib")
         .arg(lib)
         .args(args)
+        .envs(env.iter().copied())
         .env("NVML_SIM_GPUS", gpus)
         .env("NVML_SIM_RESET_IMMEDIATELY", "1")
         .env_remove("MIGBOARD_AGENT_SIMULATE")
@@ -114,4 +124,37 @@ fn a_full_apply_through_nvml_converges_and_is_verified() {
         out.contains("NVIDIA A100 40GB") && out.contains("MIG disabled"),
         "{out}"
     );
+}
+
+#[test]
+fn busy_instances_and_faults_through_nvml() {
+    let (_dir, lib) = library();
+    // all-1g.10gb is on the GPU and pid 4242 runs on the instance at slice 3.
+    let busy = [
+        ("NVML_SIM_INITIAL", "all-1g.10gb"),
+        ("NVML_SIM_PROCESSES", "0:3:4242"),
+    ];
+    let (code, out, err) = agent_with(&lib, "h100x1", &busy, &["inventory"]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out.matches("1g.10gb@").count(), 7, "{out}");
+    let (code, _, err) = agent_with(&lib, "h100x1", &busy, &["apply", "-c", "all-7g.80gb"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("1g.10gb at slice 3 (pids 4242)"), "{err}");
+    // Told the node is drained, the agent tries, and NVML itself says IN_USE (19).
+    let (code, _, err) = agent_with(
+        &lib,
+        "h100x1",
+        &busy,
+        &["apply", "-c", "all-7g.80gb", "--drained"],
+    );
+    assert_eq!(code, 1);
+    assert!(err.contains("in use"), "{err}");
+    // A driver failure mid-apply is reported with the step it hit.
+    let fault = [
+        ("NVML_SIM_INITIAL", "all-1g.10gb"),
+        ("NVML_SIM_FAULT_AFTER", "3"),
+    ];
+    let (code, _, err) = agent_with(&lib, "h100x1", &fault, &["apply", "-c", "all-balanced"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("NVML error 999"), "{err}");
 }

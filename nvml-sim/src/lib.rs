@@ -6,7 +6,10 @@
 //!
 //! Configured by environment, read at `nvmlInit_v2`: `NVML_SIM_GPUS` (`h100x8`, default `h100x1`),
 //! `NVML_SIM_RESET_IMMEDIATELY=1` (MIG mode changes take effect at once instead of pending until
-//! a reset). GPU state lives as long as the process (like a GPU across driver re-inits).
+//! a reset), `NVML_SIM_INITIAL=all-1g.10gb` (start with a named config applied),
+//! `NVML_SIM_PROCESSES=0:3:4242,…` (gpu:memory slice:pid running), `NVML_SIM_FAULT_AFTER=n` (the
+//! n-th mutating call fails). GPU state lives as long as the process (like a GPU across driver
+//! re-inits).
 
 // FFI: every exported function takes raw pointers from C. Each dereference is checked for null
 // first; the caller (NVML's contract) provides valid, writable memory of the documented type.
@@ -132,8 +135,57 @@ pub extern "C" fn nvmlInit_v2() -> nvmlReturn_t {
         return INVALID_ARGUMENT;
     };
     let reset_immediately = std::env::var("NVML_SIM_RESET_IMMEDIATELY").is_ok_and(|v| v == "1");
-    SIM.get_or_init(|| SimDriver::new(model, count, SimOptions { reset_immediately }));
-    SUCCESS
+    let mut failed = SUCCESS;
+    SIM.get_or_init(|| {
+        let sim = SimDriver::new(model, count, SimOptions { reset_immediately });
+        if let Err(code) = prepare(&sim, model, count) {
+            failed = code;
+        }
+        sim
+    });
+    failed
+}
+
+/// Applies `NVML_SIM_INITIAL` (a named config, as after an earlier apply and reset), starts
+/// `NVML_SIM_PROCESSES` (`gpu:slice:pid,...`), and arms `NVML_SIM_FAULT_AFTER` (fail the n-th
+/// mutating call with an unknown error).
+fn prepare(sim: &SimDriver, model: mig::GpuModel, count: u32) -> Result<(), nvmlReturn_t> {
+    if let Ok(name) = std::env::var("NVML_SIM_INITIAL") {
+        let file = mig::MigPartedConfig::default_configs().map_err(|_| INVALID_ARGUMENT)?;
+        for gpu in 0..count {
+            let desired = file
+                .resolve(&name, model, gpu)
+                .map_err(|_| INVALID_ARGUMENT)?;
+            let first =
+                agent::apply::apply_gpu(sim, gpu, &desired, false).map_err(|_| INVALID_ARGUMENT)?;
+            if first.outcome == agent::apply::Outcome::ResetRequired {
+                sim.reset(gpu).map_err(|e| code(&e))?;
+                agent::apply::apply_gpu(sim, gpu, &desired, false).map_err(|_| INVALID_ARGUMENT)?;
+            }
+        }
+    }
+    if let Ok(list) = std::env::var("NVML_SIM_PROCESSES") {
+        for item in list.split(',').filter(|i| !i.trim().is_empty()) {
+            let parts: Vec<u32> = item
+                .trim()
+                .split(':')
+                .filter_map(|p| p.parse().ok())
+                .collect();
+            let [gpu, slice, pid] = parts[..] else {
+                return Err(INVALID_ARGUMENT);
+            };
+            let slice = u8::try_from(slice).map_err(|_| INVALID_ARGUMENT)?;
+            sim.start_process(gpu, slice, pid, 1024)
+                .map_err(|e| code(&e))?;
+        }
+    }
+    if let Some(n) = std::env::var("NVML_SIM_FAULT_AFTER")
+        .ok()
+        .and_then(|n| n.parse().ok())
+    {
+        sim.inject_fault_after(n);
+    }
+    Ok(())
 }
 
 /// `nvmlInitWithFlags`.
