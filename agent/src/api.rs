@@ -326,6 +326,7 @@ struct InventoryGpu {
     mig_mode: mig::MigMode,
     pending_mig_mode: Option<mig::MigMode>,
     instances: Vec<mig::InstanceSpec>,
+    mig_devices: Vec<crate::driver::MigDeviceInfo>,
 }
 
 async fn inventory(State(state): State<AgentState>) -> Response {
@@ -336,11 +337,15 @@ async fn inventory(State(state): State<AgentState>) -> Response {
             .map(|info| {
                 let Observation { gpu, pending, .. } = observe(driver.as_ref(), info.index)
                     .map_err(|e| error(StatusCode::BAD_GATEWAY, "observe", e.to_string()))?;
+                let mig_devices = driver
+                    .mig_devices(info.index)
+                    .map_err(|e| driver_error(&e))?;
                 Ok(InventoryGpu {
                     info,
                     mig_mode: gpu.mode,
                     pending_mig_mode: pending,
                     instances: gpu.instances.iter().map(mig::Placed::to_spec).collect(),
+                    mig_devices,
                 })
             })
             .collect()

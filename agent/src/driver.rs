@@ -49,6 +49,18 @@ pub struct GpuInstanceInfo {
     pub compute_instances: Vec<u32>,
 }
 
+/// A MIG device: what a workload sees (one per compute instance), with the UUID it is addressed by
+/// (`NVIDIA_VISIBLE_DEVICES=MIG-…`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MigDeviceInfo {
+    /// Its GPU instance.
+    pub gpu_instance_id: u32,
+    /// Its compute instance.
+    pub compute_instance_id: u32,
+    /// `MIG-…` UUID.
+    pub uuid: String,
+}
+
 /// A process running on a GPU instance.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ProcessInfo {
@@ -173,6 +185,11 @@ pub trait GpuDriver: Send + Sync {
     /// # Errors
     /// [`DriverError::InUse`] when compute instances or processes remain.
     fn destroy_gpu_instance(&self, gpu: u32, gi: u32) -> Result<(), DriverError>;
+    /// The MIG devices of GPU `gpu` (none when MIG is off).
+    ///
+    /// # Errors
+    /// [`DriverError`].
+    fn mig_devices(&self, gpu: u32) -> Result<Vec<MigDeviceInfo>, DriverError>;
     /// Processes running on GPU instance `gi`.
     ///
     /// # Errors

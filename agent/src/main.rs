@@ -173,9 +173,16 @@ fn run(mut args: Args) -> anyhow::Result<ExitCode> {
                     gpu.uuid,
                     mode.to_lowercase()
                 );
+                let devices = d.mig_devices(gpu.index).context("listing MIG devices")?;
                 for inst in &obs.gpu.instances {
+                    let uuid = obs
+                        .instances
+                        .iter()
+                        .find(|i| i.profile_id == inst.profile.nvml_id() && i.start == inst.start)
+                        .and_then(|i| devices.iter().find(|m| m.gpu_instance_id == i.id))
+                        .map_or("(no compute instance)", |m| m.uuid.as_str());
                     println!(
-                        "    {}@{}  (NVML profile id {}, {} MiB)",
+                        "    {}@{}  {uuid}  (NVML profile id {}, {} MiB)",
                         inst.profile.name,
                         inst.start,
                         inst.profile.nvml_id(),

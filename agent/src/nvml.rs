@@ -19,7 +19,9 @@ use nvml_wrapper_sys::bindings::{
     nvmlGpuInstanceProfileInfo_t, nvmlProcessInfo_t, nvmlReturn_t,
 };
 
-use crate::driver::{DriverError, GpuDriver, GpuInfo, GpuInstanceInfo, ModeState, ProcessInfo};
+use crate::driver::{
+    DriverError, GpuDriver, GpuInfo, GpuInstanceInfo, MigDeviceInfo, ModeState, ProcessInfo,
+};
 
 /// Real GPUs through NVML.
 pub struct NvmlDriver {
@@ -352,6 +354,58 @@ impl GpuDriver for NvmlDriver {
         check(unsafe { destroy(handle) }, || {
             format!("GPU {gpu}: destroy GPU instance {gi}")
         })
+    }
+
+    fn mig_devices(&self, gpu: u32) -> Result<Vec<MigDeviceInfo>, DriverError> {
+        if self.mig_mode(gpu)?.current != MigMode::Enabled {
+            return Ok(Vec::new());
+        }
+        let device = self.handle(gpu)?;
+        let max = sym!(self, nvmlDeviceGetMaxMigDeviceCount);
+        let by_index = sym!(self, nvmlDeviceGetMigDeviceHandleByIndex);
+        let gi_id = sym!(self, nvmlDeviceGetGpuInstanceId);
+        let ci_id = sym!(self, nvmlDeviceGetComputeInstanceId);
+        let uuid = sym!(self, nvmlDeviceGetUUID);
+        let mut count: c_uint = 0;
+        // SAFETY: live handle, valid out pointer.
+        check(unsafe { max(device, &mut count) }, || {
+            format!("GPU {gpu}: MIG device count")
+        })?;
+        let mut out = Vec::new();
+        for index in 0..count {
+            let mut mig: nvmlDevice_t = std::ptr::null_mut();
+            // SAFETY: live handle, valid out pointer.
+            let ret = unsafe { by_index(device, index, &mut mig) };
+            if ret == 6 {
+                continue; // no MIG device at this index
+            }
+            check(ret, || format!("GPU {gpu}: MIG device {index}"))?;
+            let (mut gi, mut ci) = (0, 0);
+            let mut buf = [0 as std::ffi::c_char; 96];
+            // SAFETY: `mig` is a live MIG device handle; out pointers valid; `buf` holds 96 bytes,
+            // more than NVML_DEVICE_UUID_V2_BUFFER_SIZE (96 is that size).
+            unsafe {
+                check(gi_id(mig, &mut gi), || {
+                    format!("GPU {gpu}: MIG device {index} GPU instance")
+                })?;
+                check(ci_id(mig, &mut ci), || {
+                    format!("GPU {gpu}: MIG device {index} compute instance")
+                })?;
+                check(uuid(mig, buf.as_mut_ptr(), buf.len() as c_uint), || {
+                    format!("GPU {gpu}: MIG device {index} UUID")
+                })?;
+            }
+            // SAFETY: NVML wrote a NUL-terminated string into `buf` (checked above).
+            let text = unsafe { std::ffi::CStr::from_ptr(buf.as_ptr()) }
+                .to_string_lossy()
+                .into_owned();
+            out.push(MigDeviceInfo {
+                gpu_instance_id: gi,
+                compute_instance_id: ci,
+                uuid: text,
+            });
+        }
+        Ok(out)
     }
 
     fn processes(&self, gpu: u32, gi: u32) -> Result<Vec<ProcessInfo>, DriverError> {

@@ -9,7 +9,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use mig::{GpuModel, Layout, MigMode, Placed, ProfileSpec};
 
-use crate::driver::{DriverError, GpuDriver, GpuInfo, GpuInstanceInfo, ModeState, ProcessInfo};
+use crate::driver::{
+    DriverError, GpuDriver, GpuInfo, GpuInstanceInfo, MigDeviceInfo, ModeState, ProcessInfo,
+};
 
 #[derive(Debug, Clone)]
 struct SimInstance {
@@ -44,6 +46,8 @@ pub struct SimDriver {
     mutating_calls: AtomicU64,
     /// Fail the mutating call with this number (1-based), once.
     fault_at: AtomicU64,
+    /// How long every call takes (real NVML calls take milliseconds; a MIG mode change, seconds).
+    latency: std::time::Duration,
 }
 
 fn lock_error() -> DriverError {
@@ -70,6 +74,20 @@ impl SimDriver {
             options,
             mutating_calls: AtomicU64::new(0),
             fault_at: AtomicU64::new(0),
+            latency: std::time::Duration::ZERO,
+        }
+    }
+
+    /// Makes every call take `latency`, like a real driver.
+    #[must_use]
+    pub fn with_latency(mut self, latency: std::time::Duration) -> Self {
+        self.latency = latency;
+        self
+    }
+
+    fn wait(&self) {
+        if !self.latency.is_zero() {
+            std::thread::sleep(self.latency);
         }
     }
 
@@ -145,6 +163,7 @@ impl SimDriver {
         what: &str,
         f: impl FnOnce(&mut SimGpu) -> Result<T, DriverError>,
     ) -> Result<T, DriverError> {
+        self.wait();
         let n = self.mutating_calls.fetch_add(1, Ordering::SeqCst) + 1;
         if self
             .fault_at
@@ -165,9 +184,22 @@ impl SimDriver {
         gpu: u32,
         f: impl FnOnce(&SimGpu) -> Result<T, DriverError>,
     ) -> Result<T, DriverError> {
+        self.wait();
         let gpus = self.gpus.lock().map_err(|_| lock_error())?;
         f(gpus.get(gpu as usize).ok_or_else(|| no_gpu(gpu))?)
     }
+}
+
+/// The UUID of a simulated MIG device: stable for (model, GPU, GPU instance, compute instance).
+pub fn mig_uuid(model: GpuModel, gpu: u32, gi: u32, ci: u32) -> String {
+    format!(
+        "MIG-5eed{:04x}-{:04x}-4{:03x}-8{:03x}-{:012x}",
+        model as u32,
+        gpu,
+        gi,
+        ci,
+        u64::from(gpu) << 16 | u64::from(gi) << 8 | u64::from(ci)
+    )
 }
 
 fn no_gpu(gpu: u32) -> DriverError {
@@ -365,6 +397,24 @@ impl GpuDriver for SimDriver {
         })
     }
 
+    fn mig_devices(&self, gpu: u32) -> Result<Vec<MigDeviceInfo>, DriverError> {
+        self.read(gpu, |g| {
+            if g.mode.current != MigMode::Enabled {
+                return Ok(Vec::new());
+            }
+            Ok(g.instances
+                .iter()
+                .flat_map(|i| {
+                    i.compute_instances.iter().map(move |&ci| MigDeviceInfo {
+                        gpu_instance_id: i.id,
+                        compute_instance_id: ci,
+                        uuid: mig_uuid(g.model, gpu, i.id, ci),
+                    })
+                })
+                .collect())
+        })
+    }
+
     fn processes(&self, gpu: u32, gi: u32) -> Result<Vec<ProcessInfo>, DriverError> {
         self.read(gpu, |g| {
             g.instances
@@ -408,6 +458,20 @@ pub fn parse_simulate(spec: &str) -> Result<(GpuModel, u32), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn calls_take_the_configured_latency() {
+        let latency = std::time::Duration::from_millis(15);
+        let sim =
+            SimDriver::new(GpuModel::A100_40GB, 1, SimOptions::default()).with_latency(latency);
+        let start = std::time::Instant::now();
+        sim.mig_mode(0).expect("read");
+        sim.set_mig_mode(0, MigMode::Enabled).expect("write");
+        assert!(
+            start.elapsed() >= latency * 2,
+            "two calls, each at least {latency:?}"
+        );
+    }
 
     #[test]
     fn simulate_specs() {

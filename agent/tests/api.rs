@@ -127,6 +127,16 @@ async fn apply_is_an_operation_and_inventory_shows_the_result() {
     let (_, body) = call(&app, "GET", "/v1/inventory", Some(TOKEN), None).await;
     let inv = json(&body);
     assert_eq!(inv["gpus"][0]["mig_mode"], "enabled");
+    let devices = inv["gpus"][0]["mig_devices"]
+        .as_array()
+        .expect("mig devices");
+    assert_eq!(devices.len(), 4, "one MIG device per instance: {inv}");
+    assert!(
+        devices
+            .iter()
+            .all(|d| d["uuid"].as_str().is_some_and(|u| u.starts_with("MIG-"))),
+        "{inv}"
+    );
     assert_eq!(
         inv["gpus"][0]["instances"].as_array().map(Vec::len),
         Some(4)
@@ -273,6 +283,9 @@ impl GpuDriver for Gated {
     }
     fn processes(&self, gpu: u32, gi: u32) -> Result<Vec<ProcessInfo>, DriverError> {
         self.sim.processes(gpu, gi)
+    }
+    fn mig_devices(&self, gpu: u32) -> Result<Vec<agent::driver::MigDeviceInfo>, DriverError> {
+        self.sim.mig_devices(gpu)
     }
 }
 

@@ -118,6 +118,16 @@ fn a_full_apply_through_nvml_converges_and_is_verified() {
         out.contains("all-1g.5gb applied (8 step(s), 15 driver call(s))"),
         "{out}"
     );
+    // MIG devices and their UUIDs, read through NVML's MIG device handles.
+    let (code, out, err) = agent_with(
+        &lib,
+        "h100x1",
+        &[("NVML_SIM_INITIAL", "all-balanced")],
+        &["inventory"],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out.matches("  MIG-5eed").count(), 4, "{out}");
+    assert!(out.contains("3g.40gb@4  MIG-5eed"), "{out}");
     let (code, out, _) = agent(&lib, "a100x1", &["inventory"]);
     assert_eq!(code, 0);
     assert!(

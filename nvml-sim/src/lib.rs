@@ -8,7 +8,7 @@
 //! `NVML_SIM_RESET_IMMEDIATELY=1` (MIG mode changes take effect at once instead of pending until
 //! a reset), `NVML_SIM_INITIAL=all-1g.10gb` (start with a named config applied),
 //! `NVML_SIM_PROCESSES=0:3:4242,…` (gpu:memory slice:pid running), `NVML_SIM_FAULT_AFTER=n` (the
-//! n-th mutating call fails). GPU state lives as long as the process (like a GPU across driver
+//! n-th mutating call fails), `NVML_SIM_LATENCY_MS` (each call's duration). GPU state lives as long as the process (like a GPU across driver
 //! re-inits).
 
 // FFI: every exported function takes raw pointers from C. Each dereference is checked for null
@@ -54,6 +54,22 @@ fn run(f: impl FnOnce() -> Result<(), nvmlReturn_t>) -> nvmlReturn_t {
 
 // Handles are plain numbers disguised as pointers: device = index + 1; GPU instance =
 // (gpu + 1) << 20 | id; compute instance = (gpu + 1) << 40 | gi << 20 | (ci + 1). Never dereferenced.
+// MIG device handles live in another range: MIG_BASE | gpu << 24 | gi << 8 | ci.
+const MIG_BASE: usize = 1 << 50;
+fn mig_handle(gpu: u32, gi: u32, ci: u32) -> nvmlDevice_t {
+    (MIG_BASE | (gpu as usize) << 24 | (gi as usize) << 8 | ci as usize) as nvmlDevice_t
+}
+fn mig_parts(d: nvmlDevice_t) -> Option<(u32, u32, u32)> {
+    let n = d as usize;
+    (n & MIG_BASE != 0).then(|| {
+        (
+            ((n >> 24) & 0xFFFF) as u32,
+            ((n >> 8) & 0xFFFF) as u32,
+            (n & 0xFF) as u32,
+        )
+    })
+}
+
 fn device_index(d: nvmlDevice_t) -> Result<u32, nvmlReturn_t> {
     let n = d as usize;
     if n == 0 || n > 64 {
@@ -137,7 +153,12 @@ pub extern "C" fn nvmlInit_v2() -> nvmlReturn_t {
     let reset_immediately = std::env::var("NVML_SIM_RESET_IMMEDIATELY").is_ok_and(|v| v == "1");
     let mut failed = SUCCESS;
     SIM.get_or_init(|| {
-        let sim = SimDriver::new(model, count, SimOptions { reset_immediately });
+        let latency = std::env::var("NVML_SIM_LATENCY_MS")
+            .ok()
+            .and_then(|ms| ms.parse().ok())
+            .unwrap_or(0);
+        let sim = SimDriver::new(model, count, SimOptions { reset_immediately })
+            .with_latency(std::time::Duration::from_millis(latency));
         if let Err(code) = prepare(&sim, model, count) {
             failed = code;
         }
@@ -260,14 +281,70 @@ pub extern "C" fn nvmlDeviceGetName(
     run(|| put_str(name, length, &info(device)?.name))
 }
 
-/// `nvmlDeviceGetUUID`.
+/// `nvmlDeviceGetUUID`, of a GPU or of a MIG device.
 #[unsafe(no_mangle)]
 pub extern "C" fn nvmlDeviceGetUUID(
     device: nvmlDevice_t,
     uuid: *mut c_char,
     length: c_uint,
 ) -> nvmlReturn_t {
-    run(|| put_str(uuid, length, &info(device)?.uuid))
+    run(|| match mig_parts(device) {
+        Some((gpu, gi, ci)) => {
+            let model = info((gpu as usize + 1) as nvmlDevice_t)?
+                .model
+                .ok_or(NOT_SUPPORTED)?;
+            put_str(uuid, length, &agent::sim::mig_uuid(model, gpu, gi, ci))
+        }
+        None => put_str(uuid, length, &info(device)?.uuid),
+    })
+}
+
+/// `nvmlDeviceGetMaxMigDeviceCount`: 7 on every modelled GPU.
+#[unsafe(no_mangle)]
+pub extern "C" fn nvmlDeviceGetMaxMigDeviceCount(
+    device: nvmlDevice_t,
+    count: *mut c_uint,
+) -> nvmlReturn_t {
+    run(|| {
+        device_index(device)?;
+        put(count, 7)
+    })
+}
+
+/// `nvmlDeviceGetMigDeviceHandleByIndex`: the `index`-th MIG device, NOT_FOUND past the last.
+#[unsafe(no_mangle)]
+pub extern "C" fn nvmlDeviceGetMigDeviceHandleByIndex(
+    device: nvmlDevice_t,
+    index: c_uint,
+    mig: *mut nvmlDevice_t,
+) -> nvmlReturn_t {
+    run(|| {
+        let gpu = device_index(device)?;
+        let devices = sim()?.mig_devices(gpu).map_err(|e| code(&e))?;
+        let d = devices.get(index as usize).ok_or(NOT_FOUND)?;
+        put(
+            mig,
+            mig_handle(gpu, d.gpu_instance_id, d.compute_instance_id),
+        )
+    })
+}
+
+/// `nvmlDeviceGetGpuInstanceId` of a MIG device.
+#[unsafe(no_mangle)]
+pub extern "C" fn nvmlDeviceGetGpuInstanceId(
+    device: nvmlDevice_t,
+    id: *mut c_uint,
+) -> nvmlReturn_t {
+    run(|| put(id, mig_parts(device).ok_or(INVALID_ARGUMENT)?.1))
+}
+
+/// `nvmlDeviceGetComputeInstanceId` of a MIG device.
+#[unsafe(no_mangle)]
+pub extern "C" fn nvmlDeviceGetComputeInstanceId(
+    device: nvmlDevice_t,
+    id: *mut c_uint,
+) -> nvmlReturn_t {
+    run(|| put(id, mig_parts(device).ok_or(INVALID_ARGUMENT)?.2))
 }
 
 /// `nvmlDeviceGetMemoryInfo_v2`.
