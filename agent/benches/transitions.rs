@@ -78,9 +78,9 @@ fn main() {
         print!("{from:>13}");
         for to in GUIDE_CONFIGS {
             let ours_sim = SimDriver::new(GpuModel::H100_80GB, 1, opts);
-            apply_gpu(&ours_sim, 0, &desired(from), false).expect("start state");
+            apply_gpu(&ours_sim, 0, &desired(from).into(), false).expect("start state");
             let before = ours_sim.mutating_calls();
-            apply_gpu(&ours_sim, 0, &desired(to), false).expect("apply");
+            apply_gpu(&ours_sim, 0, &desired(to).into(), false).expect("apply");
             let ours = ours_sim.mutating_calls() - before;
             let naive_sim = SimDriver::new(GpuModel::H100_80GB, 1, opts);
             recreate_everything(&naive_sim, &desired(from));
@@ -103,7 +103,10 @@ fn main() {
 
     // Agent overhead: apply all-balanced <-> all-1g.10gb alternately on every GPU of an 8-GPU node.
     let sim = SimDriver::new(GpuModel::H100_80GB, 8, opts);
-    let (a, b) = (desired("all-balanced"), desired("all-1g.10gb"));
+    let (a, b): (agent::apply::Target, agent::apply::Target) = (
+        desired("all-balanced").into(),
+        desired("all-1g.10gb").into(),
+    );
     let rounds = 2_000;
     let start = Instant::now();
     for round in 0..rounds {

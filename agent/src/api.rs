@@ -97,8 +97,12 @@ pub enum GpuResult {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ApplyRequest {
-    /// Named config.
-    pub config: String,
+    /// Named config (this or `layout`).
+    #[serde(default)]
+    pub config: Option<String>,
+    /// Exactly these instances on every chosen GPU, e.g. `[{"profile": "3g.40gb", "start": 4}]`.
+    #[serde(default)]
+    pub layout: Option<Vec<mig::InstanceSpec>>,
     /// A mig-parted file's text; NVIDIA's defaults when absent.
     #[serde(default)]
     pub file: Option<String>,
@@ -216,7 +220,7 @@ impl AgentState {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct Intent {
     config: String,
-    work: Vec<(u32, mig::parted::DesiredMig)>,
+    work: Vec<(u32, crate::apply::Target)>,
     drained: bool,
 }
 
@@ -396,6 +400,17 @@ async fn apply(
     };
     // Resolve for every GPU before anything changes: a typo fails the request, not half a node.
     let mut work = Vec::new();
+    let config_name = match (&request.config, &request.layout) {
+        (Some(name), None) => name.clone(),
+        (None, Some(_)) => "explicit layout".to_owned(),
+        _ => {
+            return error(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "bad_request",
+                "give either `config` (a named MIG config) or `layout` (a list of {profile, start}), not both",
+            );
+        }
+    };
     for g in gpus
         .iter()
         .filter(|g| request.gpus.is_empty() || request.gpus.contains(&g.index))
@@ -410,8 +425,20 @@ async fn apply(
                 ),
             );
         };
-        match configs.resolve(&request.config, model, g.index) {
-            Ok(desired) => work.push((g.index, desired)),
+        if let Some(layout) = &request.layout {
+            if let Err(issues) = mig::Layout::new(model, layout) {
+                let why: Vec<String> = issues.iter().map(ToString::to_string).collect();
+                return error(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "bad_layout",
+                    format!("GPU {}: {}", g.index, why.join("; ")),
+                );
+            }
+            work.push((g.index, crate::apply::Target::Layout(layout.clone())));
+            continue;
+        }
+        match configs.resolve(&config_name, model, g.index) {
+            Ok(desired) => work.push((g.index, desired.into())),
             Err(e) => {
                 return error(
                     StatusCode::UNPROCESSABLE_ENTITY,
@@ -508,7 +535,7 @@ async fn apply(
             id,
             Operation {
                 id,
-                config: request.config.clone(),
+                config: config_name.clone(),
                 status: OperationStatus::Running,
                 gpus: Vec::new(),
                 progress: Vec::new(),
@@ -517,7 +544,7 @@ async fn apply(
         id
     };
     let intent = Intent {
-        config: request.config.clone(),
+        config: config_name.clone(),
         work,
         drained: request.drained,
     };

@@ -195,24 +195,52 @@ pub fn observe(driver: &dyn GpuDriver, gpu: u32) -> Result<Observation, ApplyErr
     })
 }
 
-/// The layout `desired` asks of a GPU that has `observed`: placed to keep as many of its instances as
-/// possible. `None`: MIG off.
+/// What an apply asks of one GPU.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Target {
+    /// A named config's counts (or MIG off), placed to keep as much of the GPU as possible.
+    Config(DesiredMig),
+    /// Exactly these instances at these starts (MIG on; empty: no instances).
+    Layout(Vec<mig::InstanceSpec>),
+}
+
+impl From<DesiredMig> for Target {
+    fn from(d: DesiredMig) -> Self {
+        Self::Config(d)
+    }
+}
+
+/// The layout `desired` asks of a GPU that has `observed`: a config's counts placed to keep as many
+/// of its instances as possible, or an explicit layout as given. `None`: MIG off.
 ///
 /// # Errors
 /// [`ApplyError::DoesNotPlace`].
 pub fn desired_layout(
     gpu: u32,
     observed: &ObservedGpu,
-    desired: &DesiredMig,
+    desired: &Target,
 ) -> Result<Option<Layout>, ApplyError> {
     match desired {
-        DesiredMig::Disabled => Ok(None),
-        DesiredMig::Enabled(counts) => place_near(observed.model, counts, &observed.instances)
+        Target::Layout(specs) => Layout::new(observed.model, specs)
             .map(Some)
-            .map_err(|e| ApplyError::DoesNotPlace {
+            .map_err(|issues| ApplyError::DoesNotPlace {
                 gpu,
-                reason: e.to_string(),
+                reason: issues
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join("; "),
             }),
+        Target::Config(DesiredMig::Disabled) => Ok(None),
+        Target::Config(DesiredMig::Enabled(counts)) => {
+            place_near(observed.model, counts, &observed.instances)
+                .map(Some)
+                .map_err(|e| ApplyError::DoesNotPlace {
+                    gpu,
+                    reason: e.to_string(),
+                })
+        }
     }
 }
 
@@ -262,7 +290,7 @@ fn busy_of(
 pub fn busy_instances(
     driver: &dyn GpuDriver,
     gpu: u32,
-    desired: &DesiredMig,
+    desired: &Target,
 ) -> Result<Vec<BusyInstance>, ApplyError> {
     let before = observe(driver, gpu)?;
     let target = desired_layout(gpu, &before.gpu, desired)?;
@@ -276,7 +304,7 @@ pub fn busy_instances(
 pub fn plan_gpu(
     driver: &dyn GpuDriver,
     gpu: u32,
-    desired: &DesiredMig,
+    desired: &Target,
 ) -> Result<Vec<Step>, ApplyError> {
     let before = observe(driver, gpu)?;
     let target = desired_layout(gpu, &before.gpu, desired)?;
@@ -291,7 +319,7 @@ pub fn plan_gpu(
 pub fn apply_gpu(
     driver: &dyn GpuDriver,
     gpu: u32,
-    desired: &DesiredMig,
+    desired: &Target,
     drained: bool,
 ) -> Result<ApplyReport, ApplyError> {
     apply_gpu_with_progress(driver, gpu, desired, drained, &mut |_| {})
@@ -317,7 +345,7 @@ pub struct StepDone {
 pub fn apply_gpu_with_progress(
     driver: &dyn GpuDriver,
     gpu: u32,
-    desired: &DesiredMig,
+    desired: &Target,
     drained: bool,
     progress: &mut dyn FnMut(StepDone),
 ) -> Result<ApplyReport, ApplyError> {
@@ -471,8 +499,8 @@ mod tests {
         );
         for from in GUIDE_CONFIGS {
             for to in GUIDE_CONFIGS {
-                apply_gpu(&sim, 0, &config(from), false).expect("reach the start state");
-                let report = apply_gpu(&sim, 0, &config(to), false)
+                apply_gpu(&sim, 0, &config(from).into(), false).expect("reach the start state");
+                let report = apply_gpu(&sim, 0, &config(to).into(), false)
                     .unwrap_or_else(|e| panic!("{from} -> {to}: {e}"));
                 let after = observe(&sim, 0).expect("observe");
                 assert_eq!(after.gpu.as_desired(), config(to), "{from} -> {to}");
@@ -499,7 +527,7 @@ mod tests {
                     );
                 }
                 let calls = sim.mutating_calls();
-                let again = apply_gpu(&sim, 0, &config(to), false).expect("re-apply");
+                let again = apply_gpu(&sim, 0, &config(to).into(), false).expect("re-apply");
                 assert_eq!(
                     (again.outcome, again.mutating_calls),
                     (Outcome::AlreadyApplied, 0),
@@ -519,10 +547,10 @@ mod tests {
                 reset_immediately: true,
             },
         );
-        apply_gpu(&sim, 0, &config("all-1g.10gb"), false).expect("apply");
+        apply_gpu(&sim, 0, &config("all-1g.10gb").into(), false).expect("apply");
         sim.start_process(0, 3, 4242, 2048).expect("process");
         let calls = sim.mutating_calls();
-        let err = apply_gpu(&sim, 0, &config("all-7g.80gb"), false).expect_err("busy");
+        let err = apply_gpu(&sim, 0, &config("all-7g.80gb").into(), false).expect_err("busy");
         assert_eq!(
             err,
             ApplyError::Busy {
@@ -541,7 +569,7 @@ mod tests {
         assert_eq!(sim.mutating_calls(), calls, "refused before any change");
         // A busy instance the target keeps is not in the way: all-balanced keeps the 1g.10gb at 3.
         let report =
-            apply_gpu(&sim, 0, &config("all-balanced"), false).expect("busy instance kept");
+            apply_gpu(&sim, 0, &config("all-balanced").into(), false).expect("busy instance kept");
         assert_eq!(report.outcome, Outcome::Applied);
         assert!(
             observe(&sim, 0)
@@ -552,7 +580,8 @@ mod tests {
                 .any(|p| p.profile.name == "1g.10gb" && p.start == 3)
         );
         // `drained` skips the check, but the driver still refuses while the process runs.
-        let err = apply_gpu(&sim, 0, &config("all-7g.80gb"), true).expect_err("driver says in use");
+        let err = apply_gpu(&sim, 0, &config("all-7g.80gb").into(), true)
+            .expect_err("driver says in use");
         assert!(
             matches!(
                 err,
@@ -565,7 +594,7 @@ mod tests {
         );
         sim.stop_processes(0).expect("drain");
         assert_eq!(
-            apply_gpu(&sim, 0, &config("all-7g.80gb"), false).map(|r| r.outcome),
+            apply_gpu(&sim, 0, &config("all-7g.80gb").into(), false).map(|r| r.outcome),
             Ok(Outcome::Applied)
         );
     }
@@ -573,13 +602,13 @@ mod tests {
     #[test]
     fn a_mode_change_waits_for_a_reset_and_is_never_forced() {
         let sim = SimDriver::new(GpuModel::H100_80GB, 1, SimOptions::default());
-        let report = apply_gpu(&sim, 0, &config("all-balanced"), false).expect("apply");
+        let report = apply_gpu(&sim, 0, &config("all-balanced").into(), false).expect("apply");
         assert_eq!(
             (report.outcome, report.mutating_calls),
             (Outcome::ResetRequired, 1)
         );
         // Asking again before the reset: still waiting, no new call.
-        let again = apply_gpu(&sim, 0, &config("all-balanced"), false).expect("apply");
+        let again = apply_gpu(&sim, 0, &config("all-balanced").into(), false).expect("apply");
         assert_eq!(
             (again.outcome, again.mutating_calls),
             (Outcome::ResetRequired, 0)
@@ -590,7 +619,7 @@ mod tests {
             "the pending request is not repeated"
         );
         sim.reset(0).expect("operator resets the GPU");
-        let done = apply_gpu(&sim, 0, &config("all-balanced"), false).expect("apply");
+        let done = apply_gpu(&sim, 0, &config("all-balanced").into(), false).expect("apply");
         assert_eq!(done.outcome, Outcome::Applied);
         assert_eq!(
             observe(&sim, 0).expect("observe").gpu.as_desired(),
@@ -600,7 +629,7 @@ mod tests {
         apply_gpu(
             &sim,
             0,
-            &DesiredMig::Enabled(mig::ProfileCounts::default()),
+            &Target::Config(DesiredMig::Enabled(mig::ProfileCounts::default())),
             false,
         )
         .expect("clear instances");
@@ -609,7 +638,7 @@ mod tests {
         let fixed = apply_gpu(
             &sim,
             0,
-            &DesiredMig::Enabled(mig::ProfileCounts::default()),
+            &Target::Config(DesiredMig::Enabled(mig::ProfileCounts::default())),
             false,
         )
         .expect("apply");
@@ -626,9 +655,9 @@ mod tests {
                 reset_immediately: true,
             },
         );
-        apply_gpu(&sim, 0, &config("all-1g.10gb"), false).expect("apply");
+        apply_gpu(&sim, 0, &config("all-1g.10gb").into(), false).expect("apply");
         sim.inject_fault_after(5);
-        let err = apply_gpu(&sim, 0, &config("all-balanced"), false).expect_err("fault");
+        let err = apply_gpu(&sim, 0, &config("all-balanced").into(), false).expect_err("fault");
         assert!(
             matches!(
                 err,
@@ -645,7 +674,7 @@ mod tests {
             config("all-balanced"),
             "stopped half-way"
         );
-        let report = apply_gpu(&sim, 0, &config("all-balanced"), false).expect("converges");
+        let report = apply_gpu(&sim, 0, &config("all-balanced").into(), false).expect("converges");
         assert_eq!(report.outcome, Outcome::Applied);
         assert_eq!(
             observe(&sim, 0).expect("observe").gpu.as_desired(),

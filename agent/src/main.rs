@@ -227,12 +227,12 @@ fn run(mut args: Args) -> anyhow::Result<ExitCode> {
                     .resolve(&config, model, gpu.index)
                     .with_context(|| format!("GPU {}", gpu.index))?;
                 if dry_run {
-                    let steps = plan_gpu(d.as_ref(), gpu.index, &desired)?;
+                    let steps = plan_gpu(d.as_ref(), gpu.index, &desired.clone().into())?;
                     println!("GPU {}: {} step(s)", gpu.index, steps.len());
                     steps.iter().for_each(|s| println!("    {s}"));
                     continue;
                 }
-                match apply_gpu(d.as_ref(), gpu.index, &desired, drained) {
+                match apply_gpu(d.as_ref(), gpu.index, &desired.into(), drained) {
                     Ok(r) => {
                         let what = match r.outcome {
                             Outcome::AlreadyApplied => "already applied",

@@ -231,6 +231,11 @@ async fn bad_requests_are_explained_before_anything_changes() {
             "bad_config_file",
         ),
         (r#"{"confg":"all-balanced"}"#, "unknown field `confg`"),
+        (r#"{"config":"all-balanced","layout":[]}"#, "not both"),
+        (
+            r#"{"layout":[{"profile":"4g.40gb","start":4}]}"#,
+            "4g.40gb cannot start at memory slice 4",
+        ),
         ("not json", "bad_request"),
     ];
     for (body, expected) in cases {
@@ -394,7 +399,7 @@ async fn an_apply_a_crash_interrupted_is_resumed_at_start() {
         !journal.exists(),
         "a finished (even failed) apply clears its journal"
     );
-    std::fs::write(&journal, r#"{"config":"all-balanced","work":[[0,{"mig":"enabled","devices":{"1g.10gb":2,"2g.20gb":1,"3g.40gb":1}}],[1,{"mig":"enabled","devices":{"1g.10gb":2,"2g.20gb":1,"3g.40gb":1}}]],"drained":false}"#)
+    std::fs::write(&journal, r#"{"config":"all-balanced","work":[[0,{"config":{"mig":"enabled","devices":{"1g.10gb":2,"2g.20gb":1,"3g.40gb":1}}}],[1,{"config":{"mig":"enabled","devices":{"1g.10gb":2,"2g.20gb":1,"3g.40gb":1}}}]],"drained":false}"#)
         .expect("journal as a crash leaves it");
     // The restarted agent resumes it to convergence.
     let restarted = AgentState::new(sim.clone(), TOKEN).with_journal(&journal);
@@ -478,4 +483,31 @@ async fn an_apply_that_would_destroy_a_busy_instance_gets_409_with_the_processes
         "{err}"
     );
     assert_eq!(sim.mutating_calls(), calls, "refused before any change");
+}
+
+#[tokio::test]
+async fn an_explicit_layout_is_applied_exactly() {
+    let sim = Arc::new(SimDriver::new(
+        GpuModel::H100_80GB,
+        1,
+        SimOptions {
+            reset_immediately: true,
+        },
+    ));
+    let app = router(AgentState::new(sim, TOKEN));
+    // 3g.40gb at 0 and 1g.20gb at 6: a placement no named config has.
+    let body = r#"{"layout":[{"profile":"3g.40gb","start":0},{"profile":"1g.20gb","start":6}]}"#;
+    let (status, text) = call(&app, "POST", "/v1/apply", Some(TOKEN), Some(body)).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{text}");
+    let op = wait_done(&app, json(&text)["operation"].as_u64().expect("id")).await;
+    assert_eq!(
+        (op["status"].as_str(), op["config"].as_str()),
+        (Some("succeeded"), Some("explicit layout")),
+        "{op}"
+    );
+    let (_, inv) = call(&app, "GET", "/v1/inventory", Some(TOKEN), None).await;
+    assert_eq!(
+        json(&inv)["gpus"][0]["instances"],
+        serde_json::json!([{"profile": "3g.40gb", "start": 0}, {"profile": "1g.20gb", "start": 6}])
+    );
 }

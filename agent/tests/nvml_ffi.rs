@@ -56,7 +56,7 @@ fn inventory_and_nvml_return_codes_through_the_real_ffi() {
     assert_eq!(driver.mig_mode(0).map(|m| m.current), Ok(MigMode::Disabled));
     // The simulator keeps the mode change pending until a reset, as real GPUs do: the apply says so
     // and does not go on.
-    let report = apply_gpu(&driver, 0, &desired("all-balanced"), false).expect("apply");
+    let report = apply_gpu(&driver, 0, &desired("all-balanced").into(), false).expect("apply");
     assert_eq!(report.outcome, Outcome::ResetRequired);
     let state = driver.mig_mode(0).expect("mode");
     assert_eq!(

@@ -177,11 +177,12 @@ fn prepare(sim: &SimDriver, model: mig::GpuModel, count: u32) -> Result<(), nvml
             let desired = file
                 .resolve(&name, model, gpu)
                 .map_err(|_| INVALID_ARGUMENT)?;
-            let first =
-                agent::apply::apply_gpu(sim, gpu, &desired, false).map_err(|_| INVALID_ARGUMENT)?;
+            let first = agent::apply::apply_gpu(sim, gpu, &desired.clone().into(), false)
+                .map_err(|_| INVALID_ARGUMENT)?;
             if first.outcome == agent::apply::Outcome::ResetRequired {
                 sim.reset(gpu).map_err(|e| code(&e))?;
-                agent::apply::apply_gpu(sim, gpu, &desired, false).map_err(|_| INVALID_ARGUMENT)?;
+                agent::apply::apply_gpu(sim, gpu, &desired.clone().into(), false)
+                    .map_err(|_| INVALID_ARGUMENT)?;
             }
         }
     }
