@@ -335,29 +335,33 @@ struct InventoryGpu {
 
 async fn inventory(State(state): State<AgentState>) -> Response {
     let driver = state.driver.clone();
-    let result = tokio::task::spawn_blocking(move || -> Result<Vec<InventoryGpu>, Response> {
-        let gpus = driver.gpus().map_err(|e| driver_error(&e))?;
-        gpus.into_iter()
-            .map(|info| {
-                let Observation { gpu, pending, .. } = observe(driver.as_ref(), info.index)
-                    .map_err(|e| error(StatusCode::BAD_GATEWAY, "observe", e.to_string()))?;
-                let mig_devices = driver
-                    .mig_devices(info.index)
-                    .map_err(|e| driver_error(&e))?;
-                Ok(InventoryGpu {
-                    info,
-                    mig_mode: gpu.mode,
-                    pending_mig_mode: pending,
-                    instances: gpu.instances.iter().map(mig::Placed::to_spec).collect(),
-                    mig_devices,
+    // Errors are boxed responses: a `Response` is too large to return by value in a `Result`.
+    let result =
+        tokio::task::spawn_blocking(move || -> Result<Vec<InventoryGpu>, Box<Response>> {
+            let gpus = driver.gpus().map_err(|e| Box::new(driver_error(&e)))?;
+            gpus.into_iter()
+                .map(|info| {
+                    let Observation { gpu, pending, .. } = observe(driver.as_ref(), info.index)
+                        .map_err(|e| {
+                            Box::new(error(StatusCode::BAD_GATEWAY, "observe", e.to_string()))
+                        })?;
+                    let mig_devices = driver
+                        .mig_devices(info.index)
+                        .map_err(|e| Box::new(driver_error(&e)))?;
+                    Ok(InventoryGpu {
+                        info,
+                        mig_mode: gpu.mode,
+                        pending_mig_mode: pending,
+                        instances: gpu.instances.iter().map(mig::Placed::to_spec).collect(),
+                        mig_devices,
+                    })
                 })
-            })
-            .collect()
-    })
-    .await;
+                .collect()
+        })
+        .await;
     match result {
         Ok(Ok(gpus)) => Json(serde_json::json!({ "gpus": gpus })).into_response(),
-        Ok(Err(response)) => response,
+        Ok(Err(response)) => *response,
         Err(e) => error(
             StatusCode::INTERNAL_SERVER_ERROR,
             "internal",

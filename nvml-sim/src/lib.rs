@@ -14,6 +14,9 @@
 // FFI: every exported function takes raw pointers from C. Each dereference is checked for null
 // first; the caller (NVML's contract) provides valid, writable memory of the documented type.
 #![allow(unsafe_code)]
+// Every export is `unsafe extern "C"`: its safety contract is NVML's for the function of that name
+// (valid, writable out pointers of the documented types and sizes), documented by NVIDIA, not here.
+#![allow(clippy::missing_safety_doc)]
 
 use std::ffi::{CStr, c_char, c_uint};
 use std::sync::OnceLock;
@@ -61,13 +64,11 @@ fn mig_handle(gpu: u32, gi: u32, ci: u32) -> nvmlDevice_t {
 }
 fn mig_parts(d: nvmlDevice_t) -> Option<(u32, u32, u32)> {
     let n = d as usize;
-    (n & MIG_BASE != 0).then(|| {
-        (
-            ((n >> 24) & 0xFFFF) as u32,
-            ((n >> 8) & 0xFFFF) as u32,
-            (n & 0xFF) as u32,
-        )
-    })
+    (n & MIG_BASE != 0).then_some((
+        ((n >> 24) & 0xFFFF) as u32,
+        ((n >> 8) & 0xFFFF) as u32,
+        (n & 0xFF) as u32,
+    ))
 }
 
 fn device_index(d: nvmlDevice_t) -> Result<u32, nvmlReturn_t> {
@@ -145,7 +146,7 @@ fn mode_code(m: MigMode) -> c_uint {
 
 /// `nvmlInit_v2`.
 #[unsafe(no_mangle)]
-pub extern "C" fn nvmlInit_v2() -> nvmlReturn_t {
+pub unsafe extern "C" fn nvmlInit_v2() -> nvmlReturn_t {
     let spec = std::env::var("NVML_SIM_GPUS").unwrap_or_else(|_| "h100x1".to_owned());
     let Ok((model, count)) = parse_simulate(&spec) else {
         return INVALID_ARGUMENT;
@@ -212,19 +213,20 @@ fn prepare(sim: &SimDriver, model: mig::GpuModel, count: u32) -> Result<(), nvml
 
 /// `nvmlInitWithFlags`.
 #[unsafe(no_mangle)]
-pub extern "C" fn nvmlInitWithFlags(_flags: c_uint) -> nvmlReturn_t {
-    nvmlInit_v2()
+pub unsafe extern "C" fn nvmlInitWithFlags(_flags: c_uint) -> nvmlReturn_t {
+    // SAFETY: nvmlInit_v2 takes no pointers.
+    unsafe { nvmlInit_v2() }
 }
 
 /// `nvmlShutdown`.
 #[unsafe(no_mangle)]
-pub extern "C" fn nvmlShutdown() -> nvmlReturn_t {
+pub unsafe extern "C" fn nvmlShutdown() -> nvmlReturn_t {
     SUCCESS
 }
 
 /// `nvmlErrorString`.
 #[unsafe(no_mangle)]
-pub extern "C" fn nvmlErrorString(result: nvmlReturn_t) -> *const c_char {
+pub unsafe extern "C" fn nvmlErrorString(result: nvmlReturn_t) -> *const c_char {
     let s: &'static CStr = match result {
         0 => c"Success",
         1 => c"Uninitialized",
@@ -243,13 +245,13 @@ pub extern "C" fn nvmlErrorString(result: nvmlReturn_t) -> *const c_char {
 
 /// `nvmlDeviceGetCount_v2`.
 #[unsafe(no_mangle)]
-pub extern "C" fn nvmlDeviceGetCount_v2(count: *mut c_uint) -> nvmlReturn_t {
+pub unsafe extern "C" fn nvmlDeviceGetCount_v2(count: *mut c_uint) -> nvmlReturn_t {
     run(|| put(count, sim()?.gpus().map_err(|e| code(&e))?.len() as c_uint))
 }
 
 /// `nvmlDeviceGetHandleByIndex_v2`.
 #[unsafe(no_mangle)]
-pub extern "C" fn nvmlDeviceGetHandleByIndex_v2(
+pub unsafe extern "C" fn nvmlDeviceGetHandleByIndex_v2(
     index: c_uint,
     device: *mut nvmlDevice_t,
 ) -> nvmlReturn_t {
@@ -274,7 +276,7 @@ fn info(d: nvmlDevice_t) -> Result<agent::driver::GpuInfo, nvmlReturn_t> {
 
 /// `nvmlDeviceGetName`.
 #[unsafe(no_mangle)]
-pub extern "C" fn nvmlDeviceGetName(
+pub unsafe extern "C" fn nvmlDeviceGetName(
     device: nvmlDevice_t,
     name: *mut c_char,
     length: c_uint,
@@ -284,7 +286,7 @@ pub extern "C" fn nvmlDeviceGetName(
 
 /// `nvmlDeviceGetUUID`, of a GPU or of a MIG device.
 #[unsafe(no_mangle)]
-pub extern "C" fn nvmlDeviceGetUUID(
+pub unsafe extern "C" fn nvmlDeviceGetUUID(
     device: nvmlDevice_t,
     uuid: *mut c_char,
     length: c_uint,
@@ -302,7 +304,7 @@ pub extern "C" fn nvmlDeviceGetUUID(
 
 /// `nvmlDeviceGetMaxMigDeviceCount`: 7 on every modelled GPU.
 #[unsafe(no_mangle)]
-pub extern "C" fn nvmlDeviceGetMaxMigDeviceCount(
+pub unsafe extern "C" fn nvmlDeviceGetMaxMigDeviceCount(
     device: nvmlDevice_t,
     count: *mut c_uint,
 ) -> nvmlReturn_t {
@@ -314,7 +316,7 @@ pub extern "C" fn nvmlDeviceGetMaxMigDeviceCount(
 
 /// `nvmlDeviceGetMigDeviceHandleByIndex`: the `index`-th MIG device, NOT_FOUND past the last.
 #[unsafe(no_mangle)]
-pub extern "C" fn nvmlDeviceGetMigDeviceHandleByIndex(
+pub unsafe extern "C" fn nvmlDeviceGetMigDeviceHandleByIndex(
     device: nvmlDevice_t,
     index: c_uint,
     mig: *mut nvmlDevice_t,
@@ -332,7 +334,7 @@ pub extern "C" fn nvmlDeviceGetMigDeviceHandleByIndex(
 
 /// `nvmlDeviceGetGpuInstanceId` of a MIG device.
 #[unsafe(no_mangle)]
-pub extern "C" fn nvmlDeviceGetGpuInstanceId(
+pub unsafe extern "C" fn nvmlDeviceGetGpuInstanceId(
     device: nvmlDevice_t,
     id: *mut c_uint,
 ) -> nvmlReturn_t {
@@ -341,7 +343,7 @@ pub extern "C" fn nvmlDeviceGetGpuInstanceId(
 
 /// `nvmlDeviceGetComputeInstanceId` of a MIG device.
 #[unsafe(no_mangle)]
-pub extern "C" fn nvmlDeviceGetComputeInstanceId(
+pub unsafe extern "C" fn nvmlDeviceGetComputeInstanceId(
     device: nvmlDevice_t,
     id: *mut c_uint,
 ) -> nvmlReturn_t {
@@ -350,7 +352,7 @@ pub extern "C" fn nvmlDeviceGetComputeInstanceId(
 
 /// `nvmlDeviceGetMemoryInfo_v2`.
 #[unsafe(no_mangle)]
-pub extern "C" fn nvmlDeviceGetMemoryInfo_v2(
+pub unsafe extern "C" fn nvmlDeviceGetMemoryInfo_v2(
     device: nvmlDevice_t,
     memory: *mut nvmlMemory_v2_t,
 ) -> nvmlReturn_t {
@@ -372,7 +374,7 @@ pub extern "C" fn nvmlDeviceGetMemoryInfo_v2(
 
 /// `nvmlDeviceGetPciInfo_v3`.
 #[unsafe(no_mangle)]
-pub extern "C" fn nvmlDeviceGetPciInfo_v3(
+pub unsafe extern "C" fn nvmlDeviceGetPciInfo_v3(
     device: nvmlDevice_t,
     pci: *mut nvmlPciInfo_t,
 ) -> nvmlReturn_t {
@@ -406,7 +408,7 @@ pub extern "C" fn nvmlDeviceGetPciInfo_v3(
 
 /// `nvmlDeviceGetMigMode`.
 #[unsafe(no_mangle)]
-pub extern "C" fn nvmlDeviceGetMigMode(
+pub unsafe extern "C" fn nvmlDeviceGetMigMode(
     device: nvmlDevice_t,
     current: *mut c_uint,
     pending: *mut c_uint,
@@ -422,7 +424,7 @@ pub extern "C" fn nvmlDeviceGetMigMode(
 
 /// `nvmlDeviceSetMigMode`.
 #[unsafe(no_mangle)]
-pub extern "C" fn nvmlDeviceSetMigMode(
+pub unsafe extern "C" fn nvmlDeviceSetMigMode(
     device: nvmlDevice_t,
     mode: c_uint,
     activation: *mut nvmlReturn_t,
@@ -443,7 +445,7 @@ pub extern "C" fn nvmlDeviceSetMigMode(
 
 /// `nvmlDeviceGetGpuInstanceProfileInfo`: profile *index* in, profile *id* (and sizes) out.
 #[unsafe(no_mangle)]
-pub extern "C" fn nvmlDeviceGetGpuInstanceProfileInfo(
+pub unsafe extern "C" fn nvmlDeviceGetGpuInstanceProfileInfo(
     device: nvmlDevice_t,
     profile: c_uint,
     out: *mut nvmlGpuInstanceProfileInfo_t,
@@ -476,7 +478,7 @@ pub extern "C" fn nvmlDeviceGetGpuInstanceProfileInfo(
 
 /// `nvmlDeviceCreateGpuInstanceWithPlacement`.
 #[unsafe(no_mangle)]
-pub extern "C" fn nvmlDeviceCreateGpuInstanceWithPlacement(
+pub unsafe extern "C" fn nvmlDeviceCreateGpuInstanceWithPlacement(
     device: nvmlDevice_t,
     profile_id: c_uint,
     placement: *const nvmlGpuInstancePlacement_t,
@@ -499,7 +501,7 @@ pub extern "C" fn nvmlDeviceCreateGpuInstanceWithPlacement(
 
 /// `nvmlDeviceGetGpuInstances`: the instances of one profile *id*.
 #[unsafe(no_mangle)]
-pub extern "C" fn nvmlDeviceGetGpuInstances(
+pub unsafe extern "C" fn nvmlDeviceGetGpuInstances(
     device: nvmlDevice_t,
     profile_id: c_uint,
     out: *mut nvmlGpuInstance_t,
@@ -527,7 +529,7 @@ pub extern "C" fn nvmlDeviceGetGpuInstances(
 
 /// `nvmlDeviceGetGpuInstanceById`.
 #[unsafe(no_mangle)]
-pub extern "C" fn nvmlDeviceGetGpuInstanceById(
+pub unsafe extern "C" fn nvmlDeviceGetGpuInstanceById(
     device: nvmlDevice_t,
     id: c_uint,
     gpu_instance: *mut nvmlGpuInstance_t,
@@ -544,7 +546,7 @@ pub extern "C" fn nvmlDeviceGetGpuInstanceById(
 
 /// `nvmlGpuInstanceGetInfo`.
 #[unsafe(no_mangle)]
-pub extern "C" fn nvmlGpuInstanceGetInfo(
+pub unsafe extern "C" fn nvmlGpuInstanceGetInfo(
     gpu_instance: nvmlGpuInstance_t,
     out: *mut nvmlGpuInstanceInfo_t,
 ) -> nvmlReturn_t {
@@ -569,7 +571,7 @@ pub extern "C" fn nvmlGpuInstanceGetInfo(
 
 /// `nvmlGpuInstanceCreateComputeInstance` (the full-size compute instance).
 #[unsafe(no_mangle)]
-pub extern "C" fn nvmlGpuInstanceCreateComputeInstance(
+pub unsafe extern "C" fn nvmlGpuInstanceCreateComputeInstance(
     gpu_instance: nvmlGpuInstance_t,
     _profile_id: c_uint,
     compute_instance: *mut nvmlComputeInstance_t,
@@ -585,7 +587,7 @@ pub extern "C" fn nvmlGpuInstanceCreateComputeInstance(
 
 /// `nvmlGpuInstanceGetComputeInstances`.
 #[unsafe(no_mangle)]
-pub extern "C" fn nvmlGpuInstanceGetComputeInstances(
+pub unsafe extern "C" fn nvmlGpuInstanceGetComputeInstances(
     gpu_instance: nvmlGpuInstance_t,
     _profile_id: c_uint,
     out: *mut nvmlComputeInstance_t,
@@ -608,7 +610,7 @@ pub extern "C" fn nvmlGpuInstanceGetComputeInstances(
 
 /// `nvmlComputeInstanceDestroy`.
 #[unsafe(no_mangle)]
-pub extern "C" fn nvmlComputeInstanceDestroy(
+pub unsafe extern "C" fn nvmlComputeInstanceDestroy(
     compute_instance: nvmlComputeInstance_t,
 ) -> nvmlReturn_t {
     run(|| {
@@ -621,7 +623,7 @@ pub extern "C" fn nvmlComputeInstanceDestroy(
 
 /// `nvmlGpuInstanceDestroy`.
 #[unsafe(no_mangle)]
-pub extern "C" fn nvmlGpuInstanceDestroy(gpu_instance: nvmlGpuInstance_t) -> nvmlReturn_t {
+pub unsafe extern "C" fn nvmlGpuInstanceDestroy(gpu_instance: nvmlGpuInstance_t) -> nvmlReturn_t {
     run(|| {
         let (gpu, gi) = gi_parts(gpu_instance)?;
         sim()?.destroy_gpu_instance(gpu, gi).map_err(|e| code(&e))
@@ -630,7 +632,7 @@ pub extern "C" fn nvmlGpuInstanceDestroy(gpu_instance: nvmlGpuInstance_t) -> nvm
 
 /// `nvmlDeviceGetComputeRunningProcesses_v3`: processes of every GPU instance, tagged with its id.
 #[unsafe(no_mangle)]
-pub extern "C" fn nvmlDeviceGetComputeRunningProcesses_v3(
+pub unsafe extern "C" fn nvmlDeviceGetComputeRunningProcesses_v3(
     device: nvmlDevice_t,
     count: *mut c_uint,
     infos: *mut nvmlProcessInfo_t,
@@ -670,7 +672,7 @@ pub extern "C" fn nvmlDeviceGetComputeRunningProcesses_v3(
 
 /// Test hook (not NVML): start a simulated process on the instance covering `slice` of `gpu`.
 #[unsafe(no_mangle)]
-pub extern "C" fn nvmlSimStartProcess(
+pub unsafe extern "C" fn nvmlSimStartProcess(
     gpu: c_uint,
     slice: c_uint,
     pid: c_uint,
@@ -686,7 +688,7 @@ pub extern "C" fn nvmlSimStartProcess(
 
 /// `nvmlGpuInstanceGetComputeInstanceById`.
 #[unsafe(no_mangle)]
-pub extern "C" fn nvmlGpuInstanceGetComputeInstanceById(
+pub unsafe extern "C" fn nvmlGpuInstanceGetComputeInstanceById(
     gpu_instance: nvmlGpuInstance_t,
     id: c_uint,
     compute_instance: *mut nvmlComputeInstance_t,
@@ -704,7 +706,7 @@ pub extern "C" fn nvmlGpuInstanceGetComputeInstanceById(
 
 /// `nvmlComputeInstanceGetInfo_v2`.
 #[unsafe(no_mangle)]
-pub extern "C" fn nvmlComputeInstanceGetInfo_v2(
+pub unsafe extern "C" fn nvmlComputeInstanceGetInfo_v2(
     compute_instance: nvmlComputeInstance_t,
     out: *mut nvml_wrapper_sys::bindings::nvmlComputeInstanceInfo_t,
 ) -> nvmlReturn_t {
@@ -746,7 +748,7 @@ fn full_ci_profile_index(slices: u8) -> c_uint {
 
 /// `nvmlGpuInstanceGetComputeInstanceProfileInfo`: only the full-size profile of the instance exists.
 #[unsafe(no_mangle)]
-pub extern "C" fn nvmlGpuInstanceGetComputeInstanceProfileInfo(
+pub unsafe extern "C" fn nvmlGpuInstanceGetComputeInstanceProfileInfo(
     gpu_instance: nvmlGpuInstance_t,
     profile: c_uint,
     _eng_profile: c_uint,
