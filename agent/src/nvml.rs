@@ -62,18 +62,6 @@ fn mode_of(code: c_uint) -> MigMode {
     }
 }
 
-/// `NVML_COMPUTE_INSTANCE_PROFILE_*` index of the compute instance spanning a GPU instance with
-/// this many compute slices.
-fn full_ci_profile_index(slices: u8) -> c_uint {
-    match slices {
-        1 => 0,
-        2 => 1,
-        3 => 2,
-        4 => 3,
-        _ => 4,
-    }
-}
-
 impl NvmlDriver {
     /// Loads NVML from `lib` (default: `libnvidia-ml.so.1` on the library path) and initialises it.
     ///
@@ -145,7 +133,7 @@ impl NvmlDriver {
         let f = sym!(self, nvmlGpuInstanceGetComputeInstanceProfileInfo);
         // SAFETY: all-zero is a valid value of this plain C struct.
         let mut info: nvmlComputeInstanceProfileInfo_t = unsafe { std::mem::zeroed() };
-        let index = full_ci_profile_index(kind.compute_slices);
+        let index = kind.full_compute_instance_profile_index();
         // SAFETY: live handle, valid out pointer; engine profile 0 is the shared one.
         check(unsafe { f(gi, index, 0, &mut info) }, || {
             format!("GPU {gpu}: compute instance profile {index}")

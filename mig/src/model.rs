@@ -162,6 +162,20 @@ pub const KINDS: [KindSpec; 7] = [
     },
 ];
 
+impl KindSpec {
+    /// `NVML_COMPUTE_INSTANCE_PROFILE_*`: the index of the compute-instance profile that spans a GPU
+    /// instance of this kind (1, 2, 3, 4 or 7 compute slices → 0, 1, 2, 3, 4).
+    pub fn full_compute_instance_profile_index(&self) -> u32 {
+        match self.compute_slices {
+            1 => 0,
+            2 => 1,
+            3 => 2,
+            4 => 3,
+            _ => 4,
+        }
+    }
+}
+
 impl ProfileKind {
     /// This kind's geometry.
     pub fn spec(self) -> &'static KindSpec {

@@ -724,7 +724,7 @@ pub unsafe extern "C" fn nvmlComputeInstanceGetInfo_v2(
                 device: (gpu as usize + 1) as nvmlDevice_t,
                 gpuInstance: gi_handle(gpu, gi),
                 id: ci,
-                profileId: full_ci_profile_index(kind.compute_slices),
+                profileId: kind.full_compute_instance_profile_index(),
                 placement: nvml_wrapper_sys::bindings::nvmlComputeInstancePlacement_t {
                     start: 0,
                     size: c_uint::from(kind.compute_slices),
@@ -732,18 +732,6 @@ pub unsafe extern "C" fn nvmlComputeInstanceGetInfo_v2(
             },
         )
     })
-}
-
-/// The compute-instance profile index (and, in this simulator, id) spanning a GPU instance of
-/// `slices` compute slices: `NVML_COMPUTE_INSTANCE_PROFILE_{1,2,3,4,7}_SLICE`.
-fn full_ci_profile_index(slices: u8) -> c_uint {
-    match slices {
-        1 => 0,
-        2 => 1,
-        3 => 2,
-        4 => 3,
-        _ => 4,
-    }
 }
 
 /// `nvmlGpuInstanceGetComputeInstanceProfileInfo`: only the full-size profile of the instance exists.
@@ -762,7 +750,7 @@ pub unsafe extern "C" fn nvmlGpuInstanceGetComputeInstanceProfileInfo(
             .iter()
             .find(|k| k.nvml_id == g.profile_id)
             .ok_or(NOT_FOUND)?;
-        if profile != full_ci_profile_index(kind.compute_slices) {
+        if profile != kind.full_compute_instance_profile_index() {
             return Err(NOT_SUPPORTED);
         }
         put(
