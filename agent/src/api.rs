@@ -314,10 +314,7 @@ pub fn router(state: AgentState) -> Router {
         .route("/metrics", get(metrics))
         .route_layer(middleware::from_fn_with_state(state.clone(), require_token));
     Router::new()
-        .route(
-            "/healthz",
-            get(|| async { Json(serde_json::json!({ "status": "ok" })) }),
-        )
+        .route("/healthz", get(crate::healthz))
         .merge(protected)
         .with_state(state)
 }

@@ -1,9 +1,10 @@
 //! `agent`: the migboard node agent, one per GPU node (a DaemonSet on Kubernetes, a process elsewhere).
 //!
-//! It is the only component that touches MIG. In this build: the [`driver::GpuDriver`] seam, a
-//! simulated driver with NVIDIA's rules and NVML's error codes ([`sim`]), and the safe, idempotent
-//! apply of one GPU ([`apply`]). Its HTTP API still serves health and reports no driver; the NVML
-//! driver, the API for apply and the CLI come with the rest of the node-agent work. It never depends on the `server` crate: the two share only `mig` wire types.
+//! It is the only component that touches MIG: the [`driver::GpuDriver`] seam with the NVML driver
+//! ([`nvml`]) and a simulated one ([`sim`]), the safe, idempotent apply of one GPU ([`apply`]), and
+//! the HTTP API ([`api`]). Without a driver it serves only health and why it has none
+//! ([`router_without_driver`]). It never depends on the `server` crate: the two share only `mig`
+//! wire types.
 
 pub mod api;
 pub mod apply;
@@ -17,32 +18,28 @@ use axum::Router;
 use axum::routing::get;
 use serde::Serialize;
 
-/// What the agent knows about its node's GPUs.
+/// What the agent knows about its node's GPUs when it has no driver.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 #[serde(tag = "state", rename_all = "snake_case")]
 pub enum DriverState {
-    /// No GPU driver is configured in this build, so the agent can neither read nor change MIG.
+    /// No GPU driver could be loaded, so the agent can neither read nor change MIG.
     NoDriver {
-        /// What the operator should know.
+        /// Why, as the driver said it.
         reason: String,
     },
 }
 
-/// The agent's HTTP API.
-pub fn router() -> Router {
-    Router::new()
-        .route(
-            "/healthz",
-            get(|| async { axum::Json(serde_json::json!({ "status": "ok" })) }),
-        )
-        .route("/v1/driver", get(|| async { axum::Json(driver_state()) }))
+/// `GET /healthz`: the agent's HTTP loop answers.
+pub(crate) async fn healthz() -> axum::Json<serde_json::Value> {
+    axum::Json(serde_json::json!({ "status": "ok" }))
 }
 
-/// The driver state of this build.
-pub fn driver_state() -> DriverState {
-    DriverState::NoDriver {
-        reason: "this agent build has no GPU driver; it cannot read or change MIG".to_owned(),
-    }
+/// The API of an agent that could not load a GPU driver: health, and `/v1/driver` saying why.
+pub fn router_without_driver(reason: String) -> Router {
+    let state = DriverState::NoDriver { reason };
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/v1/driver", get(move || async move { axum::Json(state) }))
 }
 
 #[cfg(test)]
@@ -55,10 +52,12 @@ mod tests {
     use super::*;
 
     async fn get_json(path: &str) -> (StatusCode, serde_json::Value) {
-        let response = router()
-            .oneshot(Request::get(path).body(Body::empty()).expect("request"))
-            .await
-            .expect("infallible");
+        let response = router_without_driver(
+            "no NVIDIA driver on this node: libnvidia-ml.so.1 not found".to_owned(),
+        )
+        .oneshot(Request::get(path).body(Body::empty()).expect("request"))
+        .await
+        .expect("infallible");
         let status = response.status();
         let bytes = response
             .into_body()
@@ -78,5 +77,9 @@ mod tests {
         let (status, body) = get_json("/v1/driver").await;
         assert_eq!(status, StatusCode::OK);
         assert_eq!(body["state"], "no_driver");
+        assert_eq!(
+            body["reason"],
+            "no NVIDIA driver on this node: libnvidia-ml.so.1 not found"
+        );
     }
 }

@@ -128,7 +128,7 @@ fn run(mut args: Args) -> anyhow::Result<ExitCode> {
             let app = match driver(&args) {
                 Err(e) => {
                     tracing::warn!(reason = %e, "agent starts without a GPU driver");
-                    agent::router()
+                    agent::router_without_driver(format!("{e:#}"))
                 }
                 Ok(driver) => {
                     let token = match token_file {
