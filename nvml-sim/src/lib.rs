@@ -91,6 +91,18 @@ fn gi_parts(h: nvmlGpuInstance_t) -> Result<(u32, u32), nvmlReturn_t> {
         Ok(((gpu - 1) as u32, (n & 0xFFFFF) as u32))
     }
 }
+/// The GPU and the simulator's record of the GPU instance behind a handle.
+fn instance_of(
+    h: nvmlGpuInstance_t,
+) -> Result<(u32, agent::driver::GpuInstanceInfo), nvmlReturn_t> {
+    let (gpu, id) = gi_parts(h)?;
+    let all = sim()?.gpu_instances(gpu).map_err(|e| code(&e))?;
+    all.into_iter()
+        .find(|g| g.id == id)
+        .map(|g| (gpu, g))
+        .ok_or(NOT_FOUND)
+}
+
 fn ci_handle(gpu: u32, gi: u32, ci: u32) -> nvmlComputeInstance_t {
     (((gpu as usize + 1) << 40) | ((gi as usize) << 20) | (ci as usize + 1))
         as nvmlComputeInstance_t
@@ -551,9 +563,8 @@ pub unsafe extern "C" fn nvmlGpuInstanceGetInfo(
     out: *mut nvmlGpuInstanceInfo_t,
 ) -> nvmlReturn_t {
     run(|| {
-        let (gpu, id) = gi_parts(gpu_instance)?;
-        let all = sim()?.gpu_instances(gpu).map_err(|e| code(&e))?;
-        let g = all.iter().find(|g| g.id == id).ok_or(NOT_FOUND)?;
+        let (gpu, g) = instance_of(gpu_instance)?;
+        let id = g.id;
         put(
             out,
             nvmlGpuInstanceInfo_t {
@@ -594,9 +605,8 @@ pub unsafe extern "C" fn nvmlGpuInstanceGetComputeInstances(
     count: *mut c_uint,
 ) -> nvmlReturn_t {
     run(|| {
-        let (gpu, gi) = gi_parts(gpu_instance)?;
-        let all = sim()?.gpu_instances(gpu).map_err(|e| code(&e))?;
-        let g = all.iter().find(|g| g.id == gi).ok_or(NOT_FOUND)?;
+        let (gpu, g) = instance_of(gpu_instance)?;
+        let gi = g.id;
         if out.is_null() {
             return Err(INVALID_ARGUMENT);
         }
@@ -694,9 +704,8 @@ pub unsafe extern "C" fn nvmlGpuInstanceGetComputeInstanceById(
     compute_instance: *mut nvmlComputeInstance_t,
 ) -> nvmlReturn_t {
     run(|| {
-        let (gpu, gi) = gi_parts(gpu_instance)?;
-        let all = sim()?.gpu_instances(gpu).map_err(|e| code(&e))?;
-        let g = all.iter().find(|g| g.id == gi).ok_or(NOT_FOUND)?;
+        let (gpu, g) = instance_of(gpu_instance)?;
+        let gi = g.id;
         if !g.compute_instances.contains(&id) {
             return Err(NOT_FOUND);
         }
@@ -712,8 +721,7 @@ pub unsafe extern "C" fn nvmlComputeInstanceGetInfo_v2(
 ) -> nvmlReturn_t {
     run(|| {
         let (gpu, gi, ci) = ci_parts(compute_instance)?;
-        let all = sim()?.gpu_instances(gpu).map_err(|e| code(&e))?;
-        let g = all.iter().find(|g| g.id == gi).ok_or(NOT_FOUND)?;
+        let (_, g) = instance_of(gi_handle(gpu, gi))?;
         let kind = KINDS
             .iter()
             .find(|k| k.nvml_id == g.profile_id)
@@ -743,9 +751,7 @@ pub unsafe extern "C" fn nvmlGpuInstanceGetComputeInstanceProfileInfo(
     out: *mut nvml_wrapper_sys::bindings::nvmlComputeInstanceProfileInfo_t,
 ) -> nvmlReturn_t {
     run(|| {
-        let (gpu, gi) = gi_parts(gpu_instance)?;
-        let all = sim()?.gpu_instances(gpu).map_err(|e| code(&e))?;
-        let g = all.iter().find(|g| g.id == gi).ok_or(NOT_FOUND)?;
+        let (_, g) = instance_of(gpu_instance)?;
         let kind = KINDS
             .iter()
             .find(|k| k.nvml_id == g.profile_id)
