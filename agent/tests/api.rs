@@ -38,6 +38,15 @@ async fn call(
     (status, String::from_utf8_lossy(&bytes).into_owned())
 }
 
+/// `gpus` simulated H100s; MIG mode changes take effect at once when `reset_immediately`.
+fn h100s(gpus: u32, reset_immediately: bool) -> Arc<SimDriver> {
+    Arc::new(SimDriver::new(
+        GpuModel::H100_80GB,
+        gpus,
+        SimOptions { reset_immediately },
+    ))
+}
+
 fn json(text: &str) -> serde_json::Value {
     serde_json::from_str(text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
 }
@@ -64,14 +73,7 @@ async fn wait_done(app: &axum::Router, id: u64) -> serde_json::Value {
 
 #[tokio::test]
 async fn every_route_but_healthz_needs_the_token() {
-    let app = router(AgentState::new(
-        Arc::new(SimDriver::new(
-            GpuModel::H100_80GB,
-            2,
-            SimOptions::default(),
-        )),
-        TOKEN,
-    ));
+    let app = router(AgentState::new(h100s(2, false), TOKEN));
     assert_eq!(
         call(&app, "GET", "/healthz", None, None).await.0,
         StatusCode::OK
@@ -101,16 +103,7 @@ async fn every_route_but_healthz_needs_the_token() {
 
 #[tokio::test]
 async fn apply_is_an_operation_and_inventory_shows_the_result() {
-    let app = router(AgentState::new(
-        Arc::new(SimDriver::new(
-            GpuModel::H100_80GB,
-            2,
-            SimOptions {
-                reset_immediately: true,
-            },
-        )),
-        TOKEN,
-    ));
+    let app = router(AgentState::new(h100s(2, true), TOKEN));
     let (status, body) = call(
         &app,
         "POST",
@@ -209,14 +202,7 @@ async fn apply_is_an_operation_and_inventory_shows_the_result() {
 
 #[tokio::test]
 async fn bad_requests_are_explained_before_anything_changes() {
-    let app = router(AgentState::new(
-        Arc::new(SimDriver::new(
-            GpuModel::H100_80GB,
-            1,
-            SimOptions::default(),
-        )),
-        TOKEN,
-    ));
+    let app = router(AgentState::new(h100s(1, false), TOKEN));
     let cases = [
         (
             r#"{"config":"all-balancd"}"#,
@@ -372,13 +358,7 @@ async fn a_second_apply_while_one_runs_gets_409() {
 async fn an_apply_a_crash_interrupted_is_resumed_at_start() {
     let dir = tempfile::tempdir().expect("tempdir");
     let journal = dir.path().join("apply.journal");
-    let sim = Arc::new(SimDriver::new(
-        GpuModel::H100_80GB,
-        2,
-        SimOptions {
-            reset_immediately: true,
-        },
-    ));
+    let sim = h100s(2, true);
     // The first agent crashes mid-apply: simulated by a fault after 5 calls, and the journal is
     // written back as if the process had died before clearing it.
     let state = AgentState::new(sim.clone(), TOKEN).with_journal(&journal);
@@ -443,13 +423,7 @@ async fn an_apply_a_crash_interrupted_is_resumed_at_start() {
 
 #[tokio::test]
 async fn an_apply_that_would_destroy_a_busy_instance_gets_409_with_the_processes() {
-    let sim = Arc::new(SimDriver::new(
-        GpuModel::H100_80GB,
-        1,
-        SimOptions {
-            reset_immediately: true,
-        },
-    ));
+    let sim = h100s(1, true);
     let app = router(AgentState::new(sim.clone(), TOKEN));
     let (_, body) = call(
         &app,
@@ -487,13 +461,7 @@ async fn an_apply_that_would_destroy_a_busy_instance_gets_409_with_the_processes
 
 #[tokio::test]
 async fn an_explicit_layout_is_applied_exactly() {
-    let sim = Arc::new(SimDriver::new(
-        GpuModel::H100_80GB,
-        1,
-        SimOptions {
-            reset_immediately: true,
-        },
-    ));
+    let sim = h100s(1, true);
     let app = router(AgentState::new(sim, TOKEN));
     // 3g.40gb at 0 and 1g.20gb at 6: a placement no named config has.
     let body = r#"{"layout":[{"profile":"3g.40gb","start":0},{"profile":"1g.20gb","start":6}]}"#;

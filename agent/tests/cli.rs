@@ -1,18 +1,9 @@
 //! The operator CLI, run as a process on simulated GPUs.
 
-use std::process::Command;
+mod common;
 
 fn agent(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_migboard-agent"))
-        .args(args)
-        .env_remove("MIGBOARD_AGENT_SIMULATE")
-        .output()
-        .expect("runs");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    common::run_agent(args, &[])
 }
 
 #[test]

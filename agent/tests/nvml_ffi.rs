@@ -3,12 +3,13 @@
 //! `NVML_SIM_LIB`; by hand: `cargo build -p nvml-sim && cargo test -p agent --test nvml_ffi`.
 
 use std::path::PathBuf;
-use std::process::Command;
 
 use agent::apply::{Outcome, apply_gpu, observe};
 use agent::driver::{DriverError, GpuDriver};
 use agent::nvml::NvmlDriver;
 use mig::{GpuModel, MigMode, MigPartedConfig};
+
+mod common;
 
 /// nvml-sim copied into a fresh directory under the name NVML is loaded by.
 fn library() -> (tempfile::TempDir, PathBuf) {
@@ -82,21 +83,11 @@ fn agent_with(
     env: &[(&str, &str)],
     args: &[&str],
 ) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_migboard-agent"))
-        .arg("--nvml-lib")
-        .arg(lib)
-        .args(args)
-        .envs(env.iter().copied())
-        .env("NVML_SIM_GPUS", gpus)
-        .env("NVML_SIM_RESET_IMMEDIATELY", "1")
-        .env_remove("MIGBOARD_AGENT_SIMULATE")
-        .output()
-        .expect("runs");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    let mut argv = vec![std::ffi::OsStr::new("--nvml-lib"), lib.as_os_str()];
+    argv.extend(args.iter().map(std::ffi::OsStr::new));
+    let mut all_env = vec![("NVML_SIM_GPUS", gpus), ("NVML_SIM_RESET_IMMEDIATELY", "1")];
+    all_env.extend_from_slice(env);
+    common::run_agent(&argv, &all_env)
 }
 
 #[test]
