@@ -4,7 +4,7 @@
 use leptos::prelude::*;
 use leptos::wasm_bindgen::JsCast;
 use mig::model::{COMPUTE_SLICES, MEMORY_SLICES, ProfileKind};
-use mig::planner::{Headroom, Refusal, headroom};
+use mig::planner::{Headroom, Refusal};
 use mig::{Layout, NodePlan};
 
 use super::{Carry, Notice, Planner};
@@ -81,9 +81,8 @@ fn GpuRow(planner: Planner, gpu: usize, targets: Memo<Targets>) -> impl IntoView
     let layout: Memo<Option<Layout>> =
         Memo::new(move |_| p.plan.with(|plan| plan.gpus().get(gpu).cloned().flatten()));
     let room: Memo<Headroom> = Memo::new(move |_| {
-        layout
-            .with(|l| l.as_ref().map(headroom))
-            .unwrap_or_default()
+        p.summary
+            .with(|s| s.per_gpu.get(gpu).map(|g| g.headroom).unwrap_or_default())
     });
     let enabled = move || layout.with(Option::is_some);
     let stats = move || {

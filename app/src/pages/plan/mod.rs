@@ -59,6 +59,8 @@ pub(crate) struct Press {
 pub(crate) struct Planner {
     /// The plan.
     pub plan: RwSignal<NodePlan>,
+    /// Its summary, computed once per edit for the board and the summary card alike.
+    pub summary: Memo<mig::PlanSummary>,
     past: RwSignal<Vec<NodePlan>>,
     future: RwSignal<Vec<NodePlan>>,
     /// Picked for placing by keyboard or tap: the next Enter or slot click drops it.
@@ -82,8 +84,10 @@ pub(crate) struct Planner {
 
 impl Planner {
     fn new(plan: NodePlan) -> Self {
+        let plan = RwSignal::new(plan);
         Self {
-            plan: RwSignal::new(plan),
+            plan,
+            summary: Memo::new(move |_| plan.with(NodePlan::summary)),
             past: RwSignal::new(Vec::new()),
             future: RwSignal::new(Vec::new()),
             armed: RwSignal::new(None),

@@ -2,7 +2,6 @@
 //! config it equals, the Kubernetes resources it advertises, and honest throughput fractions.
 
 use leptos::prelude::*;
-use mig::NodePlan;
 use mig::planner::NamedConfig;
 use mig::sizing::aggregate;
 
@@ -24,7 +23,7 @@ pub fn Summary(
     configs: Resource<Result<Vec<NamedConfig>, AppError>>,
 ) -> impl IntoView {
     let p = planner;
-    let summary = Memo::new(move |_| p.plan.with(NodePlan::summary));
+    let summary = p.summary;
     let model = Memo::new(move |_| p.plan.with(|plan| plan.model()));
     let rows = move || {
         let s = summary.get();
