@@ -6,7 +6,7 @@ SHELL := /usr/bin/env bash
 # Where `make run` listens; MIGBOARD_ADDR in the environment works too.
 ADDR ?= $(or $(MIGBOARD_ADDR),127.0.0.1:3000)
 
-.PHONY: help setup build run test test-rust test-e2e check-wasm wasm-size bench bench-e2e clean
+.PHONY: help setup build run test test-rust test-e2e check-wasm wasm-size bench bench-e2e fuzz clean
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
@@ -37,8 +37,11 @@ check-wasm: setup ## check that the pure `mig` crate builds for wasm32-unknown-u
 wasm-size: build ## print the shipped bundle sizes (raw and gzip), as recorded in BENCHMARKS.md
 	@scripts/wasm-size.sh
 
-bench: setup ## Rust benchmarks (criterion) of the `mig` rules; numbers go in BENCHMARKS.md
-	@source scripts/env.sh && cargo bench -p mig --bench rules
+bench: setup ## Rust benchmarks (criterion) of the `mig` rules and blueprint validation; numbers go in BENCHMARKS.md
+	@source scripts/env.sh && cargo bench -p mig --bench rules --bench blueprint
+
+fuzz: setup ## fuzz blueprint parse+validate for FUZZ_SECONDS (default 600)
+	@FUZZ_SECONDS=$${FUZZ_SECONDS:-600} scripts/fuzz.sh
 
 bench-e2e: build ## browser benchmarks: planner drag latency on 8 GPUs (prints JSON, see BENCHMARKS.md)
 	@source scripts/env.sh && cd end2end && CI=1 npx playwright test --config playwright.bench.config.ts

@@ -4,7 +4,7 @@
 #
 #   apt:   Debian's Rust 1.96 with std sources (rustc-web cargo-web rust-web-src), lld-19 (wasm linker),
 #          chromium (end-to-end tests), nodejs/npm if missing
-#   cargo: cargo-leptos 0.3.11, wasm-bindgen-cli at exactly the version in Cargo.lock
+#   cargo: cargo-leptos 0.3.11, wasm-bindgen-cli at exactly the version in Cargo.lock, cargo-fuzz 0.13.2
 #   npm:   end2end/ packages (Playwright, binaryen's wasm-opt) from package-lock.json
 #
 # Never downloads a browser or a toolchain from anywhere but the package registries.
@@ -16,6 +16,7 @@ cd "$ROOT"
 source "$ROOT/scripts/env.sh"
 
 CARGO_LEPTOS_VERSION="0.3.11"
+CARGO_FUZZ_VERSION="0.13.2"
 APT_PACKAGES=(rustc-web cargo-web rust-web-src lld-19 chromium)
 STEP="starting"
 trap 'echo "setup: FAILED during: $STEP (exit $?). Fix the cause above and run the command again; finished steps are skipped." >&2' ERR
@@ -31,7 +32,7 @@ as_root() {
 }
 
 STEP="apt packages"
-say "[1/4] Debian packages: ${APT_PACKAGES[*]}"
+say "[1/5] Debian packages: ${APT_PACKAGES[*]}"
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -54,7 +55,7 @@ esac
 [ -d /usr/lib/rustlib/src/rust/library ] || { echo "setup: rust std sources missing (package rust-web-src)" >&2; false; }
 
 STEP="installing cargo-leptos $CARGO_LEPTOS_VERSION"
-say "[2/4] cargo-leptos $CARGO_LEPTOS_VERSION"
+say "[2/5] cargo-leptos $CARGO_LEPTOS_VERSION"
 if cargo-leptos --version 2>/dev/null | grep -q " $CARGO_LEPTOS_VERSION\$"; then
   ok "present"
 else
@@ -68,7 +69,7 @@ fi
 STEP="installing wasm-bindgen-cli"
 WB_VERSION="$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/version = |"/, ""); print; exit }' Cargo.lock)"
 [ -n "$WB_VERSION" ] || { echo "setup: cannot read wasm-bindgen's version from Cargo.lock" >&2; false; }
-say "[3/4] wasm-bindgen-cli $WB_VERSION (must equal Cargo.lock's wasm-bindgen)"
+say "[3/5] wasm-bindgen-cli $WB_VERSION (must equal Cargo.lock's wasm-bindgen)"
 if wasm-bindgen --version 2>/dev/null | grep -q " $WB_VERSION\$"; then
   ok "present"
 else
@@ -77,8 +78,17 @@ else
   cargo install wasm-bindgen-cli --version "$WB_VERSION" --force --quiet
 fi
 
+STEP="installing cargo-fuzz"
+say "[4/5] cargo-fuzz $CARGO_FUZZ_VERSION (the blueprint fuzz target in make test)"
+if cargo-fuzz --version 2>/dev/null | grep -q " $CARGO_FUZZ_VERSION\$"; then
+  ok "present"
+else
+  ok "building from crates.io (about 1 minute)"
+  cargo install cargo-fuzz --version "$CARGO_FUZZ_VERSION" --locked --quiet
+fi
+
 STEP="installing npm packages in end2end/"
-say "[4/4] npm packages (Playwright, binaryen wasm-opt)"
+say "[5/5] npm packages (Playwright, binaryen wasm-opt)"
 stamp="end2end/node_modules/.migboard-lock"
 if [ -f "$stamp" ] && cmp -s end2end/package-lock.json "$stamp"; then
   ok "present"

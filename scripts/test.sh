@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs migboard's tests and prints each runner's summary and one closing line for all of them.
-#   scripts/test.sh all|rust|wasm|e2e
+#   scripts/test.sh all|rust|wasm|fuzz|e2e
 set -Eeuo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -38,6 +38,20 @@ wasm() {
   fi
 }
 
+fuzz() {
+  echo "==> Fuzzing blueprint parse+validate for ${FUZZ_SECONDS:-60} s (cargo fuzz, mig/fuzz)"
+  if FUZZ_SECONDS="${FUZZ_SECONDS:-60}" scripts/fuzz.sh > "$logs/fuzz.log" 2>&1; then
+    local runs
+    runs=$(grep -Eo 'number_of_executed_units: *[0-9]+' "$logs/fuzz.log" | grep -Eo '[0-9]+$' || echo "?")
+    echo "fuzz: $runs inputs, no crash"
+    passed=$((passed + 1))
+  else
+    echo "fuzz: FAILED (crash, timeout or build error); log: $logs/fuzz.log, inputs: mig/fuzz/artifacts" >&2
+    tail -40 "$logs/fuzz.log" >&2
+    failed=$((failed + 1)); status=1
+  fi
+}
+
 e2e() {
   echo "==> Playwright end-to-end tests (headless Debian Chromium, release build)"
   [ -x target/release/migboard ] || { echo "e2e: target/release/migboard missing: run make build" >&2; status=1; return; }
@@ -56,11 +70,12 @@ e2e() {
 }
 
 case "$what" in
-  all) rust; wasm; e2e ;;
+  all) rust; wasm; fuzz; e2e ;;
   rust) rust ;;
   wasm) wasm ;;
+  fuzz) fuzz ;;
   e2e) e2e ;;
-  *) echo "usage: scripts/test.sh all|rust|wasm|e2e" >&2; exit 2 ;;
+  *) echo "usage: scripts/test.sh all|rust|wasm|fuzz|e2e" >&2; exit 2 ;;
 esac
 echo
 echo "tests: $passed passed, $failed failed, $ignored skipped"

@@ -2,6 +2,8 @@
 
 use std::sync::Arc;
 
+use mig::blueprint::{Catalogue, FleetView};
+
 use crate::api::status::ServerStatus;
 use crate::error::AppError;
 
@@ -9,6 +11,12 @@ use crate::error::AppError;
 pub trait Backend: Send + Sync + 'static {
     /// The server's status; counts as one status request.
     fn status(&self) -> ServerStatus;
+
+    /// The named MIG configs per GPU model that blueprints may name.
+    fn catalogue(&self) -> Arc<Catalogue>;
+
+    /// The fleet as it is now, for the fleet-aware blueprint rules.
+    fn fleet(&self) -> FleetView;
 }
 
 /// The context value server functions look up.

@@ -55,7 +55,7 @@ pub fn App() -> impl IntoView {
                 <Routes fallback=pages::NotFound>
                     <Route path=StaticSegment("") view=pages::FleetPage />
                     <Route path=StaticSegment("plan") view={Lazy::<pages::PlanRoute>::new()} />
-                    <Route path=StaticSegment("blueprints") view=pages::BlueprintsPage />
+                    <Route path=StaticSegment("blueprints") view={Lazy::<pages::BlueprintsRoute>::new()} />
                     <Route path=StaticSegment("deployments") view=pages::DeploymentsPage />
                     <Route path=StaticSegment("settings") view=pages::SettingsPage />
                 </Routes>

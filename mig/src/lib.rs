@@ -3,11 +3,12 @@
 //! It knows NVIDIA Multi-Instance GPU rules and nothing about the world: GPU models and their profile
 //! tables ([`model`]), layouts and their validation ([`layout`]), placement search and enumeration
 //! ([`place`]), mig-parted named configs ([`parted`]), sizing ([`sizing`]), apply planning ([`plan`]), node shapes ([`shape`]) and
-//! the slice planner's model ([`planner`]).
+//! the slice planner's model ([`planner`]), and OCI AI Blueprints with their validation ([`blueprint`]).
 //!
 //! It deliberately has no I/O, no async, no Kubernetes and no NVML, and compiles to
 //! `wasm32-unknown-unknown`, so the browser enforces exactly the rules the server and agent enforce.
 
+pub mod blueprint;
 pub mod layout;
 pub mod model;
 pub mod parted;

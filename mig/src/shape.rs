@@ -52,6 +52,162 @@ pub static SHAPES: &[NodeShape] = &[
     },
 ];
 
+/// An OCI GPU shape whose GPUs have no MIG (or are not NVIDIA's): known so a blueprint's GPU count
+/// can be checked against it and a MIG request on it refused with the reason.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct OtherGpuShape {
+    /// OCI's shape name.
+    pub name: &'static str,
+    /// The GPU, as people name it (`A10`).
+    pub gpu: &'static str,
+    /// GPUs per node.
+    pub gpus: u32,
+    /// `true` for AMD GPUs (requested with `recipe_amd_gpu_count`).
+    pub amd: bool,
+}
+
+/// OCI GPU shapes without MIG: A10, L40S, V100, P100 (NVIDIA) and MI300X (AMD).
+pub static OTHER_GPU_SHAPES: &[OtherGpuShape] = &[
+    OtherGpuShape {
+        name: "VM.GPU.A10.1",
+        gpu: "A10",
+        gpus: 1,
+        amd: false,
+    },
+    OtherGpuShape {
+        name: "VM.GPU.A10.2",
+        gpu: "A10",
+        gpus: 2,
+        amd: false,
+    },
+    OtherGpuShape {
+        name: "BM.GPU.A10.4",
+        gpu: "A10",
+        gpus: 4,
+        amd: false,
+    },
+    OtherGpuShape {
+        name: "BM.GPU.L40S.4",
+        gpu: "L40S",
+        gpus: 4,
+        amd: false,
+    },
+    OtherGpuShape {
+        name: "BM.GPU.L40S-NC.4",
+        gpu: "L40S",
+        gpus: 4,
+        amd: false,
+    },
+    OtherGpuShape {
+        name: "VM.GPU2.1",
+        gpu: "P100",
+        gpus: 1,
+        amd: false,
+    },
+    OtherGpuShape {
+        name: "BM.GPU2.2",
+        gpu: "P100",
+        gpus: 2,
+        amd: false,
+    },
+    OtherGpuShape {
+        name: "VM.GPU3.1",
+        gpu: "V100",
+        gpus: 1,
+        amd: false,
+    },
+    OtherGpuShape {
+        name: "VM.GPU3.2",
+        gpu: "V100",
+        gpus: 2,
+        amd: false,
+    },
+    OtherGpuShape {
+        name: "VM.GPU3.4",
+        gpu: "V100",
+        gpus: 4,
+        amd: false,
+    },
+    OtherGpuShape {
+        name: "BM.GPU3.8",
+        gpu: "V100",
+        gpus: 8,
+        amd: false,
+    },
+    OtherGpuShape {
+        name: "BM.GPU.MI300X.8",
+        gpu: "MI300X",
+        gpus: 8,
+        amd: true,
+    },
+];
+
+/// What a blueprint needs to know of any GPU shape.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GpuShape {
+    /// NVIDIA GPUs with MIG.
+    Mig(&'static NodeShape),
+    /// GPUs without MIG.
+    Other(&'static OtherGpuShape),
+}
+
+impl GpuShape {
+    /// The shape called `name` (ignoring case), MIG-capable or not.
+    pub fn find(name: &str) -> Option<Self> {
+        shape(name).map(Self::Mig).or_else(|| {
+            OTHER_GPU_SHAPES
+                .iter()
+                .find(|s| s.name.eq_ignore_ascii_case(name.trim()))
+                .map(Self::Other)
+        })
+    }
+
+    /// GPUs per node.
+    pub fn gpus(self) -> u32 {
+        match self {
+            Self::Mig(s) => s.gpus,
+            Self::Other(s) => s.gpus,
+        }
+    }
+
+    /// OCI's name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Mig(s) => s.name,
+            Self::Other(s) => s.name,
+        }
+    }
+
+    /// The MIG model, if its GPUs have MIG.
+    pub fn mig_model(self) -> Option<GpuModel> {
+        match self {
+            Self::Mig(s) => Some(s.model),
+            Self::Other(_) => None,
+        }
+    }
+
+    /// Whether its GPUs are AMD's.
+    pub fn is_amd(self) -> bool {
+        matches!(self, Self::Other(s) if s.amd)
+    }
+
+    /// The GPU's name for messages (`H100 80GB`, `A10`).
+    pub fn gpu_name(self) -> &'static str {
+        match self {
+            Self::Mig(s) => s.model.spec().display_name,
+            Self::Other(s) => s.gpu,
+        }
+    }
+
+    /// Every known shape name, for suggestions.
+    pub fn names() -> impl Iterator<Item = &'static str> {
+        SHAPES
+            .iter()
+            .map(|s| s.name)
+            .chain(OTHER_GPU_SHAPES.iter().map(|s| s.name))
+    }
+}
+
 /// The shape called `name`, ignoring case.
 pub fn shape(name: &str) -> Option<&'static NodeShape> {
     SHAPES

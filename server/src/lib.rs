@@ -7,6 +7,7 @@
 
 pub mod api;
 pub mod config;
+pub mod fleet;
 pub mod health;
 pub mod logging;
 pub mod state;

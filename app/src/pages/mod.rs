@@ -7,7 +7,7 @@ mod not_found;
 mod plan;
 mod settings;
 
-pub use blueprints::BlueprintsPage;
+pub use blueprints::BlueprintsRoute;
 pub use deployments::DeploymentsPage;
 pub use fleet::FleetPage;
 pub use not_found::NotFound;

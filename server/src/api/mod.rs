@@ -1,12 +1,13 @@
 //! The REST API under `/api/v1`: JSON in, JSON out, every client error a 4xx with a body that says
 //! what is wrong, where, and how to fix it. Handlers are thin: parse, call `mig`, shape the answer.
 
+mod blueprints;
 mod models;
 mod sizing;
 
 use axum::Router;
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{FromRequest, Request};
+use axum::extract::{DefaultBodyLimit, FromRequest, Request};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -25,6 +26,11 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/layouts/validate", post(models::validate_layout))
         .route("/sizing", post(sizing::size))
+        .route("/blueprints/schema", get(blueprints::schema))
+        .route(
+            "/blueprints/validate",
+            post(blueprints::validate).layer(DefaultBodyLimit::max(mig::blueprint::MAX_BYTES)),
+        )
         .fallback(not_found)
 }
 
@@ -45,6 +51,14 @@ pub enum ApiError {
         /// What is wrong, and where.
         message: String,
         /// How to fix it.
+        hint: String,
+    },
+    /// The body is larger than the route accepts.
+    #[error("{message}")]
+    TooLarge {
+        /// How large is too large.
+        message: String,
+        /// What to send instead.
         hint: String,
     },
     /// No such resource.
@@ -82,6 +96,9 @@ impl IntoResponse for ApiError {
                 hint,
             ),
             Self::NotFound { message, hint } => (StatusCode::NOT_FOUND, "not_found", message, hint),
+            Self::TooLarge { message, hint } => {
+                (StatusCode::PAYLOAD_TOO_LARGE, "too_large", message, hint)
+            }
         };
         let body = ErrorBody {
             error: ErrorDetail {
@@ -97,7 +114,7 @@ impl IntoResponse for ApiError {
 async fn not_found(axum::extract::OriginalUri(uri): axum::extract::OriginalUri) -> ApiError {
     ApiError::NotFound {
         message: format!("no API route at {}", uri.path()),
-        hint: "the API lives under /api/v1: gpu-models, gpu-models/{model}, gpu-models/{model}/combinations, layouts/validate, sizing".into(),
+        hint: "the API lives under /api/v1: gpu-models, gpu-models/{model}, gpu-models/{model}/combinations, layouts/validate, sizing, blueprints/schema, blueprints/validate".into(),
     }
 }
 

@@ -1,0 +1,190 @@
+//! What validation may know beyond the blueprint: the named MIG configs per GPU model (a
+//! [`Catalogue`]) and the current fleet ([`FleetView`]). Both are plain data; the server fills them
+//! from mig-parted's file and its cluster backend, the browser gets the catalogue over the wire.
+
+use serde::{Deserialize, Serialize};
+
+use crate::model::GpuModel;
+use crate::parted::{DesiredMig, MigPartedConfig};
+use crate::planner::{NamedConfig, named_configs};
+
+/// The named MIG configs each GPU model has (those of mig-parted's file that place on it).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Catalogue {
+    /// Per model, its configs (the guide's names first).
+    pub models: Vec<ModelConfigs>,
+}
+
+/// One model's named configs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ModelConfigs {
+    /// The GPU model.
+    pub model: GpuModel,
+    /// Its configs.
+    pub configs: Vec<NamedConfig>,
+}
+
+impl Catalogue {
+    /// The configs of `file` for every modelled GPU.
+    pub fn from_parted(file: &MigPartedConfig) -> Self {
+        Self {
+            models: GpuModel::all()
+                .map(|model| ModelConfigs {
+                    model,
+                    configs: named_configs(file, model),
+                })
+                .collect(),
+        }
+    }
+
+    /// The configs `model` has (empty when the catalogue does not list the model).
+    pub fn configs(&self, model: GpuModel) -> &[NamedConfig] {
+        self.models
+            .iter()
+            .find(|m| m.model == model)
+            .map_or(&[], |m| m.configs.as_slice())
+    }
+
+    /// The config `name` of `model`.
+    pub fn config(&self, model: GpuModel, name: &str) -> Option<&NamedConfig> {
+        self.configs(model).iter().find(|c| c.name == name)
+    }
+
+    /// Names of `model`'s configs that create at least one instance of `profile`.
+    pub fn supplying(&self, model: GpuModel, profile: &str) -> Vec<&str> {
+        self.configs(model)
+            .iter()
+            .filter(|c| matches!(&c.desired, DesiredMig::Enabled(counts) if counts.0.get(profile).is_some_and(|n| *n > 0)))
+            .map(|c| c.name.as_str())
+            .collect()
+    }
+
+    /// Whether any model has a config called `name`.
+    pub fn any_has(&self, name: &str) -> bool {
+        self.models
+            .iter()
+            .any(|m| m.configs.iter().any(|c| c.name == name))
+    }
+}
+
+/// The fleet as validation sees it: nodes with their GPUs' slices, pools, and deployment names.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FleetView {
+    /// Every GPU node.
+    pub nodes: Vec<FleetNode>,
+    /// Every node pool.
+    pub pools: Vec<FleetPool>,
+    /// Names of existing deployments (a new one must not reuse them).
+    pub deployments: Vec<String>,
+}
+
+/// A node pool.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FleetPool {
+    /// Pool name.
+    pub name: String,
+    /// Shape of its nodes.
+    pub shape: String,
+    /// Pods per node, fixed when the pool was created.
+    pub max_pods_per_node: u32,
+}
+
+/// A GPU node.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FleetNode {
+    /// Node name (OKE: its private IP).
+    pub name: String,
+    /// The pool it belongs to.
+    pub pool: Option<String>,
+    /// Its GPU model, when MIG-capable.
+    pub model: Option<GpuModel>,
+    /// The named MIG config applied to it (`nvidia.com/mig.config`), if any.
+    pub mig_config: Option<String>,
+    /// Its GPUs in index order.
+    pub gpus: Vec<FleetGpu>,
+    /// Workloads running on it, by name.
+    pub workloads: Vec<String>,
+}
+
+/// One GPU of a node.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FleetGpu {
+    /// MIG mode on.
+    pub mig: bool,
+    /// Its MIG instances (empty with MIG off).
+    pub slices: Vec<FleetSlice>,
+}
+
+/// One MIG instance and whether a workload holds it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FleetSlice {
+    /// Profile name, such as `1g.10gb`.
+    pub profile: String,
+    /// A workload runs on it.
+    pub in_use: bool,
+}
+
+impl FleetView {
+    /// The node called `name`.
+    pub fn node(&self, name: &str) -> Option<&FleetNode> {
+        self.nodes.iter().find(|n| n.name == name)
+    }
+
+    /// The pool called `name`.
+    pub fn pool(&self, name: &str) -> Option<&FleetPool> {
+        self.pools.iter().find(|p| p.name == name)
+    }
+
+    /// The nodes of pool `name`.
+    pub fn pool_nodes<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a FleetNode> {
+        self.nodes
+            .iter()
+            .filter(move |n| n.pool.as_deref() == Some(name))
+    }
+}
+
+impl FleetNode {
+    /// Instances of `profile` on this node: (configured, free).
+    pub fn slices_of(&self, profile: &str) -> (u32, u32) {
+        self.gpus
+            .iter()
+            .flat_map(|g| &g.slices)
+            .filter(|s| s.profile == profile)
+            .fold((0, 0), |(all, free), s| {
+                (all + 1, free + u32::from(!s.in_use))
+            })
+    }
+}
+
+impl FleetNode {
+    /// A node of `shape` whose every GPU has `config` applied (`None`: MIG off), all slices free.
+    pub fn configured(
+        name: &str,
+        pool: Option<&str>,
+        shape: &crate::shape::NodeShape,
+        config: Option<&NamedConfig>,
+    ) -> Self {
+        let gpu = match config.map(|c| c.layout(shape.model)) {
+            Some(Ok(Some(layout))) => FleetGpu {
+                mig: true,
+                slices: layout
+                    .instances()
+                    .iter()
+                    .map(|p| FleetSlice {
+                        profile: p.profile.name.to_owned(),
+                        in_use: false,
+                    })
+                    .collect(),
+            },
+            _ => FleetGpu::default(),
+        };
+        Self {
+            name: name.to_owned(),
+            pool: pool.map(str::to_owned),
+            model: Some(shape.model),
+            mig_config: config.map(|c| c.name.clone()),
+            gpus: vec![gpu; shape.gpus as usize],
+            workloads: Vec::new(),
+        }
+    }
+}

@@ -1,0 +1,92 @@
+//! `/api/v1/blueprints`: the blueprint JSON Schema and validation against the current fleet.
+
+use std::sync::LazyLock;
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::extract::rejection::BytesRejection;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use mig::blueprint::{Context, Issue, MAX_BYTES, check};
+use serde::Serialize;
+
+use super::ApiError;
+use crate::AppState;
+
+/// `GET /api/v1/blueprints/schema`: JSON Schema (2020-12) of a recipe, generated from `mig`'s types.
+pub async fn schema() -> Json<serde_json::Value> {
+    static SCHEMA: LazyLock<serde_json::Value> = LazyLock::new(mig::blueprint::schema::json_schema);
+    Json(SCHEMA.clone())
+}
+
+/// Body of a validation answer.
+#[derive(Debug, Serialize)]
+pub struct Validation {
+    /// No errors (warnings allowed).
+    pub valid: bool,
+    /// Every issue, in text order.
+    pub issues: Vec<Issue>,
+}
+
+/// `POST /api/v1/blueprints/validate`: the body is blueprint JSON (any content type). 200 with every
+/// issue for any JSON document; 400 (same body shape) when the body is not JSON at all; 413 over
+/// 1 MiB.
+pub async fn validate(
+    State(state): State<AppState>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let body = body.map_err(|e| {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            too_large()
+        } else {
+            ApiError::BadRequest {
+                message: format!("the request body could not be read: {}", e.body_text()),
+                hint: "send the blueprint JSON as the request body".into(),
+            }
+        }
+    })?;
+    let text = std::str::from_utf8(&body).map_err(|e| ApiError::BadRequest {
+        message: format!(
+            "the body is not UTF-8 text (invalid byte at offset {})",
+            e.valid_up_to()
+        ),
+        hint: "send the blueprint as UTF-8 JSON".into(),
+    })?;
+    let backend = state.backend();
+    let catalogue = backend.catalogue();
+    let fleet = backend.fleet();
+    let checked = check(
+        text,
+        Context {
+            catalogue: Some(&catalogue),
+            fleet: Some(&fleet),
+        },
+    );
+    let unparsable = checked
+        .issues
+        .iter()
+        .any(|i| matches!(i.code.as_str(), "syntax" | "too_deep" | "too_large"));
+    let status = if unparsable {
+        StatusCode::BAD_REQUEST
+    } else {
+        StatusCode::OK
+    };
+    let valid = checked.is_valid();
+    Ok((
+        status,
+        Json(Validation {
+            valid,
+            issues: checked.issues,
+        }),
+    )
+        .into_response())
+}
+
+/// The answer for a body over [`MAX_BYTES`].
+pub fn too_large() -> ApiError {
+    ApiError::TooLarge {
+        message: format!("the body is over {MAX_BYTES} bytes (1 MiB)"),
+        hint: "a blueprint is a few kilobytes; send one recipe, not a bundle".into(),
+    }
+}
