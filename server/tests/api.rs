@@ -240,3 +240,175 @@ async fn sizing_a_catalogue_model_and_raw_parameters() {
     let (status, _) = post("/api/v1/sizing", r#"{"params_billion":1e400}"#).await;
     assert!(status == StatusCode::UNPROCESSABLE_ENTITY || status == StatusCode::BAD_REQUEST);
 }
+
+fn reference(file: &str) -> &'static str {
+    mig::blueprint::templates::template(file)
+        .expect("template")
+        .json
+}
+
+#[tokio::test]
+async fn blueprint_schema_covers_every_member_of_ocis_recipe_payload() {
+    let (status, schema) = get("/api/v1/blueprints/schema").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        schema["$schema"],
+        "https://json-schema.org/draft/2020-12/schema"
+    );
+    let ours = schema["properties"].as_object().expect("properties");
+    // OCI's schema, as shipped in mig/data: every member with the same JSON type.
+    let oci: Value = serde_json::from_str(include_str!("../../mig/data/oci-blueprint-schema.json"))
+        .expect("json");
+    let theirs = oci["$defs"]["recipe_payload"]["properties"]
+        .as_object()
+        .expect("recipe_payload");
+    assert_eq!(theirs.len(), 68);
+    let mut ours_keys: Vec<_> = ours.keys().collect();
+    let mut their_keys: Vec<_> = theirs.keys().collect();
+    ours_keys.sort();
+    their_keys.sort();
+    assert_eq!(ours_keys, their_keys);
+    let resolve = |v: &Value| -> Value {
+        match v.get("$ref").and_then(Value::as_str) {
+            Some(r) => schema["$defs"][r.trim_start_matches("#/$defs/")].clone(),
+            None => v.clone(),
+        }
+    };
+    for (key, their) in theirs {
+        let our = resolve(&ours[key]);
+        match (their.get("type"), our.get("type")) {
+            (Some(t), Some(o)) if t.is_string() => assert_eq!(t, o, "{key}"),
+            (Some(t), _) => assert!(t.is_array(), "{key}: {t}"),
+            (None, _) => {
+                // recipe_mode: an enum of strings.
+                let e = their["enum"].as_array().expect("enum");
+                let consts: Vec<&Value> = our["oneOf"]
+                    .as_array()
+                    .expect("oneOf of consts")
+                    .iter()
+                    .map(|c| &c["const"])
+                    .collect();
+                assert_eq!(consts, e.iter().collect::<Vec<_>>(), "{key}: {our}");
+            }
+        }
+    }
+    assert_eq!(
+        schema["required"],
+        json!(["recipe_mode", "deployment_name"])
+    );
+    assert!(
+        schema["allOf"].as_array().is_some_and(|a| a.len() == 5),
+        "per-mode requirements: {}",
+        schema["allOf"]
+    );
+}
+
+#[tokio::test]
+async fn validate_answers_every_issue_with_pointer_line_and_hint() {
+    let (status, body) = post(
+        "/api/v1/blueprints/validate",
+        reference("mig_inference_single_replica_10gb"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body, json!({"valid": true, "issues": []}));
+
+    // The embedded fleet has no 1g.20gb slice: the guide's reason, and where to fix it.
+    let (status, body) = post(
+        "/api/v1/blueprints/validate",
+        reference("mig_inference_single_replica"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["valid"], false);
+    assert_eq!(body["issues"][0]["code"], "mig_profile_unconfigured");
+    assert_eq!(body["issues"][0]["path"], "/mig_resource_request");
+    assert_eq!(body["issues"][0]["line"], 22);
+    assert!(
+        body["issues"][0]["hint"]
+            .as_str()
+            .is_some_and(|h| h.contains("h100-pool")),
+        "{body}"
+    );
+
+    let broken = reference("mig_update_node_with_node_name")
+        .replace("\"recipe_node_name\"", "\"recipe_nod_name\"")
+        .replace("all-1g.10gb", "all-1g.10g");
+    let (status, body) = post("/api/v1/blueprints/validate", &broken).await;
+    assert_eq!(status, StatusCode::OK);
+    let issues: Vec<(&str, &str)> = body["issues"]
+        .as_array()
+        .expect("issues")
+        .iter()
+        .map(|i| {
+            (
+                i["path"].as_str().unwrap_or(""),
+                i["code"].as_str().unwrap_or(""),
+            )
+        })
+        .collect();
+    assert_eq!(
+        issues,
+        [
+            ("", "update_target"),
+            ("/recipe_nod_name", "unknown_key"),
+            ("/shared_node_pool_mig_config", "mig_config_unknown")
+        ],
+        "{body}"
+    );
+
+    // JSON, but not an object: 200 with the issue.
+    let (status, body) = post("/api/v1/blueprints/validate", "[]").await;
+    assert_eq!(
+        (status, body["issues"][0]["code"].as_str()),
+        (StatusCode::OK, Some("not_object"))
+    );
+}
+
+#[tokio::test]
+async fn validate_refuses_non_json_bodies_with_400_and_large_ones_with_413() {
+    let (status, body) = post(
+        "/api/v1/blueprints/validate",
+        "{\n  \"recipe_mode\": \"update\"\n  \"deployment_name\": \"x\"\n}",
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(body["valid"], false);
+    assert_eq!(
+        (
+            body["issues"][0]["line"].as_u64(),
+            body["issues"][0]["column"].as_u64()
+        ),
+        (Some(3), Some(3))
+    );
+    assert!(
+        body["issues"][0]["hint"]
+            .as_str()
+            .is_some_and(|h| h.contains("comma")),
+        "{body}"
+    );
+
+    let (status, body) = post("/api/v1/blueprints/validate", &"[".repeat(5000)).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(body["issues"][0]["code"], "too_deep");
+
+    let big = format!(
+        "{{\"deployment_name\": \"{}\"}}",
+        "x".repeat(mig::blueprint::MAX_BYTES)
+    );
+    let (status, body) = post("/api/v1/blueprints/validate", &big).await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(body["error"]["code"], "too_large");
+
+    let request = Request::post("/api/v1/blueprints/validate")
+        .body(Body::from(vec![0xff, 0xfe, b'{']))
+        .expect("request");
+    let (status, body) = call(request).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("UTF-8")),
+        "{body}"
+    );
+}

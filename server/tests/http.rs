@@ -338,3 +338,36 @@ fn named_configs_server_function_answers_per_model() {
         assert!(body.contains("unknown GPU model `h100`"), "{body}");
     });
 }
+
+#[test]
+fn blueprint_server_functions_check_against_the_fleet() {
+    run(async {
+        let site = built_site();
+        let text = mig::blueprint::templates::template("mig_update_node_with_node_name")
+            .expect("template")
+            .json;
+        let form = format!("text={}", mig::planner::encode_component(text));
+        let request = Request::post("/api/validate_blueprint")
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(Body::from(form))
+            .expect("request");
+        let (status, _, body) = send(site.path(), request).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let answer: serde_json::Value = serde_json::from_str(&body).expect("json");
+        assert_eq!(answer["valid"], false);
+        assert_eq!(answer["fleet_nodes"], 3);
+        assert_eq!(answer["issues"][0]["code"], "node_unknown", "{body}");
+
+        let request = Request::post("/api/blueprint_catalogue")
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(Body::empty())
+            .expect("request");
+        let (status, _, body) = send(site.path(), request).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let cat: mig::blueprint::Catalogue = serde_json::from_str(&body).expect("catalogue");
+        assert!(
+            cat.config(mig::GpuModel::H100_80GB, "all-balanced")
+                .is_some()
+        );
+    });
+}
