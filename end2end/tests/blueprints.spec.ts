@@ -144,3 +144,18 @@ test("an unknown template in the link is explained", async ({ page }) => {
   await expect(page.locator("#link-error")).toContainText('There is no template "nope"');
   await expect(page.locator("#link-error")).toContainText("mig_enabled_shared_node_pool");
 });
+
+test("a blueprint carried in the link opens in the editor (the planner's export links here)", async ({ page }) => {
+  const errors = watchErrors(page);
+  const bp = { deployment_name: "mig-pool", recipe_mode: "shared_node_pool", shared_node_pool_size: 2, shared_node_pool_shape: "BM.GPU.H100.8", shared_node_pool_boot_volume_size_in_gbs: 500, shared_node_pool_mig_config: "all-balanced" };
+  await page.goto(`/blueprints?json=${encodeURIComponent(JSON.stringify(bp, null, 2))}`);
+  await waitForHydration(page);
+  await expect(page.locator("#f-mode")).toHaveValue("shared_node_pool");
+  await expect(page.locator("#f-config")).toHaveValue("all-balanced");
+  await expect(page.locator("#bp-status")).toContainText('pool "mig-pool" of 2 × BM.GPU.H100.8 on all-balanced');
+  // A config the shape's GPU lacks is caught in the browser once the catalogue has arrived.
+  await page.locator("#f-config").fill("all-1g.5gb");
+  await page.locator("#f-config").press("Tab");
+  await expect(page.locator('#issues [data-code="mig_config_unknown"] .issue-message')).toContainText("for BM.GPU.H100.8");
+  expect(errors).toEqual([]);
+});

@@ -119,6 +119,7 @@ test("all-balanced on every GPU: the summary counts a node and the pool", async 
   // The export is a shared_node_pool blueprint naming the config.
   await expect(page.locator("#export-blueprint")).toContainText('"shared_node_pool_mig_config": "all-balanced"');
   await expect(page.locator("#export-blueprint")).toContainText('"shared_node_pool_size": 3');
+  await expect(page.locator("#open-in-editor")).toHaveAttribute("href", /^\/blueprints\?json=.*all-balanced/);
   await page.screenshot({ path: "test-results/screenshots/plan-4-all-balanced.png", fullPage: true });
 
   // One GPU changed: the plan is custom and the blueprint export says why it cannot be one.

@@ -2,7 +2,8 @@
 //! type (the browser runs `mig`'s rules), check it against the fleet on the server, edit the MIG
 //! members in a form that rewrites only those members of the JSON.
 //!
-//! Deep link: `/blueprints?template=<file>` opens one of the twelve reference templates. The draft
+//! Deep links: `/blueprints?template=<file>` opens one of the twelve reference templates,
+//! `/blueprints?json=<url-encoded JSON>` opens that blueprint (the planner links here). The draft
 //! is kept in the browser's local storage, so a reload never loses work.
 
 use leptos::prelude::*;
@@ -134,7 +135,10 @@ fn member(v: &Option<Value>, key: &str) -> String {
 pub fn BlueprintsPage() -> impl IntoView {
     let query = use_query_map();
     let asked = query.with_untracked(|q| q.get("template"));
+    let carried = query.with_untracked(|q| q.get("json"));
     let (initial, link_error) = match asked.as_deref() {
+        // A blueprint carried in the link (the planner's "Open in the blueprint editor").
+        None if carried.is_some() => (None, None),
         None => (template(DEFAULT_TEMPLATE).map(|t| t.json), None),
         Some(name) => match template(name) {
             Some(t) => (Some(t.json), None),
@@ -151,7 +155,10 @@ pub fn BlueprintsPage() -> impl IntoView {
             ),
         },
     };
-    let text = RwSignal::new(initial.unwrap_or("{}").to_owned());
+    let text = RwSignal::new(match (&carried, asked.is_none()) {
+        (Some(json), true) => json.clone(),
+        _ => initial.unwrap_or("{}").to_owned(),
+    });
     let catalogue: Resource<Result<Catalogue, AppError>> =
         Resource::new(|| (), |()| blueprint_catalogue());
     let local = Memo::new(move |_| {
@@ -173,20 +180,20 @@ pub fn BlueprintsPage() -> impl IntoView {
     };
 
     // Browser only: restore the draft (unless the link asked for a template), then keep it saved.
-    let from_link = asked.is_some();
+    let from_link = asked.is_some() || carried.is_some();
     Effect::new(move |first: Option<()>| {
         let storage = window().local_storage().ok().flatten();
-        if first.is_none() && !from_link {
-            if let Some(draft) = storage
+        if first.is_none()
+            && !from_link
+            && let Some(draft) = storage
                 .as_ref()
                 .and_then(|s| s.get_item(DRAFT_KEY).ok().flatten())
-            {
-                if !draft.trim().is_empty() && draft != text.get_untracked() {
-                    text.set(draft);
-                    ed.notice
-                        .set(Some("Restored your draft from this browser.".into()));
-                }
-            }
+            && !draft.trim().is_empty()
+            && draft != text.get_untracked()
+        {
+            text.set(draft);
+            ed.notice
+                .set(Some("Restored your draft from this browser.".into()));
         }
         let t = text.get();
         if let Some(s) = storage {
@@ -517,7 +524,7 @@ fn MigForm(ed: Editor, catalogue: Resource<Result<Catalogue, AppError>>) -> impl
     let set_str = move |key: &'static str| {
         move |ev: leptos::ev::Event| {
             let v = event_target_value(&ev);
-            set(key, (!v.trim().is_empty()).then(|| Value::String(v)));
+            set(key, (!v.trim().is_empty()).then_some(Value::String(v)));
         }
     };
     let set_int = move |key: &'static str| {
@@ -596,7 +603,7 @@ fn MigForm(ed: Editor, catalogue: Resource<Result<Catalogue, AppError>>) -> impl
                             prop:value=move || parsed.with(|v| member(v, shape_key()))
                             on:change=move |ev| {
                                 let v = event_target_value(&ev);
-                                set(shape_key(), (!v.trim().is_empty()).then(|| Value::String(v)));
+                                set(shape_key(), (!v.trim().is_empty()).then_some(Value::String(v)));
                             }
                         />
                         <datalist id="shape-list">

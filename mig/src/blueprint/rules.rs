@@ -160,15 +160,15 @@ impl Rules<'_, '_> {
             );
             return None;
         }
-        if let Some(fleet) = self.ctx.fleet {
-            if fleet.deployments.iter().any(|d| d == name) {
-                self.error(
-                    "deployment_name_taken",
-                    "deployment_name",
-                    format!("a deployment named \"{name}\" already exists"),
-                    "choose another name, or undeploy the existing deployment first".into(),
-                );
-            }
+        if let Some(fleet) = self.ctx.fleet
+            && fleet.deployments.iter().any(|d| d == name)
+        {
+            self.error(
+                "deployment_name_taken",
+                "deployment_name",
+                format!("a deployment named \"{name}\" already exists"),
+                "choose another name, or undeploy the existing deployment first".into(),
+            );
         }
         Some(name.clone())
     }
@@ -249,29 +249,29 @@ impl Rules<'_, '_> {
                 raw.multinode_num_nodes_to_use_from_shared_pool,
             ),
         ] {
-            if let Some(v) = value {
-                if v < 1 {
-                    self.out.push(Issue::error(
-                        "range",
-                        &At::ROOT.key(key),
-                        format!("`{key}` must be at least 1, found {v}"),
-                        format!("give a positive number, or remove `{key}` to use the default"),
-                    ));
-                }
+            if let Some(v) = value
+                && v < 1
+            {
+                self.out.push(Issue::error(
+                    "range",
+                    &At::ROOT.key(key),
+                    format!("`{key}` must be at least 1, found {v}"),
+                    format!("give a positive number, or remove `{key}` to use the default"),
+                ));
             }
         }
         if let (Some(eph), Some(boot)) = (
             raw.recipe_ephemeral_storage_size,
             raw.recipe_node_boot_volume_size_in_gbs,
-        ) {
-            if eph > boot && boot >= 1 {
-                self.error(
+        ) && eph > boot
+            && boot >= 1
+        {
+            self.error(
                     "ephemeral_storage",
                     "recipe_ephemeral_storage_size",
                     format!("ephemeral storage of {eph} GB does not fit the node's {boot} GB boot volume"),
                     format!("lower recipe_ephemeral_storage_size to at most {boot}, or raise recipe_node_boot_volume_size_in_gbs"),
                 );
-            }
         }
         for key in ["recipe_container_port", "recipe_host_port"] {
             let value = if key == "recipe_container_port" {
@@ -279,15 +279,15 @@ impl Rules<'_, '_> {
             } else {
                 raw.recipe_host_port.as_deref()
             };
-            if let Some(v) = value {
-                if !v.trim().parse::<u16>().is_ok_and(|p| p >= 1) {
-                    self.out.push(Issue::error(
-                        "port",
-                        &At::ROOT.key(key),
-                        format!("`{key}` must be a port number from 1 to 65535, found \"{v}\""),
-                        "write the port as a string of digits, for example \"8000\"".into(),
-                    ));
-                }
+            if let Some(v) = value
+                && !v.trim().parse::<u16>().is_ok_and(|p| p >= 1)
+            {
+                self.out.push(Issue::error(
+                    "port",
+                    &At::ROOT.key(key),
+                    format!("`{key}` must be a port number from 1 to 65535, found \"{v}\""),
+                    "write the port as a string of digits, for example \"8000\"".into(),
+                ));
             }
         }
         let probes: [(&'static str, &Option<Probe>, bool); 3] = [
@@ -319,54 +319,53 @@ impl Rules<'_, '_> {
             let at = At::ROOT.key("recipe_additional_ingress_ports");
             for (i, p) in ports.iter().enumerate() {
                 let item = at.index(i);
-                if let Some(port) = p.port {
-                    if !(1..=65535).contains(&port) {
-                        self.out.push(Issue::error(
-                            "port",
-                            &item.key("port"),
-                            format!("port must be from 1 to 65535, found {port}"),
-                            "use a valid TCP port".into(),
-                        ));
-                    }
-                }
-                if let Some(path) = &p.path {
-                    if !path.starts_with('/') {
-                        self.out.push(Issue::error(
-                            "path",
-                            &item.key("path"),
-                            format!("ingress path must start with /, found \"{path}\""),
-                            format!("write \"/{path}\""),
-                        ));
-                    }
-                }
-            }
-        }
-        if let Some(team) = &raw.team {
-            if let Some(p) = team.priority_threshold {
-                if p < 0 {
+                if let Some(port) = p.port
+                    && !(1..=65535).contains(&port)
+                {
                     self.out.push(Issue::error(
-                        "range",
-                        &At::ROOT.key("team").key("priority_threshold"),
-                        format!("priority_threshold must be 0 or more, found {p}"),
-                        "use 0 for the lowest priority".into(),
+                        "port",
+                        &item.key("port"),
+                        format!("port must be from 1 to 65535, found {port}"),
+                        "use a valid TCP port".into(),
+                    ));
+                }
+                if let Some(path) = &p.path
+                    && !path.starts_with('/')
+                {
+                    self.out.push(Issue::error(
+                        "path",
+                        &item.key("path"),
+                        format!("ingress path must start with /, found \"{path}\""),
+                        format!("write \"/{path}\""),
                     ));
                 }
             }
+        }
+        if let Some(team) = &raw.team
+            && let Some(p) = team.priority_threshold
+            && p < 0
+        {
+            self.out.push(Issue::error(
+                "range",
+                &At::ROOT.key("team").key("priority_threshold"),
+                format!("priority_threshold must be 0 or more, found {p}"),
+                "use 0 for the lowest priority".into(),
+            ));
         }
     }
 
     fn probe(&mut self, key: &'static str, p: &Probe, success_one: bool) {
         let at = At::ROOT.key(key);
         let mut check = |field: &'static str, value: Option<f64>, min: f64, hint: &str| {
-            if let Some(v) = value {
-                if v < min {
-                    self.out.push(Issue::error(
-                        "probe",
-                        &at.key(field),
-                        format!("`{field}` of {key} must be at least {min}, found {v}"),
-                        hint.to_owned(),
-                    ));
-                }
+            if let Some(v) = value
+                && v < min
+            {
+                self.out.push(Issue::error(
+                    "probe",
+                    &at.key(field),
+                    format!("`{field}` of {key} must be at least {min}, found {v}"),
+                    hint.to_owned(),
+                ));
             }
         };
         check(
@@ -393,60 +392,60 @@ impl Rules<'_, '_> {
             0.0,
             "use 0 to probe at once",
         );
-        if let Some(s) = p.success_threshold {
-            if s < 1 || (success_one && s != 1) {
-                self.out.push(Issue::error(
-                    "probe",
-                    &at.key("success_threshold"),
-                    if success_one {
-                        format!("`success_threshold` of {key} must be 1, found {s}")
+        if let Some(s) = p.success_threshold
+            && (s < 1 || (success_one && s != 1))
+        {
+            self.out.push(Issue::error(
+                "probe",
+                &at.key("success_threshold"),
+                if success_one {
+                    format!("`success_threshold` of {key} must be 1, found {s}")
+                } else {
+                    format!("`success_threshold` of {key} must be at least 1, found {s}")
+                },
+                if success_one {
+                    "Kubernetes requires 1 for liveness and startup probes".into()
+                } else {
+                    "use 1 or more".into()
+                },
+            ));
+        }
+        if let Some(port) = p.port
+            && !(1..=65535).contains(&port)
+        {
+            self.out.push(Issue::error(
+                "port",
+                &at.key("port"),
+                format!("probe port must be from 1 to 65535, found {port}"),
+                "probe the port the container listens on, such as 8000".into(),
+            ));
+        }
+        if let Some(scheme) = &p.scheme
+            && !matches!(scheme.as_str(), "HTTP" | "HTTPS")
+        {
+            self.out.push(Issue::error(
+                "probe",
+                &at.key("scheme"),
+                format!("probe scheme must be \"HTTP\" or \"HTTPS\", found \"{scheme}\""),
+                format!(
+                    "write \"{}\"",
+                    if scheme.eq_ignore_ascii_case("https") {
+                        "HTTPS"
                     } else {
-                        format!("`success_threshold` of {key} must be at least 1, found {s}")
-                    },
-                    if success_one {
-                        "Kubernetes requires 1 for liveness and startup probes".into()
-                    } else {
-                        "use 1 or more".into()
-                    },
-                ));
-            }
+                        "HTTP"
+                    }
+                ),
+            ));
         }
-        if let Some(port) = p.port {
-            if !(1..=65535).contains(&port) {
-                self.out.push(Issue::error(
-                    "port",
-                    &at.key("port"),
-                    format!("probe port must be from 1 to 65535, found {port}"),
-                    "probe the port the container listens on, such as 8000".into(),
-                ));
-            }
-        }
-        if let Some(scheme) = &p.scheme {
-            if !matches!(scheme.as_str(), "HTTP" | "HTTPS") {
-                self.out.push(Issue::error(
-                    "probe",
-                    &at.key("scheme"),
-                    format!("probe scheme must be \"HTTP\" or \"HTTPS\", found \"{scheme}\""),
-                    format!(
-                        "write \"{}\"",
-                        if scheme.eq_ignore_ascii_case("https") {
-                            "HTTPS"
-                        } else {
-                            "HTTP"
-                        }
-                    ),
-                ));
-            }
-        }
-        if let Some(path) = &p.endpoint_path {
-            if !path.starts_with('/') {
-                self.out.push(Issue::error(
-                    "probe",
-                    &at.key("endpoint_path"),
-                    format!("probe endpoint_path must start with /, found \"{path}\""),
-                    format!("write \"/{path}\""),
-                ));
-            }
+        if let Some(path) = &p.endpoint_path
+            && !path.starts_with('/')
+        {
+            self.out.push(Issue::error(
+                "probe",
+                &at.key("endpoint_path"),
+                format!("probe endpoint_path must start with /, found \"{path}\""),
+                format!("write \"/{path}\""),
+            ));
         }
     }
 
@@ -454,36 +453,35 @@ impl Rules<'_, '_> {
         let raw = self.raw;
         if let Some(a) = &raw.recipe_pod_autoscaling_params {
             let at = At::ROOT.key("recipe_pod_autoscaling_params");
-            if let Some(min) = a.min_replicas {
-                if min < 1 {
-                    self.out.push(Issue::error(
-                        "autoscaling",
-                        &at.key("min_replicas"),
-                        format!("min_replicas must be at least 1, found {min}"),
-                        "keep at least one replica running".into(),
-                    ));
-                }
+            if let Some(min) = a.min_replicas
+                && min < 1
+            {
+                self.out.push(Issue::error(
+                    "autoscaling",
+                    &at.key("min_replicas"),
+                    format!("min_replicas must be at least 1, found {min}"),
+                    "keep at least one replica running".into(),
+                ));
             }
-            if let (Some(min), Some(max)) = (a.min_replicas, a.max_replicas) {
-                if min > max {
-                    self.out.push(Issue::error(
-                        "autoscaling",
-                        &at.key("max_replicas"),
-                        format!("max_replicas ({max}) is below min_replicas ({min})"),
-                        format!("raise max_replicas to at least {min}, or lower min_replicas"),
-                    ));
-                }
+            if let (Some(min), Some(max)) = (a.min_replicas, a.max_replicas)
+                && min > max
+            {
+                self.out.push(Issue::error(
+                    "autoscaling",
+                    &at.key("max_replicas"),
+                    format!("max_replicas ({max}) is below min_replicas ({min})"),
+                    format!("raise max_replicas to at least {min}, or lower min_replicas"),
+                ));
             }
-            if let Some(t) = a.scaling_threshold {
-                if t <= 0.0 {
-                    self.out.push(Issue::error(
-                        "autoscaling",
-                        &at.key("scaling_threshold"),
-                        format!("scaling_threshold must be above 0, found {t}"),
-                        "the threshold is the metric value per replica that triggers scaling"
-                            .into(),
-                    ));
-                }
+            if let Some(t) = a.scaling_threshold
+                && t <= 0.0
+            {
+                self.out.push(Issue::error(
+                    "autoscaling",
+                    &at.key("scaling_threshold"),
+                    format!("scaling_threshold must be above 0, found {t}"),
+                    "the threshold is the metric value per replica that triggers scaling".into(),
+                ));
             }
             for (field, v) in [
                 ("scaling_cooldown", a.scaling_cooldown),
@@ -493,46 +491,46 @@ impl Rules<'_, '_> {
                 ("stabilization_window_up", a.stabilization_window_up),
                 ("scaling_period_up", a.scaling_period_up),
             ] {
-                if let Some(v) = v {
-                    if v < 0 {
-                        self.out.push(Issue::error(
-                            "autoscaling",
-                            &at.key(field),
-                            format!("{field} must be 0 or more seconds, found {v}"),
-                            "durations cannot be negative".into(),
-                        ));
-                    }
+                if let Some(v) = v
+                    && v < 0
+                {
+                    self.out.push(Issue::error(
+                        "autoscaling",
+                        &at.key(field),
+                        format!("{field} must be 0 or more seconds, found {v}"),
+                        "durations cannot be negative".into(),
+                    ));
                 }
             }
             if let (Some(replicas), Some(min), Some(max)) =
                 (raw.recipe_replica_count, a.min_replicas, a.max_replicas)
+                && min <= max
+                && !(min..=max).contains(&replicas)
             {
-                if min <= max && !(min..=max).contains(&replicas) {
-                    self.warning("autoscaling", "recipe_replica_count", format!("recipe_replica_count ({replicas}) is outside the autoscaling range {min}..={max}"), "the autoscaler will move it into the range at once; start inside it".into());
-                }
+                self.warning("autoscaling", "recipe_replica_count", format!("recipe_replica_count ({replicas}) is outside the autoscaling range {min}..={max}"), "the autoscaler will move it into the range at once; start inside it".into());
             }
         }
         if let Some(a) = &raw.recipe_node_autoscaling_params {
             let at = At::ROOT.key("recipe_node_autoscaling_params");
-            if let Some(min) = a.min_nodes {
-                if min < 1 {
-                    self.out.push(Issue::error(
-                        "autoscaling",
-                        &at.key("min_nodes"),
-                        format!("min_nodes must be at least 1, found {min}"),
-                        "a pool keeps at least one node".into(),
-                    ));
-                }
+            if let Some(min) = a.min_nodes
+                && min < 1
+            {
+                self.out.push(Issue::error(
+                    "autoscaling",
+                    &at.key("min_nodes"),
+                    format!("min_nodes must be at least 1, found {min}"),
+                    "a pool keeps at least one node".into(),
+                ));
             }
-            if let (Some(min), Some(max)) = (a.min_nodes, a.max_nodes) {
-                if min > max {
-                    self.out.push(Issue::error(
-                        "autoscaling",
-                        &at.key("max_nodes"),
-                        format!("max_nodes ({max}) is below min_nodes ({min})"),
-                        format!("raise max_nodes to at least {min}"),
-                    ));
-                }
+            if let (Some(min), Some(max)) = (a.min_nodes, a.max_nodes)
+                && min > max
+            {
+                self.out.push(Issue::error(
+                    "autoscaling",
+                    &at.key("max_nodes"),
+                    format!("max_nodes ({max}) is below min_nodes ({min})"),
+                    format!("raise max_nodes to at least {min}"),
+                ));
             }
         }
     }
@@ -580,25 +578,25 @@ impl Rules<'_, '_> {
     }
 
     fn volume(&mut self, item: &At<'_>, size: Option<i64>, mount: Option<&str>) {
-        if let Some(v) = size {
-            if v < 1 {
-                self.out.push(Issue::error(
-                    "range",
-                    &item.key("volume_size_in_gbs"),
-                    format!("volume_size_in_gbs must be at least 1, found {v}"),
-                    "size the volume to hold the data, in GB".into(),
-                ));
-            }
+        if let Some(v) = size
+            && v < 1
+        {
+            self.out.push(Issue::error(
+                "range",
+                &item.key("volume_size_in_gbs"),
+                format!("volume_size_in_gbs must be at least 1, found {v}"),
+                "size the volume to hold the data, in GB".into(),
+            ));
         }
-        if let Some(m) = mount {
-            if !m.starts_with('/') {
-                self.out.push(Issue::error(
-                    "path",
-                    &item.key("mount_location"),
-                    format!("mount_location must be an absolute path, found \"{m}\""),
-                    format!("write \"/{m}\""),
-                ));
-            }
+        if let Some(m) = mount
+            && !m.starts_with('/')
+        {
+            self.out.push(Issue::error(
+                "path",
+                &item.key("mount_location"),
+                format!("mount_location must be an absolute path, found \"{m}\""),
+                format!("write \"/{m}\""),
+            ));
         }
     }
 
@@ -781,10 +779,10 @@ impl Rules<'_, '_> {
         skip_capacity: bool,
     ) -> Option<GpuRequest> {
         let raw = self.raw;
-        if let Some(n) = raw.recipe_nvidia_gpu_count {
-            if n != 1 {
-                self.error("mig_multi_slice", "recipe_nvidia_gpu_count", format!("with mig_resource_request each replica gets one MIG slice, but recipe_nvidia_gpu_count is {n}"), "set recipe_nvidia_gpu_count to 1 (or remove it) and raise recipe_replica_count, or ask for a larger slice: one workload cannot span slices (NCCL does not support it)".into());
-            }
+        if let Some(n) = raw.recipe_nvidia_gpu_count
+            && n != 1
+        {
+            self.error("mig_multi_slice", "recipe_nvidia_gpu_count", format!("with mig_resource_request each replica gets one MIG slice, but recipe_nvidia_gpu_count is {n}"), "set recipe_nvidia_gpu_count to 1 (or remove it) and raise recipe_replica_count, or ask for a larger slice: one workload cannot span slices (NCCL does not support it)".into());
         }
         let profile = profile.trim();
         let model = match shape {
@@ -1074,24 +1072,24 @@ impl Rules<'_, '_> {
                 self.warning("max_pods_low", "recipe_max_pods_per_node", format!("{n} pods per node cannot use all {slices} slices a {} can have with 1g profiles (and system pods need some)", s.name()), format!("leave it at the default {DEFAULT_MAX_PODS_PER_NODE}; it cannot be raised after the pool is created"));
             }
         }
-        if let (Some(fleet), Some(name)) = (self.ctx.fleet, name) {
-            if let Some(pool) = fleet.pool(name) {
-                if pool.max_pods_per_node != max_pods {
-                    self.error("max_pods_immutable", "recipe_max_pods_per_node", format!("pool \"{name}\" exists with {} pods per node; recipe_max_pods_per_node cannot change after the pool is created", pool.max_pods_per_node), format!("set it to {} (or remove it if that is the default), or remove the nodes and add them again with the new value", pool.max_pods_per_node));
-                }
-                if let Some(shape) = shape_name {
-                    if !pool.shape.eq_ignore_ascii_case(shape) {
-                        self.error(
-                            "pool_shape",
-                            "shared_node_pool_shape",
-                            format!(
-                                "pool \"{name}\" exists with shape {}, not {shape}",
-                                pool.shape
-                            ),
-                            format!("use {} or another deployment name", pool.shape),
-                        );
-                    }
-                }
+        if let (Some(fleet), Some(name)) = (self.ctx.fleet, name)
+            && let Some(pool) = fleet.pool(name)
+        {
+            if pool.max_pods_per_node != max_pods {
+                self.error("max_pods_immutable", "recipe_max_pods_per_node", format!("pool \"{name}\" exists with {} pods per node; recipe_max_pods_per_node cannot change after the pool is created", pool.max_pods_per_node), format!("set it to {} (or remove it if that is the default), or remove the nodes and add them again with the new value", pool.max_pods_per_node));
+            }
+            if let Some(shape) = shape_name
+                && !pool.shape.eq_ignore_ascii_case(shape)
+            {
+                self.error(
+                    "pool_shape",
+                    "shared_node_pool_shape",
+                    format!(
+                        "pool \"{name}\" exists with shape {}, not {shape}",
+                        pool.shape
+                    ),
+                    format!("use {} or another deployment name", pool.shape),
+                );
             }
         }
         let size = raw.shared_node_pool_size.and_then(|n| {

@@ -408,22 +408,22 @@ mod tests {
 
     #[test]
     fn syntax_errors_have_line_and_column() {
-        let e = parse("{\n  \"a\": 1,\n}").unwrap_err();
+        let e = parse("{\n  \"a\": 1,\n}").expect_err("refused");
         assert_eq!(e.code, "syntax");
         assert_eq!((e.line, e.column), (Some(3), Some(1)));
         assert!(e.hint.contains("comma"), "{}", e.hint);
-        let e = parse("[1]").unwrap_err();
+        let e = parse("[1]").expect_err("refused");
         assert_eq!(e.code, "not_object");
     }
 
     #[test]
     fn deep_nesting_and_size_are_refused_before_parsing() {
         let deep = "[".repeat(100_000);
-        let e = parse(&deep).unwrap_err();
+        let e = parse(&deep).expect_err("refused");
         assert_eq!(e.code, "too_deep");
         assert_eq!(e.column, Some(33));
         let big = format!("{{\"a\": \"{}\"}}", "x".repeat(MAX_BYTES));
-        assert_eq!(parse(&big).unwrap_err().code, "too_large");
+        assert_eq!(parse(&big).expect_err("refused").code, "too_large");
         // Brackets inside strings are not nesting.
         let s = format!("{{\"a\": \"{}\"}}", "[".repeat(100));
         assert!(parse(&s).is_ok());
@@ -434,20 +434,29 @@ mod tests {
         let t = "{\n    \"a\": 1,\n    \"b\": \"x\"\n}";
         let v = Value::from(5);
         assert_eq!(
-            set_member(t, "a", Some(&v)).unwrap(),
+            set_member(t, "a", Some(&v)).expect("edits"),
             "{\n    \"a\": 5,\n    \"b\": \"x\"\n}"
         );
         assert_eq!(
-            set_member(t, "c", Some(&v)).unwrap(),
+            set_member(t, "c", Some(&v)).expect("edits"),
             "{\n    \"a\": 1,\n    \"b\": \"x\",\n    \"c\": 5\n}"
         );
-        assert_eq!(set_member(t, "a", None).unwrap(), "{\n    \"b\": \"x\"\n}");
-        assert_eq!(set_member(t, "b", None).unwrap(), "{\n    \"a\": 1\n}");
-        assert_eq!(set_member("{}", "a", Some(&v)).unwrap(), "{\n  \"a\": 5\n}");
+        assert_eq!(
+            set_member(t, "a", None).expect("edits"),
+            "{\n    \"b\": \"x\"\n}"
+        );
+        assert_eq!(
+            set_member(t, "b", None).expect("edits"),
+            "{\n    \"a\": 1\n}"
+        );
+        assert_eq!(
+            set_member("{}", "a", Some(&v)).expect("edits"),
+            "{\n  \"a\": 5\n}"
+        );
         for out in [
-            set_member(t, "c", Some(&v)).unwrap(),
-            set_member(t, "a", None).unwrap(),
-            set_member(t, "b", None).unwrap(),
+            set_member(t, "c", Some(&v)).expect("edits"),
+            set_member(t, "a", None).expect("edits"),
+            set_member(t, "b", None).expect("edits"),
         ] {
             assert!(parse(&out).is_ok(), "{out}");
         }

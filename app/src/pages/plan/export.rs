@@ -78,9 +78,11 @@ pub fn Export(
                         match p.plan.with(|plan| plan.to_blueprint(&configs, &name.get())) {
                             Ok(json) => {
                                 let text = json.clone();
+                                let json_for_link = json.clone();
                                 view! {
                                     <pre class="code" id="export-blueprint">{json}</pre>
                                     <button class="btn btn-ghost" on:click=move |_| copy(p, text.clone(), "blueprint")>"Copy blueprint"</button>
+                                    <a class="btn btn-ghost" id="open-in-editor" href=format!("/blueprints?json={}", mig::planner::encode_component(&json_for_link))>"Open in the blueprint editor"</a>
                                 }
                                     .into_any()
                             }
