@@ -144,11 +144,7 @@ fn the_six_mig_samples_fail_with_the_guides_reason_where_configs_are_missing() {
     ] {
         let t = mig::blueprint::templates::template(file).expect("template");
         let checked = check(t.json, ctx);
-        let codes: Vec<_> = checked
-            .issues
-            .iter()
-            .map(|i| (i.code.as_str(), i.path.as_str()))
-            .collect();
+        let codes = codes(&checked);
         assert_eq!(
             codes,
             [("mig_profile_unconfigured", "/mig_resource_request")],
@@ -190,11 +186,7 @@ fn the_six_mig_samples_fail_with_the_guides_reason_where_configs_are_missing() {
     ] {
         let t = mig::blueprint::templates::template(file).expect("template");
         let checked = check(t.json, ctx);
-        let codes: Vec<_> = checked
-            .issues
-            .iter()
-            .map(|i| (i.code.as_str(), i.path.as_str()))
-            .collect();
+        let codes = codes(&checked);
         assert_eq!(
             codes,
             [("mig_config_unknown", "/shared_node_pool_mig_config")],
@@ -207,6 +199,15 @@ fn the_six_mig_samples_fail_with_the_guides_reason_where_configs_are_missing() {
             checked.issues[0].hint
         );
     }
+}
+
+/// (rule, pointer) of each issue.
+fn codes(checked: &mig::blueprint::Checked) -> Vec<(&str, &str)> {
+    checked
+        .issues
+        .iter()
+        .map(|i| (i.code.as_str(), i.path.as_str()))
+        .collect()
 }
 
 /// Applies `patch` (members to set; `null` removes) to template `file`.
@@ -499,7 +500,7 @@ fn one_invalid_blueprint_per_rule() {
         ## autoscaling min above max
         Error autoscaling /recipe_pod_autoscaling_params/max_replicas @45:5 — max_replicas (2) is below min_replicas (5) | raise max_replicas to at least 5, or lower min_replicas
         ## node autoscaling min above max
-        Error autoscaling /recipe_node_autoscaling_params/max_nodes @50:5 — max_nodes (2) is below min_nodes (3) | raise max_nodes to at least 3
+        Error autoscaling /recipe_node_autoscaling_params/max_nodes @50:5 — max_nodes (2) is below min_nodes (3) | raise max_nodes to at least 3, or lower min_nodes
         ## storage needs one source
         Error storage_source /input_object_storage/0 @4:5 — an input_object_storage item needs `par` or `bucket_name` | add "par": "https://objectstorage..." or "bucket_name": "my-bucket"
         Error path /input_object_storage/0/mount_location @5:7 — mount_location must be an absolute path, found "models" | write "/models"

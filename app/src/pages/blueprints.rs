@@ -59,14 +59,8 @@ struct Editor {
 impl Editor {
     /// The issues to show: the server's when it checked exactly this text, else the browser's.
     fn issues(self) -> Vec<Issue> {
-        let text = self.text.get();
-        match self.server.get() {
-            Some(ServerResult {
-                text: checked,
-                result: Ok(r),
-            }) if checked == text => r.issues,
-            _ => self.local.get().issues,
-        }
+        self.server_current()
+            .map_or_else(|| self.local.get().issues, |r| r.issues)
     }
 
     fn server_current(self) -> Option<ServerCheck> {

@@ -50,6 +50,9 @@ const MODE_ONLY: &[(&str, &[RecipeMode])] = &[
 ];
 const WORKLOAD: &[RecipeMode] = &[RecipeMode::Service, RecipeMode::Job];
 
+/// A mounted volume: its size in GB (if it has one) and where it is mounted.
+type Mount<'a> = (Option<i64>, Option<&'a str>);
+
 /// The top-level member `key`.
 fn root(key: &'static str) -> At<'static> {
     At::ROOT.key(key)
@@ -72,7 +75,7 @@ impl Rules<'_, '_> {
     }
 
     fn has(&self, key: &str) -> bool {
-        // Serializing a member costs; the presence check on the typed struct is by name.
+        // By name, for the member lists above (a test checks `present` knows every one of them).
         present(self.raw, key)
     }
 }
@@ -449,30 +452,46 @@ impl Rules<'_, '_> {
         }
     }
 
+    /// An autoscaling range: min at least 1, and min ≤ max.
+    fn range(
+        &mut self,
+        at: &At<'_>,
+        (min_key, min): (&str, Option<i64>),
+        (max_key, max): (&str, Option<i64>),
+        why: &str,
+    ) {
+        if let Some(min) = min
+            && min < 1
+        {
+            self.out.push(Issue::error(
+                "autoscaling",
+                &at.key(min_key),
+                format!("{min_key} must be at least 1, found {min}"),
+                why.to_owned(),
+            ));
+        }
+        if let (Some(min), Some(max)) = (min, max)
+            && min > max
+        {
+            self.out.push(Issue::error(
+                "autoscaling",
+                &at.key(max_key),
+                format!("{max_key} ({max}) is below {min_key} ({min})"),
+                format!("raise {max_key} to at least {min}, or lower {min_key}"),
+            ));
+        }
+    }
+
     fn autoscaling(&mut self) {
         let raw = self.raw;
         if let Some(a) = &raw.recipe_pod_autoscaling_params {
             let at = At::ROOT.key("recipe_pod_autoscaling_params");
-            if let Some(min) = a.min_replicas
-                && min < 1
-            {
-                self.out.push(Issue::error(
-                    "autoscaling",
-                    &at.key("min_replicas"),
-                    format!("min_replicas must be at least 1, found {min}"),
-                    "keep at least one replica running".into(),
-                ));
-            }
-            if let (Some(min), Some(max)) = (a.min_replicas, a.max_replicas)
-                && min > max
-            {
-                self.out.push(Issue::error(
-                    "autoscaling",
-                    &at.key("max_replicas"),
-                    format!("max_replicas ({max}) is below min_replicas ({min})"),
-                    format!("raise max_replicas to at least {min}, or lower min_replicas"),
-                ));
-            }
+            self.range(
+                &at,
+                ("min_replicas", a.min_replicas),
+                ("max_replicas", a.max_replicas),
+                "keep at least one replica running",
+            );
             if let Some(t) = a.scaling_threshold
                 && t <= 0.0
             {
@@ -512,26 +531,12 @@ impl Rules<'_, '_> {
         }
         if let Some(a) = &raw.recipe_node_autoscaling_params {
             let at = At::ROOT.key("recipe_node_autoscaling_params");
-            if let Some(min) = a.min_nodes
-                && min < 1
-            {
-                self.out.push(Issue::error(
-                    "autoscaling",
-                    &at.key("min_nodes"),
-                    format!("min_nodes must be at least 1, found {min}"),
-                    "a pool keeps at least one node".into(),
-                ));
-            }
-            if let (Some(min), Some(max)) = (a.min_nodes, a.max_nodes)
-                && min > max
-            {
-                self.out.push(Issue::error(
-                    "autoscaling",
-                    &at.key("max_nodes"),
-                    format!("max_nodes ({max}) is below min_nodes ({min})"),
-                    format!("raise max_nodes to at least {min}"),
-                ));
-            }
+            self.range(
+                &at,
+                ("min_nodes", a.min_nodes),
+                ("max_nodes", a.max_nodes),
+                "a pool keeps at least one node",
+            );
         }
     }
 
@@ -549,30 +554,37 @@ impl Rules<'_, '_> {
                 self.volume(&item, s.volume_size_in_gbs, s.mount_location.as_deref());
             }
         }
-        if let Some(items) = &raw.input_file_system {
-            let at = At::ROOT.key("input_file_system");
-            for (i, s) in items.iter().enumerate() {
-                self.volume(
-                    &at.index(i),
-                    s.volume_size_in_gbs,
-                    s.mount_location.as_deref(),
-                );
-            }
-        }
-        if let Some(items) = &raw.output_object_storage {
-            let at = At::ROOT.key("output_object_storage");
-            for (i, s) in items.iter().enumerate() {
-                self.volume(
-                    &at.index(i),
-                    s.volume_size_in_gbs,
-                    s.mount_location.as_deref(),
-                );
-            }
-        }
-        if let Some(items) = &raw.local_filesystem {
-            let at = At::ROOT.key("local_filesystem");
-            for (i, s) in items.iter().enumerate() {
-                self.volume(&at.index(i), None, s.mount_location.as_deref());
+        // Every other mount: (size, mount location) per item.
+        let mounts: [(&'static str, Vec<Mount<'_>>); 3] = [
+            (
+                "input_file_system",
+                raw.input_file_system
+                    .iter()
+                    .flatten()
+                    .map(|s| (s.volume_size_in_gbs, s.mount_location.as_deref()))
+                    .collect(),
+            ),
+            (
+                "output_object_storage",
+                raw.output_object_storage
+                    .iter()
+                    .flatten()
+                    .map(|s| (s.volume_size_in_gbs, s.mount_location.as_deref()))
+                    .collect(),
+            ),
+            (
+                "local_filesystem",
+                raw.local_filesystem
+                    .iter()
+                    .flatten()
+                    .map(|s| (None, s.mount_location.as_deref()))
+                    .collect(),
+            ),
+        ];
+        for (key, items) in mounts {
+            let at = At::ROOT.key(key);
+            for (i, (size, mount)) in items.into_iter().enumerate() {
+                self.volume(&at.index(i), size, mount);
             }
         }
     }
@@ -703,72 +715,62 @@ impl Rules<'_, '_> {
     fn gpu_count(&mut self, shape: Option<GpuShape>) -> Option<GpuRequest> {
         let raw = self.raw;
         if let Some(n) = raw.recipe_nvidia_gpu_count {
-            if n < 1 {
-                self.error(
-                    "gpu_count",
-                    "recipe_nvidia_gpu_count",
-                    format!("recipe_nvidia_gpu_count must be at least 1, found {n}"),
-                    "remove it for a workload without GPUs".into(),
-                );
-                return None;
-            }
-            if let Some(s) = shape {
-                if s.is_amd() {
-                    self.error(
-                        "gpu_count",
-                        "recipe_nvidia_gpu_count",
-                        format!("{} has AMD GPUs, not NVIDIA", s.name()),
-                        "use recipe_amd_gpu_count on this shape".into(),
-                    );
-                } else if n > i64::from(s.gpus()) {
-                    self.error(
-                        "gpu_count",
-                        "recipe_nvidia_gpu_count",
-                        format!(
-                            "a replica asks for {n} GPUs but {} has {}",
-                            s.name(),
-                            s.gpus()
-                        ),
-                        format!("ask for at most {}, or pick a larger shape", s.gpus()),
-                    );
-                }
-            }
-            return Some(GpuRequest::Gpus(u32::try_from(n).unwrap_or(u32::MAX)));
+            return self
+                .whole_gpus("recipe_nvidia_gpu_count", n, shape, false)
+                .map(GpuRequest::Gpus);
         }
         if let Some(n) = raw.recipe_amd_gpu_count {
-            if n < 1 {
-                self.error(
-                    "gpu_count",
-                    "recipe_amd_gpu_count",
-                    format!("recipe_amd_gpu_count must be at least 1, found {n}"),
-                    "remove it for a workload without GPUs".into(),
-                );
-                return None;
-            }
-            if let Some(s) = shape {
-                if !s.is_amd() {
-                    self.error(
-                        "gpu_count",
-                        "recipe_amd_gpu_count",
-                        format!("{} has NVIDIA GPUs, not AMD", s.name()),
-                        "use recipe_nvidia_gpu_count on this shape".into(),
-                    );
-                } else if n > i64::from(s.gpus()) {
-                    self.error(
-                        "gpu_count",
-                        "recipe_amd_gpu_count",
-                        format!(
-                            "a replica asks for {n} GPUs but {} has {}",
-                            s.name(),
-                            s.gpus()
-                        ),
-                        format!("ask for at most {}", s.gpus()),
-                    );
-                }
-            }
-            return Some(GpuRequest::AmdGpus(u32::try_from(n).unwrap_or(u32::MAX)));
+            return self
+                .whole_gpus("recipe_amd_gpu_count", n, shape, true)
+                .map(GpuRequest::AmdGpus);
         }
         Some(GpuRequest::None)
+    }
+
+    /// `n` whole GPUs of one vendor per replica: at least 1, the shape's vendor, at most the shape's count.
+    fn whole_gpus(
+        &mut self,
+        key: &'static str,
+        n: i64,
+        shape: Option<GpuShape>,
+        amd: bool,
+    ) -> Option<u32> {
+        if n < 1 {
+            self.error(
+                "gpu_count",
+                key,
+                format!("{key} must be at least 1, found {n}"),
+                "remove it for a workload without GPUs".into(),
+            );
+            return None;
+        }
+        let (this, other, other_key) = if amd {
+            ("AMD", "NVIDIA", "recipe_nvidia_gpu_count")
+        } else {
+            ("NVIDIA", "AMD", "recipe_amd_gpu_count")
+        };
+        if let Some(s) = shape {
+            if s.is_amd() != amd {
+                self.error(
+                    "gpu_count",
+                    key,
+                    format!("{} has {other} GPUs, not {this}", s.name()),
+                    format!("use {other_key} on this shape"),
+                );
+            } else if n > i64::from(s.gpus()) {
+                self.error(
+                    "gpu_count",
+                    key,
+                    format!(
+                        "a replica asks for {n} GPUs but {} has {}",
+                        s.name(),
+                        s.gpus()
+                    ),
+                    format!("ask for at most {}, or pick a larger shape", s.gpus()),
+                );
+            }
+        }
+        Some(u32::try_from(n).unwrap_or(u32::MAX))
     }
 
     fn mig_request(
@@ -1154,5 +1156,48 @@ fn example(key: &str) -> &'static str {
         "shared_node_pool_boot_volume_size_in_gbs" => ": 500",
         "team" => ": {\"team_name\": ..., \"priority_threshold\": 0, \"quotas\": []}",
         _ => "",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn present_knows_every_member_the_mode_tables_name() {
+        let sample = |key: &str| -> serde_json::Value {
+            match key {
+                "recipe_replica_count"
+                | "recipe_nvidia_gpu_count"
+                | "shared_node_pool_size"
+                | "shared_node_pool_boot_volume_size_in_gbs" => 1.into(),
+                "recipe_pod_autoscaling_params" | "recipe_node_labels" => serde_json::json!({}),
+                "team" => {
+                    serde_json::json!({"team_name": "t", "priority_threshold": 0, "quotas": []})
+                }
+                _ => "x".into(),
+            }
+        };
+        let keys = MODE_REQUIRED
+            .iter()
+            .flat_map(|(_, keys)| keys.iter())
+            .chain(MODE_ONLY.iter().map(|(k, _)| k));
+        for key in keys {
+            let mut issues = Vec::new();
+            let v = serde_json::json!({ *key: sample(key) });
+            let raw = <RawRecipe as crate::blueprint::json::FromJson>::from_json(
+                &v,
+                &At::ROOT,
+                &mut issues,
+            )
+            .expect("object");
+            // Only the two members every blueprint needs may be missing here.
+            assert!(
+                issues.iter().all(|i| i.code == "required"),
+                "{key}: {issues:?}"
+            );
+            assert!(present(&raw, key), "`present` does not know {key}");
+            assert!(!present(&RawRecipe::default(), key), "{key}");
+        }
     }
 }
