@@ -11,6 +11,7 @@ pub mod fleet;
 pub mod health;
 pub mod logging;
 pub mod state;
+pub mod store;
 
 use axum::Router;
 use axum::routing::get;

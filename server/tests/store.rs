@@ -1,0 +1,198 @@
+//! The store on SQLite files in a temporary directory: what the orchestrator relies on after a crash.
+
+use server::store::{AuditEntry, NewDeployment, Status, Store, StoreError};
+
+fn new(name: &str) -> NewDeployment {
+    NewDeployment {
+        name: name.to_owned(),
+        mode: "update".to_owned(),
+        blueprint: format!("{{\"recipe_mode\": \"update\", \"deployment_name\": \"{name}\"}}"),
+    }
+}
+
+#[tokio::test]
+async fn deployments_and_steps_survive_reopening_and_steps_are_idempotent() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let id = {
+        let store = Store::open_in(dir.path()).await.expect("open");
+        let d = store
+            .create_deployment(&new("all-1g10gb"))
+            .await
+            .expect("create");
+        assert_eq!(
+            (d.status, d.name.as_str()),
+            (Status::Scheduled, "all-1g10gb")
+        );
+        store
+            .set_status(d.id, Status::Active, "reconfiguring")
+            .await
+            .expect("status");
+        let a = store
+            .record_step(d.id, "select", "done", "node 10.0.10.11")
+            .await
+            .expect("step");
+        let b = store
+            .record_step(d.id, "reconfigure/10.0.10.11/0", "running", "GPU 0")
+            .await
+            .expect("step");
+        // Replaying a step after a crash updates it, never appends a copy.
+        let b2 = store
+            .record_step(
+                d.id,
+                "reconfigure/10.0.10.11/0",
+                "done",
+                "GPU 0 on all-1g.10gb",
+            )
+            .await
+            .expect("step");
+        assert_eq!((a.seq, b.seq, b2.seq), (1, 2, 2));
+        d.id
+    };
+    // A new process (same file): migrations are not re-run destructively, nothing is lost.
+    let store = Store::open_in(dir.path()).await.expect("reopen");
+    let d = store
+        .deployment(id)
+        .await
+        .expect("read")
+        .expect("still there");
+    assert_eq!(
+        (d.status, d.message.as_str()),
+        (Status::Active, "reconfiguring")
+    );
+    let steps = store.steps(id).await.expect("steps");
+    let got: Vec<(i64, &str, &str)> = steps
+        .iter()
+        .map(|s| (s.seq, s.key.as_str(), s.state.as_str()))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (1, "select", "done"),
+            (2, "reconfigure/10.0.10.11/0", "done")
+        ]
+    );
+    assert_eq!(steps[1].message, "GPU 0 on all-1g.10gb");
+    let unfinished: Vec<i64> = store
+        .unfinished()
+        .await
+        .expect("unfinished")
+        .iter()
+        .map(|d| d.id)
+        .collect();
+    assert_eq!(unfinished, [id]);
+    store
+        .set_status(id, Status::Completed, "")
+        .await
+        .expect("status");
+    assert!(store.unfinished().await.expect("unfinished").is_empty());
+}
+
+#[tokio::test]
+async fn names_are_unique_among_live_deployments_only() {
+    let store = Store::open("sqlite::memory:").await.expect("open");
+    let first = store
+        .create_deployment(&new("autoscale_mig"))
+        .await
+        .expect("create");
+    match store.create_deployment(&new("autoscale_mig")).await {
+        Err(StoreError::NameTaken(n)) => assert_eq!(n, "autoscale_mig"),
+        other => panic!("expected NameTaken, got {other:?}"),
+    }
+    // Undeployed, the name is free again (the guide's quickstart reuses "autoscale_mig").
+    store
+        .set_status(first.id, Status::Undeployed, "")
+        .await
+        .expect("undeploy");
+    let second = store
+        .create_deployment(&new("autoscale_mig"))
+        .await
+        .expect("reuse");
+    assert_ne!(first.id, second.id);
+    let all: Vec<(i64, Status)> = store
+        .deployments()
+        .await
+        .expect("list")
+        .iter()
+        .map(|d| (d.id, d.status))
+        .collect();
+    assert_eq!(
+        all,
+        [
+            (second.id, Status::Scheduled),
+            (first.id, Status::Undeployed)
+        ]
+    );
+}
+
+#[tokio::test]
+async fn unknown_ids_bad_urls_and_unreadable_rows_are_errors_not_panics() {
+    let store = Store::open("sqlite::memory:").await.expect("open");
+    assert!(matches!(
+        store.set_status(42, Status::Active, "").await,
+        Err(StoreError::NotFound(42))
+    ));
+    assert!(matches!(
+        store.record_step(42, "k", "done", "").await,
+        Err(StoreError::NotFound(42))
+    ));
+    assert!(store.deployment(42).await.expect("query").is_none());
+    let err = Store::open("mysql://root:secret@db/migboard")
+        .await
+        .expect_err("unsupported");
+    assert!(matches!(err, StoreError::Unsupported(_)));
+    assert!(
+        !err.to_string().contains("secret"),
+        "the password is not echoed: {err}"
+    );
+    let err = Store::open_with_timeout(
+        "postgres://migboard:secret@127.0.0.1:1/migboard",
+        std::time::Duration::from_millis(500),
+    )
+    .await
+    .expect_err("nothing listens");
+    assert!(
+        err.to_string().contains("migboard:***@127.0.0.1:1"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn desired_configs_and_the_audit_log() {
+    let store = Store::open("sqlite::memory:").await.expect("open");
+    store
+        .set_desired("10.0.10.11", "all-balanced")
+        .await
+        .expect("desired");
+    store
+        .set_desired("10.0.10.12", "all-1g.10gb")
+        .await
+        .expect("desired");
+    store
+        .set_desired("10.0.10.11", "all-1g.20gb")
+        .await
+        .expect("desired");
+    assert_eq!(
+        store.desired().await.expect("desired"),
+        [
+            ("10.0.10.11".to_owned(), "all-1g.20gb".to_owned()),
+            ("10.0.10.12".to_owned(), "all-1g.10gb".to_owned())
+        ]
+    );
+    for action in ["deploy", "undeploy"] {
+        store
+            .audit(&AuditEntry {
+                at_ms: 0,
+                actor: "admin".into(),
+                action: action.into(),
+                target: "deployment 1".into(),
+                detail: String::new(),
+                source: "127.0.0.1".into(),
+            })
+            .await
+            .expect("audit");
+    }
+    let log = store.audit_log(10).await.expect("log");
+    let actions: Vec<&str> = log.iter().map(|e| e.action.as_str()).collect();
+    assert_eq!(actions, ["undeploy", "deploy"]);
+    assert!(log.iter().all(|e| e.at_ms > 0), "the store sets the time");
+}
