@@ -18,9 +18,18 @@ use tracing_subscriber::EnvFilter;
 #[command(name = "migboard-agent", version, about)]
 struct Args {
     /// Run on simulated GPUs instead of the NVIDIA driver, e.g. `h100x8` (MIG mode changes take
-    /// effect at once, as if each GPU were reset; state lives only as long as the process).
+    /// effect at once, as if each GPU were reset; state lives only as long as the process unless
+    /// `--sim-state` keeps it).
     #[arg(long, global = true, env = "MIGBOARD_AGENT_SIMULATE")]
     simulate: Option<String>,
+    /// With `--simulate`: keep the simulated GPUs' state in this JSON file across restarts.
+    #[arg(
+        long,
+        global = true,
+        env = "MIGBOARD_AGENT_SIM_STATE",
+        requires = "simulate"
+    )]
+    sim_state: Option<PathBuf>,
     /// The NVML library to load (default: `libnvidia-ml.so.1` from the library path).
     #[arg(long, global = true, env = "MIGBOARD_NVML_LIB")]
     nvml_lib: Option<PathBuf>,
@@ -96,13 +105,17 @@ fn driver(args: &Args) -> anyhow::Result<Box<dyn GpuDriver>> {
             let (model, count) = parse_simulate(spec)
                 .map_err(anyhow::Error::msg)
                 .context("--simulate")?;
-            Ok(Box::new(SimDriver::new(
+            let sim = SimDriver::new(
                 model,
                 count,
                 SimOptions {
                     reset_immediately: true,
                 },
-            )))
+            );
+            Ok(Box::new(match &args.sim_state {
+                Some(path) => sim.with_state_file(path)?,
+                None => sim,
+            }))
         }
         None => match agent::nvml::NvmlDriver::open(args.nvml_lib.as_deref()) {
             Ok(d) => Ok(Box::new(d)),

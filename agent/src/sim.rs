@@ -4,8 +4,11 @@
 //! (unless the simulator is told to reset at once). Used by the embedded fleet and by tests; every
 //! mutating call is counted, and a fault can be injected at the n-th one.
 
+use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+
+use serde::{Deserialize, Serialize};
 
 use mig::{GpuModel, Layout, MigMode, Placed, ProfileSpec};
 
@@ -48,6 +51,167 @@ pub struct SimDriver {
     fault_at: AtomicU64,
     /// How long every call takes (real NVML calls take milliseconds; a MIG mode change, seconds).
     latency: std::time::Duration,
+    /// Where the GPUs' state is kept across restarts, written after every change.
+    state_file: Option<PathBuf>,
+}
+
+/// Why a simulator state file cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum SimStateError {
+    /// It cannot be read or written.
+    #[error("simulator state file {path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// It is not a state file this version wrote.
+    #[error("simulator state file {path} is unreadable: {reason}; delete it to start from MIG off")]
+    Unreadable {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        reason: String,
+    },
+    /// It describes other GPUs than those simulated.
+    #[error(
+        "simulator state file {path} holds {found}, not the {wanted} simulated now; use another file or delete it"
+    )]
+    OtherGpus {
+        /// The file.
+        path: PathBuf,
+        /// What it holds.
+        found: String,
+        /// What was asked for.
+        wanted: String,
+    },
+}
+
+/// The simulator's GPUs as stored in a state file (JSON).
+#[derive(Debug, Serialize, Deserialize)]
+struct Snapshot {
+    version: u32,
+    model: GpuModel,
+    gpus: Vec<GpuSnapshot>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct GpuSnapshot {
+    mode: ModeState,
+    next_id: u32,
+    instances: Vec<InstanceSnapshot>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct InstanceSnapshot {
+    id: u32,
+    profile: String,
+    start: u8,
+    compute_instances: Vec<u32>,
+    processes: Vec<ProcessInfo>,
+}
+
+const SNAPSHOT_VERSION: u32 = 1;
+
+fn snapshot(model: GpuModel, gpus: &[SimGpu]) -> Snapshot {
+    Snapshot {
+        version: SNAPSHOT_VERSION,
+        model,
+        gpus: gpus
+            .iter()
+            .map(|g| GpuSnapshot {
+                mode: g.mode,
+                next_id: g.next_id,
+                instances: g
+                    .instances
+                    .iter()
+                    .map(|i| InstanceSnapshot {
+                        id: i.id,
+                        profile: i.profile.name.to_owned(),
+                        start: i.start,
+                        compute_instances: i.compute_instances.clone(),
+                        processes: i.processes.clone(),
+                    })
+                    .collect(),
+            })
+            .collect(),
+    }
+}
+
+fn restore(path: &Path, snap: Snapshot) -> Result<Vec<SimGpu>, SimStateError> {
+    let unreadable = |reason: String| SimStateError::Unreadable {
+        path: path.to_owned(),
+        reason,
+    };
+    if snap.version != SNAPSHOT_VERSION {
+        return Err(unreadable(format!(
+            "version {} (this agent writes {SNAPSHOT_VERSION})",
+            snap.version
+        )));
+    }
+    snap.gpus
+        .into_iter()
+        .enumerate()
+        .map(|(index, g)| {
+            let instances = g
+                .instances
+                .into_iter()
+                .map(|i| {
+                    let profile = snap.model.profile(&i.profile).ok_or_else(|| {
+                        unreadable(format!(
+                            "GPU {index}: {} has no profile {}",
+                            snap.model.id(),
+                            i.profile
+                        ))
+                    })?;
+                    Ok(SimInstance {
+                        id: i.id,
+                        profile,
+                        start: i.start,
+                        compute_instances: i.compute_instances,
+                        processes: i.processes,
+                    })
+                })
+                .collect::<Result<Vec<_>, SimStateError>>()?;
+            // What is stored must still be a valid layout: a hand-edited file must not smuggle in overlaps.
+            let placed: Vec<Placed> = instances
+                .iter()
+                .map(|i| Placed {
+                    profile: i.profile,
+                    start: i.start,
+                })
+                .collect();
+            Layout::from_placed(snap.model, &placed).map_err(|issues| {
+                unreadable(format!(
+                    "GPU {index}: {}",
+                    issues
+                        .iter()
+                        .map(ToString::to_string)
+                        .collect::<Vec<_>>()
+                        .join("; ")
+                ))
+            })?;
+            Ok(SimGpu {
+                model: snap.model,
+                mode: g.mode,
+                instances,
+                next_id: g.next_id,
+            })
+        })
+        .collect()
+}
+
+/// Writes `text` to `path` atomically: a crash leaves the old file or the new one, never half.
+fn write_atomically(path: &Path, text: &str) -> std::io::Result<()> {
+    let tmp = path.with_extension("tmp");
+    {
+        use std::io::Write as _;
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(text.as_bytes())?;
+        f.sync_all()?;
+    }
+    std::fs::rename(&tmp, path)
 }
 
 fn lock_error() -> DriverError {
@@ -75,7 +239,63 @@ impl SimDriver {
             mutating_calls: AtomicU64::new(0),
             fault_at: AtomicU64::new(0),
             latency: std::time::Duration::ZERO,
+            state_file: None,
         }
+    }
+
+    /// Keeps the GPUs' state in `path` (JSON), so a restarted simulator finds its GPUs as they were:
+    /// loaded now if the file exists (it must describe the same model and GPU count), written after
+    /// every change.
+    ///
+    /// # Errors
+    /// [`SimStateError`] when the file cannot be read, parsed or written, or holds other GPUs.
+    pub fn with_state_file(mut self, path: &Path) -> Result<Self, SimStateError> {
+        let io = |source| SimStateError::Io {
+            path: path.to_owned(),
+            source,
+        };
+        let gpus = self.gpus.get_mut().map_err(|_| SimStateError::Unreadable {
+            path: path.to_owned(),
+            reason: "simulator state poisoned".to_owned(),
+        })?;
+        let model = gpus.first().map_or(GpuModel::H100_80GB, |g| g.model);
+        match std::fs::read_to_string(path) {
+            Ok(text) => {
+                let snap: Snapshot =
+                    serde_json::from_str(&text).map_err(|e| SimStateError::Unreadable {
+                        path: path.to_owned(),
+                        reason: e.to_string(),
+                    })?;
+                if snap.model != model || snap.gpus.len() != gpus.len() {
+                    return Err(SimStateError::OtherGpus {
+                        path: path.to_owned(),
+                        found: format!("{} × {}", snap.gpus.len(), snap.model.id()),
+                        wanted: format!("{} × {}", gpus.len(), model.id()),
+                    });
+                }
+                *gpus = restore(path, snap)?;
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                let text = serde_json::to_string_pretty(&snapshot(model, gpus)).unwrap_or_default();
+                write_atomically(path, &text).map_err(io)?;
+            }
+            Err(e) => return Err(io(e)),
+        }
+        self.state_file = Some(path.to_owned());
+        Ok(self)
+    }
+
+    /// Writes the state file, if there is one, while the caller holds the lock.
+    fn save(&self, gpus: &[SimGpu]) -> Result<(), DriverError> {
+        let Some(path) = &self.state_file else {
+            return Ok(());
+        };
+        let model = gpus.first().map_or(GpuModel::H100_80GB, |g| g.model);
+        let text = serde_json::to_string_pretty(&snapshot(model, gpus)).unwrap_or_default();
+        write_atomically(path, &text).map_err(|e| DriverError::Other {
+            code: 999,
+            detail: format!("saving the simulator state to {}: {e}", path.display()),
+        })
     }
 
     /// Makes every call take `latency`, like a real driver.
@@ -115,7 +335,7 @@ impl SimDriver {
             )));
         }
         g.mode.current = g.mode.pending;
-        Ok(())
+        self.save(&gpus)
     }
 
     /// Starts a simulated process on the instance covering memory slice `slice` of GPU `gpu`.
@@ -142,7 +362,7 @@ impl SimDriver {
             pid,
             used_memory_mib,
         });
-        Ok(())
+        self.save(&gpus)
     }
 
     /// Stops every simulated process on GPU `gpu`.
@@ -153,7 +373,7 @@ impl SimDriver {
         let mut gpus = self.gpus.lock().map_err(|_| lock_error())?;
         let g = gpus.get_mut(gpu as usize).ok_or_else(|| no_gpu(gpu))?;
         g.instances.iter_mut().for_each(|i| i.processes.clear());
-        Ok(())
+        self.save(&gpus)
     }
 
     /// Counts the call and fails it if a fault was injected for it; then runs `f` on GPU `gpu`.
@@ -176,7 +396,9 @@ impl SimDriver {
             });
         }
         let mut gpus = self.gpus.lock().map_err(|_| lock_error())?;
-        f(gpus.get_mut(gpu as usize).ok_or_else(|| no_gpu(gpu))?)
+        let out = f(gpus.get_mut(gpu as usize).ok_or_else(|| no_gpu(gpu))?)?;
+        self.save(&gpus)?;
+        Ok(out)
     }
 
     fn read<T>(
@@ -571,5 +793,68 @@ mod tests {
         ));
         sim.create_gpu_instance(0, 0, 0)
             .expect("the fault fires once");
+    }
+}
+
+#[cfg(test)]
+mod state_file_tests {
+    use super::*;
+
+    #[test]
+    fn a_hand_edited_state_with_overlapping_instances_is_refused() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("s.json");
+        let inst = |id, start| InstanceSnapshot {
+            id,
+            profile: "4g.40gb".into(),
+            start,
+            compute_instances: vec![],
+            processes: vec![],
+        };
+        let snap = Snapshot {
+            version: SNAPSHOT_VERSION,
+            model: GpuModel::H100_80GB,
+            gpus: vec![GpuSnapshot {
+                mode: ModeState {
+                    current: MigMode::Enabled,
+                    pending: MigMode::Enabled,
+                },
+                next_id: 3,
+                instances: vec![inst(1, 0), inst(2, 0)],
+            }],
+        };
+        std::fs::write(&path, serde_json::to_string(&snap).expect("json")).expect("write");
+        let err = SimDriver::new(GpuModel::H100_80GB, 1, SimOptions::default())
+            .with_state_file(&path)
+            .expect_err("overlap refused");
+        assert!(err.to_string().contains("GPU 0"), "{err}");
+    }
+
+    #[test]
+    fn every_change_is_saved_and_restored() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("s.json");
+        let opts = SimOptions {
+            reset_immediately: true,
+        };
+        let sim = SimDriver::new(GpuModel::H100_80GB, 1, opts)
+            .with_state_file(&path)
+            .expect("new file");
+        sim.set_mig_mode(0, MigMode::Enabled).expect("mode");
+        let gi = sim
+            .create_gpu_instance(
+                0,
+                GpuModel::H100_80GB.profile("3g.40gb").expect("p").nvml_id(),
+                4,
+            )
+            .expect("gi");
+        sim.start_process(0, 4, 4242, 1000).expect("process");
+        let again = SimDriver::new(GpuModel::H100_80GB, 1, opts)
+            .with_state_file(&path)
+            .expect("reload");
+        let instances = again.gpu_instances(0).expect("instances");
+        assert_eq!(instances.len(), 1);
+        assert_eq!((instances[0].id, instances[0].start), (gi, 4));
+        assert_eq!(again.mig_mode(0).expect("mode").current, MigMode::Enabled);
     }
 }

@@ -60,3 +60,63 @@ fn mistakes_are_explained() {
     assert_eq!(code, 2);
     assert!(err.contains("unknown GPU model `v100`"), "{err}");
 }
+
+#[test]
+fn a_sim_state_file_keeps_the_simulated_gpus_across_runs() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let state = dir.path().join("node.json");
+    let state = state.to_str().expect("utf-8 path");
+    let (code, out, err) = agent(&[
+        "--simulate",
+        "h100x2",
+        "--sim-state",
+        state,
+        "apply",
+        "-c",
+        "all-balanced",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("GPU 1: all-balanced applied"), "{out}");
+    // A new process finds the layout: inventory shows it, and applying it again changes nothing.
+    let (code, out, _) = agent(&["--simulate", "h100x2", "--sim-state", state, "inventory"]);
+    assert_eq!(code, 0);
+    assert!(
+        out.contains("3g.40gb") && !out.contains("MIG disabled"),
+        "{out}"
+    );
+    let (code, out, err) = agent(&[
+        "--simulate",
+        "h100x2",
+        "--sim-state",
+        state,
+        "apply",
+        "-c",
+        "all-balanced",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("already applied") || out.contains("0 driver call(s)"),
+        "{out}"
+    );
+    // The file describes 2 H100s: simulating other GPUs with it is refused, and so is a damaged file.
+    let (code, _, err) = agent(&["--simulate", "a100x2", "--sim-state", state, "inventory"]);
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("holds 2 × h100-80gb, not the 2 × a100-40gb"),
+        "{err}"
+    );
+    std::fs::write(
+        dir.path().join("node.json"),
+        "{\"version\": 1, \"model\": \"h100-80gb\", \"gpus\": [",
+    )
+    .expect("write");
+    let (code, _, err) = agent(&["--simulate", "h100x2", "--sim-state", state, "inventory"]);
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("is unreadable") && err.contains("delete it"),
+        "{err}"
+    );
+    // Without --simulate the flag makes no sense.
+    let (code, _, err) = agent(&["--sim-state", state, "inventory"]);
+    assert_eq!(code, 2, "{err}");
+}
