@@ -327,6 +327,8 @@ struct InventoryGpu {
     mig_mode: mig::MigMode,
     pending_mig_mode: Option<mig::MigMode>,
     instances: Vec<mig::InstanceSpec>,
+    /// Instances with processes on them (`mig::wire::BusySlice`).
+    busy: Vec<mig::wire::BusySlice>,
     mig_devices: Vec<crate::driver::MigDeviceInfo>,
 }
 
@@ -338,10 +340,32 @@ async fn inventory(State(state): State<AgentState>) -> Response {
             let gpus = driver.gpus().map_err(|e| Box::new(driver_error(&e)))?;
             gpus.into_iter()
                 .map(|info| {
-                    let Observation { gpu, pending, .. } = observe(driver.as_ref(), info.index)
-                        .map_err(|e| {
-                            Box::new(error(StatusCode::BAD_GATEWAY, "observe", e.to_string()))
-                        })?;
+                    let Observation {
+                        gpu,
+                        pending,
+                        instances: gis,
+                    } = observe(driver.as_ref(), info.index).map_err(|e| {
+                        Box::new(error(StatusCode::BAD_GATEWAY, "observe", e.to_string()))
+                    })?;
+                    let mut busy = Vec::new();
+                    for placed in &gpu.instances {
+                        let Some(gi) = gis.iter().find(|g| {
+                            g.start == placed.start && g.profile_id == placed.profile.nvml_id()
+                        }) else {
+                            continue;
+                        };
+                        let procs = driver
+                            .processes(info.index, gi.id)
+                            .map_err(|e| Box::new(driver_error(&e)))?;
+                        if !procs.is_empty() {
+                            busy.push(mig::wire::BusySlice {
+                                profile: placed.profile.name.to_owned(),
+                                start: placed.start,
+                                pids: procs.iter().map(|p| p.pid).collect(),
+                                used_memory_mib: procs.iter().map(|p| p.used_memory_mib).sum(),
+                            });
+                        }
+                    }
                     let mig_devices = driver
                         .mig_devices(info.index)
                         .map_err(|e| Box::new(driver_error(&e)))?;
@@ -350,6 +374,7 @@ async fn inventory(State(state): State<AgentState>) -> Response {
                         mig_mode: gpu.mode,
                         pending_mig_mode: pending,
                         instances: gpu.instances.iter().map(mig::Placed::to_spec).collect(),
+                        busy,
                         mig_devices,
                     })
                 })

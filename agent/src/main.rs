@@ -51,6 +51,10 @@ enum Command {
         /// is resumed at start.
         #[arg(long, env = "MIGBOARD_AGENT_JOURNAL")]
         journal: Option<PathBuf>,
+        /// Exit when the process that started this one exits (how migboard's embedded fleet keeps
+        /// no orphaned agents, even when it is killed).
+        #[arg(long)]
+        exit_with_parent: bool,
     },
     /// List the GPUs, their MIG mode and GPU instances.
     Inventory,
@@ -131,12 +135,14 @@ fn run(mut args: Args) -> anyhow::Result<ExitCode> {
         addr: SocketAddr::from(([127, 0, 0, 1], 9400)),
         token_file: None,
         journal: None,
+        exit_with_parent: false,
     };
     match args.command.take().unwrap_or(default) {
         Command::Serve {
             addr,
             token_file,
             journal,
+            exit_with_parent,
         } => {
             let app = match driver(&args) {
                 Err(e) => {
@@ -169,7 +175,7 @@ fn run(mut args: Args) -> anyhow::Result<ExitCode> {
                     agent::api::router(state)
                 }
             };
-            serve(addr, app)
+            serve(addr, app, exit_with_parent)
         }
         Command::Inventory => {
             let d = driver(&args)?;
@@ -277,11 +283,34 @@ fn run(mut args: Args) -> anyhow::Result<ExitCode> {
 }
 
 #[tokio::main]
-async fn serve(addr: SocketAddr, app: axum::Router) -> anyhow::Result<ExitCode> {
+async fn serve(
+    addr: SocketAddr,
+    app: axum::Router,
+    exit_with_parent: bool,
+) -> anyhow::Result<ExitCode> {
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .with_context(|| format!("listening on {addr}"))?;
-    tracing::info!(%addr, "migboard-agent listening");
+    // With port 0 the system picks the port: say which, on stdout, for whoever started us.
+    let bound = listener.local_addr().context("reading the bound address")?;
+    println!("listening on http://{bound}");
+    tracing::info!(addr = %bound, "migboard-agent listening");
+    if exit_with_parent {
+        #[cfg(unix)]
+        tokio::spawn(async {
+            let parent = std::os::unix::process::parent_id();
+            loop {
+                tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+                if std::os::unix::process::parent_id() != parent {
+                    tracing::warn!(
+                        parent,
+                        "the process that started the agent is gone; exiting"
+                    );
+                    std::process::exit(0);
+                }
+            }
+        });
+    }
     axum::serve(listener, app).await.context("serving HTTP")?;
     Ok(ExitCode::SUCCESS)
 }

@@ -457,6 +457,21 @@ async fn an_apply_that_would_destroy_a_busy_instance_gets_409_with_the_processes
         "{err}"
     );
     assert_eq!(sim.mutating_calls(), calls, "refused before any change");
+    // The inventory says which instance is busy, in the shape the server reads (mig::wire).
+    let (status, body) = call(&app, "GET", "/v1/inventory", Some(TOKEN), None).await;
+    assert_eq!(status, StatusCode::OK);
+    let inventory: mig::wire::Inventory =
+        serde_json::from_str(&body).expect("mig::wire::Inventory");
+    assert_eq!(inventory.gpus[0].instances.len(), 7);
+    assert_eq!(
+        inventory.gpus[0].busy,
+        [mig::wire::BusySlice {
+            profile: "1g.10gb".into(),
+            start: 3,
+            pids: vec![4242],
+            used_memory_mib: 2048
+        }]
+    );
 }
 
 #[tokio::test]

@@ -117,3 +117,48 @@ impl From<&Combination> for CombinationInfo {
         }
     }
 }
+
+/// One GPU as a node agent's `GET /v1/inventory` reports it (`{"gpus": [...]}`): what the server reads.
+/// The agent writes more members (PCI id, MIG device UUIDs); readers ignore what they do not need.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InventoryGpu {
+    /// NVML device index.
+    pub index: u32,
+    /// `GPU-…` UUID.
+    pub uuid: String,
+    /// Product name.
+    pub name: String,
+    /// The model migboard knows it as, if any.
+    pub model: Option<crate::GpuModel>,
+    /// Total memory, MiB.
+    pub memory_mib: u64,
+    /// MIG mode in effect.
+    pub mig_mode: crate::MigMode,
+    /// MIG mode after the next reset, when it differs.
+    pub pending_mig_mode: Option<crate::MigMode>,
+    /// Its GPU instances (profile and start).
+    pub instances: Vec<crate::InstanceSpec>,
+    /// Instances with processes on them.
+    #[serde(default)]
+    pub busy: Vec<BusySlice>,
+}
+
+/// A GPU instance with processes on it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BusySlice {
+    /// Its profile.
+    pub profile: String,
+    /// Its first memory slice.
+    pub start: u8,
+    /// The processes.
+    pub pids: Vec<u32>,
+    /// Memory they use, MiB.
+    pub used_memory_mib: u64,
+}
+
+/// A node agent's inventory answer.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Inventory {
+    /// Every GPU of the node.
+    pub gpus: Vec<InventoryGpu>,
+}
