@@ -16,11 +16,12 @@ setup: ## install missing prerequisites (apt, cargo-leptos, wasm-bindgen-cli, np
 
 build: setup ## build the release site: server binary + hydration bundle in target/site
 	@source scripts/env.sh && echo "==> building the release site (cargo leptos build --release --split)" \
-	  && cargo leptos build --release --split
+	  && cargo leptos build --release --split \
+	  && echo "==> building the node agent (the embedded fleet runs it)" && cargo build --release -p agent --bin migboard-agent
 
 run: build ## build, then serve on http://$(ADDR)
 	@echo "==> migboard on http://$(ADDR)  (Ctrl-C stops it)"
-	@source scripts/env.sh && MIGBOARD_ADDR=$(ADDR) LEPTOS_SITE_ROOT=target/site exec target/release/migboard
+	@source scripts/env.sh && MIGBOARD_ADDR=$(ADDR) LEPTOS_SITE_ROOT=target/site MIGBOARD_DATA_DIR=$${MIGBOARD_DATA_DIR:-data} exec target/release/migboard
 
 test: build ## every test: Rust crates, wasm32 check of `mig`, Playwright against the release build
 	@scripts/test.sh all

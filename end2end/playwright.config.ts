@@ -34,10 +34,12 @@ export default defineConfig({
     },
   },
   webServer: {
-    command: "../target/release/migboard",
+    // A fresh embedded fleet per run: its simulated nodes live in target/e2e-data.
+    command: "rm -rf ../target/e2e-data && ../target/release/migboard",
     env: {
       MIGBOARD_ADDR: `127.0.0.1:${port}`,
       LEPTOS_SITE_ROOT: "../target/site",
+      MIGBOARD_DATA_DIR: "../target/e2e-data",
       RUST_LOG: "warn",
     },
     // Readiness, not just an open port: /readyz is 200 only once the built bundle is found.

@@ -17,6 +17,8 @@ rust() {
   local rc=0
   # The agent's FFI tests load the simulated NVML library (nvml-sim) as libnvidia-ml.so.1.
   cargo build -p nvml-sim 2>&1 | tee "$logs/nvml-sim.log" || rc=$?
+  # The server's embedded-fleet tests start real agent processes.
+  cargo build -p agent --bin migboard-agent 2>&1 | tee -a "$logs/nvml-sim.log" || rc=$?
   export NVML_SIM_LIB="$ROOT/target/debug/libnvidia_ml.so"
   cargo test -p mig -p agent -p app -p server --features app/ssr 2>&1 | tee "$logs/rust.log" || rc=$?
   local p f i

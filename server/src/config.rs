@@ -22,6 +22,25 @@ pub struct Config {
     /// Log format: `text` or `json`. `RUST_LOG` selects what is logged.
     #[arg(long, env = "MIGBOARD_LOG_FORMAT", default_value = "text")]
     pub log_format: LogFormat,
+
+    /// Folder for migboard's data: the embedded fleet's simulated nodes (and, with deployments, the
+    /// SQLite database).
+    #[arg(long, env = "MIGBOARD_DATA_DIR", default_value = "data")]
+    pub data_dir: PathBuf,
+
+    /// Where the fleet comes from: `embedded` (simulated GPUs behind real node agents started by
+    /// migboard) or `none` (the default fleet's layout as fixed data, no agents).
+    #[arg(long, env = "MIGBOARD_CLUSTER", default_value = "embedded")]
+    pub cluster: ClusterKind,
+}
+
+/// The cluster backend to use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ClusterKind {
+    /// Simulated GPUs behind real node agents, started by migboard.
+    Embedded,
+    /// The default fleet's layout as fixed data; nothing runs.
+    None,
 }
 
 #[cfg(test)]

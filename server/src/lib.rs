@@ -6,8 +6,8 @@
 //! `app` UI. It does not touch GPUs: that is the node agent's job, reached over HTTP.
 
 pub mod api;
+pub mod cluster;
 pub mod config;
-pub mod fleet;
 pub mod health;
 pub mod logging;
 pub mod state;

@@ -3,7 +3,8 @@
 use anyhow::Context;
 use clap::Parser;
 use leptos::config::get_configuration;
-use server::config::Config;
+use server::cluster::embedded;
+use server::config::{ClusterKind, Config};
 use tracing::info;
 
 #[tokio::main]
@@ -17,7 +18,31 @@ async fn main() -> anyhow::Result<()> {
     leptos_options.site_addr = config.addr;
     leptos_options.site_root = config.site_root.to_string_lossy().into();
 
-    let state = server::AppState::new(leptos_options);
+    let state = match config.cluster {
+        ClusterKind::None => server::AppState::new(leptos_options),
+        ClusterKind::Embedded => {
+            let catalogue = std::sync::Arc::new(server::state::catalogue());
+            let agent = embedded::agent_binary()?;
+            info!(data_dir = %config.data_dir.display(), agent = %agent.display(), "starting the embedded fleet");
+            let cluster = embedded::Embedded::start(
+                &embedded::FleetSpec::default_fleet(),
+                &config.data_dir,
+                &agent,
+                catalogue.clone(),
+            )
+            .await
+            .context("starting the embedded fleet (use --cluster none to serve without one)")?;
+            let cluster: std::sync::Arc<dyn server::cluster::Cluster> =
+                std::sync::Arc::new(cluster);
+            let snapshot = cluster.fleet().await;
+            if let Some(node) = snapshot.nodes.iter().find(|n| n.error.is_some()) {
+                tracing::warn!(node = %node.name, error = ?node.error, "a node agent did not answer");
+            }
+            server::AppState::with_cluster(leptos_options, cluster, catalogue, snapshot)
+        }
+    };
+    info!(cluster = %state.cluster_description(), "fleet ready");
+    state.spawn_fleet_refresh();
     let app = server::router(state);
 
     let listener = tokio::net::TcpListener::bind(config.addr)

@@ -2,6 +2,7 @@
 //! what is wrong, where, and how to fix it. Handlers are thin: parse, call `mig`, shape the answer.
 
 mod blueprints;
+mod fleet;
 mod models;
 mod sizing;
 
@@ -26,6 +27,7 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/layouts/validate", post(models::validate_layout))
         .route("/sizing", post(sizing::size))
+        .route("/fleet", get(fleet::fleet))
         .route("/blueprints/schema", get(blueprints::schema))
         .route(
             "/blueprints/validate",
@@ -114,7 +116,7 @@ impl IntoResponse for ApiError {
 async fn not_found(axum::extract::OriginalUri(uri): axum::extract::OriginalUri) -> ApiError {
     ApiError::NotFound {
         message: format!("no API route at {}", uri.path()),
-        hint: "the API lives under /api/v1: gpu-models, gpu-models/{model}, gpu-models/{model}/combinations, layouts/validate, sizing, blueprints/schema, blueprints/validate".into(),
+        hint: "the API lives under /api/v1: gpu-models, gpu-models/{model}, gpu-models/{model}/combinations, layouts/validate, sizing, fleet, blueprints/schema, blueprints/validate".into(),
     }
 }
 

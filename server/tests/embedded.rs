@@ -1,0 +1,162 @@
+//! The embedded fleet for real: `migboard-agent` processes on simulated GPUs, reached over loopback
+//! HTTP. Needs the agent binary (`cargo build -p agent`; `make test` builds it first).
+
+use std::sync::Arc;
+
+use server::cluster::Cluster;
+use server::cluster::embedded::{Embedded, FleetSpec, PoolSpec, agent_binary};
+
+fn one_node(config: &str) -> FleetSpec {
+    FleetSpec {
+        pools: vec![PoolSpec {
+            name: "h100migpool".into(),
+            shape: mig::shape::shape("BM.GPU.H100.8").expect("shape"),
+            nodes: vec!["10.0.10.138".into()],
+            mig_config: Some(config.into()),
+        }],
+    }
+}
+
+#[tokio::test]
+async fn agents_start_apply_their_pool_config_and_keep_it_across_restarts() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let agent = agent_binary().expect("the agent binary is built (cargo build -p agent)");
+    let catalogue = Arc::new(server::state::catalogue());
+    {
+        let fleet = Embedded::start(
+            &one_node("all-1g.20gb"),
+            dir.path(),
+            &agent,
+            catalogue.clone(),
+        )
+        .await
+        .expect("starts");
+        let f = fleet.fleet().await;
+        let node = &f.nodes[0];
+        assert_eq!(node.error, None);
+        assert_eq!(node.gpus.len(), 8);
+        assert_eq!(node.mig_config.as_deref(), Some("all-1g.20gb"));
+        assert!(
+            node.gpus
+                .iter()
+                .all(|g| g.instances.len() == 4
+                    && g.instances.iter().all(|i| i.profile == "1g.20gb"))
+        );
+        // What blueprint validation sees: the guide's 1g.20gb sample is valid against it.
+        let view = f.view(Vec::new());
+        assert_eq!(
+            view.node("10.0.10.138").map(|n| n.slices_of("1g.20gb")),
+            Some((32, 32))
+        );
+        let t =
+            mig::blueprint::templates::template("mig_inference_single_replica").expect("template");
+        let checked = mig::blueprint::check(
+            t.json,
+            mig::blueprint::Context {
+                catalogue: Some(&catalogue),
+                fleet: Some(&view),
+            },
+        );
+        assert!(checked.is_valid(), "{:#?}", checked.issues);
+    } // dropped: its agents are killed
+
+    // Started again over the same data: the nodes come back as they were; a different pool config
+    // is not forced onto nodes that already exist.
+    let fleet = Embedded::start(&one_node("all-7g.80gb"), dir.path(), &agent, catalogue)
+        .await
+        .expect("restarts");
+    let f = fleet.fleet().await;
+    assert_eq!(f.nodes[0].mig_config.as_deref(), Some("all-1g.20gb"));
+    assert!(fleet.describe().contains("h100migpool 1 × BM.GPU.H100.8"));
+}
+
+#[tokio::test]
+async fn a_missing_agent_binary_is_explained() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let err = Embedded::start(
+        &one_node("all-1g.10gb"),
+        dir.path(),
+        &dir.path().join("no-such-agent"),
+        Arc::new(server::state::catalogue()),
+    )
+    .await
+    .expect_err("no binary");
+    assert!(
+        err.to_string().contains("node 10.0.10.138: starting"),
+        "{err}"
+    );
+}
+
+/// The whole binary: `migboard` starts its fleet, serves it at /api/v1/fleet, and when it is killed
+/// with SIGKILL (no chance to clean up) its agents exit on their own.
+#[tokio::test]
+async fn the_server_serves_its_embedded_fleet_and_its_agents_die_with_it() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port")
+        .port();
+    let mut server = tokio::process::Command::new(env!("CARGO_BIN_EXE_migboard"))
+        .env("MIGBOARD_ADDR", format!("127.0.0.1:{port}"))
+        .env("MIGBOARD_DATA_DIR", dir.path())
+        .env("LEPTOS_SITE_ROOT", dir.path().join("no-site"))
+        .env("MIGBOARD_AGENT_BIN", agent_binary().expect("agent binary"))
+        .env("RUST_LOG", "warn")
+        .kill_on_drop(true)
+        .spawn()
+        .expect("migboard starts");
+    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .build_http::<http_body_util::Empty<bytes::Bytes>>();
+    let mut fleet = None;
+    for _ in 0..200 {
+        let uri: hyper::Uri = format!("http://127.0.0.1:{port}/api/v1/fleet")
+            .parse()
+            .expect("uri");
+        if let Ok(resp) = client.get(uri).await {
+            use http_body_util::BodyExt as _;
+            let body = resp.into_body().collect().await.expect("body").to_bytes();
+            fleet = Some(serde_json::from_slice::<serde_json::Value>(&body).expect("json"));
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let fleet = fleet.expect("the server answered within 20 s");
+    let nodes = fleet["nodes"].as_array().expect("nodes");
+    assert_eq!(nodes.len(), 3, "{fleet}");
+    assert_eq!(nodes[0]["mig_config"], "all-balanced", "{fleet}");
+    assert!(
+        fleet["backend"]
+            .as_str()
+            .is_some_and(|b| b.starts_with("embedded fleet")),
+        "{fleet}"
+    );
+
+    let agents_of = |dir: &std::path::Path| -> usize {
+        let needle = dir.to_string_lossy().into_owned();
+        std::fs::read_dir("/proc")
+            .map(|entries| {
+                entries
+                    .flatten()
+                    .filter_map(|e| std::fs::read(e.path().join("cmdline")).ok())
+                    .filter(|c| {
+                        let c = String::from_utf8_lossy(c);
+                        c.contains("migboard-agent") && c.contains(&needle)
+                    })
+                    .count()
+            })
+            .unwrap_or(0)
+    };
+    assert_eq!(agents_of(dir.path()), 3, "one agent per node");
+    server.start_kill().expect("SIGKILL");
+    let _ = server.wait().await;
+    for _ in 0..50 {
+        if agents_of(dir.path()) == 0 {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!(
+        "{} agents outlived the killed server",
+        agents_of(dir.path())
+    );
+}
