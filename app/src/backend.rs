@@ -17,6 +17,9 @@ pub trait Backend: Send + Sync + 'static {
 
     /// The fleet as it is now, for the fleet-aware blueprint rules.
     fn fleet(&self) -> FleetView;
+
+    /// The fleet with every GPU's layout, for the fleet page.
+    fn fleet_layout(&self) -> mig::wire::Fleet;
 }
 
 /// The context value server functions look up.

@@ -165,6 +165,10 @@ impl Backend for ServerBackend {
     fn fleet(&self) -> FleetView {
         self.snapshot().view(Vec::new())
     }
+
+    fn fleet_layout(&self) -> Fleet {
+        self.snapshot()
+    }
 }
 
 #[cfg(test)]

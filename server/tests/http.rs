@@ -187,6 +187,36 @@ fn home_page_is_server_rendered_with_navigation_and_status() {
             html.contains("/pkg/migboard.js"),
             "hydration script must be referenced"
         );
+        // The fleet is rendered on the server too: every node and GPU of the (fixed) default fleet.
+        assert!(
+            html.contains(r#"data-node="10.0.10.11""#),
+            "fleet not rendered during SSR"
+        );
+        assert_eq!(
+            html.matches(r#"class="fleet-gpu""#).count(),
+            24,
+            "3 nodes × 8 GPUs"
+        );
+        assert!(html.contains("3 pools") || html.contains("2 pools · 3 nodes · 24 GPUs"));
+    });
+}
+
+#[test]
+fn the_fleet_api_lists_nodes_with_layouts() {
+    run(async {
+        let site = built_site();
+        let (status, _, body) = send(site.path(), get("/api/v1/fleet")).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let fleet: serde_json::Value = serde_json::from_str(&body).expect("json");
+        assert_eq!(fleet["nodes"].as_array().map(Vec::len), Some(3));
+        assert_eq!(fleet["nodes"][0]["mig_config"], "all-balanced");
+        assert_eq!(
+            fleet["nodes"][0]["gpus"][0]["instances"]
+                .as_array()
+                .map(Vec::len),
+            Some(4)
+        );
+        assert_eq!(fleet["pools"][1]["shape"], "BM.GPU4.8");
     });
 }
 

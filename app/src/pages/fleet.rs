@@ -6,6 +6,7 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 
 use super::{EmptyState, PageHeader};
+use crate::api::fleet::get_fleet;
 use crate::api::status::{ServerStatus, get_status};
 use crate::error::AppError;
 
@@ -64,13 +65,7 @@ pub fn FleetPage() -> impl IntoView {
                 })}
             </Transition>
         </section>
-        <EmptyState title="No GPU nodes to show yet">
-            <p>
-                "This build has no fleet connected. Meanwhile, lay out MIG slices on the "
-                <a href="/plan">"Plan"</a> " page or check a blueprint on the "
-                <a href="/blueprints">"Blueprints"</a> " page."
-            </p>
-        </EmptyState>
+        <FleetLayout />
     }
 }
 
@@ -142,5 +137,133 @@ mod tests {
         // 2026-11-25T13:04:05.999Z
         assert_eq!(format_utc_time(1_795_611_845_999), "13:04:05");
         assert_eq!(format_utc_time(0), "00:00:00");
+    }
+}
+
+/// How often the fleet refreshes itself once the page is interactive.
+const FLEET_REFRESH: Duration = Duration::from_secs(5);
+
+/// Every pool, node and GPU with its MIG layout; slices with processes on them are marked in use.
+#[component]
+fn FleetLayout() -> impl IntoView {
+    let rendered = Resource::new(|| (), |()| get_fleet());
+    let (fresh, set_fresh) = signal(None::<Result<mig::wire::Fleet, AppError>>);
+    Effect::new(move |_| {
+        let refresh = move || {
+            leptos::task::spawn_local(async move { set_fresh.set(Some(get_fleet().await)) })
+        };
+        if let Ok(handle) = set_interval_with_handle(refresh, FLEET_REFRESH) {
+            on_cleanup(move || handle.clear());
+        }
+    });
+    view! {
+        <Transition fallback=|| view! { <p class="muted">"Reading the fleet…"</p> }>
+            {move || Suspend::new(async move {
+                let first = rendered.await;
+                move || match fresh.get().unwrap_or_else(|| first.clone()) {
+                    Ok(fleet) if fleet.nodes.is_empty() => view! {
+                        <EmptyState title="No GPU nodes to show yet">
+                            <p>
+                                "The cluster reports no GPU nodes. Meanwhile, lay out MIG slices on the "
+                                <a href="/plan">"Plan"</a> " page or check a blueprint on the "
+                                <a href="/blueprints">"Blueprints"</a> " page."
+                            </p>
+                        </EmptyState>
+                    }.into_any(),
+                    Ok(fleet) => view! { <FleetPools fleet /> }.into_any(),
+                    Err(e) => view! {
+                        <p class="banner banner-error" role="alert" id="fleet-error">{format!("Could not read the fleet: {e}")}</p>
+                    }.into_any(),
+                }
+            })}
+        </Transition>
+    }
+}
+
+#[component]
+fn FleetPools(fleet: mig::wire::Fleet) -> impl IntoView {
+    // Free and used slices per profile across the fleet.
+    let mut totals: std::collections::BTreeMap<String, (u32, u32)> = Default::default();
+    for g in fleet.nodes.iter().flat_map(|n| &n.gpus) {
+        for i in &g.instances {
+            let e = totals.entry(i.profile.clone()).or_default();
+            if g.busy.iter().any(|b| b.start == i.start) {
+                e.1 += 1
+            } else {
+                e.0 += 1
+            }
+        }
+    }
+    let gpus: usize = fleet.nodes.iter().map(|n| n.gpus.len()).sum();
+    let summary = format!(
+        "{} pools · {} nodes · {gpus} GPUs",
+        fleet.pools.len(),
+        fleet.nodes.len()
+    );
+    view! {
+        <section class="card" aria-labelledby="fleet-slices-title">
+            <div class="card-head"><h2 id="fleet-slices-title">"MIG slices"</h2><span class="muted" id="fleet-summary">{summary}</span></div>
+            <table class="fleet-totals" id="fleet-totals">
+                <thead><tr><th>"Profile"</th><th>"Free"</th><th>"In use"</th><th>"Resource"</th></tr></thead>
+                <tbody>
+                    {totals.into_iter().map(|(p, (free, used))| view! {
+                        <tr data-profile=p.clone()><td><code>{p.clone()}</code></td><td class="free">{free}</td><td class="used">{used}</td><td><code>{format!("nvidia.com/mig-{p}")}</code></td></tr>
+                    }).collect_view()}
+                </tbody>
+            </table>
+        </section>
+        {fleet.pools.iter().map(|pool| {
+            let nodes: Vec<_> = fleet.nodes.iter().filter(|n| n.pool == pool.name).cloned().collect();
+            view! {
+                <section class="card fleet-pool" data-pool=pool.name.clone()>
+                    <div class="card-head">
+                        <h2>{pool.name.clone()}</h2>
+                        <span class="muted">{format!("{} × {} · {} pods per node", nodes.len(), pool.shape, pool.max_pods_per_node)}</span>
+                    </div>
+                    {nodes.into_iter().map(|node| view! { <FleetNode node /> }).collect_view()}
+                </section>
+            }
+        }).collect_view()}
+    }
+}
+
+#[component]
+fn FleetNode(node: mig::wire::FleetNodeInfo) -> impl IntoView {
+    let config = node
+        .mig_config
+        .clone()
+        .unwrap_or_else(|| "custom layout".to_owned());
+    view! {
+        <div class="fleet-node" data-node=node.name.clone()>
+            <div class="fleet-node-head">
+                <strong>{node.name.clone()}</strong>
+                <span class="muted">{format!(" · {} · ", node.shape)}</span>
+                <span class="fleet-config">{config}</span>
+            </div>
+            {node.error.clone().map(|e| view! { <p class="banner banner-error">{format!("Its agent did not answer: {e}")}</p> })}
+            <div class="fleet-gpus">
+                {node.gpus.into_iter().map(|g| {
+                    let model = g.model;
+                    let label = format!("GPU {}", g.index);
+                    let cells = if g.mig_mode == mig::MigMode::Enabled {
+                        g.instances.iter().map(|i| {
+                            let slices = model.and_then(|m| m.profile(&i.profile)).map_or(1, |p| p.memory_slices());
+                            let busy = g.busy.iter().any(|b| b.start == i.start);
+                            let style = format!("grid-column: {} / span {slices}", i.start + 1);
+                            let title = if busy { format!("{} at {} — in use", i.profile, i.start) } else { format!("{} at {} — free", i.profile, i.start) };
+                            view! { <div class="fleet-inst" class:busy=busy style=style title=title data-profile=i.profile.clone() data-start=i.start>{i.profile.clone()}</div> }
+                        }).collect_view().into_any()
+                    } else {
+                        view! { <div class="fleet-inst fleet-whole" style="grid-column: 1 / span 8">"MIG off · whole GPU"</div> }.into_any()
+                    };
+                    view! {
+                        <div class="fleet-gpu" data-gpu=g.index>
+                            <span class="fleet-gpu-name">{label}</span>
+                            <div class="fleet-bar">{cells}</div>
+                        </div>
+                    }
+                }).collect_view()}
+            </div>
+        </div>
     }
 }

@@ -9,9 +9,8 @@ pub mod embedded;
 use std::future::Future;
 use std::pin::Pin;
 
-use mig::blueprint::{FleetGpu, FleetNode, FleetPool, FleetSlice, FleetView};
 use mig::wire::InventoryGpu;
-use serde::Serialize;
+pub use mig::wire::{Fleet, FleetNodeInfo as Node, FleetPoolInfo as Pool};
 
 /// A boxed future, so [`Cluster`] can be a trait object.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -32,102 +31,12 @@ pub enum ClusterError {
     },
 }
 
-/// A GPU node as the server sees it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Node {
-    /// Node name (OKE: its private IP).
-    pub name: String,
-    /// Its pool.
-    pub pool: String,
-    /// OCI shape.
-    pub shape: String,
-    /// The named MIG config last applied to it, if any.
-    pub mig_config: Option<String>,
-    /// Its GPUs, when its agent answered.
-    pub gpus: Vec<InventoryGpu>,
-    /// Why its agent did not answer, if it did not.
-    pub error: Option<String>,
-}
-
-/// A node pool.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Pool {
-    /// Pool name.
-    pub name: String,
-    /// Node shape.
-    pub shape: String,
-    /// Pods per node.
-    pub max_pods_per_node: u32,
-}
-
-/// The fleet: pools and nodes with their GPUs' live layouts.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-pub struct Fleet {
-    /// Node pools.
-    pub pools: Vec<Pool>,
-    /// Nodes.
-    pub nodes: Vec<Node>,
-}
-
 /// A source of fleet state.
 pub trait Cluster: Send + Sync + std::fmt::Debug + 'static {
     /// One line for the status card: what this backend is.
     fn describe(&self) -> String;
     /// The fleet now (asks every node).
     fn fleet(&self) -> BoxFuture<'_, Fleet>;
-}
-
-impl Fleet {
-    /// The view blueprint validation reads: slices per GPU and which are in use.
-    pub fn view(&self, deployments: Vec<String>) -> FleetView {
-        FleetView {
-            pools: self
-                .pools
-                .iter()
-                .map(|p| FleetPool {
-                    name: p.name.clone(),
-                    shape: p.shape.clone(),
-                    max_pods_per_node: p.max_pods_per_node,
-                })
-                .collect(),
-            nodes: self
-                .nodes
-                .iter()
-                .map(|n| FleetNode {
-                    name: n.name.clone(),
-                    pool: Some(n.pool.clone()),
-                    model: n
-                        .gpus
-                        .iter()
-                        .find_map(|g| g.model)
-                        .or_else(|| mig::shape::shape(&n.shape).map(|s| s.model)),
-                    mig_config: n.mig_config.clone(),
-                    gpus: n
-                        .gpus
-                        .iter()
-                        .map(|g| FleetGpu {
-                            mig: g.mig_mode == mig::MigMode::Enabled,
-                            slices: g
-                                .instances
-                                .iter()
-                                .map(|i| FleetSlice {
-                                    profile: i.profile.clone(),
-                                    in_use: g.busy.iter().any(|b| b.start == i.start),
-                                })
-                                .collect(),
-                        })
-                        .collect(),
-                    workloads: n
-                        .gpus
-                        .iter()
-                        .flat_map(|g| &g.busy)
-                        .flat_map(|b| b.pids.iter().map(|p| format!("pid {p}")))
-                        .collect(),
-                })
-                .collect(),
-            deployments,
-        }
-    }
 }
 
 /// A fleet given as data, with no agents behind it.
