@@ -182,16 +182,8 @@ fn restore(path: &Path, snap: Snapshot) -> Result<Vec<SimGpu>, SimStateError> {
                     start: i.start,
                 })
                 .collect();
-            Layout::from_placed(snap.model, &placed).map_err(|issues| {
-                unreadable(format!(
-                    "GPU {index}: {}",
-                    issues
-                        .iter()
-                        .map(ToString::to_string)
-                        .collect::<Vec<_>>()
-                        .join("; ")
-                ))
-            })?;
+            Layout::from_placed(snap.model, &placed)
+                .map_err(|issues| unreadable(format!("GPU {index}: {}", join_issues(&issues))))?;
             Ok(SimGpu {
                 model: snap.model,
                 mode: g.mode,
@@ -200,6 +192,15 @@ fn restore(path: &Path, snap: Snapshot) -> Result<Vec<SimGpu>, SimStateError> {
             })
         })
         .collect()
+}
+
+/// Layout issues in one line.
+fn join_issues(issues: &[mig::LayoutIssue]) -> String {
+    issues
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 /// Writes `text` to `path` atomically: a crash leaves the old file or the new one, never half.
@@ -548,11 +549,7 @@ impl GpuDriver for SimDriver {
                 DriverError::InsufficientResources(format!(
                     "GPU {gpu}: {} at {start}: {}",
                     profile.name,
-                    issues
-                        .iter()
-                        .map(ToString::to_string)
-                        .collect::<Vec<_>>()
-                        .join("; ")
+                    join_issues(&issues)
                 ))
             })?;
             let id = g.next_id;

@@ -66,7 +66,7 @@ fn a_sim_state_file_keeps_the_simulated_gpus_across_runs() {
     let dir = tempfile::tempdir().expect("tempdir");
     let state = dir.path().join("node.json");
     let state = state.to_str().expect("utf-8 path");
-    let (code, out, err) = agent(&[
+    let apply = [
         "--simulate",
         "h100x2",
         "--sim-state",
@@ -74,7 +74,8 @@ fn a_sim_state_file_keeps_the_simulated_gpus_across_runs() {
         "apply",
         "-c",
         "all-balanced",
-    ]);
+    ];
+    let (code, out, err) = agent(&apply);
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("GPU 1: all-balanced applied"), "{out}");
     // A new process finds the layout: inventory shows it, and applying it again changes nothing.
@@ -84,15 +85,7 @@ fn a_sim_state_file_keeps_the_simulated_gpus_across_runs() {
         out.contains("3g.40gb") && !out.contains("MIG disabled"),
         "{out}"
     );
-    let (code, out, err) = agent(&[
-        "--simulate",
-        "h100x2",
-        "--sim-state",
-        state,
-        "apply",
-        "-c",
-        "all-balanced",
-    ]);
+    let (code, out, err) = agent(&apply);
     assert_eq!(code, 0, "{err}");
     assert!(
         out.contains("already applied") || out.contains("0 driver call(s)"),
