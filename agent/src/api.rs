@@ -312,6 +312,11 @@ pub fn router(state: AgentState) -> Router {
         .route("/v1/operations/{id}", get(operation))
         .route("/v1/operations/{id}/events", get(events))
         .route("/metrics", get(metrics))
+        .route("/v1/workloads", post(start_workload))
+        .route(
+            "/v1/workloads/{gpu}/{start}",
+            axum::routing::delete(stop_workloads),
+        )
         .route_layer(middleware::from_fn_with_state(state.clone(), require_token));
     Router::new()
         .route("/healthz", get(crate::healthz))
@@ -771,4 +776,87 @@ async fn metrics(State(state): State<AgentState>) -> Response {
         ));
     }
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out).into_response()
+}
+
+/// A simulated workload to start (simulated GPUs only).
+#[derive(Debug, Deserialize)]
+pub struct WorkloadRequest {
+    /// GPU index.
+    pub gpu: u32,
+    /// First memory slice of the MIG instance it runs on.
+    pub start: u8,
+    /// Its process id.
+    pub pid: u32,
+    /// Memory it uses, MiB.
+    #[serde(default)]
+    pub memory_mib: u64,
+}
+
+/// `POST /v1/workloads`: runs a simulated workload on a MIG instance, as a scheduled pod would (the
+/// embedded fleet's stand-in for Kubernetes). 501 on real GPUs.
+async fn start_workload(
+    State(state): State<AgentState>,
+    body: Result<Json<WorkloadRequest>, axum::extract::rejection::JsonRejection>,
+) -> Response {
+    let Json(w) = match body {
+        Ok(b) => b,
+        Err(e) => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                "bad_request",
+                format!(
+                    "{}; send {{\"gpu\": 0, \"start\": 3, \"pid\": 4242, \"memory_mib\": 2048}}",
+                    e.body_text()
+                ),
+            );
+        }
+    };
+    let driver = state.driver.clone();
+    match tokio::task::spawn_blocking(move || {
+        driver
+            .simulate_workload(w.gpu, w.start, w.pid, w.memory_mib)
+            .map(|()| w)
+    })
+    .await
+    {
+        Ok(Ok(w)) => (
+            StatusCode::CREATED,
+            Json(serde_json::json!({ "gpu": w.gpu, "start": w.start, "pid": w.pid })),
+        )
+            .into_response(),
+        Ok(Err(e)) => workload_error(&e),
+        Err(e) => error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            format!("workload task failed: {e}"),
+        ),
+    }
+}
+
+/// `DELETE /v1/workloads/{gpu}/{start}`: stops the simulated workloads on that instance.
+async fn stop_workloads(
+    State(state): State<AgentState>,
+    axum::extract::Path((gpu, start)): axum::extract::Path<(u32, u8)>,
+) -> Response {
+    let driver = state.driver.clone();
+    match tokio::task::spawn_blocking(move || driver.stop_simulated_workloads(gpu, start)).await {
+        Ok(Ok(n)) => Json(serde_json::json!({ "stopped": n })).into_response(),
+        Ok(Err(e)) => workload_error(&e),
+        Err(e) => error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            format!("workload task failed: {e}"),
+        ),
+    }
+}
+
+/// Workload errors: 501 on real GPUs, 404 for no instance there, 400 for no such GPU.
+fn workload_error(e: &DriverError) -> Response {
+    let status = match e {
+        DriverError::NotSupported(_) => StatusCode::NOT_IMPLEMENTED,
+        DriverError::NotFound(_) => StatusCode::NOT_FOUND,
+        DriverError::InvalidArgument(_) => StatusCode::BAD_REQUEST,
+        _ => return driver_error(e),
+    };
+    error(status, "workload", e.to_string())
 }

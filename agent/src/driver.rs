@@ -195,6 +195,37 @@ pub trait GpuDriver: Send + Sync {
     /// # Errors
     /// [`DriverError`].
     fn processes(&self, gpu: u32, gi: u32) -> Result<Vec<ProcessInfo>, DriverError>;
+
+    /// Simulated GPUs only: runs a simulated workload (process `pid` using `memory_mib`) on the
+    /// instance that starts at memory slice `start`, as a scheduled pod would.
+    ///
+    /// # Errors
+    /// [`DriverError::NotSupported`] on real GPUs (the default); [`DriverError::NotFound`] when no
+    /// instance starts there.
+    fn simulate_workload(
+        &self,
+        gpu: u32,
+        start: u8,
+        pid: u32,
+        memory_mib: u64,
+    ) -> Result<(), DriverError> {
+        let _ = (gpu, start, pid, memory_mib);
+        Err(DriverError::NotSupported(
+            "simulated workloads run only on simulated GPUs (--simulate)".to_owned(),
+        ))
+    }
+
+    /// Simulated GPUs only: stops the simulated workloads on the instance that starts at `start`;
+    /// returns how many processes stopped.
+    ///
+    /// # Errors
+    /// As [`GpuDriver::simulate_workload`].
+    fn stop_simulated_workloads(&self, gpu: u32, start: u8) -> Result<u32, DriverError> {
+        let _ = (gpu, start);
+        Err(DriverError::NotSupported(
+            "simulated workloads run only on simulated GPUs (--simulate)".to_owned(),
+        ))
+    }
 }
 
 #[cfg(test)]

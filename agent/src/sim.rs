@@ -339,6 +339,19 @@ impl SimDriver {
         self.save(&gpus)
     }
 
+    /// Checks that an instance of GPU `gpu` starts at memory slice `start`.
+    fn instance_at(&self, gpu: u32, start: u8) -> Result<(), DriverError> {
+        let gpus = self.gpus.lock().map_err(|_| lock_error())?;
+        let g = gpus.get(gpu as usize).ok_or_else(|| no_gpu(gpu))?;
+        if g.instances.iter().any(|i| i.start == start) {
+            Ok(())
+        } else {
+            Err(DriverError::NotFound(format!(
+                "GPU {gpu}: no GPU instance starts at memory slice {start}"
+            )))
+        }
+    }
+
     /// Starts a simulated process on the instance covering memory slice `slice` of GPU `gpu`.
     ///
     /// # Errors
@@ -455,6 +468,30 @@ fn instance(gpu: u32, g: &mut SimGpu, gi: u32) -> Result<&mut SimInstance, Drive
 }
 
 impl GpuDriver for SimDriver {
+    fn simulate_workload(
+        &self,
+        gpu: u32,
+        start: u8,
+        pid: u32,
+        memory_mib: u64,
+    ) -> Result<(), DriverError> {
+        self.instance_at(gpu, start)?;
+        self.start_process(gpu, start, pid, memory_mib)
+    }
+
+    fn stop_simulated_workloads(&self, gpu: u32, start: u8) -> Result<u32, DriverError> {
+        self.instance_at(gpu, start)?;
+        let mut gpus = self.gpus.lock().map_err(|_| lock_error())?;
+        let g = gpus.get_mut(gpu as usize).ok_or_else(|| no_gpu(gpu))?;
+        let mut stopped = 0;
+        for inst in g.instances.iter_mut().filter(|i| i.start == start) {
+            stopped += u32::try_from(inst.processes.len()).unwrap_or(u32::MAX);
+            inst.processes.clear();
+        }
+        self.save(&gpus)?;
+        Ok(stopped)
+    }
+
     fn gpus(&self) -> Result<Vec<GpuInfo>, DriverError> {
         let gpus = self.gpus.lock().map_err(|_| lock_error())?;
         Ok(gpus

@@ -494,3 +494,97 @@ async fn an_explicit_layout_is_applied_exactly() {
         serde_json::json!([{"profile": "3g.40gb", "start": 0}, {"profile": "1g.20gb", "start": 6}])
     );
 }
+
+#[tokio::test]
+async fn simulated_workloads_occupy_slices_until_stopped() {
+    let sim = h100s(1, true);
+    let app = router(AgentState::new(sim, TOKEN));
+    let (_, body) = call(
+        &app,
+        "POST",
+        "/v1/apply",
+        Some(TOKEN),
+        Some(r#"{"config":"all-1g.20gb"}"#),
+    )
+    .await;
+    wait_done(&app, json(&body)["operation"].as_u64().expect("id")).await;
+
+    let (status, body) = call(
+        &app,
+        "POST",
+        "/v1/workloads",
+        Some(TOKEN),
+        Some(r#"{"gpu":0,"start":2,"pid":777,"memory_mib":15000}"#),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let (_, body) = call(&app, "GET", "/v1/inventory", Some(TOKEN), None).await;
+    let inv: mig::wire::Inventory = serde_json::from_str(&body).expect("inventory");
+    assert_eq!(inv.gpus[0].busy.len(), 1);
+    assert_eq!(
+        (
+            inv.gpus[0].busy[0].start,
+            inv.gpus[0].busy[0].used_memory_mib
+        ),
+        (2, 15000)
+    );
+    // The busy slice blocks a reconfiguration...
+    let (status, _) = call(
+        &app,
+        "POST",
+        "/v1/apply",
+        Some(TOKEN),
+        Some(r#"{"config":"all-1g.10gb"}"#),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    // ...until its workload stops.
+    let (status, body) = call(&app, "DELETE", "/v1/workloads/0/2", Some(TOKEN), None).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(json(&body)["stopped"], 1);
+    let (status, body) = call(
+        &app,
+        "POST",
+        "/v1/apply",
+        Some(TOKEN),
+        Some(r#"{"config":"all-1g.10gb"}"#),
+    )
+    .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+
+    // Mistakes: no instance starts there, no such GPU, not JSON, no token.
+    wait_done(&app, json(&body)["operation"].as_u64().expect("id")).await;
+    let (status, body) = call(
+        &app,
+        "POST",
+        "/v1/workloads",
+        Some(TOKEN),
+        Some(r#"{"gpu":0,"start":7,"pid":1}"#),
+    )
+    .await;
+    assert_eq!(
+        status,
+        StatusCode::NOT_FOUND,
+        "1g.10gb instances start at 0..=6: {body}"
+    );
+    let (status, _) = call(
+        &app,
+        "POST",
+        "/v1/workloads",
+        Some(TOKEN),
+        Some(r#"{"gpu":5,"start":0,"pid":1}"#),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let (status, _) = call(&app, "POST", "/v1/workloads", Some(TOKEN), Some("{")).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let (status, _) = call(
+        &app,
+        "POST",
+        "/v1/workloads",
+        None,
+        Some(r#"{"gpu":0,"start":0,"pid":1}"#),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+}
