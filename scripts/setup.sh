@@ -3,7 +3,7 @@
 # Idempotent: a second run only checks versions. Called by `make run` and `make test`.
 #
 #   apt:   Debian's Rust 1.96 with std sources (rustc-web cargo-web rust-web-src), lld-19 (wasm linker),
-#          chromium (end-to-end tests), nodejs/npm if missing
+#          chromium (end-to-end tests), postgresql (the store's PostgreSQL tests), nodejs/npm if missing
 #   cargo: cargo-leptos 0.3.11, wasm-bindgen-cli at exactly the version in Cargo.lock, cargo-fuzz 0.13.2
 #   npm:   end2end/ packages (Playwright, binaryen's wasm-opt) from package-lock.json
 #
@@ -17,7 +17,7 @@ source "$ROOT/scripts/env.sh"
 
 CARGO_LEPTOS_VERSION="0.3.11"
 CARGO_FUZZ_VERSION="0.13.2"
-APT_PACKAGES=(rustc-web cargo-web rust-web-src lld-19 chromium)
+APT_PACKAGES=(rustc-web cargo-web rust-web-src lld-19 chromium postgresql)
 STEP="starting"
 trap 'echo "setup: FAILED during: $STEP (exit $?). Fix the cause above and run the command again; finished steps are skipped." >&2' ERR
 

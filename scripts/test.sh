@@ -20,6 +20,13 @@ rust() {
   # The server's embedded-fleet tests start real agent processes.
   cargo build -p agent --bin migboard-agent 2>&1 | tee -a "$logs/nvml-sim.log" || rc=$?
   export NVML_SIM_LIB="$ROOT/target/debug/libnvidia_ml.so"
+  # The store's tests run on SQLite and on a throwaway PostgreSQL server.
+  if MIGBOARD_TEST_DATABASE_URL="$(scripts/pg.sh 2>"$logs/pg.log")"; then
+    export MIGBOARD_TEST_DATABASE_URL
+    trap 'scripts/pg.sh stop' EXIT
+  else
+    echo "rust: the test PostgreSQL server did not start; log: $logs/pg.log" >&2; cat "$logs/pg.log" >&2; rc=1
+  fi
   cargo test -p mig -p agent -p app -p server --features app/ssr 2>&1 | tee "$logs/rust.log" || rc=$?
   local p f i
   # A crate with no tests still prints "test result", so these greps match; `|| true` guards the rest.

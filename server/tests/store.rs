@@ -1,4 +1,7 @@
-//! The store on SQLite files in a temporary directory: what the orchestrator relies on after a crash.
+//! The store: what the orchestrator relies on after a crash. Every scenario runs on SQLite (a file
+//! in a temporary directory, or memory) and on PostgreSQL: `make test` starts a throwaway server
+//! (`scripts/pg.sh`) and passes its URL as `MIGBOARD_TEST_DATABASE_URL`; without it the PostgreSQL
+//! runs say so and check nothing.
 
 use server::store::{AuditEntry, NewDeployment, Status, Store, StoreError};
 
@@ -10,11 +13,74 @@ fn new(name: &str) -> NewDeployment {
     }
 }
 
+/// A fresh PostgreSQL database named `name` on the test server, or `None` (said on stderr) without one.
+async fn fresh_pg(name: &str) -> Option<String> {
+    let Ok(admin) = std::env::var("MIGBOARD_TEST_DATABASE_URL") else {
+        eprintln!(
+            "MIGBOARD_TEST_DATABASE_URL is not set: the PostgreSQL run of `{name}` checks nothing (make test sets it)"
+        );
+        return None;
+    };
+    sqlx::any::install_default_drivers();
+    let pool = sqlx::AnyPool::connect(&admin)
+        .await
+        .expect("the test PostgreSQL server answers");
+    sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        .execute(&pool)
+        .await
+        .expect("drop");
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&pool)
+        .await
+        .expect("create");
+    let base = admin
+        .rsplit_once('/')
+        .map_or(admin.as_str(), |(b, _)| b)
+        .to_owned();
+    Some(format!("{base}/{name}"))
+}
+
+/// Runs `scenario` on SQLite (`sqlite` URL) and on a fresh PostgreSQL database.
+macro_rules! on_both_backends {
+    ($scenario:ident) => {
+        mod $scenario {
+            #[tokio::test]
+            async fn sqlite() {
+                let dir = tempfile::tempdir().expect("tempdir");
+                let url = format!(
+                    "sqlite://{}?mode=rwc",
+                    dir.path().join("migboard.db").display()
+                );
+                super::$scenario(url).await;
+            }
+
+            #[tokio::test]
+            async fn postgres() {
+                if let Some(url) = super::fresh_pg(stringify!($scenario)).await {
+                    super::$scenario(url).await;
+                }
+            }
+        }
+    };
+}
+
+on_both_backends!(deployments_and_steps_survive_reopening_and_steps_are_idempotent);
+on_both_backends!(names_are_unique_among_live_deployments_only);
+on_both_backends!(unknown_ids_are_errors_not_panics);
+on_both_backends!(desired_configs_and_the_audit_log);
+
 #[tokio::test]
-async fn deployments_and_steps_survive_reopening_and_steps_are_idempotent() {
+async fn open_in_makes_the_database_file_and_memory_works() {
     let dir = tempfile::tempdir().expect("tempdir");
+    Store::open_in(dir.path()).await.expect("open");
+    assert!(dir.path().join("migboard.db").is_file());
+    let store = Store::open("sqlite::memory:").await.expect("memory");
+    assert!(store.deployments().await.expect("list").is_empty());
+}
+
+async fn deployments_and_steps_survive_reopening_and_steps_are_idempotent(url: String) {
     let id = {
-        let store = Store::open_in(dir.path()).await.expect("open");
+        let store = Store::open(&url).await.expect("open");
         let d = store
             .create_deployment(&new("all-1g10gb"))
             .await
@@ -48,8 +114,8 @@ async fn deployments_and_steps_survive_reopening_and_steps_are_idempotent() {
         assert_eq!((a.seq, b.seq, b2.seq), (1, 2, 2));
         d.id
     };
-    // A new process (same file): migrations are not re-run destructively, nothing is lost.
-    let store = Store::open_in(dir.path()).await.expect("reopen");
+    // A new process (same database): migrations are not re-run destructively, nothing is lost.
+    let store = Store::open(&url).await.expect("reopen");
     let d = store
         .deployment(id)
         .await
@@ -87,9 +153,8 @@ async fn deployments_and_steps_survive_reopening_and_steps_are_idempotent() {
     assert!(store.unfinished().await.expect("unfinished").is_empty());
 }
 
-#[tokio::test]
-async fn names_are_unique_among_live_deployments_only() {
-    let store = Store::open("sqlite::memory:").await.expect("open");
+async fn names_are_unique_among_live_deployments_only(url: String) {
+    let store = Store::open(&url).await.expect("open");
     let first = store
         .create_deployment(&new("autoscale_mig"))
         .await
@@ -124,9 +189,8 @@ async fn names_are_unique_among_live_deployments_only() {
     );
 }
 
-#[tokio::test]
-async fn unknown_ids_bad_urls_and_unreadable_rows_are_errors_not_panics() {
-    let store = Store::open("sqlite::memory:").await.expect("open");
+async fn unknown_ids_are_errors_not_panics(url: String) {
+    let store = Store::open(&url).await.expect("open");
     assert!(matches!(
         store.set_status(42, Status::Active, "").await,
         Err(StoreError::NotFound(42))
@@ -136,6 +200,10 @@ async fn unknown_ids_bad_urls_and_unreadable_rows_are_errors_not_panics() {
         Err(StoreError::NotFound(42))
     ));
     assert!(store.deployment(42).await.expect("query").is_none());
+}
+
+#[tokio::test]
+async fn bad_urls_are_errors_that_hide_the_password() {
     let err = Store::open("mysql://root:secret@db/migboard")
         .await
         .expect_err("unsupported");
@@ -156,9 +224,8 @@ async fn unknown_ids_bad_urls_and_unreadable_rows_are_errors_not_panics() {
     );
 }
 
-#[tokio::test]
-async fn desired_configs_and_the_audit_log() {
-    let store = Store::open("sqlite::memory:").await.expect("open");
+async fn desired_configs_and_the_audit_log(url: String) {
+    let store = Store::open(&url).await.expect("open");
     store
         .set_desired("10.0.10.11", "all-balanced")
         .await
