@@ -47,6 +47,11 @@ fn h100s(gpus: u32, reset_immediately: bool) -> Arc<SimDriver> {
     ))
 }
 
+/// `POST /v1/apply` with the token and `body`.
+async fn post_apply(app: &axum::Router, body: &str) -> (StatusCode, String) {
+    call(app, "POST", "/v1/apply", Some(TOKEN), Some(body)).await
+}
+
 fn json(text: &str) -> serde_json::Value {
     serde_json::from_str(text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
 }
@@ -104,14 +109,7 @@ async fn every_route_but_healthz_needs_the_token() {
 #[tokio::test]
 async fn apply_is_an_operation_and_inventory_shows_the_result() {
     let app = router(AgentState::new(h100s(2, true), TOKEN));
-    let (status, body) = call(
-        &app,
-        "POST",
-        "/v1/apply",
-        Some(TOKEN),
-        Some(r#"{"config":"all-balanced"}"#),
-    )
-    .await;
+    let (status, body) = post_apply(&app, r#"{"config":"all-balanced"}"#).await;
     assert_eq!(status, StatusCode::ACCEPTED, "{body}");
     let id = json(&body)["operation"].as_u64().expect("id");
     let op = wait_done(&app, id).await;
@@ -164,14 +162,7 @@ async fn apply_is_an_operation_and_inventory_shows_the_result() {
     let (status, _) = call(&app, "GET", "/v1/operations/999/events", Some(TOKEN), None).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     // Idempotent: the same apply again makes no driver call.
-    let (_, body) = call(
-        &app,
-        "POST",
-        "/v1/apply",
-        Some(TOKEN),
-        Some(r#"{"config":"all-balanced"}"#),
-    )
-    .await;
+    let (_, body) = post_apply(&app, r#"{"config":"all-balanced"}"#).await;
     let op = wait_done(&app, json(&body)["operation"].as_u64().expect("id")).await;
     assert_eq!(op["gpus"][0]["outcome"], "already_applied");
     assert_eq!(op["gpus"][0]["mutating_calls"], 0);
@@ -225,7 +216,7 @@ async fn bad_requests_are_explained_before_anything_changes() {
         ("not json", "bad_request"),
     ];
     for (body, expected) in cases {
-        let (status, text) = call(&app, "POST", "/v1/apply", Some(TOKEN), Some(body)).await;
+        let (status, text) = post_apply(&app, body).await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}: {text}");
         assert!(text.contains(expected), "{body}: {text}");
     }
@@ -294,24 +285,10 @@ async fn a_second_apply_while_one_runs_gets_409() {
         gate: Mutex::new(Some(gate)),
     };
     let app = router(AgentState::new(Arc::new(driver), TOKEN));
-    let (status, body) = call(
-        &app,
-        "POST",
-        "/v1/apply",
-        Some(TOKEN),
-        Some(r#"{"config":"all-1g.10gb"}"#),
-    )
-    .await;
+    let (status, body) = post_apply(&app, r#"{"config":"all-1g.10gb"}"#).await;
     assert_eq!(status, StatusCode::ACCEPTED, "{body}");
     let first = json(&body)["operation"].as_u64().expect("id");
-    let (status, body) = call(
-        &app,
-        "POST",
-        "/v1/apply",
-        Some(TOKEN),
-        Some(r#"{"config":"all-7g.80gb"}"#),
-    )
-    .await;
+    let (status, body) = post_apply(&app, r#"{"config":"all-7g.80gb"}"#).await;
     assert_eq!(status, StatusCode::CONFLICT, "{body}");
     assert!(
         body.contains(&format!("apply {first} is still running")),
@@ -339,14 +316,7 @@ async fn a_second_apply_while_one_runs_gets_409() {
     assert_eq!(events.matches("event: step").count(), 8, "{events}");
     assert!(events.contains("event: done"), "{events}");
     assert_eq!(wait_done(&app, first).await["status"], "succeeded");
-    let (status, _) = call(
-        &app,
-        "POST",
-        "/v1/apply",
-        Some(TOKEN),
-        Some(r#"{"config":"all-7g.80gb"}"#),
-    )
-    .await;
+    let (status, _) = post_apply(&app, r#"{"config":"all-7g.80gb"}"#).await;
     assert_eq!(
         status,
         StatusCode::ACCEPTED,
@@ -364,14 +334,7 @@ async fn an_apply_a_crash_interrupted_is_resumed_at_start() {
     let state = AgentState::new(sim.clone(), TOKEN).with_journal(&journal);
     let app = router(state);
     sim.inject_fault_after(5);
-    let (status, body) = call(
-        &app,
-        "POST",
-        "/v1/apply",
-        Some(TOKEN),
-        Some(r#"{"config":"all-balanced"}"#),
-    )
-    .await;
+    let (status, body) = post_apply(&app, r#"{"config":"all-balanced"}"#).await;
     assert_eq!(status, StatusCode::ACCEPTED, "{body}");
     let op = wait_done(&app, json(&body)["operation"].as_u64().expect("id")).await;
     assert_eq!(op["status"], "failed", "{op}");
@@ -425,25 +388,11 @@ async fn an_apply_a_crash_interrupted_is_resumed_at_start() {
 async fn an_apply_that_would_destroy_a_busy_instance_gets_409_with_the_processes() {
     let sim = h100s(1, true);
     let app = router(AgentState::new(sim.clone(), TOKEN));
-    let (_, body) = call(
-        &app,
-        "POST",
-        "/v1/apply",
-        Some(TOKEN),
-        Some(r#"{"config":"all-1g.10gb"}"#),
-    )
-    .await;
+    let (_, body) = post_apply(&app, r#"{"config":"all-1g.10gb"}"#).await;
     wait_done(&app, json(&body)["operation"].as_u64().expect("id")).await;
     sim.start_process(0, 3, 4242, 2048).expect("process");
     let calls = sim.mutating_calls();
-    let (status, body) = call(
-        &app,
-        "POST",
-        "/v1/apply",
-        Some(TOKEN),
-        Some(r#"{"config":"all-7g.80gb"}"#),
-    )
-    .await;
+    let (status, body) = post_apply(&app, r#"{"config":"all-7g.80gb"}"#).await;
     assert_eq!(status, StatusCode::CONFLICT, "{body}");
     let err = json(&body);
     assert_eq!(
@@ -480,7 +429,7 @@ async fn an_explicit_layout_is_applied_exactly() {
     let app = router(AgentState::new(sim, TOKEN));
     // 3g.40gb at 0 and 1g.20gb at 6: a placement no named config has.
     let body = r#"{"layout":[{"profile":"3g.40gb","start":0},{"profile":"1g.20gb","start":6}]}"#;
-    let (status, text) = call(&app, "POST", "/v1/apply", Some(TOKEN), Some(body)).await;
+    let (status, text) = post_apply(&app, body).await;
     assert_eq!(status, StatusCode::ACCEPTED, "{text}");
     let op = wait_done(&app, json(&text)["operation"].as_u64().expect("id")).await;
     assert_eq!(
@@ -499,14 +448,7 @@ async fn an_explicit_layout_is_applied_exactly() {
 async fn simulated_workloads_occupy_slices_until_stopped() {
     let sim = h100s(1, true);
     let app = router(AgentState::new(sim, TOKEN));
-    let (_, body) = call(
-        &app,
-        "POST",
-        "/v1/apply",
-        Some(TOKEN),
-        Some(r#"{"config":"all-1g.20gb"}"#),
-    )
-    .await;
+    let (_, body) = post_apply(&app, r#"{"config":"all-1g.20gb"}"#).await;
     wait_done(&app, json(&body)["operation"].as_u64().expect("id")).await;
 
     let (status, body) = call(
@@ -529,27 +471,13 @@ async fn simulated_workloads_occupy_slices_until_stopped() {
         (2, 15000)
     );
     // The busy slice blocks a reconfiguration...
-    let (status, _) = call(
-        &app,
-        "POST",
-        "/v1/apply",
-        Some(TOKEN),
-        Some(r#"{"config":"all-1g.10gb"}"#),
-    )
-    .await;
+    let (status, _) = post_apply(&app, r#"{"config":"all-1g.10gb"}"#).await;
     assert_eq!(status, StatusCode::CONFLICT);
     // ...until its workload stops.
     let (status, body) = call(&app, "DELETE", "/v1/workloads/0/2", Some(TOKEN), None).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(json(&body)["stopped"], 1);
-    let (status, body) = call(
-        &app,
-        "POST",
-        "/v1/apply",
-        Some(TOKEN),
-        Some(r#"{"config":"all-1g.10gb"}"#),
-    )
-    .await;
+    let (status, body) = post_apply(&app, r#"{"config":"all-1g.10gb"}"#).await;
     assert_eq!(status, StatusCode::ACCEPTED, "{body}");
 
     // Mistakes: no instance starts there, no such GPU, not JSON, no token.
