@@ -112,6 +112,14 @@ fn get(path: &str) -> Request<Body> {
     Request::get(path).body(Body::empty()).expect("request")
 }
 
+/// A call of server function `name` with a URL-encoded `form`, as the browser sends it.
+fn server_fn(name: &str, form: impl Into<Body>) -> Request<Body> {
+    Request::post(format!("/api/{name}"))
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body(form.into())
+        .expect("request")
+}
+
 #[test]
 fn healthz_is_ok_even_without_a_built_site() {
     run(async {
@@ -342,10 +350,7 @@ fn a_broken_plan_link_is_explained_not_a_500() {
 fn named_configs_server_function_answers_per_model() {
     run(async {
         let site = built_site();
-        let request = Request::post("/api/named_configs")
-            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-            .body(Body::from("model=h100-80gb"))
-            .expect("request");
+        let request = server_fn("named_configs", "model=h100-80gb");
         let (status, _, body) = send(site.path(), request).await;
         assert_eq!(status, StatusCode::OK, "{body}");
         let configs: serde_json::Value = serde_json::from_str(&body).expect("json");
@@ -356,10 +361,7 @@ fn named_configs_server_function_answers_per_model() {
             .filter_map(|c| c["name"].as_str())
             .collect();
         assert_eq!(&names[..3], ["all-1g.10gb", "all-1g.20gb", "all-2g.20gb"]);
-        let request = Request::post("/api/named_configs")
-            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-            .body(Body::from("model=h100"))
-            .expect("request");
+        let request = server_fn("named_configs", "model=h100");
         let (status, _, body) = send(site.path(), request).await;
         assert!(
             status.is_client_error() || status.is_server_error(),
@@ -377,10 +379,7 @@ fn blueprint_server_functions_check_against_the_fleet() {
             .expect("template")
             .json;
         let form = format!("text={}", mig::planner::encode_component(text));
-        let request = Request::post("/api/validate_blueprint")
-            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-            .body(Body::from(form))
-            .expect("request");
+        let request = server_fn("validate_blueprint", form);
         let (status, _, body) = send(site.path(), request).await;
         assert_eq!(status, StatusCode::OK, "{body}");
         let answer: serde_json::Value = serde_json::from_str(&body).expect("json");
@@ -388,10 +387,7 @@ fn blueprint_server_functions_check_against_the_fleet() {
         assert_eq!(answer["fleet_nodes"], 3);
         assert_eq!(answer["issues"][0]["code"], "node_unknown", "{body}");
 
-        let request = Request::post("/api/blueprint_catalogue")
-            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-            .body(Body::empty())
-            .expect("request");
+        let request = server_fn("blueprint_catalogue", Body::empty());
         let (status, _, body) = send(site.path(), request).await;
         assert_eq!(status, StatusCode::OK, "{body}");
         let cat: mig::blueprint::Catalogue = serde_json::from_str(&body).expect("catalogue");
