@@ -131,6 +131,15 @@ fn driver_error(e: &DriverError) -> Response {
     error(status, "driver", e.to_string())
 }
 
+/// The answer when a blocking driver task panicked or was cancelled.
+fn task_failed(what: &str, e: &tokio::task::JoinError) -> Response {
+    error(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "internal",
+        format!("{what} task failed: {e}"),
+    )
+}
+
 /// Equal bytes, in time that depends only on the lengths.
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
@@ -389,11 +398,7 @@ async fn inventory(State(state): State<AgentState>) -> Response {
     match result {
         Ok(Ok(gpus)) => Json(serde_json::json!({ "gpus": gpus })).into_response(),
         Ok(Err(response)) => *response,
-        Err(e) => error(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "internal",
-            format!("inventory task failed: {e}"),
-        ),
+        Err(e) => task_failed("inventory", &e),
     }
 }
 
@@ -825,11 +830,7 @@ async fn start_workload(
         )
             .into_response(),
         Ok(Err(e)) => workload_error(&e),
-        Err(e) => error(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "internal",
-            format!("workload task failed: {e}"),
-        ),
+        Err(e) => task_failed("workload", &e),
     }
 }
 
@@ -842,11 +843,7 @@ async fn stop_workloads(
     match tokio::task::spawn_blocking(move || driver.stop_simulated_workloads(gpu, start)).await {
         Ok(Ok(n)) => Json(serde_json::json!({ "stopped": n })).into_response(),
         Ok(Err(e)) => workload_error(&e),
-        Err(e) => error(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "internal",
-            format!("workload task failed: {e}"),
-        ),
+        Err(e) => task_failed("workload", &e),
     }
 }
 
