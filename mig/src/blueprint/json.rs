@@ -350,6 +350,14 @@ macro_rules! json_object {
             pub const REQUIRED: &'static [&'static str] = &[$(stringify!($req)),*];
             /// What this object is, in words.
             pub const WHAT: &'static str = $what;
+
+            /// Whether the member called `key` is present (and was well-typed).
+            pub fn has(&self, key: &str) -> bool {
+                match key {
+                    $( stringify!($field) => self.$field.is_some(), )*
+                    _ => false,
+                }
+            }
         }
 
         impl $crate::blueprint::json::FromJson for $name {

@@ -56,7 +56,7 @@ pub fn parse(text: &str) -> Result<Value, Issue> {
         )
         .at_position(pos));
     }
-    let value: Value = serde_json::from_str(text).map_err(|e| syntax_issue(text, &e))?;
+    let value: Value = serde_json::from_str(text).map_err(|e| syntax_issue(&e))?;
     if !value.is_object() {
         return Err(Issue::new(
             Severity::Error,
@@ -104,7 +104,7 @@ fn too_deep(text: &str) -> Option<usize> {
     None
 }
 
-fn syntax_issue(text: &str, e: &serde_json::Error) -> Issue {
+fn syntax_issue(e: &serde_json::Error) -> Issue {
     let full = e.to_string();
     // serde_json appends " at line L column C"; we report the position separately.
     let message = full
@@ -128,7 +128,6 @@ fn syntax_issue(text: &str, e: &serde_json::Error) -> Issue {
     };
     let line = u32::try_from(e.line()).unwrap_or(u32::MAX).max(1);
     let column = u32::try_from(e.column()).unwrap_or(u32::MAX).max(1);
-    let _ = text;
     Issue::new(
         Severity::Error,
         "syntax",
