@@ -178,7 +178,12 @@ mod tests {
     #[test]
     fn the_fixed_default_fleet_has_its_configs_applied() {
         let cat = catalogue();
-        assert!(!cat.configs(mig::GpuModel::H100_80GB).is_empty());
+        for model in mig::GpuModel::all() {
+            assert!(
+                !cat.configs(model).is_empty(),
+                "{model:?} has named configs"
+            );
+        }
         let state = AppState::new(LeptosOptions::builder().output_name("t").build());
         let view = state.backend().fleet();
         assert_eq!(view.nodes.len(), 3);

@@ -1,8 +1,8 @@
 //! Named MIG configs for the planner.
 //!
-//! The configs are data (NVIDIA mig-parted's `config-default.yaml`, embedded in `mig`), parsed on the
-//! server so that the YAML parser stays out of the browser bundle; the rules that use them run in
-//! the browser from `mig`.
+//! The configs are data (NVIDIA mig-parted's `config-default.yaml`, embedded in `mig`), parsed once
+//! on the server (the backend's catalogue, which blueprint validation uses too) so that the YAML parser
+//! stays out of the browser bundle; the rules that use them run in the browser from `mig`.
 
 use leptos::prelude::*;
 use mig::planner::NamedConfig;
@@ -20,21 +20,18 @@ pub async fn named_configs(model: String) -> Result<Vec<NamedConfig>, AppError> 
         bad_request();
         AppError::BadRequest(e.to_string())
     })?;
-    let file = default_configs()?;
-    Ok(mig::planner::named_configs(file, model))
-}
-
-#[cfg(feature = "ssr")]
-fn default_configs() -> Result<&'static mig::MigPartedConfig, AppError> {
-    static FILE: std::sync::OnceLock<Result<mig::MigPartedConfig, String>> =
-        std::sync::OnceLock::new();
-    FILE.get_or_init(|| mig::MigPartedConfig::default_configs().map_err(|e| e.to_string()))
-        .as_ref()
-        .map_err(|e| {
-            AppError::Unavailable(format!(
-                "the embedded mig-parted config does not parse: {e}"
-            ))
-        })
+    // The server's catalogue: mig-parted's file, parsed and resolved for every model once at start.
+    let configs = crate::backend::from_context()?
+        .catalogue()
+        .configs(model)
+        .to_vec();
+    if configs.is_empty() {
+        return Err(AppError::Unavailable(format!(
+            "no named MIG configs for {}: the embedded mig-parted config did not load (see the server log)",
+            model.id()
+        )));
+    }
+    Ok(configs)
 }
 
 /// Marks the HTTP response 400: the caller sent something to fix, the server is fine.
