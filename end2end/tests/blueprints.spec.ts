@@ -55,8 +55,12 @@ test("the 10gb template: break it three ways, see three marked issues, fix them,
   await expect(page.locator(".bp-gutter .ln-error")).toHaveCount(3);
   await page.screenshot({ path: "test-results/screenshots/blueprints-three-issues.png", fullPage: true });
 
-  // Clicking an issue puts the caret on its line.
+  // Clicking an issue puts the caret on its line and scrolls the editor to it.
+  await page.locator(".bp-editor").evaluate((el) => (el.scrollTop = 0));
+  await expect(page.locator('.bp-gutter .ln[data-line="3"]')).toBeInViewport();
   await page.locator('#issues .issue-error[data-path="/recipe_startup_probe_params/scheme"] .issue-jump').click();
+  await expect(page.locator(`.bp-gutter .ln[data-line="${expected[2][2]}"]`)).toBeInViewport();
+  await expect(page.locator('.bp-gutter .ln[data-line="3"]')).not.toBeInViewport();
   await expect(editor(page)).toBeFocused();
   const selected = await editor(page).evaluate((el: HTMLTextAreaElement) => el.value.slice(el.selectionStart, el.selectionEnd));
   expect(selected).toContain('"scheme": "http"');

@@ -107,10 +107,14 @@ impl Editor {
             }
             start += l.len() + 1;
         }
-        if let Some(scroller) = self.scroller.get_untracked() {
-            let line_px = 19.5;
-            let top = f64::from(line.saturating_sub(3)) * line_px;
-            scroller.set_scroll_top(top as i32);
+        // Bring the line's gutter number to the middle of the editor and of the page: the gutter knows
+        // where each line is, so no line height is repeated here.
+        if let Some(scroller) = self.scroller.get_untracked()
+            && let Ok(Some(number)) = scroller.query_selector(&format!(".ln[data-line=\"{line}\"]"))
+        {
+            let options = web_sys::ScrollIntoViewOptions::new();
+            options.set_block(web_sys::ScrollLogicalPosition::Center);
+            number.scroll_into_view_with_scroll_into_view_options(&options);
         }
     }
 }
