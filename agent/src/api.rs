@@ -377,6 +377,7 @@ async fn inventory(State(state): State<AgentState>) -> Response {
                                 start: placed.start,
                                 pids: procs.iter().map(|p| p.pid).collect(),
                                 used_memory_mib: procs.iter().map(|p| p.used_memory_mib).sum(),
+                                owners: Vec::new(),
                             });
                         }
                     }

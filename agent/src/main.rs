@@ -30,6 +30,16 @@ struct Args {
         requires = "simulate"
     )]
     sim_state: Option<PathBuf>,
+    /// With `--simulate`: how long every simulated change (instance create or destroy, mode change)
+    /// takes, in milliseconds; real ones take tens to hundreds. Reads stay instant. 0: no delay.
+    #[arg(
+        long,
+        global = true,
+        env = "MIGBOARD_AGENT_SIM_LATENCY_MS",
+        default_value_t = 0,
+        requires = "simulate"
+    )]
+    sim_latency_ms: u64,
     /// The NVML library to load (default: `libnvidia-ml.so.1` from the library path).
     #[arg(long, global = true, env = "MIGBOARD_NVML_LIB")]
     nvml_lib: Option<PathBuf>,
@@ -115,7 +125,8 @@ fn driver(args: &Args) -> anyhow::Result<Box<dyn GpuDriver>> {
                 SimOptions {
                     reset_immediately: true,
                 },
-            );
+            )
+            .with_latency(std::time::Duration::from_millis(args.sim_latency_ms));
             Ok(Box::new(match &args.sim_state {
                 Some(path) => sim.with_state_file(path)?,
                 None => sim,

@@ -299,7 +299,8 @@ impl SimDriver {
         })
     }
 
-    /// Makes every call take `latency`, like a real driver.
+    /// Makes every change (create, destroy, mode change) take `latency`, like a real driver; reads
+    /// stay instant (NVML answers them in microseconds).
     #[must_use]
     pub fn with_latency(mut self, latency: std::time::Duration) -> Self {
         self.latency = latency;
@@ -352,7 +353,8 @@ impl SimDriver {
         }
     }
 
-    /// Starts a simulated process on the instance covering memory slice `slice` of GPU `gpu`.
+    /// Starts a simulated process on the instance covering memory slice `slice` of GPU `gpu`, or
+    /// updates its memory if `pid` runs there already.
     ///
     /// # Errors
     /// [`DriverError::NotFound`] when no instance covers it.
@@ -372,10 +374,15 @@ impl SimDriver {
             .ok_or_else(|| {
                 DriverError::NotFound(format!("GPU {gpu}: no instance on memory slice {slice}"))
             })?;
-        inst.processes.push(ProcessInfo {
-            pid,
-            used_memory_mib,
-        });
+        // Starting a process that runs already updates it: a caller retrying after a lost answer (or a
+        // restarted orchestrator) must not run a replica twice.
+        match inst.processes.iter_mut().find(|p| p.pid == pid) {
+            Some(p) => p.used_memory_mib = used_memory_mib,
+            None => inst.processes.push(ProcessInfo {
+                pid,
+                used_memory_mib,
+            }),
+        }
         self.save(&gpus)
     }
 
@@ -420,7 +427,6 @@ impl SimDriver {
         gpu: u32,
         f: impl FnOnce(&SimGpu) -> Result<T, DriverError>,
     ) -> Result<T, DriverError> {
-        self.wait();
         let gpus = self.gpus.lock().map_err(|_| lock_error())?;
         f(gpus.get(gpu as usize).ok_or_else(|| no_gpu(gpu))?)
     }
@@ -721,11 +727,11 @@ mod tests {
         let sim =
             SimDriver::new(GpuModel::A100_40GB, 1, SimOptions::default()).with_latency(latency);
         let start = std::time::Instant::now();
-        sim.mig_mode(0).expect("read");
         sim.set_mig_mode(0, MigMode::Enabled).expect("write");
+        sim.set_mig_mode(0, MigMode::Disabled).expect("write");
         assert!(
             start.elapsed() >= latency * 2,
-            "two calls, each at least {latency:?}"
+            "two changes, each at least {latency:?}"
         );
     }
 

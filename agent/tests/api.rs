@@ -418,7 +418,8 @@ async fn an_apply_that_would_destroy_a_busy_instance_gets_409_with_the_processes
             profile: "1g.10gb".into(),
             start: 3,
             pids: vec![4242],
-            used_memory_mib: 2048
+            used_memory_mib: 2048,
+            owners: Vec::new(),
         }]
     );
 }

@@ -1,9 +1,14 @@
 //! The seam between server functions and the world: the server provides an [`Backend`] as context.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 
 use mig::blueprint::{Catalogue, FleetView};
 
+use mig::wire::{DeploymentDetail, DeploymentInfo, NodeDetail};
+
+use crate::api::deployments::Deployed;
 use crate::api::status::ServerStatus;
 use crate::error::AppError;
 
@@ -20,7 +25,26 @@ pub trait Backend: Send + Sync + 'static {
 
     /// The fleet with every GPU's layout, for the fleet page.
     fn fleet_layout(&self) -> mig::wire::Fleet;
+
+    /// Every deployment, newest first.
+    fn deployments(&self) -> BoxFuture<'_, Result<Vec<DeploymentInfo>, AppError>>;
+
+    /// One deployment with its steps, replicas and progress (`None`: no such deployment).
+    fn deployment(&self, id: i64) -> BoxFuture<'_, Result<Option<DeploymentDetail>, AppError>>;
+
+    /// Validates a blueprint against the fleet and schedules it; `drain` lets an update move
+    /// workloads off busy nodes instead of failing.
+    fn deploy(&self, blueprint: String, drain: bool) -> BoxFuture<'_, Result<Deployed, AppError>>;
+
+    /// Asks for a deployment to be undeployed.
+    fn undeploy(&self, id: i64) -> BoxFuture<'_, Result<DeploymentInfo, AppError>>;
+
+    /// A node's page (`None`: no such node).
+    fn node(&self, name: String) -> BoxFuture<'_, Result<Option<NodeDetail>, AppError>>;
 }
+
+/// A boxed future, so [`Backend`] stays a trait object.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 /// The context value server functions look up.
 pub type BackendHandle = Arc<dyn Backend>;

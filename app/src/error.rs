@@ -14,6 +14,12 @@ pub enum AppError {
     /// The request is wrong; the message says what and how to fix it.
     #[error("bad request: {0}")]
     BadRequest(String),
+    /// What was asked for does not exist.
+    #[error("not found: {0}")]
+    NotFound(String),
+    /// The request conflicts with the current state; the message says what is in the way.
+    #[error("conflict: {0}")]
+    Conflict(String),
     /// The request could not be carried to or from the server (network, encoding).
     #[error("request failed: {0}")]
     Transport(String),

@@ -23,8 +23,7 @@ pub struct Config {
     #[arg(long, env = "MIGBOARD_LOG_FORMAT", default_value = "text")]
     pub log_format: LogFormat,
 
-    /// Folder for migboard's data: the embedded fleet's simulated nodes (and, with deployments, the
-    /// SQLite database).
+    /// Folder for migboard's data: the embedded fleet's simulated nodes and the SQLite database.
     #[arg(long, env = "MIGBOARD_DATA_DIR", default_value = "data")]
     pub data_dir: PathBuf,
 
@@ -32,6 +31,21 @@ pub struct Config {
     /// migboard) or `none` (the default fleet's layout as fixed data, no agents).
     #[arg(long, env = "MIGBOARD_CLUSTER", default_value = "embedded")]
     pub cluster: ClusterKind,
+
+    /// The database: `postgres://USER:PASSWORD@HOST/DB` for PostgreSQL; SQLite in the data
+    /// directory (`migboard.db`) when unset.
+    #[arg(long, env = "DATABASE_URL")]
+    pub database_url: Option<String>,
+
+    /// A fleet file (TOML) describing the embedded fleet's pools and nodes, simulated or real agents
+    /// by URL (see docs/fleet.example.toml); the built-in default fleet when unset.
+    #[arg(long, env = "MIGBOARD_FLEET_FILE")]
+    pub fleet_file: Option<PathBuf>,
+
+    /// How long each simulated MIG change (instance create or destroy) takes, in milliseconds; real
+    /// GPUs take tens to hundreds. 0 makes the simulated fleet instant.
+    #[arg(long, env = "MIGBOARD_SIM_LATENCY_MS", default_value_t = 20)]
+    pub sim_latency_ms: u64,
 }
 
 /// The cluster backend to use.

@@ -6,10 +6,12 @@
 //! `app` UI. It does not touch GPUs: that is the node agent's job, reached over HTTP.
 
 pub mod api;
+pub mod charts;
 pub mod cluster;
 pub mod config;
 pub mod health;
 pub mod logging;
+pub mod orchestrator;
 pub mod state;
 pub mod store;
 

@@ -18,31 +18,58 @@ async fn main() -> anyhow::Result<()> {
     leptos_options.site_addr = config.addr;
     leptos_options.site_root = config.site_root.to_string_lossy().into();
 
-    let state = match config.cluster {
-        ClusterKind::None => server::AppState::new(leptos_options),
+    std::fs::create_dir_all(&config.data_dir).with_context(|| {
+        format!(
+            "creating the data directory {} (set --data-dir or MIGBOARD_DATA_DIR)",
+            config.data_dir.display()
+        )
+    })?;
+    let store = match &config.database_url {
+        Some(url) => server::store::Store::open(url).await,
+        None => server::store::Store::open_in(&config.data_dir).await,
+    }
+    .context("opening the database (DATABASE_URL, or migboard.db in the data directory)")?;
+    let catalogue = std::sync::Arc::new(server::state::catalogue());
+    let cluster: std::sync::Arc<dyn server::cluster::Cluster> = match config.cluster {
+        ClusterKind::None => std::sync::Arc::new(server::cluster::Fixed::new(
+            &embedded::FleetSpec::default_fleet(),
+            &catalogue,
+            "fixed fleet (no agents): the default fleet's layout as data",
+        )),
         ClusterKind::Embedded => {
-            let catalogue = std::sync::Arc::new(server::state::catalogue());
+            let mut spec = match &config.fleet_file {
+                Some(path) => {
+                    let text = std::fs::read_to_string(path)
+                        .with_context(|| format!("reading the fleet file {}", path.display()))?;
+                    embedded::FleetSpec::from_toml(&text, &path.display().to_string(), &catalogue)?
+                }
+                None => embedded::FleetSpec::default_fleet(),
+            }
+            .with_stored(&store.pools().await.context("reading stored pools")?);
+            spec.sim_latency = std::time::Duration::from_millis(config.sim_latency_ms);
             let agent = embedded::agent_binary()?;
             info!(data_dir = %config.data_dir.display(), agent = %agent.display(), "starting the embedded fleet");
-            let cluster = embedded::Embedded::start(
-                &embedded::FleetSpec::default_fleet(),
-                &config.data_dir,
-                &agent,
-                catalogue.clone(),
-            )
-            .await
-            .context("starting the embedded fleet (use --cluster none to serve without one)")?;
-            let cluster: std::sync::Arc<dyn server::cluster::Cluster> =
-                std::sync::Arc::new(cluster);
-            let snapshot = cluster.fleet().await;
-            if let Some(node) = snapshot.nodes.iter().find(|n| n.error.is_some()) {
-                tracing::warn!(node = %node.name, error = ?node.error, "a node agent did not answer");
-            }
-            server::AppState::with_cluster(leptos_options, cluster, catalogue, snapshot)
+            let cluster =
+                embedded::Embedded::start(&spec, &config.data_dir, &agent, catalogue.clone())
+                    .await
+                    .context(
+                        "starting the embedded fleet (use --cluster none to serve without one)",
+                    )?;
+            std::sync::Arc::new(cluster)
         }
     };
+    let state = server::AppState::start(
+        leptos_options,
+        cluster,
+        catalogue,
+        store,
+        server::orchestrator::Options::default(),
+    )
+    .await;
+    if let Some(node) = state.fleet().nodes.iter().find(|n| n.error.is_some()) {
+        tracing::warn!(node = %node.name, error = ?node.error, "a node agent did not answer");
+    }
     info!(cluster = %state.cluster_description(), "fleet ready");
-    state.spawn_fleet_refresh();
     let app = server::router(state);
 
     let listener = tokio::net::TcpListener::bind(config.addr)

@@ -1,9 +1,9 @@
 //! Shared server state and the [`app::backend::Backend`] implementation server functions call.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, RwLock};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use app::api::status::ServerStatus;
 use app::backend::{Backend, BackendHandle};
@@ -11,11 +11,15 @@ use axum::extract::FromRef;
 use leptos::config::LeptosOptions;
 use mig::blueprint::{Catalogue, FleetView};
 
+use app::api::deployments::Deployed;
+use app::backend::BoxFuture;
+use app::error::AppError;
+use mig::wire::{DeploymentDetail, DeploymentInfo, NodeDetail};
+
 use crate::cluster::embedded::FleetSpec;
 use crate::cluster::{Cluster, Fixed, Fleet};
-
-/// How often the fleet snapshot is refreshed from the cluster.
-pub const FLEET_REFRESH: Duration = Duration::from_secs(2);
+use crate::orchestrator::{Options, Orchestrator, OrchestratorError};
+use crate::store::Store;
 
 /// State every handler can reach. Cheap to clone.
 #[derive(Clone, Debug)]
@@ -39,63 +43,70 @@ pub fn catalogue() -> Catalogue {
 }
 
 impl AppState {
-    /// State over a [`Fixed`] copy of the default fleet, with no agents behind it (handler tests, and
-    /// `--cluster none`).
-    pub fn new(leptos_options: LeptosOptions) -> Self {
+    /// State over a [`Fixed`] copy of the default fleet (no agents behind it) and an in-memory
+    /// database: for handler tests, where nothing is deployed.
+    ///
+    /// # Panics
+    /// If an in-memory SQLite database cannot be opened (nothing about the host can cause that).
+    pub async fn new(leptos_options: LeptosOptions) -> Self {
         let catalogue = Arc::new(catalogue());
         let fixed = Fixed::new(
             &FleetSpec::default_fleet(),
             &catalogue,
             "fixed fleet (no agents): the default fleet's layout as data",
         );
-        let snapshot = fixed.snapshot();
-        Self::with_cluster(leptos_options, Arc::new(fixed), catalogue, snapshot)
+        let store = Store::open("sqlite::memory:")
+            .await
+            .expect("an in-memory SQLite database opens");
+        Self::start(
+            leptos_options,
+            Arc::new(fixed),
+            catalogue,
+            store,
+            Options::default(),
+        )
+        .await
     }
 
-    /// State over `cluster`, starting from `snapshot` (the caller has read it once already).
-    pub fn with_cluster(
+    /// State over `cluster` and `store`, with the orchestrator running (it resumes every unfinished
+    /// deployment first).
+    pub async fn start(
         leptos_options: LeptosOptions,
         cluster: Arc<dyn Cluster>,
         catalogue: Arc<Catalogue>,
-        snapshot: Fleet,
+        store: Store,
+        options: Options,
     ) -> Self {
+        let orchestrator = Orchestrator::new(store, cluster, catalogue, options).await;
+        orchestrator.spawn();
         Self {
             leptos_options,
             inner: Arc::new(ServerBackend {
                 started: Instant::now(),
                 sequence: AtomicU64::new(0),
-                catalogue,
-                cluster,
-                fleet: RwLock::new(snapshot),
+                orchestrator,
             }),
         }
     }
 
-    /// Keeps the fleet snapshot fresh: reads the cluster every [`FLEET_REFRESH`] until the runtime
-    /// stops.
-    pub fn spawn_fleet_refresh(&self) {
-        let inner = self.inner.clone();
-        tokio::spawn(async move {
-            loop {
-                tokio::time::sleep(FLEET_REFRESH).await;
-                inner.refresh().await;
-            }
-        });
+    /// The orchestrator (deployments, fleet, events).
+    pub fn orchestrator(&self) -> &Orchestrator {
+        &self.inner.orchestrator
     }
 
     /// The fleet as last read.
     pub fn fleet(&self) -> Fleet {
-        self.inner.snapshot()
+        self.inner.orchestrator.fleet()
     }
 
     /// Reads the cluster now and keeps the result.
     pub async fn refresh_fleet(&self) -> Fleet {
-        self.inner.refresh().await
+        self.inner.orchestrator.refresh().await
     }
 
     /// What the cluster backend is.
     pub fn cluster_description(&self) -> String {
-        self.inner.cluster.describe()
+        self.inner.orchestrator.describe()
     }
 
     /// The backend as the trait object server functions receive.
@@ -120,28 +131,12 @@ impl FromRef<AppState> for LeptosOptions {
 struct ServerBackend {
     started: Instant,
     sequence: AtomicU64,
-    catalogue: Arc<Catalogue>,
-    cluster: Arc<dyn Cluster>,
-    fleet: RwLock<Fleet>,
+    orchestrator: Orchestrator,
 }
 
-impl ServerBackend {
-    fn snapshot(&self) -> Fleet {
-        // A poisoned lock means a writer panicked mid-update; the snapshot is plain data and still usable.
-        self.fleet
-            .read()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .clone()
-    }
-
-    async fn refresh(&self) -> Fleet {
-        let fresh = self.cluster.fleet().await;
-        *self
-            .fleet
-            .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner) = fresh.clone();
-        fresh
-    }
+fn store_error(e: &crate::store::StoreError) -> AppError {
+    tracing::error!(error = %e, "database");
+    AppError::Unavailable(format!("the database failed: {e}"))
 }
 
 impl Backend for ServerBackend {
@@ -151,7 +146,7 @@ impl Backend for ServerBackend {
             .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
         ServerStatus {
             version: env!("CARGO_PKG_VERSION").to_owned(),
-            backend: self.cluster.describe(),
+            backend: self.orchestrator.describe(),
             uptime_secs: self.started.elapsed().as_secs(),
             now_unix_ms,
             sequence: self.sequence.fetch_add(1, Ordering::Relaxed) + 1,
@@ -159,15 +154,72 @@ impl Backend for ServerBackend {
     }
 
     fn catalogue(&self) -> Arc<Catalogue> {
-        self.catalogue.clone()
+        self.orchestrator.catalogue()
     }
 
     fn fleet(&self) -> FleetView {
-        self.snapshot().view(Vec::new())
+        self.orchestrator.fleet().view(Vec::new())
     }
 
     fn fleet_layout(&self) -> Fleet {
-        self.snapshot()
+        self.orchestrator.fleet()
+    }
+
+    fn deployments(&self) -> BoxFuture<'_, Result<Vec<DeploymentInfo>, AppError>> {
+        Box::pin(async move { self.orchestrator.list().await.map_err(|e| store_error(&e)) })
+    }
+
+    fn deployment(&self, id: i64) -> BoxFuture<'_, Result<Option<DeploymentDetail>, AppError>> {
+        Box::pin(async move {
+            self.orchestrator
+                .detail(id)
+                .await
+                .map_err(|e| store_error(&e))
+        })
+    }
+
+    fn deploy(&self, blueprint: String, drain: bool) -> BoxFuture<'_, Result<Deployed, AppError>> {
+        Box::pin(async move {
+            match self
+                .orchestrator
+                .submit(&blueprint, drain, "anonymous")
+                .await
+            {
+                Ok(info) => Ok(Deployed::Created(info)),
+                Err(OrchestratorError::Invalid(issues)) => Ok(Deployed::Invalid(issues)),
+                Err(e) => Err(orchestrator_error(e)),
+            }
+        })
+    }
+
+    fn undeploy(&self, id: i64) -> BoxFuture<'_, Result<DeploymentInfo, AppError>> {
+        Box::pin(async move {
+            self.orchestrator
+                .undeploy(id, "anonymous")
+                .await
+                .map_err(orchestrator_error)
+        })
+    }
+
+    fn node(&self, name: String) -> BoxFuture<'_, Result<Option<NodeDetail>, AppError>> {
+        Box::pin(async move {
+            self.orchestrator
+                .node_detail(&name)
+                .await
+                .map_err(|e| store_error(&e))
+        })
+    }
+}
+
+fn orchestrator_error(e: OrchestratorError) -> AppError {
+    match e {
+        OrchestratorError::NotFound(id) => AppError::NotFound(format!("no deployment {id}")),
+        OrchestratorError::Conflict(m) => AppError::Conflict(m),
+        OrchestratorError::Invalid(issues) => AppError::BadRequest(format!(
+            "the blueprint has {} error(s)",
+            issues.iter().filter(|i| i.is_error()).count()
+        )),
+        OrchestratorError::Store(e) => store_error(&e),
     }
 }
 
@@ -175,8 +227,8 @@ impl Backend for ServerBackend {
 mod tests {
     use super::*;
 
-    #[test]
-    fn the_fixed_default_fleet_has_its_configs_applied() {
+    #[tokio::test]
+    async fn the_fixed_default_fleet_has_its_configs_applied() {
         let cat = catalogue();
         for model in mig::GpuModel::all() {
             assert!(
@@ -184,7 +236,7 @@ mod tests {
                 "{model:?} has named configs"
             );
         }
-        let state = AppState::new(LeptosOptions::builder().output_name("t").build());
+        let state = AppState::new(LeptosOptions::builder().output_name("t").build()).await;
         let view = state.backend().fleet();
         assert_eq!(view.nodes.len(), 3);
         let h100 = view.node("10.0.10.11").expect("node");

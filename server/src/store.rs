@@ -37,6 +37,9 @@ pub enum StoreError {
     /// No deployment has this id.
     #[error("no deployment {0}")]
     NotFound(i64),
+    /// Another live replica holds this MIG slice.
+    #[error("slice taken: {0}")]
+    SliceTaken(String),
     /// A stored value this version cannot read (a status written by a newer version, say).
     #[error("unreadable stored value: {0}")]
     Corrupt(String),
@@ -45,55 +48,11 @@ pub enum StoreError {
     Db(#[from] sqlx::Error),
 }
 
-/// A deployment's status, compatible with OCI AI Blueprints' (`scheduled`, `active`, `monitoring`,
-/// `failed`, `completed`) plus `undeployed`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Status {
-    /// Accepted, not started.
-    Scheduled,
-    /// Being carried out.
-    Active,
-    /// Done and running (services): watched.
-    Monitoring,
-    /// Stopped on an error it cannot retry past.
-    Failed,
-    /// Done (jobs, updates, pools).
-    Completed,
-    /// Removed by the user.
-    Undeployed,
-}
+/// A deployment's status (OCI AI Blueprints' five, plus `undeploying` and `undeployed`).
+pub use mig::wire::DeploymentStatus as Status;
 
-impl Status {
-    const ALL: [(Self, &'static str); 6] = [
-        (Self::Scheduled, "scheduled"),
-        (Self::Active, "active"),
-        (Self::Monitoring, "monitoring"),
-        (Self::Failed, "failed"),
-        (Self::Completed, "completed"),
-        (Self::Undeployed, "undeployed"),
-    ];
-
-    /// The stored and wire spelling.
-    pub fn as_str(self) -> &'static str {
-        Self::ALL
-            .iter()
-            .find(|(s, _)| *s == self)
-            .map_or("failed", |(_, n)| n)
-    }
-
-    fn parse(s: &str) -> Result<Self, StoreError> {
-        Self::ALL
-            .iter()
-            .find(|(_, n)| *n == s)
-            .map(|(st, _)| *st)
-            .ok_or_else(|| StoreError::Corrupt(format!("deployment status `{s}`")))
-    }
-
-    /// Whether the orchestrator still has work to do for it.
-    pub fn is_unfinished(self) -> bool {
-        matches!(self, Self::Scheduled | Self::Active)
-    }
+fn parse_status(s: &str) -> Result<Status, StoreError> {
+    Status::parse(s).ok_or_else(|| StoreError::Corrupt(format!("deployment status `{s}`")))
 }
 
 /// A deployment to create.
@@ -105,6 +64,8 @@ pub struct NewDeployment {
     pub mode: String,
     /// The blueprint JSON as submitted.
     pub blueprint: String,
+    /// An update may drain busy nodes instead of failing.
+    pub drain: bool,
 }
 
 /// A stored deployment.
@@ -126,6 +87,8 @@ pub struct Deployment {
     pub created_ms: i64,
     /// Last changed, Unix ms.
     pub updated_ms: i64,
+    /// An update may drain busy nodes instead of failing.
+    pub drain: bool,
 }
 
 /// One entry of a deployment's step log.
@@ -158,6 +121,59 @@ pub struct AuditEntry {
     pub detail: String,
     /// Client address.
     pub source: String,
+}
+
+/// A replica's slice, as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Placement {
+    /// Its deployment.
+    pub deployment_id: i64,
+    /// Replica number, from 0.
+    pub replica: u32,
+    /// Node.
+    pub node: String,
+    /// GPU index.
+    pub gpu: u32,
+    /// First memory slice of its instance.
+    pub start: u8,
+    /// The instance's profile.
+    pub profile: String,
+    /// Its (simulated) process id.
+    pub pid: u32,
+    /// `placed`, or `displaced` while a drain moves it.
+    pub state: String,
+}
+
+/// A pool a `shared_node_pool` deployment created, with its nodes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredPool {
+    /// Pool name.
+    pub name: String,
+    /// Node shape.
+    pub shape: String,
+    /// Named MIG config for its nodes.
+    pub mig_config: Option<String>,
+    /// The deployment that created it.
+    pub deployment_id: i64,
+    /// Its nodes, in order.
+    pub nodes: Vec<String>,
+}
+
+/// Memory used by one MIG instance at one time.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sample {
+    /// Node.
+    pub node: String,
+    /// GPU index.
+    pub gpu: u32,
+    /// First memory slice of the instance.
+    pub start: u8,
+    /// Its profile.
+    pub profile: String,
+    /// When, Unix ms.
+    pub at_ms: i64,
+    /// Memory used, MiB.
+    pub used_mib: u64,
 }
 
 /// The database.
@@ -255,8 +271,8 @@ impl Store {
     pub async fn create_deployment(&self, new: &NewDeployment) -> Result<Deployment, StoreError> {
         let now = now_ms();
         let row = sqlx::query(
-            "INSERT INTO deployments (name, mode, blueprint, status, message, created_ms, updated_ms) \
-             VALUES ($1, $2, $3, $4, '', $5, $6) RETURNING id",
+            "INSERT INTO deployments (name, mode, blueprint, status, message, created_ms, updated_ms, drain) \
+             VALUES ($1, $2, $3, $4, '', $5, $6, $7) RETURNING id",
         )
         .bind(&new.name)
         .bind(&new.mode)
@@ -264,6 +280,7 @@ impl Store {
         .bind(Status::Scheduled.as_str())
         .bind(now)
         .bind(now)
+        .bind(i64::from(new.drain))
         .fetch_one(&self.pool)
         .await
         .map_err(|e| match &e {
@@ -282,7 +299,7 @@ impl Store {
     /// [`StoreError::Db`] on database failure.
     pub async fn deployment(&self, id: i64) -> Result<Option<Deployment>, StoreError> {
         let row = sqlx::query(
-            "SELECT id, name, mode, blueprint, status, message, created_ms, updated_ms \
+            "SELECT id, name, mode, blueprint, status, message, created_ms, updated_ms, drain \
              FROM deployments WHERE id = $1",
         )
         .bind(id)
@@ -297,7 +314,7 @@ impl Store {
     /// [`StoreError::Db`] on database failure.
     pub async fn deployments(&self) -> Result<Vec<Deployment>, StoreError> {
         let rows = sqlx::query(
-            "SELECT id, name, mode, blueprint, status, message, created_ms, updated_ms \
+            "SELECT id, name, mode, blueprint, status, message, created_ms, updated_ms, drain \
              FROM deployments ORDER BY id DESC",
         )
         .fetch_all(&self.pool)
@@ -452,6 +469,328 @@ impl Store {
             .collect()
     }
 
+    /// Names of deployments that are not undeployed (a new deployment may not reuse them).
+    ///
+    /// # Errors
+    /// [`StoreError::Db`] on database failure.
+    pub async fn live_names(&self) -> Result<Vec<String>, StoreError> {
+        let rows = sqlx::query("SELECT name FROM deployments WHERE ended_ms IS NULL ORDER BY id")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(|r| Ok(r.try_get(0)?)).collect()
+    }
+
+    /// Records where a replica runs (or, if the replica has a row, moves it there and marks it placed).
+    ///
+    /// # Errors
+    /// [`StoreError::SliceTaken`] when another live replica holds that slice.
+    pub async fn place(&self, p: &Placement) -> Result<(), StoreError> {
+        let taken = sqlx::query(
+            "SELECT deployment_id, replica FROM placements \
+             WHERE node = $1 AND gpu = $2 AND start_slice = $3 AND state = 'placed'",
+        )
+        .bind(&p.node)
+        .bind(i64::from(p.gpu))
+        .bind(i64::from(p.start))
+        .fetch_optional(&self.pool)
+        .await?;
+        if let Some(r) = taken {
+            let (d, rep): (i64, i64) = (r.try_get(0)?, r.try_get(1)?);
+            if (d, rep) != (p.deployment_id, i64::from(p.replica)) {
+                return Err(StoreError::SliceTaken(format!(
+                    "{} GPU {} slice {} (deployment {d} replica {rep})",
+                    p.node, p.gpu, p.start
+                )));
+            }
+        }
+        sqlx::query(
+            "INSERT INTO placements (deployment_id, replica, node, gpu, start_slice, profile, pid, state) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, 'placed') \
+             ON CONFLICT (deployment_id, replica) DO UPDATE SET node = excluded.node, gpu = excluded.gpu, \
+             start_slice = excluded.start_slice, profile = excluded.profile, pid = excluded.pid, state = 'placed'",
+        )
+        .bind(p.deployment_id)
+        .bind(i64::from(p.replica))
+        .bind(&p.node)
+        .bind(i64::from(p.gpu))
+        .bind(i64::from(p.start))
+        .bind(&p.profile)
+        .bind(i64::from(p.pid))
+        .execute(&self.pool)
+        .await
+        .map_err(|e| match &e {
+            sqlx::Error::Database(d) if d.is_unique_violation() => StoreError::SliceTaken(format!(
+                "{} GPU {} slice {}",
+                p.node, p.gpu, p.start
+            )),
+            _ => StoreError::Db(e),
+        })?;
+        Ok(())
+    }
+
+    /// Steps done and known per deployment.
+    ///
+    /// # Errors
+    /// [`StoreError::Db`] on database failure.
+    pub async fn progress(
+        &self,
+    ) -> Result<std::collections::BTreeMap<i64, mig::wire::Progress>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT deployment_id, state, COUNT(*) FROM deployment_steps GROUP BY deployment_id, state",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        let mut out = std::collections::BTreeMap::<i64, mig::wire::Progress>::new();
+        for r in &rows {
+            let id: i64 = r.try_get(0)?;
+            let state: String = r.try_get(1)?;
+            let n = u32::try_from(r.try_get::<i64, _>(2)?).unwrap_or(u32::MAX);
+            let p = out.entry(id).or_default();
+            p.total += n;
+            if state == "done" || state == "skipped" {
+                p.done += n;
+            }
+        }
+        Ok(out)
+    }
+
+    /// When steps whose key starts with `prefix` last changed to `done`, since `since_ms`, oldest first.
+    ///
+    /// # Errors
+    /// [`StoreError::Db`] on database failure.
+    pub async fn step_times(&self, prefix: &str, since_ms: i64) -> Result<Vec<i64>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT at_ms, step_key FROM deployment_steps WHERE state = 'done' AND at_ms >= $1 ORDER BY at_ms",
+        )
+        .bind(since_ms)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut out = Vec::new();
+        for r in &rows {
+            if r.try_get::<String, _>(1)?.starts_with(prefix) {
+                out.push(r.try_get(0)?);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Marks the live replicas on these `(gpu, start)` slices of `node` displaced (a drain is about to
+    /// stop them).
+    ///
+    /// # Errors
+    /// [`StoreError::Db`] on database failure.
+    pub async fn displace(&self, node: &str, slices: &[(u32, u8)]) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        for (gpu, start) in slices {
+            sqlx::query(
+                "UPDATE placements SET state = 'displaced' WHERE node = $1 AND gpu = $2 AND start_slice = $3 AND state = 'placed'",
+            )
+            .bind(node)
+            .bind(i64::from(*gpu))
+            .bind(i64::from(*start))
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Deployment `id`'s replicas, by replica number.
+    ///
+    /// # Errors
+    /// [`StoreError::Db`] on database failure.
+    pub async fn placements(&self, id: i64) -> Result<Vec<Placement>, StoreError> {
+        let mut all = self.all_placements().await?;
+        all.retain(|p| p.deployment_id == id);
+        Ok(all)
+    }
+
+    /// Every replica of every deployment, by deployment and replica.
+    ///
+    /// # Errors
+    /// [`StoreError::Db`] on database failure.
+    pub async fn all_placements(&self) -> Result<Vec<Placement>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT deployment_id, replica, node, gpu, start_slice, profile, pid, state FROM placements \
+             ORDER BY deployment_id, replica",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let int = |i: usize| -> Result<i64, StoreError> { Ok(r.try_get::<i64, _>(i)?) };
+                let narrow = |v: i64, what: &str| {
+                    u32::try_from(v)
+                        .map_err(|_| StoreError::Corrupt(format!("placement {what} {v}")))
+                };
+                Ok(Placement {
+                    deployment_id: int(0)?,
+                    replica: narrow(int(1)?, "replica")?,
+                    node: r.try_get(2)?,
+                    gpu: narrow(int(3)?, "gpu")?,
+                    start: u8::try_from(int(4)?)
+                        .map_err(|_| StoreError::Corrupt("placement start".into()))?,
+                    profile: r.try_get(5)?,
+                    pid: narrow(int(6)?, "pid")?,
+                    state: r.try_get(7)?,
+                })
+            })
+            .collect()
+    }
+
+    /// Forgets replica `replica` of deployment `id` (its workload was stopped).
+    ///
+    /// # Errors
+    /// [`StoreError::Db`] on database failure.
+    pub async fn remove_placement(&self, id: i64, replica: u32) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM placements WHERE deployment_id = $1 AND replica = $2")
+            .bind(id)
+            .bind(i64::from(replica))
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Records a pool and its nodes; a pool that exists is left as it is (idempotent).
+    ///
+    /// # Errors
+    /// [`StoreError::Db`] on database failure.
+    pub async fn create_pool(&self, pool: &StoredPool) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let done = sqlx::query(
+            "INSERT INTO pools (name, shape, mig_config, deployment_id, created_ms) VALUES ($1, $2, $3, $4, $5) \
+             ON CONFLICT (name) DO NOTHING",
+        )
+        .bind(&pool.name)
+        .bind(&pool.shape)
+        .bind(pool.mig_config.as_deref())
+        .bind(pool.deployment_id)
+        .bind(now_ms())
+        .execute(&mut *tx)
+        .await?;
+        if done.rows_affected() == 1 {
+            for (i, node) in pool.nodes.iter().enumerate() {
+                sqlx::query("INSERT INTO pool_nodes (node, pool, ordinal) VALUES ($1, $2, $3)")
+                    .bind(node)
+                    .bind(&pool.name)
+                    .bind(i64::try_from(i).unwrap_or(i64::MAX))
+                    .execute(&mut *tx)
+                    .await?;
+            }
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Every pool deployments created, with its nodes.
+    ///
+    /// # Errors
+    /// [`StoreError::Db`] on database failure.
+    pub async fn pools(&self) -> Result<Vec<StoredPool>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT name, shape, mig_config, deployment_id FROM pools ORDER BY created_ms, name",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        let nodes = sqlx::query("SELECT node, pool FROM pool_nodes ORDER BY pool, ordinal")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| {
+                let name: String = r.try_get(0)?;
+                let mut members = Vec::new();
+                for n in &nodes {
+                    if n.try_get::<String, _>(1)? == name {
+                        members.push(n.try_get(0)?);
+                    }
+                }
+                Ok(StoredPool {
+                    shape: r.try_get(1)?,
+                    mig_config: r.try_get(2)?,
+                    deployment_id: r.try_get(3)?,
+                    nodes: members,
+                    name,
+                })
+            })
+            .collect()
+    }
+
+    /// Forgets a pool and its nodes.
+    ///
+    /// # Errors
+    /// [`StoreError::Db`] on database failure.
+    pub async fn delete_pool(&self, name: &str) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("DELETE FROM pool_nodes WHERE pool = $1")
+            .bind(name)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("DELETE FROM pools WHERE name = $1")
+            .bind(name)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Appends memory samples (one transaction) and drops those older than `keep_since_ms`.
+    ///
+    /// # Errors
+    /// [`StoreError::Db`] on database failure.
+    pub async fn add_samples(
+        &self,
+        samples: &[Sample],
+        keep_since_ms: i64,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        for x in samples {
+            sqlx::query(
+                "INSERT INTO samples (node, gpu, start_slice, profile, at_ms, used_mib) VALUES ($1, $2, $3, $4, $5, $6)",
+            )
+            .bind(&x.node)
+            .bind(i64::from(x.gpu))
+            .bind(i64::from(x.start))
+            .bind(&x.profile)
+            .bind(x.at_ms)
+            .bind(i64::try_from(x.used_mib).unwrap_or(i64::MAX))
+            .execute(&mut *tx)
+            .await?;
+        }
+        sqlx::query("DELETE FROM samples WHERE at_ms < $1")
+            .bind(keep_since_ms)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// `node`'s memory samples since `since_ms`, oldest first.
+    ///
+    /// # Errors
+    /// [`StoreError::Db`] on database failure.
+    pub async fn samples(&self, node: &str, since_ms: i64) -> Result<Vec<Sample>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT gpu, start_slice, profile, at_ms, used_mib FROM samples WHERE node = $1 AND at_ms >= $2 \
+             ORDER BY at_ms, gpu, start_slice",
+        )
+        .bind(node)
+        .bind(since_ms)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(Sample {
+                    node: node.to_owned(),
+                    gpu: u32::try_from(r.try_get::<i64, _>(0)?).unwrap_or_default(),
+                    start: u8::try_from(r.try_get::<i64, _>(1)?).unwrap_or_default(),
+                    profile: r.try_get(2)?,
+                    at_ms: r.try_get(3)?,
+                    used_mib: u64::try_from(r.try_get::<i64, _>(4)?).unwrap_or_default(),
+                })
+            })
+            .collect()
+    }
+
     /// Records that `node` should run `mig_config`.
     ///
     /// # Errors
@@ -534,9 +873,10 @@ fn deployment_from(r: &sqlx::any::AnyRow) -> Result<Deployment, StoreError> {
         name: r.try_get(1)?,
         mode: r.try_get(2)?,
         blueprint: r.try_get(3)?,
-        status: Status::parse(&status)?,
+        status: parse_status(&status)?,
         message: r.try_get(5)?,
         created_ms: r.try_get(6)?,
         updated_ms: r.try_get(7)?,
+        drain: r.try_get::<i64, _>(8)? != 0,
     })
 }

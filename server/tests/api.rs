@@ -12,7 +12,7 @@ async fn call(request: Request<Body>) -> (StatusCode, Value) {
         .output_name("migboard")
         .site_root("target/site")
         .build();
-    let response = server::router(server::AppState::new(options))
+    let response = server::router(server::AppState::new(options).await)
         .oneshot(request)
         .await
         .expect("infallible");

@@ -14,6 +14,7 @@ fn one_node(config: &str) -> FleetSpec {
             nodes: vec!["10.0.10.138".into()],
             mig_config: Some(config.into()),
         }],
+        sim_latency: std::time::Duration::ZERO,
     }
 }
 

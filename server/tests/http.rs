@@ -60,12 +60,12 @@ struct Site {
 
 static BUILT: std::sync::LazyLock<Site> = std::sync::LazyLock::new(|| {
     let dir = make_built_site();
-    let router = server::router(server::AppState::new(options(dir.path())));
+    let router = server::router(RUNTIME.block_on(server::AppState::new(options(dir.path()))));
     Site { dir, router }
 });
 static EMPTY: std::sync::LazyLock<Site> = std::sync::LazyLock::new(|| {
     let dir = tempfile::tempdir().expect("tempdir");
-    let router = server::router(server::AppState::new(options(dir.path())));
+    let router = server::router(RUNTIME.block_on(server::AppState::new(options(dir.path()))));
     Site { dir, router }
 });
 

@@ -3,13 +3,16 @@
 //! (`scripts/pg.sh`) and passes its URL as `MIGBOARD_TEST_DATABASE_URL`; without it the PostgreSQL
 //! runs say so and check nothing.
 
-use server::store::{AuditEntry, NewDeployment, Status, Store, StoreError};
+use server::store::{
+    AuditEntry, NewDeployment, Placement, Sample, Status, Store, StoreError, StoredPool,
+};
 
 fn new(name: &str) -> NewDeployment {
     NewDeployment {
         name: name.to_owned(),
         mode: "update".to_owned(),
         blueprint: format!("{{\"recipe_mode\": \"update\", \"deployment_name\": \"{name}\"}}"),
+        drain: false,
     }
 }
 
@@ -68,6 +71,8 @@ on_both_backends!(deployments_and_steps_survive_reopening_and_steps_are_idempote
 on_both_backends!(names_are_unique_among_live_deployments_only);
 on_both_backends!(unknown_ids_are_errors_not_panics);
 on_both_backends!(desired_configs_and_the_audit_log);
+on_both_backends!(a_slice_holds_one_live_replica_and_drains_free_it);
+on_both_backends!(pools_samples_and_progress);
 
 #[tokio::test]
 async fn open_in_makes_the_database_file_and_memory_works() {
@@ -262,4 +267,131 @@ async fn desired_configs_and_the_audit_log(url: String) {
     let actions: Vec<&str> = log.iter().map(|e| e.action.as_str()).collect();
     assert_eq!(actions, ["undeploy", "deploy"]);
     assert!(log.iter().all(|e| e.at_ms > 0), "the store sets the time");
+}
+
+fn placement(id: i64, replica: u32, node: &str, gpu: u32, start: u8) -> Placement {
+    Placement {
+        deployment_id: id,
+        replica,
+        node: node.into(),
+        gpu,
+        start,
+        profile: "1g.20gb".into(),
+        pid: 4242 + replica,
+        state: "placed".into(),
+    }
+}
+
+async fn a_slice_holds_one_live_replica_and_drains_free_it(url: String) {
+    let store = Store::open(&url).await.expect("open");
+    let a = store.create_deployment(&new("a")).await.expect("a");
+    let b = store.create_deployment(&new("b")).await.expect("b");
+    store
+        .place(&placement(a.id, 0, "n1", 0, 2))
+        .await
+        .expect("place");
+    // Placing the same replica again is a no-op; another replica on that slice is refused.
+    store
+        .place(&placement(a.id, 0, "n1", 0, 2))
+        .await
+        .expect("idempotent");
+    let err = store
+        .place(&placement(b.id, 0, "n1", 0, 2))
+        .await
+        .expect_err("taken");
+    assert!(matches!(err, StoreError::SliceTaken(_)), "{err}");
+    assert!(err.to_string().contains("n1 GPU 0 slice 2"), "{err}");
+    // A drain displaces it: the slice is free for another replica, and the displaced one moves.
+    store.displace("n1", &[(0, 2)]).await.expect("displace");
+    store
+        .place(&placement(b.id, 0, "n1", 0, 2))
+        .await
+        .expect("free after the drain");
+    let moved = store.placements(a.id).await.expect("list");
+    assert_eq!(moved.len(), 1);
+    assert_eq!(moved[0].state, "displaced");
+    store
+        .place(&placement(a.id, 0, "n2", 3, 6))
+        .await
+        .expect("moved");
+    let all = store.all_placements().await.expect("all");
+    assert_eq!(all.len(), 2, "moving updates the row, never adds one");
+    assert!(all.iter().all(|p| p.state == "placed"));
+    store.remove_placement(a.id, 0).await.expect("remove");
+    assert!(store.placements(a.id).await.expect("list").is_empty());
+    drop(store);
+    // Reopened: what was stored is there.
+    let store = Store::open(&url).await.expect("reopen");
+    assert_eq!(
+        store.placements(b.id).await.expect("list"),
+        [placement(b.id, 0, "n1", 0, 2)]
+    );
+}
+
+async fn pools_samples_and_progress(url: String) {
+    let store = Store::open(&url).await.expect("open");
+    let d = store.create_deployment(&new("pool")).await.expect("d");
+    let pool = StoredPool {
+        name: "H100_pool_mig".into(),
+        shape: "BM.GPU.H100.8".into(),
+        mig_config: Some("all-1g.20gb".into()),
+        deployment_id: d.id,
+        nodes: vec!["10.0.30.11".into(), "10.0.30.12".into()],
+    };
+    store.create_pool(&pool).await.expect("create");
+    // Again (a resumed step): nothing changes, nothing doubles.
+    store
+        .create_pool(&StoredPool {
+            nodes: vec!["other".into()],
+            ..pool.clone()
+        })
+        .await
+        .expect("idempotent");
+    assert_eq!(store.pools().await.expect("pools"), [pool.clone()]);
+    store.delete_pool(&pool.name).await.expect("delete");
+    assert!(store.pools().await.expect("pools").is_empty());
+
+    let sample = |at_ms, used_mib| Sample {
+        node: "n1".into(),
+        gpu: 0,
+        start: 2,
+        profile: "1g.20gb".into(),
+        at_ms,
+        used_mib,
+    };
+    store
+        .add_samples(&[sample(1_000, 100), sample(2_000, 200)], 0)
+        .await
+        .expect("add");
+    store
+        .add_samples(&[sample(3_000, 300)], 1_500)
+        .await
+        .expect("add and prune");
+    let kept = store.samples("n1", 0).await.expect("samples");
+    assert_eq!(
+        kept,
+        [sample(2_000, 200), sample(3_000, 300)],
+        "the oldest was pruned"
+    );
+    assert!(store.samples("n2", 0).await.expect("samples").is_empty());
+
+    store
+        .record_step(d.id, "a", "done", "")
+        .await
+        .expect("step");
+    store
+        .record_step(d.id, "b", "running", "")
+        .await
+        .expect("step");
+    store
+        .record_step(d.id, "c", "skipped", "")
+        .await
+        .expect("step");
+    let progress = store.progress().await.expect("progress");
+    assert_eq!(
+        progress.get(&d.id),
+        Some(&mig::wire::Progress { done: 2, total: 3 })
+    );
+    assert_eq!(store.step_times("a", 0).await.expect("times").len(), 1);
+    assert_eq!(store.live_names().await.expect("names"), ["pool"]);
 }

@@ -1,6 +1,7 @@
 //! Server functions, one file per resource. Each is thin: parse with `mig`, call the backend, map the error.
 
 pub mod blueprints;
+pub mod deployments;
 pub mod fleet;
 pub mod plan;
 pub mod status;

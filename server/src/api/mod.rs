@@ -2,8 +2,10 @@
 //! what is wrong, where, and how to fix it. Handlers are thin: parse, call `mig`, shape the answer.
 
 mod blueprints;
+mod deployments;
 mod fleet;
 mod models;
+pub mod openapi;
 mod sizing;
 
 use axum::Router;
@@ -33,6 +35,20 @@ pub fn routes() -> Router<AppState> {
             "/blueprints/validate",
             post(blueprints::validate).layer(DefaultBodyLimit::max(mig::blueprint::MAX_BYTES)),
         )
+        .route(
+            "/deployments",
+            get(deployments::list)
+                .post(deployments::create)
+                .layer(DefaultBodyLimit::max(mig::blueprint::MAX_BYTES)),
+        )
+        .route("/deployments/{id}", get(deployments::one))
+        .route("/deployments/{id}/undeploy", post(deployments::undeploy))
+        .route("/deployments/{id}/logs", get(deployments::logs))
+        .route("/deployments/{id}/events", get(deployments::events))
+        .route("/events", get(deployments::all_events))
+        .route("/nodes/{node}", get(deployments::node))
+        .route("/nodes/{node}/charts/{chart}", get(deployments::chart))
+        .route("/openapi.json", get(openapi::document))
         .fallback(not_found)
 }
 
@@ -61,6 +77,22 @@ pub enum ApiError {
         /// How large is too large.
         message: String,
         /// What to send instead.
+        hint: String,
+    },
+    /// The request conflicts with the resource's state.
+    #[error("{message}")]
+    Conflict {
+        /// What is in the way.
+        message: String,
+        /// What to do.
+        hint: String,
+    },
+    /// A dependency (the database) failed.
+    #[error("{message}")]
+    Unavailable {
+        /// What failed.
+        message: String,
+        /// What to do.
         hint: String,
     },
     /// No such resource.
@@ -98,6 +130,13 @@ impl IntoResponse for ApiError {
                 hint,
             ),
             Self::NotFound { message, hint } => (StatusCode::NOT_FOUND, "not_found", message, hint),
+            Self::Conflict { message, hint } => (StatusCode::CONFLICT, "conflict", message, hint),
+            Self::Unavailable { message, hint } => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                message,
+                hint,
+            ),
             Self::TooLarge { message, hint } => {
                 (StatusCode::PAYLOAD_TOO_LARGE, "too_large", message, hint)
             }
@@ -116,7 +155,7 @@ impl IntoResponse for ApiError {
 async fn not_found(axum::extract::OriginalUri(uri): axum::extract::OriginalUri) -> ApiError {
     ApiError::NotFound {
         message: format!("no API route at {}", uri.path()),
-        hint: "the API lives under /api/v1: gpu-models, gpu-models/{model}, gpu-models/{model}/combinations, layouts/validate, sizing, fleet, blueprints/schema, blueprints/validate".into(),
+        hint: "the API lives under /api/v1; GET /api/v1/openapi.json lists every route".into(),
     }
 }
 

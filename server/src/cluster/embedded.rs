@@ -17,10 +17,14 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use mig::blueprint::Catalogue;
 use mig::shape::NodeShape;
+use std::sync::RwLock;
 use tokio::io::{AsyncBufReadExt, BufReader};
+
 use tokio::sync::Mutex;
 
-use super::{BoxFuture, Cluster, ClusterError, Fleet, Node, Pool};
+use super::{
+    BoxFuture, BusyInstance, Cluster, ClusterError, Fleet, NewNode, Node, Pool, WorkloadSpec,
+};
 
 /// A pool of the fleet to run.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,10 +33,44 @@ pub struct PoolSpec {
     pub name: String,
     /// Node shape.
     pub shape: &'static NodeShape,
-    /// Node names.
-    pub nodes: Vec<String>,
-    /// Named MIG config applied to a node the first time it starts.
+    /// Its nodes.
+    pub nodes: Vec<NodeSpec>,
+    /// Named MIG config applied to a simulated node the first time it starts.
     pub mig_config: Option<String>,
+}
+
+/// A node of a pool: simulated (migboard runs its agent) or a real agent reached by URL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NodeSpec {
+    /// Node name (OKE uses the private IP).
+    pub name: String,
+    /// A real agent to reach instead of a simulated one.
+    pub remote: Option<RemoteAgent>,
+}
+
+impl From<&str> for NodeSpec {
+    fn from(name: &str) -> Self {
+        Self::simulated(name)
+    }
+}
+
+impl NodeSpec {
+    /// A simulated node.
+    pub fn simulated(name: &str) -> Self {
+        Self {
+            name: name.to_owned(),
+            remote: None,
+        }
+    }
+}
+
+/// A real node agent, already running, reached over HTTP.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RemoteAgent {
+    /// Its base URL (`http://10.0.10.11:9400`).
+    pub url: String,
+    /// Its bearer token.
+    pub token: String,
 }
 
 /// The fleet to run.
@@ -40,6 +78,8 @@ pub struct PoolSpec {
 pub struct FleetSpec {
     /// Its pools.
     pub pools: Vec<PoolSpec>,
+    /// How long each simulated MIG change takes (0: instant).
+    pub sim_latency: Duration,
 }
 
 impl FleetSpec {
@@ -50,7 +90,7 @@ impl FleetSpec {
             mig::shape::shape(shape).map(|shape| PoolSpec {
                 name: name.to_owned(),
                 shape,
-                nodes: nodes.iter().map(|n| (*n).to_owned()).collect(),
+                nodes: nodes.iter().map(|n| NodeSpec::simulated(n)).collect(),
                 mig_config: Some(config.to_owned()),
             })
         };
@@ -67,7 +107,30 @@ impl FleetSpec {
             .into_iter()
             .flatten()
             .collect(),
+            sim_latency: Duration::ZERO,
         }
+    }
+
+    /// Adds the pools deployments created (kept in the database) that the spec does not have, so a
+    /// restarted server starts their nodes again.
+    pub fn with_stored(mut self, stored: &[crate::store::StoredPool]) -> Self {
+        for p in stored {
+            if self.pools.iter().any(|q| q.name == p.name) {
+                continue;
+            }
+            let Some(shape) = mig::shape::shape(&p.shape) else {
+                tracing::warn!(pool = %p.name, shape = %p.shape, "a stored pool has an unknown shape; not started");
+                continue;
+            };
+            self.pools.push(PoolSpec {
+                name: p.name.clone(),
+                shape,
+                nodes: p.nodes.iter().map(|n| NodeSpec::simulated(n)).collect(),
+                // Its config is applied by the deployment's own steps, which resume if unfinished.
+                mig_config: None,
+            });
+        }
+        self
     }
 
     /// One line for the status card.
@@ -78,9 +141,135 @@ impl FleetSpec {
             .collect::<Vec<_>>()
             .join(", ")
     }
+
+    /// Reads a fleet file (TOML; see `docs/fleet.example.toml`), checking shapes, configs and names.
+    /// The simulated nodes' latency is not part of it (it is a flag, `--sim-latency-ms`).
+    ///
+    /// # Errors
+    /// [`ClusterError::Start`] naming the file, the place in it and what to write instead.
+    pub fn from_toml(
+        text: &str,
+        origin: &str,
+        catalogue: &Catalogue,
+    ) -> Result<Self, ClusterError> {
+        #[derive(serde::Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct File {
+            #[serde(default)]
+            pools: Vec<Pool>,
+        }
+        #[derive(serde::Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Pool {
+            name: String,
+            shape: String,
+            #[serde(default)]
+            mig_config: Option<String>,
+            #[serde(default)]
+            nodes: Vec<String>,
+            #[serde(default)]
+            agents: Vec<Agent>,
+        }
+        #[derive(serde::Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Agent {
+            name: String,
+            url: String,
+            token_file: std::path::PathBuf,
+        }
+        let bad = |m: String| ClusterError::Start(format!("fleet file {origin}: {m}"));
+        let file: File = toml::from_str(text).map_err(|e| bad(e.to_string()))?;
+        if file.pools.is_empty() {
+            return Err(bad(
+                "no pools: add at least one [[pools]] table with name, shape and nodes".into(),
+            ));
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        let mut pools = Vec::new();
+        for (i, p) in file.pools.into_iter().enumerate() {
+            let at = format!("pools[{i}] (\"{}\")", p.name);
+            let shape = mig::shape::shape(&p.shape).ok_or_else(|| {
+                bad(format!(
+                    "{at}.shape: \"{}\" is not a MIG-capable node shape; use one of {}",
+                    p.shape,
+                    mig::shape::SHAPES
+                        .iter()
+                        .map(|s| s.name)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ))
+            })?;
+            if !seen.insert(format!("pool/{}", p.name)) {
+                return Err(bad(format!("{at}: a second pool with this name")));
+            }
+            if let Some(c) = &p.mig_config
+                && catalogue.config(shape.model, c).is_none()
+            {
+                return Err(bad(format!(
+                    "{at}.mig_config: \"{c}\" is not a named config of {}; use one of {}",
+                    shape.model.spec().display_name,
+                    catalogue
+                        .configs(shape.model)
+                        .iter()
+                        .map(|c| c.name.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )));
+            }
+            let mut nodes: Vec<NodeSpec> = p.nodes.iter().map(|n| NodeSpec::simulated(n)).collect();
+            for a in p.agents {
+                let token = std::fs::read_to_string(&a.token_file).map_err(|e| {
+                    bad(format!(
+                        "{at}: agent \"{}\": reading token_file {}: {e}",
+                        a.name,
+                        a.token_file.display()
+                    ))
+                })?;
+                if !(a.url.starts_with("http://") || a.url.starts_with("https://")) {
+                    return Err(bad(format!(
+                        "{at}: agent \"{}\": url \"{}\" is not http(s)://HOST:PORT",
+                        a.name, a.url
+                    )));
+                }
+                nodes.push(NodeSpec {
+                    name: a.name,
+                    remote: Some(RemoteAgent {
+                        url: a.url.trim_end_matches('/').to_owned(),
+                        token: token.trim().to_owned(),
+                    }),
+                });
+            }
+            if nodes.is_empty() {
+                return Err(bad(format!(
+                    "{at}: no nodes; list simulated nodes in `nodes` or real ones in [[pools.agents]]"
+                )));
+            }
+            for n in &nodes {
+                if n.name.is_empty() || n.name.contains(['/', '\\']) || n.name.starts_with('.') {
+                    return Err(bad(format!(
+                        "{at}: node name \"{}\" is empty or has a path character",
+                        n.name
+                    )));
+                }
+                if !seen.insert(format!("node/{}", n.name)) {
+                    return Err(bad(format!("{at}: node \"{}\" is listed twice", n.name)));
+                }
+            }
+            pools.push(PoolSpec {
+                name: p.name,
+                shape,
+                nodes,
+                mig_config: p.mig_config,
+            });
+        }
+        Ok(Self {
+            pools,
+            sim_latency: Duration::ZERO,
+        })
+    }
 }
 
-/// A running node agent.
+/// A node agent migboard talks to.
 #[derive(Debug)]
 struct AgentNode {
     name: String,
@@ -88,8 +277,14 @@ struct AgentNode {
     shape: &'static NodeShape,
     url: String,
     token: String,
-    /// Killed when the fleet is dropped.
+    /// The simulated node's process (killed when dropped) and state files; `None` for a real agent.
+    sim: Option<SimProcess>,
+}
+
+#[derive(Debug)]
+struct SimProcess {
     _child: tokio::process::Child,
+    files: [PathBuf; 2],
 }
 
 type HttpClient = Client<HttpConnector, Full<bytes::Bytes>>;
@@ -97,13 +292,22 @@ type HttpClient = Client<HttpConnector, Full<bytes::Bytes>>;
 /// The embedded fleet.
 #[derive(Debug)]
 pub struct Embedded {
-    nodes: Vec<AgentNode>,
-    pools: Vec<Pool>,
+    nodes: RwLock<Vec<Arc<AgentNode>>>,
+    pools: RwLock<Vec<Pool>>,
     catalogue: Arc<Catalogue>,
     client: HttpClient,
-    what: String,
+    dir: PathBuf,
+    agent_bin: PathBuf,
+    sim_latency: Duration,
     /// One fleet read at a time: agents answer in microseconds, a burst of readers gains nothing.
     reading: Mutex<()>,
+}
+
+fn read<T: Clone>(lock: &RwLock<T>) -> T {
+    // A poisoned lock means a writer panicked mid-push; the list itself is still whole.
+    lock.read()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .clone()
 }
 
 /// Where the agent binary is: `MIGBOARD_AGENT_BIN`, else next to this executable (or one folder up,
@@ -153,41 +357,86 @@ impl Embedded {
             .await
             .map_err(|e| ClusterError::Start(format!("creating {}: {e}", dir.display())))?;
         let client: HttpClient = Client::builder(TokioExecutor::new()).build_http();
-        let mut fleet = Self {
-            nodes: Vec::new(),
-            pools: Vec::new(),
+        let fleet = Self {
+            nodes: RwLock::new(Vec::new()),
+            pools: RwLock::new(Vec::new()),
             catalogue,
             client,
-            what: format!(
-                "embedded fleet (simulated GPUs, real agents): {}",
-                spec.describe()
-            ),
+            dir,
+            agent_bin: agent_bin.to_owned(),
+            sim_latency: spec.sim_latency,
             reading: Mutex::new(()),
         };
         for pool in &spec.pools {
-            fleet.pools.push(Pool {
+            fleet.add_pool(pool);
+            for node in &pool.nodes {
+                let (agent, first_start) = match &node.remote {
+                    Some(remote) => (
+                        AgentNode {
+                            name: node.name.clone(),
+                            pool: pool.name.clone(),
+                            shape: pool.shape,
+                            url: remote.url.clone(),
+                            token: remote.token.clone(),
+                            sim: None,
+                        },
+                        false,
+                    ),
+                    None => {
+                        let (state, _) = fleet.files_of(&node.name);
+                        let first_start = !state.exists();
+                        (
+                            fleet.spawn(&node.name, &pool.name, pool.shape).await?,
+                            first_start,
+                        )
+                    }
+                };
+                if let (true, Some(config)) = (first_start, &pool.mig_config) {
+                    fleet
+                        .apply_all(&agent, config, &[], false)
+                        .await
+                        .map_err(|e| ClusterError::Start(e.to_string()))?;
+                }
+                fleet.push(agent);
+            }
+        }
+        Ok(fleet)
+    }
+
+    fn add_pool(&self, pool: &PoolSpec) {
+        let mut pools = self
+            .pools
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if !pools.iter().any(|p| p.name == pool.name) {
+            pools.push(Pool {
                 name: pool.name.clone(),
                 shape: pool.shape.name.to_owned(),
                 max_pods_per_node: mig::blueprint::DEFAULT_MAX_PODS_PER_NODE,
             });
-            for name in &pool.nodes {
-                let state = dir.join(format!("{name}.json"));
-                let first_start = !state.exists();
-                let node = spawn(
-                    name,
-                    pool,
-                    &state,
-                    &dir.join(format!("{name}.journal")),
-                    agent_bin,
-                )
-                .await?;
-                if let (true, Some(config)) = (first_start, &pool.mig_config) {
-                    fleet.apply(&node, config).await?;
-                }
-                fleet.nodes.push(node);
-            }
         }
-        Ok(fleet)
+    }
+
+    fn push(&self, node: AgentNode) {
+        self.nodes
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push(Arc::new(node));
+    }
+
+    fn node(&self, name: &str) -> Result<Arc<AgentNode>, ClusterError> {
+        read(&self.nodes)
+            .into_iter()
+            .find(|n| n.name == name)
+            .ok_or_else(|| ClusterError::NoSuchNode(name.to_owned()))
+    }
+
+    /// A simulated node's state file and apply journal.
+    fn files_of(&self, node: &str) -> (PathBuf, PathBuf) {
+        (
+            self.dir.join(format!("{node}.json")),
+            self.dir.join(format!("{node}.journal")),
+        )
     }
 
     async fn request(
@@ -222,19 +471,72 @@ impl Embedded {
         Ok((status, String::from_utf8_lossy(&bytes).into_owned()))
     }
 
-    /// Applies named config `config` to every GPU of `node` and waits for the agent to finish.
-    async fn apply(&self, node: &AgentNode, config: &str) -> Result<(), ClusterError> {
-        let err = |message: String| ClusterError::Start(format!("node {}: {message}", node.name));
-        let body = serde_json::json!({ "config": config }).to_string();
-        let (status, answer) = self.request(node, "POST", "/v1/apply", Some(body)).await?;
-        if status != 202 {
-            return Err(err(format!("applying {config}: HTTP {status}: {answer}")));
+    /// Applies named config `config` to GPUs `gpus` of `node` (all when empty) and waits for the
+    /// agent to finish. A 409 because an earlier apply still runs (a restarted server finds its
+    /// agents resuming their journals) is waited out.
+    async fn apply_all(
+        &self,
+        node: &AgentNode,
+        config: &str,
+        gpus: &[u32],
+        drained: bool,
+    ) -> Result<(), ClusterError> {
+        let refused = |message: String| ClusterError::Refused {
+            node: node.name.clone(),
+            message,
+        };
+        let transient = |message: String| ClusterError::Node {
+            node: node.name.clone(),
+            message,
+        };
+        let body =
+            serde_json::json!({ "config": config, "gpus": gpus, "drained": drained }).to_string();
+        let mut answer = self
+            .request(node, "POST", "/v1/apply", Some(body.clone()))
+            .await?;
+        for _ in 0..300 {
+            if answer.0 != 409 || !answer.1.contains("\"busy\"") {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            answer = self
+                .request(node, "POST", "/v1/apply", Some(body.clone()))
+                .await?;
         }
-        let id = serde_json::from_str::<serde_json::Value>(&answer)
-            .ok()
-            .and_then(|v| v["operation"].as_u64())
-            .ok_or_else(|| err(format!("applying {config}: unexpected answer {answer}")))?;
-        for _ in 0..600 {
+        let (status, answer) = answer;
+        let value: serde_json::Value = serde_json::from_str(&answer).unwrap_or_default();
+        match status {
+            202 => {}
+            409 if value["error"]["code"] == "in_use" => {
+                let busy = serde_json::from_value::<Vec<BusyInstance>>(
+                    value["error"]["instances"].clone(),
+                )
+                .unwrap_or_default();
+                return Err(ClusterError::InUse {
+                    node: node.name.clone(),
+                    busy,
+                });
+            }
+            409 => return Err(transient(format!("applying {config}: {answer}"))),
+            400..=499 => {
+                let message = value["error"]["message"]
+                    .as_str()
+                    .map_or(answer.clone(), str::to_owned);
+                return Err(refused(format!(
+                    "applying {config}: HTTP {status}: {message}"
+                )));
+            }
+            _ => {
+                return Err(transient(format!(
+                    "applying {config}: HTTP {status}: {answer}"
+                )));
+            }
+        }
+        let id = value["operation"]
+            .as_u64()
+            .ok_or_else(|| transient(format!("applying {config}: unexpected answer {answer}")))?;
+        // Real MIG changes take seconds per GPU; give up (transiently) after ten minutes.
+        for _ in 0..12_000 {
             let (_, op) = self
                 .request(node, "GET", &format!("/v1/operations/{id}"), None)
                 .await?;
@@ -242,15 +544,25 @@ impl Embedded {
             match op["status"].as_str() {
                 Some("running") => tokio::time::sleep(Duration::from_millis(50)).await,
                 Some("succeeded") => return Ok(()),
-                other => {
-                    return Err(err(format!(
-                        "applying {config}: {} ({op})",
-                        other.unwrap_or("unknown")
+                Some("failed") => {
+                    let errors: Vec<String> = op["gpus"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .filter_map(|g| Some(format!("GPU {}: {}", g["gpu"], g["error"].as_str()?)))
+                        .collect();
+                    return Err(refused(format!("applying {config}: {}", errors.join("; "))));
+                }
+                _ => {
+                    return Err(transient(format!(
+                        "applying {config}: operation {id}: {op}"
                     )));
                 }
             }
         }
-        Err(err(format!("applying {config}: still running after 30 s")))
+        Err(transient(format!(
+            "applying {config}: still running after 10 minutes"
+        )))
     }
 
     /// The named config every GPU of this node matches, if one does.
@@ -282,78 +594,103 @@ impl Embedded {
     }
 }
 
-async fn spawn(
-    name: &str,
-    pool: &PoolSpec,
-    state: &Path,
-    journal: &Path,
-    agent_bin: &Path,
-) -> Result<AgentNode, ClusterError> {
-    let err = |m: String| ClusterError::Start(format!("node {name}: {m}"));
-    let token = random_token()?;
-    let simulate = format!("{}x{}", pool.shape.model.id(), pool.shape.gpus);
-    let mut child = tokio::process::Command::new(agent_bin)
-        .arg("--simulate")
-        .arg(&simulate)
-        .arg("--sim-state")
-        .arg(state)
-        .args([
-            "serve",
-            "--addr",
-            "127.0.0.1:0",
-            "--exit-with-parent",
-            "--journal",
-        ])
-        .arg(journal)
-        .env("MIGBOARD_AGENT_TOKEN", &token)
-        .env(
-            "RUST_LOG",
-            std::env::var("MIGBOARD_AGENT_LOG").unwrap_or_else(|_| "warn".into()),
-        )
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .kill_on_drop(true)
-        .spawn()
-        .map_err(|e| err(format!("starting {}: {e}", agent_bin.display())))?;
-    let stdout = child.stdout.take().ok_or_else(|| err("no stdout".into()))?;
-    let mut lines = BufReader::new(stdout).lines();
-    let first = tokio::time::timeout(Duration::from_secs(15), lines.next_line())
-        .await
-        .map_err(|_| err("the agent did not say where it listens within 15 s".into()))?
-        .map_err(|e| err(format!("reading the agent's output: {e}")))?;
-    let url = first
-        .as_deref()
-        .and_then(|l| l.strip_prefix("listening on "))
-        .map(str::to_owned)
-        .ok_or_else(|| {
-            err(format!(
-                "the agent exited or said something unexpected ({first:?}); its log is above"
-            ))
-        })?;
-    // Keep draining its stdout so it can never block on a full pipe.
-    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-    tracing::info!(node = %name, pool = %pool.name, %url, "node agent started");
-    Ok(AgentNode {
-        name: name.to_owned(),
-        pool: pool.name.clone(),
-        shape: pool.shape,
-        url,
-        token,
-        _child: child,
-    })
+impl Embedded {
+    /// Starts the agent of simulated node `name`.
+    async fn spawn(
+        &self,
+        name: &str,
+        pool: &str,
+        shape: &'static NodeShape,
+    ) -> Result<AgentNode, ClusterError> {
+        let err = |m: String| ClusterError::Start(format!("node {name}: {m}"));
+        let (state, journal) = self.files_of(name);
+        let token = random_token()?;
+        let simulate = format!("{}x{}", shape.model.id(), shape.gpus);
+        let mut child = tokio::process::Command::new(&self.agent_bin)
+            .arg("--simulate")
+            .arg(&simulate)
+            .arg("--sim-state")
+            .arg(&state)
+            .arg("--sim-latency-ms")
+            .arg(self.sim_latency.as_millis().to_string())
+            .args([
+                "serve",
+                "--addr",
+                "127.0.0.1:0",
+                "--exit-with-parent",
+                "--journal",
+            ])
+            .arg(&journal)
+            .env("MIGBOARD_AGENT_TOKEN", &token)
+            .env(
+                "RUST_LOG",
+                std::env::var("MIGBOARD_AGENT_LOG").unwrap_or_else(|_| "warn".into()),
+            )
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .kill_on_drop(true)
+            .spawn()
+            .map_err(|e| err(format!("starting {}: {e}", self.agent_bin.display())))?;
+        let stdout = child.stdout.take().ok_or_else(|| err("no stdout".into()))?;
+        let mut lines = BufReader::new(stdout).lines();
+        let first = tokio::time::timeout(Duration::from_secs(15), lines.next_line())
+            .await
+            .map_err(|_| err("the agent did not say where it listens within 15 s".into()))?
+            .map_err(|e| err(format!("reading the agent's output: {e}")))?;
+        let url = first
+            .as_deref()
+            .and_then(|l| l.strip_prefix("listening on "))
+            .map(str::to_owned)
+            .ok_or_else(|| {
+                err(format!(
+                    "the agent exited or said something unexpected ({first:?}); its log is above"
+                ))
+            })?;
+        // Keep draining its stdout so it can never block on a full pipe.
+        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        tracing::info!(node = %name, %pool, %url, "node agent started");
+        Ok(AgentNode {
+            name: name.to_owned(),
+            pool: pool.to_owned(),
+            shape,
+            url,
+            token,
+            sim: Some(SimProcess {
+                _child: child,
+                files: [state, journal],
+            }),
+        })
+    }
 }
 
 impl Cluster for Embedded {
     fn describe(&self) -> String {
-        self.what.clone()
+        let nodes = read(&self.nodes);
+        let pools: Vec<String> = read(&self.pools)
+            .iter()
+            .map(|p| {
+                let members: Vec<_> = nodes.iter().filter(|n| n.pool == p.name).collect();
+                let remote = members.iter().filter(|n| n.sim.is_none()).count();
+                let mut line = format!("{} {} × {}", p.name, members.len(), p.shape);
+                if remote > 0 {
+                    line.push_str(&format!(" ({remote} real)"));
+                }
+                line
+            })
+            .collect();
+        format!(
+            "embedded fleet (simulated GPUs, real agents): {}",
+            pools.join(", ")
+        )
     }
 
     fn fleet(&self) -> BoxFuture<'_, Fleet> {
         Box::pin(async move {
             let _one = self.reading.lock().await;
-            let mut nodes = Vec::with_capacity(self.nodes.len());
-            for node in &self.nodes {
+            let agents = read(&self.nodes);
+            let mut nodes = Vec::with_capacity(agents.len());
+            for node in &agents {
                 let answer = self.request(node, "GET", "/v1/inventory", None).await;
                 let (gpus, error) = match answer {
                     Ok((200, body)) => match serde_json::from_str::<mig::wire::Inventory>(&body) {
@@ -376,9 +713,143 @@ impl Cluster for Embedded {
                 });
             }
             Fleet {
-                pools: self.pools.clone(),
+                pools: read(&self.pools),
                 nodes,
             }
+        })
+    }
+
+    fn apply<'a>(
+        &'a self,
+        node: &'a str,
+        config: &'a str,
+        gpus: &'a [u32],
+        drained: bool,
+    ) -> BoxFuture<'a, Result<(), ClusterError>> {
+        Box::pin(async move {
+            let agent = self.node(node)?;
+            self.apply_all(&agent, config, gpus, drained).await
+        })
+    }
+
+    fn start_workload<'a>(
+        &'a self,
+        node: &'a str,
+        w: &'a WorkloadSpec,
+    ) -> BoxFuture<'a, Result<(), ClusterError>> {
+        Box::pin(async move {
+            let agent = self.node(node)?;
+            let body = serde_json::json!({"gpu": w.gpu, "start": w.start, "pid": w.pid, "memory_mib": w.memory_mib});
+            match self
+                .request(&agent, "POST", "/v1/workloads", Some(body.to_string()))
+                .await?
+            {
+                (201, _) => Ok(()),
+                (status @ 400..=499, answer) => Err(ClusterError::Refused {
+                    node: node.to_owned(),
+                    message: format!(
+                        "starting a workload on GPU {} slice {}: HTTP {status}: {answer}",
+                        w.gpu, w.start
+                    ),
+                }),
+                (status, answer) => Err(ClusterError::Node {
+                    node: node.to_owned(),
+                    message: format!("starting a workload: HTTP {status}: {answer}"),
+                }),
+            }
+        })
+    }
+
+    fn stop_workloads<'a>(
+        &'a self,
+        node: &'a str,
+        gpu: u32,
+        start: u8,
+    ) -> BoxFuture<'a, Result<u32, ClusterError>> {
+        Box::pin(async move {
+            let agent = self.node(node)?;
+            match self
+                .request(
+                    &agent,
+                    "DELETE",
+                    &format!("/v1/workloads/{gpu}/{start}"),
+                    None,
+                )
+                .await?
+            {
+                (200, answer) => Ok(serde_json::from_str::<serde_json::Value>(&answer)
+                    .ok()
+                    .and_then(|v| v["stopped"].as_u64())
+                    .and_then(|n| u32::try_from(n).ok())
+                    .unwrap_or(0)),
+                // No instance there any more: nothing runs on it.
+                (404, _) => Ok(0),
+                (status @ 400..=499, answer) => Err(ClusterError::Refused {
+                    node: node.to_owned(),
+                    message: format!(
+                        "stopping workloads on GPU {gpu} slice {start}: HTTP {status}: {answer}"
+                    ),
+                }),
+                (status, answer) => Err(ClusterError::Node {
+                    node: node.to_owned(),
+                    message: format!("stopping workloads: HTTP {status}: {answer}"),
+                }),
+            }
+        })
+    }
+
+    fn add_node<'a>(&'a self, node: &'a NewNode) -> BoxFuture<'a, Result<(), ClusterError>> {
+        Box::pin(async move {
+            if self.node(&node.name).is_ok() {
+                return Ok(());
+            }
+            self.add_pool(&PoolSpec {
+                name: node.pool.clone(),
+                shape: node.shape,
+                nodes: Vec::new(),
+                mig_config: None,
+            });
+            let agent = self.spawn(&node.name, &node.pool, node.shape).await?;
+            self.push(agent);
+            Ok(())
+        })
+    }
+
+    fn remove_node<'a>(&'a self, node: &'a str) -> BoxFuture<'a, Result<(), ClusterError>> {
+        Box::pin(async move {
+            let removed = {
+                let mut nodes = self
+                    .nodes
+                    .write()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                let at = nodes.iter().position(|n| n.name == node);
+                at.map(|i| nodes.remove(i))
+            };
+            let Some(agent) = removed else { return Ok(()) };
+            if agent.sim.is_none() {
+                return Err(ClusterError::Unsupported(format!(
+                    "node {node} is a real agent listed in the fleet file; remove it there"
+                )));
+            }
+            let pool = agent.pool.clone();
+            let files = agent.sim.as_ref().map(|s| s.files.clone());
+            // Dropping the last handle kills the simulated node's agent (kill_on_drop).
+            drop(agent);
+            for f in files.into_iter().flatten() {
+                if let Err(e) = tokio::fs::remove_file(&f).await
+                    && e.kind() != std::io::ErrorKind::NotFound
+                {
+                    tracing::warn!(file = %f.display(), error = %e, "cannot remove a removed node's state");
+                }
+            }
+            if !read(&self.nodes).iter().any(|n| n.pool == pool) {
+                self.pools
+                    .write()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .retain(|p| p.name != pool);
+            }
+            tracing::info!(%node, "node removed");
+            Ok(())
         })
     }
 }

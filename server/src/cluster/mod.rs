@@ -21,7 +21,7 @@ pub enum ClusterError {
     /// The fleet could not be started.
     #[error("starting the fleet: {0}")]
     Start(String),
-    /// A node agent could not be reached or answered an error.
+    /// A node agent could not be reached or answered an error (may pass: retry).
     #[error("node {node}: {message}")]
     Node {
         /// The node.
@@ -29,6 +29,72 @@ pub enum ClusterError {
         /// What went wrong.
         message: String,
     },
+    /// The node refused: what was asked cannot be done as the node is (retrying will not help).
+    #[error("node {node}: {message}")]
+    Refused {
+        /// The node.
+        node: String,
+        /// What the node said.
+        message: String,
+    },
+    /// Instances a change would destroy run workloads.
+    #[error("node {node}: instances to destroy are in use: {}", busy.iter().map(|b| format!("GPU {} {} at slice {} (pids {:?})", b.gpu, b.profile, b.start, b.pids)).collect::<Vec<_>>().join("; "))]
+    InUse {
+        /// The node.
+        node: String,
+        /// What is in the way.
+        busy: Vec<BusyInstance>,
+    },
+    /// No node has this name.
+    #[error("no node named \"{0}\" in the fleet")]
+    NoSuchNode(String),
+    /// This backend cannot do that.
+    #[error("{0}")]
+    Unsupported(String),
+}
+
+impl ClusterError {
+    /// Whether trying again later may succeed (an agent restarting, a timeout, an apply still running).
+    pub fn is_transient(&self) -> bool {
+        matches!(self, Self::Node { .. })
+    }
+}
+
+/// A busy MIG instance, as a refusal lists it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+pub struct BusyInstance {
+    /// GPU index.
+    pub gpu: u32,
+    /// Profile.
+    pub profile: String,
+    /// First memory slice.
+    pub start: u8,
+    /// Processes on it.
+    pub pids: Vec<u32>,
+}
+
+/// A simulated workload to run on a MIG instance (the embedded fleet's stand-in for a pod).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WorkloadSpec {
+    /// GPU index.
+    pub gpu: u32,
+    /// First memory slice of the instance.
+    pub start: u8,
+    /// Process id.
+    pub pid: u32,
+    /// Memory it uses, MiB.
+    pub memory_mib: u64,
+}
+
+/// A node to add to a pool.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewNode {
+    /// Node name.
+    pub name: String,
+    /// Its pool.
+    pub pool: String,
+    /// Its shape.
+    pub shape: &'static mig::shape::NodeShape,
 }
 
 /// A source of fleet state.
@@ -37,7 +103,37 @@ pub trait Cluster: Send + Sync + std::fmt::Debug + 'static {
     fn describe(&self) -> String;
     /// The fleet now (asks every node).
     fn fleet(&self) -> BoxFuture<'_, Fleet>;
+    /// Applies named MIG config `config` to GPUs `gpus` of `node` (all when empty) and waits until it
+    /// is done. Without `drained`, refuses with [`ClusterError::InUse`] when instances it would
+    /// destroy run workloads. Applying what a GPU has already changes nothing.
+    fn apply<'a>(
+        &'a self,
+        node: &'a str,
+        config: &'a str,
+        gpus: &'a [u32],
+        drained: bool,
+    ) -> BoxFuture<'a, Result<(), ClusterError>>;
+    /// Runs a (simulated) workload on a MIG instance of `node`; starting one that runs is a no-op.
+    fn start_workload<'a>(
+        &'a self,
+        node: &'a str,
+        workload: &'a WorkloadSpec,
+    ) -> BoxFuture<'a, Result<(), ClusterError>>;
+    /// Stops the workloads on the instance at `start` of GPU `gpu`; returns how many stopped (0 when
+    /// none ran, or the instance is gone).
+    fn stop_workloads<'a>(
+        &'a self,
+        node: &'a str,
+        gpu: u32,
+        start: u8,
+    ) -> BoxFuture<'a, Result<u32, ClusterError>>;
+    /// Adds a node (a no-op if it runs already).
+    fn add_node<'a>(&'a self, node: &'a NewNode) -> BoxFuture<'a, Result<(), ClusterError>>;
+    /// Removes a node and forgets its state (a no-op if it is gone).
+    fn remove_node<'a>(&'a self, node: &'a str) -> BoxFuture<'a, Result<(), ClusterError>>;
 }
+
+const FIXED: &str = "the fixed fleet (--cluster none) cannot change; start migboard with --cluster embedded to deploy";
 
 /// A fleet given as data, with no agents behind it.
 #[derive(Debug, Clone)]
@@ -65,7 +161,7 @@ impl Fixed {
                 .as_deref()
                 .and_then(|c| catalogue.config(pool.shape.model, c))
                 .and_then(|c| c.layout(pool.shape.model).ok().flatten());
-            for name in &pool.nodes {
+            for name in pool.nodes.iter().map(|n| &n.name) {
                 let gpus = (0..pool.shape.gpus)
                     .map(|index| InventoryGpu {
                         index,
@@ -117,5 +213,40 @@ impl Cluster for Fixed {
 
     fn fleet(&self) -> BoxFuture<'_, Fleet> {
         Box::pin(async move { self.fleet.clone() })
+    }
+
+    fn apply<'a>(
+        &'a self,
+        _: &'a str,
+        _: &'a str,
+        _: &'a [u32],
+        _: bool,
+    ) -> BoxFuture<'a, Result<(), ClusterError>> {
+        Box::pin(async { Err(ClusterError::Unsupported(FIXED.into())) })
+    }
+
+    fn start_workload<'a>(
+        &'a self,
+        _: &'a str,
+        _: &'a WorkloadSpec,
+    ) -> BoxFuture<'a, Result<(), ClusterError>> {
+        Box::pin(async { Err(ClusterError::Unsupported(FIXED.into())) })
+    }
+
+    fn stop_workloads<'a>(
+        &'a self,
+        _: &'a str,
+        _: u32,
+        _: u8,
+    ) -> BoxFuture<'a, Result<u32, ClusterError>> {
+        Box::pin(async { Err(ClusterError::Unsupported(FIXED.into())) })
+    }
+
+    fn add_node<'a>(&'a self, _: &'a NewNode) -> BoxFuture<'a, Result<(), ClusterError>> {
+        Box::pin(async { Err(ClusterError::Unsupported(FIXED.into())) })
+    }
+
+    fn remove_node<'a>(&'a self, _: &'a str) -> BoxFuture<'a, Result<(), ClusterError>> {
+        Box::pin(async { Err(ClusterError::Unsupported(FIXED.into())) })
     }
 }

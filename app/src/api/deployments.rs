@@ -1,0 +1,74 @@
+//! Deployments: list, one with its steps, deploy a blueprint, undeploy, and a node's page.
+
+use leptos::prelude::*;
+use mig::blueprint::Issue;
+use mig::wire::{DeploymentDetail, DeploymentInfo, NodeDetail};
+use serde::{Deserialize, Serialize};
+
+use crate::error::AppError;
+
+/// What deploying a blueprint did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Deployed {
+    /// Scheduled: the orchestrator carries it out now.
+    Created(DeploymentInfo),
+    /// Not scheduled: every issue the fleet-aware check found.
+    Invalid(Vec<Issue>),
+}
+
+/// Every deployment, newest first.
+///
+/// # Errors
+/// [`AppError::Unavailable`] without a backend or when the database fails.
+#[server(endpoint = "deployments")]
+pub async fn list_deployments() -> Result<Vec<DeploymentInfo>, AppError> {
+    crate::backend::from_context()?.deployments().await
+}
+
+/// One deployment with its step log, replicas and per-node progress.
+///
+/// # Errors
+/// [`AppError::NotFound`] for an unknown id; [`AppError::Unavailable`] as above.
+#[server(endpoint = "deployment")]
+pub async fn get_deployment(id: i64) -> Result<DeploymentDetail, AppError> {
+    crate::backend::from_context()?
+        .deployment(id)
+        .await?
+        .ok_or_else(|| AppError::NotFound(format!("no deployment {id}")))
+}
+
+/// Validates `text` against the fleet and schedules it.
+///
+/// # Errors
+/// [`AppError::BadRequest`] over 1 MiB; [`AppError::Unavailable`] as above.
+#[server(endpoint = "deploy")]
+pub async fn deploy_blueprint(text: String, drain: bool) -> Result<Deployed, AppError> {
+    if text.len() > mig::blueprint::MAX_BYTES {
+        return Err(AppError::BadRequest(format!(
+            "the blueprint is {} bytes; the limit is 1 MiB",
+            text.len()
+        )));
+    }
+    crate::backend::from_context()?.deploy(text, drain).await
+}
+
+/// Asks for deployment `id` to be undeployed.
+///
+/// # Errors
+/// [`AppError::NotFound`], [`AppError::Conflict`] (undeployed already, or a pool still in use).
+#[server(endpoint = "undeploy")]
+pub async fn undeploy(id: i64) -> Result<DeploymentInfo, AppError> {
+    crate::backend::from_context()?.undeploy(id).await
+}
+
+/// A node with its GPUs, charts and the deployments that touched it.
+///
+/// # Errors
+/// [`AppError::NotFound`] for an unknown node.
+#[server(endpoint = "node")]
+pub async fn get_node(name: String) -> Result<NodeDetail, AppError> {
+    crate::backend::from_context()?
+        .node(name.clone())
+        .await?
+        .ok_or_else(|| AppError::NotFound(format!("no node named \"{name}\" in the fleet")))
+}

@@ -1,0 +1,323 @@
+//! `/api/v1/deployments` (OCI AI Blueprints' verbs), the event streams and node pages.
+
+use std::convert::Infallible;
+use std::time::Duration;
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::{StatusCode, header};
+use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use futures_util::Stream;
+use mig::wire::Event;
+use serde::Deserialize;
+use tokio_stream::StreamExt as _;
+use tokio_stream::wrappers::BroadcastStream;
+
+use super::ApiError;
+use crate::AppState;
+use crate::orchestrator::OrchestratorError;
+
+fn internal(e: &impl std::fmt::Display) -> ApiError {
+    tracing::error!(error = %e, "deployments API");
+    ApiError::Unavailable {
+        message: format!("the database failed: {e}"),
+        hint: "try again; if it persists, check the server's log and its DATABASE_URL".into(),
+    }
+}
+
+fn not_found(id: i64) -> ApiError {
+    ApiError::NotFound {
+        message: format!("no deployment {id}"),
+        hint: "GET /api/v1/deployments lists them".into(),
+    }
+}
+
+/// Query of `POST /api/v1/deployments`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeployQuery {
+    /// An update may move workloads off busy nodes instead of failing.
+    #[serde(default)]
+    pub drain: bool,
+}
+
+/// `POST /api/v1/deployments[?drain=true]`: the body is the blueprint JSON. 201 with the deployment
+/// (and `Location`); 422 with every issue when it does not validate against the fleet.
+pub async fn create(
+    State(state): State<AppState>,
+    query: Result<Query<DeployQuery>, axum::extract::rejection::QueryRejection>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let Query(query) = query.map_err(|e| ApiError::BadRequest {
+        message: e.body_text(),
+        hint: "the only query parameter is drain=true|false".into(),
+    })?;
+    let body = body.map_err(|e| {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            super::blueprints::too_large()
+        } else {
+            ApiError::BadRequest {
+                message: format!("the request body could not be read: {}", e.body_text()),
+                hint: "send the blueprint JSON as the request body".into(),
+            }
+        }
+    })?;
+    let text = std::str::from_utf8(&body).map_err(|e| ApiError::BadRequest {
+        message: format!(
+            "the body is not UTF-8 text (invalid byte at offset {})",
+            e.valid_up_to()
+        ),
+        hint: "send the blueprint as UTF-8 JSON".into(),
+    })?;
+    match state
+        .orchestrator()
+        .submit(text, query.drain, "anonymous")
+        .await
+    {
+        Ok(info) => Ok((
+            StatusCode::CREATED,
+            [(header::LOCATION, format!("/api/v1/deployments/{}", info.id))],
+            Json(info),
+        )
+            .into_response()),
+        Err(OrchestratorError::Invalid(issues)) => {
+            let errors = issues.iter().filter(|i| i.is_error()).count();
+            let first = issues.iter().find(|i| i.is_error());
+            Ok((
+                StatusCode::UNPROCESSABLE_ENTITY,
+                Json(serde_json::json!({
+                    "error": {
+                        "code": "invalid_blueprint",
+                        "message": format!("the blueprint has {errors} error(s){}", first.map(|i| format!("; first at {}: {}", if i.path.is_empty() { "/" } else { &i.path }, i.message)).unwrap_or_default()),
+                        "hint": first.map_or_else(|| "fix the issues listed".to_owned(), |i| i.hint.clone()),
+                    },
+                    "issues": issues,
+                })),
+            )
+                .into_response())
+        }
+        Err(e) => Err(orchestrator_error(e)),
+    }
+}
+
+fn orchestrator_error(e: OrchestratorError) -> ApiError {
+    match e {
+        OrchestratorError::NotFound(id) => not_found(id),
+        OrchestratorError::Conflict(message) => ApiError::Conflict {
+            message,
+            hint: "GET the deployment to see its status".into(),
+        },
+        OrchestratorError::Invalid(_) => ApiError::Unprocessable {
+            message: e.to_string(),
+            hint: "fix the issues listed".into(),
+        },
+        OrchestratorError::Store(e) => internal(&e),
+    }
+}
+
+/// `GET /api/v1/deployments`: every deployment, newest first.
+pub async fn list(State(state): State<AppState>) -> Result<Response, ApiError> {
+    let all = state
+        .orchestrator()
+        .list()
+        .await
+        .map_err(|e| internal(&e))?;
+    Ok(Json(all).into_response())
+}
+
+/// `GET /api/v1/deployments/{id}`: the deployment, its steps, replicas and per-node progress.
+pub async fn one(State(state): State<AppState>, Path(id): Path<i64>) -> Result<Response, ApiError> {
+    let detail = state
+        .orchestrator()
+        .detail(id)
+        .await
+        .map_err(|e| internal(&e))?;
+    Ok(Json(detail.ok_or_else(|| not_found(id))?).into_response())
+}
+
+/// `POST /api/v1/deployments/{id}/undeploy`: 202; 409 when undeployed already or a pool in use.
+pub async fn undeploy(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+) -> Result<Response, ApiError> {
+    let info = state
+        .orchestrator()
+        .undeploy(id, "anonymous")
+        .await
+        .map_err(orchestrator_error)?;
+    Ok((StatusCode::ACCEPTED, Json(info)).into_response())
+}
+
+/// `GET /api/v1/deployments/{id}/logs`: the step log as text, one line per step.
+pub async fn logs(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+) -> Result<Response, ApiError> {
+    let detail = state
+        .orchestrator()
+        .detail(id)
+        .await
+        .map_err(|e| internal(&e))?
+        .ok_or_else(|| not_found(id))?;
+    let mut out = format!(
+        "deployment {} ({}, {}): {}{}\n",
+        detail.deployment.id,
+        detail.deployment.name,
+        detail.deployment.mode,
+        detail.deployment.status.as_str(),
+        if detail.deployment.message.is_empty() {
+            String::new()
+        } else {
+            format!(" — {}", detail.deployment.message)
+        }
+    );
+    for s in &detail.steps {
+        out.push_str(&format!(
+            "{} {:<8} {:<32} {}\n",
+            rfc3339(s.at_ms),
+            s.state,
+            s.key,
+            s.message
+        ));
+    }
+    Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], out).into_response())
+}
+
+/// Unix milliseconds as `2026-11-26T01:02:03.456Z` (UTC), without a date crate.
+pub fn rfc3339(ms: i64) -> String {
+    let secs = ms.div_euclid(1000);
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    // Howard Hinnant's civil_from_days.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:03}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60,
+        ms.rem_euclid(1000)
+    )
+}
+
+fn sse(event: &Event) -> SseEvent {
+    SseEvent::default()
+        .event(event.name())
+        .data(serde_json::to_string(event).unwrap_or_else(|_| "{}".into()))
+}
+
+/// The live stream, with `resync` for a watcher that fell behind.
+fn live(
+    state: &AppState,
+    only: Option<i64>,
+) -> impl Stream<Item = Result<SseEvent, Infallible>> + use<> {
+    BroadcastStream::new(state.orchestrator().subscribe()).filter_map(move |e| match e {
+        Ok(event) if only.is_none() || event.deployment_id() == only => Some(Ok(sse(&event))),
+        Ok(_) => None,
+        Err(tokio_stream::wrappers::errors::BroadcastStreamRecvError::Lagged(_)) => {
+            Some(Ok(sse(&Event::Resync)))
+        }
+    })
+}
+
+/// `GET /api/v1/deployments/{id}/events`: SSE. First the deployment as it is (`deployment`), then
+/// every change to it (`deployment`, `step`, `monitor`), and `resync` if this watcher fell behind.
+pub async fn events(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+) -> Result<Response, ApiError> {
+    // Subscribe before reading, so no change between the two is missed.
+    let stream = live(&state, Some(id));
+    let detail = state
+        .orchestrator()
+        .detail(id)
+        .await
+        .map_err(|e| internal(&e))?
+        .ok_or_else(|| not_found(id))?;
+    let first = tokio_stream::once(Ok(sse(&Event::Deployment {
+        deployment: detail.deployment,
+    })));
+    Ok(Sse::new(first.chain(stream))
+        .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
+        .into_response())
+}
+
+/// `GET /api/v1/events`: SSE of every event: deployments, steps, monitor checks and fleet changes.
+pub async fn all_events(State(state): State<AppState>) -> Response {
+    Sse::new(live(&state, None))
+        .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
+        .into_response()
+}
+
+/// `GET /api/v1/nodes/{node}`: a node with its GPUs, charts (SVG) and the deployments that touched it.
+pub async fn node(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+) -> Result<Response, ApiError> {
+    let detail = state
+        .orchestrator()
+        .node_detail(&name)
+        .await
+        .map_err(|e| internal(&e))?;
+    Ok(Json(detail.ok_or_else(|| ApiError::NotFound {
+        message: format!("no node named \"{name}\" in the fleet"),
+        hint: "GET /api/v1/fleet lists the nodes".into(),
+    })?)
+    .into_response())
+}
+
+/// `GET /api/v1/nodes/{node}/charts/{memory|applies}.svg`: one chart as an SVG document.
+pub async fn chart(
+    State(state): State<AppState>,
+    Path((name, chart)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    let detail = state
+        .orchestrator()
+        .node_detail(&name)
+        .await
+        .map_err(|e| internal(&e))?
+        .ok_or_else(|| ApiError::NotFound {
+            message: format!("no node named \"{name}\" in the fleet"),
+            hint: "GET /api/v1/fleet lists the nodes".into(),
+        })?;
+    let svg = match chart.as_str() {
+        "memory.svg" => detail.memory_chart_svg,
+        "applies.svg" => detail.applies_chart_svg,
+        other => {
+            return Err(ApiError::NotFound {
+                message: format!("no chart named \"{other}\""),
+                hint: "use memory.svg or applies.svg".into(),
+            });
+        }
+    };
+    Ok((
+        [
+            (header::CONTENT_TYPE, "image/svg+xml"),
+            (header::CACHE_CONTROL, "no-store"),
+        ],
+        svg,
+    )
+        .into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn timestamps_are_utc_rfc3339() {
+        assert_eq!(super::rfc3339(0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(
+            super::rfc3339(1_795_656_123_456),
+            "2026-11-26T01:22:03.456Z"
+        );
+        assert_eq!(super::rfc3339(951_782_400_000), "2000-02-29T00:00:00.000Z");
+    }
+}

@@ -1,0 +1,312 @@
+//! `GET /api/v1/openapi.json`: the REST API described as OpenAPI 3.1, written next to the routes it
+//! describes. The blueprint request body is the generated JSON Schema of `mig`'s recipe types; a
+//! handler test walks every path listed here against the router.
+
+use std::sync::LazyLock;
+
+use axum::Json;
+use serde_json::{Value, json};
+
+/// Every path of the API with its methods, as the router serves them (relative to `/api/v1`).
+pub const PATHS: &[(&str, &[&str])] = &[
+    ("/gpu-models", &["get"]),
+    ("/gpu-models/{model}", &["get"]),
+    ("/gpu-models/{model}/combinations", &["get"]),
+    ("/layouts/validate", &["post"]),
+    ("/sizing", &["post"]),
+    ("/fleet", &["get"]),
+    ("/blueprints/schema", &["get"]),
+    ("/blueprints/validate", &["post"]),
+    ("/deployments", &["get", "post"]),
+    ("/deployments/{id}", &["get"]),
+    ("/deployments/{id}/undeploy", &["post"]),
+    ("/deployments/{id}/logs", &["get"]),
+    ("/deployments/{id}/events", &["get"]),
+    ("/events", &["get"]),
+    ("/nodes/{node}", &["get"]),
+    ("/nodes/{node}/charts/{chart}", &["get"]),
+    ("/openapi.json", &["get"]),
+];
+
+fn op(summary: &str, description: &str, ok: (&str, Value), extra: &[(&str, &str)]) -> Value {
+    let mut responses = json!({
+        ok.0: { "description": "success", "content": ok.1 },
+        "default": { "description": "an error", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } } }
+    });
+    for (code, what) in extra {
+        responses[*code] = json!({ "description": what, "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } } });
+    }
+    json!({ "summary": summary, "description": description, "responses": responses })
+}
+
+fn json_of(schema: Value) -> Value {
+    json!({ "application/json": { "schema": schema } })
+}
+
+fn r(name: &str) -> Value {
+    json!({ "$ref": format!("#/components/schemas/{name}") })
+}
+
+fn id_param(name: &str, what: &str, integer: bool) -> Value {
+    json!([{ "name": name, "in": "path", "required": true, "description": what, "schema": { "type": if integer { "integer" } else { "string" } } }])
+}
+
+fn build() -> Value {
+    let blueprint = mig::blueprint::schema::json_schema();
+    let sse = json!({ "text/event-stream": { "schema": { "type": "string", "description": "SSE: `event:` is the Event's type, `data:` its JSON" } } });
+    let mut deploy = op(
+        "Deploy a blueprint",
+        "Validates the blueprint (OCI AI Blueprints recipe JSON) against the fleet as it is and schedules it. `drain=true` lets an update move workloads off busy nodes instead of failing.",
+        ("201", json_of(r("DeploymentInfo"))),
+        &[
+            ("400", "the body is not JSON"),
+            ("413", "the body is over 1 MiB"),
+            (
+                "422",
+                "the blueprint does not validate; `issues` lists every problem",
+            ),
+        ],
+    );
+    deploy["parameters"] = json!([{ "name": "drain", "in": "query", "required": false, "schema": { "type": "boolean", "default": false } }]);
+    deploy["requestBody"] = json!({ "required": true, "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Blueprint" } } } });
+    let mut paths = serde_json::Map::new();
+    let mut add = |path: &str, method: &str, mut operation: Value, params: Option<Value>| {
+        if let Some(p) = params {
+            operation["parameters"] = p;
+        }
+        paths
+            .entry(format!("/api/v1{path}"))
+            .or_insert_with(|| json!({}))[method] = operation;
+    };
+    add(
+        "/gpu-models",
+        "get",
+        op(
+            "GPU models",
+            "Every MIG-capable model with its profiles (NVML index and id, slices, placements).",
+            ("200", json_of(json!({"type": "array"}))),
+            &[],
+        ),
+        None,
+    );
+    add(
+        "/gpu-models/{model}",
+        "get",
+        op(
+            "One GPU model",
+            "A model by id (`h100-80gb`).",
+            ("200", json_of(json!({"type": "object"}))),
+            &[("404", "no such model")],
+        ),
+        Some(id_param("model", "model id", false)),
+    );
+    add(
+        "/gpu-models/{model}/combinations",
+        "get",
+        op(
+            "Valid layouts",
+            "Every maximal combination of instances the model allows.",
+            ("200", json_of(json!({"type": "array"}))),
+            &[("404", "no such model")],
+        ),
+        Some(id_param("model", "model id", false)),
+    );
+    add(
+        "/layouts/validate",
+        "post",
+        op(
+            "Validate a layout",
+            "Checks instances (profile, start) against the model's placement rules.",
+            ("200", json_of(json!({"type": "object"}))),
+            &[("422", "not a layout")],
+        ),
+        None,
+    );
+    add(
+        "/sizing",
+        "post",
+        op(
+            "Size a model to slices",
+            "Memory estimate of a model and the profiles it fits, with the assumptions stated.",
+            ("200", json_of(json!({"type": "object"}))),
+            &[("422", "bad input")],
+        ),
+        None,
+    );
+    add(
+        "/fleet",
+        "get",
+        op(
+            "The fleet",
+            "Pools, nodes, every GPU's MIG layout and the slices in use, as last read (at most a couple of seconds old).",
+            ("200", json_of(r("Fleet"))),
+            &[],
+        ),
+        None,
+    );
+    add(
+        "/blueprints/schema",
+        "get",
+        op(
+            "Blueprint JSON Schema",
+            "JSON Schema 2020-12 of a recipe.",
+            ("200", json_of(json!({"type": "object"}))),
+            &[],
+        ),
+        None,
+    );
+    add(
+        "/blueprints/validate",
+        "post",
+        op(
+            "Validate a blueprint",
+            "Every issue with its JSON pointer, message and hint; nothing is deployed.",
+            (
+                "200",
+                json_of(
+                    json!({"type": "object", "properties": {"valid": {"type": "boolean"}, "issues": {"type": "array", "items": r("Issue")}}}),
+                ),
+            ),
+            &[("400", "not JSON"), ("413", "over 1 MiB")],
+        ),
+        None,
+    );
+    add(
+        "/deployments",
+        "get",
+        op(
+            "Deployments",
+            "Every deployment, newest first.",
+            (
+                "200",
+                json_of(json!({"type": "array", "items": r("DeploymentInfo")})),
+            ),
+            &[],
+        ),
+        None,
+    );
+    add("/deployments", "post", deploy, None);
+    add(
+        "/deployments/{id}",
+        "get",
+        op(
+            "One deployment",
+            "Its status, step log, replicas and per-node reconfiguration progress.",
+            ("200", json_of(r("DeploymentDetail"))),
+            &[("404", "no such deployment")],
+        ),
+        Some(id_param("id", "deployment id", true)),
+    );
+    add(
+        "/deployments/{id}/undeploy",
+        "post",
+        op(
+            "Undeploy",
+            "Stops its replicas, removes a pool it created (refused while workloads run on it).",
+            ("202", json_of(r("DeploymentInfo"))),
+            &[
+                ("404", "no such deployment"),
+                ("409", "undeployed already, or a pool still in use"),
+            ],
+        ),
+        Some(id_param("id", "deployment id", true)),
+    );
+    add(
+        "/deployments/{id}/logs",
+        "get",
+        op(
+            "Step log as text",
+            "One line per step: time, state, key, message.",
+            ("200", json!({"text/plain": {"schema": {"type": "string"}}})),
+            &[("404", "no such deployment")],
+        ),
+        Some(id_param("id", "deployment id", true)),
+    );
+    add(
+        "/deployments/{id}/events",
+        "get",
+        op(
+            "Watch a deployment (SSE)",
+            "First its current state, then every change: `deployment`, `step`, `monitor`; `resync` when the watcher fell behind.",
+            ("200", sse.clone()),
+            &[("404", "no such deployment")],
+        ),
+        Some(id_param("id", "deployment id", true)),
+    );
+    add(
+        "/events",
+        "get",
+        op(
+            "Watch everything (SSE)",
+            "Every deployment, step and monitor event, and `fleet` when any node's layout or workloads change.",
+            ("200", sse),
+            &[],
+        ),
+        None,
+    );
+    add(
+        "/nodes/{node}",
+        "get",
+        op(
+            "One node",
+            "Its GPUs, memory and apply charts (SVG) and the deployments that touched it.",
+            ("200", json_of(json!({"type": "object"}))),
+            &[("404", "no such node")],
+        ),
+        Some(id_param("node", "node name", false)),
+    );
+    let mut chart_params = id_param("node", "node name", false);
+    if let Some(a) = chart_params.as_array_mut() {
+        a.push(json!({ "name": "chart", "in": "path", "required": true, "schema": { "type": "string", "enum": ["memory.svg", "applies.svg"] } }));
+    }
+    add(
+        "/nodes/{node}/charts/{chart}",
+        "get",
+        op(
+            "A node chart",
+            "Memory used per MIG instance (last hour) or GPU reconfigurations (last day), as SVG.",
+            (
+                "200",
+                json!({"image/svg+xml": {"schema": {"type": "string"}}}),
+            ),
+            &[("404", "no such node or chart")],
+        ),
+        Some(chart_params),
+    );
+    add(
+        "/openapi.json",
+        "get",
+        op(
+            "This document",
+            "OpenAPI 3.1.",
+            ("200", json_of(json!({"type": "object"}))),
+            &[],
+        ),
+        None,
+    );
+    json!({
+        "openapi": "3.1.0",
+        "info": {
+            "title": "migboard API",
+            "version": env!("CARGO_PKG_VERSION"),
+            "description": "Plan, validate, deploy and watch NVIDIA MIG layouts. Errors are JSON: {\"error\": {\"code\", \"message\", \"hint\"}}."
+        },
+        "paths": paths,
+        "components": { "schemas": {
+            "Blueprint": blueprint,
+            "Error": { "type": "object", "required": ["error"], "properties": { "error": { "type": "object", "required": ["code", "message", "hint"], "properties": { "code": {"type": "string"}, "message": {"type": "string"}, "hint": {"type": "string"} } }, "issues": { "type": "array", "items": r("Issue") } } },
+            "Issue": { "type": "object", "properties": { "path": {"type": "string", "description": "JSON pointer"}, "message": {"type": "string"}, "hint": {"type": "string"}, "severity": {"type": "string", "enum": ["error", "warning"]}, "code": {"type": "string"}, "line": {"type": ["integer", "null"]}, "column": {"type": ["integer", "null"]} } },
+            "DeploymentStatus": { "type": "string", "enum": ["scheduled", "active", "monitoring", "failed", "completed", "undeploying", "undeployed"] },
+            "DeploymentInfo": { "type": "object", "required": ["id", "name", "mode", "status", "message", "created_ms", "updated_ms", "progress"], "properties": { "id": {"type": "integer"}, "name": {"type": "string"}, "mode": {"type": "string"}, "status": r("DeploymentStatus"), "message": {"type": "string"}, "created_ms": {"type": "integer"}, "updated_ms": {"type": "integer"}, "progress": { "type": "object", "properties": { "done": {"type": "integer"}, "total": {"type": "integer"} } } } },
+            "Step": { "type": "object", "properties": { "seq": {"type": "integer"}, "key": {"type": "string"}, "state": {"type": "string", "enum": ["pending", "running", "done", "skipped", "failed"]}, "message": {"type": "string"}, "at_ms": {"type": "integer"} } },
+            "DeploymentDetail": { "type": "object", "properties": { "deployment": r("DeploymentInfo"), "blueprint": {"type": "string"}, "steps": {"type": "array", "items": r("Step")}, "placements": {"type": "array", "items": {"type": "object"}}, "nodes": {"type": "array", "items": {"type": "object", "properties": {"node": {"type": "string"}, "gpus": {"type": "array"}}}} } },
+            "Fleet": { "type": "object", "properties": { "backend": {"type": "string"}, "pools": {"type": "array"}, "nodes": {"type": "array"} } }
+        } }
+    })
+}
+
+/// `GET /api/v1/openapi.json`.
+pub async fn document() -> Json<Value> {
+    static DOC: LazyLock<Value> = LazyLock::new(build);
+    Json(DOC.clone())
+}

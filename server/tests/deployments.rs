@@ -1,0 +1,539 @@
+//! Deployments end to end, in process: the REST API, the orchestrator, SQLite and the embedded fleet
+//! (real `migboard-agent` processes on simulated GPUs; `cargo build -p agent` first, as `make test`
+//! does). The quickstart of OCI's MIG guide, step by step, with the fleet checked after each.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use http_body_util::BodyExt;
+use leptos::config::LeptosOptions;
+use mig::blueprint::templates::template;
+use serde_json::Value;
+use server::cluster::embedded::{Embedded, FleetSpec, agent_binary};
+use server::orchestrator::Options;
+use tower::ServiceExt;
+
+struct World {
+    router: axum::Router,
+    state: server::AppState,
+    _dir: tempfile::TempDir,
+}
+
+async fn world() -> World {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let catalogue = Arc::new(server::state::catalogue());
+    let cluster = Embedded::start(
+        &FleetSpec::default_fleet(),
+        dir.path(),
+        &agent_binary().expect("the agent binary is built (cargo build -p agent)"),
+        catalogue.clone(),
+    )
+    .await
+    .expect("the embedded fleet starts");
+    let store = server::store::Store::open_in(dir.path())
+        .await
+        .expect("store");
+    let options = LeptosOptions::builder()
+        .output_name("migboard")
+        .site_root(dir.path().join("site").to_string_lossy().to_string())
+        .build();
+    let state = server::AppState::start(
+        options,
+        Arc::new(cluster),
+        catalogue,
+        store,
+        Options {
+            monitor_interval: Duration::from_millis(200),
+            retry_after: Duration::from_millis(200),
+            sample_every: Duration::from_millis(200),
+        },
+    )
+    .await;
+    World {
+        router: server::router(state.clone()),
+        state,
+        _dir: dir,
+    }
+}
+
+impl World {
+    async fn call(&self, method: &str, uri: &str, body: Option<String>) -> (StatusCode, Value) {
+        let request = Request::builder()
+            .method(method)
+            .uri(uri)
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(body.map_or_else(Body::empty, Body::from))
+            .expect("request");
+        let response = self
+            .router
+            .clone()
+            .oneshot(request)
+            .await
+            .expect("infallible");
+        let status = response.status();
+        let bytes = response
+            .into_body()
+            .collect()
+            .await
+            .expect("body")
+            .to_bytes();
+        let value = serde_json::from_slice(&bytes)
+            .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()));
+        (status, value)
+    }
+
+    /// Deploys `text`, expecting 201, and waits for a final status.
+    async fn deploy(&self, text: &str, query: &str) -> Value {
+        let (status, body) = self
+            .call(
+                "POST",
+                &format!("/api/v1/deployments{query}"),
+                Some(text.to_owned()),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body:#}");
+        assert_eq!(body["status"], "scheduled", "{body:#}");
+        self.settle(body["id"].as_i64().expect("id")).await
+    }
+
+    /// Waits until the deployment is no longer scheduled, active or undeploying.
+    async fn settle(&self, id: i64) -> Value {
+        for _ in 0..600 {
+            let (status, body) = self
+                .call("GET", &format!("/api/v1/deployments/{id}"), None)
+                .await;
+            assert_eq!(status, StatusCode::OK, "{body:#}");
+            let s = body["deployment"]["status"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned();
+            if !matches!(s.as_str(), "scheduled" | "active" | "undeploying") {
+                return body;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("deployment {id} did not settle in 60 s");
+    }
+
+    async fn undeploy(&self, id: i64) -> Value {
+        let (status, body) = self
+            .call("POST", &format!("/api/v1/deployments/{id}/undeploy"), None)
+            .await;
+        assert_eq!(status, StatusCode::ACCEPTED, "{body:#}");
+        let done = self.settle(id).await;
+        assert_eq!(done["deployment"]["status"], "undeployed", "{done:#}");
+        done
+    }
+
+    async fn fleet(&self) -> Value {
+        self.state.refresh_fleet().await;
+        self.call("GET", "/api/v1/fleet", None).await.1
+    }
+}
+
+fn node<'a>(fleet: &'a Value, name: &str) -> &'a Value {
+    fleet["nodes"]
+        .as_array()
+        .and_then(|n| n.iter().find(|n| n["name"] == name))
+        .unwrap_or_else(|| panic!("node {name} in {fleet:#}"))
+}
+
+/// Every GPU of the node has exactly `count` instances of `profile` and nothing else.
+fn all_of(node: &Value, profile: &str, count: usize) -> bool {
+    node["gpus"].as_array().is_some_and(|gpus| {
+        gpus.len() == 8
+            && gpus.iter().all(|g| {
+                let inst = g["instances"].as_array().map_or(&[][..], Vec::as_slice);
+                inst.len() == count && inst.iter().all(|i| i["profile"] == profile)
+            })
+    })
+}
+
+fn busy(node: &Value) -> Vec<(u64, u64, String, Vec<String>)> {
+    node["gpus"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|g| {
+            g["busy"].as_array().into_iter().flatten().map(move |b| {
+                (
+                    g["index"].as_u64().unwrap_or(99),
+                    b["start"].as_u64().unwrap_or(99),
+                    b["profile"].as_str().unwrap_or_default().to_owned(),
+                    b["owners"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .filter_map(|o| o.as_str().map(str::to_owned))
+                        .collect(),
+                )
+            })
+        })
+        .collect()
+}
+
+/// The monitor step's message, once there is one.
+fn monitor_message(detail: &Value) -> Option<String> {
+    detail["steps"]
+        .as_array()?
+        .iter()
+        .find(|s| s["key"] == "monitor")?["message"]
+        .as_str()
+        .map(str::to_owned)
+}
+
+fn step<'a>(detail: &'a Value, key: &str) -> &'a Value {
+    detail["steps"]
+        .as_array()
+        .and_then(|s| s.iter().find(|s| s["key"] == key))
+        .unwrap_or_else(|| panic!("step {key} in {detail:#}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_guides_quickstart_runs_step_by_step() {
+    let w = world().await;
+    let json = |name: &str| template(name).expect("template").json.to_owned();
+
+    // 1. Launch the shared pool: one BM.GPU.H100.8 on all-1g.20gb.
+    let pool = w.deploy(&json("mig_enabled_shared_node_pool"), "").await;
+    assert_eq!(pool["deployment"]["status"], "completed", "{pool:#}");
+    let fleet = w.fleet().await;
+    let pool_nodes: Vec<&Value> = fleet["nodes"]
+        .as_array()
+        .expect("nodes")
+        .iter()
+        .filter(|n| n["pool"] == "H100_pool_mig")
+        .collect();
+    assert_eq!(pool_nodes.len(), 1, "shared_node_pool_size 1: {fleet:#}");
+    let new_node = pool_nodes[0]["name"].as_str().expect("name").to_owned();
+    assert!(all_of(pool_nodes[0], "1g.20gb", 4), "{fleet:#}");
+    assert_eq!(pool_nodes[0]["mig_config"], "all-1g.20gb");
+    // Every GPU's reconfiguration is a step, done; the progress covers them.
+    assert_eq!(
+        pool["nodes"][0]["gpus"].as_array().map(Vec::len),
+        Some(8),
+        "{pool:#}"
+    );
+    assert!(
+        pool["nodes"][0]["gpus"]
+            .as_array()
+            .expect("gpus")
+            .iter()
+            .all(|g| g[1] == "done")
+    );
+    let progress = &pool["deployment"]["progress"];
+    assert_eq!(progress["done"], progress["total"], "{pool:#}");
+    // The other nodes are untouched.
+    assert_eq!(node(&fleet, "10.0.10.11")["mig_config"], "all-balanced");
+
+    // 2. MIG inference on 1g.20gb: the only 1g.20gb slices are on the new node.
+    let first = w.deploy(&json("mig_inference_single_replica"), "").await;
+    assert_eq!(first["deployment"]["status"], "monitoring", "{first:#}");
+    assert_eq!(first["placements"].as_array().map(Vec::len), Some(1));
+    assert_eq!(first["placements"][0]["node"], new_node.as_str());
+    assert_eq!(first["placements"][0]["profile"], "1g.20gb");
+    let fleet = w.fleet().await;
+    let running = busy(node(&fleet, &new_node));
+    assert_eq!(running.len(), 1, "{running:?}");
+    assert_eq!(running[0].3, ["autoscale_mig replica 0"]);
+    let first_id = first["deployment"]["id"].as_i64().expect("id");
+
+    // 3. Update the node to all-1g.10gb. It runs the inference, so without drain it fails, naming it,
+    //    and changes nothing.
+    let update = json("mig_update_node_with_node_name").replace("10.0.10.138", &new_node);
+    let refused = w.deploy(&update, "").await;
+    assert_eq!(refused["deployment"]["status"], "failed", "{refused:#}");
+    let message = refused["deployment"]["message"].as_str().expect("message");
+    assert!(
+        message.contains("not idle") && message.contains("autoscale_mig replica 0"),
+        "{message}"
+    );
+    assert_eq!(step(&refused, "busy-check")["state"], "failed");
+    let fleet = w.fleet().await;
+    assert!(
+        all_of(node(&fleet, &new_node), "1g.20gb", 4),
+        "nothing changed: {fleet:#}"
+    );
+    assert_eq!(busy(node(&fleet, &new_node)).len(), 1);
+
+    // As the guide's step 4 redeploys under the same name, the user undeploys the inference (and the
+    // failed update, whose name stays taken until then), then updates again.
+    let (status, body) = w
+        .call("POST", "/api/v1/deployments", Some(update.clone()))
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "the name is taken: {body:#}"
+    );
+    assert!(
+        body["issues"].to_string().contains("already exists"),
+        "{body:#}"
+    );
+    w.undeploy(first_id).await;
+    w.undeploy(refused["deployment"]["id"].as_i64().expect("id"))
+        .await;
+    let fleet = w.fleet().await;
+    assert!(
+        busy(node(&fleet, &new_node)).is_empty(),
+        "the replica stopped: {fleet:#}"
+    );
+    let updated = w.deploy(&update, "").await;
+    assert_eq!(updated["deployment"]["status"], "completed", "{updated:#}");
+    assert_eq!(step(&updated, "busy-check")["state"], "done");
+    let fleet = w.fleet().await;
+    assert!(all_of(node(&fleet, &new_node), "1g.10gb", 7), "{fleet:#}");
+    assert_eq!(node(&fleet, &new_node)["mig_config"], "all-1g.10gb");
+
+    // 4. Inference again, on 1g.10gb.
+    let second = w
+        .deploy(&json("mig_inference_single_replica_10gb"), "")
+        .await;
+    assert_eq!(second["deployment"]["status"], "monitoring", "{second:#}");
+    assert_eq!(second["placements"][0]["profile"], "1g.10gb");
+    let fleet = w.fleet().await;
+    let owners: Vec<String> = fleet["nodes"]
+        .as_array()
+        .expect("nodes")
+        .iter()
+        .flat_map(busy)
+        .flat_map(|b| b.3)
+        .collect();
+    assert_eq!(
+        owners,
+        ["autoscale_mig replica 0"],
+        "one replica runs: {fleet:#}"
+    );
+
+    // No node offers 1g.20gb any more: the first inference fails validation with the guide's reason.
+    let again = json("mig_inference_single_replica").replace("autoscale_mig", "autoscale_mig_20gb");
+    let (status, body) = w.call("POST", "/api/v1/deployments", Some(again)).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body:#}");
+    assert_eq!(body["error"]["code"], "invalid_blueprint");
+    let issue = body["issues"]
+        .as_array()
+        .and_then(|i| i.iter().find(|i| i["path"] == "/mig_resource_request"))
+        .unwrap_or_else(|| panic!("an issue at /mig_resource_request: {body:#}"));
+    assert!(
+        issue["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("1g.20gb")),
+        "{issue:#}"
+    );
+    assert!(
+        issue["hint"]
+            .as_str()
+            .is_some_and(|h| h.contains("all-1g.20gb")),
+        "{issue:#}"
+    );
+
+    // The pool cannot be undeployed while a workload... runs elsewhere: it is idle now, so it can.
+    let pool_id = pool["deployment"]["id"].as_i64().expect("id");
+    w.undeploy(pool_id).await;
+    let fleet = w.fleet().await;
+    assert!(
+        fleet["nodes"]
+            .as_array()
+            .expect("nodes")
+            .iter()
+            .all(|n| n["name"] != new_node.as_str())
+    );
+
+    // The log tells the story in text; the list has every deployment.
+    let (status, logs) = w
+        .call("GET", &format!("/api/v1/deployments/{pool_id}/logs"), None)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let logs = logs.as_str().expect("text");
+    assert!(
+        logs.contains("pool/create") && logs.contains(&format!("reconfigure/{new_node}/7")),
+        "{logs}"
+    );
+    let (_, list) = w.call("GET", "/api/v1/deployments", None).await;
+    assert_eq!(list.as_array().map(Vec::len), Some(5), "{list:#}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_update_with_drain_moves_the_workloads_in_its_way() {
+    let w = world().await;
+    let service = template("mig_inference_multiple_replicas")
+        .expect("template")
+        .json
+        .replace("\"recipe_replica_count\": 5", "\"recipe_replica_count\": 2");
+    // Two replicas on 1g.10gb: all-balanced has two per GPU, so both land on 10.0.10.11 GPU 0.
+    let svc = w.deploy(&service, "").await;
+    assert_eq!(svc["deployment"]["status"], "monitoring", "{svc:#}");
+    let placed: Vec<(String, u64)> = svc["placements"]
+        .as_array()
+        .expect("placements")
+        .iter()
+        .map(|p| {
+            (
+                p["node"].as_str().unwrap_or_default().to_owned(),
+                p["gpu"].as_u64().unwrap_or(99),
+            )
+        })
+        .collect();
+    assert_eq!(placed, [("10.0.10.11".into(), 0), ("10.0.10.11".into(), 0)]);
+    let svc_id = svc["deployment"]["id"].as_i64().expect("id");
+
+    // The pool of 10.0.10.11 goes to all-3g.40gb, which has no 1g.10gb: with drain, the replicas move.
+    let update = r#"{"recipe_mode": "update", "deployment_name": "to-3g", "recipe_node_name": "10.0.10.11", "shared_node_pool_mig_config": "all-3g.40gb"}"#;
+    let done = w.deploy(update, "?drain=true").await;
+    assert_eq!(done["deployment"]["status"], "completed", "{done:#}");
+    assert_eq!(step(&done, "drain/10.0.10.11")["state"], "done");
+    assert_eq!(
+        step(&done, &format!("reschedule/{svc_id}/0"))["state"],
+        "done"
+    );
+    let fleet = w.fleet().await;
+    assert!(
+        all_of(node(&fleet, "10.0.10.11"), "3g.40gb", 2),
+        "{fleet:#}"
+    );
+    assert!(busy(node(&fleet, "10.0.10.11")).is_empty());
+    let moved = busy(node(&fleet, "10.0.10.12"));
+    assert_eq!(
+        moved.len(),
+        2,
+        "both replicas run on the other node: {fleet:#}"
+    );
+    let (_, svc) = w
+        .call("GET", &format!("/api/v1/deployments/{svc_id}"), None)
+        .await;
+    assert_eq!(svc["deployment"]["status"], "monitoring", "{svc:#}");
+    assert!(
+        svc["placements"]
+            .as_array()
+            .expect("p")
+            .iter()
+            .all(|p| p["node"] == "10.0.10.12" && p["state"] == "placed")
+    );
+    assert_eq!(
+        step(&svc, &format!("moved/{}/1", done["deployment"]["id"]))["state"],
+        "done"
+    );
+
+    // The monitor restarts a replica that stopped behind its back (a crashed pod, say).
+    let mut nominal = false;
+    for _ in 0..100 {
+        let (_, svc) = w
+            .call("GET", &format!("/api/v1/deployments/{svc_id}"), None)
+            .await;
+        if monitor_message(&svc).as_deref() == Some("nominal: 2/2 replicas running") {
+            nominal = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(nominal, "the monitor saw both replicas running");
+    let p = &svc["placements"][0];
+    let stopped = w
+        .state
+        .orchestrator()
+        .cluster()
+        .stop_workloads(
+            p["node"].as_str().expect("node"),
+            u32::try_from(p["gpu"].as_u64().expect("gpu")).expect("gpu"),
+            u8::try_from(p["start"].as_u64().expect("start")).expect("start"),
+        )
+        .await
+        .expect("stopped");
+    assert_eq!(stopped, 1);
+    for _ in 0..100 {
+        let (_, svc) = w
+            .call("GET", &format!("/api/v1/deployments/{svc_id}"), None)
+            .await;
+        if monitor_message(&svc).is_some_and(|m| m.starts_with("restarted 1 replica")) {
+            let fleet = w.fleet().await;
+            assert_eq!(
+                busy(node(&fleet, "10.0.10.12")).len(),
+                2,
+                "running again: {fleet:#}"
+            );
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("the monitor did not restart the stopped replica in 10 s");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_requests_get_clear_answers() {
+    let w = world().await;
+    let (status, body) = w
+        .call("POST", "/api/v1/deployments", Some("{not json".into()))
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body:#}");
+    assert!(
+        body["issues"][0]["line"].is_number(),
+        "syntax errors say where: {body:#}"
+    );
+    let (status, body) = w
+        .call("POST", "/api/v1/deployments?drain=maybe", Some("{}".into()))
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body:#}");
+    let (status, body) = w.call("GET", "/api/v1/deployments/99", None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body:#}");
+    assert!(
+        body["error"]["hint"]
+            .as_str()
+            .is_some_and(|h| h.contains("GET /api/v1/deployments"))
+    );
+    let (status, _) = w
+        .call("POST", "/api/v1/deployments/99/undeploy", None)
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    // An update is done; undeploying twice is a conflict, not a crash.
+    let update = r#"{"recipe_mode": "update", "deployment_name": "noop", "recipe_node_name": "10.0.20.11", "shared_node_pool_mig_config": "all-1g.5gb"}"#;
+    let done = w.deploy(update, "").await;
+    assert_eq!(done["deployment"]["status"], "completed", "{done:#}");
+    let id = done["deployment"]["id"].as_i64().expect("id");
+    w.undeploy(id).await;
+    let (status, body) = w
+        .call("POST", &format!("/api/v1/deployments/{id}/undeploy"), None)
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body:#}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("undeployed already"))
+    );
+    // Whole-GPU workloads are refused by the embedded fleet with the reason.
+    let whole = template("vllm-open-hf-model").map(|t| t.json.to_owned());
+    if let Some(whole) = whole {
+        let (status, body) = w.call("POST", "/api/v1/deployments", Some(whole)).await;
+        if status == StatusCode::CREATED {
+            let d = w.settle(body["id"].as_i64().expect("id")).await;
+            assert_eq!(d["deployment"]["status"], "failed", "{d:#}");
+            assert!(
+                d["deployment"]["message"]
+                    .as_str()
+                    .is_some_and(|m| m.contains("MIG workloads only")),
+                "{d:#}"
+            );
+        }
+    }
+    // The OpenAPI document lists every route the router serves.
+    let (status, doc) = w.call("GET", "/api/v1/openapi.json", None).await;
+    assert_eq!(status, StatusCode::OK);
+    for (path, methods) in server::api::openapi::PATHS {
+        for m in *methods {
+            assert!(
+                doc["paths"][format!("/api/v1{path}")][m].is_object(),
+                "{m} {path} documented"
+            );
+        }
+        let concrete = path
+            .replace("{model}", "h100-80gb")
+            .replace("{id}", &id.to_string())
+            .replace("{node}", "10.0.10.11")
+            .replace("{chart}", "memory.svg");
+        if methods.contains(&"get") && !path.contains("events") {
+            let (status, body) = w.call("GET", &format!("/api/v1{concrete}"), None).await;
+            assert_eq!(status, StatusCode::OK, "GET {concrete}: {body}");
+        }
+    }
+}
