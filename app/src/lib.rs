@@ -18,7 +18,7 @@ mod pages;
 use leptos::prelude::*;
 use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
 use leptos_router::{
-    Lazy, StaticSegment,
+    Lazy, ParamSegment, StaticSegment,
     components::{Route, Router, Routes},
 };
 
@@ -56,7 +56,9 @@ pub fn App() -> impl IntoView {
                     <Route path=StaticSegment("") view=pages::FleetPage />
                     <Route path=StaticSegment("plan") view={Lazy::<pages::PlanRoute>::new()} />
                     <Route path=StaticSegment("blueprints") view={Lazy::<pages::BlueprintsRoute>::new()} />
-                    <Route path=StaticSegment("deployments") view=pages::DeploymentsPage />
+                    <Route path=StaticSegment("deployments") view={Lazy::<pages::DeploymentsRoute>::new()} />
+                    <Route path=(StaticSegment("deployments"), ParamSegment("id")) view={Lazy::<pages::DeploymentRoute>::new()} />
+                    <Route path=(StaticSegment("fleet"), StaticSegment("nodes"), ParamSegment("name")) view={Lazy::<pages::NodeRoute>::new()} />
                     <Route path=StaticSegment("settings") view=pages::SettingsPage />
                 </Routes>
             </layout::Shell>

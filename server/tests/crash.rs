@@ -43,12 +43,20 @@ async fn start(data: &Path) -> Server {
     Server { child, port }
 }
 
-async fn call(http: &Http, port: u16, method: &str, path: &str, body: Option<&str>) -> Option<(u16, Value)> {
+async fn call(
+    http: &Http,
+    port: u16,
+    method: &str,
+    path: &str,
+    body: Option<&str>,
+) -> Option<(u16, Value)> {
     let request = hyper::Request::builder()
         .method(method)
         .uri(format!("http://127.0.0.1:{port}{path}"))
         .header("content-type", "application/json")
-        .body(Full::new(bytes::Bytes::from(body.unwrap_or_default().to_owned())))
+        .body(Full::new(bytes::Bytes::from(
+            body.unwrap_or_default().to_owned(),
+        )))
         .ok()?;
     let response = tokio::time::timeout(Duration::from_secs(10), http.request(request))
         .await
@@ -56,12 +64,18 @@ async fn call(http: &Http, port: u16, method: &str, path: &str, body: Option<&st
         .ok()?;
     let status = response.status().as_u16();
     let bytes = response.into_body().collect().await.ok()?.to_bytes();
-    Some((status, serde_json::from_slice(&bytes).unwrap_or(Value::Null)))
+    Some((
+        status,
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    ))
 }
 
 async fn wait_up(http: &Http, port: u16) {
     for _ in 0..300 {
-        if call(http, port, "GET", "/api/v1/deployments", None).await.is_some() {
+        if call(http, port, "GET", "/api/v1/deployments", None)
+            .await
+            .is_some()
+        {
             return;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
@@ -96,15 +110,25 @@ async fn killed_mid_update_the_server_resumes_and_finishes_everything_exactly_on
     for (round, kill_after) in kill_points_ms.iter().enumerate() {
         let mut server = start(dir.path()).await;
         wait_up(&http, server.port).await;
-        let config = if round % 2 == 0 { "all-1g.10gb" } else { "all-balanced" };
+        let config = if round % 2 == 0 {
+            "all-1g.10gb"
+        } else {
+            "all-balanced"
+        };
         let (u, s) = (format!("update-{round}"), format!("svc-{round}"));
         for (name, body, expect) in [
             (&u, update(&u, config), "completed"),
             (&s, service(&s), "monitoring"),
         ] {
-            let (status, answer) = call(&http, server.port, "POST", "/api/v1/deployments", Some(&body))
-                .await
-                .expect("the deployment is accepted");
+            let (status, answer) = call(
+                &http,
+                server.port,
+                "POST",
+                "/api/v1/deployments",
+                Some(&body),
+            )
+            .await
+            .expect("the deployment is accepted");
             assert_eq!(status, 201, "round {round}: {answer:#}");
             submitted.insert(name.clone(), expect);
         }
@@ -118,9 +142,14 @@ async fn killed_mid_update_the_server_resumes_and_finishes_everything_exactly_on
         wait_up(&http, server.port).await;
         let mut list = Value::Null;
         for attempt in 0..600 {
-            let (_, l) = call(&http, server.port, "GET", "/api/v1/deployments", None).await.expect("list");
+            let (_, l) = call(&http, server.port, "GET", "/api/v1/deployments", None)
+                .await
+                .expect("list");
             let unfinished = l.as_array().expect("array").iter().any(|d| {
-                matches!(d["status"].as_str(), Some("scheduled" | "active" | "undeploying"))
+                matches!(
+                    d["status"].as_str(),
+                    Some("scheduled" | "active" | "undeploying")
+                )
             });
             list = l;
             if attempt == 0 && unfinished {
@@ -135,27 +164,67 @@ async fn killed_mid_update_the_server_resumes_and_finishes_everything_exactly_on
         let mut seen: BTreeMap<String, String> = BTreeMap::new();
         for d in list.as_array().expect("array") {
             let name = d["name"].as_str().expect("name").to_owned();
-            assert!(seen.insert(name.clone(), d["status"].as_str().unwrap_or_default().to_owned()).is_none(), "{name} twice");
+            assert!(
+                seen.insert(
+                    name.clone(),
+                    d["status"].as_str().unwrap_or_default().to_owned()
+                )
+                .is_none(),
+                "{name} twice"
+            );
             let id = d["id"].as_i64().expect("id");
-            let (_, detail) = call(&http, server.port, "GET", &format!("/api/v1/deployments/{id}"), None)
-                .await
-                .expect("detail");
-            let keys: Vec<&str> = detail["steps"].as_array().expect("steps").iter().filter_map(|s| s["key"].as_str()).collect();
+            let (_, detail) = call(
+                &http,
+                server.port,
+                "GET",
+                &format!("/api/v1/deployments/{id}"),
+                None,
+            )
+            .await
+            .expect("detail");
+            let keys: Vec<&str> = detail["steps"]
+                .as_array()
+                .expect("steps")
+                .iter()
+                .filter_map(|s| s["key"].as_str())
+                .collect();
             let mut unique = keys.clone();
             unique.sort_unstable();
             unique.dedup();
-            assert_eq!(unique.len(), keys.len(), "round {round} (killed after {kill_after} ms): {name} has a step twice: {keys:?}");
+            assert_eq!(
+                unique.len(),
+                keys.len(),
+                "round {round} (killed after {kill_after} ms): {name} has a step twice: {keys:?}"
+            );
             if name.starts_with("update-") {
-                let done = detail["nodes"][0]["gpus"].as_array().map_or(0, |g| g.iter().filter(|g| g[1] == "done").count());
-                assert_eq!(done, 8, "round {round}: {name} reconfigured every GPU once: {detail:#}");
+                let done = detail["nodes"][0]["gpus"]
+                    .as_array()
+                    .map_or(0, |g| g.iter().filter(|g| g[1] == "done").count());
+                assert_eq!(
+                    done, 8,
+                    "round {round}: {name} reconfigured every GPU once: {detail:#}"
+                );
             }
         }
-        let expected: BTreeMap<String, String> = submitted.iter().map(|(k, v)| (k.clone(), (*v).to_owned())).collect();
-        assert_eq!(seen, expected, "round {round} (killed after {kill_after} ms)");
+        let expected: BTreeMap<String, String> = submitted
+            .iter()
+            .map(|(k, v)| (k.clone(), (*v).to_owned()))
+            .collect();
+        assert_eq!(
+            seen, expected,
+            "round {round} (killed after {kill_after} ms)"
+        );
 
         // The fleet: the node runs the last config; every replica runs exactly once.
-        let (_, fleet) = call(&http, server.port, "GET", "/api/v1/fleet", None).await.expect("fleet");
-        let node = fleet["nodes"].as_array().expect("nodes").iter().find(|n| n["name"] == "10.0.10.11").expect("node");
+        let (_, fleet) = call(&http, server.port, "GET", "/api/v1/fleet", None)
+            .await
+            .expect("fleet");
+        let node = fleet["nodes"]
+            .as_array()
+            .expect("nodes")
+            .iter()
+            .find(|n| n["name"] == "10.0.10.11")
+            .expect("node");
         assert_eq!(node["mig_config"], config, "round {round}: {node:#}");
         let mut pids: Vec<u64> = fleet["nodes"]
             .as_array()
@@ -163,13 +232,23 @@ async fn killed_mid_update_the_server_resumes_and_finishes_everything_exactly_on
             .iter()
             .flat_map(|n| n["gpus"].as_array().into_iter().flatten())
             .flat_map(|g| g["busy"].as_array().into_iter().flatten())
-            .flat_map(|b| b["pids"].as_array().into_iter().flatten().filter_map(Value::as_u64))
+            .flat_map(|b| {
+                b["pids"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(Value::as_u64)
+            })
             .collect();
         let all = pids.len();
         pids.sort_unstable();
         pids.dedup();
         assert_eq!(pids.len(), all, "round {round}: a replica runs twice");
-        assert_eq!(all, 3 * (round + 1), "round {round}: every replica of every service runs: {fleet:#}");
+        assert_eq!(
+            all,
+            3 * (round + 1),
+            "round {round}: every replica of every service runs: {fleet:#}"
+        );
         server.child.start_kill().expect("stop");
         let _ = server.child.wait().await;
         tokio::time::sleep(Duration::from_millis(300)).await;
@@ -179,5 +258,8 @@ async fn killed_mid_update_the_server_resumes_and_finishes_everything_exactly_on
         "only {interrupted} of {} kills left work unfinished: the kill points no longer fall inside the work",
         kill_points_ms.len()
     );
-    eprintln!("{interrupted} of {} kills interrupted a deployment", kill_points_ms.len());
+    eprintln!(
+        "{interrupted} of {} kills interrupted a deployment",
+        kill_points_ms.len()
+    );
 }

@@ -16,6 +16,7 @@ use serde_json::Value;
 
 use super::PageHeader;
 use crate::api::blueprints::{ServerCheck, blueprint_catalogue, validate_blueprint};
+use crate::api::deployments::{Deployed, deploy_blueprint};
 use crate::error::AppError;
 
 const DRAFT_KEY: &str = "migboard.blueprint.draft";
@@ -230,6 +231,16 @@ fn Toolbar(ed: Editor) -> impl IntoView {
         }
     };
     let valid = move || ed.local.get().is_valid() && ed.server_current().is_none_or(|s| s.valid);
+    let is_update = move || {
+        ed.local.with(|c| {
+            c.blueprint
+                .as_ref()
+                .is_some_and(|b| matches!(b.action, mig::blueprint::Action::Update(_)))
+        })
+    };
+    let drain = RwSignal::new(false);
+    let deploying = RwSignal::new(false);
+    let navigate = leptos_router::hooks::use_navigate();
     let download = move || {
         let t = ed.text.get();
         format!(
@@ -279,17 +290,36 @@ fn Toolbar(ed: Editor) -> impl IntoView {
                     {move || if ed.checking.get() { "Checking…" } else { "Validate on server" }}
                 </button>
                 <a class="btn btn-ghost" id="download" href=download download=file_name>"Download"</a>
+                {move || is_update().then(|| view! {
+                    <label class="check" title="If the node runs workloads on instances this update destroys, stop them, reconfigure, and start them again on free slices">
+                        <input type="checkbox" id="drain" prop:checked=move || drain.get() on:change=move |e| drain.set(event_target_checked(&e)) />
+                        " Drain busy nodes"
+                    </label>
+                })}
                 <button
                     class="btn"
                     id="deploy"
-                    disabled=move || !valid()
-                    title=move || if valid() { "Deploy this blueprint" } else { "Fix the errors first" }
+                    disabled=move || !valid() || deploying.get()
+                    title=move || if valid() { "Deploy this blueprint onto the fleet" } else { "Fix the errors first" }
                     on:click=move |_| {
-                        ed.notice.set(Some("This build cannot deploy yet: deployments arrive with the fleet and deployments feature. The blueprint is valid; download it or copy it.".into()));
-                        ed.validate_on_server();
+                        let text = ed.text.get_untracked();
+                        let navigate = navigate.clone();
+                        deploying.set(true);
+                        leptos::task::spawn_local(async move {
+                            match deploy_blueprint(text, drain.get_untracked()).await {
+                                Ok(Deployed::Created(d)) => navigate(&format!("/deployments/{}", d.id), Default::default()),
+                                Ok(Deployed::Invalid(issues)) => {
+                                    let errors = issues.iter().filter(|i| i.is_error()).count();
+                                    ed.notice.set(Some(format!("Not deployed: the server found {errors} error(s) against the fleet as it is now; they are listed below.")));
+                                    ed.validate_on_server();
+                                }
+                                Err(e) => ed.notice.set(Some(format!("Not deployed: {e}"))),
+                            }
+                            deploying.set(false);
+                        });
                     }
                 >
-                    "Deploy"
+                    {move || if deploying.get() { "Deploying…" } else { "Deploy" }}
                 </button>
             </div>
         </div>

@@ -1,18 +1,348 @@
-//! `/deployments`: Deployments and their live status.
+//! `/deployments` (the live list) and `/deployments/:id` (steps, per-GPU progress, replicas, logs,
+//! undeploy). Both render on the server, then follow the server's event streams.
+
+use std::time::Duration;
 
 use leptos::prelude::*;
 use leptos_meta::Title;
+use leptos_router::hooks::use_params_map;
+use leptos_router::{LazyRoute, lazy_route};
+use mig::wire::{DeploymentDetail, DeploymentInfo, DeploymentStatus, NodeProgress, StepInfo};
 
+use super::live::use_events;
 use super::{EmptyState, PageHeader};
+use crate::api::deployments::{get_deployment, list_deployments, undeploy};
+use crate::error::AppError;
 
-/// Deployments and their live status.
+/// A slow poll behind the event stream, in case a connection drops unnoticed.
+const SAFETY_POLL: Duration = Duration::from_secs(15);
+
+/// The lazily loaded list route.
+#[derive(Debug, Clone, Copy)]
+pub struct DeploymentsRoute;
+
+#[lazy_route]
+impl LazyRoute for DeploymentsRoute {
+    fn data() -> Self {
+        Self
+    }
+
+    fn view(this: Self) -> AnyView {
+        let DeploymentsRoute = this;
+        view! { <DeploymentsPage /> }.into_any()
+    }
+}
+
+/// The lazily loaded detail route.
+#[derive(Debug, Clone, Copy)]
+pub struct DeploymentRoute;
+
+#[lazy_route]
+impl LazyRoute for DeploymentRoute {
+    fn data() -> Self {
+        Self
+    }
+
+    fn view(this: Self) -> AnyView {
+        let DeploymentRoute = this;
+        view! { <DeploymentPage /> }.into_any()
+    }
+}
+
+/// Re-runs `fetch` into `fresh` on every event of `url` whose type is in `kinds` (one request in
+/// flight at a time, one more queued) and every [`SAFETY_POLL`].
+pub(super) fn follow<T: Send + Sync + 'static, F>(
+    url: String,
+    kinds: &'static [&'static str],
+    fresh: WriteSignal<Option<T>>,
+    fetch: F,
+) where
+    F: Fn() -> std::pin::Pin<Box<dyn std::future::Future<Output = T>>> + Clone + 'static,
+{
+    let busy = StoredValue::new_local(false);
+    let again = StoredValue::new_local(false);
+    let run = {
+        let fetch = fetch.clone();
+        move || {
+            if busy.get_value() {
+                again.set_value(true);
+                return;
+            }
+            busy.set_value(true);
+            let fetch = fetch.clone();
+            leptos::task::spawn_local(async move {
+                loop {
+                    again.set_value(false);
+                    fresh.set(Some(fetch().await));
+                    if !again.get_value() {
+                        break;
+                    }
+                }
+                busy.set_value(false);
+            });
+        }
+    };
+    let on_event = run.clone();
+    Effect::new(move |_| {
+        let on_event = on_event.clone();
+        use_events(url.clone(), move |kind, _| {
+            if kind == "resync" || kinds.contains(&kind) {
+                on_event();
+            }
+        });
+        let tick = run.clone();
+        if let Ok(handle) = set_interval_with_handle(tick, SAFETY_POLL) {
+            on_cleanup(move || handle.clear());
+        }
+    });
+}
+
+/// The list of deployments, live.
 #[component]
 pub fn DeploymentsPage() -> impl IntoView {
+    let rendered = Resource::new(|| (), |()| list_deployments());
+    let (fresh, set_fresh) = signal(None::<Result<Vec<DeploymentInfo>, AppError>>);
+    follow("/api/v1/events".into(), &["deployment"], set_fresh, || {
+        Box::pin(list_deployments())
+    });
     view! {
         <Title text="Deployments" />
-        <PageHeader title="Deployments" subtitle="Blueprints deployed onto the fleet, with their step log and live status." />
-        <EmptyState title="Nothing deployed">
-            <p>"Deployments you start from a blueprint will be listed here with their status: scheduled, active, monitoring, failed or completed."</p>
-        </EmptyState>
+        <PageHeader title="Deployments" subtitle="Blueprints deployed onto the fleet, with their status, live." />
+        <Transition fallback=|| view! { <p class="muted">"Reading deployments…"</p> }>
+            {move || Suspend::new(async move {
+                let first = rendered.await;
+                move || match fresh.get().unwrap_or_else(|| first.clone()) {
+                    Ok(list) if list.is_empty() => view! {
+                        <EmptyState title="Nothing deployed yet">
+                            <p>
+                                "Write or pick a blueprint on the " <a href="/blueprints">"Blueprints"</a>
+                                " page and press Deploy: a shared node pool with a MIG config, a MIG update of a node or pool, or an inference service on a MIG slice. It will be listed here with its status: scheduled, active, monitoring, failed or completed."
+                            </p>
+                        </EmptyState>
+                    }.into_any(),
+                    Ok(list) => view! { <DeploymentTable list /> }.into_any(),
+                    Err(e) => view! { <p class="banner banner-error" role="alert">{format!("Could not read deployments: {e}")}</p> }.into_any(),
+                }
+            })}
+        </Transition>
+    }
+}
+
+#[component]
+fn DeploymentTable(list: Vec<DeploymentInfo>) -> impl IntoView {
+    view! {
+        <section class="card">
+            <table class="deployments" id="deployments">
+                <thead>
+                    <tr><th>"Name"</th><th>"Mode"</th><th>"Status"</th><th>"Progress"</th><th>"Updated"</th><th>"Message"</th></tr>
+                </thead>
+                <tbody>
+                    {list.into_iter().map(|d| {
+                        let href = format!("/deployments/{}", d.id);
+                        view! {
+                            <tr data-id=d.id data-status=d.status.as_str()>
+                                <td><a href=href>{d.name.clone()}</a></td>
+                                <td><code>{d.mode.clone()}</code></td>
+                                <td><StatusBadge status=d.status /></td>
+                                <td><Bar done=d.progress.done total=d.progress.total label="steps".into() /></td>
+                                <td><time>{clock(d.updated_ms)}</time></td>
+                                <td class="muted msg">{d.message.clone()}</td>
+                            </tr>
+                        }
+                    }).collect_view()}
+                </tbody>
+            </table>
+        </section>
+    }
+}
+
+#[component]
+fn StatusBadge(status: DeploymentStatus) -> impl IntoView {
+    let s = status.as_str();
+    view! { <span class=format!("badge badge-{s}") data-status=s>{s}</span> }
+}
+
+/// A progress bar with its numbers.
+#[component]
+fn Bar(done: u32, total: u32, label: String) -> impl IntoView {
+    let pct = if total == 0 { 0 } else { done * 100 / total };
+    view! {
+        <span class="bar" role="progressbar" aria-valuemin="0" aria-valuemax=total aria-valuenow=done aria-label=label.clone()>
+            <span class="bar-fill" style=format!("width: {pct}%")></span>
+        </span>
+        <span class="bar-text">{format!("{done}/{total} {label}")}</span>
+    }
+}
+
+/// `HH:MM:SS` UTC of Unix milliseconds.
+fn clock(ms: i64) -> String {
+    let s = ms.div_euclid(1000).rem_euclid(86_400);
+    format!("{:02}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60)
+}
+
+/// One deployment, live.
+#[component]
+pub fn DeploymentPage() -> impl IntoView {
+    let params = use_params_map();
+    let id = move || params.with(|p| p.get("id").and_then(|v| v.parse::<i64>().ok()));
+    let rendered = Resource::new(id, |id| async move {
+        match id {
+            Some(id) => get_deployment(id).await,
+            None => Err(AppError::NotFound("a deployment id is a number".into())),
+        }
+    });
+    let (fresh, set_fresh) = signal(None::<Result<DeploymentDetail, AppError>>);
+    if let Some(n) = id() {
+        follow(
+            format!("/api/v1/deployments/{n}/events"),
+            &["deployment", "step"],
+            set_fresh,
+            move || Box::pin(get_deployment(n)),
+        );
+    }
+    view! {
+        <Title text="Deployment" />
+        <Transition fallback=|| view! { <p class="muted">"Reading the deployment…"</p> }>
+            {move || Suspend::new(async move {
+                let first = rendered.await;
+                move || match fresh.get().unwrap_or_else(|| first.clone()) {
+                    Ok(d) => view! { <Detail d /> }.into_any(),
+                    Err(AppError::NotFound(m)) => view! {
+                        <PageHeader title="Deployment not found" subtitle="It may have been a typo in the link." />
+                        <EmptyState title="No such deployment">
+                            <p>{m} ". See every deployment on the " <a href="/deployments">"Deployments"</a> " page."</p>
+                        </EmptyState>
+                    }.into_any(),
+                    Err(e) => view! { <p class="banner banner-error" role="alert">{format!("Could not read the deployment: {e}")}</p> }.into_any(),
+                }
+            })}
+        </Transition>
+    }
+}
+
+#[component]
+fn Detail(d: DeploymentDetail) -> impl IntoView {
+    let info = d.deployment.clone();
+    let id = info.id;
+    let (notice, set_notice) = signal(None::<String>);
+    let (asking, set_asking) = signal(false);
+    let on_undeploy = move |_| {
+        #[cfg(feature = "hydrate")]
+        {
+            let sure = window()
+                .confirm_with_message(
+                    "Undeploy this deployment? Its replicas stop; a pool it created is removed.",
+                )
+                .unwrap_or(false);
+            if !sure {
+                return;
+            }
+        }
+        set_asking.set(true);
+        leptos::task::spawn_local(async move {
+            match undeploy(id).await {
+                Ok(_) => set_notice.set(Some("Undeploy requested.".into())),
+                Err(e) => set_notice.set(Some(format!("Not undeployed: {e}"))),
+            }
+            set_asking.set(false);
+        });
+    };
+    let can_undeploy = info.status.can_undeploy();
+    let logs = format!("/api/v1/deployments/{id}/logs");
+    view! {
+        <header class="page-header">
+            <p class="crumbs"><a href="/deployments">"Deployments"</a> " / "</p>
+            <h1 id="deployment-name">{info.name.clone()}</h1>
+            <p class="subtitle">
+                <StatusBadge status=info.status /> " "
+                <code>{info.mode.clone()}</code> " · "
+                <span id="deployment-message">{info.message.clone()}</span>
+            </p>
+        </header>
+        <div class="card detail-actions">
+            <Bar done=info.progress.done total=info.progress.total label="steps".into() />
+            <div class="toolbar-actions">
+                <a class="btn btn-ghost" href=logs target="_blank" id="logs">"Logs (text)"</a>
+                <button class="btn btn-danger" id="undeploy" disabled=move || !can_undeploy || asking.get() on:click=on_undeploy>
+                    {move || if asking.get() { "Undeploying…" } else { "Undeploy" }}
+                </button>
+            </div>
+            {move || notice.get().map(|n| view! { <p class="note" id="detail-notice">{n}</p> })}
+        </div>
+        {(!d.nodes.is_empty()).then(|| view! { <Reconfiguration nodes=d.nodes.clone() /> })}
+        {(!d.placements.is_empty()).then(|| view! {
+            <section class="card">
+                <div class="card-head"><h2>"Replicas"</h2></div>
+                <table class="placements" id="placements">
+                    <thead><tr><th>"Replica"</th><th>"Node"</th><th>"GPU"</th><th>"Slice"</th><th>"Process"</th><th>"State"</th></tr></thead>
+                    <tbody>
+                        {d.placements.iter().map(|p| view! {
+                            <tr data-replica=p.replica>
+                                <td>{p.replica}</td>
+                                <td><a href=format!("/fleet/nodes/{}", p.node)>{p.node.clone()}</a></td>
+                                <td>{p.gpu}</td>
+                                <td><code>{format!("{}@{}", p.profile, p.start)}</code></td>
+                                <td>{p.pid}</td>
+                                <td>{p.state.clone()}</td>
+                            </tr>
+                        }).collect_view()}
+                    </tbody>
+                </table>
+            </section>
+        })}
+        <Steps steps=d.steps.clone() />
+        <details class="card">
+            <summary>"Blueprint as submitted"</summary>
+            <pre class="blueprint-source">{d.blueprint.clone()}</pre>
+        </details>
+    }
+}
+
+#[component]
+fn Reconfiguration(nodes: Vec<NodeProgress>) -> impl IntoView {
+    view! {
+        <section class="card" aria-labelledby="reconf-title">
+            <div class="card-head"><h2 id="reconf-title">"Reconfiguration"</h2><span class="muted">"one segment per GPU"</span></div>
+            {nodes.into_iter().map(|n| {
+                let total = n.gpus.len();
+                let done = n.done();
+                view! {
+                    <div class="node-progress" data-node=n.node.clone() data-done=done data-total=total>
+                        <a class="node-progress-name" href=format!("/fleet/nodes/{}", n.node)>{n.node.clone()}</a>
+                        <span class="segments" role="progressbar" aria-valuemin="0" aria-valuemax=total aria-valuenow=done aria-label=format!("{} GPUs reconfigured", n.node)>
+                            {n.gpus.iter().map(|(gpu, state)| view! {
+                                <span class=format!("segment segment-{state}") data-gpu=*gpu data-state=state.clone() title=format!("GPU {gpu}: {state}")></span>
+                            }).collect_view()}
+                        </span>
+                        <span class="bar-text">{format!("{done}/{total} GPUs")}</span>
+                    </div>
+                }
+            }).collect_view()}
+        </section>
+    }
+}
+
+#[component]
+fn Steps(steps: Vec<StepInfo>) -> impl IntoView {
+    view! {
+        <section class="card" aria-labelledby="steps-title">
+            <div class="card-head"><h2 id="steps-title">"Steps"</h2><span class="muted">{format!("{} in the log", steps.len())}</span></div>
+            {if steps.is_empty() {
+                view! { <p class="muted">"No step yet: the orchestrator picks it up in a moment."</p> }.into_any()
+            } else {
+                view! {
+                    <ol class="timeline" id="steps">
+                        {steps.into_iter().map(|s| view! {
+                            <li class=format!("step step-{}", s.state) data-key=s.key.clone() data-state=s.state.clone()>
+                                <time>{clock(s.at_ms)}</time>
+                                <span class="step-state">{s.state.clone()}</span>
+                                <code class="step-key">{s.key.clone()}</code>
+                                <span class="step-msg">{s.message.clone()}</span>
+                            </li>
+                        }).collect_view()}
+                    </ol>
+                }.into_any()
+            }}
+        </section>
     }
 }

@@ -227,8 +227,9 @@ fn FleetPools(fleet: mig::wire::Fleet) -> impl IntoView {
     }
 }
 
+/// One node with every GPU's layout; busy slices marked.
 #[component]
-fn FleetNode(node: mig::wire::FleetNodeInfo) -> impl IntoView {
+pub(super) fn FleetNode(node: mig::wire::FleetNodeInfo) -> impl IntoView {
     let config = node
         .mig_config
         .clone()
@@ -236,7 +237,7 @@ fn FleetNode(node: mig::wire::FleetNodeInfo) -> impl IntoView {
     view! {
         <div class="fleet-node" data-node=node.name.clone()>
             <div class="fleet-node-head">
-                <strong>{node.name.clone()}</strong>
+                <a class="fleet-node-name" href=format!("/fleet/nodes/{}", node.name)><strong>{node.name.clone()}</strong></a>
                 <span class="muted">{format!(" · {} · ", node.shape)}</span>
                 <span class="fleet-config">{config}</span>
             </div>
@@ -250,7 +251,12 @@ fn FleetNode(node: mig::wire::FleetNodeInfo) -> impl IntoView {
                             let slices = model.and_then(|m| m.profile(&i.profile)).map_or(1, |p| p.memory_slices());
                             let busy = g.busy.iter().any(|b| b.start == i.start);
                             let style = format!("grid-column: {} / span {slices}", i.start + 1);
-                            let title = if busy { format!("{} at {} — in use", i.profile, i.start) } else { format!("{} at {} — free", i.profile, i.start) };
+                            let owner = g.busy.iter().find(|b| b.start == i.start).map(|b| b.owners.join(", ")).filter(|o| !o.is_empty());
+                            let title = match (busy, owner) {
+                                (true, Some(o)) => format!("{} at {} — in use by {o}", i.profile, i.start),
+                                (true, None) => format!("{} at {} — in use", i.profile, i.start),
+                                _ => format!("{} at {} — free", i.profile, i.start),
+                            };
                             view! { <div class="fleet-inst" class:busy=busy style=style title=title data-profile=i.profile.clone() data-start=i.start>{i.profile.clone()}</div> }
                         }).collect_view().into_any()
                     } else {

@@ -3,13 +3,16 @@
 mod blueprints;
 mod deployments;
 mod fleet;
+mod live;
+mod node;
 mod not_found;
 mod plan;
 mod settings;
 
 pub use blueprints::BlueprintsRoute;
-pub use deployments::DeploymentsPage;
+pub use deployments::{DeploymentRoute, DeploymentsRoute};
 pub use fleet::FleetPage;
+pub use node::NodeRoute;
 pub use not_found::NotFound;
 pub use plan::PlanRoute;
 pub use settings::SettingsPage;

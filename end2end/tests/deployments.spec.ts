@@ -1,0 +1,105 @@
+import { expect, test } from "@playwright/test";
+import { watchErrors, waitForHydration } from "./helpers";
+
+// Deploy from the blueprint editor, watch the per-GPU progress bars fill without reloading, see the
+// node page's charts, and undeploy. The embedded fleet's simulated GPUs take 20 ms per MIG change, so a
+// node's reconfiguration takes a second or two: long enough to be seen running.
+// Screenshots go to test-results/screenshots/deploy-*.png.
+
+test("deploy the guide's shared MIG pool from the editor, watch it reconfigure live, undeploy it", async ({ page }) => {
+  test.setTimeout(90_000);
+  const errors = watchErrors(page);
+  await page.goto("/blueprints?template=mig_enabled_shared_node_pool");
+  await waitForHydration(page);
+  await expect(page.locator("#bp-status")).toHaveAttribute("data-state", "valid");
+  await page.locator("#deploy").click();
+
+  // The editor navigates (client-side) to the new deployment's page.
+  await expect(page).toHaveURL(/\/deployments\/\d+$/);
+  await expect(page.locator("#deployment-name")).toHaveText("H100_pool_mig");
+  // Mark the document: a reload would lose it.
+  await page.evaluate(() => ((window as unknown as { __noReload: boolean }).__noReload = true));
+
+  const node = page.locator(".node-progress").first();
+  await expect(node).toBeVisible();
+  await expect(node.locator(".segment")).toHaveCount(8);
+  // Record every value the bar shows, as it changes in place.
+  await page.evaluate(() => {
+    const w = window as unknown as { __seen: string[] };
+    w.__seen = [];
+    const note = () => {
+      const v = document.querySelector(".node-progress")?.getAttribute("data-done");
+      if (v !== null && v !== undefined && w.__seen[w.__seen.length - 1] !== v) w.__seen.push(v);
+    };
+    note();
+    new MutationObserver(note).observe(document.body, { subtree: true, childList: true, attributes: true });
+  });
+  await expect
+    .poll(async () => Number(await node.getAttribute("data-done")), { timeout: 20_000, intervals: [50] })
+    .toBeGreaterThan(0);
+  await page.screenshot({ path: "test-results/screenshots/deploy-progress.png", fullPage: true });
+  await expect(node).toHaveAttribute("data-done", "8", { timeout: 30_000 });
+  await expect(node.locator('.segment[data-state="done"]')).toHaveCount(8);
+  await expect(page.locator(".page-header .badge")).toHaveText("completed");
+  await expect(page.locator("#deployment-message")).toContainText('pool "H100_pool_mig" ready: 1 node(s) on all-1g.20gb');
+  await expect(page.locator('#steps .step[data-key="pool/create"]')).toHaveAttribute("data-state", "done");
+  expect(await page.evaluate(() => (window as unknown as { __noReload?: boolean }).__noReload)).toBe(true);
+  // The bar moved while we watched: several values, ending at 8 of 8.
+  const seen = await page.evaluate(() => (window as unknown as { __seen: string[] }).__seen);
+  expect(seen.length, `values seen: ${seen}`).toBeGreaterThanOrEqual(3);
+  expect(seen[seen.length - 1]).toBe("8");
+  await page.screenshot({ path: "test-results/screenshots/deploy-done.png", fullPage: true });
+
+  // The new node's page: its layout, and the reconfiguration chart counts its eight GPU applies.
+  const nodeName = (await node.getAttribute("data-node"))!;
+  const deploymentUrl = page.url();
+  await node.locator(".node-progress-name").click();
+  await expect(page).toHaveURL(new RegExp(`/fleet/nodes/${nodeName.replaceAll(".", "\\.")}$`));
+  await expect(page.locator("#node-name")).toHaveText(nodeName);
+  await expect(page.locator('.fleet-gpu[data-gpu="0"] .fleet-inst[data-profile="1g.20gb"]')).toHaveCount(4);
+  await expect(page.locator("#applies-chart svg")).toBeVisible();
+  await expect(page.locator("#applies-chart")).toContainText("(8 in all)");
+  await expect(page.locator("#memory-chart svg")).toBeVisible();
+  await page.screenshot({ path: "test-results/screenshots/deploy-node.png", fullPage: true });
+
+  // Undeploy: confirm, and watch it go (the pool's node is removed).
+  await page.goto(deploymentUrl);
+  await waitForHydration(page);
+  page.once("dialog", (d) => d.accept());
+  await page.locator("#undeploy").click();
+  await expect(page.locator(".page-header .badge")).toHaveText("undeployed", { timeout: 20_000 });
+  await expect(page.locator(`#steps .step[data-key="undeploy/node/${nodeName}"]`)).toHaveAttribute("data-state", "done");
+  await expect(page.locator("#undeploy")).toBeDisabled();
+
+  // The list shows it, with its status.
+  await page.goto("/deployments");
+  await waitForHydration(page);
+  const row = page.locator("#deployments tr", { hasText: "H100_pool_mig" });
+  await expect(row.locator(".badge")).toHaveText("undeployed");
+  await page.screenshot({ path: "test-results/screenshots/deploy-list.png", fullPage: true });
+  // The fleet is back to its three nodes.
+  const fleet = await (await page.request.get("/api/v1/fleet")).json();
+  expect(fleet.nodes.map((n: { name: string }) => n.name)).not.toContain(nodeName);
+  expect(errors).toEqual([]);
+});
+
+test("the deployments list updates live when a deployment starts elsewhere", async ({ page, request }) => {
+  const errors = watchErrors(page);
+  await page.goto("/deployments");
+  await waitForHydration(page);
+  const update = { recipe_mode: "update", deployment_name: "live-list-check", recipe_node_name: "10.0.20.11", shared_node_pool_mig_config: "all-1g.5gb" };
+  const answer = await request.post("/api/v1/deployments", { data: update });
+  expect(answer.status()).toBe(201);
+  const row = page.locator("#deployments tr", { hasText: "live-list-check" });
+  await expect(row.locator(".badge")).toHaveText("completed", { timeout: 20_000 });
+  const id = (await answer.json()).id;
+  await request.post(`/api/v1/deployments/${id}/undeploy`);
+  await expect(row.locator(".badge")).toHaveText("undeployed", { timeout: 20_000 });
+  expect(errors).toEqual([]);
+});
+
+test("an unknown deployment gets a helpful page", async ({ page }) => {
+  await page.goto("/deployments/424242");
+  await expect(page.locator("h1")).toHaveText("Deployment not found");
+  await expect(page.locator("main")).toContainText("no deployment 424242");
+});

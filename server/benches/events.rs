@@ -1,0 +1,270 @@
+//! Bench: N concurrent SSE watchers on one deployment, and REST throughput of `GET /api/v1/fleet`.
+//!
+//! Starts the release `migboard` (embedded fleet, SQLite in a temporary directory) as a child
+//! process, deploys one MIG inference service, opens N watchers on its
+//! `GET /api/v1/deployments/{id}/events` and measures:
+//! - the server's resident memory per watcher (`VmRSS` of the server process before and after the N
+//!   connections, divided by N; the agents are separate processes and not counted),
+//! - delivery latency of the `monitor` events (the orchestrator checks the service every 2 s and stamps
+//!   each event with the time it was published; a watcher's latency is receive time minus that stamp,
+//!   same machine, same clock), p50/p99/max over every event every watcher received,
+//! - then `GET /api/v1/fleet` throughput with C keep-alive connections for a few seconds.
+//!
+//! Run: `cargo bench -p server --bench events -- [WATCHERS...]` (default 1000 10000). Needs
+//! `target/release/migboard-agent` (`make build`). Results go in BENCHMARKS.md.
+
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+fn rss_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse().ok()))
+        })
+        .unwrap_or(0)
+}
+
+/// One HTTP/1.1 request on a fresh connection; the whole answer body as text.
+async fn request(port: u16, method: &str, path: &str, body: &str) -> String {
+    let mut s = TcpStream::connect(("127.0.0.1", port))
+        .await
+        .expect("connect");
+    let req = format!(
+        "{method} {path} HTTP/1.1\r\nhost: bench\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    s.write_all(req.as_bytes()).await.expect("write");
+    let mut out = Vec::new();
+    s.read_to_end(&mut out).await.expect("read");
+    let text = String::from_utf8_lossy(&out).into_owned();
+    text.split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or(text)
+}
+
+fn percentile(sorted: &[i64], p: f64) -> i64 {
+    if sorted.is_empty() {
+        return 0;
+    }
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i.min(sorted.len() - 1)]
+}
+
+/// A watcher: reads the stream and records the latency of each `monitor` event.
+async fn watch(
+    port: u16,
+    id: i64,
+    ready: tokio::sync::mpsc::Sender<()>,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) -> Vec<i64> {
+    let mut latencies = Vec::new();
+    let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)).await else {
+        return latencies;
+    };
+    let req = format!(
+        "GET /api/v1/deployments/{id}/events HTTP/1.1\r\nhost: bench\r\naccept: text/event-stream\r\n\r\n"
+    );
+    if s.write_all(req.as_bytes()).await.is_err() {
+        return latencies;
+    }
+    let mut buf = vec![0u8; 8192];
+    let mut pending = String::new();
+    let mut announced = false;
+    loop {
+        let n = tokio::select! {
+            r = s.read(&mut buf) => match r {
+                Ok(n) if n > 0 => n,
+                _ => break,
+            },
+            _ = stop.changed() => break,
+        };
+        let received = now_ms();
+        pending.push_str(&String::from_utf8_lossy(&buf[..n]));
+        if !announced && pending.contains("event: deployment") {
+            announced = true;
+            let _ = ready.send(()).await;
+        }
+        while let Some(end) = pending.find("\n\n") {
+            let frame: String = pending.drain(..end + 2).collect();
+            if frame.contains("event: monitor")
+                && let Some(at) = frame.split("\"at_ms\":").nth(1)
+                && let Ok(at) = at
+                    .trim_end_matches(|c: char| !c.is_ascii_digit())
+                    .split(|c: char| !c.is_ascii_digit())
+                    .next()
+                    .unwrap_or("")
+                    .parse::<i64>()
+            {
+                latencies.push(received - at);
+            }
+        }
+    }
+    latencies
+}
+
+async fn fleet_throughput(port: u16, connections: usize, seconds: u64) -> (f64, i64, i64) {
+    let until = Instant::now() + Duration::from_secs(seconds);
+    let mut tasks = Vec::new();
+    for _ in 0..connections {
+        tasks.push(tokio::spawn(async move {
+            let mut lat = Vec::new();
+            let mut s = TcpStream::connect(("127.0.0.1", port))
+                .await
+                .expect("connect");
+            let mut buf = vec![0u8; 1 << 16];
+            while Instant::now() < until {
+                let t = Instant::now();
+                s.write_all(b"GET /api/v1/fleet HTTP/1.1\r\nhost: bench\r\n\r\n")
+                    .await
+                    .expect("write");
+                // Read one response: headers, then content-length bytes.
+                let mut got = Vec::new();
+                let (header_end, length) = loop {
+                    let n = s.read(&mut buf).await.expect("read");
+                    assert!(n > 0, "server closed");
+                    got.extend_from_slice(&buf[..n]);
+                    if let Some(i) = got.windows(4).position(|w| w == b"\r\n\r\n") {
+                        let head = String::from_utf8_lossy(&got[..i]).to_lowercase();
+                        let len = head
+                            .lines()
+                            .find_map(|l| l.strip_prefix("content-length:"))
+                            .and_then(|v| v.trim().parse::<usize>().ok())
+                            .expect("content-length");
+                        break (i + 4, len);
+                    }
+                };
+                while got.len() < header_end + length {
+                    let n = s.read(&mut buf).await.expect("read");
+                    got.extend_from_slice(&buf[..n]);
+                }
+                lat.push(i64::try_from(t.elapsed().as_micros()).unwrap_or(i64::MAX));
+            }
+            lat
+        }));
+    }
+    let mut all = Vec::new();
+    for t in tasks {
+        all.extend(t.await.expect("task"));
+    }
+    all.sort_unstable();
+    (
+        all.len() as f64 / seconds as f64,
+        percentile(&all, 0.5),
+        percentile(&all, 0.99),
+    )
+}
+
+#[tokio::main]
+async fn main() {
+    let counts: Vec<usize> = std::env::args()
+        .skip(1)
+        .filter_map(|a| a.parse().ok())
+        .collect();
+    let counts = if counts.is_empty() {
+        vec![1000, 10_000]
+    } else {
+        counts
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("port")
+        .port();
+    let mut server = tokio::process::Command::new(env!("CARGO_BIN_EXE_migboard"))
+        .env("MIGBOARD_ADDR", format!("127.0.0.1:{port}"))
+        .env("MIGBOARD_DATA_DIR", dir.path())
+        .env("LEPTOS_SITE_ROOT", dir.path().join("no-site"))
+        .env("MIGBOARD_SIM_LATENCY_MS", "0")
+        .env("RUST_LOG", "error")
+        .kill_on_drop(true)
+        .spawn()
+        .expect("start target/release/migboard (needs target/release/migboard-agent: make build)");
+    let pid = server.id().expect("pid");
+    for _ in 0..300 {
+        if TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let blueprint = mig::blueprint::templates::template("mig_inference_single_replica_10gb")
+        .expect("template")
+        .json;
+    let created = request(port, "POST", "/api/v1/deployments", blueprint).await;
+    let id = serde_json::from_str::<serde_json::Value>(&created)
+        .ok()
+        .and_then(|v| v["id"].as_i64())
+        .unwrap_or_else(|| panic!("deployment created: {created}"));
+    loop {
+        let d = request(port, "GET", &format!("/api/v1/deployments/{id}"), "").await;
+        if d.contains("\"status\":\"monitoring\"") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    println!("server pid {pid}, deployment {id} monitoring; monitor events every 2 s");
+    println!(
+        "| watchers | connect all (s) | server RSS before → after (MiB) | RSS per watcher (KiB) | events received | latency p50 / p99 / max (ms) |"
+    );
+    println!("|---:|---:|---:|---:|---:|---:|");
+    for n in counts {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let before = rss_kib(pid);
+        let (tx, mut rx) = tokio::sync::mpsc::channel(n.max(1));
+        let start = Instant::now();
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        let mut tasks = Vec::with_capacity(n);
+        for _ in 0..n {
+            tasks.push(tokio::spawn(watch(port, id, tx.clone(), stop_rx.clone())));
+        }
+        drop(tx);
+        let mut connected = 0;
+        while connected < n {
+            match tokio::time::timeout(Duration::from_secs(30), rx.recv()).await {
+                Ok(Some(())) => connected += 1,
+                _ => break,
+            }
+        }
+        let connect_s = start.elapsed().as_secs_f64();
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let after = rss_kib(pid);
+        // Five monitor rounds (one every 2 s) reach everyone; then the watchers stop and report.
+        tokio::time::sleep(Duration::from_secs(10)).await;
+        let _ = stop_tx.send(true);
+        let mut lat: Vec<i64> = Vec::new();
+        for t in tasks {
+            if let Ok(l) = t.await {
+                lat.extend(l);
+            }
+        }
+        lat.sort_unstable();
+        println!(
+            "| {n} ({connected} connected) | {connect_s:.1} | {:.1} → {:.1} | {:.1} | {} | {} / {} / {} |",
+            before as f64 / 1024.0,
+            after as f64 / 1024.0,
+            (after.saturating_sub(before)) as f64 / connected.max(1) as f64,
+            lat.len(),
+            percentile(&lat, 0.5),
+            percentile(&lat, 0.99),
+            lat.last().copied().unwrap_or(0)
+        );
+    }
+    for c in [1usize, 16, 64] {
+        let (rps, p50, p99) = fleet_throughput(port, c, 5).await;
+        println!(
+            "GET /api/v1/fleet, {c} keep-alive connection(s): {rps:.0} req/s, latency p50 {p50} µs, p99 {p99} µs"
+        );
+    }
+    let _ = server.start_kill();
+    let _ = server.wait().await;
+}
