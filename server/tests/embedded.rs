@@ -161,3 +161,90 @@ async fn the_server_serves_its_embedded_fleet_and_its_agents_die_with_it() {
         agents_of(dir.path())
     );
 }
+
+/// A real agent listed by URL (as a fleet file's [[pools.agents]]): migboard talks to it, applies
+/// through it, and does not own its process.
+#[tokio::test]
+async fn real_agents_are_reached_by_url() {
+    use server::cluster::embedded::{NodeSpec, RemoteAgent};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut agent = tokio::process::Command::new(agent_binary().expect("agent binary"))
+        .args(["--simulate", "h100x2", "serve", "--addr", "127.0.0.1:0"])
+        .env("MIGBOARD_AGENT_TOKEN", "remote-token-0123456789")
+        .env("RUST_LOG", "warn")
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("agent starts");
+    use tokio::io::AsyncBufReadExt as _;
+    let mut lines = tokio::io::BufReader::new(agent.stdout.take().expect("stdout")).lines();
+    let url = lines
+        .next_line()
+        .await
+        .expect("read")
+        .and_then(|l| l.strip_prefix("listening on ").map(str::to_owned))
+        .expect("the agent says where it listens");
+    let spec = FleetSpec {
+        pools: vec![PoolSpec {
+            name: "lab".into(),
+            shape: mig::shape::shape("BM.GPU.H100.8").expect("shape"),
+            nodes: vec![NodeSpec {
+                name: "gpu-07".into(),
+                remote: Some(RemoteAgent {
+                    url: url.clone(),
+                    token: "remote-token-0123456789".into(),
+                }),
+            }],
+            mig_config: Some("all-7g.80gb".into()),
+        }],
+        sim_latency: std::time::Duration::ZERO,
+    };
+    let fleet = Embedded::start(
+        &spec,
+        dir.path(),
+        &dir.path().join("no-agent-binary-needed"),
+        Arc::new(server::state::catalogue()),
+    )
+    .await
+    .expect("starts without spawning anything");
+    let f = fleet.fleet().await;
+    assert_eq!(f.nodes[0].error, None);
+    assert_eq!(f.nodes[0].gpus.len(), 2);
+    // The pool's config (all-7g.80gb) is not forced onto a real node: it stays as it was (MIG off);
+    // an apply through the cluster changes it.
+    assert_eq!(f.nodes[0].mig_config.as_deref(), Some("all-disabled"));
+    fleet
+        .apply("gpu-07", "all-1g.10gb", &[], false)
+        .await
+        .expect("applied through the real agent");
+    assert_eq!(
+        fleet.fleet().await.nodes[0].mig_config.as_deref(),
+        Some("all-1g.10gb")
+    );
+    assert!(
+        fleet.describe().contains("lab 1 × BM.GPU.H100.8 (1 real)"),
+        "{}",
+        fleet.describe()
+    );
+    // A wrong token is refused by the agent, and said so.
+    drop(fleet);
+    let mut wrong = spec.clone();
+    if let Some(r) = wrong.pools[0].nodes[0].remote.as_mut() {
+        r.token = "nope".into();
+    }
+    let fleet = Embedded::start(
+        &wrong,
+        dir.path(),
+        dir.path(),
+        Arc::new(server::state::catalogue()),
+    )
+    .await
+    .expect("starts");
+    let error = fleet.fleet().await.nodes[0]
+        .error
+        .clone()
+        .expect("an error");
+    assert!(error.contains("401"), "{error}");
+    // The agent still runs: migboard never owned it.
+    assert!(agent.try_wait().expect("wait").is_none());
+}

@@ -397,3 +397,63 @@ fn blueprint_server_functions_check_against_the_fleet() {
         );
     });
 }
+
+#[test]
+fn deployment_server_functions_and_pages_render_on_the_fixed_fleet() {
+    run(async {
+        let site = built_site();
+        let text = r#"{"recipe_mode": "update", "deployment_name": "fixed-check", "recipe_node_name": "10.0.10.12", "shared_node_pool_mig_config": "all-1g.10gb"}"#;
+        let form = format!("text={}&drain=false", mig::planner::encode_component(text));
+        let (status, _, body) = send(site.path(), server_fn("deploy", form)).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let answer: serde_json::Value = serde_json::from_str(&body).expect("json");
+        let id = answer["Created"]["id"]
+            .as_i64()
+            .unwrap_or_else(|| panic!("created: {body}"));
+        // The fixed fleet cannot change: the deployment fails, saying so and what to run instead.
+        let mut detail = serde_json::Value::Null;
+        for _ in 0..100 {
+            let (_, _, body) = send(site.path(), server_fn("deployment", format!("id={id}"))).await;
+            detail = serde_json::from_str(&body).expect("json");
+            if detail["deployment"]["status"] == "failed" {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        assert_eq!(detail["deployment"]["status"], "failed", "{detail:#}");
+        assert!(
+            detail["deployment"]["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("--cluster embedded")),
+            "{detail:#}"
+        );
+        // An invalid blueprint is not stored: its issues come back.
+        let form = format!(
+            "text={}&drain=false",
+            mig::planner::encode_component(r#"{"recipe_mode": "update"}"#)
+        );
+        let (_, _, body) = send(site.path(), server_fn("deploy", form)).await;
+        assert!(body.contains("\"Invalid\""), "{body}");
+
+        let (status, _, html) = send(site.path(), get(&format!("/deployments/{id}"))).await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(
+            html.contains("fixed-check") && html.contains("badge-failed"),
+            "the detail renders on the server"
+        );
+        let (_, _, html) = send(site.path(), get("/deployments")).await;
+        assert!(
+            html.contains("fixed-check"),
+            "the list renders on the server"
+        );
+        let (_, _, html) = send(site.path(), get("/deployments/999999")).await;
+        assert!(html.contains("Deployment not found") && html.contains("no deployment 999999"));
+        let (_, _, html) = send(site.path(), get("/fleet/nodes/10.0.10.11")).await;
+        assert!(
+            html.contains("<h1 id=\"node-name\">10.0.10.11</h1>") && html.contains("<svg"),
+            "the node page renders its charts"
+        );
+        let (_, _, html) = send(site.path(), get("/fleet/nodes/nowhere")).await;
+        assert!(html.contains("Node not found"));
+    });
+}

@@ -59,8 +59,8 @@ pub(super) fn follow<T: Send + Sync + 'static, F>(
 ) where
     F: Fn() -> std::pin::Pin<Box<dyn std::future::Future<Output = T>>> + Clone + 'static,
 {
-    let busy = StoredValue::new_local(false);
-    let again = StoredValue::new_local(false);
+    let busy = StoredValue::new(false);
+    let again = StoredValue::new(false);
     let run = {
         let fetch = fetch.clone();
         move || {

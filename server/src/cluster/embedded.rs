@@ -853,3 +853,83 @@ impl Cluster for Embedded {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<FleetSpec, ClusterError> {
+        FleetSpec::from_toml(text, "fleet.toml", &crate::state::catalogue())
+    }
+
+    #[test]
+    fn the_example_fleet_file_is_the_default_fleet() {
+        let example = include_str!("../../../docs/fleet.example.toml");
+        assert_eq!(parse(example).expect("parses"), FleetSpec::default_fleet());
+    }
+
+    #[test]
+    fn real_agents_are_listed_with_a_token_file() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let token = dir.path().join("t");
+        std::fs::write(&token, "s3cret\n").expect("token");
+        let spec = parse(&format!(
+            "[[pools]]\nname = \"lab\"\nshape = \"BM.GPU.H100.8\"\n[[pools.agents]]\nname = \"gpu-07\"\nurl = \"http://10.1.2.7:9400/\"\ntoken_file = \"{}\"\n",
+            token.display()
+        ))
+        .expect("parses");
+        assert_eq!(
+            spec.pools[0].nodes,
+            [NodeSpec {
+                name: "gpu-07".into(),
+                remote: Some(RemoteAgent {
+                    url: "http://10.1.2.7:9400".into(),
+                    token: "s3cret".into()
+                })
+            }]
+        );
+    }
+
+    #[test]
+    fn mistakes_are_explained_with_where_and_what_to_write() {
+        let cases = [
+            ("", "no pools"),
+            (
+                "[[pools]]\nname = \"p\"\nshape = \"BM.GPU.X\"\nnodes = [\"a\"]\n",
+                "pools[0] (\"p\").shape: \"BM.GPU.X\" is not a MIG-capable node shape; use one of BM.GPU.H100.8",
+            ),
+            (
+                "[[pools]]\nname = \"p\"\nshape = \"BM.GPU.H100.8\"\nmig_config = \"all-1g.5gb\"\nnodes = [\"a\"]\n",
+                "\"all-1g.5gb\" is not a named config of NVIDIA H100 80GB",
+            ),
+            (
+                "[[pools]]\nname = \"p\"\nshape = \"BM.GPU.H100.8\"\nnodes = []\n",
+                "no nodes",
+            ),
+            (
+                "[[pools]]\nname = \"p\"\nshape = \"BM.GPU.H100.8\"\nnodes = [\"a\", \"a\"]\n",
+                "node \"a\" is listed twice",
+            ),
+            (
+                "[[pools]]\nname = \"p\"\nshape = \"BM.GPU.H100.8\"\nnodes = [\"../etc\"]\n",
+                "path character",
+            ),
+            (
+                "[[pools]]\nname = \"p\"\nshape = \"BM.GPU.H100.8\"\nnodez = [\"a\"]\n",
+                "unknown field `nodez`",
+            ),
+            (
+                "[[pools]]\nname = \"p\"\nshape = \"BM.GPU.H100.8\"\n[[pools.agents]]\nname = \"g\"\nurl = \"http://x\"\ntoken_file = \"/nonexistent/t\"\n",
+                "agent \"g\": reading token_file /nonexistent/t",
+            ),
+        ];
+        for (text, expected) in cases {
+            let err = parse(text).expect_err(text).to_string();
+            assert!(
+                err.starts_with("starting the fleet: fleet file fleet.toml: "),
+                "{err}"
+            );
+            assert!(err.contains(expected), "{text:?}: {err}");
+        }
+    }
+}
