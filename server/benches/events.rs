@@ -97,7 +97,10 @@ async fn watch(
         }
         while let Some(end) = pending.find("\n\n") {
             let frame: String = pending.drain(..end + 2).collect();
-            if frame.contains("event: monitor")
+            if frame.contains("event: resync") {
+                // Marked as a negative latency: counted apart below.
+                latencies.push(i64::MIN);
+            } else if frame.contains("event: monitor")
                 && let Some(at) = frame.split("\"at_ms\":").nth(1)
                 && let Ok(at) = at
                     .trim_end_matches(|c: char| !c.is_ascii_digit())
@@ -247,7 +250,10 @@ async fn main() {
                 lat.extend(l);
             }
         }
+        let resyncs = lat.iter().filter(|l| **l == i64::MIN).count();
+        lat.retain(|l| *l != i64::MIN);
         lat.sort_unstable();
+        println!("{n} watchers: {resyncs} resync event(s) (a watcher fell behind)");
         println!(
             "| {n} ({connected} connected) | {connect_s:.1} | {:.1} → {:.1} | {:.1} | {} | {} / {} / {} |",
             before as f64 / 1024.0,
@@ -259,6 +265,8 @@ async fn main() {
             lat.last().copied().unwrap_or(0)
         );
     }
+    let fleet = request(port, "GET", "/api/v1/fleet", "").await;
+    println!("GET /api/v1/fleet answers {} bytes of JSON", fleet.len());
     for c in [1usize, 16, 64] {
         let (rps, p50, p99) = fleet_throughput(port, c, 5).await;
         println!(

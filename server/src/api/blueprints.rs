@@ -36,23 +36,8 @@ pub async fn validate(
     State(state): State<AppState>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    let body = body.map_err(|e| {
-        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            too_large()
-        } else {
-            ApiError::BadRequest {
-                message: format!("the request body could not be read: {}", e.body_text()),
-                hint: "send the blueprint JSON as the request body".into(),
-            }
-        }
-    })?;
-    let text = std::str::from_utf8(&body).map_err(|e| ApiError::BadRequest {
-        message: format!(
-            "the body is not UTF-8 text (invalid byte at offset {})",
-            e.valid_up_to()
-        ),
-        hint: "send the blueprint as UTF-8 JSON".into(),
-    })?;
+    let text = blueprint_text(body)?;
+    let text = text.as_str();
     let backend = state.backend();
     let catalogue = backend.catalogue();
     let fleet = backend.fleet();
@@ -81,6 +66,31 @@ pub async fn validate(
         }),
     )
         .into_response())
+}
+
+/// A request body holding a blueprint, as text: 413 over [`MAX_BYTES`], 400 when unreadable or not
+/// UTF-8.
+///
+/// # Errors
+/// The [`ApiError`] to answer with.
+pub fn blueprint_text(body: Result<Bytes, BytesRejection>) -> Result<String, ApiError> {
+    let body = body.map_err(|e| {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            too_large()
+        } else {
+            ApiError::BadRequest {
+                message: format!("the request body could not be read: {}", e.body_text()),
+                hint: "send the blueprint JSON as the request body".into(),
+            }
+        }
+    })?;
+    String::from_utf8(body.to_vec()).map_err(|e| ApiError::BadRequest {
+        message: format!(
+            "the body is not UTF-8 text (invalid byte at offset {})",
+            e.utf8_error().valid_up_to()
+        ),
+        hint: "send the blueprint as UTF-8 JSON".into(),
+    })
 }
 
 /// The answer for a body over [`MAX_BYTES`].

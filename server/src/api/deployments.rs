@@ -55,26 +55,10 @@ pub async fn create(
         message: e.body_text(),
         hint: "the only query parameter is drain=true|false".into(),
     })?;
-    let body = body.map_err(|e| {
-        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            super::blueprints::too_large()
-        } else {
-            ApiError::BadRequest {
-                message: format!("the request body could not be read: {}", e.body_text()),
-                hint: "send the blueprint JSON as the request body".into(),
-            }
-        }
-    })?;
-    let text = std::str::from_utf8(&body).map_err(|e| ApiError::BadRequest {
-        message: format!(
-            "the body is not UTF-8 text (invalid byte at offset {})",
-            e.valid_up_to()
-        ),
-        hint: "send the blueprint as UTF-8 JSON".into(),
-    })?;
+    let text = super::blueprints::blueprint_text(body)?;
     match state
         .orchestrator()
-        .submit(text, query.drain, "anonymous")
+        .submit(&text, query.drain, "anonymous")
         .await
     {
         Ok(info) => Ok((
@@ -263,16 +247,19 @@ pub async fn node(
     State(state): State<AppState>,
     Path(name): Path<String>,
 ) -> Result<Response, ApiError> {
-    let detail = state
+    Ok(Json(node_detail(&state, &name).await?).into_response())
+}
+
+async fn node_detail(state: &AppState, name: &str) -> Result<mig::wire::NodeDetail, ApiError> {
+    state
         .orchestrator()
-        .node_detail(&name)
+        .node_detail(name)
         .await
-        .map_err(|e| internal(&e))?;
-    Ok(Json(detail.ok_or_else(|| ApiError::NotFound {
-        message: format!("no node named \"{name}\" in the fleet"),
-        hint: "GET /api/v1/fleet lists the nodes".into(),
-    })?)
-    .into_response())
+        .map_err(|e| internal(&e))?
+        .ok_or_else(|| ApiError::NotFound {
+            message: format!("no node named \"{name}\" in the fleet"),
+            hint: "GET /api/v1/fleet lists the nodes".into(),
+        })
 }
 
 /// `GET /api/v1/nodes/{node}/charts/{memory|applies}.svg`: one chart as an SVG document.
@@ -280,15 +267,7 @@ pub async fn chart(
     State(state): State<AppState>,
     Path((name, chart)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
-    let detail = state
-        .orchestrator()
-        .node_detail(&name)
-        .await
-        .map_err(|e| internal(&e))?
-        .ok_or_else(|| ApiError::NotFound {
-            message: format!("no node named \"{name}\" in the fleet"),
-            hint: "GET /api/v1/fleet lists the nodes".into(),
-        })?;
+    let detail = node_detail(&state, &name).await?;
     let svg = match chart.as_str() {
         "memory.svg" => detail.memory_chart_svg,
         "applies.svg" => detail.applies_chart_svg,
