@@ -15,6 +15,8 @@ use server::cluster::embedded::{Embedded, FleetSpec, agent_binary};
 use server::orchestrator::Options;
 use tower::ServiceExt;
 
+mod common;
+
 struct World {
     router: axum::Router,
     state: server::AppState,
@@ -22,6 +24,11 @@ struct World {
 }
 
 async fn world() -> World {
+    world_on(None).await
+}
+
+/// A world whose database is `url` (SQLite in its directory when `None`).
+async fn world_on(url: Option<String>) -> World {
     let dir = tempfile::tempdir().expect("tempdir");
     let catalogue = Arc::new(server::state::catalogue());
     let cluster = Embedded::start(
@@ -193,7 +200,18 @@ fn step<'a>(detail: &'a Value, key: &str) -> &'a Value {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_guides_quickstart_runs_step_by_step() {
-    let w = world().await;
+    quickstart(world().await).await;
+}
+
+/// The same on PostgreSQL (`make test` provides one; without it this says so and checks nothing).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_guides_quickstart_runs_on_postgresql_too() {
+    if let Some(url) = common::fresh_pg("quickstart").await {
+        quickstart(world_on(Some(url)).await).await;
+    }
+}
+
+async fn quickstart(w: World) {
     let json = |name: &str| template(name).expect("template").json.to_owned();
 
     // 1. Launch the shared pool: one BM.GPU.H100.8 on all-1g.20gb.

@@ -16,32 +16,8 @@ fn new(name: &str) -> NewDeployment {
     }
 }
 
-/// A fresh PostgreSQL database named `name` on the test server, or `None` (said on stderr) without one.
-async fn fresh_pg(name: &str) -> Option<String> {
-    let Ok(admin) = std::env::var("MIGBOARD_TEST_DATABASE_URL") else {
-        eprintln!(
-            "MIGBOARD_TEST_DATABASE_URL is not set: the PostgreSQL run of `{name}` checks nothing (make test sets it)"
-        );
-        return None;
-    };
-    sqlx::any::install_default_drivers();
-    let pool = sqlx::AnyPool::connect(&admin)
-        .await
-        .expect("the test PostgreSQL server answers");
-    sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-        .execute(&pool)
-        .await
-        .expect("drop");
-    sqlx::query(&format!("CREATE DATABASE {name}"))
-        .execute(&pool)
-        .await
-        .expect("create");
-    let base = admin
-        .rsplit_once('/')
-        .map_or(admin.as_str(), |(b, _)| b)
-        .to_owned();
-    Some(format!("{base}/{name}"))
-}
+mod common;
+use common::fresh_pg;
 
 /// Runs `scenario` on SQLite (`sqlite` URL) and on a fresh PostgreSQL database.
 macro_rules! on_both_backends {
