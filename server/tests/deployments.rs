@@ -39,9 +39,11 @@ async fn world_on(url: Option<String>) -> World {
     )
     .await
     .expect("the embedded fleet starts");
-    let store = server::store::Store::open_in(dir.path())
-        .await
-        .expect("store");
+    let store = match url {
+        Some(url) => server::store::Store::open(&url).await,
+        None => server::store::Store::open_in(dir.path()).await,
+    }
+    .expect("store");
     let options = LeptosOptions::builder()
         .output_name("migboard")
         .site_root(dir.path().join("site").to_string_lossy().to_string())

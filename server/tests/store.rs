@@ -323,7 +323,10 @@ async fn pools_samples_and_progress(url: String) {
         })
         .await
         .expect("idempotent");
-    assert_eq!(store.pools().await.expect("pools"), [pool.clone()]);
+    assert_eq!(
+        store.pools().await.expect("pools"),
+        std::slice::from_ref(&pool)
+    );
     store.delete_pool(&pool.name).await.expect("delete");
     assert!(store.pools().await.expect("pools").is_empty());
 

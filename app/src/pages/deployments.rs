@@ -165,7 +165,7 @@ fn StatusBadge(status: DeploymentStatus) -> impl IntoView {
 /// A progress bar with its numbers.
 #[component]
 fn Bar(done: u32, total: u32, label: String) -> impl IntoView {
-    let pct = if total == 0 { 0 } else { done * 100 / total };
+    let pct = (done * 100).checked_div(total).unwrap_or(0);
     view! {
         <span class="bar" role="progressbar" aria-valuemin="0" aria-valuemax=total aria-valuenow=done aria-label=label.clone()>
             <span class="bar-fill" style=format!("width: {pct}%")></span>
