@@ -40,6 +40,8 @@ export default defineConfig({
       MIGBOARD_ADDR: `127.0.0.1:${port}`,
       LEPTOS_SITE_ROOT: "../target/site",
       MIGBOARD_DATA_DIR: "../target/e2e-data",
+      // The embed test serves a "portal" page on the next port; only it may frame migboard.
+      MIGBOARD_FRAME_ANCESTORS: `http://127.0.0.1:${port + 1}`,
       RUST_LOG: "warn",
     },
     // Readiness, not just an open port: /readyz is 200 only once the built bundle is found.

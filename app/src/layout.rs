@@ -44,6 +44,20 @@ pub fn Shell(children: Children) -> impl IntoView {
     // Effects run only in the browser, so this flips to `true` exactly when the wasm has hydrated.
     let (hydrated, set_hydrated) = signal(false);
     Effect::new(move |_| set_hydrated.set(true));
+    // Embedded views (`/embed/...`, shown in other portals' iframes) get no navigation chrome.
+    let embedded = leptos_router::hooks::use_location()
+        .pathname
+        .get_untracked()
+        .starts_with("/embed/");
+    if embedded {
+        return view! {
+            <main id="main" class="embed" tabindex="-1" data-hydrated=move || hydrated.get().to_string()>
+                <span id="live-status" hidden=true data-hydrated=move || hydrated.get().to_string()></span>
+                {children()}
+            </main>
+        }
+        .into_any();
+    }
 
     view! {
         <a class="skip-link" href="#main">"Skip to content"</a>
@@ -102,4 +116,5 @@ pub fn Shell(children: Children) -> impl IntoView {
             </main>
         </div>
     }
+    .into_any()
 }

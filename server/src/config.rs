@@ -46,6 +46,11 @@ pub struct Config {
     /// GPUs take tens to hundreds. 0 makes the simulated fleet instant.
     #[arg(long, env = "MIGBOARD_SIM_LATENCY_MS", default_value_t = 20)]
     pub sim_latency_ms: u64,
+
+    /// Origins allowed to show migboard's pages (the `/embed/...` views) in a frame, comma-separated
+    /// (`https://portal.example.com,https://*.corp.example`); empty: only migboard itself.
+    #[arg(long, env = "MIGBOARD_FRAME_ANCESTORS", default_value = "")]
+    pub frame_ancestors: String,
 }
 
 /// The cluster backend to use.

@@ -12,6 +12,7 @@ pub mod config;
 pub mod health;
 pub mod logging;
 pub mod orchestrator;
+pub mod security;
 pub mod state;
 pub mod store;
 
@@ -24,8 +25,15 @@ use tower_http::trace::TraceLayer;
 
 pub use state::AppState;
 
-/// Builds the whole HTTP application: pages, server functions, static files and health endpoints.
+/// Builds the whole HTTP application with the default security settings (only migboard may frame
+/// its pages).
 pub fn router(state: AppState) -> Router {
+    router_with(state, &security::Security::default())
+}
+
+/// Builds the whole HTTP application: pages, server functions, static files and health endpoints,
+/// with security headers on every response and cross-site changes refused.
+pub fn router_with(state: AppState, security: &security::Security) -> Router {
     let routes = generate_route_list(app::App);
     let backend = state.backend();
     let options = state.leptos_options.clone();
@@ -41,6 +49,11 @@ pub fn router(state: AppState) -> Router {
         )
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(
             app::shell,
+        ))
+        .layer(axum::middleware::from_fn(security::same_origin))
+        .layer(axum::middleware::from_fn_with_state(
+            security::csp_header(security),
+            security::headers,
         ))
         .layer(CompressionLayer::new())
         .layer(TraceLayer::new_for_http())

@@ -70,7 +70,9 @@ async fn main() -> anyhow::Result<()> {
         tracing::warn!(node = %node.name, error = ?node.error, "a node agent did not answer");
     }
     info!(cluster = %state.cluster_description(), "fleet ready");
-    let app = server::router(state);
+    let security = server::security::Security::parse(&config.frame_ancestors)
+        .context("--frame-ancestors / MIGBOARD_FRAME_ANCESTORS")?;
+    let app = server::router_with(state, &security);
 
     let listener = tokio::net::TcpListener::bind(config.addr)
         .await

@@ -26,6 +26,7 @@ fn run(test: impl std::future::Future<Output = ()> + Send + 'static) {
     // route list by rendering the app) while another request renders was what hung (see above).
     std::sync::LazyLock::force(&BUILT);
     std::sync::LazyLock::force(&EMPTY);
+    std::sync::LazyLock::force(&FRAMED);
     if let Err(e) = RUNTIME.block_on(RUNTIME.spawn(test)) {
         match e.try_into_panic() {
             Ok(panic) => std::panic::resume_unwind(panic),
@@ -67,6 +68,15 @@ static EMPTY: std::sync::LazyLock<Site> = std::sync::LazyLock::new(|| {
     let dir = tempfile::tempdir().expect("tempdir");
     let router = server::router(RUNTIME.block_on(server::AppState::new(options(dir.path()))));
     Site { dir, router }
+});
+
+/// The built site's router, allowing one portal to frame it.
+static FRAMED: std::sync::LazyLock<axum::Router> = std::sync::LazyLock::new(|| {
+    let security = server::security::Security::parse("https://portal.example.com").expect("origin");
+    server::router_with(
+        RUNTIME.block_on(server::AppState::new(options(BUILT.dir.path()))),
+        &security,
+    )
 });
 
 fn built_site() -> &'static tempfile::TempDir {
@@ -455,5 +465,125 @@ fn deployment_server_functions_and_pages_render_on_the_fixed_fleet() {
         );
         let (_, _, html) = send(site.path(), get("/fleet/nodes/nowhere")).await;
         assert!(html.contains("Node not found"));
+    });
+}
+
+#[test]
+fn every_response_carries_security_headers_and_frame_ancestors_follow_the_allow_list() {
+    run(async {
+        let site = built_site();
+        for path in ["/", "/api/v1/fleet", "/no/such/page", "/embed/fleet"] {
+            let response = router_for(site.path())
+                .oneshot(get(path))
+                .await
+                .expect("infallible");
+            let h = response.headers();
+            let csp = h
+                .get(header::CONTENT_SECURITY_POLICY)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default();
+            assert!(csp.ends_with("frame-ancestors 'self'"), "{path}: {csp}");
+            assert!(
+                csp.contains("object-src 'none'") && csp.contains("connect-src 'self'"),
+                "{path}: {csp}"
+            );
+            assert_eq!(
+                h.get(header::X_CONTENT_TYPE_OPTIONS).map(|v| v.as_bytes()),
+                Some(&b"nosniff"[..]),
+                "{path}"
+            );
+            assert!(h.get(header::REFERRER_POLICY).is_some(), "{path}");
+        }
+        let response = FRAMED
+            .clone()
+            .oneshot(get("/embed/fleet"))
+            .await
+            .expect("infallible");
+        let csp = response
+            .headers()
+            .get(header::CONTENT_SECURITY_POLICY)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
+        assert!(
+            csp.ends_with("frame-ancestors 'self' https://portal.example.com"),
+            "{csp}"
+        );
+        // The embedded view has no navigation chrome.
+        let body = response
+            .into_body()
+            .collect()
+            .await
+            .expect("body")
+            .to_bytes();
+        let html = String::from_utf8_lossy(&body);
+        assert!(
+            html.contains("class=\"embed\"") && !html.contains("class=\"sidebar\""),
+            "{html}"
+        );
+        assert!(html.contains("GPU fleet"));
+    });
+}
+
+#[test]
+fn cross_site_changes_are_refused_same_site_and_non_browser_ones_pass() {
+    run(async {
+        let site = built_site();
+        let post = |origin: Option<&str>, fetch_site: Option<&str>| {
+            let mut r =
+                Request::post("/api/v1/deployments").header(header::HOST, "migboard.example:3000");
+            if let Some(o) = origin {
+                r = r.header(header::ORIGIN, o);
+            }
+            if let Some(f) = fetch_site {
+                r = r.header("sec-fetch-site", f);
+            }
+            r.body(Body::from("{}")).expect("request")
+        };
+        for (origin, fetch_site) in [
+            (Some("https://evil.example"), None),
+            (Some("http://migboard.example:3000.evil.example"), None),
+            (Some("null"), None),
+            (None, Some("cross-site")),
+        ] {
+            let (status, _, body) = send(site.path(), post(origin, fetch_site)).await;
+            assert_eq!(
+                status,
+                StatusCode::FORBIDDEN,
+                "{origin:?} {fetch_site:?}: {body}"
+            );
+            assert!(
+                body.contains("\"cross_site\"") && body.contains("came from another site"),
+                "{body}"
+            );
+        }
+        // The same site (as browsers send it), and no browser at all, reach the handler (which then
+        // judges the body: 422).
+        for (origin, fetch_site) in [
+            (Some("http://migboard.example:3000"), Some("same-origin")),
+            (None, None),
+        ] {
+            let (status, _, body) = send(site.path(), post(origin, fetch_site)).await;
+            assert_eq!(
+                status,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "{origin:?}: {body}"
+            );
+        }
+        // Server functions are guarded alike; reads are not.
+        let request = Request::post("/api/undeploy")
+            .header(header::HOST, "migboard.example:3000")
+            .header(header::ORIGIN, "https://evil.example")
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(Body::from("id=1"))
+            .expect("request");
+        let (status, _, _) = send(site.path(), request).await;
+        assert_eq!(status, StatusCode::FORBIDDEN);
+        let request = Request::get("/api/v1/fleet")
+            .header(header::ORIGIN, "https://evil.example")
+            .body(Body::empty())
+            .expect("request");
+        let (status, _, _) = send(site.path(), request).await;
+        assert_eq!(status, StatusCode::OK);
     });
 }

@@ -156,8 +156,9 @@ fn DeploymentTable(list: Vec<DeploymentInfo>) -> impl IntoView {
     }
 }
 
+/// A status as a coloured badge.
 #[component]
-fn StatusBadge(status: DeploymentStatus) -> impl IntoView {
+pub(super) fn StatusBadge(status: DeploymentStatus) -> impl IntoView {
     let s = status.as_str();
     view! { <span class=format!("badge badge-{s}") data-status=s>{s}</span> }
 }
@@ -303,23 +304,29 @@ fn Reconfiguration(nodes: Vec<NodeProgress>) -> impl IntoView {
     view! {
         <section class="card" aria-labelledby="reconf-title">
             <div class="card-head"><h2 id="reconf-title">"Reconfiguration"</h2><span class="muted">"one segment per GPU"</span></div>
-            {nodes.into_iter().map(|n| {
-                let total = n.gpus.len();
-                let done = n.done();
-                view! {
-                    <div class="node-progress" data-node=n.node.clone() data-done=done data-total=total>
-                        <a class="node-progress-name" href=format!("/fleet/nodes/{}", n.node)>{n.node.clone()}</a>
-                        <span class="segments" role="progressbar" aria-valuemin="0" aria-valuemax=total aria-valuenow=done aria-label=format!("{} GPUs reconfigured", n.node)>
-                            {n.gpus.iter().map(|(gpu, state)| view! {
-                                <span class=format!("segment segment-{state}") data-gpu=*gpu data-state=state.clone() title=format!("GPU {gpu}: {state}")></span>
-                            }).collect_view()}
-                        </span>
-                        <span class="bar-text">{format!("{done}/{total} GPUs")}</span>
-                    </div>
-                }
-            }).collect_view()}
+            <NodeBars nodes />
         </section>
     }
+}
+
+/// One progress row per node, one segment per GPU.
+#[component]
+pub(super) fn NodeBars(nodes: Vec<NodeProgress>) -> impl IntoView {
+    nodes.into_iter().map(|n| {
+        let total = n.gpus.len();
+        let done = n.done();
+        view! {
+            <div class="node-progress" data-node=n.node.clone() data-done=done data-total=total>
+                <a class="node-progress-name" href=format!("/fleet/nodes/{}", n.node)>{n.node.clone()}</a>
+                <span class="segments" role="progressbar" aria-valuemin="0" aria-valuemax=total aria-valuenow=done aria-label=format!("{} GPUs reconfigured", n.node)>
+                    {n.gpus.iter().map(|(gpu, state)| view! {
+                        <span class=format!("segment segment-{state}") data-gpu=*gpu data-state=state.clone() title=format!("GPU {gpu}: {state}")></span>
+                    }).collect_view()}
+                </span>
+                <span class="bar-text">{format!("{done}/{total} GPUs")}</span>
+            </div>
+        }
+    }).collect_view()
 }
 
 #[component]

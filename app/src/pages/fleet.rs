@@ -145,7 +145,7 @@ const FLEET_REFRESH: Duration = Duration::from_secs(5);
 
 /// Every pool, node and GPU with its MIG layout; slices with processes on them are marked in use.
 #[component]
-fn FleetLayout() -> impl IntoView {
+pub(super) fn FleetLayout() -> impl IntoView {
     let rendered = Resource::new(|| (), |()| get_fleet());
     let (fresh, set_fresh) = signal(None::<Result<mig::wire::Fleet, AppError>>);
     Effect::new(move |_| {

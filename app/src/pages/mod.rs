@@ -2,6 +2,7 @@
 
 mod blueprints;
 mod deployments;
+mod embed;
 mod fleet;
 mod live;
 mod node;
@@ -11,6 +12,7 @@ mod settings;
 
 pub use blueprints::BlueprintsRoute;
 pub use deployments::{DeploymentRoute, DeploymentsRoute};
+pub use embed::{EmbedDeploymentRoute, EmbedFleet, EmbedNodeRoute};
 pub use fleet::FleetPage;
 pub use node::NodeRoute;
 pub use not_found::NotFound;

@@ -1,0 +1,73 @@
+import { createServer, type Server } from "node:http";
+import { expect, test } from "@playwright/test";
+
+// Embedding: a portal on an allowed origin frames /embed/... views, which render without navigation
+// chrome, follow live state and tell the portal their height; a portal on another origin is refused by
+// the browser (CSP frame-ancestors). The allowed origin is the next port (playwright.config.ts).
+
+const port = Number(process.env.MIGBOARD_E2E_PORT ?? 3900);
+const migboard = `http://127.0.0.1:${port}`;
+
+function portal(listenPort: number, src: string): Promise<Server> {
+  const html = `<!doctype html><title>portal</title>
+<h1>Team portal</h1>
+<iframe id="mb" src="${src}" style="width:640px;height:200px;border:1px solid #ccc"></iframe>
+<script>
+  window.heights = [];
+  addEventListener("message", (e) => {
+    if (e.origin === ${JSON.stringify(migboard)} && e.data && e.data.type === "migboard:resize") {
+      window.heights.push(e.data.height);
+      document.getElementById("mb").style.height = e.data.height + "px";
+    }
+  });
+</script>`;
+  const server = createServer((_, res) => {
+    res.writeHead(200, { "content-type": "text/html" });
+    res.end(html);
+  });
+  return new Promise((resolve) => server.listen(listenPort, "127.0.0.1", () => resolve(server)));
+}
+
+test("an allowed portal frames a live deployment view that sizes itself; another origin is refused", async ({ page, request }) => {
+  test.setTimeout(60_000);
+  const update = { recipe_mode: "update", deployment_name: "embed-check", recipe_node_name: "10.0.20.11", shared_node_pool_mig_config: "all-1g.5gb" };
+  const created = await request.post("/api/v1/deployments", { data: update });
+  expect(created.status()).toBe(201);
+  const id = (await created.json()).id;
+
+  const allowed = await portal(port + 1, `${migboard}/embed/deployments/${id}`);
+  const other = await portal(port + 2, `${migboard}/embed/deployments/${id}`);
+  try {
+    await page.goto(`http://127.0.0.1:${port + 1}/`);
+    const frame = page.frameLocator("#mb");
+    await expect(frame.locator("#embed-deployment")).toHaveAttribute("data-status", "completed", { timeout: 20_000 });
+    await expect(frame.locator(".node-progress")).toHaveAttribute("data-done", "8");
+    await expect(frame.locator(".sidebar")).toHaveCount(0);
+    // The view told the portal its height, and the portal used it.
+    await expect.poll(() => page.evaluate(() => (window as unknown as { heights: number[] }).heights.length)).toBeGreaterThan(0);
+    const height = await page.evaluate(() => (window as unknown as { heights: number[] }).heights.at(-1));
+    expect(height).toBeGreaterThan(50);
+    await expect(page.locator("#mb")).toHaveAttribute("style", new RegExp(`height: ${height}px`));
+    await page.screenshot({ path: "test-results/screenshots/embed-portal.png" });
+
+    // Another origin: the browser refuses to render migboard in its frame.
+    const refused: string[] = [];
+    page.on("console", (m) => refused.push(m.text()));
+    await page.goto(`http://127.0.0.1:${port + 2}/`);
+    await expect.poll(() => refused.some((t) => t.includes("frame-ancestors")), { timeout: 10_000 }).toBe(true);
+    await expect(page.frameLocator("#mb").locator("#embed-deployment")).toHaveCount(0);
+  } finally {
+    allowed.close();
+    other.close();
+  }
+});
+
+test("the embedded fleet and node views render without chrome", async ({ page }) => {
+  await page.goto("/embed/fleet");
+  await expect(page.locator("main.embed")).toBeVisible();
+  await expect(page.locator(".sidebar")).toHaveCount(0);
+  await expect(page.locator("#fleet-summary")).toContainText("3 nodes");
+  await page.goto("/embed/nodes/10.0.10.11");
+  await expect(page.locator('.fleet-node[data-node="10.0.10.11"] .fleet-gpu')).toHaveCount(8);
+  await expect(page.locator(".sidebar")).toHaveCount(0);
+});
