@@ -1012,20 +1012,46 @@ impl Orchestrator {
         self.reschedule(d.id).await
     }
 
-    /// Places every displaced replica again (after a drain), or fails its deployment.
+    /// Places every displaced replica again (after a drain), or fails its deployment. Each move is
+    /// a step of `by` marked running before the replica's row moves, so a move interrupted after it
+    /// (a crash, a database hiccup) is finished on the next run rather than forgotten.
     async fn reschedule(&self, by: i64) -> Result<(), Failure> {
-        let displaced: Vec<Placement> = self
+        let all = self.inner.store.all_placements().await?;
+        let interrupted: BTreeSet<(i64, u32)> = self
             .inner
             .store
-            .all_placements()
+            .steps(by)
             .await?
             .into_iter()
-            .filter(|p| p.state == "displaced")
+            .filter(|s| s.state == "running")
+            .filter_map(|s| {
+                let mut parts = s.key.strip_prefix("reschedule/")?.split('/');
+                Some((parts.next()?.parse().ok()?, parts.next()?.parse().ok()?))
+            })
             .collect();
-        for p in displaced {
+        let todo: Vec<Placement> = all
+            .into_iter()
+            .filter(|p| {
+                p.state == "displaced" || interrupted.contains(&(p.deployment_id, p.replica))
+            })
+            .collect();
+        for p in todo {
             let owner = self.inner.store.deployment(p.deployment_id).await?;
             let name = owner.as_ref().map(|o| o.name.clone()).unwrap_or_default();
             let key = format!("reschedule/{}/{}", p.deployment_id, p.replica);
+            let moved_key = format!("moved/{by}/{}", p.replica);
+            if p.state == "placed" {
+                // Moved already; finish what the interruption left: run it, record it.
+                self.start_replica(&p).await?;
+                let message = format!(
+                    "{name} replica {} runs on {} GPU {} ({} at slice {})",
+                    p.replica, p.node, p.gpu, p.profile, p.start
+                );
+                self.step(by, &key, "done", &message).await?;
+                self.step(p.deployment_id, &moved_key, "done", &message)
+                    .await?;
+                continue;
+            }
             let fleet = self.refresh().await;
             let shape = owner
                 .as_ref()
@@ -1037,6 +1063,13 @@ impl Orchestrator {
                 .unwrap_or_default();
             match self.free_slot(&fleet, &p.profile, &shape).await? {
                 Some((node, gpu, start)) => {
+                    self.step(
+                        by,
+                        &key,
+                        "running",
+                        &format!("moving {name} replica {} to {node} GPU {gpu}", p.replica),
+                    )
+                    .await?;
                     let moved = Placement {
                         node: node.clone(),
                         gpu,
@@ -1051,23 +1084,14 @@ impl Orchestrator {
                         p.replica, p.node, p.gpu, p.profile
                     );
                     self.step(by, &key, "done", &message).await?;
-                    self.step(
-                        p.deployment_id,
-                        &format!("moved/{by}/{}", p.replica),
-                        "done",
-                        &message,
-                    )
-                    .await?;
+                    self.step(p.deployment_id, &moved_key, "done", &message)
+                        .await?;
                 }
                 None => {
                     let message = format!(
                         "replica {} lost its {} slice on {} in a drain and no free {} slice is left",
                         p.replica, p.profile, p.node, p.profile
                     );
-                    self.inner
-                        .store
-                        .remove_placement(p.deployment_id, p.replica)
-                        .await?;
                     self.step(by, &key, "failed", &format!("{name}: {message}"))
                         .await?;
                     if owner
@@ -1077,6 +1101,10 @@ impl Orchestrator {
                         self.set_status(p.deployment_id, Status::Failed, &message)
                             .await?;
                     }
+                    self.inner
+                        .store
+                        .remove_placement(p.deployment_id, p.replica)
+                        .await?;
                 }
             }
         }
@@ -1232,7 +1260,8 @@ impl Orchestrator {
                     .stop_workloads(&p.node, p.gpu, p.start)
                     .await?;
             }
-            self.inner.store.remove_placement(d.id, p.replica).await?;
+            // Recorded before the row goes, so an interruption in between repeats both (both are
+            // safe to repeat) rather than losing the record.
             self.step(
                 d.id,
                 &key,
@@ -1240,6 +1269,7 @@ impl Orchestrator {
                 &format!("replica {} stopped on {} GPU {}", p.replica, p.node, p.gpu),
             )
             .await?;
+            self.inner.store.remove_placement(d.id, p.replica).await?;
         }
         if let Some(pool) = self
             .inner

@@ -375,11 +375,16 @@ impl Store {
     ) -> Result<Step, StoreError> {
         let now = now_ms();
         let mut tx = self.pool.begin().await?;
-        let exists = sqlx::query("SELECT 1 FROM deployments WHERE id = $1")
+        // Write first: the transaction takes the write lock (SQLite) or the deployment's row lock
+        // (PostgreSQL) before it reads. Reading first, a concurrent writer (the memory sampler, say)
+        // could commit in between, and SQLite would then refuse the upgrade with SQLITE_BUSY at once,
+        // without waiting; and two steps of one deployment could read the same next `seq`.
+        let touched = sqlx::query("UPDATE deployments SET updated_ms = $1 WHERE id = $2")
+            .bind(now)
             .bind(id)
-            .fetch_optional(&mut *tx)
+            .execute(&mut *tx)
             .await?;
-        if exists.is_none() {
+        if touched.rows_affected() == 0 {
             return Err(StoreError::NotFound(id));
         }
         let seq: Option<i64> = sqlx::query(
@@ -429,11 +434,6 @@ impl Store {
                 next
             }
         };
-        sqlx::query("UPDATE deployments SET updated_ms = $1 WHERE id = $2")
-            .bind(now)
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
         tx.commit().await?;
         Ok(Step {
             seq,

@@ -29,6 +29,11 @@ async fn world() -> World {
 
 /// A world whose database is `url` (SQLite in its directory when `None`).
 async fn world_on(url: Option<String>) -> World {
+    // The orchestrator's warnings (retries) show in a failing test's output.
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter("server=info")
+        .with_test_writer()
+        .try_init();
     let dir = tempfile::tempdir().expect("tempdir");
     let catalogue = Arc::new(server::state::catalogue());
     let cluster = Embedded::start(

@@ -49,6 +49,7 @@ on_both_backends!(unknown_ids_are_errors_not_panics);
 on_both_backends!(desired_configs_and_the_audit_log);
 on_both_backends!(a_slice_holds_one_live_replica_and_drains_free_it);
 on_both_backends!(pools_samples_and_progress);
+on_both_backends!(concurrent_steps_and_samples_never_fail_or_collide);
 
 #[tokio::test]
 async fn open_in_makes_the_database_file_and_memory_works() {
@@ -373,4 +374,50 @@ async fn pools_samples_and_progress(url: String) {
     );
     assert_eq!(store.step_times("a", 0).await.expect("times").len(), 1);
     assert_eq!(store.live_names().await.expect("names"), ["pool"]);
+}
+
+/// The orchestrator records steps while the monitor writes samples and checks other deployments:
+/// concurrent writers must wait for each other, never fail (SQLite answers a read-then-write
+/// transaction that lost the race with SQLITE_BUSY at once) or give two steps one `seq`.
+async fn concurrent_steps_and_samples_never_fail_or_collide(url: String) {
+    let store = Store::open(&url).await.expect("open");
+    let d = store.create_deployment(&new("busy")).await.expect("d");
+    let mut tasks = Vec::new();
+    for t in 0..4 {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            for i in 0..40 {
+                store
+                    .record_step(d.id, &format!("t{t}/{i}"), "done", "")
+                    .await
+                    .expect("a step is recorded under contention");
+            }
+        }));
+    }
+    let sampler = store.clone();
+    tasks.push(tokio::spawn(async move {
+        for i in 0..40 {
+            let sample = Sample {
+                node: "n".into(),
+                gpu: 0,
+                start: 0,
+                profile: "1g.10gb".into(),
+                at_ms: i,
+                used_mib: 1,
+            };
+            sampler
+                .add_samples(&[sample], 0)
+                .await
+                .expect("samples are written under contention");
+        }
+    }));
+    for t in tasks {
+        t.await.expect("task");
+    }
+    let steps = store.steps(d.id).await.expect("steps");
+    assert_eq!(steps.len(), 160);
+    let seqs: std::collections::BTreeSet<i64> = steps.iter().map(|s| s.seq).collect();
+    assert_eq!(seqs.len(), 160, "every step has its own seq");
+    assert_eq!(seqs.first().copied(), Some(1));
+    assert_eq!(seqs.last().copied(), Some(160));
 }
