@@ -39,6 +39,19 @@ pub trait Backend: Send + Sync + 'static {
     /// Asks for a deployment to be undeployed.
     fn undeploy(&self, id: i64) -> BoxFuture<'_, Result<DeploymentInfo, AppError>>;
 
+    /// Creates a read-only link to a deployment for `days` days.
+    fn share(&self, id: i64, days: u32)
+    -> BoxFuture<'_, Result<mig::wire::CreatedShare, AppError>>;
+
+    /// A deployment's share links, newest first (never their tokens).
+    fn shares(&self, id: i64) -> BoxFuture<'_, Result<Vec<mig::wire::ShareInfo>, AppError>>;
+
+    /// Revokes a share link.
+    fn revoke_share(&self, share_id: i64) -> BoxFuture<'_, Result<mig::wire::ShareInfo, AppError>>;
+
+    /// What a share token shows (no blueprint), or why nothing.
+    fn shared(&self, token: String) -> BoxFuture<'_, Result<DeploymentDetail, AppError>>;
+
     /// A node's page (`None`: no such node).
     fn node(&self, name: String) -> BoxFuture<'_, Result<Option<NodeDetail>, AppError>>;
 }

@@ -17,6 +17,9 @@ pub enum AppError {
     /// What was asked for does not exist.
     #[error("not found: {0}")]
     NotFound(String),
+    /// It existed and is gone for good (an expired or revoked share link); the message says why.
+    #[error("gone: {0}")]
+    Gone(String),
     /// The request conflicts with the current state; the message says what is in the way.
     #[error("conflict: {0}")]
     Conflict(String),

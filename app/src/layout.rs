@@ -44,11 +44,12 @@ pub fn Shell(children: Children) -> impl IntoView {
     // Effects run only in the browser, so this flips to `true` exactly when the wasm has hydrated.
     let (hydrated, set_hydrated) = signal(false);
     Effect::new(move |_| set_hydrated.set(true));
-    // Embedded views (`/embed/...`, shown in other portals' iframes) get no navigation chrome.
-    let embedded = leptos_router::hooks::use_location()
+    // Embedded views (`/embed/...`, shown in other portals' iframes) and shared links (`/share/...`,
+    // for people without an account) get no navigation chrome.
+    let path = leptos_router::hooks::use_location()
         .pathname
-        .get_untracked()
-        .starts_with("/embed/");
+        .get_untracked();
+    let embedded = path.starts_with("/embed/") || path.starts_with("/share/");
     if embedded {
         return view! {
             <main id="main" class="embed" tabindex="-1" data-hydrated=move || hydrated.get().to_string()>

@@ -60,6 +60,7 @@ pub fn App() -> impl IntoView {
                     <Route path=(StaticSegment("deployments"), ParamSegment("id")) view={Lazy::<pages::DeploymentRoute>::new()} />
                     <Route path=(StaticSegment("fleet"), StaticSegment("nodes"), ParamSegment("name")) view={Lazy::<pages::NodeRoute>::new()} />
                     <Route path=StaticSegment("settings") view=pages::SettingsPage />
+                    <Route path=(StaticSegment("share"), ParamSegment("token")) view={Lazy::<pages::SharedRoute>::new()} />
                     <Route path=(StaticSegment("embed"), StaticSegment("fleet")) view=pages::EmbedFleet />
                     <Route path=(StaticSegment("embed"), StaticSegment("deployments"), ParamSegment("id")) view={Lazy::<pages::EmbedDeploymentRoute>::new()} />
                     <Route path=(StaticSegment("embed"), StaticSegment("nodes"), ParamSegment("name")) view={Lazy::<pages::EmbedNodeRoute>::new()} />

@@ -515,3 +515,32 @@ pub struct NodeDetail {
     /// The deployments that touched this node, newest first: id, name, status.
     pub deployments: Vec<(i64, String, DeploymentStatus)>,
 }
+
+/// A read-only link to a deployment, as its owner sees it (never its token, which only its creator
+/// got once).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShareInfo {
+    /// Its id (for revoking).
+    pub id: i64,
+    /// The deployment it shows.
+    pub deployment_id: i64,
+    /// Created, Unix ms.
+    pub created_ms: i64,
+    /// Expires, Unix ms.
+    pub expires_ms: i64,
+    /// Revoked, Unix ms.
+    pub revoked_ms: Option<i64>,
+    /// Who created it.
+    pub created_by: String,
+}
+
+/// A link just created: the only time its token is shown.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CreatedShare {
+    /// The link.
+    pub link: ShareInfo,
+    /// Its secret token.
+    pub token: String,
+    /// The page it opens (`/share/<token>`).
+    pub path: String,
+}

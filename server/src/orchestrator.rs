@@ -62,6 +62,12 @@ pub enum OrchestratorError {
     /// No deployment with this id.
     #[error("no deployment {0}")]
     NotFound(i64),
+    /// A value in the request is out of range; the message says which and what is allowed.
+    #[error("{0}")]
+    BadRequest(String),
+    /// A share link that no longer opens anything.
+    #[error("{0}")]
+    Gone(String),
     /// The request conflicts with the deployment's state or the fleet.
     #[error("{0}")]
     Conflict(String),
@@ -136,6 +142,16 @@ fn now_ms() -> i64 {
 /// orchestrator starting it again finds the same process.
 fn pid_of(id: i64, replica: u32) -> u32 {
     u32::try_from(100_000 + id.saturating_mul(1000) + i64::from(replica)).unwrap_or(u32::MAX)
+}
+
+/// 32 random bytes as hex: a share token (256 bits; only its hash is stored).
+fn random_token() -> Result<String, String> {
+    use std::io::Read as _;
+    let mut bytes = [0u8; 32];
+    std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(&mut bytes))
+        .map_err(|e| format!("reading /dev/urandom for a share token: {e}"))?;
+    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
 }
 
 /// Events a watcher may fall behind by before it is told to read the state again.
@@ -416,6 +432,123 @@ impl Orchestrator {
                 running.join(", ")
             )
         }))
+    }
+
+    /// Creates a read-only link to deployment `id`, valid `days` days (1 to 90).
+    ///
+    /// # Errors
+    /// [`OrchestratorError::BadRequest`] for days out of range; [`OrchestratorError::NotFound`].
+    pub async fn share(
+        &self,
+        id: i64,
+        days: u32,
+        actor: &str,
+    ) -> Result<mig::wire::CreatedShare, OrchestratorError> {
+        if !(1..=90).contains(&days) {
+            return Err(OrchestratorError::BadRequest(format!(
+                "a share link lasts 1 to 90 days, not {days}"
+            )));
+        }
+        let token = random_token().map_err(OrchestratorError::BadRequest)?;
+        let link = match self
+            .inner
+            .store
+            .create_share(id, &token, i64::from(days) * 86_400_000, actor)
+            .await
+        {
+            Ok(l) => l,
+            Err(StoreError::NotFound(id)) => return Err(OrchestratorError::NotFound(id)),
+            Err(e) => return Err(e.into()),
+        };
+        self.inner
+            .store
+            .audit(&AuditEntry {
+                at_ms: 0,
+                actor: actor.to_owned(),
+                action: "share".into(),
+                target: format!("deployment {id}"),
+                detail: format!("link {} for {days} day(s)", link.id),
+                source: "api".into(),
+            })
+            .await?;
+        Ok(mig::wire::CreatedShare {
+            path: format!("/share/{token}"),
+            link,
+            token,
+        })
+    }
+
+    /// Deployment `id`'s share links, newest first.
+    ///
+    /// # Errors
+    /// [`StoreError`] on database failure.
+    pub async fn shares(&self, id: i64) -> Result<Vec<mig::wire::ShareInfo>, StoreError> {
+        self.inner.store.shares(id).await
+    }
+
+    /// Revokes share link `share_id`.
+    ///
+    /// # Errors
+    /// [`OrchestratorError::NotFound`]-like: [`OrchestratorError::BadRequest`] never; unknown link →
+    /// [`OrchestratorError::Gone`] is not used here, [`StoreError::ShareNotFound`] maps to NotFound.
+    pub async fn revoke_share(
+        &self,
+        share_id: i64,
+        actor: &str,
+    ) -> Result<mig::wire::ShareInfo, OrchestratorError> {
+        let link = match self.inner.store.revoke_share(share_id).await {
+            Ok(l) => l,
+            Err(StoreError::ShareNotFound(_)) => {
+                return Err(OrchestratorError::Conflict(format!(
+                    "no share link {share_id}"
+                )));
+            }
+            Err(e) => return Err(e.into()),
+        };
+        self.inner
+            .store
+            .audit(&AuditEntry {
+                at_ms: 0,
+                actor: actor.to_owned(),
+                action: "revoke-share".into(),
+                target: format!("deployment {}", link.deployment_id),
+                detail: format!("link {share_id}"),
+                source: "api".into(),
+            })
+            .await?;
+        Ok(link)
+    }
+
+    /// What share token `token` shows: the deployment without its blueprint (which may hold
+    /// secrets), or why nothing.
+    ///
+    /// # Errors
+    /// [`OrchestratorError::Gone`] for an expired or revoked link; [`OrchestratorError::NotFound`]
+    /// (id 0) for an unknown token.
+    pub async fn shared(&self, token: &str) -> Result<DeploymentDetail, OrchestratorError> {
+        use crate::store::ShareAccess;
+        let link = match self.inner.store.share(token).await? {
+            ShareAccess::Valid(link) => link,
+            ShareAccess::Expired(link) => {
+                return Err(OrchestratorError::Gone(format!(
+                    "this link expired at {}",
+                    crate::api::rfc3339(link.expires_ms)
+                )));
+            }
+            ShareAccess::Revoked(link) => {
+                return Err(OrchestratorError::Gone(format!(
+                    "this link was revoked at {}",
+                    crate::api::rfc3339(link.revoked_ms.unwrap_or_default())
+                )));
+            }
+            ShareAccess::Unknown => return Err(OrchestratorError::NotFound(0)),
+        };
+        let mut detail = self
+            .detail(link.deployment_id)
+            .await?
+            .ok_or(OrchestratorError::NotFound(link.deployment_id))?;
+        detail.blueprint = String::new();
+        Ok(detail)
     }
 
     /// Every deployment, newest first.

@@ -201,6 +201,46 @@ impl Backend for ServerBackend {
         })
     }
 
+    fn share(
+        &self,
+        id: i64,
+        days: u32,
+    ) -> BoxFuture<'_, Result<mig::wire::CreatedShare, AppError>> {
+        Box::pin(async move {
+            self.orchestrator
+                .share(id, days, "anonymous")
+                .await
+                .map_err(orchestrator_error)
+        })
+    }
+
+    fn shares(&self, id: i64) -> BoxFuture<'_, Result<Vec<mig::wire::ShareInfo>, AppError>> {
+        Box::pin(async move {
+            self.orchestrator
+                .shares(id)
+                .await
+                .map_err(|e| store_error(&e))
+        })
+    }
+
+    fn revoke_share(&self, share_id: i64) -> BoxFuture<'_, Result<mig::wire::ShareInfo, AppError>> {
+        Box::pin(async move {
+            self.orchestrator
+                .revoke_share(share_id, "anonymous")
+                .await
+                .map_err(orchestrator_error)
+        })
+    }
+
+    fn shared(&self, token: String) -> BoxFuture<'_, Result<DeploymentDetail, AppError>> {
+        Box::pin(async move {
+            self.orchestrator
+                .shared(&token)
+                .await
+                .map_err(orchestrator_error)
+        })
+    }
+
     fn node(&self, name: String) -> BoxFuture<'_, Result<Option<NodeDetail>, AppError>> {
         Box::pin(async move {
             self.orchestrator
@@ -213,8 +253,13 @@ impl Backend for ServerBackend {
 
 fn orchestrator_error(e: OrchestratorError) -> AppError {
     match e {
+        OrchestratorError::NotFound(0) => {
+            AppError::NotFound("this link is not valid (mistyped, or never created)".into())
+        }
         OrchestratorError::NotFound(id) => AppError::NotFound(format!("no deployment {id}")),
         OrchestratorError::Conflict(m) => AppError::Conflict(m),
+        OrchestratorError::BadRequest(m) => AppError::BadRequest(m),
+        OrchestratorError::Gone(m) => AppError::Gone(m),
         OrchestratorError::Invalid(issues) => AppError::BadRequest(format!(
             "the blueprint has {} error(s)",
             issues.iter().filter(|i| i.is_error()).count()

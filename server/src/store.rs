@@ -37,6 +37,9 @@ pub enum StoreError {
     /// No deployment has this id.
     #[error("no deployment {0}")]
     NotFound(i64),
+    /// No share link has this id.
+    #[error("no share link {0}")]
+    ShareNotFound(i64),
     /// Another live replica holds this MIG slice.
     #[error("slice taken: {0}")]
     SliceTaken(String),
@@ -174,6 +177,31 @@ pub struct Sample {
     pub at_ms: i64,
     /// Memory used, MiB.
     pub used_mib: u64,
+}
+
+/// A read-only link to one deployment, as stored (its token is not: only its hash).
+pub use mig::wire::ShareInfo as ShareLink;
+
+/// What a share token opens.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ShareAccess {
+    /// This deployment.
+    Valid(ShareLink),
+    /// Nothing: it expired.
+    Expired(ShareLink),
+    /// Nothing: it was revoked.
+    Revoked(ShareLink),
+    /// Nothing: no such link.
+    Unknown,
+}
+
+/// SHA-256 of a share token, hex: what the database keeps.
+pub fn token_hash(token: &str) -> String {
+    use sha2::Digest as _;
+    sha2::Sha256::digest(token.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// The database.
@@ -791,6 +819,102 @@ impl Store {
             .collect()
     }
 
+    /// Creates a read-only link to deployment `id` for `token` (random, made by the caller), valid
+    /// `ttl_ms` from now. Only the token's hash is stored.
+    ///
+    /// # Errors
+    /// [`StoreError::NotFound`] for an unknown deployment.
+    pub async fn create_share(
+        &self,
+        id: i64,
+        token: &str,
+        ttl_ms: i64,
+        created_by: &str,
+    ) -> Result<ShareLink, StoreError> {
+        if self.deployment(id).await?.is_none() {
+            return Err(StoreError::NotFound(id));
+        }
+        let now = now_ms();
+        let row = sqlx::query(
+            "INSERT INTO share_links (token_hash, deployment_id, created_ms, expires_ms, created_by) \
+             VALUES ($1, $2, $3, $4, $5) RETURNING id",
+        )
+        .bind(token_hash(token))
+        .bind(id)
+        .bind(now)
+        .bind(now.saturating_add(ttl_ms))
+        .bind(created_by)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(ShareLink {
+            id: row.try_get(0)?,
+            deployment_id: id,
+            created_ms: now,
+            expires_ms: now.saturating_add(ttl_ms),
+            revoked_ms: None,
+            created_by: created_by.to_owned(),
+        })
+    }
+
+    /// What `token` opens now.
+    ///
+    /// # Errors
+    /// [`StoreError::Db`] on database failure.
+    pub async fn share(&self, token: &str) -> Result<ShareAccess, StoreError> {
+        let row = sqlx::query(
+            "SELECT id, deployment_id, created_ms, expires_ms, revoked_ms, created_by FROM share_links WHERE token_hash = $1",
+        )
+        .bind(token_hash(token))
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(r) = row else {
+            return Ok(ShareAccess::Unknown);
+        };
+        let link = share_from(&r)?;
+        Ok(if link.revoked_ms.is_some() {
+            ShareAccess::Revoked(link)
+        } else if link.expires_ms <= now_ms() {
+            ShareAccess::Expired(link)
+        } else {
+            ShareAccess::Valid(link)
+        })
+    }
+
+    /// Deployment `id`'s links, newest first.
+    ///
+    /// # Errors
+    /// [`StoreError::Db`] on database failure.
+    pub async fn shares(&self, id: i64) -> Result<Vec<ShareLink>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, deployment_id, created_ms, expires_ms, revoked_ms, created_by FROM share_links \
+             WHERE deployment_id = $1 ORDER BY id DESC",
+        )
+        .bind(id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(share_from).collect()
+    }
+
+    /// Revokes link `share_id` (again: no change); returns it.
+    ///
+    /// # Errors
+    /// [`StoreError::ShareNotFound`] for an unknown link.
+    pub async fn revoke_share(&self, share_id: i64) -> Result<ShareLink, StoreError> {
+        sqlx::query("UPDATE share_links SET revoked_ms = COALESCE(revoked_ms, $1) WHERE id = $2")
+            .bind(now_ms())
+            .bind(share_id)
+            .execute(&self.pool)
+            .await?;
+        let row = sqlx::query(
+            "SELECT id, deployment_id, created_ms, expires_ms, revoked_ms, created_by FROM share_links WHERE id = $1",
+        )
+        .bind(share_id)
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or(StoreError::ShareNotFound(share_id))?;
+        share_from(&row)
+    }
+
     /// Records that `node` should run `mig_config`.
     ///
     /// # Errors
@@ -864,6 +988,17 @@ impl Store {
             })
             .collect()
     }
+}
+
+fn share_from(r: &sqlx::any::AnyRow) -> Result<ShareLink, StoreError> {
+    Ok(ShareLink {
+        id: r.try_get(0)?,
+        deployment_id: r.try_get(1)?,
+        created_ms: r.try_get(2)?,
+        expires_ms: r.try_get(3)?,
+        revoked_ms: r.try_get(4)?,
+        created_by: r.try_get(5)?,
+    })
 }
 
 fn deployment_from(r: &sqlx::any::AnyRow) -> Result<Deployment, StoreError> {

@@ -556,9 +556,108 @@ async fn bad_requests_get_clear_answers() {
             .replace("{id}", &id.to_string())
             .replace("{node}", "10.0.10.11")
             .replace("{chart}", "memory.svg");
-        if methods.contains(&"get") && !path.contains("events") {
+        // Share paths need a live token (their own test covers them).
+        if methods.contains(&"get") && !path.contains("events") && !path.contains("{token}") {
             let (status, body) = w.call("GET", &format!("/api/v1{concrete}"), None).await;
             assert_eq!(status, StatusCode::OK, "GET {concrete}: {body}");
         }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn share_links_show_a_deployment_read_only_until_revoked_or_expired() {
+    let w = world().await;
+    let update = r#"{"recipe_mode": "update", "deployment_name": "shared", "recipe_node_name": "10.0.20.11", "shared_node_pool_mig_config": "all-1g.5gb"}"#;
+    let done = w.deploy(update, "").await;
+    let id = done["deployment"]["id"].as_i64().expect("id");
+    let (status, created) = w
+        .call(
+            "POST",
+            &format!("/api/v1/deployments/{id}/shares"),
+            Some(r#"{"days": 2}"#.into()),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{created:#}");
+    let token = created["token"].as_str().expect("token").to_owned();
+    assert_eq!(token.len(), 64, "256 random bits");
+    assert_eq!(created["path"], format!("/share/{token}"));
+    let expires = created["link"]["expires_ms"].as_i64().expect("expires")
+        - created["link"]["created_ms"].as_i64().expect("created");
+    assert_eq!(expires, 2 * 86_400_000);
+
+    // The link shows the deployment, without its blueprint.
+    let (status, shown) = w.call("GET", &format!("/api/v1/share/{token}"), None).await;
+    assert_eq!(status, StatusCode::OK, "{shown:#}");
+    assert_eq!(shown["deployment"]["name"], "shared");
+    assert_eq!(
+        shown["blueprint"], "",
+        "a blueprint may hold secrets: not shared"
+    );
+    assert!(shown["steps"].as_array().is_some_and(|s| !s.is_empty()));
+    // The owner's list never has tokens.
+    let (_, list) = w
+        .call("GET", &format!("/api/v1/deployments/{id}/shares"), None)
+        .await;
+    assert_eq!(list.as_array().map(Vec::len), Some(1));
+    assert!(!list.to_string().contains(&token));
+    // Days out of range, unknown deployments: clear answers.
+    let (status, body) = w
+        .call(
+            "POST",
+            &format!("/api/v1/deployments/{id}/shares"),
+            Some(r#"{"days": 365}"#.into()),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body:#}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("1 to 90 days"))
+    );
+    let (status, _) = w.call("POST", "/api/v1/deployments/999/shares", None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    // Revoked: 410 with why, from the page's API and its event stream alike.
+    let share_id = created["link"]["id"].as_i64().expect("id");
+    let (status, _) = w
+        .call("POST", &format!("/api/v1/shares/{share_id}/revoke"), None)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    for path in [
+        format!("/api/v1/share/{token}"),
+        format!("/api/v1/share/{token}/events"),
+    ] {
+        let (status, body) = w.call("GET", &path, None).await;
+        assert_eq!(status, StatusCode::GONE, "{path}: {body:#}");
+        assert!(
+            body["error"]["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("revoked")),
+            "{body:#}"
+        );
+    }
+    // Expired (made so directly in the store): 410 too; never made: 404.
+    w.state
+        .orchestrator()
+        .store()
+        .create_share(id, "expired-token", -1, "test")
+        .await
+        .expect("create");
+    let (status, body) = w.call("GET", "/api/v1/share/expired-token", None).await;
+    assert_eq!(status, StatusCode::GONE);
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("expired")),
+        "{body:#}"
+    );
+    let (status, body) = w.call("GET", "/api/v1/share/never-made", None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body:#}");
+    // A share path has no mutating routes at all.
+    for method in ["POST", "PUT", "DELETE"] {
+        let (status, _) = w
+            .call(method, &format!("/api/v1/share/{token}"), Some("{}".into()))
+            .await;
+        assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED, "{method}");
     }
 }

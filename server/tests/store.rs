@@ -4,7 +4,8 @@
 //! runs say so and check nothing.
 
 use server::store::{
-    AuditEntry, NewDeployment, Placement, Sample, Status, Store, StoreError, StoredPool,
+    AuditEntry, NewDeployment, Placement, Sample, ShareAccess, Status, Store, StoreError,
+    StoredPool,
 };
 
 fn new(name: &str) -> NewDeployment {
@@ -50,6 +51,7 @@ on_both_backends!(desired_configs_and_the_audit_log);
 on_both_backends!(a_slice_holds_one_live_replica_and_drains_free_it);
 on_both_backends!(pools_samples_and_progress);
 on_both_backends!(concurrent_steps_and_samples_never_fail_or_collide);
+on_both_backends!(share_links_open_until_they_expire_or_are_revoked);
 
 #[tokio::test]
 async fn open_in_makes_the_database_file_and_memory_works() {
@@ -420,4 +422,50 @@ async fn concurrent_steps_and_samples_never_fail_or_collide(url: String) {
     assert_eq!(seqs.len(), 160, "every step has its own seq");
     assert_eq!(seqs.first().copied(), Some(1));
     assert_eq!(seqs.last().copied(), Some(160));
+}
+
+async fn share_links_open_until_they_expire_or_are_revoked(url: String) {
+    let store = Store::open(&url).await.expect("open");
+    let d = store.create_deployment(&new("shared")).await.expect("d");
+    let link = store
+        .create_share(d.id, "token-a", 60_000, "alice")
+        .await
+        .expect("create");
+    assert!(
+        matches!(store.share("token-a").await.expect("read"), ShareAccess::Valid(l) if l == link)
+    );
+    assert_eq!(
+        store.share("token-b").await.expect("read"),
+        ShareAccess::Unknown
+    );
+    // Only the hash is kept: the token itself is nowhere in the table.
+    assert_ne!(server::store::token_hash("token-a"), "token-a");
+    assert_eq!(server::store::token_hash("token-a").len(), 64);
+    let expired = store
+        .create_share(d.id, "token-old", -1, "alice")
+        .await
+        .expect("create");
+    assert!(
+        matches!(store.share("token-old").await.expect("read"), ShareAccess::Expired(l) if l.id == expired.id)
+    );
+    let revoked = store.revoke_share(link.id).await.expect("revoke");
+    assert!(revoked.revoked_ms.is_some());
+    assert!(matches!(
+        store.share("token-a").await.expect("read"),
+        ShareAccess::Revoked(_)
+    ));
+    // Revoking again keeps the first time.
+    assert_eq!(
+        store.revoke_share(link.id).await.expect("again").revoked_ms,
+        revoked.revoked_ms
+    );
+    assert!(matches!(
+        store.revoke_share(999).await,
+        Err(StoreError::ShareNotFound(999))
+    ));
+    assert!(matches!(
+        store.create_share(999, "t", 1, "a").await,
+        Err(StoreError::NotFound(999))
+    ));
+    assert_eq!(store.shares(d.id).await.expect("list").len(), 2);
 }

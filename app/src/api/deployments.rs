@@ -2,7 +2,7 @@
 
 use leptos::prelude::*;
 use mig::blueprint::Issue;
-use mig::wire::{DeploymentDetail, DeploymentInfo, NodeDetail};
+use mig::wire::{CreatedShare, DeploymentDetail, DeploymentInfo, NodeDetail, ShareInfo};
 use serde::{Deserialize, Serialize};
 
 use crate::error::AppError;
@@ -71,4 +71,40 @@ pub async fn get_node(name: String) -> Result<NodeDetail, AppError> {
         .node(name.clone())
         .await?
         .ok_or_else(|| AppError::NotFound(format!("no node named \"{name}\" in the fleet")))
+}
+
+/// Creates a read-only link to deployment `id`, valid `days` days (1 to 90).
+///
+/// # Errors
+/// [`AppError::BadRequest`] for days out of range; [`AppError::NotFound`].
+#[server(endpoint = "create_share")]
+pub async fn create_share(id: i64, days: u32) -> Result<CreatedShare, AppError> {
+    crate::backend::from_context()?.share(id, days).await
+}
+
+/// Deployment `id`'s share links, newest first.
+///
+/// # Errors
+/// [`AppError::Unavailable`] when the database fails.
+#[server(endpoint = "list_shares")]
+pub async fn list_shares(id: i64) -> Result<Vec<ShareInfo>, AppError> {
+    crate::backend::from_context()?.shares(id).await
+}
+
+/// Revokes share link `share_id`.
+///
+/// # Errors
+/// [`AppError::Conflict`] for an unknown link.
+#[server(endpoint = "revoke_share")]
+pub async fn revoke_share(share_id: i64) -> Result<ShareInfo, AppError> {
+    crate::backend::from_context()?.revoke_share(share_id).await
+}
+
+/// What a share link shows.
+///
+/// # Errors
+/// [`AppError::Gone`] (expired, revoked), [`AppError::NotFound`] (never existed).
+#[server(endpoint = "shared")]
+pub async fn get_shared(token: String) -> Result<DeploymentDetail, AppError> {
+    crate::backend::from_context()?.shared(token).await
 }

@@ -11,7 +11,9 @@ use mig::wire::{DeploymentDetail, DeploymentInfo, DeploymentStatus, NodeProgress
 
 use super::live::use_events;
 use super::{EmptyState, PageHeader};
-use crate::api::deployments::{get_deployment, list_deployments, undeploy};
+use crate::api::deployments::{
+    create_share, get_deployment, get_shared, list_deployments, list_shares, revoke_share, undeploy,
+};
 use crate::error::AppError;
 
 /// A slow poll behind the event stream, in case a connection drops unnoticed.
@@ -292,6 +294,7 @@ fn Detail(d: DeploymentDetail) -> impl IntoView {
             </section>
         })}
         <Steps steps=d.steps.clone() />
+        <SharePanel id />
         <details class="card">
             <summary>"Blueprint as submitted"</summary>
             <pre class="blueprint-source">{d.blueprint.clone()}</pre>
@@ -327,6 +330,168 @@ pub(super) fn NodeBars(nodes: Vec<NodeProgress>) -> impl IntoView {
             </div>
         }
     }).collect_view()
+}
+
+/// Read-only links to this deployment: create (7 days), copy, revoke.
+#[component]
+fn SharePanel(id: i64) -> impl IntoView {
+    let links = Resource::new(|| (), move |()| list_shares(id));
+    let (created, set_created) = signal(None::<String>);
+    let (error, set_error) = signal(None::<String>);
+    let create = move |_| {
+        leptos::task::spawn_local(async move {
+            match create_share(id, 7).await {
+                Ok(c) => {
+                    let origin = {
+                        #[cfg(feature = "hydrate")]
+                        {
+                            window().location().origin().unwrap_or_default()
+                        }
+                        #[cfg(not(feature = "hydrate"))]
+                        {
+                            String::new()
+                        }
+                    };
+                    set_created.set(Some(format!("{origin}{}", c.path)));
+                    set_error.set(None);
+                    links.refetch();
+                }
+                Err(e) => set_error.set(Some(format!("No link made: {e}"))),
+            }
+        });
+    };
+    let revoke = move |share_id: i64| {
+        leptos::task::spawn_local(async move {
+            if let Err(e) = revoke_share(share_id).await {
+                set_error.set(Some(format!("Not revoked: {e}")));
+            }
+            links.refetch();
+        });
+    };
+    view! {
+        <section class="card" aria-labelledby="share-title">
+            <div class="card-head">
+                <h2 id="share-title">"Share"</h2>
+                <button class="btn btn-ghost" id="share-create" on:click=create title="A link anyone can open for 7 days to watch this deployment; it can change nothing and does not show the blueprint">"Create read-only link"</button>
+            </div>
+            {move || created.get().map(|url| view! {
+                <p class="note">"Anyone with this link can watch this deployment for 7 days (shown once; copy it now): "
+                    <input class="share-url" id="share-url" readonly=true value=url.clone() on:focus=move |e| {
+                        #[cfg(feature = "hydrate")]
+                        {
+                            use wasm_bindgen::JsCast as _;
+                            if let Some(i) = e.target().and_then(|t| t.dyn_into::<web_sys::HtmlInputElement>().ok()) {
+                                i.select();
+                            }
+                        }
+                        #[cfg(not(feature = "hydrate"))]
+                        let _ = e;
+                    } />
+                </p>
+            })}
+            {move || error.get().map(|e| view! { <p class="banner banner-error" role="alert">{e}</p> })}
+            <Transition fallback=|| ()>
+                {move || Suspend::new(async move {
+                    match links.await {
+                        Ok(list) if list.is_empty() => view! { <p class="muted">"No links yet."</p> }.into_any(),
+                        Ok(list) => view! {
+                            <ul class="share-links" id="share-links">
+                                {list.into_iter().map(|l| {
+                                    let sid = l.id;
+                                    let state = if l.revoked_ms.is_some() { "revoked".to_owned() } else { format!("expires {}", day(l.expires_ms)) };
+                                    view! {
+                                        <li data-share=sid data-revoked=l.revoked_ms.is_some().to_string()>
+                                            {format!("link #{sid}, made {} · {state}", day(l.created_ms))}
+                                            {l.revoked_ms.is_none().then(|| view! { " " <button class="btn btn-ghost btn-small revoke" on:click=move |_| revoke(sid)>"Revoke"</button> })}
+                                        </li>
+                                    }
+                                }).collect_view()}
+                            </ul>
+                        }.into_any(),
+                        Err(e) => view! { <p class="banner banner-error">{e.to_string()}</p> }.into_any(),
+                    }
+                })}
+            </Transition>
+        </section>
+    }
+}
+
+/// `YYYY-MM-DD HH:MM` UTC of Unix milliseconds.
+fn day(ms: i64) -> String {
+    let days = ms.div_euclid(86_400_000);
+    // Howard Hinnant's civil_from_days.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02} {} UTC",
+        clock(ms).get(..5).unwrap_or_default()
+    )
+}
+
+/// The lazily loaded shared-link route.
+#[derive(Debug, Clone, Copy)]
+pub struct SharedRoute;
+
+#[lazy_route]
+impl LazyRoute for SharedRoute {
+    fn data() -> Self {
+        Self
+    }
+
+    fn view(this: Self) -> AnyView {
+        let SharedRoute = this;
+        view! { <SharedPage /> }.into_any()
+    }
+}
+
+/// `/share/:token`: a deployment, read-only and live, for whoever has the link.
+#[component]
+pub fn SharedPage() -> impl IntoView {
+    let params = use_params_map();
+    let token = params.with_untracked(|p| p.get("token").unwrap_or_default());
+    let t = token.clone();
+    let rendered = Resource::new(move || t.clone(), get_shared);
+    let (fresh, set_fresh) = signal(None::<Result<DeploymentDetail, AppError>>);
+    let t = token.clone();
+    follow(
+        format!("/api/v1/share/{token}/events"),
+        &["deployment", "step"],
+        set_fresh,
+        move || Box::pin(get_shared(t.clone())),
+    );
+    view! {
+        <Title text="Shared deployment" />
+        <Transition fallback=|| view! { <p class="muted">"Reading…"</p> }>
+            {move || Suspend::new(async move {
+                let first = rendered.await;
+                move || match fresh.get().unwrap_or_else(|| first.clone()) {
+                    Ok(d) => view! {
+                        <header class="page-header">
+                            <p class="crumbs">"Shared with you, read-only"</p>
+                            <h1 id="deployment-name">{d.deployment.name.clone()}</h1>
+                            <p class="subtitle"><StatusBadge status=d.deployment.status /> " " <code>{d.deployment.mode.clone()}</code> " · " <span id="deployment-message">{d.deployment.message.clone()}</span></p>
+                        </header>
+                        {(!d.nodes.is_empty()).then(|| view! { <Reconfiguration nodes=d.nodes.clone() /> })}
+                        <Steps steps=d.steps.clone() />
+                    }.into_any(),
+                    Err(AppError::Gone(m) | AppError::NotFound(m)) => view! {
+                        <section class="empty-state" id="share-refused">
+                            <h2>"This link shows nothing"</h2>
+                            <p>{m} ". Ask whoever shared it for a new link."</p>
+                        </section>
+                    }.into_any(),
+                    Err(e) => view! { <p class="banner banner-error" role="alert">{format!("Could not read it: {e}")}</p> }.into_any(),
+                }
+            })}
+        </Transition>
+    }
 }
 
 #[component]

@@ -11,7 +11,7 @@ mod plan;
 mod settings;
 
 pub use blueprints::BlueprintsRoute;
-pub use deployments::{DeploymentRoute, DeploymentsRoute};
+pub use deployments::{DeploymentRoute, DeploymentsRoute, SharedRoute};
 pub use embed::{EmbedDeploymentRoute, EmbedFleet, EmbedNodeRoute};
 pub use fleet::FleetPage;
 pub use node::NodeRoute;

@@ -89,6 +89,10 @@ pub async fn create(
 
 fn orchestrator_error(e: OrchestratorError) -> ApiError {
     match e {
+        OrchestratorError::NotFound(0) => ApiError::NotFound {
+            message: "this share link is not valid (mistyped, or never created)".into(),
+            hint: "check the link, or ask whoever shared it for a new one".into(),
+        },
         OrchestratorError::NotFound(id) => not_found(id),
         OrchestratorError::Conflict(message) => ApiError::Conflict {
             message,
@@ -98,8 +102,111 @@ fn orchestrator_error(e: OrchestratorError) -> ApiError {
             message: e.to_string(),
             hint: "fix the issues listed".into(),
         },
+        OrchestratorError::BadRequest(message) => ApiError::Unprocessable {
+            message,
+            hint: "send {\"days\": 7} (1 to 90)".into(),
+        },
+        OrchestratorError::Gone(message) => ApiError::Gone {
+            message,
+            hint: "ask whoever shared it for a new link".into(),
+        },
         OrchestratorError::Store(e) => internal(&e),
     }
+}
+
+/// Body of `POST /api/v1/deployments/{id}/shares`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewShare {
+    /// How long the link lasts (1 to 90 days; 7 when absent).
+    #[serde(default)]
+    pub days: Option<u32>,
+}
+
+/// `POST /api/v1/deployments/{id}/shares` (`{"days": 7}`, optional): 201 with the link and its token
+/// (shown this once; only its hash is kept).
+pub async fn create_share(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let days = if body.iter().all(u8::is_ascii_whitespace) {
+        7
+    } else {
+        serde_json::from_slice::<NewShare>(&body)
+            .map_err(|e| ApiError::Unprocessable {
+                message: format!("the body is not a share request: {e}"),
+                hint: "send {\"days\": 7} (1 to 90), or nothing for 7 days".into(),
+            })?
+            .days
+            .unwrap_or(7)
+    };
+    let created = state
+        .orchestrator()
+        .share(id, days, "anonymous")
+        .await
+        .map_err(orchestrator_error)?;
+    Ok((StatusCode::CREATED, Json(created)).into_response())
+}
+
+/// `GET /api/v1/deployments/{id}/shares`: its links (without tokens), newest first.
+pub async fn shares(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+) -> Result<Response, ApiError> {
+    let links = state
+        .orchestrator()
+        .shares(id)
+        .await
+        .map_err(|e| internal(&e))?;
+    Ok(Json(links).into_response())
+}
+
+/// `POST /api/v1/shares/{share}/revoke`: the link opens nothing from now on.
+pub async fn revoke_share(
+    State(state): State<AppState>,
+    Path(share): Path<i64>,
+) -> Result<Response, ApiError> {
+    let link = state
+        .orchestrator()
+        .revoke_share(share, "anonymous")
+        .await
+        .map_err(orchestrator_error)?;
+    Ok(Json(link).into_response())
+}
+
+/// `GET /api/v1/share/{token}`: the shared deployment (without its blueprint); 410 when the link
+/// expired or was revoked, 404 when it never existed.
+pub async fn shared(
+    State(state): State<AppState>,
+    Path(token): Path<String>,
+) -> Result<Response, ApiError> {
+    let detail = state
+        .orchestrator()
+        .shared(&token)
+        .await
+        .map_err(orchestrator_error)?;
+    Ok(Json(detail).into_response())
+}
+
+/// `GET /api/v1/share/{token}/events`: the shared deployment's events (SSE), checked at connect.
+pub async fn shared_events(
+    State(state): State<AppState>,
+    Path(token): Path<String>,
+) -> Result<Response, ApiError> {
+    let detail = state
+        .orchestrator()
+        .shared(&token)
+        .await
+        .map_err(orchestrator_error)?;
+    let id = detail.deployment.id;
+    let stream = live(&state, Some(id));
+    let first = tokio_stream::once(Ok(sse(&Event::Deployment {
+        deployment: detail.deployment,
+    })));
+    Ok(Sse::new(first.chain(stream))
+        .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
+        .into_response())
 }
 
 /// `GET /api/v1/deployments`: every deployment, newest first.

@@ -6,6 +6,8 @@ mod deployments;
 mod fleet;
 mod models;
 pub mod openapi;
+
+pub use deployments::rfc3339;
 mod sizing;
 
 use axum::Router;
@@ -45,6 +47,13 @@ pub fn routes() -> Router<AppState> {
         .route("/deployments/{id}/undeploy", post(deployments::undeploy))
         .route("/deployments/{id}/logs", get(deployments::logs))
         .route("/deployments/{id}/events", get(deployments::events))
+        .route(
+            "/deployments/{id}/shares",
+            get(deployments::shares).post(deployments::create_share),
+        )
+        .route("/shares/{share}/revoke", post(deployments::revoke_share))
+        .route("/share/{token}", get(deployments::shared))
+        .route("/share/{token}/events", get(deployments::shared_events))
         .route("/events", get(deployments::all_events))
         .route("/nodes/{node}", get(deployments::node))
         .route("/nodes/{node}/charts/{chart}", get(deployments::chart))
@@ -95,6 +104,14 @@ pub enum ApiError {
         /// What to do.
         hint: String,
     },
+    /// The resource existed and is gone for good (an expired or revoked share link).
+    #[error("{message}")]
+    Gone {
+        /// Why.
+        message: String,
+        /// What to do.
+        hint: String,
+    },
     /// No such resource.
     #[error("{message}")]
     NotFound {
@@ -131,6 +148,7 @@ impl IntoResponse for ApiError {
             ),
             Self::NotFound { message, hint } => (StatusCode::NOT_FOUND, "not_found", message, hint),
             Self::Conflict { message, hint } => (StatusCode::CONFLICT, "conflict", message, hint),
+            Self::Gone { message, hint } => (StatusCode::GONE, "gone", message, hint),
             Self::Unavailable { message, hint } => (
                 StatusCode::SERVICE_UNAVAILABLE,
                 "unavailable",

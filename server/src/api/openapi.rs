@@ -22,6 +22,10 @@ pub const PATHS: &[(&str, &[&str])] = &[
     ("/deployments/{id}/undeploy", &["post"]),
     ("/deployments/{id}/logs", &["get"]),
     ("/deployments/{id}/events", &["get"]),
+    ("/deployments/{id}/shares", &["get", "post"]),
+    ("/shares/{share}/revoke", &["post"]),
+    ("/share/{token}", &["get"]),
+    ("/share/{token}/events", &["get"]),
     ("/events", &["get"]),
     ("/nodes/{node}", &["get"]),
     ("/nodes/{node}/charts/{chart}", &["get"]),
@@ -234,6 +238,80 @@ fn build() -> Value {
         Some(id_param("id", "deployment id", true)),
     );
     add(
+        "/deployments/{id}/shares",
+        "get",
+        op(
+            "Share links of a deployment",
+            "Its read-only links (never their tokens), newest first.",
+            (
+                "200",
+                json_of(json!({"type": "array", "items": r("ShareInfo")})),
+            ),
+            &[],
+        ),
+        Some(id_param("id", "deployment id", true)),
+    );
+    let mut create_share = op(
+        "Create a share link",
+        "A read-only link to this deployment for `days` (1 to 90, default 7). The token is in this answer only; the server keeps its SHA-256.",
+        (
+            "201",
+            json_of(
+                json!({"type": "object", "properties": {"link": r("ShareInfo"), "token": {"type": "string"}, "path": {"type": "string"}}}),
+            ),
+        ),
+        &[("404", "no such deployment"), ("422", "days out of range")],
+    );
+    create_share["requestBody"] = json!({ "required": false, "content": { "application/json": { "schema": { "type": "object", "properties": { "days": { "type": "integer", "minimum": 1, "maximum": 90, "default": 7 } } } } } });
+    add(
+        "/deployments/{id}/shares",
+        "post",
+        create_share,
+        Some(id_param("id", "deployment id", true)),
+    );
+    add(
+        "/shares/{share}/revoke",
+        "post",
+        op(
+            "Revoke a share link",
+            "It opens nothing from now on.",
+            ("200", json_of(r("ShareInfo"))),
+            &[("409", "no such link")],
+        ),
+        Some(id_param("share", "share link id", true)),
+    );
+    add(
+        "/share/{token}",
+        "get",
+        op(
+            "A shared deployment",
+            "What a share link shows: the deployment, steps, replicas and progress, without its blueprint.",
+            ("200", json_of(r("DeploymentDetail"))),
+            &[
+                ("404", "no such link"),
+                ("410", "the link expired or was revoked"),
+            ],
+        ),
+        Some(id_param("token", "share token", false)),
+    );
+    add(
+        "/share/{token}/events",
+        "get",
+        op(
+            "Watch a shared deployment (SSE)",
+            "As /deployments/{id}/events, for a share link.",
+            (
+                "200",
+                json!({ "text/event-stream": { "schema": { "type": "string" } } }),
+            ),
+            &[
+                ("404", "no such link"),
+                ("410", "the link expired or was revoked"),
+            ],
+        ),
+        Some(id_param("token", "share token", false)),
+    );
+    add(
         "/events",
         "get",
         op(
@@ -300,6 +378,7 @@ fn build() -> Value {
             "DeploymentInfo": { "type": "object", "required": ["id", "name", "mode", "status", "message", "created_ms", "updated_ms", "progress"], "properties": { "id": {"type": "integer"}, "name": {"type": "string"}, "mode": {"type": "string"}, "status": r("DeploymentStatus"), "message": {"type": "string"}, "created_ms": {"type": "integer"}, "updated_ms": {"type": "integer"}, "progress": { "type": "object", "properties": { "done": {"type": "integer"}, "total": {"type": "integer"} } } } },
             "Step": { "type": "object", "properties": { "seq": {"type": "integer"}, "key": {"type": "string"}, "state": {"type": "string", "enum": ["pending", "running", "done", "skipped", "failed"]}, "message": {"type": "string"}, "at_ms": {"type": "integer"} } },
             "DeploymentDetail": { "type": "object", "properties": { "deployment": r("DeploymentInfo"), "blueprint": {"type": "string"}, "steps": {"type": "array", "items": r("Step")}, "placements": {"type": "array", "items": {"type": "object"}}, "nodes": {"type": "array", "items": {"type": "object", "properties": {"node": {"type": "string"}, "gpus": {"type": "array"}}}} } },
+            "ShareInfo": { "type": "object", "properties": { "id": {"type": "integer"}, "deployment_id": {"type": "integer"}, "created_ms": {"type": "integer"}, "expires_ms": {"type": "integer"}, "revoked_ms": {"type": ["integer", "null"]}, "created_by": {"type": "string"} } },
             "Fleet": { "type": "object", "properties": { "backend": {"type": "string"}, "pools": {"type": "array"}, "nodes": {"type": "array"} } }
         } }
     })
