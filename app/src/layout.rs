@@ -53,7 +53,9 @@ pub fn Shell(children: Children) -> impl IntoView {
     if embedded {
         return view! {
             <main id="main" class="embed" tabindex="-1" data-hydrated=move || hydrated.get().to_string()>
-                <span id="live-status" hidden=true data-hydrated=move || hydrated.get().to_string()></span>
+                <span id="live-status" hidden=true data-hydrated=move || hydrated.get().to_string()>
+                    {move || if hydrated.get() { "live" } else { "loading" }}
+                </span>
                 {children()}
             </main>
         }

@@ -26,6 +26,8 @@ test("a read-only link shows a deployment live to a fresh browser until it is re
   await expect(viewer.locator(".node-progress")).toHaveAttribute("data-done", "8");
   // Read-only: no navigation, no undeploy, no share panel, no blueprint.
   await expect(viewer.locator(".sidebar, #undeploy, #share-create, .blueprint-source")).toHaveCount(0);
+  // Nothing leads into the rest of migboard.
+  await expect(viewer.locator("a")).toHaveCount(0);
   await viewer.screenshot({ path: "test-results/screenshots/share-view.png", fullPage: true });
 
   await page.locator("#share-links .revoke").click();

@@ -312,15 +312,20 @@ fn Reconfiguration(nodes: Vec<NodeProgress>) -> impl IntoView {
     }
 }
 
-/// One progress row per node, one segment per GPU.
+/// One progress row per node, one segment per GPU; node names link to their pages unless `plain`
+/// (a shared link's viewer has no access to the rest of migboard).
 #[component]
-pub(super) fn NodeBars(nodes: Vec<NodeProgress>) -> impl IntoView {
+pub(super) fn NodeBars(nodes: Vec<NodeProgress>, #[prop(optional)] plain: bool) -> impl IntoView {
     nodes.into_iter().map(|n| {
         let total = n.gpus.len();
         let done = n.done();
         view! {
             <div class="node-progress" data-node=n.node.clone() data-done=done data-total=total>
-                <a class="node-progress-name" href=format!("/fleet/nodes/{}", n.node)>{n.node.clone()}</a>
+                {if plain {
+                    view! { <span class="node-progress-name">{n.node.clone()}</span> }.into_any()
+                } else {
+                    view! { <a class="node-progress-name" href=format!("/fleet/nodes/{}", n.node)>{n.node.clone()}</a> }.into_any()
+                }}
                 <span class="segments" role="progressbar" aria-valuemin="0" aria-valuemax=total aria-valuenow=done aria-label=format!("{} GPUs reconfigured", n.node)>
                     {n.gpus.iter().map(|(gpu, state)| view! {
                         <span class=format!("segment segment-{state}") data-gpu=*gpu data-state=state.clone() title=format!("GPU {gpu}: {state}")></span>
@@ -478,7 +483,11 @@ pub fn SharedPage() -> impl IntoView {
                             <h1 id="deployment-name">{d.deployment.name.clone()}</h1>
                             <p class="subtitle"><StatusBadge status=d.deployment.status /> " " <code>{d.deployment.mode.clone()}</code> " · " <span id="deployment-message">{d.deployment.message.clone()}</span></p>
                         </header>
-                        {(!d.nodes.is_empty()).then(|| view! { <Reconfiguration nodes=d.nodes.clone() /> })}
+                        {(!d.nodes.is_empty()).then(|| view! {
+                            <section class="card" aria-label="Reconfiguration">
+                                <NodeBars nodes=d.nodes.clone() plain=true />
+                            </section>
+                        })}
                         <Steps steps=d.steps.clone() />
                     }.into_any(),
                     Err(AppError::Gone(m) | AppError::NotFound(m)) => view! {
