@@ -19,6 +19,7 @@ pub mod profile;
 pub mod shape;
 pub mod sizing;
 pub mod suggest;
+pub mod time;
 pub mod wire;
 
 pub use layout::{InstanceSpec, Layout, LayoutIssue, Placed, ProfileCounts};

@@ -179,8 +179,7 @@ fn Bar(done: u32, total: u32, label: String) -> impl IntoView {
 
 /// `HH:MM:SS` UTC of Unix milliseconds.
 fn clock(ms: i64) -> String {
-    let s = ms.div_euclid(1000).rem_euclid(86_400);
-    format!("{:02}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60)
+    mig::time::Utc::from_unix_ms(ms).clock()
 }
 
 /// One deployment, live.
@@ -421,23 +420,9 @@ fn SharePanel(id: i64) -> impl IntoView {
     }
 }
 
-/// `YYYY-MM-DD HH:MM` UTC of Unix milliseconds.
+/// `YYYY-MM-DD HH:MM UTC` of Unix milliseconds.
 fn day(ms: i64) -> String {
-    let days = ms.div_euclid(86_400_000);
-    // Howard Hinnant's civil_from_days.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
-        "{y:04}-{m:02}-{d:02} {} UTC",
-        clock(ms).get(..5).unwrap_or_default()
-    )
+    mig::time::Utc::from_unix_ms(ms).minutes()
 }
 
 /// The lazily loaded shared-link route.

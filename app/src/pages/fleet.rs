@@ -111,13 +111,7 @@ fn format_duration(secs: u64) -> String {
 
 /// Milliseconds since the epoch → `HH:MM:SS` in UTC, without a date library.
 fn format_utc_time(unix_ms: u64) -> String {
-    let secs_of_day = unix_ms / 1000 % 86_400;
-    format!(
-        "{:02}:{:02}:{:02}",
-        secs_of_day / 3600,
-        secs_of_day / 60 % 60,
-        secs_of_day % 60
-    )
+    mig::time::Utc::from_unix_ms(i64::try_from(unix_ms).unwrap_or(i64::MAX)).clock()
 }
 
 #[cfg(test)]
