@@ -6,7 +6,10 @@ use std::sync::Arc;
 
 use mig::blueprint::{Catalogue, FleetView};
 
-use mig::wire::{DeploymentDetail, DeploymentInfo, NodeDetail};
+use mig::wire::{
+    AuditRecord, Caller, CreatedToken, DeploymentDetail, DeploymentInfo, NodeDetail, Role,
+    TokenInfo, UserInfo,
+};
 
 use crate::api::deployments::Deployed;
 use crate::api::status::ServerStatus;
@@ -34,26 +37,96 @@ pub trait Backend: Send + Sync + 'static {
 
     /// Validates a blueprint against the fleet and schedules it; `drain` lets an update move
     /// workloads off busy nodes instead of failing.
-    fn deploy(&self, blueprint: String, drain: bool) -> BoxFuture<'_, Result<Deployed, AppError>>;
+    fn deploy(
+        &self,
+        caller: &Caller,
+        blueprint: String,
+        drain: bool,
+    ) -> BoxFuture<'_, Result<Deployed, AppError>>;
 
     /// Asks for a deployment to be undeployed.
-    fn undeploy(&self, id: i64) -> BoxFuture<'_, Result<DeploymentInfo, AppError>>;
+    fn undeploy(&self, caller: &Caller, id: i64)
+    -> BoxFuture<'_, Result<DeploymentInfo, AppError>>;
 
     /// Creates a read-only link to a deployment for `days` days.
-    fn share(&self, id: i64, days: u32)
-    -> BoxFuture<'_, Result<mig::wire::CreatedShare, AppError>>;
+    fn share(
+        &self,
+        caller: &Caller,
+        id: i64,
+        days: u32,
+    ) -> BoxFuture<'_, Result<mig::wire::CreatedShare, AppError>>;
 
     /// A deployment's share links, newest first (never their tokens).
     fn shares(&self, id: i64) -> BoxFuture<'_, Result<Vec<mig::wire::ShareInfo>, AppError>>;
 
     /// Revokes a share link.
-    fn revoke_share(&self, share_id: i64) -> BoxFuture<'_, Result<mig::wire::ShareInfo, AppError>>;
+    fn revoke_share(
+        &self,
+        caller: &Caller,
+        share_id: i64,
+    ) -> BoxFuture<'_, Result<mig::wire::ShareInfo, AppError>>;
 
     /// What a share token shows (no blueprint), or why nothing.
     fn shared(&self, token: String) -> BoxFuture<'_, Result<DeploymentDetail, AppError>>;
 
     /// A node's page (`None`: no such node).
     fn node(&self, name: String) -> BoxFuture<'_, Result<Option<NodeDetail>, AppError>>;
+
+    /// The caller's API tokens (an admin's: everyone's).
+    fn tokens(&self, caller: &Caller) -> BoxFuture<'_, Result<Vec<TokenInfo>, AppError>>;
+
+    /// A new API token for the caller, valid `days` days (`None`: no expiry).
+    fn create_token(
+        &self,
+        caller: &Caller,
+        name: String,
+        days: Option<u32>,
+    ) -> BoxFuture<'_, Result<CreatedToken, AppError>>;
+
+    /// Revokes one of the caller's tokens (an admin: anyone's).
+    fn revoke_token(&self, caller: &Caller, id: i64) -> BoxFuture<'_, Result<TokenInfo, AppError>>;
+
+    /// Every user.
+    fn users(&self) -> BoxFuture<'_, Result<Vec<UserInfo>, AppError>>;
+
+    /// Creates a user.
+    fn create_user(
+        &self,
+        caller: &Caller,
+        username: String,
+        password: String,
+        role: Role,
+    ) -> BoxFuture<'_, Result<UserInfo, AppError>>;
+
+    /// Changes a user's role, enabled state or password.
+    fn update_user(
+        &self,
+        caller: &Caller,
+        id: i64,
+        role: Option<Role>,
+        disabled: Option<bool>,
+        password: Option<String>,
+    ) -> BoxFuture<'_, Result<UserInfo, AppError>>;
+
+    /// The newest `limit` audit records.
+    fn audit_log(&self, limit: i64) -> BoxFuture<'_, Result<Vec<AuditRecord>, AppError>>;
+}
+
+/// The signed-in caller of the current server function, as the server's authentication attached
+/// it to the request.
+///
+/// # Errors
+/// [`AppError::Unauthorized`] when nobody is signed in.
+pub fn caller() -> Result<Caller, AppError> {
+    leptos::prelude::use_context::<http::request::Parts>()
+        .and_then(|p| p.extensions.get::<Caller>().cloned())
+        .ok_or_else(|| AppError::Unauthorized("sign in first".to_owned()))
+}
+
+/// The signed-in caller, if any (for pages that show who is signed in).
+#[must_use]
+pub fn caller_opt() -> Option<Caller> {
+    caller().ok()
 }
 
 /// A boxed future, so [`Backend`] stays a trait object.

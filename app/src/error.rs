@@ -23,6 +23,12 @@ pub enum AppError {
     /// The request conflicts with the current state; the message says what is in the way.
     #[error("conflict: {0}")]
     Conflict(String),
+    /// Nobody is signed in; the message says how to.
+    #[error("not signed in: {0}")]
+    Unauthorized(String),
+    /// The signed-in user's role does not allow this; the message says which role would.
+    #[error("not allowed: {0}")]
+    Forbidden(String),
     /// The request could not be carried to or from the server (network, encoding).
     #[error("request failed: {0}")]
     Transport(String),

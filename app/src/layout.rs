@@ -38,6 +38,27 @@ const NAV: &[NavItem] = &[
     },
 ];
 
+/// Who is signed in, and a sign-out button (a plain form: it works before the app loads).
+#[component]
+fn Who() -> impl IntoView {
+    let me = Resource::new(|| (), |()| crate::api::accounts::whoami());
+    view! {
+        <Suspense fallback=|| ()>
+            {move || Suspend::new(async move {
+                me.await.ok().flatten().map(|me| view! {
+                    <div class="who" id="who" data-role=me.role.as_str()>
+                        <a href="/settings" title="Your account and API tokens">{me.username}</a>
+                        <span class="muted">{me.role.as_str()}</span>
+                        <form method="post" action="/logout">
+                            <button class="btn btn-ghost btn-small" type="submit" id="sign-out">"Sign out"</button>
+                        </form>
+                    </div>
+                })
+            })}
+        </Suspense>
+    }
+}
+
 /// Page frame: a sidebar with the navigation and a main column for the routed page.
 #[component]
 pub fn Shell(children: Children) -> impl IntoView {
@@ -49,7 +70,8 @@ pub fn Shell(children: Children) -> impl IntoView {
     let path = leptos_router::hooks::use_location()
         .pathname
         .get_untracked();
-    let embedded = path.starts_with("/embed/") || path.starts_with("/share/");
+    let embedded =
+        path.starts_with("/embed/") || path.starts_with("/share/") || path.starts_with("/login");
     if embedded {
         return view! {
             <main id="main" class="embed" tabindex="-1" data-hydrated=move || hydrated.get().to_string()>
@@ -112,6 +134,7 @@ pub fn Shell(children: Children) -> impl IntoView {
                         {move || if hydrated.get() { "live" } else { "loading" }}
                     </span>
                     <span class="version">{concat!("v", env!("CARGO_PKG_VERSION"))}</span>
+                    <Who />
                 </div>
             </aside>
             <main id="main" class="content" tabindex="-1">

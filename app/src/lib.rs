@@ -53,15 +53,18 @@ pub fn App() -> impl IntoView {
         <Router>
             <layout::Shell>
                 <Routes fallback=pages::NotFound>
-                    <Route path=StaticSegment("") view=pages::FleetPage />
+                    <Route path=StaticSegment("") view={Lazy::<pages::FleetRoute>::new()} />
                     <Route path=StaticSegment("plan") view={Lazy::<pages::PlanRoute>::new()} />
                     <Route path=StaticSegment("blueprints") view={Lazy::<pages::BlueprintsRoute>::new()} />
                     <Route path=StaticSegment("deployments") view={Lazy::<pages::DeploymentsRoute>::new()} />
                     <Route path=(StaticSegment("deployments"), ParamSegment("id")) view={Lazy::<pages::DeploymentRoute>::new()} />
                     <Route path=(StaticSegment("fleet"), StaticSegment("nodes"), ParamSegment("name")) view={Lazy::<pages::NodeRoute>::new()} />
-                    <Route path=StaticSegment("settings") view=pages::SettingsPage />
+                    <Route path=StaticSegment("login") view={Lazy::<pages::LoginRoute>::new()} />
+                    <Route path=StaticSegment("settings") view={Lazy::<pages::SettingsRoute>::new()} />
+                    <Route path=(StaticSegment("settings"), StaticSegment("users")) view={Lazy::<pages::UsersRoute>::new()} />
+                    <Route path=(StaticSegment("settings"), StaticSegment("audit")) view={Lazy::<pages::AuditRoute>::new()} />
                     <Route path=(StaticSegment("share"), ParamSegment("token")) view={Lazy::<pages::SharedRoute>::new()} />
-                    <Route path=(StaticSegment("embed"), StaticSegment("fleet")) view=pages::EmbedFleet />
+                    <Route path=(StaticSegment("embed"), StaticSegment("fleet")) view={Lazy::<pages::EmbedFleetRoute>::new()} />
                     <Route path=(StaticSegment("embed"), StaticSegment("deployments"), ParamSegment("id")) view={Lazy::<pages::EmbedDeploymentRoute>::new()} />
                     <Route path=(StaticSegment("embed"), StaticSegment("nodes"), ParamSegment("name")) view={Lazy::<pages::EmbedNodeRoute>::new()} />
                 </Routes>

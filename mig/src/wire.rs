@@ -1,5 +1,6 @@
 //! JSON shapes shared by the server's REST API and the browser: built from the tables, never hand-kept.
 
+use core::fmt;
 use serde::{Deserialize, Serialize};
 
 use crate::layout::{InstanceSpec, ProfileCounts};
@@ -543,4 +544,121 @@ pub struct CreatedShare {
     pub token: String,
     /// The page it opens (`/share/<token>`).
     pub path: String,
+}
+
+/// What a signed-in user may do. Ordered: each role may do everything the one before it may.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// Reads everything: fleet, plans, blueprints, deployments, nodes.
+    Viewer,
+    /// Also plans, validates, deploys, undeploys, updates MIG layouts and shares links.
+    Operator,
+    /// Also manages users and reads the audit log.
+    Admin,
+}
+
+impl Role {
+    /// Every role, least powerful first.
+    pub const ALL: [Self; 3] = [Self::Viewer, Self::Operator, Self::Admin];
+
+    /// Its name as stored and sent (`viewer`, `operator`, `admin`).
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Viewer => "viewer",
+            Self::Operator => "operator",
+            Self::Admin => "admin",
+        }
+    }
+
+    /// Parses a role name (as [`Role::as_str`] writes it).
+    #[must_use]
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|r| r.as_str() == s)
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Who is asking: the signed-in user (by session cookie or API token) and where from. The server
+/// attaches it to every authenticated request; server functions read it for the audit log.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Caller {
+    /// The user's id.
+    pub user_id: i64,
+    /// The user's name.
+    pub username: String,
+    /// What the user may do.
+    pub role: Role,
+    /// How: `session` or `token <name>`.
+    pub via: String,
+    /// The client's address.
+    pub source: String,
+}
+
+/// A user account, as admins see it (never its password hash).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserInfo {
+    /// Its id.
+    pub id: i64,
+    /// Login name.
+    pub username: String,
+    /// What the user may do.
+    pub role: Role,
+    /// Disabled users cannot sign in, and their sessions and tokens stop working.
+    pub disabled: bool,
+    /// Created, Unix ms.
+    pub created_ms: i64,
+    /// Last sign-in, Unix ms.
+    pub last_login_ms: Option<i64>,
+}
+
+/// An API token, as its owner sees it (never the token itself, which was shown once).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenInfo {
+    /// Its id (for revoking).
+    pub id: i64,
+    /// The owner's name for it (`ci`, `grafana`).
+    pub name: String,
+    /// Whose it is.
+    pub username: String,
+    /// Created, Unix ms.
+    pub created_ms: i64,
+    /// Expires, Unix ms (`None`: never).
+    pub expires_ms: Option<i64>,
+    /// Last used, Unix ms.
+    pub last_used_ms: Option<i64>,
+    /// Revoked, Unix ms.
+    pub revoked_ms: Option<i64>,
+}
+
+/// A token just created: the only time its secret is shown.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CreatedToken {
+    /// The token's record.
+    pub info: TokenInfo,
+    /// The secret, to send as `Authorization: Bearer <token>`.
+    pub token: String,
+}
+
+/// One audit record: who did what to what, when, from where.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditRecord {
+    /// When, Unix ms.
+    pub at_ms: i64,
+    /// The user (and how: `alice`, `alice (token ci)`), or `system`.
+    pub actor: String,
+    /// The action (`deploy`, `login`, `user.create`, ...).
+    pub action: String,
+    /// What it acted on.
+    pub target: String,
+    /// Details for people.
+    pub detail: String,
+    /// The client's address.
+    pub source: String,
 }

@@ -51,6 +51,11 @@ pub struct Config {
     /// (`https://portal.example.com,https://*.corp.example`); empty: only migboard itself.
     #[arg(long, env = "MIGBOARD_FRAME_ANCESTORS", default_value = "")]
     pub frame_ancestors: String,
+
+    /// Mark the session cookie `Secure` (set this when migboard is served over HTTPS, directly or
+    /// behind a TLS-terminating proxy).
+    #[arg(long, env = "MIGBOARD_COOKIE_SECURE", default_value_t = false)]
+    pub cookie_secure: bool,
 }
 
 /// The cluster backend to use.

@@ -6,6 +6,7 @@
 //! `app` UI. It does not touch GPUs: that is the node agent's job, reached over HTTP.
 
 pub mod api;
+pub mod auth;
 pub mod charts;
 pub mod cluster;
 pub mod config;
@@ -17,7 +18,7 @@ pub mod state;
 pub mod store;
 
 use axum::Router;
-use axum::routing::get;
+use axum::routing::{get, post};
 use leptos::prelude::provide_context;
 use leptos_axum::{LeptosRoutes, generate_route_list};
 use tower_http::compression::CompressionLayer;
@@ -37,7 +38,14 @@ pub fn router_with(state: AppState, security: &security::Security) -> Router {
     let routes = generate_route_list(app::App);
     let backend = state.backend();
     let options = state.leptos_options.clone();
-    Router::new()
+    let cookies = auth::CookiePolicy {
+        secure: security.cookie_secure,
+        embedding: !security.frame_ancestors.is_empty(),
+    };
+    let sessions = auth::session_layer(state.orchestrator().store().clone(), cookies);
+    let router = Router::new()
+        .route("/login", post(auth::login_form))
+        .route("/logout", post(auth::logout))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .nest("/api/v1", api::routes())
@@ -50,6 +58,18 @@ pub fn router_with(state: AppState, security: &security::Security) -> Router {
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(
             app::shell,
         ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.auth(),
+            auth::authenticate,
+        ))
+        .layer(sessions);
+    // Framed by other sites: the session cookie is partitioned per embedding site (CHIPS).
+    let router = if cookies.embedding {
+        router.layer(axum::middleware::from_fn(auth::partition_cookie))
+    } else {
+        router
+    };
+    router
         .layer(axum::middleware::from_fn(security::same_origin))
         .layer(axum::middleware::from_fn_with_state(
             security::csp_header(security),

@@ -70,8 +70,9 @@ async fn main() -> anyhow::Result<()> {
         tracing::warn!(node = %node.name, error = ?node.error, "a node agent did not answer");
     }
     info!(cluster = %state.cluster_description(), "fleet ready");
-    let security = server::security::Security::parse(&config.frame_ancestors)
+    let mut security = server::security::Security::parse(&config.frame_ancestors)
         .context("--frame-ancestors / MIGBOARD_FRAME_ANCESTORS")?;
+    security.cookie_secure = config.cookie_secure;
     let app = server::router_with(state, &security);
 
     let listener = tokio::net::TcpListener::bind(config.addr)
@@ -83,10 +84,13 @@ async fn main() -> anyhow::Result<()> {
             )
         })?;
     info!(addr = %config.addr, site_root = %config.site_root.display(), "migboard listening on http://{}", config.addr);
-    axum::serve(listener, app.into_make_service())
-        .with_graceful_shutdown(shutdown_signal())
-        .await
-        .context("serving HTTP")?;
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown_signal())
+    .await
+    .context("serving HTTP")?;
     info!("migboard stopped");
     Ok(())
 }

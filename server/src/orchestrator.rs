@@ -119,6 +119,8 @@ struct Inner {
     options: Options,
     fleet: RwLock<Fleet>,
     events: broadcast::Sender<Event>,
+    /// Ids of share links just revoked: their open event streams end.
+    revocations: broadcast::Sender<i64>,
     wake: Notify,
     /// Held while the fleet is changed: by the worker per deployment, by the monitor when it repairs.
     work: Mutex<()>,
@@ -144,8 +146,33 @@ fn pid_of(id: i64, replica: u32) -> u32 {
     u32::try_from(100_000 + id.saturating_mul(1000) + i64::from(replica)).unwrap_or(u32::MAX)
 }
 
+/// Who asked for a change, for the audit log: a user (and how) and the client's address.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Actor {
+    /// `alice`, `alice (token ci)`, or `system`.
+    pub name: String,
+    /// The client's address.
+    pub source: String,
+}
+
+impl Actor {
+    /// The actor of a signed-in request.
+    #[must_use]
+    pub fn of(caller: &mig::wire::Caller) -> Self {
+        let name = if caller.via == "session" {
+            caller.username.clone()
+        } else {
+            format!("{} ({})", caller.username, caller.via)
+        };
+        Self {
+            name,
+            source: caller.source.clone(),
+        }
+    }
+}
+
 /// 32 random bytes as hex: a share token (256 bits; only its hash is stored).
-fn random_token() -> Result<String, String> {
+pub(crate) fn random_token() -> Result<String, String> {
     use std::io::Read as _;
     let mut bytes = [0u8; 32];
     std::fs::File::open("/dev/urandom")
@@ -166,6 +193,7 @@ impl Orchestrator {
         options: Options,
     ) -> Self {
         let (events, _) = broadcast::channel(EVENT_BUFFER);
+        let (revocations, _) = broadcast::channel(64);
         let this = Self {
             inner: Arc::new(Inner {
                 store,
@@ -174,6 +202,7 @@ impl Orchestrator {
                 options,
                 fleet: RwLock::new(Fleet::default()),
                 events,
+                revocations,
                 wake: Notify::new(),
                 work: Mutex::new(()),
             }),
@@ -281,6 +310,25 @@ impl Orchestrator {
         self.inner.events.subscribe()
     }
 
+    /// Share-link revocations as they happen (link ids).
+    pub fn revocations(&self) -> broadcast::Receiver<i64> {
+        self.inner.revocations.subscribe()
+    }
+
+    /// The share link a token opens, if it is valid now.
+    ///
+    /// # Errors
+    /// [`OrchestratorError::Store`] on database failure.
+    pub async fn share_link(
+        &self,
+        token: &str,
+    ) -> Result<Option<mig::wire::ShareInfo>, OrchestratorError> {
+        Ok(match self.inner.store.share(token).await? {
+            crate::store::ShareAccess::Valid(link) => Some(link),
+            _ => None,
+        })
+    }
+
     fn publish(&self, event: Event) {
         // No receiver is not an error: nobody is watching.
         let _ = self.inner.events.send(event);
@@ -295,7 +343,7 @@ impl Orchestrator {
         &self,
         text: &str,
         drain: bool,
-        actor: &str,
+        actor: &Actor,
     ) -> Result<DeploymentInfo, OrchestratorError> {
         let names = self.inner.store.live_names().await?;
         let view = self.fleet().view(names);
@@ -341,7 +389,7 @@ impl Orchestrator {
             .store
             .audit(&AuditEntry {
                 at_ms: 0,
-                actor: actor.to_owned(),
+                actor: actor.name.clone(),
                 action: "deploy".into(),
                 target: format!("deployment {} ({})", created.id, created.name),
                 detail: if drain {
@@ -349,7 +397,7 @@ impl Orchestrator {
                 } else {
                     String::new()
                 },
-                source: "api".into(),
+                source: actor.source.clone(),
             })
             .await?;
         tracing::info!(id = created.id, name = %created.name, mode = %created.mode, "deployment scheduled");
@@ -369,7 +417,7 @@ impl Orchestrator {
     pub async fn undeploy(
         &self,
         id: i64,
-        actor: &str,
+        actor: &Actor,
     ) -> Result<DeploymentInfo, OrchestratorError> {
         let d = self
             .inner
@@ -395,11 +443,11 @@ impl Orchestrator {
             .store
             .audit(&AuditEntry {
                 at_ms: 0,
-                actor: actor.to_owned(),
+                actor: actor.name.clone(),
                 action: "undeploy".into(),
                 target: format!("deployment {id} ({})", d.name),
                 detail: String::new(),
-                source: "api".into(),
+                source: actor.source.clone(),
             })
             .await?;
         let info = self.announce(id).await?;
@@ -442,7 +490,7 @@ impl Orchestrator {
         &self,
         id: i64,
         days: u32,
-        actor: &str,
+        actor: &Actor,
     ) -> Result<mig::wire::CreatedShare, OrchestratorError> {
         if !(1..=90).contains(&days) {
             return Err(OrchestratorError::BadRequest(format!(
@@ -453,7 +501,7 @@ impl Orchestrator {
         let link = match self
             .inner
             .store
-            .create_share(id, &token, i64::from(days) * 86_400_000, actor)
+            .create_share(id, &token, i64::from(days) * 86_400_000, &actor.name)
             .await
         {
             Ok(l) => l,
@@ -464,11 +512,11 @@ impl Orchestrator {
             .store
             .audit(&AuditEntry {
                 at_ms: 0,
-                actor: actor.to_owned(),
+                actor: actor.name.clone(),
                 action: "share".into(),
                 target: format!("deployment {id}"),
                 detail: format!("link {} for {days} day(s)", link.id),
-                source: "api".into(),
+                source: actor.source.clone(),
             })
             .await?;
         Ok(mig::wire::CreatedShare {
@@ -494,7 +542,7 @@ impl Orchestrator {
     pub async fn revoke_share(
         &self,
         share_id: i64,
-        actor: &str,
+        actor: &Actor,
     ) -> Result<mig::wire::ShareInfo, OrchestratorError> {
         let link = match self.inner.store.revoke_share(share_id).await {
             Ok(l) => l,
@@ -509,13 +557,14 @@ impl Orchestrator {
             .store
             .audit(&AuditEntry {
                 at_ms: 0,
-                actor: actor.to_owned(),
+                actor: actor.name.clone(),
                 action: "revoke-share".into(),
                 target: format!("deployment {}", link.deployment_id),
                 detail: format!("link {share_id}"),
-                source: "api".into(),
+                source: actor.source.clone(),
             })
             .await?;
+        let _ = self.inner.revocations.send(share_id);
         Ok(link)
     }
 

@@ -20,12 +20,16 @@ use axum::response::{IntoResponse, Response};
 pub struct Security {
     /// Origins allowed to frame migboard's pages (CSP `frame-ancestors`), besides itself.
     pub frame_ancestors: Vec<String>,
+    /// Mark the session cookie `Secure` (migboard is served over HTTPS, perhaps behind a proxy).
+    /// Always on when other sites may frame migboard.
+    pub cookie_secure: bool,
 }
 
 impl Default for Security {
     fn default() -> Self {
         Self {
             frame_ancestors: Vec::new(),
+            cookie_secure: false,
         }
     }
 }
@@ -62,7 +66,10 @@ impl Security {
             }
             frame_ancestors.push(origin.to_ascii_lowercase());
         }
-        Ok(Self { frame_ancestors })
+        Ok(Self {
+            frame_ancestors,
+            cookie_secure: false,
+        })
     }
 
     /// The Content-Security-Policy of every response.

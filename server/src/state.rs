@@ -14,11 +14,15 @@ use mig::blueprint::{Catalogue, FleetView};
 use app::api::deployments::Deployed;
 use app::backend::BoxFuture;
 use app::error::AppError;
-use mig::wire::{DeploymentDetail, DeploymentInfo, NodeDetail};
+use mig::wire::{
+    AuditRecord, Caller, CreatedToken, DeploymentDetail, DeploymentInfo, NodeDetail, Role,
+    TokenInfo, UserInfo,
+};
 
+use crate::auth::AccountError;
 use crate::cluster::embedded::FleetSpec;
 use crate::cluster::{Cluster, Fixed, Fleet};
-use crate::orchestrator::{Options, Orchestrator, OrchestratorError};
+use crate::orchestrator::{Actor, Options, Orchestrator, OrchestratorError};
 use crate::store::Store;
 
 /// State every handler can reach. Cheap to clone.
@@ -77,6 +81,19 @@ impl AppState {
         store: Store,
         options: Options,
     ) -> Self {
+        let auth = crate::auth::AuthState::new(store.clone());
+        let admin_password = std::env::var("MIGBOARD_ADMIN_PASSWORD").ok();
+        match auth.accounts.ensure_admin(admin_password.as_deref()).await {
+            Ok(Some(generated)) => {
+                // Printed once, on the first start only: the database keeps only its hash.
+                tracing::warn!(
+                    "first start: created user `admin` with password {generated} (set MIGBOARD_ADMIN_PASSWORD to choose it; change it under Users)"
+                );
+            }
+            Ok(None) => {}
+            Err(e) => tracing::error!(error = %e, "cannot create the first admin"),
+        }
+        crate::auth::spawn_session_cleanup(store.clone());
         let orchestrator = Orchestrator::new(store, cluster, catalogue, options).await;
         orchestrator.spawn();
         Self {
@@ -85,11 +102,22 @@ impl AppState {
                 started: Instant::now(),
                 sequence: AtomicU64::new(0),
                 orchestrator,
+                auth,
             }),
         }
     }
 
     /// The orchestrator (deployments, fleet, events).
+    /// Account actions (users, tokens, audit).
+    pub fn accounts(&self) -> &crate::auth::Accounts {
+        &self.inner.auth.accounts
+    }
+
+    /// The authentication middleware's state.
+    pub fn auth(&self) -> crate::auth::AuthState {
+        self.inner.auth.clone()
+    }
+
     pub fn orchestrator(&self) -> &Orchestrator {
         &self.inner.orchestrator
     }
@@ -120,6 +148,12 @@ impl AppState {
     }
 }
 
+impl FromRef<AppState> for crate::auth::AuthState {
+    fn from_ref(state: &AppState) -> Self {
+        state.auth()
+    }
+}
+
 impl FromRef<AppState> for LeptosOptions {
     fn from_ref(state: &AppState) -> Self {
         state.leptos_options.clone()
@@ -132,6 +166,18 @@ struct ServerBackend {
     started: Instant,
     sequence: AtomicU64,
     orchestrator: Orchestrator,
+    auth: crate::auth::AuthState,
+}
+
+fn account_error(e: AccountError) -> AppError {
+    match e {
+        AccountError::Invalid(m) => AppError::BadRequest(m),
+        AccountError::BadCredentials => AppError::Unauthorized(e.to_string()),
+        AccountError::NotFound(m) => AppError::NotFound(m),
+        AccountError::Conflict(m) => AppError::Conflict(m),
+        AccountError::Forbidden(m) => AppError::Forbidden(m),
+        AccountError::Internal(m) => AppError::Unavailable(m),
+    }
 }
 
 fn store_error(e: &crate::store::StoreError) -> AppError {
@@ -178,13 +224,15 @@ impl Backend for ServerBackend {
         })
     }
 
-    fn deploy(&self, blueprint: String, drain: bool) -> BoxFuture<'_, Result<Deployed, AppError>> {
+    fn deploy(
+        &self,
+        caller: &Caller,
+        blueprint: String,
+        drain: bool,
+    ) -> BoxFuture<'_, Result<Deployed, AppError>> {
+        let actor = Actor::of(caller);
         Box::pin(async move {
-            match self
-                .orchestrator
-                .submit(&blueprint, drain, "anonymous")
-                .await
-            {
+            match self.orchestrator.submit(&blueprint, drain, &actor).await {
                 Ok(info) => Ok(Deployed::Created(info)),
                 Err(OrchestratorError::Invalid(issues)) => Ok(Deployed::Invalid(issues)),
                 Err(e) => Err(orchestrator_error(e)),
@@ -192,10 +240,15 @@ impl Backend for ServerBackend {
         })
     }
 
-    fn undeploy(&self, id: i64) -> BoxFuture<'_, Result<DeploymentInfo, AppError>> {
+    fn undeploy(
+        &self,
+        caller: &Caller,
+        id: i64,
+    ) -> BoxFuture<'_, Result<DeploymentInfo, AppError>> {
+        let actor = Actor::of(caller);
         Box::pin(async move {
             self.orchestrator
-                .undeploy(id, "anonymous")
+                .undeploy(id, &actor)
                 .await
                 .map_err(orchestrator_error)
         })
@@ -203,12 +256,14 @@ impl Backend for ServerBackend {
 
     fn share(
         &self,
+        caller: &Caller,
         id: i64,
         days: u32,
     ) -> BoxFuture<'_, Result<mig::wire::CreatedShare, AppError>> {
+        let actor = Actor::of(caller);
         Box::pin(async move {
             self.orchestrator
-                .share(id, days, "anonymous")
+                .share(id, days, &actor)
                 .await
                 .map_err(orchestrator_error)
         })
@@ -223,10 +278,15 @@ impl Backend for ServerBackend {
         })
     }
 
-    fn revoke_share(&self, share_id: i64) -> BoxFuture<'_, Result<mig::wire::ShareInfo, AppError>> {
+    fn revoke_share(
+        &self,
+        caller: &Caller,
+        share_id: i64,
+    ) -> BoxFuture<'_, Result<mig::wire::ShareInfo, AppError>> {
+        let actor = Actor::of(caller);
         Box::pin(async move {
             self.orchestrator
-                .revoke_share(share_id, "anonymous")
+                .revoke_share(share_id, &actor)
                 .await
                 .map_err(orchestrator_error)
         })
@@ -247,6 +307,93 @@ impl Backend for ServerBackend {
                 .node_detail(&name)
                 .await
                 .map_err(|e| store_error(&e))
+        })
+    }
+
+    fn tokens(&self, caller: &Caller) -> BoxFuture<'_, Result<Vec<TokenInfo>, AppError>> {
+        let caller = caller.clone();
+        Box::pin(async move {
+            self.auth
+                .accounts
+                .tokens(&caller)
+                .await
+                .map_err(account_error)
+        })
+    }
+
+    fn create_token(
+        &self,
+        caller: &Caller,
+        name: String,
+        days: Option<u32>,
+    ) -> BoxFuture<'_, Result<CreatedToken, AppError>> {
+        let caller = caller.clone();
+        Box::pin(async move {
+            self.auth
+                .accounts
+                .create_token(&caller, &name, days)
+                .await
+                .map_err(account_error)
+        })
+    }
+
+    fn revoke_token(&self, caller: &Caller, id: i64) -> BoxFuture<'_, Result<TokenInfo, AppError>> {
+        let caller = caller.clone();
+        Box::pin(async move {
+            self.auth
+                .accounts
+                .revoke_token(&caller, id)
+                .await
+                .map_err(account_error)
+        })
+    }
+
+    fn users(&self) -> BoxFuture<'_, Result<Vec<UserInfo>, AppError>> {
+        Box::pin(async move { self.auth.accounts.users().await.map_err(account_error) })
+    }
+
+    fn create_user(
+        &self,
+        caller: &Caller,
+        username: String,
+        password: String,
+        role: Role,
+    ) -> BoxFuture<'_, Result<UserInfo, AppError>> {
+        let caller = caller.clone();
+        Box::pin(async move {
+            self.auth
+                .accounts
+                .create_user(&caller, username.trim(), &password, role)
+                .await
+                .map_err(account_error)
+        })
+    }
+
+    fn update_user(
+        &self,
+        caller: &Caller,
+        id: i64,
+        role: Option<Role>,
+        disabled: Option<bool>,
+        password: Option<String>,
+    ) -> BoxFuture<'_, Result<UserInfo, AppError>> {
+        let caller = caller.clone();
+        Box::pin(async move {
+            self.auth
+                .accounts
+                .update_user(&caller, id, role, disabled, password.as_deref())
+                .await
+                .map_err(account_error)
+        })
+    }
+
+    fn audit_log(&self, limit: i64) -> BoxFuture<'_, Result<Vec<AuditRecord>, AppError>> {
+        Box::pin(async move {
+            self.auth
+                .accounts
+                .audit_log(limit)
+                .await
+                .map_err(account_error)
         })
     }
 }

@@ -8,6 +8,10 @@
 //! Step records are idempotent by key: recording a step the deployment already has updates it in
 //! place, so an orchestrator replaying its work after a crash never duplicates a step.
 
+mod accounts;
+
+pub use accounts::UserChange;
+
 use std::path::Path;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -40,6 +44,18 @@ pub enum StoreError {
     /// No share link has this id.
     #[error("no share link {0}")]
     ShareNotFound(i64),
+    /// A user with this name exists.
+    #[error("a user named \"{0}\" already exists")]
+    UsernameTaken(String),
+    /// No user has this id.
+    #[error("no user {0}")]
+    UserNotFound(i64),
+    /// No API token has this id.
+    #[error("no API token {0}")]
+    TokenNotFound(i64),
+    /// The change would leave no enabled admin.
+    #[error("that would leave no enabled admin")]
+    LastAdmin,
     /// Another live replica holds this MIG slice.
     #[error("slice taken: {0}")]
     SliceTaken(String),
@@ -109,22 +125,8 @@ pub struct Step {
     pub at_ms: i64,
 }
 
-/// One audit record: who did what to what, from where.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct AuditEntry {
-    /// When, Unix ms (set by the store on write).
-    pub at_ms: i64,
-    /// User, token or `system`.
-    pub actor: String,
-    /// The action (`deploy`, `undeploy`, ...).
-    pub action: String,
-    /// What it acted on.
-    pub target: String,
-    /// Details for people.
-    pub detail: String,
-    /// Client address.
-    pub source: String,
-}
+/// One audit record: who did what to what, when, from where (`at_ms` is set by the store on write).
+pub use mig::wire::AuditRecord as AuditEntry;
 
 /// A replica's slice, as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -210,7 +212,7 @@ pub struct Store {
     pool: AnyPool,
 }
 
-fn now_ms() -> i64 {
+pub(crate) fn now_ms() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))

@@ -7,12 +7,21 @@ use leptos::config::LeptosOptions;
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
-async fn call(request: Request<Body>) -> (StatusCode, Value) {
+mod common;
+
+/// Calls a fresh server as a signed-in operator (the API's authorization has its own tests in
+/// `auth.rs`).
+async fn call(mut request: Request<Body>) -> (StatusCode, Value) {
     let options = LeptosOptions::builder()
         .output_name("migboard")
         .site_root("target/site")
         .build();
-    let response = server::router(server::AppState::new(options).await)
+    let state = server::AppState::new(options).await;
+    let bearer = common::bearer(&state, "operator", mig::wire::Role::Operator).await;
+    request
+        .headers_mut()
+        .insert(header::AUTHORIZATION, bearer.parse().expect("header value"));
+    let response = server::router(state)
         .oneshot(request)
         .await
         .expect("infallible");

@@ -16,6 +16,11 @@ use serde_json::Value;
 
 type Http = Client<HttpConnector, Full<bytes::Bytes>>;
 
+/// The first start's admin password; the API token it signs in for serves every later start (the
+/// data directory, and so the token, survives the kills).
+const ADMIN_PASSWORD: &str = "crash-test-password";
+static TOKEN: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
 struct Server {
     child: tokio::process::Child,
     port: u16,
@@ -37,6 +42,7 @@ async fn start(data: &Path) -> Server {
         // Each simulated MIG change takes 10 ms, so a node's reconfiguration spans about a second.
         .env("MIGBOARD_SIM_LATENCY_MS", "10")
         .env("RUST_LOG", "error")
+        .env("MIGBOARD_ADMIN_PASSWORD", ADMIN_PASSWORD)
         .kill_on_drop(true)
         .spawn()
         .expect("migboard starts");
@@ -54,6 +60,10 @@ async fn call(
         .method(method)
         .uri(format!("http://127.0.0.1:{port}{path}"))
         .header("content-type", "application/json")
+        .header(
+            "authorization",
+            format!("Bearer {}", TOKEN.get().map_or("", String::as_str)),
+        )
         .body(Full::new(bytes::Bytes::from(
             body.unwrap_or_default().to_owned(),
         )))
@@ -83,6 +93,20 @@ async fn wait_up(http: &Http, port: u16) {
     panic!("migboard did not answer within 30 s");
 }
 
+/// Signs in once (after the first start) for an API token.
+async fn sign_in(http: &Http, port: u16) {
+    if TOKEN.get().is_some() {
+        return;
+    }
+    let body =
+        format!(r#"{{"username": "admin", "password": "{ADMIN_PASSWORD}", "name": "crash-test"}}"#);
+    let (status, created) = call(http, port, "POST", "/api/v1/login", Some(&body))
+        .await
+        .expect("login answers");
+    assert_eq!(status, 201, "{created:#}");
+    let _ = TOKEN.set(created["token"].as_str().expect("token").to_owned());
+}
+
 fn update(name: &str, config: &str) -> String {
     format!(
         r#"{{"recipe_mode": "update", "deployment_name": "{name}", "recipe_node_name": "10.0.10.11", "shared_node_pool_mig_config": "{config}"}}"#
@@ -110,6 +134,7 @@ async fn killed_mid_update_the_server_resumes_and_finishes_everything_exactly_on
     for (round, kill_after) in kill_points_ms.iter().enumerate() {
         let mut server = start(dir.path()).await;
         wait_up(&http, server.port).await;
+        sign_in(&http, server.port).await;
         let config = if round % 2 == 0 {
             "all-1g.10gb"
         } else {
@@ -140,6 +165,7 @@ async fn killed_mid_update_the_server_resumes_and_finishes_everything_exactly_on
 
         let mut server = start(dir.path()).await;
         wait_up(&http, server.port).await;
+        sign_in(&http, server.port).await;
         let mut list = Value::Null;
         for attempt in 0..600 {
             let (_, l) = call(&http, server.port, "GET", "/api/v1/deployments", None)

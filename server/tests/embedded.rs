@@ -103,25 +103,53 @@ async fn the_server_serves_its_embedded_fleet_and_its_agents_die_with_it() {
         .env("LEPTOS_SITE_ROOT", dir.path().join("no-site"))
         .env("MIGBOARD_AGENT_BIN", agent_binary().expect("agent binary"))
         .env("RUST_LOG", "warn")
+        .env("MIGBOARD_ADMIN_PASSWORD", "embedded-test-password")
         .kill_on_drop(true)
         .spawn()
         .expect("migboard starts");
     let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
-        .build_http::<http_body_util::Empty<bytes::Bytes>>();
-    let mut fleet = None;
+        .build_http::<http_body_util::Full<bytes::Bytes>>();
+    let send = |method: &str, path: &str, body: &str, bearer: &str| {
+        hyper::Request::builder()
+            .method(method)
+            .uri(format!("http://127.0.0.1:{port}{path}"))
+            .header("content-type", "application/json")
+            .header("authorization", format!("Bearer {bearer}"))
+            .body(http_body_util::Full::new(bytes::Bytes::from(
+                body.to_owned(),
+            )))
+            .expect("request")
+    };
+    // Signed in as the first start's admin (the password comes from the environment).
+    let mut token = None;
     for _ in 0..200 {
-        let uri: hyper::Uri = format!("http://127.0.0.1:{port}/api/v1/fleet")
-            .parse()
-            .expect("uri");
-        if let Ok(resp) = client.get(uri).await {
+        let login = send(
+            "POST",
+            "/api/v1/login",
+            r#"{"username": "admin", "password": "embedded-test-password"}"#,
+            "",
+        );
+        if let Ok(resp) = client.request(login).await {
             use http_body_util::BodyExt as _;
+            assert_eq!(resp.status(), 201);
             let body = resp.into_body().collect().await.expect("body").to_bytes();
-            fleet = Some(serde_json::from_slice::<serde_json::Value>(&body).expect("json"));
+            let created: serde_json::Value = serde_json::from_slice(&body).expect("json");
+            token = created["token"].as_str().map(str::to_owned);
             break;
         }
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
-    let fleet = fleet.expect("the server answered within 20 s");
+    let token = token.expect("the server answered within 20 s");
+    let mut fleet = None;
+    if let Ok(resp) = client
+        .request(send("GET", "/api/v1/fleet", "", &token))
+        .await
+    {
+        use http_body_util::BodyExt as _;
+        let body = resp.into_body().collect().await.expect("body").to_bytes();
+        fleet = Some(serde_json::from_slice::<serde_json::Value>(&body).expect("json"));
+    }
+    let fleet = fleet.expect("the fleet is served");
     let nodes = fleet["nodes"].as_array().expect("nodes");
     assert_eq!(nodes.len(), 3, "{fleet}");
     assert_eq!(nodes[0]["mig_config"], "all-balanced", "{fleet}");

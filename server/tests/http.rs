@@ -53,30 +53,45 @@ fn make_built_site() -> tempfile::TempDir {
     dir
 }
 
-/// A site root with its router, built once for the whole file.
+mod common;
+
+/// A site root with its router and an operator's `Authorization` value, built once for the file.
 struct Site {
     dir: tempfile::TempDir,
     router: axum::Router,
+    bearer: String,
 }
 
-static BUILT: std::sync::LazyLock<Site> = std::sync::LazyLock::new(|| {
-    let dir = make_built_site();
-    let router = server::router(RUNTIME.block_on(server::AppState::new(options(dir.path()))));
-    Site { dir, router }
-});
-static EMPTY: std::sync::LazyLock<Site> = std::sync::LazyLock::new(|| {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let router = server::router(RUNTIME.block_on(server::AppState::new(options(dir.path()))));
-    Site { dir, router }
-});
+fn site(dir: tempfile::TempDir) -> Site {
+    let state = RUNTIME.block_on(server::AppState::new(options(dir.path())));
+    let bearer = RUNTIME.block_on(common::bearer(
+        &state,
+        "operator",
+        mig::wire::Role::Operator,
+    ));
+    // Generating the route list renders the app, whose resources need the runtime.
+    let router = {
+        let _in_runtime = RUNTIME.enter();
+        server::router(state)
+    };
+    Site {
+        dir,
+        router,
+        bearer,
+    }
+}
+
+static BUILT: std::sync::LazyLock<Site> = std::sync::LazyLock::new(|| site(make_built_site()));
+static EMPTY: std::sync::LazyLock<Site> =
+    std::sync::LazyLock::new(|| site(tempfile::tempdir().expect("tempdir")));
 
 /// The built site's router, allowing one portal to frame it.
-static FRAMED: std::sync::LazyLock<axum::Router> = std::sync::LazyLock::new(|| {
+static FRAMED: std::sync::LazyLock<(axum::Router, String)> = std::sync::LazyLock::new(|| {
     let security = server::security::Security::parse("https://portal.example.com").expect("origin");
-    server::router_with(
-        RUNTIME.block_on(server::AppState::new(options(BUILT.dir.path()))),
-        &security,
-    )
+    let state = RUNTIME.block_on(server::AppState::new(options(BUILT.dir.path())));
+    let bearer = RUNTIME.block_on(common::bearer(&state, "viewer", mig::wire::Role::Viewer));
+    let _in_runtime = RUNTIME.enter();
+    (server::router_with(state, &security), bearer)
 });
 
 fn built_site() -> &'static tempfile::TempDir {
@@ -95,8 +110,19 @@ fn router_for(site_root: &Path) -> axum::Router {
     }
 }
 
-async fn send(site_root: &Path, request: Request<Body>) -> (StatusCode, String, String) {
+/// Sends `request` as the site's operator (unless it carries its own `Authorization`).
+async fn send(site_root: &Path, mut request: Request<Body>) -> (StatusCode, String, String) {
     let app = router_for(site_root);
+    let bearer = if site_root == BUILT.dir.path() {
+        &BUILT.bearer
+    } else {
+        &EMPTY.bearer
+    };
+    if !request.headers().contains_key(header::AUTHORIZATION) {
+        request
+            .headers_mut()
+            .insert(header::AUTHORIZATION, bearer.parse().expect("header value"));
+    }
     let response = app.oneshot(request).await.expect("router is infallible");
     let status = response.status();
     let content_type = response
@@ -287,6 +313,7 @@ fn status_server_function_answers_with_an_increasing_sequence() {
         let mut sequences = Vec::new();
         for _ in 0..2 {
             let request = Request::post("/api/status")
+                .header(header::AUTHORIZATION, &BUILT.bearer)
                 .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
                 .header(header::ACCEPT, "application/json")
                 .body(Body::empty())
@@ -494,11 +521,12 @@ fn every_response_carries_security_headers_and_frame_ancestors_follow_the_allow_
             );
             assert!(h.get(header::REFERRER_POLICY).is_some(), "{path}");
         }
-        let response = FRAMED
-            .clone()
-            .oneshot(get("/embed/fleet"))
-            .await
-            .expect("infallible");
+        let mut framed = get("/embed/fleet");
+        framed.headers_mut().insert(
+            header::AUTHORIZATION,
+            FRAMED.1.parse().expect("header value"),
+        );
+        let response = FRAMED.0.clone().oneshot(framed).await.expect("infallible");
         let csp = response
             .headers()
             .get(header::CONTENT_SECURITY_POLICY)

@@ -49,7 +49,9 @@ pub async fn deploy_blueprint(text: String, drain: bool) -> Result<Deployed, App
             text.len()
         )));
     }
-    crate::backend::from_context()?.deploy(text, drain).await
+    crate::backend::from_context()?
+        .deploy(&crate::backend::caller()?, text, drain)
+        .await
 }
 
 /// Asks for deployment `id` to be undeployed.
@@ -58,7 +60,9 @@ pub async fn deploy_blueprint(text: String, drain: bool) -> Result<Deployed, App
 /// [`AppError::NotFound`], [`AppError::Conflict`] (undeployed already, or a pool still in use).
 #[server(endpoint = "undeploy")]
 pub async fn undeploy(id: i64) -> Result<DeploymentInfo, AppError> {
-    crate::backend::from_context()?.undeploy(id).await
+    crate::backend::from_context()?
+        .undeploy(&crate::backend::caller()?, id)
+        .await
 }
 
 /// A node with its GPUs, charts and the deployments that touched it.
@@ -79,7 +83,9 @@ pub async fn get_node(name: String) -> Result<NodeDetail, AppError> {
 /// [`AppError::BadRequest`] for days out of range; [`AppError::NotFound`].
 #[server(endpoint = "create_share")]
 pub async fn create_share(id: i64, days: u32) -> Result<CreatedShare, AppError> {
-    crate::backend::from_context()?.share(id, days).await
+    crate::backend::from_context()?
+        .share(&crate::backend::caller()?, id, days)
+        .await
 }
 
 /// Deployment `id`'s share links, newest first.
@@ -97,7 +103,9 @@ pub async fn list_shares(id: i64) -> Result<Vec<ShareInfo>, AppError> {
 /// [`AppError::Conflict`] for an unknown link.
 #[server(endpoint = "revoke_share")]
 pub async fn revoke_share(share_id: i64) -> Result<ShareInfo, AppError> {
-    crate::backend::from_context()?.revoke_share(share_id).await
+    crate::backend::from_context()?
+        .revoke_share(&crate::backend::caller()?, share_id)
+        .await
 }
 
 /// What a share link shows.

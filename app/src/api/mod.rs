@@ -1,5 +1,6 @@
 //! Server functions, one file per resource. Each is thin: parse with `mig`, call the backend, map the error.
 
+pub mod accounts;
 pub mod blueprints;
 pub mod deployments;
 pub mod fleet;

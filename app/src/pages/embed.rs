@@ -61,6 +61,22 @@ fn OpenFull(href: String) -> impl IntoView {
     view! { <a class="embed-open" href=href target="_blank" rel="noopener">"Open in migboard ↗"</a> }
 }
 
+/// `/embed/fleet`, lazily loaded.
+#[derive(Debug, Clone, Copy)]
+pub struct EmbedFleetRoute;
+
+#[lazy_route]
+impl LazyRoute for EmbedFleetRoute {
+    fn data() -> Self {
+        Self
+    }
+
+    fn view(this: Self) -> AnyView {
+        let EmbedFleetRoute = this;
+        view! { <EmbedFleet /> }.into_any()
+    }
+}
+
 /// `/embed/fleet`: the fleet summary and every node's layout.
 #[component]
 pub fn EmbedFleet() -> impl IntoView {

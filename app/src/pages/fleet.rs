@@ -5,10 +5,28 @@ use std::time::Duration;
 use leptos::prelude::*;
 use leptos_meta::Title;
 
+use leptos_router::{LazyRoute, lazy_route};
+
 use super::{EmptyState, PageHeader};
 use crate::api::fleet::get_fleet;
 use crate::api::status::{ServerStatus, get_status};
 use crate::error::AppError;
+
+/// The fleet page, a lazy route like every page: the bundle every page loads stays small.
+#[derive(Debug, Clone, Copy)]
+pub struct FleetRoute;
+
+#[lazy_route]
+impl LazyRoute for FleetRoute {
+    fn data() -> Self {
+        Self
+    }
+
+    fn view(this: Self) -> AnyView {
+        let FleetRoute = this;
+        view! { <FleetPage /> }.into_any()
+    }
+}
 
 /// How often the status card refreshes itself once the page is interactive.
 const STATUS_REFRESH: Duration = Duration::from_secs(10);

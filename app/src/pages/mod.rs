@@ -1,5 +1,6 @@
 //! One module per page.
 
+mod account;
 mod blueprints;
 mod deployments;
 mod embed;
@@ -8,16 +9,15 @@ mod live;
 mod node;
 mod not_found;
 mod plan;
-mod settings;
 
+pub use account::{AuditRoute, LoginRoute, SettingsRoute, UsersRoute};
 pub use blueprints::BlueprintsRoute;
 pub use deployments::{DeploymentRoute, DeploymentsRoute, SharedRoute};
-pub use embed::{EmbedDeploymentRoute, EmbedFleet, EmbedNodeRoute};
-pub use fleet::FleetPage;
+pub use embed::{EmbedDeploymentRoute, EmbedFleetRoute, EmbedNodeRoute};
+pub use fleet::FleetRoute;
 pub use node::NodeRoute;
 pub use not_found::NotFound;
 pub use plan::PlanRoute;
-pub use settings::SettingsPage;
 
 use leptos::prelude::*;
 

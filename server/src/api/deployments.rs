@@ -17,8 +17,9 @@ use tokio_stream::StreamExt as _;
 use tokio_stream::wrappers::BroadcastStream;
 
 use super::ApiError;
+use super::Signed;
 use crate::AppState;
-use crate::orchestrator::OrchestratorError;
+use crate::orchestrator::{Actor, OrchestratorError};
 
 fn internal(e: &impl std::fmt::Display) -> ApiError {
     tracing::error!(error = %e, "deployments API");
@@ -48,6 +49,7 @@ pub struct DeployQuery {
 /// (and `Location`); 422 with every issue when it does not validate against the fleet.
 pub async fn create(
     State(state): State<AppState>,
+    Signed(caller): Signed,
     query: Result<Query<DeployQuery>, axum::extract::rejection::QueryRejection>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
@@ -58,7 +60,7 @@ pub async fn create(
     let text = super::blueprints::blueprint_text(body)?;
     match state
         .orchestrator()
-        .submit(&text, query.drain, "anonymous")
+        .submit(&text, query.drain, &Actor::of(&caller))
         .await
     {
         Ok(info) => Ok((
@@ -127,6 +129,7 @@ pub struct NewShare {
 /// (shown this once; only its hash is kept).
 pub async fn create_share(
     State(state): State<AppState>,
+    Signed(caller): Signed,
     Path(id): Path<i64>,
     body: Bytes,
 ) -> Result<Response, ApiError> {
@@ -143,7 +146,7 @@ pub async fn create_share(
     };
     let created = state
         .orchestrator()
-        .share(id, days, "anonymous")
+        .share(id, days, &Actor::of(&caller))
         .await
         .map_err(orchestrator_error)?;
     Ok((StatusCode::CREATED, Json(created)).into_response())
@@ -165,11 +168,12 @@ pub async fn shares(
 /// `POST /api/v1/shares/{share}/revoke`: the link opens nothing from now on.
 pub async fn revoke_share(
     State(state): State<AppState>,
+    Signed(caller): Signed,
     Path(share): Path<i64>,
 ) -> Result<Response, ApiError> {
     let link = state
         .orchestrator()
-        .revoke_share(share, "anonymous")
+        .revoke_share(share, &Actor::of(&caller))
         .await
         .map_err(orchestrator_error)?;
     Ok(Json(link).into_response())
@@ -200,11 +204,48 @@ pub async fn shared_events(
         .await
         .map_err(orchestrator_error)?;
     let id = detail.deployment.id;
-    let stream = live(&state, Some(id));
+    let Some(link) = state
+        .orchestrator()
+        .share_link(&token)
+        .await
+        .map_err(orchestrator_error)?
+    else {
+        return Err(ApiError::Gone {
+            message: "this share link is no longer valid".into(),
+            hint: "ask its owner for a new link".into(),
+        });
+    };
+    // The stream ends when the link is revoked or expires: a last `resync` makes the page ask
+    // again, and learn that the link is gone.
+    let mut revoked = state.orchestrator().revocations();
+    let left_ms = link
+        .expires_ms
+        .saturating_sub(crate::store::now_ms())
+        .max(0);
+    let end = async move {
+        let revoked = async {
+            loop {
+                match revoked.recv().await {
+                    Ok(share) if share != link.id => {}
+                    // Revoked, or revocations missed (lagged): end; a reconnect checks again.
+                    Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => break,
+                    Err(tokio::sync::broadcast::error::RecvError::Closed) => {
+                        std::future::pending::<()>().await;
+                    }
+                }
+            }
+        };
+        tokio::select! {
+            () = revoked => {}
+            () = tokio::time::sleep(Duration::from_millis(u64::try_from(left_ms).unwrap_or(0))) => {}
+        }
+    };
     let first = tokio_stream::once(Ok(sse(&Event::Deployment {
         deployment: detail.deployment,
     })));
-    Ok(Sse::new(first.chain(stream))
+    let body = futures_util::StreamExt::take_until(first.chain(live(&state, Some(id))), end)
+        .chain(tokio_stream::once(Ok(sse(&Event::Resync))));
+    Ok(Sse::new(body)
         .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
         .into_response())
 }
@@ -232,11 +273,12 @@ pub async fn one(State(state): State<AppState>, Path(id): Path<i64>) -> Result<R
 /// `POST /api/v1/deployments/{id}/undeploy`: 202; 409 when undeployed already or a pool in use.
 pub async fn undeploy(
     State(state): State<AppState>,
+    Signed(caller): Signed,
     Path(id): Path<i64>,
 ) -> Result<Response, ApiError> {
     let info = state
         .orchestrator()
-        .undeploy(id, "anonymous")
+        .undeploy(id, &Actor::of(&caller))
         .await
         .map_err(orchestrator_error)?;
     Ok((StatusCode::ACCEPTED, Json(info)).into_response())

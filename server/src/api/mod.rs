@@ -1,6 +1,7 @@
 //! The REST API under `/api/v1`: JSON in, JSON out, every client error a 4xx with a body that says
 //! what is wrong, where, and how to fix it. Handlers are thin: parse, call `mig`, shape the answer.
 
+mod accounts;
 mod blueprints;
 mod deployments;
 mod fleet;
@@ -58,7 +59,42 @@ pub fn routes() -> Router<AppState> {
         .route("/nodes/{node}", get(deployments::node))
         .route("/nodes/{node}/charts/{chart}", get(deployments::chart))
         .route("/openapi.json", get(openapi::document))
+        .route("/login", post(accounts::login))
+        .route("/me", get(accounts::me))
+        .route(
+            "/tokens",
+            get(accounts::tokens).post(accounts::create_token),
+        )
+        .route("/tokens/{id}/revoke", post(accounts::revoke_token))
+        .route("/users", get(accounts::users).post(accounts::create_user))
+        .route("/users/{id}", axum::routing::patch(accounts::update_user))
+        .route("/audit", get(accounts::audit))
         .fallback(not_found)
+}
+
+/// The signed-in caller the authentication middleware attached (every route that changes something
+/// takes it, for the audit log). Missing only if the policy let an anonymous request through to a
+/// route that needs a user: then the request is refused, not served anonymously.
+#[derive(Debug, Clone)]
+pub struct Signed(pub mig::wire::Caller);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Signed {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        parts
+            .extensions
+            .get::<mig::wire::Caller>()
+            .cloned()
+            .map(Self)
+            .ok_or_else(|| ApiError::Unauthorized {
+                message: "sign in first".into(),
+                hint: "send `Authorization: Bearer <token>` (POST /api/v1/login gives one)".into(),
+            })
+    }
 }
 
 /// An API error: status, stable code, message and hint.
@@ -112,6 +148,30 @@ pub enum ApiError {
         /// What to do.
         hint: String,
     },
+    /// Nobody is signed in.
+    #[error("{message}")]
+    Unauthorized {
+        /// What is missing.
+        message: String,
+        /// How to sign in.
+        hint: String,
+    },
+    /// The caller may not do this.
+    #[error("{message}")]
+    Forbidden {
+        /// Why not.
+        message: String,
+        /// Who may.
+        hint: String,
+    },
+    /// Too many attempts.
+    #[error("{message}")]
+    TooMany {
+        /// What.
+        message: String,
+        /// When to try again.
+        hint: String,
+    },
     /// No such resource.
     #[error("{message}")]
     NotFound {
@@ -148,6 +208,18 @@ impl IntoResponse for ApiError {
             ),
             Self::NotFound { message, hint } => (StatusCode::NOT_FOUND, "not_found", message, hint),
             Self::Conflict { message, hint } => (StatusCode::CONFLICT, "conflict", message, hint),
+            Self::Unauthorized { message, hint } => {
+                (StatusCode::UNAUTHORIZED, "unauthorized", message, hint)
+            }
+            Self::Forbidden { message, hint } => {
+                (StatusCode::FORBIDDEN, "forbidden", message, hint)
+            }
+            Self::TooMany { message, hint } => (
+                StatusCode::TOO_MANY_REQUESTS,
+                "too_many_requests",
+                message,
+                hint,
+            ),
             Self::Gone { message, hint } => (StatusCode::GONE, "gone", message, hint),
             Self::Unavailable { message, hint } => (
                 StatusCode::SERVICE_UNAVAILABLE,

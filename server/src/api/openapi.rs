@@ -30,6 +30,13 @@ pub const PATHS: &[(&str, &[&str])] = &[
     ("/nodes/{node}", &["get"]),
     ("/nodes/{node}/charts/{chart}", &["get"]),
     ("/openapi.json", &["get"]),
+    ("/login", &["post"]),
+    ("/me", &["get"]),
+    ("/tokens", &["get", "post"]),
+    ("/tokens/{id}/revoke", &["post"]),
+    ("/users", &["get", "post"]),
+    ("/users/{id}", &["patch"]),
+    ("/audit", &["get"]),
 ];
 
 fn op(summary: &str, description: &str, ok: (&str, Value), extra: &[(&str, &str)]) -> Value {
@@ -362,15 +369,143 @@ fn build() -> Value {
         ),
         None,
     );
+    let body = |schema: Value| json!({ "required": true, "content": { "application/json": { "schema": schema } } });
+    let mut login = op(
+        "Sign in for an API token",
+        "Username and password for a new API token of that user (shown once), like OCI AI Blueprints' `/login/`. Send it as `Authorization: Bearer <token>`. Rate-limited: 5 attempts, then one every 12 s per client address.",
+        ("201", json_of(r("CreatedToken"))),
+        &[
+            ("401", "wrong username or password"),
+            ("429", "too many attempts; see Retry-After"),
+        ],
+    );
+    login["requestBody"] = body(
+        json!({ "type": "object", "required": ["username", "password"], "properties": { "username": {"type": "string"}, "password": {"type": "string"}, "name": {"type": "string", "default": "api"}, "days": {"type": "integer", "minimum": 1, "maximum": 365, "default": 30} } }),
+    );
+    add("/login", "post", login, None);
+    add(
+        "/me",
+        "get",
+        op(
+            "Who is asking",
+            "The signed-in user, role and how (session or token).",
+            ("200", json_of(r("Caller"))),
+            &[("401", "not signed in")],
+        ),
+        None,
+    );
+    add(
+        "/tokens",
+        "get",
+        op(
+            "API tokens",
+            "The caller's tokens (an admin's: everyone's), never their secrets.",
+            (
+                "200",
+                json_of(json!({"type": "array", "items": r("TokenInfo")})),
+            ),
+            &[],
+        ),
+        None,
+    );
+    let mut new_token = op(
+        "Create an API token",
+        "A token for the caller, with the caller's role. `days` 1-365; leave it out for no expiry.",
+        ("201", json_of(r("CreatedToken"))),
+        &[("422", "bad name or lifetime")],
+    );
+    new_token["requestBody"] = body(
+        json!({ "type": "object", "required": ["name"], "properties": { "name": {"type": "string"}, "days": {"type": "integer"} } }),
+    );
+    add("/tokens", "post", new_token, None);
+    add(
+        "/tokens/{id}/revoke",
+        "post",
+        op(
+            "Revoke an API token",
+            "The caller's own (an admin: anyone's).",
+            ("200", json_of(r("TokenInfo"))),
+            &[("404", "no such token")],
+        ),
+        Some(id_param("id", "token id", true)),
+    );
+    add(
+        "/users",
+        "get",
+        op(
+            "Users (admin)",
+            "Every user.",
+            (
+                "200",
+                json_of(json!({"type": "array", "items": r("UserInfo")})),
+            ),
+            &[("403", "not an admin")],
+        ),
+        None,
+    );
+    let mut new_user = op(
+        "Create a user (admin)",
+        "Password of 10 to 1024 characters; role viewer, operator or admin.",
+        ("201", json_of(r("UserInfo"))),
+        &[
+            ("409", "the name is taken"),
+            ("422", "bad name, password or role"),
+        ],
+    );
+    new_user["requestBody"] = body(
+        json!({ "type": "object", "required": ["username", "password", "role"], "properties": { "username": {"type": "string"}, "password": {"type": "string"}, "role": r("Role") } }),
+    );
+    add("/users", "post", new_user, None);
+    let mut patch_user = op(
+        "Change a user (admin)",
+        "Role, enabled state or password. Refused when it would leave no enabled admin.",
+        ("200", json_of(r("UserInfo"))),
+        &[
+            ("404", "no such user"),
+            ("409", "would leave no enabled admin"),
+        ],
+    );
+    patch_user["requestBody"] = body(
+        json!({ "type": "object", "properties": { "role": r("Role"), "disabled": {"type": "boolean"}, "password": {"type": "string"} } }),
+    );
+    add(
+        "/users/{id}",
+        "patch",
+        patch_user,
+        Some(id_param("id", "user id", true)),
+    );
+    let mut audit = op(
+        "Audit log (admin)",
+        "Every change and sign-in, newest first: who, what, when, from where.",
+        (
+            "200",
+            json_of(json!({"type": "array", "items": r("AuditRecord")})),
+        ),
+        &[("403", "not an admin")],
+    );
+    audit["parameters"] = json!([{ "name": "limit", "in": "query", "required": false, "schema": { "type": "integer", "default": 200, "maximum": 1000 } }]);
+    add("/audit", "get", audit, None);
     json!({
         "openapi": "3.1.0",
+        "security": [{ "bearer": [] }, { "session": [] }],
         "info": {
             "title": "migboard API",
             "version": env!("CARGO_PKG_VERSION"),
             "description": "Plan, validate, deploy and watch NVIDIA MIG layouts. Errors are JSON: {\"error\": {\"code\", \"message\", \"hint\"}}."
         },
         "paths": paths,
-        "components": { "schemas": {
+        "components": {
+          "securitySchemes": {
+            "bearer": { "type": "http", "scheme": "bearer", "description": "an API token from POST /api/v1/login or Settings" },
+            "session": { "type": "apiKey", "in": "cookie", "name": "migboard_session" }
+          },
+          "schemas": {
+            "Role": { "type": "string", "enum": ["viewer", "operator", "admin"] },
+            "Caller": { "type": "object", "properties": { "user_id": {"type": "integer"}, "username": {"type": "string"}, "role": r("Role"), "via": {"type": "string"}, "source": {"type": "string"} } },
+            "UserInfo": { "type": "object", "properties": { "id": {"type": "integer"}, "username": {"type": "string"}, "role": r("Role"), "disabled": {"type": "boolean"}, "created_ms": {"type": "integer"}, "last_login_ms": {"type": ["integer", "null"]} } },
+            "TokenInfo": { "type": "object", "properties": { "id": {"type": "integer"}, "name": {"type": "string"}, "username": {"type": "string"}, "created_ms": {"type": "integer"}, "expires_ms": {"type": ["integer", "null"]}, "last_used_ms": {"type": ["integer", "null"]}, "revoked_ms": {"type": ["integer", "null"]} } },
+            "CreatedToken": { "type": "object", "properties": { "info": r("TokenInfo"), "token": {"type": "string"} } },
+            "AuditRecord": { "type": "object", "properties": { "at_ms": {"type": "integer"}, "actor": {"type": "string"}, "action": {"type": "string"}, "target": {"type": "string"}, "detail": {"type": "string"}, "source": {"type": "string"} } },
             "Blueprint": blueprint,
             "Error": { "type": "object", "required": ["error"], "properties": { "error": { "type": "object", "required": ["code", "message", "hint"], "properties": { "code": {"type": "string"}, "message": {"type": "string"}, "hint": {"type": "string"} } }, "issues": { "type": "array", "items": r("Issue") } } },
             "Issue": { "type": "object", "properties": { "path": {"type": "string", "description": "JSON pointer"}, "message": {"type": "string"}, "hint": {"type": "string"}, "severity": {"type": "string", "enum": ["error", "warning"]}, "code": {"type": "string"}, "line": {"type": ["integer", "null"]}, "column": {"type": ["integer", "null"]} } },

@@ -1,0 +1,385 @@
+//! Accounts: `/login` (a plain form the server answers, so it works before the app loads),
+//! `/settings` (who you are, your API tokens), `/settings/users` and `/settings/audit` (admins).
+//! All lazy routes: none of this code is in the bundle every page loads.
+
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::hooks::use_query_map;
+use leptos_router::{LazyRoute, lazy_route};
+use mig::wire::{Role, TokenInfo, UserInfo};
+
+use super::{EmptyState, PageHeader};
+use crate::api::accounts::{
+    audit_log, create_token, create_user, list_users, my_tokens, revoke_token, update_user, whoami,
+};
+use crate::error::AppError;
+
+fn when(ms: i64) -> String {
+    mig::time::Utc::from_unix_ms(ms).minutes()
+}
+
+fn when_opt(ms: Option<i64>, none: &'static str) -> String {
+    ms.map_or_else(|| none.to_owned(), when)
+}
+
+/// The sign-in page.
+#[derive(Debug, Clone, Copy)]
+pub struct LoginRoute;
+
+#[lazy_route]
+impl LazyRoute for LoginRoute {
+    fn data() -> Self {
+        Self
+    }
+
+    fn view(this: Self) -> AnyView {
+        let LoginRoute = this;
+        view! { <LoginPage /> }.into_any()
+    }
+}
+
+#[component]
+fn LoginPage() -> impl IntoView {
+    let q = use_query_map();
+    let (error, next, signed_out) = q.with_untracked(|q| {
+        (
+            q.get("error"),
+            q.get("next").unwrap_or_else(|| "/".to_owned()),
+            q.get("signed_out").is_some(),
+        )
+    });
+    let message = error.map(|e| match e.as_str() {
+        "rate" => "Too many sign-in attempts from this address. Wait a minute, then try again.",
+        _ => "Wrong username or password.",
+    });
+    view! {
+        <Title text="Sign in" />
+        <section class="card login" aria-labelledby="login-title">
+            <h1 id="login-title">"Sign in to migboard"</h1>
+            {message.map(|m| view! { <p class="banner banner-error" role="alert" id="login-error">{m}</p> })}
+            {signed_out.then(|| view! { <p class="note" id="signed-out">"You are signed out."</p> })}
+            <form method="post" action="/login" class="login-form">
+                <input type="hidden" name="next" value=next />
+                <label class="field">"Username"
+                    <input name="username" id="username" autocomplete="username" required=true autofocus=true />
+                </label>
+                <label class="field">"Password"
+                    <input name="password" id="password" type="password" autocomplete="current-password" required=true />
+                </label>
+                <button class="btn btn-primary" type="submit" id="sign-in">"Sign in"</button>
+            </form>
+            <p class="muted small">
+                "First start: the user " <code>"admin"</code> " has the password in "
+                <code>"MIGBOARD_ADMIN_PASSWORD"</code> ", or the one printed once in the server's log."
+            </p>
+        </section>
+    }
+}
+
+/// `/settings`: the signed-in user and their API tokens.
+#[derive(Debug, Clone, Copy)]
+pub struct SettingsRoute;
+
+#[lazy_route]
+impl LazyRoute for SettingsRoute {
+    fn data() -> Self {
+        Self
+    }
+
+    fn view(this: Self) -> AnyView {
+        let SettingsRoute = this;
+        view! { <SettingsPage /> }.into_any()
+    }
+}
+
+#[component]
+fn SettingsPage() -> impl IntoView {
+    let me = Resource::new(|| (), |()| whoami());
+    view! {
+        <Title text="Settings" />
+        <PageHeader title="Settings" subtitle="Your account and API tokens; users and the audit log for admins." />
+        <Transition fallback=|| view! { <p class="muted">"Reading your account…"</p> }>
+            {move || Suspend::new(async move {
+                match me.await {
+                    Ok(Some(me)) => view! {
+                        <section class="card" aria-labelledby="account-title">
+                            <div class="card-head"><h2 id="account-title">"Account"</h2></div>
+                            <p id="account">"Signed in as " <strong>{me.username.clone()}</strong> " (" {me.role.as_str()} ")."</p>
+                            <p class="muted">{match me.role {
+                                Role::Viewer => "Viewers read everything; ask an admin to become an operator to deploy.",
+                                Role::Operator => "Operators plan, validate, deploy, undeploy, update MIG layouts and share links.",
+                                Role::Admin => "Admins also manage users and read the audit log.",
+                            }}</p>
+                            {(me.role == Role::Admin).then(|| view! {
+                                <p><a href="/settings/users" id="users-link">"Users"</a> " · " <a href="/settings/audit" id="audit-link">"Audit log"</a></p>
+                            })}
+                        </section>
+                        <Tokens admin=me.role == Role::Admin />
+                    }.into_any(),
+                    Ok(None) => view! { <p class="banner banner-error" role="alert">"Not signed in. " <a href="/login?next=/settings">"Sign in"</a></p> }.into_any(),
+                    Err(e) => view! { <p class="banner banner-error" role="alert">{format!("Could not read your account: {e}")}</p> }.into_any(),
+                }
+            })}
+        </Transition>
+    }
+}
+
+#[component]
+fn Tokens(admin: bool) -> impl IntoView {
+    let tokens = Resource::new(|| (), |()| my_tokens());
+    let (created, set_created) = signal(None::<String>);
+    let (error, set_error) = signal(None::<String>);
+    let name = RwSignal::new(String::new());
+    let days = RwSignal::new("90".to_owned());
+    let create = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let d = days.get_untracked();
+        let d = if d.trim().is_empty() {
+            None
+        } else {
+            d.trim().parse::<u32>().ok()
+        };
+        let n = name.get_untracked();
+        leptos::task::spawn_local(async move {
+            match create_token(n, d).await {
+                Ok(c) => {
+                    set_created.set(Some(c.token));
+                    set_error.set(None);
+                    name.set(String::new());
+                    tokens.refetch();
+                }
+                Err(e) => set_error.set(Some(format!("No token made: {e}"))),
+            }
+        });
+    };
+    let revoke = move |id: i64| {
+        leptos::task::spawn_local(async move {
+            if let Err(e) = revoke_token(id).await {
+                set_error.set(Some(format!("Not revoked: {e}")));
+            }
+            tokens.refetch();
+        });
+    };
+    view! {
+        <section class="card" aria-labelledby="tokens-title">
+            <div class="card-head"><h2 id="tokens-title">"API tokens"</h2>
+                <span class="muted">{if admin { "everyone's (you are an admin)" } else { "yours; each acts with your role" }}</span>
+            </div>
+            <p class="muted">"Send a token as " <code>"Authorization: Bearer <token>"</code> " to the REST API (" <a href="/api/v1/openapi.json">"OpenAPI"</a> "). Scripts can also get one with " <code>"POST /api/v1/login"</code> "."</p>
+            <form class="toolbar-row" on:submit=create id="token-form">
+                <label class="field">"Name"<input id="token-name" placeholder="ci" bind:value=name required=true maxlength="64" /></label>
+                <label class="field field-narrow">"Days (blank: never expires)"<input id="token-days" inputmode="numeric" bind:value=days /></label>
+                <button class="btn btn-primary" type="submit" id="token-create">"Create token"</button>
+            </form>
+            {move || created.get().map(|t| view! {
+                <p class="note">"Your new token (shown once; copy it now): " <input class="share-url" id="token-secret" readonly=true value=t /></p>
+            })}
+            {move || error.get().map(|e| view! { <p class="banner banner-error" role="alert">{e}</p> })}
+            <Transition fallback=|| ()>
+                {move || Suspend::new(async move {
+                    match tokens.await {
+                        Ok(list) if list.is_empty() => view! { <p class="muted" id="no-tokens">"No tokens yet."</p> }.into_any(),
+                        Ok(list) => view! { <TokenTable list revoke /> }.into_any(),
+                        Err(e) => view! { <p class="banner banner-error" role="alert">{e.to_string()}</p> }.into_any(),
+                    }
+                })}
+            </Transition>
+        </section>
+    }
+}
+
+#[component]
+fn TokenTable<F>(list: Vec<TokenInfo>, revoke: F) -> impl IntoView
+where
+    F: Fn(i64) + Copy + Send + Sync + 'static,
+{
+    view! {
+        <table class="deployments" id="tokens">
+            <thead><tr><th>"Name"</th><th>"User"</th><th>"Created"</th><th>"Expires"</th><th>"Last used"</th><th>"State"</th><th></th></tr></thead>
+            <tbody>
+                {list.into_iter().map(|t| {
+                    let id = t.id;
+                    let live = t.revoked_ms.is_none();
+                    view! {
+                        <tr data-id=id data-state=if live { "active" } else { "revoked" }>
+                            <td>{t.name.clone()}</td>
+                            <td>{t.username.clone()}</td>
+                            <td>{when(t.created_ms)}</td>
+                            <td>{when_opt(t.expires_ms, "never")}</td>
+                            <td>{when_opt(t.last_used_ms, "never")}</td>
+                            <td>{if live { "active".to_owned() } else { format!("revoked {}", when_opt(t.revoked_ms, "")) }}</td>
+                            <td>{live.then(|| view! { <button class="btn btn-ghost btn-small revoke" on:click=move |_| revoke(id)>"Revoke"</button> })}</td>
+                        </tr>
+                    }
+                }).collect_view()}
+            </tbody>
+        </table>
+    }
+}
+
+/// `/settings/users` (admins).
+#[derive(Debug, Clone, Copy)]
+pub struct UsersRoute;
+
+#[lazy_route]
+impl LazyRoute for UsersRoute {
+    fn data() -> Self {
+        Self
+    }
+
+    fn view(this: Self) -> AnyView {
+        let UsersRoute = this;
+        view! { <UsersPage /> }.into_any()
+    }
+}
+
+#[component]
+fn UsersPage() -> impl IntoView {
+    let users = Resource::new(|| (), |()| list_users());
+    let (error, set_error) = signal(None::<String>);
+    let username = RwSignal::new(String::new());
+    let password = RwSignal::new(String::new());
+    let role = RwSignal::new("viewer".to_owned());
+    let create = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let r = Role::parse(&role.get_untracked()).unwrap_or(Role::Viewer);
+        let (u, p) = (username.get_untracked(), password.get_untracked());
+        leptos::task::spawn_local(async move {
+            match create_user(u, p, r).await {
+                Ok(_) => {
+                    set_error.set(None);
+                    username.set(String::new());
+                    password.set(String::new());
+                    users.refetch();
+                }
+                Err(e) => set_error.set(Some(format!("Not created: {e}"))),
+            }
+        });
+    };
+    let change = move |id: i64, role: Option<Role>, disabled: Option<bool>| {
+        leptos::task::spawn_local(async move {
+            match update_user(id, role, disabled, None).await {
+                Ok(_) => set_error.set(None),
+                Err(e) => set_error.set(Some(format!("Not changed: {e}"))),
+            }
+            users.refetch();
+        });
+    };
+    view! {
+        <Title text="Users" />
+        <PageHeader title="Users" subtitle="Who may sign in, and with which role." />
+        <p><a href="/settings">"← Settings"</a></p>
+        <section class="card" aria-labelledby="new-user-title">
+            <div class="card-head"><h2 id="new-user-title">"New user"</h2></div>
+            <form class="toolbar-row" on:submit=create id="user-form">
+                <label class="field">"Username"<input id="new-username" bind:value=username required=true maxlength="64" /></label>
+                <label class="field">"Password (10+ characters)"<input id="new-password" type="password" autocomplete="new-password" bind:value=password required=true minlength="10" /></label>
+                <label class="field field-narrow">"Role"
+                    <select id="new-role" on:change=move |ev| role.set(event_target_value(&ev))>
+                        <option value="viewer" selected=true>"viewer"</option>
+                        <option value="operator">"operator"</option>
+                        <option value="admin">"admin"</option>
+                    </select>
+                </label>
+                <button class="btn btn-primary" type="submit" id="user-create">"Create user"</button>
+            </form>
+        </section>
+        {move || error.get().map(|e| view! { <p class="banner banner-error" role="alert">{e}</p> })}
+        <Transition fallback=|| view! { <p class="muted">"Reading users…"</p> }>
+            {move || Suspend::new(async move {
+                match users.await {
+                    Ok(list) => view! { <UserTable list change /> }.into_any(),
+                    Err(e) => view! { <p class="banner banner-error" role="alert">{format!("Could not read users: {e}")}</p> }.into_any(),
+                }
+            })}
+        </Transition>
+    }
+}
+
+#[component]
+fn UserTable<F>(list: Vec<UserInfo>, change: F) -> impl IntoView
+where
+    F: Fn(i64, Option<Role>, Option<bool>) + Copy + Send + Sync + 'static,
+{
+    view! {
+        <section class="card">
+            <table class="deployments" id="users">
+                <thead><tr><th>"User"</th><th>"Role"</th><th>"State"</th><th>"Created"</th><th>"Last sign-in"</th><th></th></tr></thead>
+                <tbody>
+                    {list.into_iter().map(|u| {
+                        let id = u.id;
+                        let disabled = u.disabled;
+                        view! {
+                            <tr data-user=u.username.clone()>
+                                <td>{u.username.clone()}</td>
+                                <td>
+                                    <select aria-label=format!("Role of {}", u.username) on:change=move |ev| change(id, Role::parse(&event_target_value(&ev)), None)>
+                                        {Role::ALL.into_iter().map(|r| view! { <option value=r.as_str() selected=r == u.role>{r.as_str()}</option> }).collect_view()}
+                                    </select>
+                                </td>
+                                <td>{if disabled { "disabled" } else { "enabled" }}</td>
+                                <td>{when(u.created_ms)}</td>
+                                <td>{when_opt(u.last_login_ms, "never")}</td>
+                                <td><button class="btn btn-ghost btn-small" on:click=move |_| change(id, None, Some(!disabled))>{if disabled { "Enable" } else { "Disable" }}</button></td>
+                            </tr>
+                        }
+                    }).collect_view()}
+                </tbody>
+            </table>
+        </section>
+    }
+}
+
+/// `/settings/audit` (admins).
+#[derive(Debug, Clone, Copy)]
+pub struct AuditRoute;
+
+#[lazy_route]
+impl LazyRoute for AuditRoute {
+    fn data() -> Self {
+        Self
+    }
+
+    fn view(this: Self) -> AnyView {
+        let AuditRoute = this;
+        view! { <AuditPage /> }.into_any()
+    }
+}
+
+#[component]
+fn AuditPage() -> impl IntoView {
+    let log = Resource::new(|| (), |()| audit_log(500));
+    view! {
+        <Title text="Audit log" />
+        <PageHeader title="Audit log" subtitle="Every change and sign-in: who, what, when (UTC), from where. Newest first." />
+        <p><a href="/settings">"← Settings"</a></p>
+        <Transition fallback=|| view! { <p class="muted">"Reading the audit log…"</p> }>
+            {move || Suspend::new(async move {
+                match log.await {
+                    Ok(list) if list.is_empty() => view! { <EmptyState title="Nothing yet"><p>"Changes and sign-ins will be listed here."</p></EmptyState> }.into_any(),
+                    Ok(list) => view! {
+                        <section class="card">
+                            <table class="deployments" id="audit">
+                                <thead><tr><th>"When"</th><th>"Who"</th><th>"Action"</th><th>"Target"</th><th>"Detail"</th><th>"From"</th></tr></thead>
+                                <tbody>
+                                    {list.into_iter().map(|a| { let action = a.action.clone(); view! {
+                                        <tr data-action=action>
+                                            <td>{when(a.at_ms)}</td>
+                                            <td>{a.actor}</td>
+                                            <td><code>{a.action}</code></td>
+                                            <td>{a.target}</td>
+                                            <td class="muted">{a.detail}</td>
+                                            <td>{a.source}</td>
+                                        </tr>
+                                    }}).collect_view()}
+                                </tbody>
+                            </table>
+                        </section>
+                    }.into_any(),
+                    Err(AppError::Forbidden(m)) => view! { <p class="banner banner-error" role="alert">{m}</p> }.into_any(),
+                    Err(e) => view! { <p class="banner banner-error" role="alert">{format!("Could not read the audit log: {e}")}</p> }.into_any(),
+                }
+            })}
+        </Transition>
+    }
+}

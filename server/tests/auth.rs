@@ -1,0 +1,1002 @@
+//! Accounts and authorization, through the whole router (`oneshot`, no socket): the authorization
+//! matrix over every route and server function, sessions (rotation at sign-in, cookie attributes),
+//! API tokens, the sign-in rate limit, share links, the audit log.
+
+use std::collections::BTreeMap;
+
+use axum::body::Body;
+use axum::http::{Method, Request, StatusCode, header};
+use http_body_util::BodyExt;
+use leptos::config::LeptosOptions;
+use mig::wire::Role;
+use serde_json::{Value, json};
+use tower::ServiceExt;
+
+mod common;
+
+fn options() -> LeptosOptions {
+    LeptosOptions::builder()
+        .output_name("migboard")
+        .site_root("target/site")
+        .build()
+}
+
+/// Who sends a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Who {
+    Anonymous,
+    /// Holds only a share link's token (sent as a Bearer token: the only way to present it).
+    ShareHolder,
+    Viewer,
+    Operator,
+    Admin,
+}
+
+const EVERYONE: [Who; 5] = [
+    Who::Anonymous,
+    Who::ShareHolder,
+    Who::Viewer,
+    Who::Operator,
+    Who::Admin,
+];
+
+/// What a route should let through, written here independently of the server's policy table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Expect {
+    Public,
+    AtLeast(Role),
+}
+
+impl Expect {
+    fn allows(self, who: Who) -> bool {
+        match (self, who) {
+            (Self::Public, _) => true,
+            (Self::AtLeast(_), Who::Anonymous | Who::ShareHolder) => false,
+            (Self::AtLeast(role), Who::Viewer) => role <= Role::Viewer,
+            (Self::AtLeast(role), Who::Operator) => role <= Role::Operator,
+            (Self::AtLeast(_), Who::Admin) => true,
+        }
+    }
+}
+
+struct World {
+    router: axum::Router,
+    state: server::AppState,
+    headers: BTreeMap<Who, Option<String>>,
+    share_token: String,
+    deployment: i64,
+}
+
+async fn world_with(security: &server::security::Security) -> World {
+    let state = server::AppState::new(options()).await;
+    let store = state.orchestrator().store().clone();
+    let deployment = store
+        .create_deployment(&server::store::NewDeployment {
+            name: "shared-one".into(),
+            mode: "update".into(),
+            blueprint: "{}".into(),
+            drain: false,
+        })
+        .await
+        .expect("deployment")
+        .id;
+    let share_token = "s".repeat(64);
+    store
+        .create_share(deployment, &share_token, 86_400_000, "test")
+        .await
+        .expect("share");
+    let mut headers = BTreeMap::new();
+    headers.insert(Who::Anonymous, None);
+    headers.insert(Who::ShareHolder, Some(format!("Bearer {share_token}")));
+    headers.insert(
+        Who::Viewer,
+        Some(common::bearer(&state, "vera", Role::Viewer).await),
+    );
+    headers.insert(
+        Who::Operator,
+        Some(common::bearer(&state, "otto", Role::Operator).await),
+    );
+    headers.insert(
+        Who::Admin,
+        Some(common::bearer(&state, "ada", Role::Admin).await),
+    );
+    World {
+        router: server::router_with(state.clone(), security),
+        state,
+        headers,
+        share_token,
+        deployment,
+    }
+}
+
+async fn world() -> World {
+    world_with(&server::security::Security::default()).await
+}
+
+struct Answer {
+    status: StatusCode,
+    headers: axum::http::HeaderMap,
+    body: String,
+}
+
+impl Answer {
+    fn json(&self) -> Value {
+        serde_json::from_str(&self.body).unwrap_or(Value::Null)
+    }
+
+    fn cookie(&self) -> Option<String> {
+        self.headers
+            .get_all(header::SET_COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .find(|c| c.starts_with("migboard_session="))
+            .map(str::to_owned)
+    }
+}
+
+impl World {
+    async fn send(&self, request: Request<Body>) -> Answer {
+        let response = self
+            .router
+            .clone()
+            .oneshot(request)
+            .await
+            .expect("infallible");
+        let status = response.status();
+        let headers = response.headers().clone();
+        // Event streams never end: the status and headers are the answer.
+        let streaming = headers
+            .get(header::CONTENT_TYPE)
+            .is_some_and(|v| v.as_bytes().starts_with(b"text/event-stream"));
+        let body = if streaming {
+            String::new()
+        } else {
+            let bytes = response
+                .into_body()
+                .collect()
+                .await
+                .expect("body")
+                .to_bytes();
+            String::from_utf8_lossy(&bytes).into_owned()
+        };
+        Answer {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    async fn call(&self, who: Who, method: Method, path: &str, body: Option<Value>) -> Answer {
+        let mut b = Request::builder().method(method).uri(path);
+        if let Some(Some(h)) = self.headers.get(&who) {
+            b = b.header(header::AUTHORIZATION, h);
+        }
+        let request = match body {
+            Some(v) => b
+                .header(header::CONTENT_TYPE, "application/json")
+                .body(Body::from(v.to_string())),
+            None => b.body(Body::empty()),
+        }
+        .expect("request");
+        self.send(request).await
+    }
+
+    async fn form(&self, path: &str, form: &str, cookie: Option<&str>) -> Answer {
+        let mut b =
+            Request::post(path).header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
+        if let Some(c) = cookie {
+            b = b.header(header::COOKIE, c);
+        }
+        self.send(b.body(Body::from(form.to_owned())).expect("request"))
+            .await
+    }
+
+    async fn with_cookie(&self, method: Method, path: &str, cookie: &str) -> Answer {
+        self.send(
+            Request::builder()
+                .method(method)
+                .uri(path)
+                .header(header::COOKIE, cookie)
+                .body(Body::empty())
+                .expect("request"),
+        )
+        .await
+    }
+}
+
+/// `name=value` of a `Set-Cookie` header.
+fn pair(set_cookie: &str) -> String {
+    set_cookie.split(';').next().unwrap_or_default().to_owned()
+}
+
+/// Expected access to every REST route, by OpenAPI path and method.
+fn rest_expectations() -> BTreeMap<(&'static str, &'static str), Expect> {
+    use Expect::{AtLeast, Public};
+    let v = AtLeast(Role::Viewer);
+    let o = AtLeast(Role::Operator);
+    let a = AtLeast(Role::Admin);
+    BTreeMap::from([
+        (("/gpu-models", "get"), v),
+        (("/gpu-models/{model}", "get"), v),
+        (("/gpu-models/{model}/combinations", "get"), v),
+        (("/layouts/validate", "post"), o),
+        (("/sizing", "post"), o),
+        (("/fleet", "get"), v),
+        (("/blueprints/schema", "get"), v),
+        (("/blueprints/validate", "post"), o),
+        (("/deployments", "get"), v),
+        (("/deployments", "post"), o),
+        (("/deployments/{id}", "get"), v),
+        (("/deployments/{id}/undeploy", "post"), o),
+        (("/deployments/{id}/logs", "get"), v),
+        (("/deployments/{id}/events", "get"), v),
+        (("/deployments/{id}/shares", "get"), v),
+        (("/deployments/{id}/shares", "post"), o),
+        (("/shares/{share}/revoke", "post"), o),
+        (("/share/{token}", "get"), Public),
+        (("/share/{token}/events", "get"), Public),
+        (("/events", "get"), v),
+        (("/nodes/{node}", "get"), v),
+        (("/nodes/{node}/charts/{chart}", "get"), v),
+        (("/openapi.json", "get"), Public),
+        (("/login", "post"), Public),
+        (("/me", "get"), v),
+        (("/tokens", "get"), v),
+        (("/tokens", "post"), v),
+        (("/tokens/{id}/revoke", "post"), v),
+        (("/users", "get"), a),
+        (("/users", "post"), a),
+        (("/users/{id}", "patch"), a),
+        (("/audit", "get"), a),
+    ])
+}
+
+/// Expected access to every server function, by endpoint.
+fn server_fn_expectations() -> BTreeMap<&'static str, Expect> {
+    use Expect::{AtLeast, Public};
+    let v = AtLeast(Role::Viewer);
+    let o = AtLeast(Role::Operator);
+    let a = AtLeast(Role::Admin);
+    BTreeMap::from([
+        ("shared", Public),
+        ("whoami", Public),
+        ("status", v),
+        ("fleet", v),
+        ("deployments", v),
+        ("deployment", v),
+        ("node", v),
+        ("list_shares", v),
+        ("blueprint_catalogue", v),
+        ("named_configs", v),
+        ("my_tokens", v),
+        ("create_token", v),
+        ("revoke_token", v),
+        ("validate_blueprint", o),
+        ("deploy", o),
+        ("undeploy", o),
+        ("create_share", o),
+        ("revoke_share", o),
+        ("users", a),
+        ("create_user", a),
+        ("update_user", a),
+        ("audit_log", a),
+    ])
+}
+
+fn check(who: Who, expect: Expect, what: &str, answer: &Answer, failures: &mut Vec<String>) {
+    let denied = matches!(
+        answer.status,
+        StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN
+    );
+    if expect.allows(who) {
+        if denied {
+            failures.push(format!(
+                "{what} as {who:?}: expected allowed, got {} {}",
+                answer.status, answer.body
+            ));
+        }
+    } else {
+        let right = match who {
+            Who::Anonymous | Who::ShareHolder => StatusCode::UNAUTHORIZED,
+            _ => StatusCode::FORBIDDEN,
+        };
+        if answer.status != right {
+            failures.push(format!(
+                "{what} as {who:?}: expected {right}, got {} {}",
+                answer.status, answer.body
+            ));
+        }
+    }
+}
+
+#[tokio::test]
+async fn authorization_matrix_over_every_route_and_server_function() {
+    let w = world().await;
+    let rest = rest_expectations();
+    // Every route the API describes (a test elsewhere ties the description to the router) is in
+    // the table, and every entry of the table is a route.
+    let described: Vec<(&str, &str)> = server::api::openapi::PATHS
+        .iter()
+        .flat_map(|(p, ms)| ms.iter().map(move |m| (*p, *m)))
+        .collect();
+    for route in &described {
+        assert!(
+            rest.contains_key(route),
+            "{route:?} has no expected access in this test: add it"
+        );
+    }
+    assert_eq!(
+        described.len(),
+        rest.len(),
+        "the table names routes the API does not have"
+    );
+    let mut failures = Vec::new();
+    let mut checked = 0;
+    for ((path, method), expect) in &rest {
+        // Ids of tokens and users that do not exist: the matrix must not revoke its own tokens.
+        let concrete = path
+            .replace("/tokens/{id}", "/tokens/999999")
+            .replace("/users/{id}", "/users/999999")
+            .replace("{model}", "H100-80GB")
+            .replace("{id}", &w.deployment.to_string())
+            .replace("{share}", "1")
+            .replace("{token}", &w.share_token)
+            .replace("{node}", "nowhere")
+            .replace("{chart}", "memory.svg");
+        let url = format!("/api/v1{concrete}");
+        let method = Method::from_bytes(method.to_ascii_uppercase().as_bytes()).expect("method");
+        for who in EVERYONE {
+            // Bodies that fail validation: an allowed caller gets a 4xx from the handler, never
+            // a change (so the matrix does not depend on what earlier calls did).
+            let body = (method != Method::GET).then(|| json!({"bogus": true}));
+            let answer = w.call(who, method.clone(), &url, body).await;
+            check(
+                who,
+                *expect,
+                &format!("{method} {url}"),
+                &answer,
+                &mut failures,
+            );
+            checked += 1;
+        }
+    }
+    // Server functions: every one the app registers, each as the browser calls it.
+    let fns = server_fn_expectations();
+    let registered: Vec<String> = leptos::server_fn::axum::server_fn_paths()
+        .map(|(p, _)| p.trim_start_matches("/api/").to_owned())
+        .collect();
+    for name in &registered {
+        assert!(
+            fns.contains_key(name.as_str()),
+            "server function {name} has no expected access in this test: add it"
+        );
+    }
+    assert_eq!(
+        registered.len(),
+        fns.len(),
+        "the table names server functions the app does not have: {registered:?}"
+    );
+    for (name, expect) in &fns {
+        for who in EVERYONE {
+            let mut b = Request::post(format!("/api/{name}"))
+                .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+                .header(header::ACCEPT, "application/json");
+            if let Some(Some(h)) = w.headers.get(&who) {
+                b = b.header(header::AUTHORIZATION, h);
+            }
+            // Arguments that do not decode: an allowed caller gets the decoding error.
+            let answer = w
+                .send(b.body(Body::from("bogus=1")).expect("request"))
+                .await;
+            check(
+                who,
+                *expect,
+                &format!("server function {name}"),
+                &answer,
+                &mut failures,
+            );
+            checked += 1;
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {checked} checks failed:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+    assert_eq!(checked, (rest.len() + fns.len()) * EVERYONE.len());
+}
+
+#[tokio::test]
+async fn pages_need_a_viewer_and_send_strangers_to_sign_in() {
+    let w = world().await;
+    for path in [
+        "/",
+        "/plan",
+        "/deployments",
+        "/settings",
+        "/embed/fleet",
+        "/settings/users",
+    ] {
+        let a = w.call(Who::Anonymous, Method::GET, path, None).await;
+        assert_eq!(a.status, StatusCode::SEE_OTHER, "{path}");
+        let to = a
+            .headers
+            .get(header::LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default();
+        assert_eq!(to, format!("/login?next={}", path), "{path}");
+    }
+    let a = w
+        .call(Who::Viewer, Method::GET, "/settings/users", None)
+        .await;
+    assert_eq!(
+        a.status,
+        StatusCode::FORBIDDEN,
+        "a viewer is refused the users page"
+    );
+    // Public: the sign-in page, health, share links.
+    for path in ["/login", "/healthz"] {
+        let a = w.call(Who::Anonymous, Method::GET, path, None).await;
+        assert_eq!(a.status, StatusCode::OK, "{path}: {}", a.body);
+    }
+    let a = w
+        .call(
+            Who::Anonymous,
+            Method::GET,
+            &format!("/share/{}", w.share_token),
+            None,
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::OK);
+    assert!(
+        a.body.contains("shared-one"),
+        "the shared page renders the deployment"
+    );
+}
+
+#[tokio::test]
+async fn signing_in_rotates_the_session_id_and_sets_a_strict_cookie() {
+    let w = world().await;
+    let store = w.state.orchestrator().store().clone();
+    store
+        .create_user(
+            "sam",
+            &server::auth::hash_password("sam-password-1").expect("hash"),
+            Role::Operator,
+        )
+        .await
+        .expect("user");
+    store
+        .create_user(
+            "val",
+            &server::auth::hash_password("val-password-1").expect("hash"),
+            Role::Viewer,
+        )
+        .await
+        .expect("user");
+    // A session id an attacker planted before sign-in is not the one the user gets.
+    let planted = "migboard_session=AAAAAAAAAAAAAAAAAAAAAA";
+    let a = w
+        .form(
+            "/login",
+            "username=val&password=val-password-1&next=%2Fdeployments",
+            Some(planted),
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::SEE_OTHER, "{}", a.body);
+    assert_eq!(
+        a.headers
+            .get(header::LOCATION)
+            .and_then(|v| v.to_str().ok()),
+        Some("/deployments")
+    );
+    let first = a.cookie().expect("a session cookie");
+    assert_ne!(pair(&first), planted);
+    for attr in ["HttpOnly", "SameSite=Lax", "Path=/"] {
+        assert!(first.contains(attr), "{attr} in {first}");
+    }
+    assert!(
+        !first.contains("Secure"),
+        "not Secure unless configured (plain HTTP on one machine): {first}"
+    );
+    let me = w
+        .with_cookie(Method::GET, "/api/v1/me", &pair(&first))
+        .await;
+    assert_eq!(me.status, StatusCode::OK);
+    assert_eq!(me.json()["username"], "val");
+    assert_eq!(me.json()["via"], "session");
+    // Signing in again (another user) from the same browser: a new id; the old one is dead.
+    let b = w
+        .form(
+            "/login",
+            "username=sam&password=sam-password-1",
+            Some(&pair(&first)),
+        )
+        .await;
+    let second = b.cookie().expect("a new session cookie");
+    assert_ne!(
+        pair(&second),
+        pair(&first),
+        "the session id changes at sign-in"
+    );
+    let old = w
+        .with_cookie(Method::GET, "/api/v1/me", &pair(&first))
+        .await;
+    assert_eq!(
+        old.status,
+        StatusCode::UNAUTHORIZED,
+        "the old id no longer works"
+    );
+    let me = w
+        .with_cookie(Method::GET, "/api/v1/me", &pair(&second))
+        .await;
+    assert_eq!(me.json()["username"], "sam");
+    // The database holds no usable session id.
+    assert!(
+        store
+            .session_exists(pair(&second).trim_start_matches("migboard_session="))
+            .await
+            .expect("read"),
+        "the session is stored"
+    );
+    // Wrong password: back to the form with the reason, no session.
+    let bad = w
+        .form("/login", "username=sam&password=nope-nope-nope", None)
+        .await;
+    assert_eq!(bad.status, StatusCode::SEE_OTHER);
+    let to = bad
+        .headers
+        .get(header::LOCATION)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    assert!(to.starts_with("/login?error=credentials"), "{to}");
+    // An open redirect through `next` is refused.
+    let c = w
+        .form(
+            "/login",
+            "username=sam&password=sam-password-1&next=%2F%2Fevil.example.com",
+            None,
+        )
+        .await;
+    assert_eq!(
+        c.headers
+            .get(header::LOCATION)
+            .and_then(|v| v.to_str().ok()),
+        Some("/")
+    );
+    // Signing out ends the session.
+    let out = w.with_cookie(Method::POST, "/logout", &pair(&second)).await;
+    assert_eq!(out.status, StatusCode::SEE_OTHER);
+    let gone = w
+        .with_cookie(Method::GET, "/api/v1/me", &pair(&second))
+        .await;
+    assert_eq!(gone.status, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn embedding_makes_the_cookie_cross_site_secure_and_partitioned() {
+    let security = server::security::Security::parse("https://portal.example.com").expect("origin");
+    let w = world_with(&security).await;
+    w.state
+        .orchestrator()
+        .store()
+        .create_user(
+            "emma",
+            &server::auth::hash_password("emma-password").expect("hash"),
+            Role::Viewer,
+        )
+        .await
+        .expect("user");
+    let a = w
+        .form("/login", "username=emma&password=emma-password", None)
+        .await;
+    let cookie = a.cookie().expect("cookie");
+    for attr in ["HttpOnly", "SameSite=None", "Secure", "Partitioned"] {
+        assert!(cookie.contains(attr), "{attr} in {cookie}");
+    }
+}
+
+#[tokio::test]
+async fn the_sign_in_rate_limit_kicks_in_per_client() {
+    let w = world().await;
+    let body = json!({"username": "ada", "password": "wrong-password"});
+    for attempt in 1..=server::auth::LOGIN_BURST {
+        let a = w
+            .call(
+                Who::Anonymous,
+                Method::POST,
+                "/api/v1/login",
+                Some(body.clone()),
+            )
+            .await;
+        assert_eq!(
+            a.status,
+            StatusCode::UNAUTHORIZED,
+            "attempt {attempt}: {}",
+            a.body
+        );
+    }
+    let a = w
+        .call(
+            Who::Anonymous,
+            Method::POST,
+            "/api/v1/login",
+            Some(body.clone()),
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::TOO_MANY_REQUESTS, "{}", a.body);
+    let retry: u64 = a
+        .headers
+        .get(header::RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
+        .expect("Retry-After");
+    assert!((1..=12).contains(&retry), "{retry}");
+    // Even the right password waits: the budget is per client, not per guess.
+    let right = json!({"username": "ada", "password": "test-password-123"});
+    let a = w
+        .call(Who::Anonymous, Method::POST, "/api/v1/login", Some(right))
+        .await;
+    assert_eq!(a.status, StatusCode::TOO_MANY_REQUESTS);
+    // The browser form shares the budget and says so on the form.
+    let f = w
+        .form("/login", "username=ada&password=test-password-123", None)
+        .await;
+    let to = f
+        .headers
+        .get(header::LOCATION)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    assert_eq!(to, "/login?error=rate");
+    // Other requests are not limited.
+    let a = w.call(Who::Admin, Method::GET, "/api/v1/me", None).await;
+    assert_eq!(a.status, StatusCode::OK);
+    // Failed sign-ins are audited.
+    let log = w
+        .call(Who::Admin, Method::GET, "/api/v1/audit", None)
+        .await
+        .json();
+    let failed = log
+        .as_array()
+        .expect("list")
+        .iter()
+        .filter(|e| e["action"] == "login.failed")
+        .count();
+    assert_eq!(
+        failed,
+        usize::try_from(server::auth::LOGIN_BURST).expect("small"),
+        "{log:#}"
+    );
+}
+
+#[tokio::test]
+async fn api_tokens_sign_in_until_revoked_and_are_stored_hashed() {
+    let w = world().await;
+    // POST /login: a token for username + password.
+    let a = w
+        .call(
+            Who::Anonymous,
+            Method::POST,
+            "/api/v1/login",
+            Some(json!({"username": "otto", "password": "test-password-123", "name": "ci", "days": 7})),
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::CREATED, "{}", a.body);
+    let token = a.json()["token"].as_str().expect("token").to_owned();
+    let id = a.json()["info"]["id"].as_i64().expect("id");
+    assert!(token.starts_with("mgb_") && token.len() > 60);
+    let me = w
+        .send(
+            Request::get("/api/v1/me")
+                .header(header::AUTHORIZATION, format!("Bearer {token}"))
+                .body(Body::empty())
+                .expect("request"),
+        )
+        .await;
+    assert_eq!(me.json()["username"], "otto");
+    assert_eq!(me.json()["via"], "token ci");
+    // Listing never shows secrets; another user's token cannot be revoked (and is not disclosed).
+    let list = w
+        .call(Who::Operator, Method::GET, "/api/v1/tokens", None)
+        .await;
+    assert!(!list.body.contains(&token));
+    assert!(
+        list.json()
+            .as_array()
+            .expect("list")
+            .iter()
+            .any(|t| t["id"] == id)
+    );
+    let theirs = w
+        .call(
+            Who::Viewer,
+            Method::POST,
+            &format!("/api/v1/tokens/{id}/revoke"),
+            None,
+        )
+        .await;
+    assert_eq!(theirs.status, StatusCode::NOT_FOUND, "{}", theirs.body);
+    // The owner revokes it; it stops working at once.
+    let r = w
+        .call(
+            Who::Operator,
+            Method::POST,
+            &format!("/api/v1/tokens/{id}/revoke"),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let after = w
+        .send(
+            Request::get("/api/v1/me")
+                .header(header::AUTHORIZATION, format!("Bearer {token}"))
+                .body(Body::empty())
+                .expect("request"),
+        )
+        .await;
+    assert_eq!(after.status, StatusCode::UNAUTHORIZED);
+    assert!(
+        after.json()["error"]["hint"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("Bearer")
+    );
+    // Wrong password: 401, and the same answer for an unknown user.
+    for user in ["otto", "nobody"] {
+        let bad = w
+            .call(
+                Who::Anonymous,
+                Method::POST,
+                "/api/v1/login",
+                Some(json!({"username": user, "password": "not-it-at-all"})),
+            )
+            .await;
+        assert_eq!(bad.status, StatusCode::UNAUTHORIZED);
+        assert_eq!(bad.json()["error"]["message"], "wrong username or password");
+    }
+}
+
+#[tokio::test]
+async fn admins_manage_users_and_cannot_lock_everyone_out() {
+    let w = world().await;
+    let a = w
+        .call(
+            Who::Admin,
+            Method::POST,
+            "/api/v1/users",
+            Some(json!({"username": "nina", "password": "short", "role": "operator"})),
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(a.body.contains("10 to 1024"), "{}", a.body);
+    let a = w
+        .call(
+            Who::Admin,
+            Method::POST,
+            "/api/v1/users",
+            Some(json!({"username": "nina", "password": "nina-password", "role": "operator"})),
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::CREATED, "{}", a.body);
+    let nina = a.json()["id"].as_i64().expect("id");
+    let dup = w
+        .call(
+            Who::Admin,
+            Method::POST,
+            "/api/v1/users",
+            Some(json!({"username": "nina", "password": "nina-password", "role": "viewer"})),
+        )
+        .await;
+    assert_eq!(dup.status, StatusCode::CONFLICT);
+    // Nina signs in for a token, is disabled, and the token stops working.
+    let t = w
+        .call(
+            Who::Anonymous,
+            Method::POST,
+            "/api/v1/login",
+            Some(json!({"username": "nina", "password": "nina-password"})),
+        )
+        .await;
+    let token = t.json()["token"].as_str().expect("token").to_owned();
+    let off = w
+        .call(
+            Who::Admin,
+            Method::PATCH,
+            &format!("/api/v1/users/{nina}"),
+            Some(json!({"disabled": true})),
+        )
+        .await;
+    assert_eq!(off.status, StatusCode::OK, "{}", off.body);
+    let me = w
+        .send(
+            Request::get("/api/v1/me")
+                .header(header::AUTHORIZATION, format!("Bearer {token}"))
+                .body(Body::empty())
+                .expect("request"),
+        )
+        .await;
+    assert_eq!(me.status, StatusCode::UNAUTHORIZED);
+    // The admins cannot all go: demote the first start's `admin`, then `ada` may not disable herself.
+    let users = w
+        .call(Who::Admin, Method::GET, "/api/v1/users", None)
+        .await
+        .json();
+    let id_of = |name: &str| {
+        users
+            .as_array()
+            .expect("list")
+            .iter()
+            .find(|u| u["username"] == name)
+            .and_then(|u| u["id"].as_i64())
+            .expect("user")
+    };
+    let first = w
+        .call(
+            Who::Admin,
+            Method::PATCH,
+            &format!("/api/v1/users/{}", id_of("admin")),
+            Some(json!({"role": "viewer"})),
+        )
+        .await;
+    assert_eq!(first.status, StatusCode::OK, "{}", first.body);
+    let last = w
+        .call(
+            Who::Admin,
+            Method::PATCH,
+            &format!("/api/v1/users/{}", id_of("ada")),
+            Some(json!({"disabled": true})),
+        )
+        .await;
+    assert_eq!(last.status, StatusCode::CONFLICT, "{}", last.body);
+    assert!(last.body.contains("no enabled admin"));
+    let still = w.call(Who::Admin, Method::GET, "/api/v1/me", None).await;
+    assert_eq!(
+        still.json()["role"],
+        "admin",
+        "the refused change left ada as she was"
+    );
+    // Everything above is in the audit log with who and from where.
+    let log = w
+        .call(Who::Admin, Method::GET, "/api/v1/audit", None)
+        .await
+        .json();
+    let actions: Vec<&str> = log
+        .as_array()
+        .expect("list")
+        .iter()
+        .filter_map(|e| e["action"].as_str())
+        .collect();
+    for a in ["user.create", "user.update", "login", "token.create"] {
+        assert!(actions.contains(&a), "{a} in {actions:?}");
+    }
+    let create = log
+        .as_array()
+        .expect("list")
+        .iter()
+        .find(|e| {
+            e["action"] == "user.create"
+                && e["target"].as_str().unwrap_or_default().contains("nina")
+        })
+        .expect("nina's creation");
+    assert_eq!(create["actor"], "ada (token test)");
+    assert!(!create["source"].as_str().unwrap_or_default().is_empty());
+}
+
+#[tokio::test]
+async fn share_links_work_without_an_account_and_their_streams_end_at_revocation() {
+    let w = world().await;
+    let a = w
+        .call(
+            Who::Anonymous,
+            Method::GET,
+            &format!("/api/v1/share/{}", w.share_token),
+            None,
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+    assert!(
+        a.json()
+            .get("blueprint")
+            .is_none_or(|b| b.as_str() == Some("")),
+        "no blueprint"
+    );
+    // A watcher's stream, then revocation by an operator: the stream ends (with a last resync).
+    let response = w
+        .router
+        .clone()
+        .oneshot(
+            Request::get(format!("/api/v1/share/{}/events", w.share_token))
+                .body(Body::empty())
+                .expect("request"),
+        )
+        .await
+        .expect("infallible");
+    assert_eq!(response.status(), StatusCode::OK);
+    let mut body = response.into_body();
+    let first = tokio::time::timeout(std::time::Duration::from_secs(10), body.frame())
+        .await
+        .expect("the first event comes at once")
+        .expect("a frame")
+        .expect("data");
+    let first = String::from_utf8_lossy(first.data_ref().expect("data frame")).into_owned();
+    assert!(first.contains("event: deployment"), "{first}");
+    let links = w
+        .call(
+            Who::Operator,
+            Method::GET,
+            &format!("/api/v1/deployments/{}/shares", w.deployment),
+            None,
+        )
+        .await
+        .json();
+    let link = links[0]["id"].as_i64().expect("link id");
+    let revoke = w
+        .call(
+            Who::Operator,
+            Method::POST,
+            &format!("/api/v1/shares/{link}/revoke"),
+            None,
+        )
+        .await;
+    assert_eq!(revoke.status, StatusCode::OK, "{}", revoke.body);
+    let rest = tokio::time::timeout(std::time::Duration::from_secs(10), body.collect())
+        .await
+        .expect("the stream ends within 10 s of the revocation")
+        .expect("body")
+        .to_bytes();
+    let text = String::from_utf8_lossy(&rest);
+    assert!(
+        text.contains("event: resync"),
+        "a last resync makes the page ask again: {text}"
+    );
+    let gone = w
+        .call(
+            Who::Anonymous,
+            Method::GET,
+            &format!("/api/v1/share/{}", w.share_token),
+            None,
+        )
+        .await;
+    assert_eq!(gone.status, StatusCode::GONE);
+}
+
+#[tokio::test]
+async fn the_first_start_creates_an_admin_from_the_environment_or_at_random() {
+    let store = server::store::Store::open("sqlite::memory:")
+        .await
+        .expect("store");
+    let accounts = server::auth::Accounts::new(store.clone());
+    let short = accounts.ensure_admin(Some("short")).await;
+    assert!(short.is_err_and(|e| e.to_string().contains("MIGBOARD_ADMIN_PASSWORD")));
+    assert_eq!(
+        accounts
+            .ensure_admin(Some("chosen-password"))
+            .await
+            .expect("admin"),
+        None
+    );
+    let user = accounts
+        .check_login("admin", "chosen-password", "127.0.0.1", "test")
+        .await
+        .expect("admin signs in with the chosen password");
+    assert_eq!(user.role, Role::Admin);
+    // Not again: users exist.
+    assert_eq!(accounts.ensure_admin(None).await.expect("no-op"), None);
+    // A fresh database without a chosen password gets a random one, returned once.
+    let fresh = server::auth::Accounts::new(
+        server::store::Store::open("sqlite::memory:")
+            .await
+            .expect("store"),
+    );
+    let generated = fresh
+        .ensure_admin(None)
+        .await
+        .expect("admin")
+        .expect("a generated password");
+    assert!(generated.len() >= 20);
+    fresh
+        .check_login("admin", &generated, "127.0.0.1", "test")
+        .await
+        .expect("it works");
+}
