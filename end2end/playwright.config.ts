@@ -14,6 +14,12 @@ export default defineConfig({
   retries: 0,
   reporter: [["list"]],
   outputDir: "test-results",
+  // Every test runs signed in as admin (saved by the setup project); a test that needs a stranger
+  // opens a fresh context or signs in itself.
+  projects: [
+    { name: "setup", testDir: "./setup", testMatch: /.*\.setup\.ts/ },
+    { name: "chromium", dependencies: ["setup"], use: { storageState: ".auth/admin.json" } },
+  ],
   use: {
     baseURL,
     trace: "retain-on-failure",
@@ -43,6 +49,8 @@ export default defineConfig({
       // The embed test serves a "portal" page on the next port; only it may frame migboard.
       MIGBOARD_FRAME_ANCESTORS: `http://127.0.0.1:${port + 1}`,
       RUST_LOG: "warn",
+      // The first start's admin (see setup/auth.setup.ts).
+      MIGBOARD_ADMIN_PASSWORD: process.env.MIGBOARD_E2E_ADMIN_PASSWORD ?? "e2e-admin-password",
     },
     // Readiness, not just an open port: /readyz is 200 only once the built bundle is found.
     url: `${baseURL}/readyz`,

@@ -297,7 +297,7 @@ test("the planner's code is a separate chunk that other pages do not download", 
 });
 
 test("touch: a finger drags a profile onto a GPU", async ({ browser }) => {
-  const context = await browser.newContext({ hasTouch: true, isMobile: true, viewport: { width: 390, height: 844 } });
+  const context = await browser.newContext({ storageState: ".auth/admin.json", hasTouch: true, isMobile: true, viewport: { width: 390, height: 844 } });
   const page = await context.newPage();
   await openPlanner(page);
   const target = slot(page, 0, 4);

@@ -1,23 +1,43 @@
 import { expect, test } from "@playwright/test";
 import { watchErrors, waitForHydration } from "./helpers";
 
-// Share links: create one on a deployment's page, open it in a fresh browser (no shared cookies or
-// storage), see the live status and no way to change anything, revoke it, reload, see the refusal.
+// Share links: sign in, create one on a deployment's page, open it in a fresh browser (no shared
+// cookies or storage), see the live status and no way to change anything, revoke it, reload, see
+// the refusal.
 
-test("a read-only link shows a deployment live to a fresh browser until it is revoked", async ({ page, browser, request }) => {
+// This journey starts signed out.
+test.use({ storageState: { cookies: [], origins: [] } });
+
+test("sign in, share a deployment read-only with a fresh browser, revoke the link", async ({ page, browser }) => {
   const errors = watchErrors(page);
+  // Signed out: the deployments page sends us to sign in, and back after.
+  await page.goto("/deployments");
+  await expect(page).toHaveURL(/\/login\?next=\/deployments$/);
+  await page.locator("#username").fill("admin");
+  await page.locator("#password").fill("not-the-password");
+  await page.locator("#sign-in").click();
+  await expect(page.locator("#login-error")).toContainText("Wrong username or password");
+  await page.screenshot({ path: "test-results/screenshots/login-refused.png" });
+  await page.locator("#username").fill("admin");
+  await page.locator("#password").fill(process.env.MIGBOARD_E2E_ADMIN_PASSWORD ?? "e2e-admin-password");
+  await page.locator("#sign-in").click();
+  await expect(page).toHaveURL(/\/deployments$/);
+  await expect(page.locator("#who")).toContainText("admin");
+
   const update = { recipe_mode: "update", deployment_name: "share-check", recipe_node_name: "10.0.20.11", shared_node_pool_mig_config: "all-1g.5gb" };
-  const created = await request.post("/api/v1/deployments", { data: update });
+  // The page's own session (cookie) deploys; no token needed.
+  const created = await page.request.post("/api/v1/deployments", { data: update });
   expect(created.status()).toBe(201);
   const id = (await created.json()).id;
   await page.goto(`/deployments/${id}`);
   await waitForHydration(page);
+  await expect(page.locator("#share-create")).toHaveAttribute("data-ready", "true");
   await page.locator("#share-create").click();
   const url = await page.locator("#share-url").inputValue();
   expect(url).toMatch(/\/share\/[0-9a-f]{64}$/);
   await expect(page.locator("#share-links li")).toHaveCount(1);
 
-  const other = await browser.newContext();
+  const other = await browser.newContext({ storageState: { cookies: [], origins: [] } });
   const viewer = await other.newPage();
   await viewer.goto(url);
   await waitForHydration(viewer);

@@ -44,6 +44,9 @@ pub const LOGIN_REFILL: Duration = Duration::from_secs(12);
 
 const SESSION_UID: &str = "uid";
 const SESSION_LOGIN_MS: &str = "login_ms";
+const SESSION_SEEN_MS: &str = "seen_ms";
+/// A session's idle clock restarts at most this often (each restart is one database write).
+const TOUCH_EVERY_MS: i64 = 5 * 60 * 1000;
 
 /// What a route needs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -897,6 +900,18 @@ async fn session_caller(store: &Store, session: &Session, source: &str) -> Optio
         let _ = session.flush().await;
         return None;
     }
+    // Activity keeps the session alive ([`IDLE`] counts from the last save): mark it seen now and
+    // then, not on every request.
+    let now = crate::store::now_ms();
+    let seen: i64 = session
+        .get(SESSION_SEEN_MS)
+        .await
+        .ok()
+        .flatten()
+        .unwrap_or(login_ms);
+    if now.saturating_sub(seen) > TOUCH_EVERY_MS {
+        let _ = session.insert(SESSION_SEEN_MS, now).await;
+    }
     Some(Caller {
         user_id: user.id,
         username: user.username,
@@ -1008,6 +1023,36 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for ConnectInfoOpt {
                 .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |c| c.0.ip()),
         ))
     }
+}
+
+/// Gives a server function's error its HTTP status. Leptos answers every server-function error with
+/// 500; the body is our [`app::error::AppError`], whose variant says what happened (a revoked share
+/// link is a 410, not a server fault), so logs and monitoring see the truth.
+pub async fn server_fn_status(req: Request, next: Next) -> Response {
+    let path = req.uri().path();
+    let server_fn = path.starts_with("/api/") && !path.starts_with("/api/v1/");
+    let res = next.run(req).await;
+    if !server_fn || res.status() != StatusCode::INTERNAL_SERVER_ERROR {
+        return res;
+    }
+    let (mut parts, body) = res.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, 1 << 20).await else {
+        return (StatusCode::INTERNAL_SERVER_ERROR, "error body too large").into_response();
+    };
+    if let Ok(error) = serde_json::from_slice::<app::error::AppError>(&bytes) {
+        use app::error::AppError as E;
+        parts.status = match error {
+            E::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            E::BadRequest(_) => StatusCode::BAD_REQUEST,
+            E::NotFound(_) => StatusCode::NOT_FOUND,
+            E::Gone(_) => StatusCode::GONE,
+            E::Conflict(_) => StatusCode::CONFLICT,
+            E::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            E::Forbidden(_) => StatusCode::FORBIDDEN,
+            E::Transport(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+    }
+    Response::from_parts(parts, axum::body::Body::from(bytes))
 }
 
 /// Removes expired sessions every hour.

@@ -58,6 +58,7 @@ pub fn router_with(state: AppState, security: &security::Security) -> Router {
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(
             app::shell,
         ))
+        .layer(axum::middleware::from_fn(auth::server_fn_status))
         .layer(axum::middleware::from_fn_with_state(
             state.auth(),
             auth::authenticate,

@@ -191,6 +191,17 @@ impl World {
             .await
     }
 
+    /// `GET /api/v1/me` with API token `token`.
+    async fn me_with(&self, token: &str) -> Answer {
+        self.send(
+            Request::get("/api/v1/me")
+                .header(header::AUTHORIZATION, format!("Bearer {token}"))
+                .body(Body::empty())
+                .expect("request"),
+        )
+        .await
+    }
+
     async fn with_cookie(&self, method: Method, path: &str, cookie: &str) -> Answer {
         self.send(
             Request::builder()
@@ -686,14 +697,7 @@ async fn api_tokens_sign_in_until_revoked_and_are_stored_hashed() {
     let token = a.json()["token"].as_str().expect("token").to_owned();
     let id = a.json()["info"]["id"].as_i64().expect("id");
     assert!(token.starts_with("mgb_") && token.len() > 60);
-    let me = w
-        .send(
-            Request::get("/api/v1/me")
-                .header(header::AUTHORIZATION, format!("Bearer {token}"))
-                .body(Body::empty())
-                .expect("request"),
-        )
-        .await;
+    let me = w.me_with(&token).await;
     assert_eq!(me.json()["username"], "otto");
     assert_eq!(me.json()["via"], "token ci");
     // Listing never shows secrets; another user's token cannot be revoked (and is not disclosed).
@@ -727,14 +731,7 @@ async fn api_tokens_sign_in_until_revoked_and_are_stored_hashed() {
         )
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
-    let after = w
-        .send(
-            Request::get("/api/v1/me")
-                .header(header::AUTHORIZATION, format!("Bearer {token}"))
-                .body(Body::empty())
-                .expect("request"),
-        )
-        .await;
+    let after = w.me_with(&token).await;
     assert_eq!(after.status, StatusCode::UNAUTHORIZED);
     assert!(
         after.json()["error"]["hint"]
@@ -808,14 +805,7 @@ async fn admins_manage_users_and_cannot_lock_everyone_out() {
         )
         .await;
     assert_eq!(off.status, StatusCode::OK, "{}", off.body);
-    let me = w
-        .send(
-            Request::get("/api/v1/me")
-                .header(header::AUTHORIZATION, format!("Bearer {token}"))
-                .body(Body::empty())
-                .expect("request"),
-        )
-        .await;
+    let me = w.me_with(&token).await;
     assert_eq!(me.status, StatusCode::UNAUTHORIZED);
     // The admins cannot all go: demote the first start's `admin`, then `ada` may not disable herself.
     let users = w
@@ -999,4 +989,46 @@ async fn the_first_start_creates_an_admin_from_the_environment_or_at_random() {
         .check_login("admin", &generated, "127.0.0.1", "test")
         .await
         .expect("it works");
+}
+
+#[tokio::test]
+async fn a_session_ends_seven_days_after_sign_in_however_active() {
+    let w = world().await;
+    let store = w.state.orchestrator().store().clone();
+    let user = store
+        .create_user(
+            "old",
+            &server::auth::hash_password("old-password-1").expect("hash"),
+            Role::Viewer,
+        )
+        .await
+        .expect("user");
+    let now_ms = i64::try_from(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("clock")
+            .as_millis(),
+    )
+    .expect("ms");
+    let in_a_day = now_ms + 86_400_000;
+    let mut cookies = Vec::new();
+    for signed_in_ago_days in [0_i64, 8] {
+        let id = tower_sessions::session::Id::default().to_string();
+        let data = json!({"uid": user.id, "login_ms": now_ms - signed_in_ago_days * 86_400_000, "seen_ms": now_ms});
+        store
+            .save_session(&id, &data.to_string(), in_a_day)
+            .await
+            .expect("session");
+        cookies.push(format!("migboard_session={id}"));
+    }
+    let fresh = w.with_cookie(Method::GET, "/api/v1/me", &cookies[0]).await;
+    assert_eq!(fresh.status, StatusCode::OK, "{}", fresh.body);
+    assert_eq!(fresh.json()["username"], "old");
+    let stale = w.with_cookie(Method::GET, "/api/v1/me", &cookies[1]).await;
+    assert_eq!(
+        stale.status,
+        StatusCode::UNAUTHORIZED,
+        "signed in 8 days ago: {}",
+        stale.body
+    );
 }

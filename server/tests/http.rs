@@ -471,6 +471,12 @@ fn deployment_server_functions_and_pages_render_on_the_fixed_fleet() {
         );
         let (_, _, body) = send(site.path(), server_fn("deploy", form)).await;
         assert!(body.contains("\"Invalid\""), "{body}");
+        // A server function's error keeps its meaning in the HTTP status (not leptos' blanket 500).
+        let (status, _, body) = send(site.path(), server_fn("deployment", "id=987654")).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+        assert!(body.contains("\"NotFound\""), "{body}");
+        let (status, _, body) = send(site.path(), server_fn("shared", "token=never-made")).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
 
         let (status, _, html) = send(site.path(), get(&format!("/deployments/{id}"))).await;
         assert_eq!(status, StatusCode::OK);

@@ -207,7 +207,10 @@ pub fn DeploymentPage() -> impl IntoView {
         <Transition fallback=|| view! { <p class="muted">"Reading the deployment…"</p> }>
             {move || Suspend::new(async move {
                 let first = rendered.await;
-                move || match fresh.get().unwrap_or_else(|| first.clone()) {
+                // The share panel is made once per deployment, not again with every live update
+                // (a link just created, shown once, must not vanish when a step finishes).
+                let share = first.as_ref().ok().map(|d| d.deployment.id);
+                let detail = move || match fresh.get().unwrap_or_else(|| first.clone()) {
                     Ok(d) => view! { <Detail d /> }.into_any(),
                     Err(AppError::NotFound(m)) => view! {
                         <PageHeader title="Deployment not found" subtitle="It may have been a typo in the link." />
@@ -216,6 +219,10 @@ pub fn DeploymentPage() -> impl IntoView {
                         </EmptyState>
                     }.into_any(),
                     Err(e) => view! { <p class="banner banner-error" role="alert">{format!("Could not read the deployment: {e}")}</p> }.into_any(),
+                };
+                view! {
+                    {detail}
+                    {share.map(|id| view! { <SharePanel id /> })}
                 }
             })}
         </Transition>
@@ -293,7 +300,6 @@ fn Detail(d: DeploymentDetail) -> impl IntoView {
             </section>
         })}
         <Steps steps=d.steps.clone() />
-        <SharePanel id />
         <details class="card">
             <summary>"Blueprint as submitted"</summary>
             <pre class="blueprint-source">{d.blueprint.clone()}</pre>
@@ -340,6 +346,10 @@ pub(super) fn NodeBars(nodes: Vec<NodeProgress>, #[prop(optional)] plain: bool) 
 #[component]
 fn SharePanel(id: i64) -> impl IntoView {
     let links = Resource::new(|| (), move |()| list_shares(id));
+    // `data-ready` says the button works: the page's shell hydrates before this lazily loaded
+    // part does, and a click in between would be lost.
+    let (ready, set_ready) = signal(false);
+    Effect::new(move |_| set_ready.set(true));
     let (created, set_created) = signal(None::<String>);
     let (error, set_error) = signal(None::<String>);
     let create = move |_| {
@@ -376,7 +386,7 @@ fn SharePanel(id: i64) -> impl IntoView {
         <section class="card" aria-labelledby="share-title">
             <div class="card-head">
                 <h2 id="share-title">"Share"</h2>
-                <button class="btn btn-ghost" id="share-create" on:click=create title="A link anyone can open for 7 days to watch this deployment; it can change nothing and does not show the blueprint">"Create read-only link"</button>
+                <button class="btn btn-ghost" id="share-create" data-ready=move || ready.get().to_string() on:click=create title="A link anyone can open for 7 days to watch this deployment; it can change nothing and does not show the blueprint">"Create read-only link"</button>
             </div>
             {move || created.get().map(|url| view! {
                 <p class="note">"Anyone with this link can watch this deployment for 7 days (shown once; copy it now): "

@@ -1,0 +1,82 @@
+import { expect, test } from "@playwright/test";
+import { watchErrors, waitForHydration } from "./helpers";
+
+// Accounts as an admin uses them: an API token made in Settings works until revoked, a new viewer
+// is created on the Users page, signs in, can read but not deploy or reach admin pages; the audit
+// log shows who did what.
+
+test("an API token from Settings works until it is revoked", async ({ page }) => {
+  const errors = watchErrors(page);
+  await page.goto("/settings");
+  await waitForHydration(page);
+  await expect(page.locator("#account")).toContainText("admin");
+  await page.locator("#token-name").fill("e2e-ci");
+  await page.locator("#token-days").fill("7");
+  await page.locator("#token-create").click();
+  const secret = await page.locator("#token-secret").inputValue();
+  expect(secret).toMatch(/^mgb_[0-9a-f]{64}$/);
+  const row = page.locator("#tokens tr", { hasText: "e2e-ci" });
+  await expect(row).toHaveAttribute("data-state", "active");
+  await page.screenshot({ path: "test-results/screenshots/settings-tokens.png", fullPage: true });
+
+  // The token alone (no cookies) reads the API as its owner.
+  const me = await page.request.fetch("/api/v1/me", { headers: { Authorization: `Bearer ${secret}` }, ignoreHTTPSErrors: true });
+  expect(me.status()).toBe(200);
+  expect((await me.json()).via).toBe("token e2e-ci");
+
+  await row.locator(".revoke").click();
+  await expect(page.locator("#tokens tr", { hasText: "e2e-ci" })).toHaveAttribute("data-state", "revoked");
+  const after = await page.request.fetch("/api/v1/me", { headers: { Authorization: `Bearer ${secret}` } });
+  expect(after.status()).toBe(401);
+  expect(errors).toEqual([]);
+});
+
+test("an admin adds a viewer, who can read but not deploy; the audit log says who did it", async ({ page, browser }) => {
+  const errors = watchErrors(page);
+  await page.goto("/settings/users");
+  await waitForHydration(page);
+  await page.locator("#new-username").fill("vic");
+  await page.locator("#new-password").fill("vic-password-1");
+  await page.locator("#new-role").selectOption("viewer");
+  await page.locator("#user-create").click();
+  await expect(page.locator('#users tr[data-user="vic"]')).toContainText("enabled");
+  await page.screenshot({ path: "test-results/screenshots/users.png", fullPage: true });
+
+  const context = await browser.newContext({ storageState: { cookies: [], origins: [] } });
+  const vic = await context.newPage();
+  const vicErrors = watchErrors(vic);
+  await vic.goto("/");
+  await expect(vic).toHaveURL(/\/login/);
+  await vic.screenshot({ path: "test-results/screenshots/login.png" });
+  await vic.locator("#username").fill("vic");
+  await vic.locator("#password").fill("vic-password-1");
+  await vic.locator("#sign-in").click();
+  await waitForHydration(vic);
+  await expect(vic.locator("#who")).toHaveAttribute("data-role", "viewer");
+  await expect(vic.locator("#fleet-nodes, .fleet-node, .node-card").first()).toBeVisible();
+  // A viewer may not deploy (the server says so) nor open admin pages.
+  const refused = await vic.request.post("/api/v1/deployments", {
+    data: { recipe_mode: "update", deployment_name: "vic-try", recipe_node_name: "10.0.20.11", shared_node_pool_mig_config: "all-1g.5gb" },
+  });
+  expect(refused.status()).toBe(403);
+  expect((await refused.json()).error.message).toContain("vic is a viewer; this needs an operator");
+  const admin = await vic.goto("/settings/users");
+  expect(admin?.status()).toBe(403);
+  // Signing out ends the session: the next page asks to sign in again.
+  await vic.goto("/settings");
+  await waitForHydration(vic);
+  await vic.locator("#sign-out").click();
+  await expect(vic.locator("#signed-out")).toBeVisible();
+  await vic.goto("/deployments");
+  await expect(vic).toHaveURL(/\/login\?next=\/deployments/);
+  await context.close();
+  expect(vicErrors.filter((e) => !e.includes("403"))).toEqual([]);
+
+  await page.goto("/settings/audit");
+  await waitForHydration(page);
+  const created = page.locator('#audit tr[data-action="user.create"]', { hasText: "vic" });
+  await expect(created).toContainText("admin");
+  await expect(page.locator('#audit tr[data-action="login"]', { hasText: "vic" }).first()).toBeVisible();
+  await page.screenshot({ path: "test-results/screenshots/audit.png", fullPage: true });
+  expect(errors).toEqual([]);
+});
