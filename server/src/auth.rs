@@ -752,29 +752,29 @@ pub async fn authenticate(State(auth): State<AuthState>, mut req: Request, next:
     let path = req.uri().path().to_owned();
     let ip = client_ip(&req);
     let source = ip.to_string();
-    if is_login(&method, &path) {
-        if let Err(not_until) = auth.limiter.limiter().check_key(&ip) {
-            let wait = not_until
-                .wait_time_from(governor::clock::Clock::now(
-                    &governor::clock::QuantaClock::default(),
-                ))
-                .as_secs()
-                .max(1);
-            tracing::warn!(source, "sign-in rate limit");
-            if path == "/login" {
-                return Redirect::to("/login?error=rate").into_response();
-            }
-            let mut res = json_error(
-                StatusCode::TOO_MANY_REQUESTS,
-                "too_many_requests",
-                "too many sign-in attempts from this address",
-                &format!("wait {wait} s and try again"),
-            );
-            if let Ok(v) = HeaderValue::from_str(&wait.to_string()) {
-                res.headers_mut().insert(header::RETRY_AFTER, v);
-            }
-            return res;
+    if is_login(&method, &path)
+        && let Err(not_until) = auth.limiter.limiter().check_key(&ip)
+    {
+        let wait = not_until
+            .wait_time_from(governor::clock::Clock::now(
+                &governor::clock::QuantaClock::default(),
+            ))
+            .as_secs()
+            .max(1);
+        tracing::warn!(source, "sign-in rate limit");
+        if path == "/login" {
+            return Redirect::to("/login?error=rate").into_response();
         }
+        let mut res = json_error(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too_many_requests",
+            "too many sign-in attempts from this address",
+            &format!("wait {wait} s and try again"),
+        );
+        if let Ok(v) = HeaderValue::from_str(&wait.to_string()) {
+            res.headers_mut().insert(header::RETRY_AFTER, v);
+        }
+        return res;
     }
     let bearer = req
         .headers()

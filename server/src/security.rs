@@ -16,22 +16,13 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 /// What the security layer enforces.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Security {
     /// Origins allowed to frame migboard's pages (CSP `frame-ancestors`), besides itself.
     pub frame_ancestors: Vec<String>,
     /// Mark the session cookie `Secure` (migboard is served over HTTPS, perhaps behind a proxy).
     /// Always on when other sites may frame migboard.
     pub cookie_secure: bool,
-}
-
-impl Default for Security {
-    fn default() -> Self {
-        Self {
-            frame_ancestors: Vec::new(),
-            cookie_secure: false,
-        }
-    }
 }
 
 /// Why a frame-ancestor is not usable.
