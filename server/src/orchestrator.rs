@@ -672,17 +672,14 @@ impl Orchestrator {
             .store
             .step_times(&format!("reconfigure/{name}/"), now - 86_400_000)
             .await?;
-        let mut deployments = Vec::new();
-        for d in self.inner.store.deployments().await? {
-            let touched = self.inner.store.steps(d.id).await?.iter().any(|s| {
-                s.key.contains(&format!("/{name}/"))
-                    || s.key.ends_with(&format!("/{name}"))
-                    || s.message.contains(name)
-            });
-            if touched {
-                deployments.push((d.id, d.name, d.status));
-            }
-        }
+        let deployments = self
+            .inner
+            .store
+            .deployments_touching(name)
+            .await?
+            .into_iter()
+            .map(|d| (d.id, d.name, d.status))
+            .collect();
         Ok(Some(NodeDetail {
             memory_chart_svg: crate::charts::memory(&node, &samples, now),
             applies_chart_svg: crate::charts::applies(&applies, now),

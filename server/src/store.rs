@@ -352,6 +352,34 @@ impl Store {
         rows.iter().map(deployment_from).collect()
     }
 
+    /// Deployments whose steps name `node` (in a step key such as `reconfigure/<node>/3` or in a
+    /// message), newest first: one query, for the node page.
+    ///
+    /// # Errors
+    /// [`StoreError::Db`] on database failure.
+    pub async fn deployments_touching(&self, node: &str) -> Result<Vec<Deployment>, StoreError> {
+        // LIKE's wildcards in a node name match themselves.
+        let literal: String = node
+            .chars()
+            .flat_map(|c| match c {
+                '%' | '_' | '\\' => vec!['\\', c],
+                c => vec![c],
+            })
+            .collect();
+        let rows = sqlx::query(
+            "SELECT id, name, mode, blueprint, status, message, created_ms, updated_ms, drain \
+             FROM deployments WHERE id IN (SELECT deployment_id FROM deployment_steps \
+             WHERE step_key LIKE $1 ESCAPE '\\' OR step_key LIKE $2 ESCAPE '\\' OR message LIKE $3 ESCAPE '\\') \
+             ORDER BY id DESC",
+        )
+        .bind(format!("%/{literal}/%"))
+        .bind(format!("%/{literal}"))
+        .bind(format!("%{literal}%"))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(deployment_from).collect()
+    }
+
     /// Deployments the orchestrator has not finished (to resume after a restart), oldest first.
     ///
     /// # Errors

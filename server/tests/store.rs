@@ -52,6 +52,148 @@ on_both_backends!(a_slice_holds_one_live_replica_and_drains_free_it);
 on_both_backends!(pools_samples_and_progress);
 on_both_backends!(concurrent_steps_and_samples_never_fail_or_collide);
 on_both_backends!(share_links_open_until_they_expire_or_are_revoked);
+on_both_backends!(the_deployments_that_touched_a_node_come_from_one_query);
+on_both_backends!(accounts_tokens_and_sessions_keep_only_hashes);
+
+async fn the_deployments_that_touched_a_node_come_from_one_query(url: String) {
+    let store = Store::open(&url).await.expect("open");
+    let a = store.create_deployment(&new("a")).await.expect("a");
+    let b = store.create_deployment(&new("b")).await.expect("b");
+    let c = store.create_deployment(&new("c")).await.expect("c");
+    store
+        .record_step(a.id, "reconfigure/10.0.10.11/0", "done", "GPU 0")
+        .await
+        .expect("step");
+    store
+        .record_step(b.id, "drain/10.0.10.11", "done", "moved")
+        .await
+        .expect("step");
+    store
+        .record_step(c.id, "reconfigure/10.0.10.111/0", "done", "GPU 0")
+        .await
+        .expect("step");
+    let names =
+        |v: Vec<server::store::Deployment>| v.into_iter().map(|d| d.name).collect::<Vec<_>>();
+    assert_eq!(
+        names(store.deployments_touching("10.0.10.11").await.expect("q")),
+        ["b", "a"]
+    );
+    assert_eq!(
+        names(store.deployments_touching("10.0.10.111").await.expect("q")),
+        ["c"]
+    );
+    // LIKE's wildcards in a name are literal.
+    assert!(
+        store
+            .deployments_touching("10.0.10.1_")
+            .await
+            .expect("q")
+            .is_empty()
+    );
+    assert!(store.deployments_touching("%").await.expect("q").is_empty());
+}
+
+async fn accounts_tokens_and_sessions_keep_only_hashes(url: String) {
+    let store = Store::open(&url).await.expect("open");
+    let user = store
+        .create_user("alice", "$argon2id$stand-in", mig::wire::Role::Operator)
+        .await
+        .expect("user");
+    assert!(matches!(
+        store
+            .create_user("alice", "$argon2id$x", mig::wire::Role::Viewer)
+            .await,
+        Err(server::store::StoreError::UsernameTaken(_))
+    ));
+    let token = store
+        .create_token(user.id, "ci", "secret-token-1", None)
+        .await
+        .expect("token");
+    let (found, owner) = store
+        .token_user("secret-token-1")
+        .await
+        .expect("q")
+        .expect("valid");
+    assert_eq!((found.id, owner.username.as_str()), (token.id, "alice"));
+    assert!(
+        store
+            .token_user("secret-token-2")
+            .await
+            .expect("q")
+            .is_none()
+    );
+    store
+        .save_session("session-id-1", "{}", i64::MAX / 2)
+        .await
+        .expect("session");
+    assert!(
+        store
+            .load_session("session-id-1")
+            .await
+            .expect("q")
+            .is_some()
+    );
+    // Neither the token nor the session id is in the database, only their hashes.
+    sqlx::any::install_default_drivers();
+    let pool = sqlx::AnyPool::connect(&url).await.expect("pool");
+    use sqlx::Row as _;
+    let hashes: String = sqlx::query("SELECT token_hash FROM api_tokens")
+        .fetch_one(&pool)
+        .await
+        .expect("row")
+        .try_get(0)
+        .expect("col");
+    assert_eq!(hashes, server::store::token_hash("secret-token-1"));
+    let ids: String = sqlx::query("SELECT id FROM sessions")
+        .fetch_one(&pool)
+        .await
+        .expect("row")
+        .try_get(0)
+        .expect("col");
+    assert_ne!(ids, "session-id-1");
+    // Disabling the user ends the token (there is no admin at all, and this change removes none).
+    store
+        .update_user(
+            user.id,
+            &server::store::UserChange {
+                disabled: Some(true),
+                ..Default::default()
+            },
+        )
+        .await
+        .expect("disabled");
+    // The last enabled admin cannot be demoted.
+    let root = store
+        .create_user("root", "$argon2id$y", mig::wire::Role::Admin)
+        .await
+        .expect("admin");
+    let refused = store
+        .update_user(
+            root.id,
+            &server::store::UserChange {
+                role: Some(mig::wire::Role::Viewer),
+                ..Default::default()
+            },
+        )
+        .await;
+    assert!(
+        matches!(refused, Err(server::store::StoreError::LastAdmin)),
+        "{refused:?}"
+    );
+    assert_eq!(
+        store.user(root.id).await.expect("q").expect("root").role,
+        mig::wire::Role::Admin
+    );
+    assert!(
+        store
+            .token_user("secret-token-1")
+            .await
+            .expect("q")
+            .is_none()
+    );
+    store.revoke_token(token.id).await.expect("revoke");
+    assert!(store.revoke_token(999).await.is_err());
+}
 
 #[tokio::test]
 async fn open_in_makes_the_database_file_and_memory_works() {

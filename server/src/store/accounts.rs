@@ -143,17 +143,8 @@ impl Store {
     pub async fn update_user(&self, id: i64, change: &UserChange) -> Result<UserInfo, StoreError> {
         let mut tx = self.pool.begin().await?;
         // Write first, so concurrent changes serialise on the row (see `record_step`).
-        let updated = sqlx::query(
-            "UPDATE users SET role = COALESCE($1, role), disabled = COALESCE($2, disabled), \
-             password_hash = COALESCE($3, password_hash) WHERE id = $4",
-        )
-        .bind(change.role.map(Role::as_str))
-        .bind(change.disabled.map(i64::from))
-        .bind(change.password_hash.as_deref())
-        .bind(id)
-        .execute(&mut *tx)
-        .await?;
-        if updated.rows_affected() == 0 {
+        let updated = Self::apply_user_change(&mut tx, id, change).await?;
+        if updated == 0 {
             return Err(StoreError::UserNotFound(id));
         }
         let admins: i64 =
@@ -163,14 +154,37 @@ impl Store {
                 .try_get(0)?;
         if admins == 0 {
             tx.rollback().await?;
-            return Err(StoreError::LastAdmin);
+            // Refused only if this change is what removes the last admin (a database without one,
+            // which the first start prevents, does not block unrelated changes).
+            let before = self.user(id).await?.ok_or(StoreError::UserNotFound(id))?;
+            if before.role == Role::Admin && !before.disabled {
+                return Err(StoreError::LastAdmin);
+            }
+            let mut tx = self.pool.begin().await?;
+            Self::apply_user_change(&mut tx, id, change).await?;
+            tx.commit().await?;
+        } else {
+            tx.commit().await?;
         }
-        let row = sqlx::query(&format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1"))
-            .bind(id)
-            .fetch_one(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        user_from(&row)
+        self.user(id).await?.ok_or(StoreError::UserNotFound(id))
+    }
+
+    async fn apply_user_change(
+        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+        id: i64,
+        change: &UserChange,
+    ) -> Result<u64, StoreError> {
+        Ok(sqlx::query(
+            "UPDATE users SET role = COALESCE($1, role), disabled = COALESCE($2, disabled), \
+             password_hash = COALESCE($3, password_hash) WHERE id = $4",
+        )
+        .bind(change.role.map(Role::as_str))
+        .bind(change.disabled.map(i64::from))
+        .bind(change.password_hash.as_deref())
+        .bind(id)
+        .execute(&mut **tx)
+        .await?
+        .rows_affected())
     }
 
     /// Records a successful sign-in.
