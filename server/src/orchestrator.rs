@@ -298,8 +298,8 @@ impl Orchestrator {
             .map(|p| {
                 let name = names.get(&p.deployment_id).cloned().unwrap_or_default();
                 (
-                    (p.node, p.gpu, p.start),
-                    format!("{name} replica {}", p.replica),
+                    (p.info.node, p.info.gpu, p.info.start),
+                    format!("{name} replica {}", p.info.replica),
                 )
             })
             .collect())
@@ -638,15 +638,7 @@ impl Orchestrator {
             .placements(id)
             .await?
             .into_iter()
-            .map(|p| PlacementInfo {
-                replica: p.replica,
-                node: p.node,
-                gpu: p.gpu,
-                start: p.start,
-                profile: p.profile,
-                pid: p.pid,
-                state: p.state,
-            })
+            .map(|p| p.info)
             .collect();
         Ok(Some(DeploymentDetail {
             deployment: info_of(&d, progress_of(&steps)),
@@ -1250,11 +1242,14 @@ impl Orchestrator {
                     )
                     .await?;
                     let moved = Placement {
-                        node: node.clone(),
-                        gpu,
-                        start,
-                        state: "placed".into(),
-                        ..p.clone()
+                        deployment_id: p.deployment_id,
+                        info: PlacementInfo {
+                            node: node.clone(),
+                            gpu,
+                            start,
+                            state: "placed".into(),
+                            ..p.info.clone()
+                        },
                     };
                     self.inner.store.place(&moved).await?;
                     self.start_replica(&moved).await?;
@@ -1305,7 +1300,7 @@ impl Orchestrator {
             .await?
             .into_iter()
             .filter(|p| p.state == "placed")
-            .map(|p| (p.node, p.gpu, p.start))
+            .map(|p| (p.info.node, p.info.gpu, p.info.start))
             .collect();
         for node in &fleet.nodes {
             if node.error.is_some() || !(shape.is_empty() || node.shape.eq_ignore_ascii_case(shape))
@@ -1399,13 +1394,15 @@ impl Orchestrator {
                     };
                     let p = Placement {
                         deployment_id: d.id,
-                        replica,
-                        node,
-                        gpu,
-                        start,
-                        profile: profile.clone(),
-                        pid: pid_of(d.id, replica),
-                        state: "placed".into(),
+                        info: PlacementInfo {
+                            replica,
+                            node,
+                            gpu,
+                            start,
+                            profile: profile.clone(),
+                            pid: pid_of(d.id, replica),
+                            state: "placed".into(),
+                        },
                     };
                     self.inner.store.place(&p).await?;
                     p

@@ -127,26 +127,23 @@ pub struct Step {
 
 /// One audit record: who did what to what, when, from where (`at_ms` is set by the store on write).
 pub use mig::wire::AuditRecord as AuditEntry;
+pub use mig::wire::PlacementInfo;
 
 /// A replica's slice, as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Placement {
     /// Its deployment.
     pub deployment_id: i64,
-    /// Replica number, from 0.
-    pub replica: u32,
-    /// Node.
-    pub node: String,
-    /// GPU index.
-    pub gpu: u32,
-    /// First memory slice of its instance.
-    pub start: u8,
-    /// The instance's profile.
-    pub profile: String,
-    /// Its (simulated) process id.
-    pub pid: u32,
-    /// `placed`, or `displaced` while a drain moves it.
-    pub state: String,
+    /// The replica and its slice, as the API shows it.
+    pub info: PlacementInfo,
+}
+
+impl std::ops::Deref for Placement {
+    type Target = PlacementInfo;
+
+    fn deref(&self) -> &PlacementInfo {
+        &self.info
+    }
 }
 
 /// A pool a `shared_node_pool` deployment created, with its nodes.
@@ -683,14 +680,16 @@ impl Store {
                 };
                 Ok(Placement {
                     deployment_id: int(0)?,
-                    replica: narrow(int(1)?, "replica")?,
-                    node: r.try_get(2)?,
-                    gpu: narrow(int(3)?, "gpu")?,
-                    start: u8::try_from(int(4)?)
-                        .map_err(|_| StoreError::Corrupt("placement start".into()))?,
-                    profile: r.try_get(5)?,
-                    pid: narrow(int(6)?, "pid")?,
-                    state: r.try_get(7)?,
+                    info: PlacementInfo {
+                        replica: narrow(int(1)?, "replica")?,
+                        node: r.try_get(2)?,
+                        gpu: narrow(int(3)?, "gpu")?,
+                        start: u8::try_from(int(4)?)
+                            .map_err(|_| StoreError::Corrupt("placement start".into()))?,
+                        profile: r.try_get(5)?,
+                        pid: narrow(int(6)?, "pid")?,
+                        state: r.try_get(7)?,
+                    },
                 })
             })
             .collect()

@@ -393,13 +393,15 @@ async fn desired_configs_and_the_audit_log(url: String) {
 fn placement(id: i64, replica: u32, node: &str, gpu: u32, start: u8) -> Placement {
     Placement {
         deployment_id: id,
-        replica,
-        node: node.into(),
-        gpu,
-        start,
-        profile: "1g.20gb".into(),
-        pid: 4242 + replica,
-        state: "placed".into(),
+        info: server::store::PlacementInfo {
+            replica,
+            node: node.into(),
+            gpu,
+            start,
+            profile: "1g.20gb".into(),
+            pid: 4242 + replica,
+            state: "placed".into(),
+        },
     }
 }
 
