@@ -280,14 +280,9 @@ impl Orchestrator {
 
     /// Who runs on each placed slice: `(node, gpu, start)` → `name replica n`.
     async fn owners(&self) -> Result<BTreeMap<(String, u32, u8), String>, StoreError> {
-        let names: BTreeMap<i64, String> = self
-            .inner
-            .store
-            .deployments()
-            .await?
-            .into_iter()
-            .map(|d| (d.id, d.name))
-            .collect();
+        // Names only: this runs after every GPU change and every monitor pass, and a deployment's
+        // blueprint (up to 1 MiB) is not needed here.
+        let names = self.inner.store.deployment_names().await?;
         Ok(self
             .inner
             .store

@@ -349,6 +349,21 @@ impl Store {
         rows.iter().map(deployment_from).collect()
     }
 
+    /// Every deployment's name by id (without the blueprints, which may be large).
+    ///
+    /// # Errors
+    /// [`StoreError::Db`] on database failure.
+    pub async fn deployment_names(
+        &self,
+    ) -> Result<std::collections::BTreeMap<i64, String>, StoreError> {
+        sqlx::query("SELECT id, name FROM deployments")
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+            .collect()
+    }
+
     /// Deployments whose steps name `node` (in a step key such as `reconfigure/<node>/3` or in a
     /// message), newest first: one query, for the node page.
     ///
