@@ -26,6 +26,7 @@ use tower_sessions::session::{Id, Record};
 use tower_sessions::session_store::{self, SessionStore};
 use tower_sessions::{Expiry, Session, SessionManagerLayer};
 
+use crate::api::ApiError;
 use crate::orchestrator::random_token;
 use crate::store::{AuditEntry, Store, StoreError, UserChange};
 
@@ -665,7 +666,6 @@ pub async fn partition_cookie(req: Request, next: Next) -> Response {
 pub struct AuthState {
     /// Account actions.
     pub accounts: Accounts,
-    store: Store,
     limiter: Arc<
         tower_governor::governor::GovernorConfig<
             ClientIp,
@@ -694,8 +694,7 @@ impl AuthState {
             .finish()
             .expect("nonzero period and burst");
         Self {
-            accounts: Accounts::new(store.clone()),
-            store,
+            accounts: Accounts::new(store),
             limiter: Arc::new(limiter),
         }
     }
@@ -718,17 +717,19 @@ impl tower_governor::key_extractor::KeyExtractor for ClientIp {
 }
 
 fn client_ip<T>(req: &axum::http::Request<T>) -> IpAddr {
-    req.extensions()
+    peer_ip(req.extensions())
+}
+
+/// The TCP peer's address; unspecified when the server has none (tests calling the router directly).
+fn peer_ip(extensions: &axum::http::Extensions) -> IpAddr {
+    extensions
         .get::<ConnectInfo<SocketAddr>>()
         .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |c| c.0.ip())
 }
 
-fn json_error(status: StatusCode, code: &str, message: &str, hint: &str) -> Response {
-    (
-        status,
-        axum::Json(serde_json::json!({"error": {"code": code, "message": message, "hint": hint}})),
-    )
-        .into_response()
+/// Whether `path` is a server function's (`/api/{endpoint}`, not the REST API under `/api/v1/`).
+fn is_server_fn(path: &str) -> bool {
+    path.starts_with("/api/") && !path.starts_with("/api/v1/")
 }
 
 /// A server function's error, as its client decodes it.
@@ -765,12 +766,11 @@ pub async fn authenticate(State(auth): State<AuthState>, mut req: Request, next:
         if path == "/login" {
             return Redirect::to("/login?error=rate").into_response();
         }
-        let mut res = json_error(
-            StatusCode::TOO_MANY_REQUESTS,
-            "too_many_requests",
-            "too many sign-in attempts from this address",
-            &format!("wait {wait} s and try again"),
-        );
+        let mut res = ApiError::TooMany {
+            message: "too many sign-in attempts from this address".into(),
+            hint: format!("wait {wait} s and try again"),
+        }
+        .into_response();
         if let Ok(v) = HeaderValue::from_str(&wait.to_string()) {
             res.headers_mut().insert(header::RETRY_AFTER, v);
         }
@@ -783,35 +783,30 @@ pub async fn authenticate(State(auth): State<AuthState>, mut req: Request, next:
         .and_then(|v| v.strip_prefix("Bearer "))
         .map(|t| t.trim().to_owned());
     let need = policy(&method, &path);
+    // Public routes do not look at the caller (static files, health checks, share links, sign-in),
+    // so they cost no session or token lookup; public server functions (`whoami`) do.
     let caller = match bearer {
+        _ if need == Need::Public && !is_server_fn(&path) => None,
         Some(token) => match auth.accounts.token_caller(&token, &source).await {
             Ok(Some(c)) => Some(c),
             // A public route (a share link, sign-in) serves anyone, even with a stale token.
             Ok(None) if need == Need::Public => None,
             Ok(None) => {
-                return json_error(
-                    StatusCode::UNAUTHORIZED,
-                    "unauthorized",
-                    "the API token is unknown, revoked or expired",
-                    "create a token with POST /api/v1/login or in Settings, and send it as `Authorization: Bearer <token>`",
-                );
+                return ApiError::Unauthorized {
+                    message: "the API token is unknown, revoked or expired".into(),
+                    hint: "create a token with POST /api/v1/login or in Settings, and send it as `Authorization: Bearer <token>`".into(),
+                }
+                .into_response();
             }
-            Err(e) => {
-                return json_error(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "unavailable",
-                    &e.to_string(),
-                    "try again",
-                );
-            }
+            Err(e) => return ApiError::from(e).into_response(),
         },
         None => match req.extensions().get::<Session>().cloned() {
-            Some(session) => session_caller(&auth.store, &session, &source).await,
+            Some(session) => session_caller(&auth.accounts.store, &session, &source).await,
             None => None,
         },
     };
     if let Need::Role(role) = need {
-        let server_fn = path.starts_with("/api/") && !path.starts_with("/api/v1/");
+        let server_fn = is_server_fn(&path);
         match &caller {
             None if path.starts_with("/api/") => {
                 let msg = "sign in first";
@@ -821,12 +816,11 @@ pub async fn authenticate(State(auth): State<AuthState>, mut req: Request, next:
                         &app::error::AppError::Unauthorized(msg.into()),
                     )
                 } else {
-                    json_error(
-                        StatusCode::UNAUTHORIZED,
-                        "unauthorized",
-                        msg,
-                        "sign in at /login, or send `Authorization: Bearer <token>` (POST /api/v1/login gives one)",
-                    )
+                    ApiError::Unauthorized {
+                        message: msg.into(),
+                        hint: "sign in at /login, or send `Authorization: Bearer <token>` (POST /api/v1/login gives one)".into(),
+                    }
+                    .into_response()
                 };
             }
             None if matches!(method, Method::GET | Method::HEAD) => {
@@ -848,12 +842,11 @@ pub async fn authenticate(State(auth): State<AuthState>, mut req: Request, next:
                 return if server_fn {
                     server_fn_error(StatusCode::FORBIDDEN, &app::error::AppError::Forbidden(msg))
                 } else if path.starts_with("/api/") {
-                    json_error(
-                        StatusCode::FORBIDDEN,
-                        "forbidden",
-                        &msg,
-                        "ask an admin for the role",
-                    )
+                    ApiError::Forbidden {
+                        message: msg,
+                        hint: "ask an admin for the role".into(),
+                    }
+                    .into_response()
                 } else {
                     (StatusCode::FORBIDDEN, msg).into_response()
                 };
@@ -1016,12 +1009,7 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for ConnectInfoOpt {
         parts: &mut axum::http::request::Parts,
         _state: &S,
     ) -> Result<Self, Self::Rejection> {
-        Ok(Self(
-            parts
-                .extensions
-                .get::<ConnectInfo<SocketAddr>>()
-                .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |c| c.0.ip()),
-        ))
+        Ok(Self(peer_ip(&parts.extensions)))
     }
 }
 
@@ -1029,8 +1017,7 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for ConnectInfoOpt {
 /// 500; the body is our [`app::error::AppError`], whose variant says what happened (a revoked share
 /// link is a 410, not a server fault), so logs and monitoring see the truth.
 pub async fn server_fn_status(req: Request, next: Next) -> Response {
-    let path = req.uri().path();
-    let server_fn = path.starts_with("/api/") && !path.starts_with("/api/v1/");
+    let server_fn = is_server_fn(req.uri().path());
     let res = next.run(req).await;
     if !server_fn || res.status() != StatusCode::INTERNAL_SERVER_ERROR {
         return res;
