@@ -310,20 +310,6 @@ impl Orchestrator {
         self.inner.revocations.subscribe()
     }
 
-    /// The share link a token opens, if it is valid now.
-    ///
-    /// # Errors
-    /// [`OrchestratorError::Store`] on database failure.
-    pub async fn share_link(
-        &self,
-        token: &str,
-    ) -> Result<Option<mig::wire::ShareInfo>, OrchestratorError> {
-        Ok(match self.inner.store.share(token).await? {
-            crate::store::ShareAccess::Valid(link) => Some(link),
-            _ => None,
-        })
-    }
-
     fn publish(&self, event: Event) {
         // No receiver is not an error: nobody is watching.
         let _ = self.inner.events.send(event);
@@ -570,6 +556,18 @@ impl Orchestrator {
     /// [`OrchestratorError::Gone`] for an expired or revoked link; [`OrchestratorError::NotFound`]
     /// (id 0) for an unknown token.
     pub async fn shared(&self, token: &str) -> Result<DeploymentDetail, OrchestratorError> {
+        Ok(self.shared_link(token).await?.1)
+    }
+
+    /// [`Orchestrator::shared`], with the link itself (its id and expiry, for a live stream that
+    /// must end when the link does).
+    ///
+    /// # Errors
+    /// As [`Orchestrator::shared`].
+    pub async fn shared_link(
+        &self,
+        token: &str,
+    ) -> Result<(mig::wire::ShareInfo, DeploymentDetail), OrchestratorError> {
         use crate::store::ShareAccess;
         let link = match self.inner.store.share(token).await? {
             ShareAccess::Valid(link) => link,
@@ -592,7 +590,7 @@ impl Orchestrator {
             .await?
             .ok_or(OrchestratorError::NotFound(link.deployment_id))?;
         detail.blueprint = String::new();
-        Ok(detail)
+        Ok((link, detail))
     }
 
     /// Every deployment, newest first.

@@ -198,26 +198,16 @@ pub async fn shared_events(
     State(state): State<AppState>,
     Path(token): Path<String>,
 ) -> Result<Response, ApiError> {
-    let detail = state
+    // Subscribed before the link is checked, so a revocation in between is not missed.
+    let mut revoked = state.orchestrator().revocations();
+    let (link, detail) = state
         .orchestrator()
-        .shared(&token)
+        .shared_link(&token)
         .await
         .map_err(orchestrator_error)?;
     let id = detail.deployment.id;
-    let Some(link) = state
-        .orchestrator()
-        .share_link(&token)
-        .await
-        .map_err(orchestrator_error)?
-    else {
-        return Err(ApiError::Gone {
-            message: "this share link is no longer valid".into(),
-            hint: "ask its owner for a new link".into(),
-        });
-    };
     // The stream ends when the link is revoked or expires: a last `resync` makes the page ask
     // again, and learn that the link is gone.
-    let mut revoked = state.orchestrator().revocations();
     let left_ms = link
         .expires_ms
         .saturating_sub(crate::store::now_ms())
