@@ -27,8 +27,8 @@ use tower_sessions::session_store::{self, SessionStore};
 use tower_sessions::{Expiry, Session, SessionManagerLayer};
 
 use crate::api::ApiError;
-use crate::orchestrator::random_token;
-use crate::store::{AuditEntry, Store, StoreError, UserChange};
+use crate::orchestrator::{Actor, random_token};
+use crate::store::{Store, StoreError, UserChange};
 
 /// The session cookie's name.
 pub const COOKIE: &str = "migboard_session";
@@ -241,18 +241,6 @@ fn check_password(password: &str) -> Result<(), AccountError> {
     Ok(())
 }
 
-fn audit_entry(caller: &Caller, action: &str, target: String, detail: String) -> AuditEntry {
-    let actor = crate::orchestrator::Actor::of(caller);
-    AuditEntry {
-        at_ms: 0,
-        actor: actor.name,
-        action: action.into(),
-        target,
-        detail,
-        source: actor.source,
-    }
-}
-
 /// Account actions, each checked and audited. Shared by the REST API and the server functions.
 #[derive(Debug, Clone)]
 pub struct Accounts {
@@ -294,14 +282,11 @@ impl Accounts {
             .create_user("admin", &hash_password(&password)?, Role::Admin)
             .await?;
         self.store
-            .audit(&AuditEntry {
-                at_ms: 0,
-                actor: "system".into(),
-                action: "user.create".into(),
-                target: format!("user {} ({})", user.id, user.username),
-                detail: "first start: role admin".into(),
-                source: "local".into(),
-            })
+            .audit(&Actor::new("system", "local").audit(
+                "user.create",
+                format!("user {} ({})", user.id, user.username),
+                "first start: role admin".into(),
+            ))
             .await?;
         Ok(generated.then_some(password))
     }
@@ -331,27 +316,23 @@ impl Accounts {
         let Some(user) = user.filter(|_| ok) else {
             tracing::warn!(username, source, "sign-in refused");
             self.store
-                .audit(&AuditEntry {
-                    at_ms: 0,
-                    actor: username.chars().take(64).collect(),
-                    action: "login.failed".into(),
-                    target: format!("{how} sign-in"),
-                    detail: String::new(),
-                    source: source.into(),
-                })
+                .audit(
+                    &Actor::new(username.chars().take(64).collect::<String>(), source).audit(
+                        "login.failed",
+                        format!("{how} sign-in"),
+                        String::new(),
+                    ),
+                )
                 .await?;
             return Err(AccountError::BadCredentials);
         };
         self.store.record_login(user.id).await?;
         self.store
-            .audit(&AuditEntry {
-                at_ms: 0,
-                actor: user.username.clone(),
-                action: "login".into(),
-                target: format!("{how} sign-in"),
-                detail: String::new(),
-                source: source.into(),
-            })
+            .audit(&Actor::new(user.username.clone(), source).audit(
+                "login",
+                format!("{how} sign-in"),
+                String::new(),
+            ))
             .await?;
         Ok(user.clone())
     }
@@ -403,8 +384,7 @@ impl Accounts {
             .create_token(caller.user_id, name, &token, expires)
             .await?;
         self.store
-            .audit(&audit_entry(
-                caller,
+            .audit(&Actor::of(caller).audit(
                 "token.create",
                 format!("token {} ({})", info.id, info.name),
                 days.map_or_else(|| "no expiry".into(), |d| format!("{d} days")),
@@ -434,8 +414,7 @@ impl Accounts {
         }
         let info = self.store.revoke_token(id).await?;
         self.store
-            .audit(&audit_entry(
-                caller,
+            .audit(&Actor::of(caller).audit(
                 "token.revoke",
                 format!("token {} ({}) of {}", info.id, info.name, info.username),
                 String::new(),
@@ -471,8 +450,7 @@ impl Accounts {
             .create_user(username, &hash_password(password)?, role)
             .await?;
         self.store
-            .audit(&audit_entry(
-                caller,
+            .audit(&Actor::of(caller).audit(
                 "user.create",
                 format!("user {} ({})", user.id, user.username),
                 format!("role {role}"),
@@ -528,8 +506,7 @@ impl Accounts {
             what.push("password set".to_owned());
         }
         self.store
-            .audit(&audit_entry(
-                caller,
+            .audit(&Actor::of(caller).audit(
                 "user.update",
                 format!("user {} ({})", user.id, user.username),
                 what.join(", "),

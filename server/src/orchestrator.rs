@@ -18,7 +18,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, RwLock};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use mig::blueprint::{Action, Blueprint, Catalogue, Context, GpuRequest, Issue, Target};
 use mig::wire::{
@@ -28,6 +28,7 @@ use mig::wire::{
 use tokio::sync::{Mutex, Notify, broadcast};
 
 use crate::cluster::{Cluster, ClusterError, Fleet, NewNode, WorkloadSpec};
+use crate::store::now_ms;
 use crate::store::{
     AuditEntry, Deployment, NewDeployment, Placement, Sample, Store, StoreError, StoredPool,
 };
@@ -134,12 +135,6 @@ impl std::fmt::Debug for Inner {
     }
 }
 
-fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-}
-
 /// The simulated process id of replica `replica` of deployment `id`: stable, so a restarted
 /// orchestrator starting it again finds the same process.
 fn pid_of(id: i64, replica: u32) -> u32 {
@@ -156,6 +151,28 @@ pub struct Actor {
 }
 
 impl Actor {
+    /// An actor by name and client address.
+    #[must_use]
+    pub fn new(name: impl Into<String>, source: impl Into<String>) -> Self {
+        Self {
+            name: name.into(),
+            source: source.into(),
+        }
+    }
+
+    /// The audit record of this actor doing `action` to `target` (its time is set by the store).
+    #[must_use]
+    pub fn audit(&self, action: &str, target: String, detail: String) -> AuditEntry {
+        AuditEntry {
+            at_ms: 0,
+            actor: self.name.clone(),
+            action: action.into(),
+            target,
+            detail,
+            source: self.source.clone(),
+        }
+    }
+
     /// The actor of a signed-in request.
     #[must_use]
     pub fn of(caller: &mig::wire::Caller) -> Self {
@@ -368,18 +385,15 @@ impl Orchestrator {
         };
         self.inner
             .store
-            .audit(&AuditEntry {
-                at_ms: 0,
-                actor: actor.name.clone(),
-                action: "deploy".into(),
-                target: format!("deployment {} ({})", created.id, created.name),
-                detail: if drain {
+            .audit(&actor.audit(
+                "deploy",
+                format!("deployment {} ({})", created.id, created.name),
+                if drain {
                     "drain allowed".into()
                 } else {
                     String::new()
                 },
-                source: actor.source.clone(),
-            })
+            ))
             .await?;
         tracing::info!(id = created.id, name = %created.name, mode = %created.mode, "deployment scheduled");
         let info = self.info(&created).await?;
@@ -422,14 +436,11 @@ impl Orchestrator {
             .await?;
         self.inner
             .store
-            .audit(&AuditEntry {
-                at_ms: 0,
-                actor: actor.name.clone(),
-                action: "undeploy".into(),
-                target: format!("deployment {id} ({})", d.name),
-                detail: String::new(),
-                source: actor.source.clone(),
-            })
+            .audit(&actor.audit(
+                "undeploy",
+                format!("deployment {id} ({})", d.name),
+                String::new(),
+            ))
             .await?;
         let info = self.announce(id).await?;
         self.inner.wake.notify_one();
@@ -491,14 +502,11 @@ impl Orchestrator {
         };
         self.inner
             .store
-            .audit(&AuditEntry {
-                at_ms: 0,
-                actor: actor.name.clone(),
-                action: "share".into(),
-                target: format!("deployment {id}"),
-                detail: format!("link {} for {days} day(s)", link.id),
-                source: actor.source.clone(),
-            })
+            .audit(&actor.audit(
+                "share",
+                format!("deployment {id}"),
+                format!("link {} for {days} day(s)", link.id),
+            ))
             .await?;
         Ok(mig::wire::CreatedShare {
             path: format!("/share/{token}"),
@@ -536,14 +544,11 @@ impl Orchestrator {
         };
         self.inner
             .store
-            .audit(&AuditEntry {
-                at_ms: 0,
-                actor: actor.name.clone(),
-                action: "revoke-share".into(),
-                target: format!("deployment {}", link.deployment_id),
-                detail: format!("link {share_id}"),
-                source: actor.source.clone(),
-            })
+            .audit(&actor.audit(
+                "revoke-share",
+                format!("deployment {}", link.deployment_id),
+                format!("link {share_id}"),
+            ))
             .await?;
         let _ = self.inner.revocations.send(share_id);
         Ok(link)
