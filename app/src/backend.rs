@@ -123,12 +123,6 @@ pub fn caller() -> Result<Caller, AppError> {
         .ok_or_else(|| AppError::Unauthorized("sign in first".to_owned()))
 }
 
-/// The signed-in caller, if any (for pages that show who is signed in).
-#[must_use]
-pub fn caller_opt() -> Option<Caller> {
-    caller().ok()
-}
-
 /// A boxed future, so [`Backend`] stays a trait object.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 

@@ -12,7 +12,7 @@ use crate::error::AppError;
 /// Never on the server; [`AppError::Transport`] when the request fails.
 #[server(endpoint = "whoami")]
 pub async fn whoami() -> Result<Option<Caller>, AppError> {
-    Ok(crate::backend::caller_opt())
+    Ok(crate::backend::caller().ok())
 }
 
 /// The caller's API tokens (an admin sees everyone's).
