@@ -28,7 +28,8 @@ pub struct Config {
     pub data_dir: PathBuf,
 
     /// Where the fleet comes from: `embedded` (simulated GPUs behind real node agents started by
-    /// migboard) or `none` (the default fleet's layout as fixed data, no agents).
+    /// migboard), `kubernetes` (the cluster's GPU nodes; in-cluster service account or KUBECONFIG) or
+    /// `none` (the default fleet's layout as fixed data, no agents).
     #[arg(long, env = "MIGBOARD_CLUSTER", default_value = "embedded")]
     pub cluster: ClusterKind,
 
@@ -56,6 +57,54 @@ pub struct Config {
     /// behind a TLS-terminating proxy).
     #[arg(long, env = "MIGBOARD_COOKIE_SECURE", default_value_t = false)]
     pub cookie_secure: bool,
+
+    /// Kubernetes: the namespace migboard runs in (its agents, its leader Lease).
+    #[arg(long, env = "MIGBOARD_NAMESPACE", default_value = "migboard")]
+    pub namespace: String,
+
+    /// Kubernetes: the namespace blueprints' Deployments, Jobs and Services are created in.
+    #[arg(
+        long,
+        env = "MIGBOARD_WORKLOAD_NAMESPACE",
+        default_value = "migboard-workloads"
+    )]
+    pub workload_namespace: String,
+
+    /// Kubernetes: the node label naming a node's pool (`migboard.io/pool` is read when a node lacks it).
+    #[arg(long, env = "MIGBOARD_POOL_LABEL", default_value = crate::cluster::kubernetes::OKE_POOL)]
+    pub pool_label: String,
+
+    /// Kubernetes: the label selector of GPU nodes (GPU Feature Discovery sets this label).
+    #[arg(
+        long,
+        env = "MIGBOARD_GPU_NODE_SELECTOR",
+        default_value = "nvidia.com/gpu.present=true"
+    )]
+    pub gpu_node_selector: String,
+
+    /// Kubernetes: who changes MIG instances: `agent` (migboard's DaemonSet, with the GPU Operator's
+    /// label protocol) or `mig-manager` (NVIDIA's, when the cluster runs it: migboard sets
+    /// `nvidia.com/mig.config` and watches `nvidia.com/mig.config.state`).
+    #[arg(long, env = "MIGBOARD_MIG_APPLY", default_value = "agent")]
+    pub mig_apply: crate::cluster::kubernetes::ApplyMode,
+
+    /// Kubernetes: a file holding the node agents' bearer token (the mounted Secret).
+    #[arg(long, env = "MIGBOARD_AGENT_TOKEN_FILE")]
+    pub agent_token_file: Option<PathBuf>,
+
+    /// Kubernetes: seconds a drain may wait for evictions (PodDisruptionBudgets) before giving up.
+    #[arg(long, env = "MIGBOARD_DRAIN_TIMEOUT_S", default_value_t = 300)]
+    pub drain_timeout_s: u64,
+
+    /// Kubernetes: the Lease electing one orchestrator among replicas; empty turns election off
+    /// (run one replica only).
+    #[arg(long, env = "MIGBOARD_LEADER_LEASE", default_value = "migboard-leader")]
+    pub leader_lease: String,
+
+    /// Kubernetes: seconds the leader Lease lasts without renewal (a crashed leader's successor takes
+    /// over after this long).
+    #[arg(long, env = "MIGBOARD_LEASE_SECONDS", default_value_t = 15)]
+    pub lease_seconds: u64,
 }
 
 /// The cluster backend to use.
@@ -63,6 +112,8 @@ pub struct Config {
 pub enum ClusterKind {
     /// Simulated GPUs behind real node agents, started by migboard.
     Embedded,
+    /// The cluster's GPU nodes, through the Kubernetes API.
+    Kubernetes,
     /// The default fleet's layout as fixed data; nothing runs.
     None,
 }

@@ -30,6 +30,7 @@ async fn main() -> anyhow::Result<()> {
     }
     .context("opening the database (DATABASE_URL, or migboard.db in the data directory)")?;
     let catalogue = std::sync::Arc::new(server::state::catalogue());
+    let mut options = server::orchestrator::Options::default();
     let cluster: std::sync::Arc<dyn server::cluster::Cluster> = match config.cluster {
         ClusterKind::None => std::sync::Arc::new(server::cluster::Fixed::new(
             &embedded::FleetSpec::default_fleet(),
@@ -57,15 +58,15 @@ async fn main() -> anyhow::Result<()> {
                     )?;
             std::sync::Arc::new(cluster)
         }
+        ClusterKind::Kubernetes => {
+            let (cluster, leadership) = kubernetes(&config, catalogue.clone()).await?;
+            if let Some(leadership) = leadership {
+                options.leadership = leadership;
+            }
+            cluster
+        }
     };
-    let state = server::AppState::start(
-        leptos_options,
-        cluster,
-        catalogue,
-        store,
-        server::orchestrator::Options::default(),
-    )
-    .await;
+    let state = server::AppState::start(leptos_options, cluster, catalogue, store, options).await;
     if let Some(node) = state.fleet().nodes.iter().find(|n| n.error.is_some()) {
         tracing::warn!(node = %node.name, error = ?node.error, "a node agent did not answer");
     }
@@ -93,6 +94,71 @@ async fn main() -> anyhow::Result<()> {
     .context("serving HTTP")?;
     info!("migboard stopped");
     Ok(())
+}
+
+/// The Kubernetes backend and, unless turned off, this replica's leadership.
+async fn kubernetes(
+    config: &Config,
+    catalogue: std::sync::Arc<mig::blueprint::Catalogue>,
+) -> anyhow::Result<(
+    std::sync::Arc<dyn server::cluster::Cluster>,
+    Option<server::cluster::kubernetes::lease::Leadership>,
+)> {
+    use server::cluster::kubernetes::{self, lease};
+    let kube_config = kube::Config::infer()
+        .await
+        .context("finding Kubernetes (the in-cluster service account, or KUBECONFIG)")?;
+    let client = kube::Client::try_from(kube_config.clone()).context("connecting to Kubernetes")?;
+    let agent_token = match &config.agent_token_file {
+        Some(path) => std::fs::read_to_string(path)
+            .with_context(|| format!("reading the agent token file {}", path.display()))?
+            .trim()
+            .to_owned(),
+        None => std::env::var("MIGBOARD_AGENT_TOKEN").unwrap_or_default(),
+    };
+    if agent_token.is_empty() && config.mig_apply == kubernetes::ApplyMode::Agent {
+        anyhow::bail!(
+            "--mig-apply agent needs the agents' token: set --agent-token-file (MIGBOARD_AGENT_TOKEN_FILE) or MIGBOARD_AGENT_TOKEN"
+        );
+    }
+    let options = kubernetes::Options {
+        namespace: config.namespace.clone(),
+        workload_namespace: config.workload_namespace.clone(),
+        pool_label: config.pool_label.clone(),
+        node_selector: config.gpu_node_selector.clone(),
+        agent_token,
+        apply_mode: config.mig_apply,
+        drain_timeout: std::time::Duration::from_secs(config.drain_timeout_s),
+        ..kubernetes::Options::default()
+    };
+    let cluster = kubernetes::Kubernetes::start(kube_config, options, catalogue)
+        .await
+        .context("starting the Kubernetes backend")?;
+    if config.leader_lease.is_empty() {
+        return Ok((std::sync::Arc::new(cluster), None));
+    }
+    let identity = std::env::var("POD_NAME")
+        .or_else(|_| std::env::var("HOSTNAME"))
+        .unwrap_or_else(|_| format!("migboard-{}", std::process::id()));
+    let elector = lease::Elector::new(
+        client,
+        &config.namespace,
+        &config.leader_lease,
+        &identity,
+        std::time::Duration::from_secs(config.lease_seconds.max(1)),
+    );
+    let (leadership, _task) = elector.spawn();
+    let mut watch = leadership.clone();
+    tokio::spawn(async move {
+        watch.acquired().await;
+        watch.lost().await;
+        // Another replica may lead now: stop before two orchestrators overlap; Kubernetes restarts
+        // this one as a follower.
+        tracing::error!("lost the leader lease; exiting");
+        std::process::exit(1);
+    });
+    info!(%identity, lease = %config.leader_lease, "leader election on");
+    Ok((std::sync::Arc::new(cluster), Some(leadership)))
 }
 
 /// Resolves on Ctrl-C or SIGTERM so in-flight requests can finish.

@@ -27,14 +27,17 @@ use mig::wire::{
 };
 use tokio::sync::{Mutex, Notify, broadcast};
 
-use crate::cluster::{Cluster, ClusterError, Fleet, NewNode, WorkloadSpec};
+use crate::cluster::kubernetes::lease::Leadership;
+use crate::cluster::{
+    Cluster, ClusterError, ClusterWorkload, Fleet, NewNode, Scheduling, WorkloadSpec,
+};
 use crate::store::now_ms;
 use crate::store::{
     AuditEntry, Deployment, NewDeployment, Placement, Sample, Store, StoreError, StoredPool,
 };
 
 /// How the orchestrator paces itself.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Options {
     /// How often the fleet is read, monitored deployments checked and memory sampled.
     pub monitor_interval: Duration,
@@ -42,6 +45,8 @@ pub struct Options {
     pub retry_after: Duration,
     /// How often memory samples are written.
     pub sample_every: Duration,
+    /// Whether this replica drives deployments (one leader among replicas; always, alone).
+    pub leadership: Leadership,
 }
 
 impl Default for Options {
@@ -50,6 +55,7 @@ impl Default for Options {
             monitor_interval: Duration::from_secs(2),
             retry_after: Duration::from_secs(2),
             sample_every: Duration::from_secs(10),
+            leadership: Leadership::always(),
         }
     }
 }
@@ -229,11 +235,24 @@ impl Orchestrator {
     }
 
     /// Starts the worker (which first resumes every unfinished deployment) and the monitor loop.
+    ///
+    /// With several replicas, deployments are driven and monitored only while
+    /// [`Options::leadership`] says this one leads; the fleet is read either way, so every replica
+    /// serves a current view.
     pub fn spawn(&self) {
+        let leadership = self.inner.options.leadership.clone();
         let worker = self.clone();
-        tokio::spawn(async move { worker.work_loop().await });
+        let mut led = leadership.clone();
+        tokio::spawn(async move {
+            led.acquired().await;
+            worker.work_loop().await;
+        });
         let monitor = self.clone();
-        tokio::spawn(async move { monitor.monitor_loop().await });
+        tokio::spawn(async move { monitor.monitor_loop(leadership).await });
+    }
+
+    fn schedules(&self) -> Scheduling {
+        self.inner.cluster.scheduling()
     }
 
     /// The database.
@@ -741,7 +760,9 @@ impl Orchestrator {
                     retry = true;
                 }
             }
-            let wait = if retry {
+            // Alone, every submission wakes this worker; an elected leader also polls, for
+            // deployments submitted through other replicas.
+            let wait = if retry || !self.inner.options.leadership.is_solo() {
                 self.inner.options.retry_after
             } else {
                 Duration::from_secs(3600)
@@ -997,7 +1018,26 @@ impl Orchestrator {
         )
         .await?;
         if !update.labels.is_empty() {
-            self.step(d.id, "labels", "skipped", "node labels are recorded in the blueprint; the embedded fleet has no node labels to set").await?;
+            let mut set = Vec::new();
+            for node in &nodes {
+                match self.inner.cluster.set_labels(node, &update.labels).await {
+                    Ok(()) => set.push(node.as_str()),
+                    Err(ClusterError::Unsupported(_)) => break,
+                    Err(e) => return Err(e.into()),
+                }
+            }
+            if set.is_empty() {
+                self.step(d.id, "labels", "skipped", "node labels are recorded in the blueprint; the embedded fleet has no node labels to set").await?;
+            } else {
+                let names: Vec<&String> = update.labels.keys().collect();
+                self.step(
+                    d.id,
+                    "labels",
+                    "done",
+                    &format!("labels {names:?} set on {}", set.join(", ")),
+                )
+                .await?;
+            }
         }
         match &update.mig_config {
             Some(config) => {
@@ -1016,6 +1056,9 @@ impl Orchestrator {
         nodes: &[String],
         config: &str,
     ) -> Result<(), Failure> {
+        if self.schedules() == Scheduling::Cluster {
+            return self.reconfigure_nodes(d, nodes, config).await;
+        }
         let fleet = self.refresh().await;
         let steps = self.inner.store.steps(d.id).await?;
         let known: BTreeSet<&str> = steps.iter().map(|s| s.key.as_str()).collect();
@@ -1179,6 +1222,51 @@ impl Orchestrator {
             self.inner.store.set_desired(node, config).await?;
         }
         self.reschedule(d.id).await
+    }
+
+    /// [`Orchestrator::reconfigure`] on a cluster that schedules its own pods: a whole node at a time;
+    /// the cluster checks the node is idle of GPU pods (or drains it when the deployment allows) and
+    /// its controllers reschedule what was evicted.
+    async fn reconfigure_nodes(
+        &self,
+        d: &Deployment,
+        nodes: &[String],
+        config: &str,
+    ) -> Result<(), Failure> {
+        let done = self.done_steps(d.id).await?;
+        for node in nodes {
+            let key = format!("reconfigure/{node}");
+            if done.contains(&key) {
+                continue;
+            }
+            let how = if d.drain {
+                ", draining its GPU pods first if any run"
+            } else {
+                ""
+            };
+            self.step(
+                d.id,
+                &key,
+                "running",
+                &format!("applying {config} to {node}{how}"),
+            )
+            .await?;
+            match self.inner.cluster.apply(node, config, &[], d.drain).await {
+                Ok(()) => {}
+                Err(e) => {
+                    let f = Failure::from(e);
+                    if let Failure::Permanent(m) = &f {
+                        self.step(d.id, &key, "failed", m).await?;
+                    }
+                    return Err(f);
+                }
+            }
+            self.step(d.id, &key, "done", &format!("{node} on {config}"))
+                .await?;
+            self.inner.store.set_desired(node, config).await?;
+            self.refresh().await;
+        }
+        Ok(())
     }
 
     /// Places every displaced replica again (after a drain), or fails its deployment. Each move is
@@ -1345,6 +1433,24 @@ impl Orchestrator {
     }
 
     async fn run_workload(&self, d: &Deployment, w: &mig::blueprint::Workload) -> Outcome {
+        if self.schedules() == Scheduling::Cluster {
+            let blueprint = self.parse(d)?;
+            let made = self
+                .inner
+                .cluster
+                .deploy_workload(ClusterWorkload {
+                    id: d.id,
+                    blueprint: &blueprint,
+                    workload: w,
+                })
+                .await?;
+            self.step(d.id, "objects", "done", &format!("created {made}"))
+                .await?;
+            return Ok((
+                Status::Monitoring,
+                format!("{made}: waiting for {} replica(s)", w.replicas),
+            ));
+        }
         let profile = match &w.gpu {
             GpuRequest::Mig(p) => p.clone(),
             other => {
@@ -1380,7 +1486,7 @@ impl Orchestrator {
                                 .nodes
                                 .iter()
                                 .fold((0, 0), |(f, t), n| {
-                                    let (nf, nt) = n.slices_of(&profile);
+                                    let (nt, nf) = n.slices_of(&profile);
                                     (f + nf, t + nt)
                                 });
                         let message = format!(
@@ -1426,6 +1532,20 @@ impl Orchestrator {
     }
 
     async fn undeploy_now(&self, d: &Deployment) -> Outcome {
+        if self.schedules() == Scheduling::Cluster
+            && self
+                .parse(d)
+                .is_ok_and(|b| matches!(b.action, Action::Workload(_)))
+        {
+            let gone = self.inner.cluster.delete_workload(d.id).await?;
+            self.step(
+                d.id,
+                "undeploy/objects",
+                "done",
+                &format!("deleted {gone} object(s) labelled with this deployment"),
+            )
+            .await?;
+        }
         for p in self.inner.store.placements(d.id).await? {
             let key = format!("undeploy/replica/{}", p.replica);
             if p.state == "placed" {
@@ -1474,11 +1594,14 @@ impl Orchestrator {
 
     // ----- the monitor -----
 
-    async fn monitor_loop(&self) {
+    async fn monitor_loop(&self, leadership: Leadership) {
         let mut last_sample = 0i64;
         loop {
             tokio::time::sleep(self.inner.options.monitor_interval).await;
             let fleet = self.refresh().await;
+            if !leadership.is_leader() {
+                continue;
+            }
             let now = now_ms();
             if now - last_sample
                 >= i64::try_from(self.inner.options.sample_every.as_millis()).unwrap_or(i64::MAX)
@@ -1530,6 +1653,12 @@ impl Orchestrator {
             .into_iter()
             .filter(|d| d.status == Status::Monitoring)
             .collect();
+        if self.schedules() == Scheduling::Cluster {
+            for d in monitored {
+                self.check_cluster_workload(&d).await?;
+            }
+            return Ok(());
+        }
         for d in monitored {
             let placements = self.inner.store.placements(d.id).await?;
             let running_on = |p: &Placement| {
@@ -1576,6 +1705,52 @@ impl Orchestrator {
             {
                 self.step(d.id, "monitor", "done", &message).await?;
             }
+        }
+        Ok(())
+    }
+}
+
+impl Orchestrator {
+    /// One monitoring pass over a cluster-scheduled workload: its readiness as an event and a step,
+    /// and a job's end as the deployment's end.
+    async fn check_cluster_workload(&self, d: &Deployment) -> Result<(), Failure> {
+        let status = match self.inner.cluster.workload_status(d.id).await {
+            Ok(s) => s,
+            Err(e) if !e.is_transient() => {
+                self.set_status(d.id, Status::Failed, &e.to_string())
+                    .await?;
+                return Ok(());
+            }
+            Err(e) => return Err(e.into()),
+        };
+        self.publish(Event::Monitor {
+            deployment_id: d.id,
+            running: status.ready,
+            total: status.wanted,
+            at_ms: now_ms(),
+        });
+        let mut message = format!("{}/{} replica(s) ready", status.ready, status.wanted);
+        if !status.detail.is_empty() {
+            message.push_str(&format!("; {}", status.detail));
+        }
+        let steps = self.inner.store.steps(d.id).await?;
+        if steps
+            .iter()
+            .find(|s| s.key == "monitor")
+            .is_none_or(|s| s.message != message)
+        {
+            self.step(d.id, "monitor", "done", &message).await?;
+        }
+        match status.finished {
+            Some(true) => {
+                self.set_status(d.id, Status::Completed, &format!("job finished: {message}"))
+                    .await?
+            }
+            Some(false) => {
+                self.set_status(d.id, Status::Failed, &format!("job failed: {message}"))
+                    .await?
+            }
+            None => {}
         }
         Ok(())
     }

@@ -64,6 +64,7 @@ async fn world_on(url: Option<String>) -> World {
             monitor_interval: Duration::from_millis(200),
             retry_after: Duration::from_millis(200),
             sample_every: Duration::from_millis(200),
+            ..Options::default()
         },
     )
     .await;

@@ -11,10 +11,6 @@ use std::process::Stdio;
 use std::sync::Arc;
 use std::time::Duration;
 
-use http_body_util::{BodyExt, Full};
-use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::TokioExecutor;
 use mig::blueprint::Catalogue;
 use mig::shape::NodeShape;
 use std::sync::RwLock;
@@ -22,9 +18,8 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 
 use tokio::sync::Mutex;
 
-use super::{
-    BoxFuture, BusyInstance, Cluster, ClusterError, Fleet, NewNode, Node, Pool, WorkloadSpec,
-};
+use super::agent::{AgentClient, Endpoint};
+use super::{BoxFuture, Cluster, ClusterError, Fleet, NewNode, Node, Pool, WorkloadSpec};
 
 /// A pool of the fleet to run.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -281,13 +276,21 @@ struct AgentNode {
     sim: Option<SimProcess>,
 }
 
+impl AgentNode {
+    fn endpoint(&self) -> Endpoint<'_> {
+        Endpoint {
+            node: &self.name,
+            url: &self.url,
+            token: &self.token,
+        }
+    }
+}
+
 #[derive(Debug)]
 struct SimProcess {
     _child: tokio::process::Child,
     files: [PathBuf; 2],
 }
-
-type HttpClient = Client<HttpConnector, Full<bytes::Bytes>>;
 
 /// The embedded fleet.
 #[derive(Debug)]
@@ -295,7 +298,7 @@ pub struct Embedded {
     nodes: RwLock<Vec<Arc<AgentNode>>>,
     pools: RwLock<Vec<Pool>>,
     catalogue: Arc<Catalogue>,
-    client: HttpClient,
+    agents: AgentClient,
     dir: PathBuf,
     agent_bin: PathBuf,
     sim_latency: Duration,
@@ -356,12 +359,11 @@ impl Embedded {
         tokio::fs::create_dir_all(&dir)
             .await
             .map_err(|e| ClusterError::Start(format!("creating {}: {e}", dir.display())))?;
-        let client: HttpClient = Client::builder(TokioExecutor::new()).build_http();
         let fleet = Self {
             nodes: RwLock::new(Vec::new()),
             pools: RwLock::new(Vec::new()),
             catalogue,
-            client,
+            agents: AgentClient::default(),
             dir,
             agent_bin: agent_bin.to_owned(),
             sim_latency: spec.sim_latency,
@@ -393,7 +395,8 @@ impl Embedded {
                 };
                 if let (true, Some(config)) = (first_start, &pool.mig_config) {
                     fleet
-                        .apply_all(&agent, config, &[], false)
+                        .agents
+                        .apply(&agent.endpoint(), config, &[], false)
                         .await
                         .map_err(|e| ClusterError::Start(e.to_string()))?;
                 }
@@ -439,133 +442,6 @@ impl Embedded {
         )
     }
 
-    async fn request(
-        &self,
-        node: &AgentNode,
-        method: &str,
-        path: &str,
-        body: Option<String>,
-    ) -> Result<(u16, String), ClusterError> {
-        let err = |message: String| ClusterError::Node {
-            node: node.name.clone(),
-            message,
-        };
-        let request = hyper::Request::builder()
-            .method(method)
-            .uri(format!("{}{path}", node.url))
-            .header("authorization", format!("Bearer {}", node.token))
-            .header("content-type", "application/json")
-            .body(Full::new(bytes::Bytes::from(body.unwrap_or_default())))
-            .map_err(|e| err(e.to_string()))?;
-        let response = tokio::time::timeout(Duration::from_secs(10), self.client.request(request))
-            .await
-            .map_err(|_| err(format!("{method} {path}: no answer within 10 s")))?
-            .map_err(|e| err(format!("{method} {path}: {e}")))?;
-        let status = response.status().as_u16();
-        let bytes = response
-            .into_body()
-            .collect()
-            .await
-            .map_err(|e| err(format!("{method} {path}: reading the answer: {e}")))?
-            .to_bytes();
-        Ok((status, String::from_utf8_lossy(&bytes).into_owned()))
-    }
-
-    /// Applies named config `config` to GPUs `gpus` of `node` (all when empty) and waits for the
-    /// agent to finish. A 409 because an earlier apply still runs (a restarted server finds its
-    /// agents resuming their journals) is waited out.
-    async fn apply_all(
-        &self,
-        node: &AgentNode,
-        config: &str,
-        gpus: &[u32],
-        drained: bool,
-    ) -> Result<(), ClusterError> {
-        let refused = |message: String| ClusterError::Refused {
-            node: node.name.clone(),
-            message,
-        };
-        let transient = |message: String| ClusterError::Node {
-            node: node.name.clone(),
-            message,
-        };
-        let body =
-            serde_json::json!({ "config": config, "gpus": gpus, "drained": drained }).to_string();
-        let mut answer = self
-            .request(node, "POST", "/v1/apply", Some(body.clone()))
-            .await?;
-        for _ in 0..300 {
-            if answer.0 != 409 || !answer.1.contains("\"busy\"") {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-            answer = self
-                .request(node, "POST", "/v1/apply", Some(body.clone()))
-                .await?;
-        }
-        let (status, answer) = answer;
-        let value: serde_json::Value = serde_json::from_str(&answer).unwrap_or_default();
-        match status {
-            202 => {}
-            409 if value["error"]["code"] == "in_use" => {
-                let busy = serde_json::from_value::<Vec<BusyInstance>>(
-                    value["error"]["instances"].clone(),
-                )
-                .unwrap_or_default();
-                return Err(ClusterError::InUse {
-                    node: node.name.clone(),
-                    busy,
-                });
-            }
-            409 => return Err(transient(format!("applying {config}: {answer}"))),
-            400..=499 => {
-                let message = value["error"]["message"]
-                    .as_str()
-                    .map_or(answer.clone(), str::to_owned);
-                return Err(refused(format!(
-                    "applying {config}: HTTP {status}: {message}"
-                )));
-            }
-            _ => {
-                return Err(transient(format!(
-                    "applying {config}: HTTP {status}: {answer}"
-                )));
-            }
-        }
-        let id = value["operation"]
-            .as_u64()
-            .ok_or_else(|| transient(format!("applying {config}: unexpected answer {answer}")))?;
-        // Real MIG changes take seconds per GPU; give up (transiently) after ten minutes.
-        for _ in 0..12_000 {
-            let (_, op) = self
-                .request(node, "GET", &format!("/v1/operations/{id}"), None)
-                .await?;
-            let op: serde_json::Value = serde_json::from_str(&op).unwrap_or_default();
-            match op["status"].as_str() {
-                Some("running") => tokio::time::sleep(Duration::from_millis(50)).await,
-                Some("succeeded") => return Ok(()),
-                Some("failed") => {
-                    let errors: Vec<String> = op["gpus"]
-                        .as_array()
-                        .into_iter()
-                        .flatten()
-                        .filter_map(|g| Some(format!("GPU {}: {}", g["gpu"], g["error"].as_str()?)))
-                        .collect();
-                    return Err(refused(format!("applying {config}: {}", errors.join("; "))));
-                }
-                _ => {
-                    return Err(transient(format!(
-                        "applying {config}: operation {id}: {op}"
-                    )));
-                }
-            }
-        }
-        Err(transient(format!(
-            "applying {config}: still running after 10 minutes"
-        )))
-    }
-
-    /// The named config every GPU of this node matches, if one does.
     fn matching_config(
         &self,
         shape: &NodeShape,
@@ -691,17 +567,10 @@ impl Cluster for Embedded {
             let agents = read(&self.nodes);
             let mut nodes = Vec::with_capacity(agents.len());
             for node in &agents {
-                let answer = self.request(node, "GET", "/v1/inventory", None).await;
+                let answer = self.agents.inventory(&node.endpoint()).await;
                 let (gpus, error) = match answer {
-                    Ok((200, body)) => match serde_json::from_str::<mig::wire::Inventory>(&body) {
-                        Ok(inv) => (inv.gpus, None),
-                        Err(e) => (Vec::new(), Some(format!("unreadable inventory: {e}"))),
-                    },
-                    Ok((status, body)) => (
-                        Vec::new(),
-                        Some(format!("inventory: HTTP {status}: {body}")),
-                    ),
-                    Err(e) => (Vec::new(), Some(e.to_string())),
+                    Ok(gpus) => (gpus, None),
+                    Err(e) => (Vec::new(), Some(e)),
                 };
                 nodes.push(Node {
                     name: node.name.clone(),
@@ -728,7 +597,9 @@ impl Cluster for Embedded {
     ) -> BoxFuture<'a, Result<(), ClusterError>> {
         Box::pin(async move {
             let agent = self.node(node)?;
-            self.apply_all(&agent, config, gpus, drained).await
+            self.agents
+                .apply(&agent.endpoint(), config, gpus, drained)
+                .await
         })
     }
 
@@ -741,7 +612,13 @@ impl Cluster for Embedded {
             let agent = self.node(node)?;
             let body = serde_json::json!({"gpu": w.gpu, "start": w.start, "pid": w.pid, "memory_mib": w.memory_mib});
             match self
-                .request(&agent, "POST", "/v1/workloads", Some(body.to_string()))
+                .agents
+                .request(
+                    &agent.endpoint(),
+                    "POST",
+                    "/v1/workloads",
+                    Some(body.to_string()),
+                )
                 .await?
             {
                 (201, _) => Ok(()),
@@ -769,8 +646,9 @@ impl Cluster for Embedded {
         Box::pin(async move {
             let agent = self.node(node)?;
             match self
+                .agents
                 .request(
-                    &agent,
+                    &agent.endpoint(),
                     "DELETE",
                     &format!("/v1/workloads/{gpu}/{start}"),
                     None,

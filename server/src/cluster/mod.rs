@@ -4,7 +4,9 @@
 //! agents on loopback HTTP) now, a Kubernetes one later. [`Fixed`] is a fleet given as data, with no
 //! agents behind it: for handler tests and for serving the UI without a fleet (`--cluster none`).
 
+pub mod agent;
 pub mod embedded;
+pub mod kubernetes;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -48,6 +50,14 @@ pub enum ClusterError {
     /// No node has this name.
     #[error("no node named \"{0}\" in the fleet")]
     NoSuchNode(String),
+    /// GPU pods run on a node that must be idle before its MIG layout changes (Kubernetes).
+    #[error("node {node} is not idle: GPU pods run there: {}. Undeploy them, or deploy again with drain (POST /api/v1/deployments?drain=true) to evict them", pods.join(", "))]
+    PodsRunning {
+        /// The node.
+        node: String,
+        /// `namespace/name (resource)` of each pod.
+        pods: Vec<String>,
+    },
     /// This backend cannot do that.
     #[error("{0}")]
     Unsupported(String),
@@ -97,6 +107,45 @@ pub struct NewNode {
     pub shape: &'static mig::shape::NodeShape,
 }
 
+/// Who decides where a workload's replicas run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scheduling {
+    /// migboard: it picks a free slice per replica and starts it through the node's agent; it stops
+    /// workloads in the way of a MIG change itself and changes one GPU at a time (the embedded fleet).
+    Slices,
+    /// The cluster's scheduler: migboard creates workload objects that ask for a slice resource,
+    /// [`Cluster::apply`] drains and changes a whole node at once, controllers reschedule (Kubernetes).
+    Cluster,
+}
+
+/// A workload for a cluster that schedules its own pods ([`Scheduling::Cluster`]).
+#[derive(Debug, Clone, Copy)]
+pub struct ClusterWorkload<'a> {
+    /// The deployment's id (labels, names).
+    pub id: i64,
+    /// Its validated blueprint (the raw recipe carries image, env, probes…).
+    pub blueprint: &'a mig::blueprint::Blueprint,
+    /// Its workload part.
+    pub workload: &'a mig::blueprint::Workload,
+}
+
+/// How a cluster-scheduled workload is doing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WorkloadStatus {
+    /// Replicas ready (a job: pods that succeeded).
+    pub ready: u32,
+    /// Replicas asked for.
+    pub wanted: u32,
+    /// A job that ended: `Some(true)` succeeded, `Some(false)` failed. Services stay `None`.
+    pub finished: Option<bool>,
+    /// What the pods say when not all are ready (`Pending: 0/3 nodes have nvidia.com/mig-1g.10gb`).
+    pub detail: String,
+}
+
+fn unsupported<'a, T: Send + 'a>(what: String) -> BoxFuture<'a, Result<T, ClusterError>> {
+    Box::pin(async move { Err(ClusterError::Unsupported(what)) })
+}
+
 /// A source of fleet state.
 pub trait Cluster: Send + Sync + std::fmt::Debug + 'static {
     /// One line for the status card: what this backend is.
@@ -131,6 +180,38 @@ pub trait Cluster: Send + Sync + std::fmt::Debug + 'static {
     fn add_node<'a>(&'a self, node: &'a NewNode) -> BoxFuture<'a, Result<(), ClusterError>>;
     /// Removes a node and forgets its state (a no-op if it is gone).
     fn remove_node<'a>(&'a self, node: &'a str) -> BoxFuture<'a, Result<(), ClusterError>>;
+    /// Who places workloads.
+    fn scheduling(&self) -> Scheduling {
+        Scheduling::Slices
+    }
+    /// Sets node labels (an `update` blueprint's `recipe_node_labels`); empty values remove a label.
+    fn set_labels<'a>(
+        &'a self,
+        node: &'a str,
+        _labels: &'a std::collections::BTreeMap<String, String>,
+    ) -> BoxFuture<'a, Result<(), ClusterError>> {
+        unsupported(format!(
+            "{}: node {node} has no labels to set",
+            self.describe()
+        ))
+    }
+    /// Creates (or updates to) a workload's objects; returns what it created, in words.
+    /// Only for [`Scheduling::Cluster`].
+    fn deploy_workload<'a>(
+        &'a self,
+        _workload: ClusterWorkload<'a>,
+    ) -> BoxFuture<'a, Result<String, ClusterError>> {
+        unsupported("this fleet places replicas itself".into())
+    }
+    /// How deployment `id`'s workload is doing. Only for [`Scheduling::Cluster`].
+    fn workload_status(&self, _id: i64) -> BoxFuture<'_, Result<WorkloadStatus, ClusterError>> {
+        unsupported("this fleet places replicas itself".into())
+    }
+    /// Deletes everything deployment `id` created; returns how many objects went.
+    /// Only for [`Scheduling::Cluster`].
+    fn delete_workload(&self, _id: i64) -> BoxFuture<'_, Result<u32, ClusterError>> {
+        unsupported("this fleet places replicas itself".into())
+    }
 }
 
 const FIXED: &str = "the fixed fleet (--cluster none) cannot change; start migboard with --cluster embedded to deploy";

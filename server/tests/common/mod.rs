@@ -1,5 +1,7 @@
 //! Helpers shared by the server's integration tests.
 
+pub mod fake_kube;
+
 /// A fresh PostgreSQL database named `name` on the test server, or `None` (said on stderr) without one.
 #[allow(dead_code)]
 pub async fn fresh_pg(name: &str) -> Option<String> {

@@ -1,0 +1,1020 @@
+//! The Kubernetes backend (`--cluster kubernetes`): the fleet is the cluster's GPU nodes, MIG changes go
+//! through migboard's node agent (a DaemonSet) or NVIDIA's mig-manager, workloads are Deployments and
+//! Jobs that ask the device plugin for a slice (`nvidia.com/mig-1g.10gb`).
+//!
+//! It keeps the conventions GPU platform teams already run, so `kubectl` and NVIDIA's tooling read the
+//! same state migboard does:
+//! - GPU Feature Discovery's labels: `nvidia.com/gpu.product` (model), `nvidia.com/gpu.count`;
+//! - the GPU Operator's MIG protocol: `nvidia.com/mig.config` (the named config) and
+//!   `nvidia.com/mig.config.state` (`pending` → `success` | `failed`), with the device plugin paused
+//!   (`nvidia.com/gpu.deploy.device-plugin=paused-for-mig-change`) while instances change;
+//! - the device plugin's mixed strategy: free slices are the node's allocatable `nvidia.com/mig-<profile>`
+//!   minus what its pods request.
+//!
+//! Nodes and pods are read from reflector caches fed by watches (no polling); writes are merge patches,
+//! evictions (so PodDisruptionBudgets hold) and server-side apply. What it deliberately does not do:
+//! create nodes (node pools are the cloud provider's), or pick a slice for a pod (the scheduler does).
+
+pub mod lease;
+mod workload;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures_util::StreamExt as _;
+use k8s_openapi::api::core::v1::{Node as KubeNode, Pod};
+use kube::ResourceExt as _;
+use kube::api::{Api, EvictParams, ListParams, Patch, PatchParams};
+use kube::runtime::reflector::{self, Store};
+use kube::runtime::{WatchStreamExt as _, watcher};
+use mig::blueprint::Catalogue;
+use mig::wire::{BusySlice, InventoryGpu};
+
+use super::agent::{AgentClient, Endpoint};
+use super::{
+    BoxFuture, Cluster, ClusterError, ClusterWorkload, Fleet, NewNode, Node, Pool, Scheduling,
+    WorkloadSpec, WorkloadStatus,
+};
+
+/// The named MIG config a node should have (the GPU Operator's mig-manager reads it).
+pub const MIG_CONFIG: &str = "nvidia.com/mig.config";
+/// Where a MIG change stands: `pending`, `rebooting`, `success`, `failed`.
+pub const MIG_STATE: &str = "nvidia.com/mig.config.state";
+/// Whether the GPU Operator runs the device plugin on a node.
+pub const DEVICE_PLUGIN: &str = "nvidia.com/gpu.deploy.device-plugin";
+/// The value mig-manager sets on [`DEVICE_PLUGIN`] while it changes MIG instances.
+pub const PAUSED: &str = "paused-for-mig-change";
+/// GPU Feature Discovery's product label (`NVIDIA-H100-80GB-HBM3`).
+pub const GPU_PRODUCT: &str = "nvidia.com/gpu.product";
+/// GPU Feature Discovery's GPU count label.
+pub const GPU_COUNT: &str = "nvidia.com/gpu.count";
+/// The node's instance type (OKE: the shape, `BM.GPU.H100.8`).
+pub const INSTANCE_TYPE: &str = "node.kubernetes.io/instance-type";
+/// OKE's node pool label, the default pool label.
+pub const OKE_POOL: &str = "oke.oraclecloud.com/pool.name";
+/// migboard's own pool label, read when the configured one is absent.
+pub const MIGBOARD_POOL: &str = "migboard.io/pool";
+/// Set on a node migboard cordoned for a drain, so it uncordons only what it cordoned.
+pub const CORDONED_BY: &str = "migboard.io/cordoned";
+/// The device plugin label's value before migboard paused it (restored afterwards).
+pub const PLUGIN_WAS: &str = "migboard.io/device-plugin-was";
+
+/// Who changes MIG instances on a node.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ApplyMode {
+    /// migboard's agent (the DaemonSet in `deploy/kubernetes`), with the GPU Operator's label protocol.
+    Agent,
+    /// NVIDIA's mig-manager (the GPU Operator's own): migboard sets `nvidia.com/mig.config` and watches
+    /// `nvidia.com/mig.config.state`.
+    MigManager,
+}
+
+/// How the backend finds and treats things in the cluster.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Namespace of migboard itself: its agents and its leader Lease.
+    pub namespace: String,
+    /// Namespace blueprints' workloads are created in.
+    pub workload_namespace: String,
+    /// Node label naming a node's pool; [`MIGBOARD_POOL`] is read when a node lacks it.
+    pub pool_label: String,
+    /// Which nodes are GPU nodes (a label selector).
+    pub node_selector: String,
+    /// The agent pods (a label selector, in [`Options::namespace`]).
+    pub agent_selector: String,
+    /// The agent's port when its pod names none (`agent`).
+    pub agent_port: u16,
+    /// The agents' bearer token.
+    pub agent_token: String,
+    /// Who applies MIG changes.
+    pub apply_mode: ApplyMode,
+    /// How long evictions may take (PodDisruptionBudgets may hold them) before a drain gives up.
+    pub drain_timeout: Duration,
+    /// How long mig-manager may take to report `success` or `failed`.
+    pub apply_timeout: Duration,
+    /// Pause between retries (a blocked eviction, a state not yet reported).
+    pub poll: Duration,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            namespace: "migboard".into(),
+            workload_namespace: "migboard-workloads".into(),
+            pool_label: OKE_POOL.into(),
+            node_selector: "nvidia.com/gpu.present=true".into(),
+            agent_selector: "app.kubernetes.io/name=migboard-agent".into(),
+            agent_port: 9400,
+            agent_token: String::new(),
+            apply_mode: ApplyMode::Agent,
+            drain_timeout: Duration::from_secs(300),
+            apply_timeout: Duration::from_secs(600),
+            poll: Duration::from_secs(2),
+        }
+    }
+}
+
+/// The Kubernetes backend.
+pub struct Kubernetes {
+    client: kube::Client,
+    /// The same connection settings without kube's retrying of 429s: an eviction a
+    /// PodDisruptionBudget refuses is answered 429, and the drain loop must see it to keep its own
+    /// deadline (kube would retry it with backoff for many minutes).
+    evictions: kube::Client,
+    options: Options,
+    nodes: Store<KubeNode>,
+    pods: Store<Pod>,
+    catalogue: Arc<Catalogue>,
+    agents: AgentClient,
+    watches: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for Kubernetes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Kubernetes")
+            .field("options", &self.options)
+            .field("nodes", &self.nodes.state().len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Drop for Kubernetes {
+    fn drop(&mut self) {
+        for w in &self.watches {
+            w.abort();
+        }
+    }
+}
+
+fn api_error(what: &str, e: &kube::Error) -> String {
+    match e {
+        kube::Error::Api(s) => format!("{what}: {} ({})", s.message, s.code),
+        other => format!("{what}: {other}"),
+    }
+}
+
+fn status_code(e: &kube::Error) -> Option<u16> {
+    match e {
+        kube::Error::Api(s) => Some(s.code),
+        _ => None,
+    }
+}
+
+/// Starts a watch feeding a reflector cache; errors are logged and the watch backs off and resumes.
+fn reflect<K>(
+    api: Api<K>,
+    config: watcher::Config,
+    what: &'static str,
+) -> (Store<K>, tokio::task::JoinHandle<()>)
+where
+    K: kube::Resource
+        + Clone
+        + serde::de::DeserializeOwned
+        + std::fmt::Debug
+        + Send
+        + Sync
+        + 'static,
+    K::DynamicType: Default + Eq + std::hash::Hash + Clone,
+{
+    let (reader, writer) = reflector::store();
+    let stream = reflector::reflector(writer, watcher(api, config).default_backoff());
+    let task = tokio::spawn(async move {
+        stream
+            .for_each(|event| async move {
+                if let Err(e) = event {
+                    tracing::warn!(watch = what, error = %e, "watch failed; retrying with backoff");
+                }
+            })
+            .await;
+    });
+    (reader, task)
+}
+
+impl Kubernetes {
+    /// Connects: checks that nodes and pods can be listed (RBAC), then starts their watches and waits
+    /// for the first full list.
+    ///
+    /// # Errors
+    /// [`ClusterError::Start`] saying which call failed and what to check.
+    pub async fn start(
+        config: kube::Config,
+        options: Options,
+        catalogue: Arc<Catalogue>,
+    ) -> Result<Self, ClusterError> {
+        let start = |m: String| ClusterError::Start(format!("kubernetes: {m}"));
+        let client = kube::Client::try_from(config.clone())
+            .map_err(|e| start(format!("building the client: {e}")))?;
+        let mut no_retry = config;
+        no_retry.default_retry = false;
+        let evictions = kube::Client::try_from(no_retry)
+            .map_err(|e| start(format!("building the client: {e}")))?;
+        let nodes: Api<KubeNode> = Api::all(client.clone());
+        nodes
+            .list(
+                &ListParams::default()
+                    .labels(&options.node_selector)
+                    .limit(1),
+            )
+            .await
+            .map_err(|e| {
+                start(api_error(
+                    "listing nodes (check the API server address and the ClusterRole's nodes list)",
+                    &e,
+                ))
+            })?;
+        let pods: Api<Pod> = Api::all(client.clone());
+        pods.list(&ListParams::default().limit(1))
+            .await
+            .map_err(|e| {
+                start(api_error(
+                    "listing pods (check the ClusterRole's pods list)",
+                    &e,
+                ))
+            })?;
+        let (node_store, node_watch) = reflect(
+            nodes,
+            watcher::Config::default().labels(&options.node_selector),
+            "nodes",
+        );
+        let (pod_store, pod_watch) = reflect(
+            pods,
+            watcher::Config::default().fields("status.phase!=Succeeded,status.phase!=Failed"),
+            "pods",
+        );
+        let this = Self {
+            client,
+            evictions,
+            options,
+            nodes: node_store,
+            pods: pod_store,
+            catalogue,
+            agents: AgentClient::default(),
+            watches: vec![node_watch, pod_watch],
+        };
+        let ready = async {
+            this.nodes.wait_until_ready().await.ok();
+            this.pods.wait_until_ready().await.ok();
+        };
+        tokio::time::timeout(Duration::from_secs(60), ready)
+            .await
+            .map_err(|_| {
+                start("the node and pod watches did not deliver a first list within 60 s".into())
+            })?;
+        Ok(this)
+    }
+
+    /// The client (for leader election on the same connection).
+    pub fn client(&self) -> &kube::Client {
+        &self.client
+    }
+
+    fn node_api(&self) -> Api<KubeNode> {
+        Api::all(self.client.clone())
+    }
+
+    async fn patch_node(&self, node: &str, patch: serde_json::Value) -> Result<(), ClusterError> {
+        self.node_api()
+            .patch(node, &PatchParams::default(), &Patch::Merge(&patch))
+            .await
+            .map(|_| ())
+            .map_err(|e| node_error(node, &api_error("patching the node", &e), &e))
+    }
+
+    async fn get_node(&self, node: &str) -> Result<KubeNode, ClusterError> {
+        match self.node_api().get_opt(node).await {
+            Ok(Some(n)) => Ok(n),
+            Ok(None) => Err(ClusterError::NoSuchNode(node.to_owned())),
+            Err(e) => Err(node_error(node, &api_error("reading the node", &e), &e)),
+        }
+    }
+
+    /// The GPU pods on `node`, read from the API (not the cache: a drain must see the latest).
+    async fn gpu_pods(&self, node: &str) -> Result<Vec<Pod>, ClusterError> {
+        let pods: Api<Pod> = Api::all(self.client.clone());
+        let list = pods
+            .list(&ListParams::default().fields(&format!("spec.nodeName={node}")))
+            .await
+            .map_err(|e| node_error(node, &api_error("listing the node's pods", &e), &e))?;
+        Ok(list
+            .items
+            .into_iter()
+            .filter(|p| is_live(p) && !is_daemon(p) && !gpu_requests(p).is_empty())
+            .collect())
+    }
+
+    async fn agent_endpoint(&self, node: &str) -> Result<(String, String), ClusterError> {
+        let pods: Api<Pod> = Api::namespaced(self.client.clone(), &self.options.namespace);
+        let list = pods
+            .list(
+                &ListParams::default()
+                    .labels(&self.options.agent_selector)
+                    .fields(&format!("spec.nodeName={node}")),
+            )
+            .await
+            .map_err(|e| node_error(node, &api_error("finding the node's agent pod", &e), &e))?;
+        let pod = list
+            .items
+            .into_iter()
+            .find(|p| p.status.as_ref().and_then(|s| s.pod_ip.as_ref()).is_some())
+            .ok_or_else(|| ClusterError::Node {
+                node: node.to_owned(),
+                message: format!(
+                    "no running migboard agent pod ({}) in namespace {}: is the DaemonSet scheduled there (GPU node selector, taints)?",
+                    self.options.agent_selector, self.options.namespace
+                ),
+            })?;
+        let ip = pod
+            .status
+            .as_ref()
+            .and_then(|s| s.pod_ip.clone())
+            .unwrap_or_default();
+        let port = pod
+            .spec
+            .as_ref()
+            .into_iter()
+            .flat_map(|s| &s.containers)
+            .flat_map(|c| c.ports.iter().flatten())
+            .find(|p| p.name.as_deref() == Some("agent"))
+            .and_then(|p| u16::try_from(p.container_port).ok())
+            .unwrap_or(self.options.agent_port);
+        let host = if ip.contains(':') {
+            format!("[{ip}]")
+        } else {
+            ip
+        };
+        Ok((pod.name_any(), format!("http://{host}:{port}")))
+    }
+
+    /// Cordons `node` (remembering that migboard did) and evicts its GPU pods through the Eviction
+    /// API, retrying those a PodDisruptionBudget holds, until they are gone or the drain times out.
+    async fn drain(&self, node: &str, pods: Vec<Pod>) -> Result<(), ClusterError> {
+        let unschedulable = self
+            .get_node(node)
+            .await?
+            .spec
+            .and_then(|s| s.unschedulable)
+            .unwrap_or(false);
+        if !unschedulable {
+            self.patch_node(
+                node,
+                serde_json::json!({
+                    "metadata": {"annotations": {CORDONED_BY: "true"}},
+                    "spec": {"unschedulable": true}
+                }),
+            )
+            .await?;
+            tracing::info!(%node, "cordoned for a MIG change");
+        }
+        let deadline = Instant::now() + self.options.drain_timeout;
+        let mut left = pods;
+        loop {
+            let mut blocked = Vec::new();
+            for pod in &left {
+                let ns = pod.namespace().unwrap_or_default();
+                let name = pod.name_any();
+                let api: Api<Pod> = Api::namespaced(self.evictions.clone(), &ns);
+                match api.evict(&name, &EvictParams::default()).await {
+                    Ok(_) => tracing::info!(%node, pod = %format!("{ns}/{name}"), "evicted"),
+                    Err(e) if status_code(&e) == Some(404) => {}
+                    Err(e) if status_code(&e) == Some(429) => {
+                        blocked.push(format!(
+                            "{ns}/{name}: {}",
+                            api_error("eviction refused", &e)
+                        ));
+                    }
+                    Err(e) => {
+                        return Err(node_error(
+                            node,
+                            &api_error(&format!("evicting {ns}/{name}"), &e),
+                            &e,
+                        ));
+                    }
+                }
+            }
+            left = self.gpu_pods(node).await?;
+            if left.is_empty() {
+                return Ok(());
+            }
+            if Instant::now() >= deadline {
+                let why = if blocked.is_empty() {
+                    format!("still running: {}", pod_names(&left).join(", "))
+                } else {
+                    format!("a PodDisruptionBudget holds {}", blocked.join("; "))
+                };
+                self.uncordon(node).await;
+                return Err(ClusterError::Refused {
+                    node: node.to_owned(),
+                    message: format!(
+                        "drain timed out after {} s: {why}. Nothing was changed; the node is schedulable again",
+                        self.options.drain_timeout.as_secs()
+                    ),
+                });
+            }
+            tokio::time::sleep(self.options.poll).await;
+        }
+    }
+
+    /// Makes `node` schedulable again if migboard cordoned it. Logged, not returned: it runs on the
+    /// way out of both success and failure.
+    async fn uncordon(&self, node: &str) {
+        let ours = self
+            .get_node(node)
+            .await
+            .ok()
+            .is_some_and(|n| n.annotations().contains_key(CORDONED_BY));
+        if !ours {
+            return;
+        }
+        let patch = serde_json::json!({
+            "metadata": {"annotations": {CORDONED_BY: null}},
+            "spec": {"unschedulable": null}
+        });
+        match self.patch_node(node, patch).await {
+            Ok(()) => tracing::info!(%node, "uncordoned"),
+            Err(e) => {
+                tracing::error!(%node, error = %e, "cannot uncordon the node; run `kubectl uncordon {node}`")
+            }
+        }
+    }
+
+    /// Ends a MIG change: `state` (`success`/`failed`) and the device plugin as it was. Tried a few
+    /// times, since a node left paused would have no GPUs to offer.
+    async fn finish(
+        &self,
+        node: &str,
+        state: &str,
+        plugin_was: Option<&str>,
+    ) -> Result<(), ClusterError> {
+        let patch = serde_json::json!({
+            "metadata": {
+                "labels": {MIG_STATE: state, DEVICE_PLUGIN: plugin_was},
+                "annotations": {PLUGIN_WAS: null}
+            }
+        });
+        let mut last = None;
+        for _ in 0..5 {
+            match self.patch_node(node, patch.clone()).await {
+                Ok(()) => return Ok(()),
+                Err(e) => last = Some(e),
+            }
+            tokio::time::sleep(self.options.poll).await;
+        }
+        let e = last.map(|e| e.to_string()).unwrap_or_default();
+        tracing::error!(%node, error = %e, "cannot restore the device plugin label after a MIG change");
+        Err(ClusterError::Node {
+            node: node.to_owned(),
+            message: format!(
+                "the MIG change ended ({state}) but restoring {DEVICE_PLUGIN} failed: {e}; migboard retries the deployment"
+            ),
+        })
+    }
+
+    async fn apply_node(
+        &self,
+        node: &str,
+        config: &str,
+        drained: bool,
+    ) -> Result<(), ClusterError> {
+        let current = self.get_node(node).await?;
+        let model = current
+            .labels()
+            .get(GPU_PRODUCT)
+            .and_then(|p| mig::GpuModel::from_product_name(p))
+            .ok_or_else(|| ClusterError::Refused {
+                node: node.to_owned(),
+                message: format!(
+                    "its {GPU_PRODUCT} label is missing or names no MIG-capable GPU (is GPU Feature Discovery running?)"
+                ),
+            })?;
+        if self.catalogue.config(model, config).is_none() {
+            return Err(ClusterError::Refused {
+                node: node.to_owned(),
+                message: format!(
+                    "{config} is not a named config of {}",
+                    model.spec().display_name
+                ),
+            });
+        }
+        let pods = self.gpu_pods(node).await?;
+        if !pods.is_empty() {
+            if !drained {
+                return Err(ClusterError::PodsRunning {
+                    node: node.to_owned(),
+                    pods: pod_names(&pods),
+                });
+            }
+            self.drain(node, pods).await?;
+        }
+        let result = match self.options.apply_mode {
+            ApplyMode::Agent => self.apply_with_agent(node, config, &current).await,
+            ApplyMode::MigManager => self.apply_with_mig_manager(node, config).await,
+        };
+        self.uncordon(node).await;
+        result
+    }
+
+    async fn apply_with_agent(
+        &self,
+        node: &str,
+        config: &str,
+        current: &KubeNode,
+    ) -> Result<(), ClusterError> {
+        let labels = current.labels();
+        // A change interrupted earlier left the plugin paused: what it was before is in our annotation.
+        let plugin_was: Option<String> = match labels.get(DEVICE_PLUGIN).map(String::as_str) {
+            Some(PAUSED) => current
+                .annotations()
+                .get(PLUGIN_WAS)
+                .cloned()
+                .filter(|v| !v.is_empty()),
+            Some(v) => Some(v.to_owned()),
+            None => None,
+        };
+        self.patch_node(
+            node,
+            serde_json::json!({
+                "metadata": {
+                    "labels": {MIG_CONFIG: config, MIG_STATE: "pending", DEVICE_PLUGIN: PAUSED},
+                    "annotations": {PLUGIN_WAS: plugin_was.clone().unwrap_or_default()}
+                }
+            }),
+        )
+        .await?;
+        tracing::info!(%node, %config, "MIG change pending; device plugin paused");
+        let applied = async {
+            let (_, url) = self.agent_endpoint(node).await?;
+            self.agents
+                .apply(
+                    &Endpoint {
+                        node,
+                        url: &url,
+                        token: &self.options.agent_token,
+                    },
+                    config,
+                    &[],
+                    true,
+                )
+                .await
+        }
+        .await;
+        let state = if applied.is_ok() { "success" } else { "failed" };
+        let restored = self.finish(node, state, plugin_was.as_deref()).await;
+        match (&applied, &restored) {
+            (Ok(()), _) => tracing::info!(%node, %config, "MIG change applied"),
+            (Err(e), _) => {
+                tracing::warn!(%node, %config, error = %e, "MIG change failed; device plugin restored")
+            }
+        }
+        applied.and(restored)
+    }
+
+    async fn apply_with_mig_manager(&self, node: &str, config: &str) -> Result<(), ClusterError> {
+        let current = self.get_node(node).await?;
+        let labels = current.labels();
+        let done = labels.get(MIG_CONFIG).map(String::as_str) == Some(config)
+            && labels.get(MIG_STATE).map(String::as_str) == Some("success");
+        if done {
+            return Ok(());
+        }
+        // The state goes to pending with the config, so a `success` read afterwards is mig-manager's
+        // answer to this config, not one left from the previous (it sets pending itself as it starts).
+        self.patch_node(
+            node,
+            serde_json::json!({"metadata": {"labels": {MIG_CONFIG: config, MIG_STATE: "pending"}}}),
+        )
+        .await?;
+        let deadline = Instant::now() + self.options.apply_timeout;
+        loop {
+            tokio::time::sleep(self.options.poll).await;
+            let n = self.get_node(node).await?;
+            let labels = n.labels();
+            let state = labels.get(MIG_STATE).map(String::as_str);
+            match state {
+                Some("success") => return Ok(()),
+                Some("failed") => {
+                    return Err(ClusterError::Refused {
+                        node: node.to_owned(),
+                        message: format!(
+                            "NVIDIA mig-manager reported {MIG_STATE}=failed for {config}; its pod log on the node says why"
+                        ),
+                    });
+                }
+                _ => {}
+            }
+            if Instant::now() >= deadline {
+                // mig-manager can stay pending forever (NVIDIA/mig-parted#485): do not leave the node
+                // without its device plugin.
+                let paused = labels.get(DEVICE_PLUGIN).map(String::as_str) == Some(PAUSED);
+                self.finish(
+                    node,
+                    "failed",
+                    paused
+                        .then_some("true")
+                        .or(labels.get(DEVICE_PLUGIN).map(String::as_str)),
+                )
+                .await?;
+                return Err(ClusterError::Refused {
+                    node: node.to_owned(),
+                    message: format!(
+                        "NVIDIA mig-manager did not finish {config} within {} s ({MIG_STATE}={}); migboard set it to failed and restored the device plugin",
+                        self.options.apply_timeout.as_secs(),
+                        state.unwrap_or("unset")
+                    ),
+                });
+            }
+        }
+    }
+}
+
+fn node_error(node: &str, message: &str, e: &kube::Error) -> ClusterError {
+    // 4xx other than conflicts and throttling will not pass by retrying.
+    match status_code(e) {
+        Some(404) => ClusterError::NoSuchNode(node.to_owned()),
+        Some(c) if (400..500).contains(&c) && c != 409 && c != 429 => ClusterError::Refused {
+            node: node.to_owned(),
+            message: message.to_owned(),
+        },
+        _ => ClusterError::Node {
+            node: node.to_owned(),
+            message: message.to_owned(),
+        },
+    }
+}
+
+fn is_live(p: &Pod) -> bool {
+    !matches!(
+        p.status.as_ref().and_then(|s| s.phase.as_deref()),
+        Some("Succeeded" | "Failed")
+    ) && p.metadata.deletion_timestamp.is_none()
+}
+
+fn is_daemon(p: &Pod) -> bool {
+    p.owner_references().iter().any(|o| o.kind == "DaemonSet")
+}
+
+/// The GPU resources a pod's containers ask for: `nvidia.com/gpu`, `nvidia.com/mig-*` → count.
+pub fn gpu_requests(p: &Pod) -> BTreeMap<String, u32> {
+    let mut out = BTreeMap::new();
+    let containers = p.spec.iter().flat_map(|s| {
+        s.containers
+            .iter()
+            .chain(s.init_containers.iter().flatten())
+    });
+    for c in containers {
+        let Some(r) = &c.resources else { continue };
+        // Extended resources: a request must equal the limit, and either alone sets both.
+        let asked = r.limits.as_ref().or(r.requests.as_ref());
+        for (name, q) in asked.into_iter().flatten() {
+            if name == "nvidia.com/gpu" || name.starts_with("nvidia.com/mig-") {
+                let n = q.0.parse::<u32>().unwrap_or(0);
+                *out.entry(name.clone()).or_insert(0) += n;
+            }
+        }
+    }
+    out.retain(|_, n| *n > 0);
+    out
+}
+
+fn pod_names(pods: &[Pod]) -> Vec<String> {
+    pods.iter()
+        .map(|p| {
+            let asked: Vec<String> = gpu_requests(p)
+                .into_iter()
+                .map(|(r, n)| if n == 1 { r } else { format!("{n} × {r}") })
+                .collect();
+            format!(
+                "{}/{} ({})",
+                p.namespace().unwrap_or_default(),
+                p.name_any(),
+                asked.join(", ")
+            )
+        })
+        .collect()
+}
+
+/// The fleet as the cluster's labels and resources describe it.
+///
+/// Each node's GPUs are laid out by its `nvidia.com/mig.config` (or, without it, the named config
+/// whose slices match what the node advertises); a slice is busy when a pod requests it or the
+/// device plugin does not advertise it (paused, or the layout differs from the label).
+pub fn fleet_of(
+    nodes: &[Arc<KubeNode>],
+    pods: &[Arc<Pod>],
+    pool_label: &str,
+    catalogue: &Catalogue,
+) -> Fleet {
+    let mut used: BTreeMap<String, BTreeMap<String, Vec<String>>> = BTreeMap::new();
+    for p in pods.iter().filter(|p| is_live(p)) {
+        let Some(node) = p.spec.as_ref().and_then(|s| s.node_name.clone()) else {
+            continue;
+        };
+        for (resource, n) in gpu_requests(p) {
+            let owner = format!("{}/{}", p.namespace().unwrap_or_default(), p.name_any());
+            let list = used
+                .entry(node.clone())
+                .or_default()
+                .entry(resource)
+                .or_default();
+            list.extend(std::iter::repeat_n(owner, n as usize));
+        }
+    }
+    let mut fleet = Fleet::default();
+    let mut sorted: Vec<&Arc<KubeNode>> = nodes.iter().collect();
+    sorted.sort_by_key(|n| n.name_any());
+    for n in sorted {
+        let name = n.name_any();
+        let labels = n.labels();
+        let pool = labels
+            .get(pool_label)
+            .or_else(|| labels.get(MIGBOARD_POOL))
+            .cloned()
+            .unwrap_or_else(|| "(no pool label)".into());
+        let model = labels
+            .get(GPU_PRODUCT)
+            .and_then(|p| mig::GpuModel::from_product_name(p));
+        let count = labels.get(GPU_COUNT).and_then(|c| c.parse::<u32>().ok());
+        let shape = labels
+            .get(INSTANCE_TYPE)
+            .and_then(|t| mig::shape::shape(t))
+            .or_else(|| {
+                let m = model?;
+                mig::shape::shapes_for(m).find(|s| count.is_none_or(|c| c == s.gpus))
+            });
+        let allocatable: BTreeMap<String, u32> = n
+            .status
+            .as_ref()
+            .and_then(|s| s.allocatable.as_ref())
+            .into_iter()
+            .flatten()
+            .filter(|(k, _)| k.starts_with("nvidia.com/"))
+            .map(|(k, q)| (k.clone(), q.0.parse::<u32>().unwrap_or(0)))
+            .collect();
+        let max_pods = n
+            .status
+            .as_ref()
+            .and_then(|s| s.allocatable.as_ref())
+            .and_then(|a| a.get("pods"))
+            .and_then(|q| q.0.parse::<u32>().ok())
+            .unwrap_or(mig::blueprint::DEFAULT_MAX_PODS_PER_NODE);
+        let ready = n
+            .status
+            .as_ref()
+            .and_then(|s| s.conditions.as_ref())
+            .into_iter()
+            .flatten()
+            .find(|c| c.type_ == "Ready")
+            .is_none_or(|c| c.status == "True");
+        let mut error = (!ready).then(|| "the node is NotReady".to_owned());
+        let (Some(model), Some(shape)) = (model, shape) else {
+            error.get_or_insert_with(|| {
+                format!(
+                    "no MIG-capable GPU model from its {GPU_PRODUCT} label ({}) or shape",
+                    labels.get(GPU_PRODUCT).map_or("absent", String::as_str)
+                )
+            });
+            fleet.nodes.push(Node {
+                name,
+                pool,
+                shape: labels.get(INSTANCE_TYPE).cloned().unwrap_or_default(),
+                mig_config: labels.get(MIG_CONFIG).cloned(),
+                gpus: Vec::new(),
+                error,
+            });
+            continue;
+        };
+        let gpus = count.unwrap_or(shape.gpus);
+        let named = labels
+            .get(MIG_CONFIG)
+            .and_then(|c| catalogue.config(model, c))
+            .or_else(|| {
+                // No label: the named config whose slices add up to what the device plugin advertises.
+                catalogue.configs(model).iter().find(|c| {
+                    let Ok(Some(layout)) = c.layout(model) else {
+                        return false;
+                    };
+                    let mut per: BTreeMap<String, u32> = BTreeMap::new();
+                    for s in layout.to_specs() {
+                        *per.entry(format!("nvidia.com/mig-{}", s.profile))
+                            .or_default() += gpus;
+                    }
+                    let advertised: BTreeMap<String, u32> = allocatable
+                        .iter()
+                        .filter(|(k, v)| k.starts_with("nvidia.com/mig-") && **v > 0)
+                        .map(|(k, v)| (k.clone(), *v))
+                        .collect();
+                    !per.is_empty() && per == advertised
+                })
+            });
+        let layout = named.and_then(|c| c.layout(model).ok().flatten());
+        let mut taken = used.remove(&name).unwrap_or_default();
+        let mut gpu_list: Vec<InventoryGpu> = (0..gpus)
+            .map(|index| InventoryGpu {
+                index,
+                uuid: format!("{name}/gpu{index}"),
+                name: model.spec().display_name.to_owned(),
+                model: Some(model),
+                memory_mib: u64::from(model.spec().memory_mib),
+                mig_mode: if layout.is_some() {
+                    mig::MigMode::Enabled
+                } else {
+                    mig::MigMode::Disabled
+                },
+                pending_mig_mode: None,
+                instances: layout
+                    .as_ref()
+                    .map(mig::Layout::to_specs)
+                    .unwrap_or_default(),
+                busy: Vec::new(),
+            })
+            .collect();
+        // Mark busy slices: first those pods hold, then those the device plugin does not offer.
+        let mut profiles: Vec<String> = gpu_list
+            .iter()
+            .flat_map(|g| g.instances.iter().map(|i| i.profile.clone()))
+            .collect();
+        profiles.sort();
+        profiles.dedup();
+        for profile in profiles {
+            let resource = format!("nvidia.com/mig-{profile}");
+            let total: u32 = gpu_list
+                .iter()
+                .map(|g| g.instances.iter().filter(|i| i.profile == profile).count() as u32)
+                .sum();
+            let owners = taken.remove(&resource).unwrap_or_default();
+            let advertised = allocatable.get(&resource).copied().unwrap_or(0).min(total);
+            // Free = allocatable − requested; a slice the plugin does not advertise is not free either.
+            let busy = (owners.len() as u32 + (total - advertised)).min(total) as usize;
+            let mut marks: Vec<Vec<String>> = owners.into_iter().map(|o| vec![o]).collect();
+            marks.truncate(busy);
+            marks.resize(
+                busy,
+                vec![format!(
+                    "not offered by the device plugin ({resource}: {advertised} of {total} allocatable)"
+                )],
+            );
+            let mut marks = marks.into_iter();
+            for g in &mut gpu_list {
+                let starts: Vec<u8> = g
+                    .instances
+                    .iter()
+                    .filter(|i| i.profile == profile)
+                    .map(|i| i.start)
+                    .collect();
+                for start in starts {
+                    let Some(owners) = marks.next() else { break };
+                    g.busy.push(BusySlice {
+                        profile: profile.clone(),
+                        start,
+                        pids: Vec::new(),
+                        used_memory_mib: 0,
+                        owners,
+                    });
+                }
+            }
+        }
+        // Whole-GPU pods on a node without MIG.
+        if let Some(owners) = taken.remove("nvidia.com/gpu") {
+            if error.is_none() && layout.is_some() {
+                error = Some(format!(
+                    "pods ask for whole GPUs on a MIG node: {}",
+                    owners.join(", ")
+                ));
+            }
+        }
+        fleet.nodes.push(Node {
+            name,
+            pool: pool.clone(),
+            shape: shape.name.to_owned(),
+            mig_config: named.map(|c| c.name.clone()),
+            gpus: gpu_list,
+            error,
+        });
+        if !fleet.pools.iter().any(|p| p.name == pool) {
+            fleet.pools.push(Pool {
+                name: pool,
+                shape: shape.name.to_owned(),
+                max_pods_per_node: max_pods,
+            });
+        }
+    }
+    fleet
+}
+
+const NO_NODES: &str = "on Kubernetes, nodes come from the cloud provider: create the node pool there (OKE) and label its nodes with the pool label; migboard then adopts the pool";
+const NO_SLICES: &str =
+    "on Kubernetes the scheduler places pods on slices; migboard creates workloads instead";
+
+impl Cluster for Kubernetes {
+    fn describe(&self) -> String {
+        let fleet_size = self.nodes.state().len();
+        format!(
+            "Kubernetes: {fleet_size} GPU node(s) ({}), MIG changes by {}, workloads in namespace {}",
+            self.options.node_selector,
+            match self.options.apply_mode {
+                ApplyMode::Agent => "migboard's agent",
+                ApplyMode::MigManager => "NVIDIA mig-manager",
+            },
+            self.options.workload_namespace
+        )
+    }
+
+    fn fleet(&self) -> BoxFuture<'_, Fleet> {
+        Box::pin(async move {
+            fleet_of(
+                &self.nodes.state(),
+                &self.pods.state(),
+                &self.options.pool_label,
+                &self.catalogue,
+            )
+        })
+    }
+
+    fn scheduling(&self) -> Scheduling {
+        Scheduling::Cluster
+    }
+
+    fn apply<'a>(
+        &'a self,
+        node: &'a str,
+        config: &'a str,
+        _gpus: &'a [u32],
+        drained: bool,
+    ) -> BoxFuture<'a, Result<(), ClusterError>> {
+        Box::pin(self.apply_node(node, config, drained))
+    }
+
+    fn start_workload<'a>(
+        &'a self,
+        _: &'a str,
+        _: &'a WorkloadSpec,
+    ) -> BoxFuture<'a, Result<(), ClusterError>> {
+        super::unsupported(NO_SLICES.into())
+    }
+
+    fn stop_workloads<'a>(
+        &'a self,
+        _: &'a str,
+        _: u32,
+        _: u8,
+    ) -> BoxFuture<'a, Result<u32, ClusterError>> {
+        super::unsupported(NO_SLICES.into())
+    }
+
+    fn add_node<'a>(&'a self, _: &'a NewNode) -> BoxFuture<'a, Result<(), ClusterError>> {
+        super::unsupported(NO_NODES.into())
+    }
+
+    fn remove_node<'a>(&'a self, _: &'a str) -> BoxFuture<'a, Result<(), ClusterError>> {
+        super::unsupported(NO_NODES.into())
+    }
+
+    fn set_labels<'a>(
+        &'a self,
+        node: &'a str,
+        labels: &'a BTreeMap<String, String>,
+    ) -> BoxFuture<'a, Result<(), ClusterError>> {
+        Box::pin(async move {
+            let labels: serde_json::Map<String, serde_json::Value> = labels
+                .iter()
+                .map(|(k, v)| {
+                    let v = if v.is_empty() {
+                        serde_json::Value::Null
+                    } else {
+                        v.clone().into()
+                    };
+                    (k.clone(), v)
+                })
+                .collect();
+            self.patch_node(node, serde_json::json!({"metadata": {"labels": labels}}))
+                .await
+        })
+    }
+
+    fn deploy_workload<'a>(
+        &'a self,
+        w: ClusterWorkload<'a>,
+    ) -> BoxFuture<'a, Result<String, ClusterError>> {
+        Box::pin(workload::deploy(
+            &self.client,
+            &self.options.workload_namespace,
+            w,
+        ))
+    }
+
+    fn workload_status(&self, id: i64) -> BoxFuture<'_, Result<WorkloadStatus, ClusterError>> {
+        Box::pin(workload::status(
+            &self.client,
+            &self.options.workload_namespace,
+            id,
+        ))
+    }
+
+    fn delete_workload(&self, id: i64) -> BoxFuture<'_, Result<u32, ClusterError>> {
+        Box::pin(workload::delete(
+            &self.client,
+            &self.options.workload_namespace,
+            id,
+        ))
+    }
+}

@@ -1,0 +1,490 @@
+//! Blueprint workloads as Kubernetes objects: a `service` is a Deployment (and a Service when it
+//! has a port), a `job` a Job; each replica asks the device plugin for its slice
+//! (`nvidia.com/mig-1g.20gb: 1`). Every object carries the deployment's id as a label, so status and
+//! undeploy find exactly what one deployment made: no orphans, nothing of anyone else's.
+
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::api::core::v1::{Pod, Service};
+use kube::ResourceExt as _;
+use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PropagationPolicy};
+use mig::blueprint::raw::{Probe, RawRecipe};
+use mig::blueprint::{GpuRequest, WorkloadKind};
+use serde_json::{Value, json};
+
+use super::{api_error, status_code};
+use crate::cluster::{ClusterError, ClusterWorkload, WorkloadStatus};
+
+/// The label every object of a deployment carries.
+pub const DEPLOYMENT_ID: &str = "migboard.io/deployment-id";
+const MANAGED_BY: &str = "app.kubernetes.io/managed-by";
+
+/// A DNS-1123 name for deployment `id` called `name` (`autoscale_mig` → `mgb-7-autoscale-mig`).
+pub fn object_name(id: i64, name: &str) -> String {
+    let mut out = format!("mgb-{id}-");
+    let mut dash = false;
+    for c in name.chars().flat_map(char::to_lowercase) {
+        if c.is_ascii_alphanumeric() {
+            out.push(c);
+            dash = false;
+        } else if !dash {
+            out.push('-');
+            dash = true;
+        }
+    }
+    out.truncate(63);
+    out.trim_end_matches('-').to_owned()
+}
+
+fn probe(p: &Probe, default_port: Option<i64>) -> Value {
+    let port = p.port.or(default_port).unwrap_or(80);
+    let secs = |v: Option<f64>| v.map(|s| s.round() as i64);
+    let mut v = json!({
+        "httpGet": {
+            "path": p.endpoint_path.clone().unwrap_or_else(|| "/".into()),
+            "port": port,
+            "scheme": p.scheme.clone().unwrap_or_else(|| "HTTP".into()).to_uppercase(),
+        },
+    });
+    for (key, value) in [
+        ("failureThreshold", secs(p.failure_threshold)),
+        ("initialDelaySeconds", secs(p.initial_delay_seconds)),
+        ("periodSeconds", secs(p.period_seconds)),
+        ("successThreshold", p.success_threshold),
+        ("timeoutSeconds", secs(p.timeout_seconds)),
+    ] {
+        if let Some(value) = value {
+            v[key] = json!(value);
+        }
+    }
+    v
+}
+
+/// The objects for one workload, as JSON manifests (Deployment or Job first, then a Service).
+///
+/// # Errors
+/// A message when the blueprint lacks what a pod needs (an image).
+pub fn manifests(namespace: &str, w: ClusterWorkload<'_>) -> Result<Vec<Value>, String> {
+    let raw: &RawRecipe = &w.blueprint.raw;
+    let name = object_name(w.id, &w.blueprint.name);
+    let image = raw
+        .recipe_image_uri
+        .clone()
+        .ok_or("recipe_image_uri is missing: a Kubernetes workload needs a container image")?;
+    let labels = json!({
+        MANAGED_BY: "migboard",
+        DEPLOYMENT_ID: w.id.to_string(),
+        "app.kubernetes.io/name": name,
+    });
+    let port: Option<i64> = raw
+        .recipe_container_port
+        .as_deref()
+        .and_then(|p| p.trim().parse().ok());
+    let mut limits = serde_json::Map::new();
+    match &w.workload.gpu {
+        GpuRequest::Mig(profile) => {
+            limits.insert(format!("nvidia.com/mig-{profile}"), json!("1"));
+        }
+        GpuRequest::Gpus(n) => {
+            limits.insert("nvidia.com/gpu".into(), json!(n.to_string()));
+        }
+        GpuRequest::AmdGpus(n) => {
+            limits.insert("amd.com/gpu".into(), json!(n.to_string()));
+        }
+        GpuRequest::None => {}
+    }
+    if let Some(cpu) = raw.recipe_container_cpu_count {
+        limits.insert("cpu".into(), json!(cpu.to_string()));
+    }
+    if let Some(gb) = raw.recipe_container_memory_size {
+        limits.insert("memory".into(), json!(format!("{gb}Gi")));
+    }
+    if let Some(gb) = raw.recipe_ephemeral_storage_size {
+        limits.insert("ephemeral-storage".into(), json!(format!("{gb}Gi")));
+    }
+    let mut env: Vec<Value> = raw
+        .recipe_container_env
+        .iter()
+        .flatten()
+        .filter_map(|e| {
+            Some(json!({"name": e.key.clone()?, "value": e.value.as_ref()?.to_string()}))
+        })
+        .collect();
+    env.extend(raw.recipe_environment_secrets.iter().flatten().filter_map(|s| {
+        Some(json!({
+            "name": s.envvar_name.clone()?,
+            "valueFrom": {"secretKeyRef": {"name": s.secret_name.clone()?, "key": s.secret_key.clone()?}}
+        }))
+    }));
+    let mut container = json!({
+        "name": "main",
+        "image": image,
+        "env": env,
+        "resources": {"limits": limits},
+    });
+    let command = raw.recipe_container_command.clone().unwrap_or_default();
+    let args = raw
+        .recipe_container_command_args
+        .clone()
+        .unwrap_or_default();
+    if raw.recipe_container_command_use_shell == Some(true) {
+        let line: Vec<String> = command.into_iter().chain(args).collect();
+        container["command"] = json!(["/bin/sh", "-c", line.join(" ")]);
+    } else {
+        if !command.is_empty() {
+            container["command"] = json!(command);
+        }
+        if !args.is_empty() {
+            container["args"] = json!(args);
+        }
+    }
+    if let Some(p) = port {
+        container["ports"] = json!([{"name": "http", "containerPort": p}]);
+    }
+    for (field, p) in [
+        ("livenessProbe", &raw.recipe_liveness_probe_params),
+        ("readinessProbe", &raw.recipe_readiness_probe_params),
+        ("startupProbe", &raw.recipe_startup_probe_params),
+    ] {
+        if let Some(p) = p {
+            container[field] = probe(p, port);
+        }
+    }
+    let mut pod_spec = json!({"containers": [container]});
+    if let Some(mb) = raw.recipe_shared_memory_volume_size_limit_in_mb {
+        pod_spec["volumes"] = json!([{"name": "dshm", "emptyDir": {"medium": "Memory", "sizeLimit": format!("{mb}Mi")}}]);
+        pod_spec["containers"][0]["volumeMounts"] =
+            json!([{"name": "dshm", "mountPath": "/dev/shm"}]);
+    }
+    if !w.workload.shape.is_empty() {
+        pod_spec["nodeSelector"] = json!({super::INSTANCE_TYPE: w.workload.shape});
+    }
+    if let Some(secret) = &raw.recipe_container_secret_name {
+        pod_spec["imagePullSecrets"] = json!([{"name": secret}]);
+    }
+    let metadata = json!({"name": name, "namespace": namespace, "labels": labels});
+    let selector = json!({"matchLabels": {DEPLOYMENT_ID: w.id.to_string()}});
+    let template = |restart: &str| {
+        let mut spec = pod_spec.clone();
+        spec["restartPolicy"] = json!(restart);
+        json!({"metadata": {"labels": labels}, "spec": spec})
+    };
+    let mut out = Vec::new();
+    match w.workload.kind {
+        WorkloadKind::Service => {
+            out.push(json!({
+                "apiVersion": "apps/v1",
+                "kind": "Deployment",
+                "metadata": metadata,
+                "spec": {"replicas": w.workload.replicas, "selector": selector, "template": template("Always")},
+            }));
+            if let Some(p) = port {
+                let host: i64 = raw
+                    .recipe_host_port
+                    .as_deref()
+                    .and_then(|p| p.trim().parse().ok())
+                    .unwrap_or(80);
+                out.push(json!({
+                    "apiVersion": "v1",
+                    "kind": "Service",
+                    "metadata": metadata,
+                    "spec": {
+                        "selector": {DEPLOYMENT_ID: w.id.to_string()},
+                        "ports": [{"name": "http", "port": host, "targetPort": p}]
+                    },
+                }));
+            }
+        }
+        WorkloadKind::Job => {
+            out.push(json!({
+                "apiVersion": "batch/v1",
+                "kind": "Job",
+                "metadata": metadata,
+                "spec": {
+                    "completions": w.workload.replicas,
+                    "parallelism": w.workload.replicas,
+                    "backoffLimit": 2,
+                    "template": template("Never"),
+                },
+            }));
+        }
+    }
+    Ok(out)
+}
+
+fn err(message: String, e: &kube::Error) -> ClusterError {
+    let node = "(cluster)".to_owned();
+    match status_code(e) {
+        Some(c) if (400..500).contains(&c) && c != 409 && c != 429 => {
+            ClusterError::Refused { node, message }
+        }
+        _ => ClusterError::Node { node, message },
+    }
+}
+
+/// Creates or updates (server-side apply) a workload's objects.
+pub async fn deploy(
+    client: &kube::Client,
+    namespace: &str,
+    w: ClusterWorkload<'_>,
+) -> Result<String, ClusterError> {
+    let objects = manifests(namespace, w).map_err(|m| ClusterError::Refused {
+        node: "(cluster)".into(),
+        message: m,
+    })?;
+    let params = PatchParams::apply("migboard").force();
+    let mut made = Vec::new();
+    for o in &objects {
+        let name = o["metadata"]["name"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        let kind = o["kind"].as_str().unwrap_or_default().to_owned();
+        let what = format!("applying {kind} {namespace}/{name}");
+        let result = match kind.as_str() {
+            "Deployment" => Api::<Deployment>::namespaced(client.clone(), namespace)
+                .patch(&name, &params, &Patch::Apply(o))
+                .await
+                .map(|_| ()),
+            "Job" => Api::<Job>::namespaced(client.clone(), namespace)
+                .patch(&name, &params, &Patch::Apply(o))
+                .await
+                .map(|_| ()),
+            _ => Api::<Service>::namespaced(client.clone(), namespace)
+                .patch(&name, &params, &Patch::Apply(o))
+                .await
+                .map(|_| ()),
+        };
+        result.map_err(|e| err(api_error(&what, &e), &e))?;
+        made.push(format!("{kind} {namespace}/{name}"));
+    }
+    Ok(made.join(", "))
+}
+
+fn selector(id: i64) -> ListParams {
+    ListParams::default().labels(&format!("{DEPLOYMENT_ID}={id}"))
+}
+
+/// Readiness of deployment `id`'s Deployment or Job, with what its unready pods say.
+pub async fn status(
+    client: &kube::Client,
+    namespace: &str,
+    id: i64,
+) -> Result<WorkloadStatus, ClusterError> {
+    let read = |e: kube::Error| err(api_error("reading the workload", &e), &e);
+    let deployments = Api::<Deployment>::namespaced(client.clone(), namespace)
+        .list(&selector(id))
+        .await
+        .map_err(read)?;
+    let jobs = Api::<Job>::namespaced(client.clone(), namespace)
+        .list(&selector(id))
+        .await
+        .map_err(read)?;
+    let mut status = if let Some(d) = deployments.items.first() {
+        WorkloadStatus {
+            ready: d
+                .status
+                .as_ref()
+                .and_then(|s| s.ready_replicas)
+                .unwrap_or(0)
+                .max(0) as u32,
+            wanted: d.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1).max(0) as u32,
+            finished: None,
+            detail: String::new(),
+        }
+    } else if let Some(j) = jobs.items.first() {
+        let conditions = j
+            .status
+            .as_ref()
+            .and_then(|s| s.conditions.clone())
+            .unwrap_or_default();
+        let has = |t: &str| {
+            conditions
+                .iter()
+                .any(|c| c.type_ == t && c.status == "True")
+        };
+        WorkloadStatus {
+            ready: j
+                .status
+                .as_ref()
+                .and_then(|s| s.succeeded)
+                .unwrap_or(0)
+                .max(0) as u32,
+            wanted: j
+                .spec
+                .as_ref()
+                .and_then(|s| s.completions)
+                .unwrap_or(1)
+                .max(0) as u32,
+            finished: if has("Complete") {
+                Some(true)
+            } else if has("Failed") {
+                Some(false)
+            } else {
+                None
+            },
+            detail: String::new(),
+        }
+    } else {
+        return Err(ClusterError::Refused {
+            node: "(cluster)".into(),
+            message: format!(
+                "no Deployment or Job labelled {DEPLOYMENT_ID}={id} in namespace {namespace}: it was deleted outside migboard"
+            ),
+        });
+    };
+    if status.ready < status.wanted {
+        let pods = Api::<Pod>::namespaced(client.clone(), namespace)
+            .list(&selector(id))
+            .await
+            .map_err(read)?;
+        let mut said: Vec<String> = Vec::new();
+        for p in &pods.items {
+            let Some(s) = &p.status else { continue };
+            let waiting = s
+                .container_statuses
+                .iter()
+                .flatten()
+                .filter_map(|c| c.state.as_ref()?.waiting.as_ref())
+                .map(|w| {
+                    format!(
+                        "{}{}",
+                        w.reason.clone().unwrap_or_default(),
+                        w.message
+                            .as_ref()
+                            .map(|m| format!(": {m}"))
+                            .unwrap_or_default()
+                    )
+                })
+                .next();
+            let unscheduled = s
+                .conditions
+                .iter()
+                .flatten()
+                .find(|c| c.type_ == "PodScheduled" && c.status == "False")
+                .and_then(|c| c.message.clone());
+            if let Some(why) = waiting.or(unscheduled) {
+                said.push(format!("{}: {why}", p.name_any()));
+            }
+        }
+        status.detail = said.join("; ");
+    }
+    Ok(status)
+}
+
+/// Deletes every Deployment, Job and Service of deployment `id` (pods go with their owners).
+pub async fn delete(client: &kube::Client, namespace: &str, id: i64) -> Result<u32, ClusterError> {
+    let dp = DeleteParams {
+        propagation_policy: Some(PropagationPolicy::Background),
+        ..DeleteParams::default()
+    };
+    let mut gone = 0;
+    macro_rules! delete_all {
+        ($k:ty) => {{
+            let api = Api::<$k>::namespaced(client.clone(), namespace);
+            let list = api
+                .list(&selector(id))
+                .await
+                .map_err(|e| err(api_error("listing the workload", &e), &e))?;
+            for o in list.items {
+                let name = o.name_any();
+                match api.delete(&name, &dp).await {
+                    Ok(_) => gone += 1,
+                    Err(e) if status_code(&e) == Some(404) => {}
+                    Err(e) => return Err(err(api_error(&format!("deleting {name}"), &e), &e)),
+                }
+            }
+        }};
+    }
+    delete_all!(Deployment);
+    delete_all!(Job);
+    delete_all!(Service);
+    Ok(gone)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_dns_labels() {
+        assert_eq!(object_name(7, "autoscale_mig"), "mgb-7-autoscale-mig");
+        assert_eq!(object_name(12, "Llama 3.2 (3B)!"), "mgb-12-llama-3-2-3b");
+        let long = object_name(1, &"x".repeat(100));
+        assert!(long.len() <= 63, "{long}");
+    }
+
+    #[test]
+    fn the_guides_inference_asks_for_its_slice_with_its_probes() {
+        let text = include_str!(
+            "../../../../../shared/reference/oci-blueprints/mig_inference_single_replica.json"
+        );
+        let checked = mig::blueprint::check(
+            text,
+            mig::blueprint::Context {
+                catalogue: Some(&crate::state::catalogue()),
+                fleet: None,
+            },
+        );
+        let blueprint = checked.blueprint.expect("the guide's blueprint validates");
+        let mig::blueprint::Action::Workload(workload) = &blueprint.action else {
+            panic!("a service")
+        };
+        let objects = manifests(
+            "work",
+            ClusterWorkload {
+                id: 3,
+                blueprint: &blueprint,
+                workload,
+            },
+        )
+        .expect("manifests");
+        let d: Deployment = serde_json::from_value(objects[0].clone()).expect("a valid Deployment");
+        let spec = d.spec.expect("spec");
+        assert_eq!(spec.replicas, Some(1));
+        let pod = spec.template.spec.expect("pod spec");
+        let c = &pod.containers[0];
+        assert_eq!(
+            c.image.as_deref(),
+            Some("docker.io/vllm/vllm-openai:v0.9.1")
+        );
+        let limits = c
+            .resources
+            .as_ref()
+            .and_then(|r| r.limits.clone())
+            .expect("limits");
+        assert_eq!(
+            limits.get("nvidia.com/mig-1g.20gb").map(|q| q.0.as_str()),
+            Some("1")
+        );
+        assert_eq!(
+            limits.get("ephemeral-storage").map(|q| q.0.as_str()),
+            Some("30Gi")
+        );
+        let startup = c.startup_probe.as_ref().expect("startup probe");
+        assert_eq!(startup.failure_threshold, Some(30));
+        assert_eq!(c.args.as_ref().map(|a| a[0].as_str()), Some("--model"));
+        assert_eq!(
+            pod.node_selector
+                .and_then(|s| s.get(super::super::INSTANCE_TYPE).cloned())
+                .as_deref(),
+            Some("BM.GPU.H100.8")
+        );
+        let s: Service = serde_json::from_value(objects[1].clone()).expect("a valid Service");
+        let port = &s.spec.expect("spec").ports.expect("ports")[0];
+        assert_eq!(
+            (port.port, port.target_port.clone()),
+            (
+                80,
+                Some(k8s_openapi::apimachinery::pkg::util::intstr::IntOrString::Int(8000))
+            )
+        );
+        assert_eq!(
+            d.metadata
+                .labels
+                .and_then(|l| l.get(DEPLOYMENT_ID).cloned())
+                .as_deref(),
+            Some("3")
+        );
+    }
+}

@@ -1,0 +1,801 @@
+//! The Kubernetes backend against a fake API server on loopback (`common/fake_kube.rs`): kube's real
+//! client, watches and reflectors, merge patches, evictions and Leases over HTTP. These are NOT
+//! real-cluster tests: no scheduler, kubelet, device plugin or mig-manager runs; the tests play those
+//! parts by writing objects. The node agent is the real `migboard-agent` on simulated GPUs where a
+//! MIG change must succeed, and a small stand-in where it must fail.
+
+mod common;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::fake_kube::FakeKube;
+use serde_json::{Value, json};
+use server::cluster::kubernetes::{self, DEVICE_PLUGIN, Kubernetes, MIG_CONFIG, MIG_STATE, PAUSED};
+use server::cluster::{Cluster, ClusterError};
+
+const TOKEN: &str = "agent-test-token";
+
+fn node(name: &str, pool: &str, config: &str, allocatable: &[(&str, u32)]) -> Value {
+    let mut alloc = json!({"cpu": "112", "pods": "110"});
+    for (r, n) in allocatable {
+        alloc[*r] = json!(n.to_string());
+    }
+    json!({
+        "apiVersion": "v1", "kind": "Node",
+        "metadata": {"name": name, "labels": {
+            "nvidia.com/gpu.present": "true",
+            "nvidia.com/gpu.product": "NVIDIA-H100-80GB-HBM3",
+            "nvidia.com/gpu.count": "8",
+            "node.kubernetes.io/instance-type": "BM.GPU.H100.8",
+            kubernetes::OKE_POOL: pool,
+            MIG_CONFIG: config,
+            MIG_STATE: "success",
+            DEVICE_PLUGIN: "true",
+        }},
+        "spec": {},
+        "status": {"allocatable": alloc, "capacity": alloc, "conditions": [{"type": "Ready", "status": "True"}]},
+    })
+}
+
+fn gpu_pod(ns: &str, name: &str, node: &str, resource: &str, app: &str) -> Value {
+    json!({
+        "apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": name, "namespace": ns, "labels": {"app": app}},
+        "spec": {"nodeName": node, "containers": [{"name": "main", "image": "vllm",
+            "resources": {"limits": {resource: "1"}}}]},
+        "status": {"phase": "Running"},
+    })
+}
+
+fn agent_pod(node: &str, port: u16) -> Value {
+    json!({
+        "apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": format!("migboard-agent-{node}"), "namespace": "migboard",
+            "labels": {"app.kubernetes.io/name": "migboard-agent"},
+            "ownerReferences": [{"apiVersion": "apps/v1", "kind": "DaemonSet", "name": "migboard-agent", "uid": "ds"}]},
+        "spec": {"nodeName": node, "containers": [{"name": "agent", "image": "migboard",
+            "ports": [{"name": "agent", "containerPort": port}]}]},
+        "status": {"phase": "Running", "podIP": "127.0.0.1"},
+    })
+}
+
+fn options() -> kubernetes::Options {
+    kubernetes::Options {
+        agent_token: TOKEN.into(),
+        drain_timeout: Duration::from_secs(3),
+        apply_timeout: Duration::from_secs(5),
+        poll: Duration::from_millis(50),
+        ..kubernetes::Options::default()
+    }
+}
+
+async fn backend(fake: &FakeKube, options: kubernetes::Options) -> Kubernetes {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter("server=info")
+        .with_test_writer()
+        .try_init();
+    Kubernetes::start(fake.config(), options, Arc::new(server::state::catalogue()))
+        .await
+        .expect("the backend starts against the fake API server")
+}
+
+/// Waits until the backend's fleet satisfies `ok` (the reflectors are fed by watches).
+async fn fleet_until(
+    k: &Kubernetes,
+    ok: impl Fn(&server::cluster::Fleet) -> bool,
+) -> server::cluster::Fleet {
+    for _ in 0..100 {
+        let f = k.fleet().await;
+        if ok(&f) {
+            return f;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!(
+        "the fleet did not reach the expected state: {:#?}",
+        k.fleet().await
+    );
+}
+
+/// A real agent on simulated H100s: (process, port).
+async fn real_agent(dir: &std::path::Path) -> (tokio::process::Child, u16) {
+    use tokio::io::AsyncBufReadExt as _;
+    let mut child = tokio::process::Command::new(
+        server::cluster::embedded::agent_binary().expect("agent binary (cargo build -p agent)"),
+    )
+    .args(["--simulate", "h100-80gbx8", "--sim-state"])
+    .arg(dir.join("node.json"))
+    .args([
+        "--sim-latency-ms",
+        "0",
+        "serve",
+        "--addr",
+        "127.0.0.1:0",
+        "--exit-with-parent",
+        "--journal",
+    ])
+    .arg(dir.join("node.journal"))
+    .env("MIGBOARD_AGENT_TOKEN", TOKEN)
+    .env("RUST_LOG", "warn")
+    .stdout(std::process::Stdio::piped())
+    .kill_on_drop(true)
+    .spawn()
+    .expect("agent starts");
+    let mut lines = tokio::io::BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let first = lines.next_line().await.expect("read").expect("a line");
+    let port = first
+        .rsplit(':')
+        .next()
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("{first}"));
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    (child, port)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_fleet_comes_from_labels_allocatable_and_pod_requests() {
+    let fake = FakeKube::start().await;
+    fake.put(node(
+        "10.0.10.11",
+        "h100-pool",
+        "all-1g.10gb",
+        &[("nvidia.com/mig-1g.10gb", 56)],
+    ));
+    fake.put(node(
+        "10.0.10.12",
+        "h100-pool",
+        "all-balanced",
+        &[
+            ("nvidia.com/mig-1g.10gb", 16),
+            ("nvidia.com/mig-2g.20gb", 8),
+            ("nvidia.com/mig-3g.40gb", 8),
+        ],
+    ));
+    fake.put(gpu_pod(
+        "team-a",
+        "llm-0",
+        "10.0.10.11",
+        "nvidia.com/mig-1g.10gb",
+        "llm",
+    ));
+    let k = backend(&fake, options()).await;
+    let fleet = fleet_until(&k, |f| {
+        f.nodes.len() == 2 && f.nodes[0].gpus.iter().any(|g| !g.busy.is_empty())
+    })
+    .await;
+    assert_eq!(fleet.pools.len(), 1, "{fleet:#?}");
+    assert_eq!(
+        (
+            fleet.pools[0].name.as_str(),
+            fleet.pools[0].shape.as_str(),
+            fleet.pools[0].max_pods_per_node
+        ),
+        ("h100-pool", "BM.GPU.H100.8", 110)
+    );
+    let a = &fleet.nodes[0];
+    assert_eq!(
+        (a.name.as_str(), a.mig_config.as_deref(), a.gpus.len()),
+        ("10.0.10.11", Some("all-1g.10gb"), 8)
+    );
+    assert!(a.gpus.iter().all(|g| g.instances.len() == 7));
+    let busy: Vec<_> = a.gpus.iter().flat_map(|g| &g.busy).collect();
+    assert_eq!(busy.len(), 1, "one pod holds one slice: {busy:#?}");
+    assert_eq!(busy[0].owners, ["team-a/llm-0"]);
+    let (total, free) = fleet.view(Vec::new()).nodes[0].slices_of("1g.10gb");
+    assert_eq!((total, free), (56, 55));
+
+    // A new pod (watched, not polled) takes another slice; a node the device plugin has not caught up
+    // with offers nothing it does not advertise.
+    fake.put(gpu_pod(
+        "team-a",
+        "llm-1",
+        "10.0.10.11",
+        "nvidia.com/mig-1g.10gb",
+        "llm",
+    ));
+    fake.patch(
+        "v1/nodes",
+        "",
+        "10.0.10.12",
+        &json!({"status": {"allocatable": {"nvidia.com/mig-3g.40gb": "0"}}}),
+    );
+    let fleet = fleet_until(&k, |f| {
+        f.view(Vec::new()).nodes[0].slices_of("1g.10gb").1 == 54
+    })
+    .await;
+    let b = fleet.view(Vec::new()).nodes[1].slices_of("3g.40gb");
+    assert_eq!(b, (8, 0), "3g.40gb not advertised: none free");
+
+    // The validator's fleet-aware rules read this fleet as they read the embedded one.
+    let view = fleet.view(Vec::new());
+    let check = |file: &str| {
+        let text = std::fs::read_to_string(format!(
+            "{}/../../shared/reference/oci-blueprints/{file}",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .expect("blueprint");
+        let catalogue = server::state::catalogue();
+        mig::blueprint::check(
+            &text,
+            mig::blueprint::Context {
+                catalogue: Some(&catalogue),
+                fleet: Some(&view),
+            },
+        )
+    };
+    let fits = check("mig_inference_single_replica_10gb.json");
+    assert!(
+        fits.issues.iter().all(|i| !i.is_error()),
+        "{:#?}",
+        fits.issues
+    );
+    let no_20gb = check("mig_inference_single_replica.json");
+    assert!(
+        no_20gb
+            .issues
+            .iter()
+            .any(|i| i.is_error() && i.path == "/mig_resource_request"),
+        "1g.20gb is offered by no node: {:#?}",
+        no_20gb.issues
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pool_update_applies_through_the_agent_with_the_gpu_operators_label_protocol() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (_agent, port) = real_agent(dir.path()).await;
+    let fake = FakeKube::start().await;
+    fake.put(node(
+        "gpu-1",
+        "h100-pool",
+        "all-disabled",
+        &[("nvidia.com/gpu", 8)],
+    ));
+    fake.put(agent_pod("gpu-1", port));
+    // The agent's DaemonSet pod does not make the node busy.
+    let k = backend(&fake, options()).await;
+    k.apply("gpu-1", "all-1g.20gb", &[], false)
+        .await
+        .expect("the node is idle: applied");
+    assert_eq!(
+        fake.label_history("gpu-1", MIG_STATE),
+        [
+            Some("success".into()),
+            Some("pending".into()),
+            Some("success".into())
+        ]
+    );
+    assert_eq!(
+        fake.label_history("gpu-1", DEVICE_PLUGIN),
+        [
+            Some("true".into()),
+            Some(PAUSED.into()),
+            Some("true".into())
+        ]
+    );
+    let n = fake.get("v1/nodes", "", "gpu-1").expect("node");
+    assert_eq!(n["metadata"]["labels"][MIG_CONFIG], "all-1g.20gb");
+    assert!(
+        n["spec"].get("unschedulable").is_none(),
+        "never cordoned: {n:#}"
+    );
+    // The agent really changed the (simulated) GPUs: 4 × 1g.20gb each.
+    let inv = server::cluster::agent::AgentClient::default()
+        .inventory(&server::cluster::agent::Endpoint {
+            node: "gpu-1",
+            url: &format!("http://127.0.0.1:{port}"),
+            token: TOKEN,
+        })
+        .await
+        .expect("inventory");
+    assert!(
+        inv.iter()
+            .all(|g| g.instances.len() == 4 && g.instances.iter().all(|i| i.profile == "1g.20gb")),
+        "{inv:#?}"
+    );
+    // Applying again is a no-op for the GPUs and leaves the labels as they are.
+    k.apply("gpu-1", "all-1g.20gb", &[], false)
+        .await
+        .expect("again");
+    assert_eq!(
+        fake.get("v1/nodes", "", "gpu-1").expect("node")["metadata"]["labels"][MIG_STATE],
+        "success"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_busy_node_is_refused_with_its_pods_and_left_untouched() {
+    let fake = FakeKube::start().await;
+    fake.put(node(
+        "gpu-1",
+        "h100-pool",
+        "all-1g.10gb",
+        &[("nvidia.com/mig-1g.10gb", 56)],
+    ));
+    fake.put(gpu_pod(
+        "team-a",
+        "llm-0",
+        "gpu-1",
+        "nvidia.com/mig-1g.10gb",
+        "llm",
+    ));
+    fake.put(agent_pod("gpu-1", 1));
+    let k = backend(&fake, options()).await;
+    let before = fake.get("v1/nodes", "", "gpu-1").expect("node");
+    let err = k
+        .apply("gpu-1", "all-1g.20gb", &[], false)
+        .await
+        .expect_err("busy");
+    let ClusterError::PodsRunning { node, pods } = &err else {
+        panic!("{err}")
+    };
+    assert_eq!(
+        (node.as_str(), pods.as_slice()),
+        (
+            "gpu-1",
+            ["team-a/llm-0 (nvidia.com/mig-1g.10gb)".to_owned()].as_slice()
+        )
+    );
+    assert!(
+        err.to_string().contains("drain"),
+        "says how to go on: {err}"
+    );
+    assert!(!err.is_transient());
+    assert_eq!(
+        fake.get("v1/nodes", "", "gpu-1").expect("node"),
+        before,
+        "no label, no cordon"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_drain_waits_for_a_pod_disruption_budget_then_evicts_and_uncordons() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (_agent, port) = real_agent(dir.path()).await;
+    let fake = FakeKube::start().await;
+    fake.put(node(
+        "gpu-1",
+        "h100-pool",
+        "all-disabled",
+        &[("nvidia.com/gpu", 8)],
+    ));
+    fake.put(agent_pod("gpu-1", port));
+    fake.put(gpu_pod("team-a", "llm-0", "gpu-1", "nvidia.com/gpu", "llm"));
+    fake.put(json!({
+        "apiVersion": "policy/v1", "kind": "PodDisruptionBudget",
+        "metadata": {"name": "llm", "namespace": "team-a"},
+        "spec": {"minAvailable": 1, "selector": {"matchLabels": {"app": "llm"}}},
+        "status": {"disruptionsAllowed": 0},
+    }));
+    let k = Arc::new(
+        backend(
+            &fake,
+            kubernetes::Options {
+                drain_timeout: Duration::from_secs(20),
+                ..options()
+            },
+        )
+        .await,
+    );
+    let apply = tokio::spawn({
+        let k = k.clone();
+        async move { k.apply("gpu-1", "all-balanced", &[], true).await }
+    });
+    // The budget holds: evictions are refused (429), the pod stays, the node is cordoned, MIG untouched.
+    for _ in 0..100 {
+        if fake
+            .requests()
+            .iter()
+            .filter(|r| r.contains("/pods/llm-0/eviction"))
+            .count()
+            >= 2
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(
+        fake.requests()
+            .iter()
+            .filter(|r| r.contains("/pods/llm-0/eviction"))
+            .count()
+            >= 2,
+        "eviction retried"
+    );
+    assert!(fake.get("v1/pods", "team-a", "llm-0").is_some());
+    let n = fake.get("v1/nodes", "", "gpu-1").expect("node");
+    assert_eq!(n["spec"]["unschedulable"], true, "cordoned: {n:#}");
+    assert_eq!(
+        n["metadata"]["labels"][MIG_STATE], "success",
+        "no MIG change started yet"
+    );
+    assert!(!apply.is_finished());
+    // The budget allows one disruption: the pod is evicted, the change runs, the node is schedulable.
+    fake.patch(
+        "policy/v1/poddisruptionbudgets",
+        "team-a",
+        "llm",
+        &json!({"status": {"disruptionsAllowed": 1}}),
+    );
+    apply
+        .await
+        .expect("task")
+        .expect("applied after the eviction");
+    assert!(fake.get("v1/pods", "team-a", "llm-0").is_none(), "evicted");
+    let n = fake.get("v1/nodes", "", "gpu-1").expect("node");
+    assert!(
+        n["spec"].get("unschedulable").is_none(),
+        "uncordoned: {n:#}"
+    );
+    assert!(
+        n["metadata"]["annotations"]
+            .get(kubernetes::CORDONED_BY)
+            .is_none()
+    );
+    assert_eq!(n["metadata"]["labels"][MIG_CONFIG], "all-balanced");
+    assert_eq!(
+        fake.label_history("gpu-1", MIG_STATE)
+            .last()
+            .cloned()
+            .flatten()
+            .as_deref(),
+        Some("success")
+    );
+
+    // A budget that never allows: the drain gives up, says why, and leaves the node schedulable.
+    fake.put(gpu_pod(
+        "team-a",
+        "llm-1",
+        "gpu-1",
+        "nvidia.com/mig-1g.10gb",
+        "llm",
+    ));
+    fake.patch(
+        "policy/v1/poddisruptionbudgets",
+        "team-a",
+        "llm",
+        &json!({"status": {"disruptionsAllowed": 0}}),
+    );
+    let short = backend(
+        &fake,
+        kubernetes::Options {
+            drain_timeout: Duration::from_millis(500),
+            ..options()
+        },
+    )
+    .await;
+    let err = short
+        .apply("gpu-1", "all-1g.10gb", &[], true)
+        .await
+        .expect_err("timed out");
+    let text = err.to_string();
+    assert!(
+        text.contains("drain timed out")
+            && text.contains("PodDisruptionBudget")
+            && text.contains("team-a/llm-1"),
+        "{text}"
+    );
+    let n = fake.get("v1/nodes", "", "gpu-1").expect("node");
+    assert!(
+        n["spec"].get("unschedulable").is_none(),
+        "uncordoned after the timeout: {n:#}"
+    );
+    assert_eq!(
+        n["metadata"]["labels"][MIG_CONFIG], "all-balanced",
+        "no MIG change"
+    );
+}
+
+/// A stand-in agent whose apply fails part way (as NVML does when a create fails), recording the
+/// node's labels as they were while it ran.
+async fn failing_agent(fake: FakeKube, seen: Arc<std::sync::Mutex<Option<Value>>>) -> u16 {
+    use axum::routing::{get, post};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let app = axum::Router::new()
+        .route(
+            "/v1/apply",
+            post(move || {
+                let labels = fake.get("v1/nodes", "", "gpu-1").map(|n| n["metadata"]["labels"].clone());
+                *seen.lock().expect("lock") = labels;
+                async { (axum::http::StatusCode::ACCEPTED, axum::Json(json!({"operation": 1}))) }
+            }),
+        )
+        .route(
+            "/v1/operations/1",
+            get(|| async {
+                axum::Json(json!({"status": "failed", "gpus": [{"gpu": 3, "error": "creating 1g.20gb at slice 4: NVML_ERROR_INSUFFICIENT_RESOURCES"}]}))
+            }),
+        );
+    tokio::spawn(async move { axum::serve(listener, app).await.expect("stand-in agent") });
+    port
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failure_mid_apply_leaves_the_device_plugin_restored_and_the_state_failed() {
+    let fake = FakeKube::start().await;
+    fake.put(node(
+        "gpu-1",
+        "h100-pool",
+        "all-1g.10gb",
+        &[("nvidia.com/mig-1g.10gb", 56)],
+    ));
+    let seen = Arc::new(std::sync::Mutex::new(None));
+    let port = failing_agent(fake.clone(), seen.clone()).await;
+    fake.put(agent_pod("gpu-1", port));
+    let k = backend(&fake, options()).await;
+    let err = k
+        .apply("gpu-1", "all-1g.20gb", &[], false)
+        .await
+        .expect_err("the agent failed");
+    assert!(
+        err.to_string()
+            .contains("NVML_ERROR_INSUFFICIENT_RESOURCES"),
+        "{err}"
+    );
+    let during = seen
+        .lock()
+        .expect("lock")
+        .clone()
+        .expect("the agent was called");
+    assert_eq!(
+        (during[MIG_STATE].as_str(), during[DEVICE_PLUGIN].as_str()),
+        (Some("pending"), Some(PAUSED)),
+        "paused while applying"
+    );
+    let labels = fake.get("v1/nodes", "", "gpu-1").expect("node")["metadata"]["labels"].clone();
+    assert_eq!(labels[MIG_STATE], "failed");
+    assert_eq!(
+        labels[DEVICE_PLUGIN], "true",
+        "the device plugin runs again: the node is not wedged"
+    );
+
+    // An agent that cannot be reached at all: the same clean ending.
+    fake.put(agent_pod("gpu-1", 1));
+    let err = k
+        .apply("gpu-1", "all-1g.20gb", &[], false)
+        .await
+        .expect_err("unreachable");
+    assert!(
+        err.is_transient(),
+        "an unreachable agent may come back: {err}"
+    );
+    let labels = fake.get("v1/nodes", "", "gpu-1").expect("node")["metadata"]["labels"].clone();
+    assert_eq!(
+        (labels[MIG_STATE].as_str(), labels[DEVICE_PLUGIN].as_str()),
+        (Some("failed"), Some("true"))
+    );
+}
+
+// ----- two server processes, one leader -----
+
+struct Replica {
+    child: tokio::process::Child,
+    port: u16,
+}
+
+async fn replica(
+    name: &str,
+    kubeconfig: &std::path::Path,
+    data: &std::path::Path,
+    db: Option<&str>,
+) -> Replica {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("port")
+        .port();
+    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_migboard"));
+    cmd.env("MIGBOARD_ADDR", format!("127.0.0.1:{port}"))
+        .env("MIGBOARD_DATA_DIR", data)
+        .env("LEPTOS_SITE_ROOT", data.join("no-site"))
+        .env("MIGBOARD_CLUSTER", "kubernetes")
+        .env("KUBECONFIG", kubeconfig)
+        .env("POD_NAME", name)
+        .env("MIGBOARD_MIG_APPLY", "mig-manager")
+        .env("MIGBOARD_LEASE_SECONDS", "2")
+        .env("MIGBOARD_ADMIN_PASSWORD", "failover-password")
+        .env("RUST_LOG", "error")
+        .kill_on_drop(true);
+    if let Some(db) = db {
+        cmd.env("DATABASE_URL", db);
+    }
+    Replica {
+        child: cmd.spawn().expect("migboard starts"),
+        port,
+    }
+}
+
+async fn call(
+    port: u16,
+    method: &str,
+    path: &str,
+    token: &str,
+    body: Option<String>,
+) -> Option<(u16, Value)> {
+    use http_body_util::{BodyExt as _, Full};
+    let http: hyper_util::client::legacy::Client<_, Full<bytes::Bytes>> =
+        hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+            .build_http();
+    let request = hyper::Request::builder()
+        .method(method)
+        .uri(format!("http://127.0.0.1:{port}{path}"))
+        .header("content-type", "application/json")
+        .header("authorization", format!("Bearer {token}"))
+        .body(Full::new(bytes::Bytes::from(body.unwrap_or_default())))
+        .ok()?;
+    let response = tokio::time::timeout(Duration::from_secs(10), http.request(request))
+        .await
+        .ok()?
+        .ok()?;
+    let status = response.status().as_u16();
+    let bytes = response.into_body().collect().await.ok()?.to_bytes();
+    Some((
+        status,
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    ))
+}
+
+fn holder(fake: &FakeKube) -> Option<String> {
+    fake.get(
+        "coordination.k8s.io/v1/leases",
+        "migboard",
+        "migboard-leader",
+    )
+    .and_then(|l| l["spec"]["holderIdentity"].as_str().map(str::to_owned))
+}
+
+async fn until<T>(what: &str, secs: u64, mut f: impl AsyncFnMut() -> Option<T>) -> T {
+    for _ in 0..secs * 10 {
+        if let Some(v) = f().await {
+            return v;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("{what}: not within {secs} s");
+}
+
+/// Plays NVIDIA's mig-manager: a node whose `nvidia.com/mig.config` changed goes pending, then success.
+fn fake_mig_manager(fake: FakeKube) {
+    tokio::spawn(async move {
+        loop {
+            for n in fake.list("v1/nodes") {
+                let name = n["metadata"]["name"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned();
+                let want = n["metadata"]["labels"][MIG_CONFIG].clone();
+                if n["metadata"]["annotations"]["test/applied"] != want {
+                    fake.patch(
+                        "v1/nodes",
+                        "",
+                        &name,
+                        &json!({"metadata": {"labels": {MIG_STATE: "pending"}}}),
+                    );
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    fake.patch("v1/nodes", "", &name, &json!({"metadata": {"labels": {MIG_STATE: "success"}, "annotations": {"test/applied": want}}}));
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    });
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_follower_takes_over_when_the_leader_dies() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let fake = FakeKube::start().await;
+    let mut first = node(
+        "gpu-1",
+        "h100-pool",
+        "all-1g.10gb",
+        &[("nvidia.com/mig-1g.10gb", 56)],
+    );
+    first["metadata"]["annotations"] = json!({"test/applied": "all-1g.10gb"});
+    fake.put(first);
+    fake_mig_manager(fake.clone());
+    let kubeconfig = dir.path().join("kubeconfig");
+    std::fs::write(
+        &kubeconfig,
+        format!("apiVersion: v1\nkind: Config\nclusters:\n- name: fake\n  cluster:\n    server: {}\nusers:\n- name: test\n  user: {{}}\ncontexts:\n- name: fake\n  context:\n    cluster: fake\n    user: test\n    namespace: migboard\ncurrent-context: fake\n", fake.url),
+    )
+    .expect("kubeconfig");
+    // HA runs on PostgreSQL; SQLite (one file both open) when no test server is configured.
+    let db = common::fresh_pg("failover").await;
+    let data = dir.path().join("data");
+    std::fs::create_dir_all(&data).expect("data dir");
+    let mut a = replica("server-a", &kubeconfig, &data, db.as_deref()).await;
+    until("server-a leads", 30, async || {
+        (holder(&fake).as_deref() == Some("server-a")).then_some(())
+    })
+    .await;
+    let b = replica("server-b", &kubeconfig, &data, db.as_deref()).await;
+    let token = until("sign-in on server-b", 30, async || {
+        let body =
+            json!({"username": "admin", "password": "failover-password", "name": "t"}).to_string();
+        let (status, v) = call(b.port, "POST", "/api/v1/login", "", Some(body)).await?;
+        (status == 201)
+            .then(|| v["token"].as_str().map(str::to_owned))
+            .flatten()
+    })
+    .await;
+    let update = |name: &str, config: &str| {
+        json!({"recipe_mode": "update", "deployment_name": name, "recipe_node_name": "gpu-1", "shared_node_pool_mig_config": config}).to_string()
+    };
+    let finished = async |port: u16, id: i64| {
+        let (_, d) = call(
+            port,
+            "GET",
+            &format!("/api/v1/deployments/{id}"),
+            &token,
+            None,
+        )
+        .await?;
+        let status = d["deployment"]["status"].as_str()?.to_owned();
+        matches!(status.as_str(), "completed" | "failed").then_some((status, d))
+    };
+    // Submitted through the follower, driven by the leader.
+    let (status, created) = call(
+        b.port,
+        "POST",
+        "/api/v1/deployments",
+        &token,
+        Some(update("to-20gb", "all-1g.20gb")),
+    )
+    .await
+    .expect("answer");
+    assert_eq!(status, 201, "{created:#}");
+    let id = created["id"].as_i64().expect("id");
+    let (status, d) = until("the first update ends", 30, async || {
+        finished(b.port, id).await
+    })
+    .await;
+    assert_eq!(status, "completed", "{d:#}");
+    assert_eq!(
+        holder(&fake).as_deref(),
+        Some("server-a"),
+        "the follower never took the lease while the leader renewed it"
+    );
+    assert_eq!(
+        fake.get("v1/nodes", "", "gpu-1").expect("node")["metadata"]["labels"][MIG_CONFIG],
+        "all-1g.20gb"
+    );
+
+    // The leader dies; the follower takes over after the lease runs out and drives the next one.
+    a.child.kill().await.expect("kill");
+    until("server-b leads", 30, async || {
+        (holder(&fake).as_deref() == Some("server-b")).then_some(())
+    })
+    .await;
+    let lease = fake
+        .get(
+            "coordination.k8s.io/v1/leases",
+            "migboard",
+            "migboard-leader",
+        )
+        .expect("lease");
+    assert_eq!(lease["spec"]["leaseTransitions"], 1, "{lease:#}");
+    let (status, created) = call(
+        b.port,
+        "POST",
+        "/api/v1/deployments",
+        &token,
+        Some(update("to-10gb", "all-1g.10gb")),
+    )
+    .await
+    .expect("answer");
+    assert_eq!(status, 201, "{created:#}");
+    let id = created["id"].as_i64().expect("id");
+    let (status, d) = until("the second update ends", 30, async || {
+        finished(b.port, id).await
+    })
+    .await;
+    assert_eq!(status, "completed", "{d:#}");
+    assert_eq!(
+        fake.get("v1/nodes", "", "gpu-1").expect("node")["metadata"]["labels"][MIG_CONFIG],
+        "all-1g.10gb"
+    );
+    drop(b);
+}
