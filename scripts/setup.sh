@@ -6,6 +6,8 @@
 #          chromium (end-to-end tests), postgresql (the store's PostgreSQL tests), nodejs/npm if missing
 #   cargo: cargo-leptos 0.3.11, wasm-bindgen-cli at exactly the version in Cargo.lock, cargo-fuzz 0.13.2
 #   npm:   end2end/ packages (Playwright, binaryen's wasm-opt) from package-lock.json
+#   k8s:   kubectl (Debian's kubernetes-client when no kubectl is installed) and PyPI's
+#          kubernetes-validate (in target/pytools), which render and check deploy/kubernetes
 #
 # Never downloads a browser or a toolchain from anywhere but the package registries.
 set -Eeuo pipefail
@@ -17,6 +19,7 @@ source "$ROOT/scripts/env.sh"
 
 CARGO_LEPTOS_VERSION="0.3.11"
 CARGO_FUZZ_VERSION="0.13.2"
+KUBERNETES_VALIDATE_VERSION="1.37.0"
 APT_PACKAGES=(rustc-web cargo-web rust-web-src lld-19 chromium postgresql)
 STEP="starting"
 trap 'echo "setup: FAILED during: $STEP (exit $?). Fix the cause above and run the command again; finished steps are skipped." >&2' ERR
@@ -32,7 +35,7 @@ as_root() {
 }
 
 STEP="apt packages"
-say "[1/5] Debian packages: ${APT_PACKAGES[*]}"
+say "[1/6] Debian packages: ${APT_PACKAGES[*]}"
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -55,7 +58,7 @@ esac
 [ -d /usr/lib/rustlib/src/rust/library ] || { echo "setup: rust std sources missing (package rust-web-src)" >&2; false; }
 
 STEP="installing cargo-leptos $CARGO_LEPTOS_VERSION"
-say "[2/5] cargo-leptos $CARGO_LEPTOS_VERSION"
+say "[2/6] cargo-leptos $CARGO_LEPTOS_VERSION"
 if cargo-leptos --version 2>/dev/null | grep -q " $CARGO_LEPTOS_VERSION\$"; then
   ok "present"
 else
@@ -69,7 +72,7 @@ fi
 STEP="installing wasm-bindgen-cli"
 WB_VERSION="$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/version = |"/, ""); print; exit }' Cargo.lock)"
 [ -n "$WB_VERSION" ] || { echo "setup: cannot read wasm-bindgen's version from Cargo.lock" >&2; false; }
-say "[3/5] wasm-bindgen-cli $WB_VERSION (must equal Cargo.lock's wasm-bindgen)"
+say "[3/6] wasm-bindgen-cli $WB_VERSION (must equal Cargo.lock's wasm-bindgen)"
 if wasm-bindgen --version 2>/dev/null | grep -q " $WB_VERSION\$"; then
   ok "present"
 else
@@ -79,7 +82,7 @@ else
 fi
 
 STEP="installing cargo-fuzz"
-say "[4/5] cargo-fuzz $CARGO_FUZZ_VERSION (the blueprint fuzz target in make test)"
+say "[4/6] cargo-fuzz $CARGO_FUZZ_VERSION (the blueprint fuzz target in make test)"
 if cargo-fuzz --version 2>/dev/null | grep -q " $CARGO_FUZZ_VERSION\$"; then
   ok "present"
 else
@@ -88,7 +91,7 @@ else
 fi
 
 STEP="installing npm packages in end2end/"
-say "[5/5] npm packages (Playwright, binaryen wasm-opt)"
+say "[5/6] npm packages (Playwright, binaryen wasm-opt)"
 stamp="end2end/node_modules/.migboard-lock"
 if [ -f "$stamp" ] && cmp -s end2end/package-lock.json "$stamp"; then
   ok "present"
@@ -98,4 +101,18 @@ else
 fi
 command -v wasm-opt >/dev/null || { echo "setup: wasm-opt not found in end2end/node_modules/.bin" >&2; false; }
 ok "wasm-opt: $(wasm-opt --version)"
+
+STEP="installing kubectl and kubernetes-validate"
+say "[6/6] kubectl and kubernetes-validate $KUBERNETES_VALIDATE_VERSION (deploy/kubernetes checks)"
+if ! command -v kubectl >/dev/null 2>&1; then
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq kubernetes-client </dev/null
+fi
+ok "$(kubectl version --client 2>/dev/null | head -1)"
+# Into target/pytools (PYTHONPATH), not the system's Python: Debian's is externally managed (PEP 668).
+if PYTHONPATH=target/pytools python3 -c 'import kubernetes_validate, sys; sys.exit(kubernetes_validate.__version__ != "'"$KUBERNETES_VALIDATE_VERSION"'")' 2>/dev/null; then
+  ok "kubernetes-validate present"
+else
+  python3 -m pip install --quiet --disable-pip-version-check --upgrade --target target/pytools "kubernetes-validate==$KUBERNETES_VALIDATE_VERSION" </dev/null
+  ok "kubernetes-validate $KUBERNETES_VALIDATE_VERSION installed in target/pytools"
+fi
 say "setup complete"

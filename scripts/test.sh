@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs migboard's tests and prints each runner's summary and one closing line for all of them.
-#   scripts/test.sh all|rust|wasm|size|fuzz|e2e
+#   scripts/test.sh all|rust|wasm|manifests|size|fuzz|e2e
 set -Eeuo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -77,6 +77,18 @@ e2e() {
     echo "end-to-end tests FAILED (exit $rc); log: $logs/e2e.log, traces: end2end/test-results" >&2; status=1
   fi
 }
+manifests() {
+  echo "==> Kubernetes manifests: every overlay renders (kubectl kustomize) and validates (kubernetes-validate)"
+  if scripts/manifests.sh > "$logs/manifests.log" 2>&1; then
+    grep '^manifests:' "$logs/manifests.log" | tail -1
+    passed=$((passed + 1))
+  else
+    cat "$logs/manifests.log" >&2
+    echo "manifests: FAILED; log: $logs/manifests.log" >&2
+    failed=$((failed + 1)); status=1
+  fi
+}
+
 size() {
   echo "==> Bundle budget: the main wasm module every page loads (release build, gzip -9)"
   if scripts/wasm-size.sh > "$logs/size.log" 2>&1; then
@@ -90,13 +102,14 @@ size() {
 }
 
 case "$what" in
-  all) rust; wasm; size; fuzz; e2e ;;
+  all) rust; wasm; manifests; size; fuzz; e2e ;;
+  manifests) manifests ;;
   size) size ;;
   rust) rust ;;
   wasm) wasm ;;
   fuzz) fuzz ;;
   e2e) e2e ;;
-  *) echo "usage: scripts/test.sh all|rust|wasm|size|fuzz|e2e" >&2; exit 2 ;;
+  *) echo "usage: scripts/test.sh all|rust|wasm|manifests|size|fuzz|e2e" >&2; exit 2 ;;
 esac
 echo
 echo "tests: $passed passed, $failed failed, $ignored skipped"
