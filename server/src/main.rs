@@ -31,6 +31,7 @@ async fn main() -> anyhow::Result<()> {
     .context("opening the database (DATABASE_URL, or migboard.db in the data directory)")?;
     let catalogue = std::sync::Arc::new(server::state::catalogue());
     let mut options = server::orchestrator::Options::default();
+    let mut elector = None;
     let cluster: std::sync::Arc<dyn server::cluster::Cluster> = match config.cluster {
         ClusterKind::None => std::sync::Arc::new(server::cluster::Fixed::new(
             &embedded::FleetSpec::default_fleet(),
@@ -59,9 +60,10 @@ async fn main() -> anyhow::Result<()> {
             std::sync::Arc::new(cluster)
         }
         ClusterKind::Kubernetes => {
-            let (cluster, leadership) = kubernetes(&config, catalogue.clone()).await?;
-            if let Some(leadership) = leadership {
+            let (cluster, elected) = kubernetes(&config, catalogue.clone()).await?;
+            if let Some((leadership, e)) = elected {
                 options.leadership = leadership;
+                elector = Some(e);
             }
             cluster
         }
@@ -92,6 +94,10 @@ async fn main() -> anyhow::Result<()> {
     .with_graceful_shutdown(shutdown_signal())
     .await
     .context("serving HTTP")?;
+    if let Some(elector) = elector {
+        // A follower takes over now rather than after the lease runs out.
+        elector.release().await;
+    }
     info!("migboard stopped");
     Ok(())
 }
@@ -102,7 +108,10 @@ async fn kubernetes(
     catalogue: std::sync::Arc<mig::blueprint::Catalogue>,
 ) -> anyhow::Result<(
     std::sync::Arc<dyn server::cluster::Cluster>,
-    Option<server::cluster::kubernetes::lease::Leadership>,
+    Option<(
+        server::cluster::kubernetes::lease::Leadership,
+        std::sync::Arc<server::cluster::kubernetes::lease::Elector>,
+    )>,
 )> {
     use server::cluster::kubernetes::{self, lease};
     let kube_config = kube::Config::infer()
@@ -140,14 +149,14 @@ async fn kubernetes(
     let identity = std::env::var("POD_NAME")
         .or_else(|_| std::env::var("HOSTNAME"))
         .unwrap_or_else(|_| format!("migboard-{}", std::process::id()));
-    let elector = lease::Elector::new(
+    let elector = std::sync::Arc::new(lease::Elector::new(
         client,
         &config.namespace,
         &config.leader_lease,
         &identity,
         std::time::Duration::from_secs(config.lease_seconds.max(1)),
-    );
-    let (leadership, _task) = elector.spawn();
+    ));
+    let (leadership, _task) = elector.clone().spawn();
     let mut watch = leadership.clone();
     tokio::spawn(async move {
         watch.acquired().await;
@@ -158,7 +167,7 @@ async fn kubernetes(
         std::process::exit(1);
     });
     info!(%identity, lease = %config.leader_lease, "leader election on");
-    Ok((std::sync::Arc::new(cluster), Some(leadership)))
+    Ok((std::sync::Arc::new(cluster), Some((leadership, elector))))
 }
 
 /// Resolves on Ctrl-C or SIGTERM so in-flight requests can finish.

@@ -211,7 +211,7 @@ async fn the_fleet_comes_from_labels_allocatable_and_pod_requests() {
     let view = fleet.view(Vec::new());
     let check = |file: &str| {
         let text = std::fs::read_to_string(format!(
-            "{}/../../shared/reference/oci-blueprints/{file}",
+            "{}/../mig/data/oci-blueprints/{file}",
             env!("CARGO_MANIFEST_DIR")
         ))
         .expect("blueprint");
@@ -239,6 +239,7 @@ async fn the_fleet_comes_from_labels_allocatable_and_pod_requests() {
         "1g.20gb is offered by no node: {:#?}",
         no_20gb.issues
     );
+    assert_rbac_allows(&fake);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -294,6 +295,14 @@ async fn a_pool_update_applies_through_the_agent_with_the_gpu_operators_label_pr
             .all(|g| g.instances.len() == 4 && g.instances.iter().all(|i| i.profile == "1g.20gb")),
         "{inv:#?}"
     );
+    // `kubectl describe node` tells what happened.
+    let events = fake.list("v1/events");
+    assert!(
+        events.iter().any(|e| e["reason"] == "MigConfigApplied"
+            && e["involvedObject"]["name"] == "gpu-1"
+            && e["type"] == "Normal"),
+        "{events:#?}"
+    );
     // Applying again is a no-op for the GPUs and leaves the labels as they are.
     k.apply("gpu-1", "all-1g.20gb", &[], false)
         .await
@@ -302,6 +311,7 @@ async fn a_pool_update_applies_through_the_agent_with_the_gpu_operators_label_pr
         fake.get("v1/nodes", "", "gpu-1").expect("node")["metadata"]["labels"][MIG_STATE],
         "success"
     );
+    assert_rbac_allows(&fake);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -347,6 +357,7 @@ async fn a_busy_node_is_refused_with_its_pods_and_left_untouched() {
         before,
         "no label, no cordon"
     );
+    assert_rbac_allows(&fake);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -485,6 +496,7 @@ async fn a_drain_waits_for_a_pod_disruption_budget_then_evicts_and_uncordons() {
         n["metadata"]["labels"][MIG_CONFIG], "all-balanced",
         "no MIG change"
     );
+    assert_rbac_allows(&fake);
 }
 
 /// A stand-in agent whose apply fails part way (as NVML does when a create fails), recording the
@@ -553,6 +565,16 @@ async fn a_failure_mid_apply_leaves_the_device_plugin_restored_and_the_state_fai
         "the device plugin runs again: the node is not wedged"
     );
 
+    let events = fake.list("v1/events");
+    assert!(
+        events.iter().any(|e| e["reason"] == "MigConfigFailed"
+            && e["type"] == "Warning"
+            && e["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("NVML_ERROR_INSUFFICIENT_RESOURCES"))),
+        "{events:#?}"
+    );
+
     // An agent that cannot be reached at all: the same clean ending.
     fake.put(agent_pod("gpu-1", 1));
     let err = k
@@ -568,6 +590,7 @@ async fn a_failure_mid_apply_leaves_the_device_plugin_restored_and_the_state_fai
         (labels[MIG_STATE].as_str(), labels[DEVICE_PLUGIN].as_str()),
         (Some("failed"), Some("true"))
     );
+    assert_rbac_allows(&fake);
 }
 
 // ----- two server processes, one leader -----
@@ -798,4 +821,258 @@ async fn a_follower_takes_over_when_the_leader_dies() {
         "all-1g.10gb"
     );
     drop(b);
+    assert_rbac_allows(&fake);
+}
+
+// ----- RBAC: every call the backend made is granted by deploy/kubernetes/cluster/rbac.yaml -----
+
+#[derive(Debug)]
+struct Rule {
+    namespace: Option<String>,
+    groups: Vec<String>,
+    resources: Vec<String>,
+    names: Vec<String>,
+    verbs: Vec<String>,
+}
+
+fn rbac_rules() -> Vec<Rule> {
+    let text = std::fs::read_to_string(format!(
+        "{}/../deploy/kubernetes/cluster/rbac.yaml",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .expect("rbac.yaml");
+    let mut rules = Vec::new();
+    let mut bound = Vec::new();
+    for doc in serde_yaml_ng::Deserializer::from_str(&text) {
+        let v: Value = serde::Deserialize::deserialize(doc).expect("yaml");
+        let kind = v["kind"].as_str().unwrap_or_default();
+        let ns = v["metadata"]["namespace"].as_str().map(str::to_owned);
+        match kind {
+            "Role" | "ClusterRole" => {
+                for r in v["rules"].as_array().into_iter().flatten() {
+                    let list = |k: &str| {
+                        r[k].as_array()
+                            .into_iter()
+                            .flatten()
+                            .filter_map(|x| x.as_str().map(str::to_owned))
+                            .collect::<Vec<_>>()
+                    };
+                    rules.push((
+                        v["metadata"]["name"]
+                            .as_str()
+                            .unwrap_or_default()
+                            .to_owned(),
+                        Rule {
+                            namespace: if kind == "Role" { ns.clone() } else { None },
+                            groups: list("apiGroups"),
+                            resources: list("resources"),
+                            names: list("resourceNames"),
+                            verbs: list("verbs"),
+                        },
+                    ));
+                }
+            }
+            "RoleBinding" | "ClusterRoleBinding" => {
+                let to_server = v["subjects"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .any(|s| s["name"] == "migboard-server" && s["namespace"] == "migboard");
+                if to_server {
+                    bound.push(v["roleRef"]["name"].as_str().unwrap_or_default().to_owned());
+                }
+            }
+            _ => {}
+        }
+    }
+    rules
+        .into_iter()
+        .filter(|(role, _)| bound.contains(role))
+        .map(|(_, r)| r)
+        .collect()
+}
+
+/// Asserts the server's role allows every request `fake` saw (method and path, as the API server
+/// authorizes them).
+fn assert_rbac_allows(fake: &FakeKube) {
+    let rules = rbac_rules();
+    for request in fake.requests() {
+        let (method, rest) = request.split_once(' ').expect("METHOD path");
+        let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
+        let parts: Vec<&str> = path.trim_matches('/').split('/').collect();
+        let (group, rest) = match parts.as_slice() {
+            ["api", _, rest @ ..] => ("", rest),
+            ["apis", g, _, rest @ ..] => (*g, rest),
+            _ => panic!("{request}"),
+        };
+        let (ns, rest) = match rest {
+            ["namespaces", ns, rest @ ..] if !rest.is_empty() => (Some(*ns), rest),
+            _ => (None, rest),
+        };
+        let (resource, name) = match rest {
+            [r] => ((*r).to_owned(), None),
+            [r, n] => ((*r).to_owned(), Some(*n)),
+            [r, n, sub] => (format!("{r}/{sub}"), Some(*n)),
+            _ => panic!("{request}"),
+        };
+        let watch = query
+            .split('&')
+            .any(|q| q == "watch=true" || q == "watch=1");
+        let verb = match (method, name.is_some()) {
+            ("GET", false) if watch => "watch",
+            ("GET", false) => "list",
+            ("GET", true) => "get",
+            ("POST", _) => "create",
+            ("PUT", _) => "update",
+            ("PATCH", _) => "patch",
+            ("DELETE", true) => "delete",
+            _ => panic!("{request}"),
+        };
+        let allowed = rules.iter().any(|r| {
+            r.groups.iter().any(|g| g == group)
+                && r.resources.contains(&resource)
+                && r.verbs.iter().any(|v| v == verb)
+                && r.namespace.as_deref().is_none_or(|n| Some(n) == ns)
+                && (r.names.is_empty() || name.is_some_and(|n| r.names.iter().any(|x| x == n)))
+        });
+        assert!(
+            allowed,
+            "deploy/kubernetes/cluster/rbac.yaml does not allow {verb} {resource} (group \"{group}\", namespace {ns:?}, name {name:?}): {request}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_service_becomes_a_deployment_and_service_is_monitored_and_undeploy_deletes_them() {
+    use mig::wire::DeploymentStatus;
+    let fake = FakeKube::start().await;
+    fake.put(node(
+        "10.0.10.11",
+        "h100-pool",
+        "all-1g.10gb",
+        &[("nvidia.com/mig-1g.10gb", 56)],
+    ));
+    let k = backend(&fake, options()).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = server::store::Store::open_in(dir.path())
+        .await
+        .expect("store");
+    let site = leptos::config::LeptosOptions::builder()
+        .output_name("migboard")
+        .site_root(dir.path().join("site").to_string_lossy().to_string())
+        .build();
+    let state = server::AppState::start(
+        site,
+        Arc::new(k),
+        Arc::new(server::state::catalogue()),
+        store,
+        server::orchestrator::Options {
+            monitor_interval: Duration::from_millis(100),
+            retry_after: Duration::from_millis(100),
+            ..server::orchestrator::Options::default()
+        },
+    )
+    .await;
+    let orchestrator = state.orchestrator();
+    // The reflector has the node before the validator looks for a 1g.10gb slice.
+    until("the fleet has the node", 10, async || {
+        (!orchestrator.refresh().await.nodes.is_empty()).then_some(())
+    })
+    .await;
+    let actor = server::orchestrator::Actor::new("test", "test");
+    let text = std::fs::read_to_string(format!(
+        "{}/../mig/data/oci-blueprints/mig_inference_single_replica_10gb.json",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .expect("blueprint");
+    let info = orchestrator
+        .submit(&text, false, &actor)
+        .await
+        .expect("accepted");
+    let status_of = async |want: DeploymentStatus| {
+        let d = orchestrator.detail(info.id).await.ok()??;
+        (d.deployment.status == want).then_some(d)
+    };
+    until("monitoring", 10, async || {
+        status_of(DeploymentStatus::Monitoring).await
+    })
+    .await;
+    let deployments = fake.list("apps/v1/deployments");
+    assert_eq!(deployments.len(), 1, "{deployments:#?}");
+    let d = &deployments[0];
+    assert_eq!(d["metadata"]["namespace"], "migboard-workloads");
+    assert_eq!(
+        d["metadata"]["labels"]["migboard.io/deployment-id"],
+        info.id.to_string()
+    );
+    let container = &d["spec"]["template"]["spec"]["containers"][0];
+    assert_eq!(
+        container["resources"]["limits"]["nvidia.com/mig-1g.10gb"], "1",
+        "{container:#}"
+    );
+    assert_eq!(
+        fake.list("v1/services").len(),
+        1,
+        "the blueprint has a port"
+    );
+
+    // Kubelet's part: a pod waiting on its image, then ready. The deployment's log says both.
+    let name = d["metadata"]["name"].as_str().expect("name").to_owned();
+    fake.put(json!({
+        "apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": format!("{name}-abc"), "namespace": "migboard-workloads", "labels": {"migboard.io/deployment-id": info.id.to_string()}},
+        "spec": {"nodeName": "10.0.10.11", "containers": [{"name": "main", "image": "x", "resources": {"limits": {"nvidia.com/mig-1g.10gb": "1"}}}]},
+        "status": {"phase": "Pending", "containerStatuses": [{"name": "main", "image": "x", "imageID": "", "ready": false, "restartCount": 0,
+            "state": {"waiting": {"reason": "ImagePullBackOff", "message": "pull access denied"}}}]},
+    }));
+    let monitor = async |needle: &str| {
+        let d = orchestrator.detail(info.id).await.ok()??;
+        d.steps
+            .iter()
+            .find(|s| s.key == "monitor" && s.message.contains(needle))
+            .map(|s| s.message.clone())
+    };
+    let said = until("the wait is explained", 10, async || {
+        monitor("ImagePullBackOff").await
+    })
+    .await;
+    assert!(said.starts_with("0/1 replica(s) ready"), "{said}");
+    fake.patch(
+        "apps/v1/deployments",
+        "migboard-workloads",
+        &name,
+        &json!({"status": {"readyReplicas": 1}}),
+    );
+    until("ready", 10, async || monitor("1/1 replica(s) ready").await).await;
+    // The slice the pod holds is busy in the fleet, owned by the pod.
+    let fleet = until("the pod's slice is busy", 10, async || {
+        let f = orchestrator.refresh().await;
+        f.nodes[0]
+            .gpus
+            .iter()
+            .any(|g| !g.busy.is_empty())
+            .then_some(f)
+    })
+    .await;
+    let owners: Vec<&String> = fleet.nodes[0]
+        .gpus
+        .iter()
+        .flat_map(|g| &g.busy)
+        .flat_map(|b| &b.owners)
+        .collect();
+    assert_eq!(owners, [&format!("migboard-workloads/{name}-abc")]);
+
+    orchestrator
+        .undeploy(info.id, &actor)
+        .await
+        .expect("undeploy accepted");
+    until("undeployed", 10, async || {
+        status_of(DeploymentStatus::Undeployed).await
+    })
+    .await;
+    assert!(
+        fake.list("apps/v1/deployments").is_empty() && fake.list("v1/services").is_empty(),
+        "nothing left behind"
+    );
+    assert_rbac_allows(&fake);
 }

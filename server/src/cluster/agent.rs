@@ -173,8 +173,6 @@ impl AgentClient {
         )))
     }
 
-    /// The named config every GPU of this node matches, if one does.
-
     /// The node's GPUs, as its agent reports them.
     ///
     /// # Errors

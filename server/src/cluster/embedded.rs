@@ -442,6 +442,7 @@ impl Embedded {
         )
     }
 
+    /// The named config every GPU of this node matches, if one does.
     fn matching_config(
         &self,
         shape: &NodeShape,

@@ -369,6 +369,16 @@ async fn handle(
             ),
         },
         (Method::POST, None, _) => {
+            let mut body = body;
+            if body["metadata"].get("name").is_none() {
+                // generateName: the API server appends a random suffix.
+                let prefix = body["metadata"]["generateName"]
+                    .as_str()
+                    .unwrap_or("obj-")
+                    .to_owned();
+                let n = fake.store.lock().expect("lock").rv + 1;
+                body["metadata"]["name"] = json!(format!("{prefix}{n:05x}"));
+            }
             let name = body["metadata"]["name"]
                 .as_str()
                 .unwrap_or_default()

@@ -73,6 +73,8 @@ pub struct Elector {
     duration: Duration,
     /// The record last seen held by someone else, and when it was first seen unchanged.
     observed: Mutex<Option<(String, Instant)>>,
+    /// Set by [`Elector::release`]: the election loop stops.
+    stopped: std::sync::atomic::AtomicBool,
 }
 
 fn now() -> MicroTime {
@@ -94,6 +96,7 @@ impl Elector {
             identity: identity.to_owned(),
             duration,
             observed: Mutex::new(None),
+            stopped: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -180,6 +183,8 @@ impl Elector {
 
     /// Gives the lease up (on shutdown), so a follower need not wait for it to expire.
     pub async fn release(&self) {
+        self.stopped
+            .store(true, std::sync::atomic::Ordering::SeqCst);
         let Ok(Some(mut lease)) = self.api.get_opt(&self.name).await else {
             return;
         };
@@ -202,12 +207,12 @@ impl Elector {
 
     /// Runs the election: tries every third of the duration (renewing when leading). A leader that
     /// cannot renew within the duration stops leading.
-    pub fn spawn(self) -> (Leadership, tokio::task::JoinHandle<()>) {
+    pub fn spawn(self: std::sync::Arc<Self>) -> (Leadership, tokio::task::JoinHandle<()>) {
         let (tx, rx) = watch::channel(false);
         let task = tokio::spawn(async move {
             let every = (self.duration / 3).max(Duration::from_millis(50));
             let mut renewed = Instant::now();
-            loop {
+            while !self.stopped.load(std::sync::atomic::Ordering::SeqCst) {
                 let leading = *tx.borrow();
                 match self.try_acquire().await {
                     Ok(true) => {

@@ -375,7 +375,18 @@ impl Kubernetes {
                 let name = pod.name_any();
                 let api: Api<Pod> = Api::namespaced(self.evictions.clone(), &ns);
                 match api.evict(&name, &EvictParams::default()).await {
-                    Ok(_) => tracing::info!(%node, pod = %format!("{ns}/{name}"), "evicted"),
+                    Ok(_) => {
+                        tracing::info!(%node, pod = %format!("{ns}/{name}"), "evicted");
+                        self.event(
+                            node,
+                            false,
+                            "EvictedForMigChange",
+                            &format!(
+                                "migboard evicted {ns}/{name} to change the node's MIG layout"
+                            ),
+                        )
+                        .await;
+                    }
                     Err(e) if status_code(&e) == Some(404) => {}
                     Err(e) if status_code(&e) == Some(429) => {
                         blocked.push(format!(
@@ -412,6 +423,44 @@ impl Kubernetes {
                 });
             }
             tokio::time::sleep(self.options.poll).await;
+        }
+    }
+
+    /// Records a Kubernetes Event on `node` (`kubectl describe node` lists it). Logged, not returned:
+    /// an event that cannot be written must not fail the change it reports.
+    async fn event(&self, node: &str, warning: bool, reason: &str, message: &str) {
+        use k8s_openapi::api::core::v1::{Event, EventSource, ObjectReference};
+        use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
+        let now = Time(k8s_openapi::jiff::Timestamp::now());
+        let event = Event {
+            metadata: ObjectMeta {
+                generate_name: Some(format!("{node}.migboard.")),
+                namespace: Some(self.options.namespace.clone()),
+                ..ObjectMeta::default()
+            },
+            involved_object: ObjectReference {
+                api_version: Some("v1".into()),
+                kind: Some("Node".into()),
+                name: Some(node.to_owned()),
+                ..ObjectReference::default()
+            },
+            reason: Some(reason.to_owned()),
+            message: Some(message.to_owned()),
+            type_: Some(if warning { "Warning" } else { "Normal" }.into()),
+            source: Some(EventSource {
+                component: Some("migboard".into()),
+                host: None,
+            }),
+            reporting_component: Some("migboard".into()),
+            reporting_instance: std::env::var("POD_NAME").ok(),
+            first_timestamp: Some(now.clone()),
+            last_timestamp: Some(now),
+            count: Some(1),
+            ..Event::default()
+        };
+        let api: Api<Event> = Api::namespaced(self.client.clone(), &self.options.namespace);
+        if let Err(e) = api.create(&kube::api::PostParams::default(), &event).await {
+            tracing::warn!(%node, %reason, error = %e, "cannot record a Kubernetes event");
         }
     }
 
@@ -560,10 +609,26 @@ impl Kubernetes {
         .await;
         let state = if applied.is_ok() { "success" } else { "failed" };
         let restored = self.finish(node, state, plugin_was.as_deref()).await;
-        match (&applied, &restored) {
-            (Ok(()), _) => tracing::info!(%node, %config, "MIG change applied"),
-            (Err(e), _) => {
-                tracing::warn!(%node, %config, error = %e, "MIG change failed; device plugin restored")
+        match &applied {
+            Ok(()) => {
+                tracing::info!(%node, %config, "MIG change applied");
+                self.event(
+                    node,
+                    false,
+                    "MigConfigApplied",
+                    &format!("migboard applied MIG config {config}"),
+                )
+                .await;
+            }
+            Err(e) => {
+                tracing::warn!(%node, %config, error = %e, "MIG change failed; device plugin restored");
+                self.event(
+                    node,
+                    true,
+                    "MigConfigFailed",
+                    &format!("migboard could not apply MIG config {config}: {e}"),
+                )
+                .await;
             }
         }
         applied.and(restored)
@@ -873,15 +938,6 @@ pub fn fleet_of(
                 }
             }
         }
-        // Whole-GPU pods on a node without MIG.
-        if let Some(owners) = taken.remove("nvidia.com/gpu") {
-            if error.is_none() && layout.is_some() {
-                error = Some(format!(
-                    "pods ask for whole GPUs on a MIG node: {}",
-                    owners.join(", ")
-                ));
-            }
-        }
         fleet.nodes.push(Node {
             name,
             pool: pool.clone(),
@@ -1016,5 +1072,82 @@ impl Cluster for Kubernetes {
             &self.options.workload_namespace,
             id,
         ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn node(
+        labels: serde_json::Value,
+        allocatable: serde_json::Value,
+        ready: &str,
+    ) -> Arc<KubeNode> {
+        Arc::new(
+            serde_json::from_value(serde_json::json!({
+                "apiVersion": "v1", "kind": "Node",
+                "metadata": {"name": "n1", "labels": labels},
+                "status": {"allocatable": allocatable, "conditions": [{"type": "Ready", "status": ready}]},
+            }))
+            .expect("a node"),
+        )
+    }
+
+    #[test]
+    fn without_a_config_label_the_layout_is_the_named_config_the_plugin_advertises() {
+        let catalogue = crate::state::catalogue();
+        let n = node(
+            serde_json::json!({GPU_PRODUCT: "NVIDIA-H100-80GB-HBM3", GPU_COUNT: "8", MIGBOARD_POOL: "lab"}),
+            serde_json::json!({"nvidia.com/mig-1g.10gb": "16", "nvidia.com/mig-2g.20gb": "8", "nvidia.com/mig-3g.40gb": "8"}),
+            "True",
+        );
+        let fleet = fleet_of(&[n], &[], OKE_POOL, &catalogue);
+        let n = &fleet.nodes[0];
+        assert_eq!(
+            (n.pool.as_str(), n.shape.as_str()),
+            ("lab", "BM.GPU.H100.8"),
+            "pool from the fallback label, shape from model and count"
+        );
+        assert_eq!(n.mig_config.as_deref(), Some("all-balanced"));
+        assert!(
+            n.gpus.iter().all(|g| g.busy.is_empty()),
+            "everything advertised, nothing requested"
+        );
+        assert_eq!(n.error, None);
+    }
+
+    #[test]
+    fn unknown_gpus_and_not_ready_nodes_say_so() {
+        let catalogue = crate::state::catalogue();
+        let fleet = fleet_of(
+            &[node(
+                serde_json::json!({GPU_PRODUCT: "Tesla-T4"}),
+                serde_json::json!({}),
+                "True",
+            )],
+            &[],
+            OKE_POOL,
+            &catalogue,
+        );
+        let e = fleet.nodes[0].error.clone().unwrap_or_default();
+        assert!(e.contains("Tesla-T4"), "{e}");
+        assert!(fleet.nodes[0].gpus.is_empty());
+        let fleet = fleet_of(
+            &[node(
+                serde_json::json!({GPU_PRODUCT: "NVIDIA-A100-SXM4-40GB", MIG_CONFIG: "all-1g.5gb"}),
+                serde_json::json!({"nvidia.com/mig-1g.5gb": "56"}),
+                "False",
+            )],
+            &[],
+            OKE_POOL,
+            &catalogue,
+        );
+        assert_eq!(
+            fleet.nodes[0].error.as_deref(),
+            Some("the node is NotReady")
+        );
+        assert_eq!(fleet.nodes[0].pool, "(no pool label)");
+        assert_eq!(fleet.nodes[0].gpus.len(), 8, "A100 40GB nodes: BM.GPU4.8");
     }
 }

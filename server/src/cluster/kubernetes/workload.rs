@@ -417,7 +417,7 @@ mod tests {
     #[test]
     fn the_guides_inference_asks_for_its_slice_with_its_probes() {
         let text = include_str!(
-            "../../../../../shared/reference/oci-blueprints/mig_inference_single_replica.json"
+            "../../../../mig/data/oci-blueprints/mig_inference_single_replica.json"
         );
         let checked = mig::blueprint::check(
             text,
