@@ -883,6 +883,14 @@ impl Orchestrator {
             .collect();
         let nodes = match stored {
             Some(p) if p.deployment_id == d.id => p.nodes,
+            None if existing.is_empty() && self.schedules() == Scheduling::Cluster => {
+                let message = format!(
+                    "no node carries pool \"{}\": on Kubernetes, create the node pool with the cloud provider (OKE) and label its nodes with the pool label, then deploy this again to adopt it",
+                    spec.name
+                );
+                self.step(d.id, "pool/adopt", "failed", &message).await?;
+                return Err(Failure::Permanent(message));
+            }
             None if existing.is_empty() => {
                 let names = self.allocate_names(&fleet, spec.size).await?;
                 self.inner

@@ -308,6 +308,22 @@ async fn a_pool_update_applies_through_the_agent_with_the_gpu_operators_label_pr
         .await
         .expect("again");
     assert_eq!(
+        fake.label_history("gpu-1", DEVICE_PLUGIN).len(),
+        3,
+        "already applied: the device plugin is not paused again"
+    );
+    // Even with a GPU pod on it: nothing would change, so nothing is refused.
+    fake.put(gpu_pod(
+        "team-a",
+        "llm-0",
+        "gpu-1",
+        "nvidia.com/mig-1g.20gb",
+        "llm",
+    ));
+    k.apply("gpu-1", "all-1g.20gb", &[], false)
+        .await
+        .expect("a no-op is not refused");
+    assert_eq!(
         fake.get("v1/nodes", "", "gpu-1").expect("node")["metadata"]["labels"][MIG_STATE],
         "success"
     );
@@ -1061,6 +1077,30 @@ async fn a_service_becomes_a_deployment_and_service_is_monitored_and_undeploy_de
         .flat_map(|b| &b.owners)
         .collect();
     assert_eq!(owners, [&format!("migboard-workloads/{name}-abc")]);
+
+    // A pool blueprint cannot make nodes on Kubernetes: it adopts labelled ones, or says what to do.
+    let pool = std::fs::read_to_string(format!(
+        "{}/../mig/data/oci-blueprints/mig_enabled_shared_node_pool.json",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .expect("blueprint");
+    let p = orchestrator
+        .submit(&pool, false, &actor)
+        .await
+        .expect("accepted");
+    let failed = until("the pool deployment ends", 10, async || {
+        let d = orchestrator.detail(p.id).await.ok()??;
+        (d.deployment.status == DeploymentStatus::Failed).then_some(d)
+    })
+    .await;
+    assert!(
+        failed
+            .deployment
+            .message
+            .contains("create the node pool with the cloud provider"),
+        "{failed:#?}"
+    );
+    assert_eq!(fake.list("v1/nodes").len(), 1, "no node was invented");
 
     orchestrator
         .undeploy(info.id, &actor)

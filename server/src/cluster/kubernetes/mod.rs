@@ -536,7 +536,7 @@ impl Kubernetes {
                     "its {GPU_PRODUCT} label is missing or names no MIG-capable GPU (is GPU Feature Discovery running?)"
                 ),
             })?;
-        if self.catalogue.config(model, config).is_none() {
+        let Some(named) = self.catalogue.config(model, config) else {
             return Err(ClusterError::Refused {
                 node: node.to_owned(),
                 message: format!(
@@ -544,6 +544,13 @@ impl Kubernetes {
                     model.spec().display_name
                 ),
             });
+        };
+        // Already so: no drain, no device plugin pause (resuming a deployment re-applies).
+        if self
+            .already_applied(node, config, &current, named, model)
+            .await
+        {
+            return Ok(());
         }
         let pods = self.gpu_pods(node).await?;
         if !pods.is_empty() {
@@ -561,6 +568,70 @@ impl Kubernetes {
         };
         self.uncordon(node).await;
         result
+    }
+
+    /// Whether `node` has `config` already: its agent's inventory matches the config's layout on every
+    /// GPU (mig-manager mode: its labels say `success` for it). Then only the labels are made to say so.
+    async fn already_applied(
+        &self,
+        node: &str,
+        config: &str,
+        current: &KubeNode,
+        named: &mig::NamedConfig,
+        model: mig::GpuModel,
+    ) -> bool {
+        let labels = current.labels();
+        let labelled = labels.get(MIG_CONFIG).map(String::as_str) == Some(config)
+            && labels.get(MIG_STATE).map(String::as_str) == Some("success");
+        if self.options.apply_mode == ApplyMode::MigManager {
+            return labelled;
+        }
+        let Ok(Some(layout)) = named.layout(model).map(|l| {
+            Some(l.map(|l| {
+                let mut specs: Vec<(u8, String)> = l
+                    .to_specs()
+                    .into_iter()
+                    .map(|i| (i.start, i.profile))
+                    .collect();
+                specs.sort();
+                specs
+            }))
+        }) else {
+            return false;
+        };
+        let Ok((_, url)) = self.agent_endpoint(node).await else {
+            return false;
+        };
+        let endpoint = Endpoint {
+            node,
+            url: &url,
+            token: &self.options.agent_token,
+        };
+        let Ok(gpus) = self.agents.inventory(&endpoint).await else {
+            return false;
+        };
+        let matches = !gpus.is_empty()
+            && gpus.iter().all(|g| {
+                let mut have: Vec<(u8, String)> = g
+                    .instances
+                    .iter()
+                    .map(|i| (i.start, i.profile.clone()))
+                    .collect();
+                have.sort();
+                g.pending_mig_mode.is_none()
+                    && match &layout {
+                        None => g.mig_mode == mig::MigMode::Disabled,
+                        Some(want) => g.mig_mode == mig::MigMode::Enabled && &have == want,
+                    }
+            });
+        if matches && !labelled {
+            let patch = serde_json::json!({"metadata": {"labels": {MIG_CONFIG: config, MIG_STATE: "success"}}});
+            if let Err(e) = self.patch_node(node, patch).await {
+                tracing::warn!(%node, error = %e, "cannot label a node with the config it has");
+                return false;
+            }
+        }
+        matches
     }
 
     async fn apply_with_agent(
@@ -707,11 +778,12 @@ fn node_error(node: &str, message: &str, e: &kube::Error) -> ClusterError {
     }
 }
 
+/// A pod that holds its resources: not finished. A terminating pod still does until it is gone.
 fn is_live(p: &Pod) -> bool {
     !matches!(
         p.status.as_ref().and_then(|s| s.phase.as_deref()),
         Some("Succeeded" | "Failed")
-    ) && p.metadata.deletion_timestamp.is_none()
+    )
 }
 
 fn is_daemon(p: &Pod) -> bool {

@@ -416,9 +416,8 @@ mod tests {
 
     #[test]
     fn the_guides_inference_asks_for_its_slice_with_its_probes() {
-        let text = include_str!(
-            "../../../../mig/data/oci-blueprints/mig_inference_single_replica.json"
-        );
+        let text =
+            include_str!("../../../../mig/data/oci-blueprints/mig_inference_single_replica.json");
         let checked = mig::blueprint::check(
             text,
             mig::blueprint::Context {
