@@ -1207,21 +1207,12 @@ impl Orchestrator {
                 &format!("applying {config} to {node} GPU {gpu}"),
             )
             .await?;
-            match self
+            let applied = self
                 .inner
                 .cluster
                 .apply(&node, config, &[gpu], d.drain)
-                .await
-            {
-                Ok(()) => {}
-                Err(e) => {
-                    let f = Failure::from(e);
-                    if let Failure::Permanent(m) = &f {
-                        self.step(d.id, &key, "failed", m).await?;
-                    }
-                    return Err(f);
-                }
-            }
+                .await;
+            self.failed_step(d.id, &key, applied).await?;
             self.step(d.id, &key, "done", &format!("{node} GPU {gpu} on {config}"))
                 .await?;
             self.refresh().await;
@@ -1230,6 +1221,25 @@ impl Orchestrator {
             self.inner.store.set_desired(node, config).await?;
         }
         self.reschedule(d.id).await
+    }
+
+    /// Passes a cluster call's error on, recording a permanent one as step `key`'s failure first.
+    async fn failed_step<T>(
+        &self,
+        id: i64,
+        key: &str,
+        result: Result<T, ClusterError>,
+    ) -> Result<T, Failure> {
+        match result {
+            Ok(v) => Ok(v),
+            Err(e) => {
+                let f = Failure::from(e);
+                if let Failure::Permanent(m) = &f {
+                    self.step(id, key, "failed", m).await?;
+                }
+                Err(f)
+            }
+        }
     }
 
     /// [`Orchestrator::reconfigure`] on a cluster that schedules its own pods: a whole node at a time;
@@ -1259,16 +1269,8 @@ impl Orchestrator {
                 &format!("applying {config} to {node}{how}"),
             )
             .await?;
-            match self.inner.cluster.apply(node, config, &[], d.drain).await {
-                Ok(()) => {}
-                Err(e) => {
-                    let f = Failure::from(e);
-                    if let Failure::Permanent(m) = &f {
-                        self.step(d.id, &key, "failed", m).await?;
-                    }
-                    return Err(f);
-                }
-            }
+            let applied = self.inner.cluster.apply(node, config, &[], d.drain).await;
+            self.failed_step(d.id, &key, applied).await?;
             self.step(d.id, &key, "done", &format!("{node} on {config}"))
                 .await?;
             self.inner.store.set_desired(node, config).await?;

@@ -760,37 +760,36 @@ async fn a_follower_takes_over_when_the_leader_dies() {
             .flatten()
     })
     .await;
-    let update = |name: &str, config: &str| {
-        json!({"recipe_mode": "update", "deployment_name": name, "recipe_node_name": "gpu-1", "shared_node_pool_mig_config": config}).to_string()
-    };
-    let finished = async |port: u16, id: i64| {
-        let (_, d) = call(
+    // Submits an update of gpu-1 through `port` and waits for its final status.
+    let update = async |port: u16, name: &str, config: &str| {
+        let body = json!({"recipe_mode": "update", "deployment_name": name, "recipe_node_name": "gpu-1", "shared_node_pool_mig_config": config});
+        let (status, created) = call(
             port,
-            "GET",
-            &format!("/api/v1/deployments/{id}"),
+            "POST",
+            "/api/v1/deployments",
             &token,
-            None,
+            Some(body.to_string()),
         )
-        .await?;
-        let status = d["deployment"]["status"].as_str()?.to_owned();
-        matches!(status.as_str(), "completed" | "failed").then_some((status, d))
+        .await
+        .expect("answer");
+        assert_eq!(status, 201, "{created:#}");
+        let id = created["id"].as_i64().expect("id");
+        until(&format!("{name} ends"), 30, async || {
+            let (_, d) = call(
+                port,
+                "GET",
+                &format!("/api/v1/deployments/{id}"),
+                &token,
+                None,
+            )
+            .await?;
+            let status = d["deployment"]["status"].as_str()?.to_owned();
+            matches!(status.as_str(), "completed" | "failed").then_some((status, d))
+        })
+        .await
     };
     // Submitted through the follower, driven by the leader.
-    let (status, created) = call(
-        b.port,
-        "POST",
-        "/api/v1/deployments",
-        &token,
-        Some(update("to-20gb", "all-1g.20gb")),
-    )
-    .await
-    .expect("answer");
-    assert_eq!(status, 201, "{created:#}");
-    let id = created["id"].as_i64().expect("id");
-    let (status, d) = until("the first update ends", 30, async || {
-        finished(b.port, id).await
-    })
-    .await;
+    let (status, d) = update(b.port, "to-20gb", "all-1g.20gb").await;
     assert_eq!(status, "completed", "{d:#}");
     assert_eq!(
         holder(&fake).as_deref(),
@@ -816,21 +815,7 @@ async fn a_follower_takes_over_when_the_leader_dies() {
         )
         .expect("lease");
     assert_eq!(lease["spec"]["leaseTransitions"], 1, "{lease:#}");
-    let (status, created) = call(
-        b.port,
-        "POST",
-        "/api/v1/deployments",
-        &token,
-        Some(update("to-10gb", "all-1g.10gb")),
-    )
-    .await
-    .expect("answer");
-    assert_eq!(status, 201, "{created:#}");
-    let id = created["id"].as_i64().expect("id");
-    let (status, d) = until("the second update ends", 30, async || {
-        finished(b.port, id).await
-    })
-    .await;
+    let (status, d) = update(b.port, "to-10gb", "all-1g.10gb").await;
     assert_eq!(status, "completed", "{d:#}");
     assert_eq!(
         fake.get("v1/nodes", "", "gpu-1").expect("node")["metadata"]["labels"][MIG_CONFIG],
