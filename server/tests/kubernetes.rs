@@ -133,6 +133,22 @@ async fn real_agent(dir: &std::path::Path) -> (tokio::process::Child, u16) {
     (child, port)
 }
 
+/// Node `gpu-1` (8 × H100, MIG off) with a real agent on simulated GPUs: (API, agent port, agent).
+async fn idle_node_with_a_real_agent() -> (FakeKube, u16, (tokio::process::Child, tempfile::TempDir))
+{
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (agent, port) = real_agent(dir.path()).await;
+    let fake = FakeKube::start().await;
+    fake.put(node(
+        "gpu-1",
+        "h100-pool",
+        "all-disabled",
+        &[("nvidia.com/gpu", 8)],
+    ));
+    fake.put(agent_pod("gpu-1", port));
+    (fake, port, (agent, dir))
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_fleet_comes_from_labels_allocatable_and_pod_requests() {
     let fake = FakeKube::start().await;
@@ -244,16 +260,7 @@ async fn the_fleet_comes_from_labels_allocatable_and_pod_requests() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_pool_update_applies_through_the_agent_with_the_gpu_operators_label_protocol() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let (_agent, port) = real_agent(dir.path()).await;
-    let fake = FakeKube::start().await;
-    fake.put(node(
-        "gpu-1",
-        "h100-pool",
-        "all-disabled",
-        &[("nvidia.com/gpu", 8)],
-    ));
-    fake.put(agent_pod("gpu-1", port));
+    let (fake, port, _agent) = idle_node_with_a_real_agent().await;
     // The agent's DaemonSet pod does not make the node busy.
     let k = backend(&fake, options()).await;
     k.apply("gpu-1", "all-1g.20gb", &[], false)
@@ -378,16 +385,7 @@ async fn a_busy_node_is_refused_with_its_pods_and_left_untouched() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_drain_waits_for_a_pod_disruption_budget_then_evicts_and_uncordons() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let (_agent, port) = real_agent(dir.path()).await;
-    let fake = FakeKube::start().await;
-    fake.put(node(
-        "gpu-1",
-        "h100-pool",
-        "all-disabled",
-        &[("nvidia.com/gpu", 8)],
-    ));
-    fake.put(agent_pod("gpu-1", port));
+    let (fake, _, _agent) = idle_node_with_a_real_agent().await;
     fake.put(gpu_pod("team-a", "llm-0", "gpu-1", "nvidia.com/gpu", "llm"));
     fake.put(json!({
         "apiVersion": "policy/v1", "kind": "PodDisruptionBudget",
