@@ -180,8 +180,12 @@ pub struct FleetNodeInfo {
     pub mig_config: Option<String>,
     /// Its GPUs, when its agent answered.
     pub gpus: Vec<InventoryGpu>,
-    /// Why its agent did not answer, if it did not.
+    /// Why it cannot be read or used now (its agent did not answer, the node is NotReady), if so.
     pub error: Option<String>,
+    /// Where its last MIG change stands when not plainly done (Kubernetes:
+    /// `nvidia.com/mig.config.state` = `pending`, `rebooting` or `failed`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mig_state: Option<String>,
 }
 
 /// A node pool.

@@ -589,6 +589,9 @@ async fn a_failure_mid_apply_leaves_the_device_plugin_restored_and_the_state_fai
         "{events:#?}"
     );
 
+    // The fleet shows it (the UI says the change failed).
+    fleet_until(&k, |f| f.nodes[0].mig_state.as_deref() == Some("failed")).await;
+
     // An agent that cannot be reached at all: the same clean ending.
     fake.put(agent_pod("gpu-1", 1));
     let err = k

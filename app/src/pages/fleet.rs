@@ -253,7 +253,16 @@ pub(super) fn FleetNode(node: mig::wire::FleetNodeInfo) -> impl IntoView {
                 <span class="muted">{format!(" · {} · ", node.shape)}</span>
                 <span class="fleet-config">{config}</span>
             </div>
-            {node.error.clone().map(|e| view! { <p class="banner banner-error">{format!("Its agent did not answer: {e}")}</p> })}
+            {node.error.clone().map(|e| view! { <p class="banner banner-error">{format!("Unavailable: {e}")}</p> })}
+            {node.mig_state.clone().map(|s| {
+                let failed = s == "failed";
+                let text = if failed {
+                    "The last MIG change failed (nvidia.com/mig.config.state=failed): the layout shown is what the node advertises; apply a config again.".to_owned()
+                } else {
+                    format!("A MIG change is under way (nvidia.com/mig.config.state={s}): its slices are not offered until it ends.")
+                };
+                view! { <p class="banner" class:banner-error=failed data-mig-state=s>{text}</p> }
+            })}
             <div class="fleet-gpus">
                 {node.gpus.into_iter().map(|g| {
                     let model = g.model;

@@ -580,6 +580,7 @@ impl Cluster for Embedded {
                     mig_config: self.matching_config(node.shape, &gpus),
                     gpus,
                     error,
+                    mig_state: None,
                 });
             }
             Fleet {

@@ -270,6 +270,7 @@ impl Fixed {
                     mig_config: pool.mig_config.clone(),
                     gpus,
                     error: None,
+                    mig_state: None,
                 });
             }
         }

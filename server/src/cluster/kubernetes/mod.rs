@@ -830,6 +830,14 @@ fn pod_names(pods: &[Pod]) -> Vec<String> {
         .collect()
 }
 
+/// `nvidia.com/mig.config.state` when a change is not plainly done (`pending`, `rebooting`, `failed`).
+fn mig_state(labels: &BTreeMap<String, String>) -> Option<String> {
+    labels
+        .get(MIG_STATE)
+        .filter(|s| s.as_str() != "success")
+        .cloned()
+}
+
 /// The fleet as the cluster's labels and resources describe it.
 ///
 /// Each node's GPUs are laid out by its `nvidia.com/mig.config` (or, without it, the named config
@@ -917,6 +925,7 @@ pub fn fleet_of(
                 mig_config: labels.get(MIG_CONFIG).cloned(),
                 gpus: Vec::new(),
                 error,
+                mig_state: mig_state(labels),
             });
             continue;
         };
@@ -1017,6 +1026,7 @@ pub fn fleet_of(
             mig_config: named.map(|c| c.name.clone()),
             gpus: gpu_list,
             error,
+            mig_state: mig_state(labels),
         });
         if !fleet.pools.iter().any(|p| p.name == pool) {
             fleet.pools.push(Pool {
