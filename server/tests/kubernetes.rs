@@ -330,6 +330,37 @@ async fn a_pool_update_applies_through_the_agent_with_the_gpu_operators_label_pr
     k.apply("gpu-1", "all-1g.20gb", &[], false)
         .await
         .expect("a no-op is not refused");
+    // A server that died mid-change left the plugin paused and the node cordoned: the next apply of
+    // the same config ends the change even though the GPUs already have it.
+    fake.delete("v1/pods", "team-a", "llm-0");
+    fake.patch(
+        "v1/nodes",
+        "",
+        "gpu-1",
+        &json!({
+            "metadata": {
+                "labels": {DEVICE_PLUGIN: PAUSED, MIG_STATE: "pending"},
+                "annotations": {kubernetes::PLUGIN_WAS: "true", kubernetes::CORDONED_BY: "true"}
+            },
+            "spec": {"unschedulable": true}
+        }),
+    );
+    k.apply("gpu-1", "all-1g.20gb", &[], false)
+        .await
+        .expect("the interrupted change ends");
+    let n = fake.get("v1/nodes", "", "gpu-1").expect("node");
+    assert_eq!(
+        (
+            n["metadata"]["labels"][MIG_STATE].as_str(),
+            n["metadata"]["labels"][DEVICE_PLUGIN].as_str()
+        ),
+        (Some("success"), Some("true")),
+        "{n:#}"
+    );
+    assert!(
+        n["spec"].get("unschedulable").is_none(),
+        "uncordoned: {n:#}"
+    );
     assert_eq!(
         fake.get("v1/nodes", "", "gpu-1").expect("node")["metadata"]["labels"][MIG_STATE],
         "success"

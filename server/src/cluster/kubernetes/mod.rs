@@ -550,6 +550,8 @@ impl Kubernetes {
             .already_applied(node, config, &current, named, model)
             .await
         {
+            // A drain interrupted before may have left it cordoned by migboard.
+            self.uncordon(node).await;
             return Ok(());
         }
         let pods = self.gpu_pods(node).await?;
@@ -585,6 +587,10 @@ impl Kubernetes {
             && labels.get(MIG_STATE).map(String::as_str) == Some("success");
         if self.options.apply_mode == ApplyMode::MigManager {
             return labelled;
+        }
+        // A change interrupted with the device plugin paused must run its ending, whatever the GPUs say.
+        if labels.get(DEVICE_PLUGIN).map(String::as_str) == Some(PAUSED) {
+            return false;
         }
         let Ok(Some(layout)) = named.layout(model).map(|l| {
             Some(l.map(|l| {
