@@ -1095,6 +1095,23 @@ async fn a_service_becomes_a_deployment_and_service_is_monitored_and_undeploy_de
         .collect();
     assert_eq!(owners, [&format!("migboard-workloads/{name}-abc")]);
 
+    // An update's node labels land on the node.
+    let labels = json!({"recipe_mode": "update", "deployment_name": "label-it", "recipe_node_name": "10.0.10.11",
+        "recipe_node_labels": {"team": "llm"}});
+    let l = orchestrator
+        .submit(&labels.to_string(), false, &actor)
+        .await
+        .expect("accepted");
+    until("the label update ends", 10, async || {
+        let d = orchestrator.detail(l.id).await.ok()??;
+        (d.deployment.status == DeploymentStatus::Completed).then_some(())
+    })
+    .await;
+    assert_eq!(
+        fake.get("v1/nodes", "", "10.0.10.11").expect("node")["metadata"]["labels"]["team"],
+        "llm"
+    );
+
     // A pool blueprint cannot make nodes on Kubernetes: it adopts labelled ones, or says what to do.
     let pool = std::fs::read_to_string(format!(
         "{}/../mig/data/oci-blueprints/mig_enabled_shared_node_pool.json",
