@@ -208,6 +208,24 @@ pub struct Fleet {
     pub nodes: Vec<FleetNodeInfo>,
 }
 
+impl InventoryGpu {
+    /// What this GPU has, in the terms a named config asks for: MIG off, or on with these instance
+    /// counts. A config whose `desired` equals it is applied already (the agent places counts to keep
+    /// the instances a GPU has, so where they start does not matter).
+    pub fn observed(&self) -> crate::DesiredMig {
+        match self.mig_mode {
+            crate::MigMode::Disabled => crate::DesiredMig::Disabled,
+            crate::MigMode::Enabled => {
+                let mut counts = ProfileCounts::default();
+                self.instances
+                    .iter()
+                    .for_each(|i| counts.add(&i.profile, 1));
+                crate::DesiredMig::Enabled(counts)
+            }
+        }
+    }
+}
+
 impl Fleet {
     /// The view blueprint validation reads: slices per GPU and which are in use.
     pub fn view(&self, deployments: Vec<String>) -> crate::blueprint::FleetView {

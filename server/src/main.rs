@@ -117,7 +117,6 @@ async fn kubernetes(
     let kube_config = kube::Config::infer()
         .await
         .context("finding Kubernetes (the in-cluster service account, or KUBECONFIG)")?;
-    let client = kube::Client::try_from(kube_config.clone()).context("connecting to Kubernetes")?;
     let agent_token = match &config.agent_token_file {
         Some(path) => std::fs::read_to_string(path)
             .with_context(|| format!("reading the agent token file {}", path.display()))?
@@ -150,7 +149,7 @@ async fn kubernetes(
         .or_else(|_| std::env::var("HOSTNAME"))
         .unwrap_or_else(|_| format!("migboard-{}", std::process::id()));
     let elector = std::sync::Arc::new(lease::Elector::new(
-        client,
+        cluster.client().clone(),
         &config.namespace,
         &config.leader_lease,
         &identity,

@@ -837,7 +837,7 @@ impl Orchestrator {
         match &blueprint.action {
             Action::SharedNodePool(pool) => self.run_pool(d, pool).await,
             Action::Update(update) => self.run_update(d, update).await,
-            Action::Workload(w) => self.run_workload(d, w).await,
+            Action::Workload(w) => self.run_workload(d, &blueprint, w).await,
             Action::Team { name } => {
                 self.step(
                     d.id,
@@ -1442,15 +1442,19 @@ impl Orchestrator {
         Ok(())
     }
 
-    async fn run_workload(&self, d: &Deployment, w: &mig::blueprint::Workload) -> Outcome {
+    async fn run_workload(
+        &self,
+        d: &Deployment,
+        blueprint: &Blueprint,
+        w: &mig::blueprint::Workload,
+    ) -> Outcome {
         if self.schedules() == Scheduling::Cluster {
-            let blueprint = self.parse(d)?;
             let made = self
                 .inner
                 .cluster
                 .deploy_workload(ClusterWorkload {
                     id: d.id,
-                    blueprint: &blueprint,
+                    blueprint,
                     workload: w,
                 })
                 .await?;
@@ -1707,20 +1711,27 @@ impl Orchestrator {
                     missing.len()
                 )
             };
-            let steps = self.inner.store.steps(d.id).await?;
-            if steps
-                .iter()
-                .find(|s| s.key == "monitor")
-                .is_none_or(|s| s.message != message)
-            {
-                self.step(d.id, "monitor", "done", &message).await?;
-            }
+            self.monitor_step(d.id, &message).await?;
         }
         Ok(())
     }
 }
 
 impl Orchestrator {
+    /// Records `message` as deployment `id`'s `monitor` step, unless that is what it says already
+    /// (a pass every 2 s must not grow the step log).
+    async fn monitor_step(&self, id: i64, message: &str) -> Result<(), Failure> {
+        let steps = self.inner.store.steps(id).await?;
+        if steps
+            .iter()
+            .find(|s| s.key == "monitor")
+            .is_none_or(|s| s.message != message)
+        {
+            self.step(id, "monitor", "done", message).await?;
+        }
+        Ok(())
+    }
+
     /// One monitoring pass over a cluster-scheduled workload: its readiness as an event and a step,
     /// and a job's end as the deployment's end.
     async fn check_cluster_workload(&self, d: &Deployment) -> Result<(), Failure> {
@@ -1743,14 +1754,7 @@ impl Orchestrator {
         if !status.detail.is_empty() {
             message.push_str(&format!("; {}", status.detail));
         }
-        let steps = self.inner.store.steps(d.id).await?;
-        if steps
-            .iter()
-            .find(|s| s.key == "monitor")
-            .is_none_or(|s| s.message != message)
-        {
-            self.step(d.id, "monitor", "done", &message).await?;
-        }
+        self.monitor_step(d.id, &message).await?;
         match status.finished {
             Some(true) => {
                 self.set_status(d.id, Status::Completed, &format!("job finished: {message}"))

@@ -448,17 +448,8 @@ impl Embedded {
         shape: &NodeShape,
         gpus: &[mig::wire::InventoryGpu],
     ) -> Option<String> {
-        let desired: Vec<mig::DesiredMig> = gpus
-            .iter()
-            .map(|g| match g.mig_mode {
-                mig::MigMode::Disabled => mig::DesiredMig::Disabled,
-                mig::MigMode::Enabled => {
-                    let mut counts = mig::ProfileCounts::default();
-                    g.instances.iter().for_each(|i| counts.add(&i.profile, 1));
-                    mig::DesiredMig::Enabled(counts)
-                }
-            })
-            .collect();
+        let desired: Vec<mig::DesiredMig> =
+            gpus.iter().map(mig::wire::InventoryGpu::observed).collect();
         let first = desired.first()?;
         if desired.iter().any(|d| d != first) {
             return None;

@@ -303,7 +303,8 @@ impl Kubernetes {
             .collect())
     }
 
-    async fn agent_endpoint(&self, node: &str) -> Result<(String, String), ClusterError> {
+    /// The base URL of the agent pod on `node`.
+    async fn agent_url(&self, node: &str) -> Result<String, ClusterError> {
         let pods: Api<Pod> = Api::namespaced(self.client.clone(), &self.options.namespace);
         let list = pods
             .list(
@@ -343,16 +344,17 @@ impl Kubernetes {
         } else {
             ip
         };
-        Ok((pod.name_any(), format!("http://{host}:{port}")))
+        Ok(format!("http://{host}:{port}"))
     }
 
     /// Cordons `node` (remembering that migboard did) and evicts its GPU pods through the Eviction
     /// API, retrying those a PodDisruptionBudget holds, until they are gone or the drain times out.
-    async fn drain(&self, node: &str, pods: Vec<Pod>) -> Result<(), ClusterError> {
-        let unschedulable = self
-            .get_node(node)
-            .await?
+    async fn drain(&self, current: &KubeNode, pods: Vec<Pod>) -> Result<(), ClusterError> {
+        let node = current.name_any();
+        let node = node.as_str();
+        let unschedulable = current
             .spec
+            .as_ref()
             .and_then(|s| s.unschedulable)
             .unwrap_or(false);
         if !unschedulable {
@@ -546,10 +548,7 @@ impl Kubernetes {
             });
         };
         // Already so: no drain, no device plugin pause (resuming a deployment re-applies).
-        if self
-            .already_applied(node, config, &current, named, model)
-            .await
-        {
+        if self.already_applied(node, config, &current, named).await {
             // A drain interrupted before may have left it cordoned by migboard.
             self.uncordon(node).await;
             return Ok(());
@@ -562,7 +561,7 @@ impl Kubernetes {
                     pods: pod_names(&pods),
                 });
             }
-            self.drain(node, pods).await?;
+            self.drain(&current, pods).await?;
         }
         let result = match self.options.apply_mode {
             ApplyMode::Agent => self.apply_with_agent(node, config, &current).await,
@@ -572,7 +571,7 @@ impl Kubernetes {
         result
     }
 
-    /// Whether `node` has `config` already: its agent's inventory matches the config's layout on every
+    /// Whether `node` has `config` already: its agent's inventory has the config's instances on every
     /// GPU (mig-manager mode: its labels say `success` for it). Then only the labels are made to say so.
     async fn already_applied(
         &self,
@@ -580,7 +579,6 @@ impl Kubernetes {
         config: &str,
         current: &KubeNode,
         named: &mig::NamedConfig,
-        model: mig::GpuModel,
     ) -> bool {
         let labels = current.labels();
         let labelled = labels.get(MIG_CONFIG).map(String::as_str) == Some(config)
@@ -592,20 +590,7 @@ impl Kubernetes {
         if labels.get(DEVICE_PLUGIN).map(String::as_str) == Some(PAUSED) {
             return false;
         }
-        let Ok(Some(layout)) = named.layout(model).map(|l| {
-            Some(l.map(|l| {
-                let mut specs: Vec<(u8, String)> = l
-                    .to_specs()
-                    .into_iter()
-                    .map(|i| (i.start, i.profile))
-                    .collect();
-                specs.sort();
-                specs
-            }))
-        }) else {
-            return false;
-        };
-        let Ok((_, url)) = self.agent_endpoint(node).await else {
+        let Ok(url) = self.agent_url(node).await else {
             return false;
         };
         let endpoint = Endpoint {
@@ -617,19 +602,9 @@ impl Kubernetes {
             return false;
         };
         let matches = !gpus.is_empty()
-            && gpus.iter().all(|g| {
-                let mut have: Vec<(u8, String)> = g
-                    .instances
-                    .iter()
-                    .map(|i| (i.start, i.profile.clone()))
-                    .collect();
-                have.sort();
-                g.pending_mig_mode.is_none()
-                    && match &layout {
-                        None => g.mig_mode == mig::MigMode::Disabled,
-                        Some(want) => g.mig_mode == mig::MigMode::Enabled && &have == want,
-                    }
-            });
+            && gpus
+                .iter()
+                .all(|g| g.pending_mig_mode.is_none() && g.observed() == named.desired);
         if matches && !labelled {
             let patch = serde_json::json!({"metadata": {"labels": {MIG_CONFIG: config, MIG_STATE: "success"}}});
             if let Err(e) = self.patch_node(node, patch).await {
@@ -669,7 +644,7 @@ impl Kubernetes {
         .await?;
         tracing::info!(%node, %config, "MIG change pending; device plugin paused");
         let applied = async {
-            let (_, url) = self.agent_endpoint(node).await?;
+            let url = self.agent_url(node).await?;
             self.agents
                 .apply(
                     &Endpoint {
@@ -711,14 +686,9 @@ impl Kubernetes {
         applied.and(restored)
     }
 
+    /// Hands `config` to NVIDIA's mig-manager (a node already on it never gets here:
+    /// [`Kubernetes::already_applied`]) and waits for its verdict.
     async fn apply_with_mig_manager(&self, node: &str, config: &str) -> Result<(), ClusterError> {
-        let current = self.get_node(node).await?;
-        let labels = current.labels();
-        let done = labels.get(MIG_CONFIG).map(String::as_str) == Some(config)
-            && labels.get(MIG_STATE).map(String::as_str) == Some("success");
-        if done {
-            return Ok(());
-        }
         // The state goes to pending with the config, so a `success` read afterwards is mig-manager's
         // answer to this config, not one left from the previous (it sets pending itself as it starts).
         self.patch_node(
@@ -769,18 +739,23 @@ impl Kubernetes {
     }
 }
 
+/// An API error about `node`: gone ([`ClusterError::NoSuchNode`]), else as [`api_failure`].
 fn node_error(node: &str, message: &str, e: &kube::Error) -> ClusterError {
-    // 4xx other than conflicts and throttling will not pass by retrying.
     match status_code(e) {
         Some(404) => ClusterError::NoSuchNode(node.to_owned()),
-        Some(c) if (400..500).contains(&c) && c != 409 && c != 429 => ClusterError::Refused {
-            node: node.to_owned(),
-            message: message.to_owned(),
-        },
-        _ => ClusterError::Node {
-            node: node.to_owned(),
-            message: message.to_owned(),
-        },
+        _ => api_failure(node, message.to_owned(), e),
+    }
+}
+
+/// An API error as the orchestrator treats it: a 4xx other than a conflict or throttling will not
+/// pass by retrying ([`ClusterError::Refused`]); anything else may ([`ClusterError::Node`]).
+fn api_failure(node: &str, message: String, e: &kube::Error) -> ClusterError {
+    let node = node.to_owned();
+    match status_code(e) {
+        Some(c) if (400..500).contains(&c) && c != 409 && c != 429 => {
+            ClusterError::Refused { node, message }
+        }
+        _ => ClusterError::Node { node, message },
     }
 }
 
@@ -941,21 +916,22 @@ pub fn fleet_of(
             .and_then(|c| catalogue.config(model, c))
             .or_else(|| {
                 // No label: the named config whose slices add up to what the device plugin advertises.
-                catalogue.configs(model).iter().find(|c| {
-                    let Ok(Some(layout)) = c.layout(model) else {
-                        return false;
-                    };
-                    let mut per: BTreeMap<String, u32> = BTreeMap::new();
-                    for s in layout.to_specs() {
-                        *per.entry(format!("nvidia.com/mig-{}", s.profile))
-                            .or_default() += gpus;
+                let advertised: BTreeMap<&str, u32> = allocatable
+                    .iter()
+                    .filter_map(|(k, v)| Some((k.strip_prefix("nvidia.com/mig-")?, *v)))
+                    .filter(|(_, v)| *v > 0)
+                    .collect();
+                catalogue.configs(model).iter().find(|c| match &c.desired {
+                    mig::DesiredMig::Enabled(counts) => {
+                        let per_node: BTreeMap<&str, u32> = counts
+                            .0
+                            .iter()
+                            .filter(|(_, n)| **n > 0)
+                            .map(|(p, n)| (p.as_str(), n * gpus))
+                            .collect();
+                        !per_node.is_empty() && per_node == advertised
                     }
-                    let advertised: BTreeMap<String, u32> = allocatable
-                        .iter()
-                        .filter(|(k, v)| k.starts_with("nvidia.com/mig-") && **v > 0)
-                        .map(|(k, v)| (k.clone(), *v))
-                        .collect();
-                    !per.is_empty() && per == advertised
+                    mig::DesiredMig::Disabled => false,
                 })
             });
         let layout = named.and_then(|c| c.layout(model).ok().flatten());

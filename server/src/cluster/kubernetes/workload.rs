@@ -12,7 +12,7 @@ use mig::blueprint::raw::{Probe, RawRecipe};
 use mig::blueprint::{GpuRequest, WorkloadKind};
 use serde_json::{Value, json};
 
-use super::{api_error, status_code};
+use super::{api_error, api_failure, status_code};
 use crate::cluster::{ClusterError, ClusterWorkload, WorkloadStatus};
 
 /// The label every object of a deployment carries.
@@ -213,13 +213,46 @@ pub fn manifests(namespace: &str, w: ClusterWorkload<'_>) -> Result<Vec<Value>, 
 }
 
 fn err(message: String, e: &kube::Error) -> ClusterError {
-    let node = "(cluster)".to_owned();
-    match status_code(e) {
-        Some(c) if (400..500).contains(&c) && c != 409 && c != 429 => {
-            ClusterError::Refused { node, message }
+    api_failure("(cluster)", message, e)
+}
+
+/// Server-side applies `object` (named `name`) through `api`.
+async fn apply_one<K>(api: Api<K>, name: &str, object: &Value) -> Result<(), kube::Error>
+where
+    K: kube::Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+{
+    api.patch(
+        name,
+        &PatchParams::apply("migboard").force(),
+        &Patch::Apply(object),
+    )
+    .await
+    .map(|_| ())
+}
+
+/// Deletes every object of deployment `id` that `api` lists; returns how many went.
+async fn delete_labelled<K>(api: Api<K>, id: i64) -> Result<u32, ClusterError>
+where
+    K: kube::Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+{
+    let dp = DeleteParams {
+        propagation_policy: Some(PropagationPolicy::Background),
+        ..DeleteParams::default()
+    };
+    let list = api
+        .list(&selector(id))
+        .await
+        .map_err(|e| err(api_error("listing the workload", &e), &e))?;
+    let mut gone = 0;
+    for o in list.items {
+        let name = o.name_any();
+        match api.delete(&name, &dp).await {
+            Ok(_) => gone += 1,
+            Err(e) if status_code(&e) == Some(404) => {}
+            Err(e) => return Err(err(api_error(&format!("deleting {name}"), &e), &e)),
         }
-        _ => ClusterError::Node { node, message },
     }
+    Ok(gone)
 }
 
 /// Creates or updates (server-side apply) a workload's objects.
@@ -232,7 +265,6 @@ pub async fn deploy(
         node: "(cluster)".into(),
         message: m,
     })?;
-    let params = PatchParams::apply("migboard").force();
     let mut made = Vec::new();
     for o in &objects {
         let name = o["metadata"]["name"]
@@ -242,18 +274,23 @@ pub async fn deploy(
         let kind = o["kind"].as_str().unwrap_or_default().to_owned();
         let what = format!("applying {kind} {namespace}/{name}");
         let result = match kind.as_str() {
-            "Deployment" => Api::<Deployment>::namespaced(client.clone(), namespace)
-                .patch(&name, &params, &Patch::Apply(o))
+            "Deployment" => {
+                apply_one(
+                    Api::<Deployment>::namespaced(client.clone(), namespace),
+                    &name,
+                    o,
+                )
                 .await
-                .map(|_| ()),
-            "Job" => Api::<Job>::namespaced(client.clone(), namespace)
-                .patch(&name, &params, &Patch::Apply(o))
+            }
+            "Job" => apply_one(Api::<Job>::namespaced(client.clone(), namespace), &name, o).await,
+            _ => {
+                apply_one(
+                    Api::<Service>::namespaced(client.clone(), namespace),
+                    &name,
+                    o,
+                )
                 .await
-                .map(|_| ()),
-            _ => Api::<Service>::namespaced(client.clone(), namespace)
-                .patch(&name, &params, &Patch::Apply(o))
-                .await
-                .map(|_| ()),
+            }
         };
         result.map_err(|e| err(api_error(&what, &e), &e))?;
         made.push(format!("{kind} {namespace}/{name}"));
@@ -276,10 +313,15 @@ pub async fn status(
         .list(&selector(id))
         .await
         .map_err(read)?;
-    let jobs = Api::<Job>::namespaced(client.clone(), namespace)
-        .list(&selector(id))
-        .await
-        .map_err(read)?;
+    let jobs = if deployments.items.is_empty() {
+        Api::<Job>::namespaced(client.clone(), namespace)
+            .list(&selector(id))
+            .await
+            .map_err(read)?
+            .items
+    } else {
+        Vec::new()
+    };
     let mut status = if let Some(d) = deployments.items.first() {
         WorkloadStatus {
             ready: d
@@ -292,7 +334,7 @@ pub async fn status(
             finished: None,
             detail: String::new(),
         }
-    } else if let Some(j) = jobs.items.first() {
+    } else if let Some(j) = jobs.first() {
         let conditions = j
             .status
             .as_ref()
@@ -374,32 +416,12 @@ pub async fn status(
 
 /// Deletes every Deployment, Job and Service of deployment `id` (pods go with their owners).
 pub async fn delete(client: &kube::Client, namespace: &str, id: i64) -> Result<u32, ClusterError> {
-    let dp = DeleteParams {
-        propagation_policy: Some(PropagationPolicy::Background),
-        ..DeleteParams::default()
-    };
-    let mut gone = 0;
-    macro_rules! delete_all {
-        ($k:ty) => {{
-            let api = Api::<$k>::namespaced(client.clone(), namespace);
-            let list = api
-                .list(&selector(id))
-                .await
-                .map_err(|e| err(api_error("listing the workload", &e), &e))?;
-            for o in list.items {
-                let name = o.name_any();
-                match api.delete(&name, &dp).await {
-                    Ok(_) => gone += 1,
-                    Err(e) if status_code(&e) == Some(404) => {}
-                    Err(e) => return Err(err(api_error(&format!("deleting {name}"), &e), &e)),
-                }
-            }
-        }};
-    }
-    delete_all!(Deployment);
-    delete_all!(Job);
-    delete_all!(Service);
-    Ok(gone)
+    let deployments =
+        delete_labelled(Api::<Deployment>::namespaced(client.clone(), namespace), id).await?;
+    let jobs = delete_labelled(Api::<Job>::namespaced(client.clone(), namespace), id).await?;
+    let services =
+        delete_labelled(Api::<Service>::namespaced(client.clone(), namespace), id).await?;
+    Ok(deployments + jobs + services)
 }
 
 #[cfg(test)]
