@@ -42,6 +42,10 @@ for p in "${APT_PACKAGES[@]}"; do
 done
 command -v node >/dev/null 2>&1 || missing+=(nodejs)
 command -v npm >/dev/null 2>&1 || missing+=(npm)
+# deploy/kubernetes checks: any kubectl will do (Debian's conflicts with others), and pip for
+# kubernetes-validate.
+command -v kubectl >/dev/null 2>&1 || missing+=(kubernetes-client)
+python3 -m pip --version >/dev/null 2>&1 || missing+=(python3-pip)
 if [ ${#missing[@]} -gt 0 ]; then
   ok "installing: ${missing[*]}"
   as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
@@ -104,10 +108,7 @@ ok "wasm-opt: $(wasm-opt --version)"
 
 STEP="installing kubectl and kubernetes-validate"
 say "[6/6] kubectl and kubernetes-validate $KUBERNETES_VALIDATE_VERSION (deploy/kubernetes checks)"
-if ! command -v kubectl >/dev/null 2>&1; then
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq kubernetes-client </dev/null
-fi
-ok "$(kubectl version --client 2>/dev/null | head -1)"
+ok "$(kubectl version --client 2>/dev/null | head -1) (installed in step 1 when missing)"
 # Into target/pytools (PYTHONPATH), not the system's Python: Debian's is externally managed (PEP 668).
 if PYTHONPATH=target/pytools python3 -c 'import kubernetes_validate, sys; sys.exit(kubernetes_validate.__version__ != "'"$KUBERNETES_VALIDATE_VERSION"'")' 2>/dev/null; then
   ok "kubernetes-validate present"
