@@ -11,7 +11,7 @@ use agent::apply::{apply_gpu, observe};
 use agent::driver::GpuDriver;
 use agent::sim::{SimDriver, SimOptions};
 use mig::parted::DesiredMig;
-use mig::planner::GUIDE_CONFIGS;
+use mig::parted::GUIDE_CONFIGS;
 use mig::{GpuModel, MigMode, MigPartedConfig, place};
 
 /// mig-parted's way: if the GPU already has the desired counts, nothing (its `assert` step);

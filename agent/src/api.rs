@@ -15,10 +15,12 @@ use axum::{Json, Router};
 use mig::MigPartedConfig;
 use serde::{Deserialize, Serialize};
 
-use crate::apply::{
-    ApplyReport, Observation, StepDone, apply_gpu_with_progress, busy_instances, observe,
+use mig::agent_api::{
+    Accepted, AgentError, BusySlice, ErrorBody, ErrorCode, Inventory, InventoryGpu, Stopped,
 };
-use crate::driver::{DriverError, GpuDriver, GpuInfo};
+
+use crate::apply::{Observation, StepDone, apply_gpu_with_progress, busy_instances, observe};
+use crate::driver::{DriverError, GpuDriver};
 
 /// Shared state of the API.
 #[derive(Clone)]
@@ -50,77 +52,17 @@ struct Metrics {
     apply_micros_total: AtomicU64,
 }
 
-/// An apply, as `GET /v1/operations/{id}` shows it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Operation {
-    /// Its id.
-    pub id: u64,
-    /// The config applied.
-    pub config: String,
-    /// `running`, `succeeded` or `failed`.
-    pub status: OperationStatus,
-    /// Per GPU: the report, or the error in words.
-    pub gpus: Vec<GpuResult>,
-    /// Steps done so far, in order (what `/v1/operations/{id}/events` streams).
-    #[serde(skip)]
-    pub progress: Vec<StepDone>,
+pub use mig::agent_api::{
+    ApplyRequest, ApplyTarget, GpuResult, Operation, OperationStatus, WorkloadRequest,
+};
+
+/// An error answer: [`ErrorBody`] with `code` and `message`.
+fn error(status: StatusCode, code: ErrorCode, message: impl Into<String>) -> Response {
+    answer_error(status, AgentError::new(code, message))
 }
 
-/// Where an operation is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum OperationStatus {
-    /// Still applying.
-    Running,
-    /// Every GPU applied (or waits for a reset, which the report says).
-    Succeeded,
-    /// At least one GPU failed.
-    Failed,
-}
-
-/// One GPU's result.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(untagged)]
-pub enum GpuResult {
-    /// It applied.
-    Done(ApplyReport),
-    /// It failed.
-    Failed {
-        /// GPU index.
-        gpu: u32,
-        /// What went wrong.
-        error: String,
-    },
-}
-
-/// `POST /v1/apply`.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ApplyRequest {
-    /// Named config (this or `layout`).
-    #[serde(default)]
-    pub config: Option<String>,
-    /// Exactly these instances on every chosen GPU, e.g. `[{"profile": "3g.40gb", "start": 4}]`.
-    #[serde(default)]
-    pub layout: Option<Vec<mig::InstanceSpec>>,
-    /// A mig-parted file's text; NVIDIA's defaults when absent.
-    #[serde(default)]
-    pub file: Option<String>,
-    /// Only these GPUs (all when empty).
-    #[serde(default)]
-    pub gpus: Vec<u32>,
-    /// The node was drained: skip the busy check.
-    #[serde(default)]
-    pub drained: bool,
-}
-
-/// A JSON error body: `{"error": {"code", "message"}}`.
-fn error(status: StatusCode, code: &str, message: impl Into<String>) -> Response {
-    (
-        status,
-        Json(serde_json::json!({"error": {"code": code, "message": message.into()}})),
-    )
-        .into_response()
+fn answer_error(status: StatusCode, error: AgentError) -> Response {
+    (status, Json(ErrorBody { error })).into_response()
 }
 
 fn driver_error(e: &DriverError) -> Response {
@@ -128,14 +70,14 @@ fn driver_error(e: &DriverError) -> Response {
         DriverError::NoDriver(_) => StatusCode::SERVICE_UNAVAILABLE,
         _ => StatusCode::BAD_GATEWAY,
     };
-    error(status, "driver", e.to_string())
+    error(status, ErrorCode::Driver, e.to_string())
 }
 
 /// The answer when a blocking driver task panicked or was cancelled.
 fn task_failed(what: &str, e: &tokio::task::JoinError) -> Response {
     error(
         StatusCode::INTERNAL_SERVER_ERROR,
-        "internal",
+        ErrorCode::Internal,
         format!("{what} task failed: {e}"),
     )
 }
@@ -155,7 +97,7 @@ async fn require_token(State(state): State<AgentState>, request: Request, next: 
     if given.is_empty() || !constant_time_eq(given.as_bytes(), state.token.as_bytes()) {
         let mut response = error(
             StatusCode::UNAUTHORIZED,
-            "unauthorized",
+            ErrorCode::Unauthorized,
             "send the agent token as `Authorization: Bearer <token>`",
         );
         response.headers_mut().insert(
@@ -333,19 +275,6 @@ pub fn router(state: AgentState) -> Router {
         .with_state(state)
 }
 
-/// One GPU in the inventory.
-#[derive(Debug, Serialize)]
-struct InventoryGpu {
-    #[serde(flatten)]
-    info: GpuInfo,
-    mig_mode: mig::MigMode,
-    pending_mig_mode: Option<mig::MigMode>,
-    instances: Vec<mig::InstanceSpec>,
-    /// Instances with processes on them (`mig::wire::BusySlice`).
-    busy: Vec<mig::wire::BusySlice>,
-    mig_devices: Vec<crate::driver::MigDeviceInfo>,
-}
-
 async fn inventory(State(state): State<AgentState>) -> Response {
     let driver = state.driver.clone();
     // Errors are boxed responses: a `Response` is too large to return by value in a `Result`.
@@ -359,7 +288,11 @@ async fn inventory(State(state): State<AgentState>) -> Response {
                         pending,
                         instances: gis,
                     } = observe(driver.as_ref(), info.index).map_err(|e| {
-                        Box::new(error(StatusCode::BAD_GATEWAY, "observe", e.to_string()))
+                        Box::new(error(
+                            StatusCode::BAD_GATEWAY,
+                            ErrorCode::Observe,
+                            e.to_string(),
+                        ))
                     })?;
                     let mut busy = Vec::new();
                     for placed in &gpu.instances {
@@ -372,7 +305,7 @@ async fn inventory(State(state): State<AgentState>) -> Response {
                             .processes(info.index, gi.id)
                             .map_err(|e| Box::new(driver_error(&e)))?;
                         if !procs.is_empty() {
-                            busy.push(mig::wire::BusySlice {
+                            busy.push(BusySlice {
                                 profile: placed.profile.name.to_owned(),
                                 start: placed.start,
                                 pids: procs.iter().map(|p| p.pid).collect(),
@@ -385,7 +318,12 @@ async fn inventory(State(state): State<AgentState>) -> Response {
                         .mig_devices(info.index)
                         .map_err(|e| Box::new(driver_error(&e)))?;
                     Ok(InventoryGpu {
-                        info,
+                        index: info.index,
+                        uuid: info.uuid,
+                        name: info.name,
+                        model: info.model,
+                        memory_mib: info.memory_mib,
+                        pci_device_id: info.pci_device_id,
                         mig_mode: gpu.mode,
                         pending_mig_mode: pending,
                         instances: gpu.instances.iter().map(mig::Placed::to_spec).collect(),
@@ -397,7 +335,7 @@ async fn inventory(State(state): State<AgentState>) -> Response {
         })
         .await;
     match result {
-        Ok(Ok(gpus)) => Json(serde_json::json!({ "gpus": gpus })).into_response(),
+        Ok(Ok(gpus)) => Json(Inventory { gpus }).into_response(),
         Ok(Err(response)) => *response,
         Err(e) => task_failed("inventory", &e),
     }
@@ -412,7 +350,7 @@ async fn apply(
         Err(e) => {
             return error(
                 StatusCode::UNPROCESSABLE_ENTITY,
-                "bad_request",
+                ErrorCode::BadRequest,
                 e.body_text(),
             );
         }
@@ -426,7 +364,7 @@ async fn apply(
         Err(e) => {
             return error(
                 StatusCode::UNPROCESSABLE_ENTITY,
-                "bad_config_file",
+                ErrorCode::BadConfigFile,
                 e.to_string(),
             );
         }
@@ -437,62 +375,56 @@ async fn apply(
     };
     // Resolve for every GPU before anything changes: a typo fails the request, not half a node.
     let mut work = Vec::new();
-    let config_name = match (&request.config, &request.layout) {
-        (Some(name), None) => name.clone(),
-        (None, Some(_)) => "explicit layout".to_owned(),
-        _ => {
-            return error(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "bad_request",
-                "give either `config` (a named MIG config) or `layout` (a list of {profile, start}), not both",
-            );
-        }
+    let config_name = request.target.label();
+    let chosen: Vec<u32> = match &request.target {
+        ApplyTarget::PerGpu(per_gpu) => per_gpu.keys().copied().collect(),
+        _ => request.gpus.clone(),
     };
     for g in gpus
         .iter()
-        .filter(|g| request.gpus.is_empty() || request.gpus.contains(&g.index))
+        .filter(|g| chosen.is_empty() || chosen.contains(&g.index))
     {
         let Some(model) = g.model else {
             return error(
                 StatusCode::UNPROCESSABLE_ENTITY,
-                "unknown_model",
+                ErrorCode::UnknownModel,
                 format!(
                     "GPU {} is a `{}`, which migboard has no MIG tables for",
                     g.index, g.name
                 ),
             );
         };
-        if let Some(layout) = &request.layout {
-            if let Err(issues) = mig::Layout::new(model, layout) {
-                let why: Vec<String> = issues.iter().map(ToString::to_string).collect();
-                return error(
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    "bad_layout",
-                    format!("GPU {}: {}", g.index, why.join("; ")),
-                );
-            }
-            work.push((g.index, crate::apply::Target::Layout(layout.clone())));
-            continue;
+        let layout = match &request.target {
+            ApplyTarget::Named(name) => match configs.resolve(name, model, g.index) {
+                Ok(desired) => {
+                    work.push((g.index, desired.into()));
+                    continue;
+                }
+                Err(e) => {
+                    return error(
+                        StatusCode::UNPROCESSABLE_ENTITY,
+                        ErrorCode::BadConfig,
+                        format!("GPU {}: {e}", g.index),
+                    );
+                }
+            },
+            ApplyTarget::Layout(layout) => layout,
+            ApplyTarget::PerGpu(per_gpu) => &per_gpu[&g.index],
+        };
+        if let Err(issues) = mig::Layout::new(model, layout) {
+            let why: Vec<String> = issues.iter().map(ToString::to_string).collect();
+            return error(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                ErrorCode::BadLayout,
+                format!("GPU {}: {}", g.index, why.join("; ")),
+            );
         }
-        match configs.resolve(&config_name, model, g.index) {
-            Ok(desired) => work.push((g.index, desired.into())),
-            Err(e) => {
-                return error(
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    "bad_config",
-                    format!("GPU {}: {e}", g.index),
-                );
-            }
-        }
+        work.push((g.index, crate::apply::Target::Layout(layout.clone())));
     }
-    if let Some(&missing) = request
-        .gpus
-        .iter()
-        .find(|i| !gpus.iter().any(|g| g.index == **i))
-    {
+    if let Some(&missing) = chosen.iter().find(|i| !gpus.iter().any(|g| g.index == **i)) {
         return error(
             StatusCode::UNPROCESSABLE_ENTITY,
-            "no_such_gpu",
+            ErrorCode::NoSuchGpu,
             format!("this node has no GPU {missing}"),
         );
     }
@@ -502,47 +434,32 @@ async fn apply(
         let busy = tokio::task::spawn_blocking(move || {
             let mut all = Vec::new();
             for (gpu, desired) in &check {
-                for b in busy_instances(driver.as_ref(), *gpu, desired)? {
-                    all.push((*gpu, b));
-                }
+                all.extend(busy_instances(driver.as_ref(), *gpu, desired)?);
             }
             Ok::<_, crate::apply::ApplyError>(all)
         })
         .await;
         match busy {
             Ok(Ok(busy)) if busy.is_empty() => {}
-            Ok(Ok(busy)) => {
-                let listed: Vec<String> = busy
-                    .iter()
-                    .map(|(g, b)| {
-                        let pids: Vec<String> = b.pids.iter().map(ToString::to_string).collect();
-                        format!(
-                            "GPU {g} {} at slice {} (pids {})",
-                            b.profile,
-                            b.start,
-                            pids.join(", ")
-                        )
-                    })
-                    .collect();
-                let instances: Vec<serde_json::Value> = busy
-                    .iter()
-                    .map(|(g, b)| serde_json::json!({"gpu": g, "profile": b.profile, "start": b.start, "pids": b.pids}))
-                    .collect();
-                return (
+            Ok(Ok(instances)) => {
+                let listed: Vec<String> = instances.iter().map(|b| b.describe()).collect();
+                return answer_error(
                     StatusCode::CONFLICT,
-                    Json(serde_json::json!({"error": {
-                        "code": "in_use",
-                        "message": format!("instances to destroy are in use: {}; drain the node, or apply with \"drained\": true", listed.join("; ")),
-                        "instances": instances,
-                    }})),
-                )
-                    .into_response();
+                    AgentError {
+                        code: ErrorCode::InUse,
+                        message: format!(
+                            "instances to destroy are in use: {}; drain the node, or apply with \"drained\": true",
+                            listed.join("; ")
+                        ),
+                        instances,
+                    },
+                );
             }
-            Ok(Err(e)) => return error(StatusCode::BAD_GATEWAY, "observe", e.to_string()),
+            Ok(Err(e)) => return error(StatusCode::BAD_GATEWAY, ErrorCode::Observe, e.to_string()),
             Err(e) => {
                 return error(
                     StatusCode::INTERNAL_SERVER_ERROR,
-                    "internal",
+                    ErrorCode::Internal,
                     format!("busy check failed: {e}"),
                 );
             }
@@ -552,14 +469,14 @@ async fn apply(
         let Ok(mut ops) = state.operations.lock() else {
             return error(
                 StatusCode::INTERNAL_SERVER_ERROR,
-                "internal",
+                ErrorCode::Internal,
                 "operation table poisoned",
             );
         };
         if let Some(running) = ops.running {
             return error(
                 StatusCode::CONFLICT,
-                "busy",
+                ErrorCode::Busy,
                 format!(
                     "apply {running} is still running; wait for it (GET /v1/operations/{running})"
                 ),
@@ -594,7 +511,7 @@ async fn apply(
         }
         return error(
             StatusCode::INTERNAL_SERVER_ERROR,
-            "journal",
+            ErrorCode::Journal,
             format!(
                 "cannot write the apply journal {}: {e}; nothing was changed",
                 path.display()
@@ -619,7 +536,10 @@ async fn apply(
     });
     (
         StatusCode::ACCEPTED,
-        Json(serde_json::json!({ "operation": id, "href": format!("/v1/operations/{id}") })),
+        Json(Accepted {
+            operation: id,
+            href: format!("/v1/operations/{id}"),
+        }),
     )
         .into_response()
 }
@@ -628,7 +548,7 @@ async fn operation(State(state): State<AgentState>, Path(id): Path<String>) -> R
     let Ok(id) = id.parse::<u64>() else {
         return error(
             StatusCode::NOT_FOUND,
-            "not_found",
+            ErrorCode::NotFound,
             format!("`{id}` is not an operation id (a number)"),
         );
     };
@@ -641,7 +561,7 @@ async fn operation(State(state): State<AgentState>, Path(id): Path<String>) -> R
         Some(op) => Json(op).into_response(),
         None => error(
             StatusCode::NOT_FOUND,
-            "not_found",
+            ErrorCode::NotFound,
             format!("no operation {id} on this agent (operations are kept until it restarts)"),
         ),
     }
@@ -655,7 +575,7 @@ async fn events(State(state): State<AgentState>, Path(id): Path<String>) -> Resp
     let Ok(id) = id.parse::<u64>() else {
         return error(
             StatusCode::NOT_FOUND,
-            "not_found",
+            ErrorCode::NotFound,
             format!("`{id}` is not an operation id (a number)"),
         );
     };
@@ -667,7 +587,7 @@ async fn events(State(state): State<AgentState>, Path(id): Path<String>) -> Resp
     {
         return error(
             StatusCode::NOT_FOUND,
-            "not_found",
+            ErrorCode::NotFound,
             format!("no operation {id} on this agent"),
         );
     }
@@ -784,20 +704,6 @@ async fn metrics(State(state): State<AgentState>) -> Response {
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out).into_response()
 }
 
-/// A simulated workload to start (simulated GPUs only).
-#[derive(Debug, Deserialize)]
-pub struct WorkloadRequest {
-    /// GPU index.
-    pub gpu: u32,
-    /// First memory slice of the MIG instance it runs on.
-    pub start: u8,
-    /// Its process id.
-    pub pid: u32,
-    /// Memory it uses, MiB.
-    #[serde(default)]
-    pub memory_mib: u64,
-}
-
 /// `POST /v1/workloads`: runs a simulated workload on a MIG instance, as a scheduled pod would (the
 /// embedded fleet's stand-in for Kubernetes). 501 on real GPUs.
 async fn start_workload(
@@ -809,7 +715,7 @@ async fn start_workload(
         Err(e) => {
             return error(
                 StatusCode::BAD_REQUEST,
-                "bad_request",
+                ErrorCode::BadRequest,
                 format!(
                     "{}; send {{\"gpu\": 0, \"start\": 3, \"pid\": 4242, \"memory_mib\": 2048}}",
                     e.body_text()
@@ -818,18 +724,8 @@ async fn start_workload(
         }
     };
     let driver = state.driver.clone();
-    match tokio::task::spawn_blocking(move || {
-        driver
-            .simulate_workload(w.gpu, w.start, w.pid, w.memory_mib)
-            .map(|()| w)
-    })
-    .await
-    {
-        Ok(Ok(w)) => (
-            StatusCode::CREATED,
-            Json(serde_json::json!({ "gpu": w.gpu, "start": w.start, "pid": w.pid })),
-        )
-            .into_response(),
+    match tokio::task::spawn_blocking(move || driver.simulate_workload(&w).map(|()| w)).await {
+        Ok(Ok(w)) => (StatusCode::CREATED, Json(w)).into_response(),
         Ok(Err(e)) => workload_error(&e),
         Err(e) => task_failed("workload", &e),
     }
@@ -842,7 +738,7 @@ async fn stop_workloads(
 ) -> Response {
     let driver = state.driver.clone();
     match tokio::task::spawn_blocking(move || driver.stop_simulated_workloads(gpu, start)).await {
-        Ok(Ok(n)) => Json(serde_json::json!({ "stopped": n })).into_response(),
+        Ok(Ok(stopped)) => Json(Stopped { stopped }).into_response(),
         Ok(Err(e)) => workload_error(&e),
         Err(e) => task_failed("workload", &e),
     }
@@ -856,5 +752,5 @@ fn workload_error(e: &DriverError) -> Response {
         DriverError::InvalidArgument(_) => StatusCode::BAD_REQUEST,
         _ => return driver_error(e),
     };
-    error(status, "workload", e.to_string())
+    error(status, ErrorCode::Workload, e.to_string())
 }

@@ -5,6 +5,7 @@
 //! error codes). The NVML driver (nvml-wrapper, the only `unsafe` in the workspace) implements the
 //! same trait.
 
+use mig::agent_api::WorkloadRequest;
 use mig::{GpuModel, MigMode};
 use serde::{Deserialize, Serialize};
 
@@ -49,17 +50,7 @@ pub struct GpuInstanceInfo {
     pub compute_instances: Vec<u32>,
 }
 
-/// A MIG device: what a workload sees (one per compute instance), with the UUID it is addressed by
-/// (`NVIDIA_VISIBLE_DEVICES=MIG-…`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct MigDeviceInfo {
-    /// Its GPU instance.
-    pub gpu_instance_id: u32,
-    /// Its compute instance.
-    pub compute_instance_id: u32,
-    /// `MIG-…` UUID.
-    pub uuid: String,
-}
+pub use mig::agent_api::MigDeviceInfo;
 
 /// A process running on a GPU instance.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -202,14 +193,8 @@ pub trait GpuDriver: Send + Sync {
     /// # Errors
     /// [`DriverError::NotSupported`] on real GPUs (the default); [`DriverError::NotFound`] when no
     /// instance starts there.
-    fn simulate_workload(
-        &self,
-        gpu: u32,
-        start: u8,
-        pid: u32,
-        memory_mib: u64,
-    ) -> Result<(), DriverError> {
-        let _ = (gpu, start, pid, memory_mib);
+    fn simulate_workload(&self, workload: &WorkloadRequest) -> Result<(), DriverError> {
+        let _ = workload;
         Err(DriverError::NotSupported(
             "simulated workloads run only on simulated GPUs (--simulate)".to_owned(),
         ))

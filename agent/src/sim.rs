@@ -12,6 +12,8 @@ use serde::{Deserialize, Serialize};
 
 use mig::{GpuModel, Layout, MigMode, Placed, ProfileSpec};
 
+use mig::agent_api::WorkloadRequest;
+
 use crate::driver::{
     DriverError, GpuDriver, GpuInfo, GpuInstanceInfo, MigDeviceInfo, ModeState, ProcessInfo,
 };
@@ -474,15 +476,9 @@ fn instance(gpu: u32, g: &mut SimGpu, gi: u32) -> Result<&mut SimInstance, Drive
 }
 
 impl GpuDriver for SimDriver {
-    fn simulate_workload(
-        &self,
-        gpu: u32,
-        start: u8,
-        pid: u32,
-        memory_mib: u64,
-    ) -> Result<(), DriverError> {
-        self.instance_at(gpu, start)?;
-        self.start_process(gpu, start, pid, memory_mib)
+    fn simulate_workload(&self, w: &WorkloadRequest) -> Result<(), DriverError> {
+        self.instance_at(w.gpu, w.start)?;
+        self.start_process(w.gpu, w.start, w.pid, w.memory_mib)
     }
 
     fn stop_simulated_workloads(&self, gpu: u32, start: u8) -> Result<u32, DriverError> {

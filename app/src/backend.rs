@@ -1,14 +1,12 @@
 //! The seam between server functions and the world: the server provides an [`Backend`] as context.
 
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
 
-use mig::blueprint::{Catalogue, FleetView};
+use mig::blueprint::Catalogue;
 
 use mig::wire::{
     AuditRecord, Caller, CreatedToken, DeploymentDetail, DeploymentInfo, NodeDetail, Role,
-    TokenInfo, UserInfo,
+    TokenInfo, UserInfo, Validation,
 };
 
 use crate::api::deployments::Deployed;
@@ -23,8 +21,8 @@ pub trait Backend: Send + Sync + 'static {
     /// The named MIG configs per GPU model that blueprints may name.
     fn catalogue(&self) -> Arc<Catalogue>;
 
-    /// The fleet as it is now, for the fleet-aware blueprint rules.
-    fn fleet(&self) -> FleetView;
+    /// Checks a blueprint with every rule against the fleet as it is, exactly as deploying it would.
+    fn validate(&self, text: String) -> BoxFuture<'_, Result<Validation, AppError>>;
 
     /// The fleet with every GPU's layout, for the fleet page.
     fn fleet_layout(&self) -> mig::wire::Fleet;
@@ -124,7 +122,7 @@ pub fn caller() -> Result<Caller, AppError> {
 }
 
 /// A boxed future, so [`Backend`] stays a trait object.
-pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+pub use futures_util::future::BoxFuture;
 
 /// The context value server functions look up.
 pub type BackendHandle = Arc<dyn Backend>;

@@ -6,7 +6,7 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use mig::parted::{DesiredMig, MigPartedConfig};
 use mig::{GpuModel, InstanceSpec, Layout, ObservedGpu, combinations, place_near, plan};
 
-use mig::planner::GUIDE_CONFIGS as GUIDE_NAMES;
+use mig::parted::GUIDE_CONFIGS;
 
 fn bench(c: &mut Criterion) {
     let h100 = GpuModel::H100_80GB;
@@ -30,7 +30,7 @@ fn bench(c: &mut Criterion) {
     });
 
     let config = MigPartedConfig::default_configs().expect("embedded defaults parse");
-    let states: Vec<(ObservedGpu, DesiredMig)> = GUIDE_NAMES
+    let states: Vec<(ObservedGpu, DesiredMig)> = GUIDE_CONFIGS
         .iter()
         .map(|name| {
             let observed = match config.resolve_layout(name, h100, 0).expect("resolves") {
@@ -64,7 +64,7 @@ fn bench(c: &mut Criterion) {
     // edit costs (the summary with stranded-capacity search on every GPU).
     let mut node = mig::NodePlan::default();
     let file = MigPartedConfig::default_configs().expect("parses");
-    let named = mig::planner::named_configs(&file, h100);
+    let named = mig::parted::named_configs(&file, h100);
     let balanced_cfg = named
         .iter()
         .find(|c| c.name == "all-balanced")

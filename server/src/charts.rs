@@ -4,8 +4,8 @@
 
 use plotters::prelude::*;
 
-use crate::cluster::Node;
 use crate::store::Sample;
+use mig::wire::FleetNodeInfo;
 
 const WIDTH: u32 = 720;
 const HEIGHT: u32 = 260;
@@ -23,7 +23,7 @@ const COLOURS: [RGBColor; 7] = [
 
 /// Memory used per MIG instance over the last hour: one line per instance that ran work, against
 /// the instance's own size (the dashed line is the largest instance's memory).
-pub fn memory(node: &Node, samples: &[Sample], now_ms: i64) -> String {
+pub fn memory(node: &FleetNodeInfo, samples: &[Sample], now_ms: i64) -> String {
     let mut series: std::collections::BTreeMap<(u32, u8, String), Vec<(f64, f64)>> =
         Default::default();
     for s in samples {

@@ -1,19 +1,28 @@
 //! `server`: the migboard web server.
 //!
-//! It renders the Leptos app on the server, serves the hydration bundle and static assets, answers
-//! server functions and exposes health endpoints. It is the only place that wires the outside world
-//! (configuration, logging, later persistence and cluster backends) to the pure `mig` rules and the
-//! `app` UI. It does not touch GPUs: that is the node agent's job, reached over HTTP.
+//! It renders the Leptos app, serves the bundle, answers server functions and the REST API ([`api`]),
+//! authenticates and authorizes every request ([`auth`]), carries deployments out durably
+//! ([`orchestrator`]) on a cluster backend ([`cluster`]), and keeps its state in SQLite or PostgreSQL
+//! ([`store`]). Arrows point one way: the HTTP surface ([`api`], [`auth`], this router) calls the
+//! services ([`orchestrator`], [`shares`], accounts), which call [`store`] and [`cluster`], which call
+//! `mig`; nothing below the surface imports [`api`].
+//!
+//! It does not touch GPUs: node agents do, reached over HTTP through the typed protocol
+//! `mig::agent_api`.
 
 pub mod api;
+pub mod audit;
 pub mod auth;
 pub mod charts;
 pub mod cluster;
 pub mod config;
+pub mod error;
 pub mod health;
+pub mod leader;
 pub mod logging;
 pub mod orchestrator;
 pub mod security;
+pub mod shares;
 pub mod state;
 pub mod store;
 

@@ -109,7 +109,7 @@ async fn kubernetes(
 ) -> anyhow::Result<(
     std::sync::Arc<dyn server::cluster::Cluster>,
     Option<(
-        server::cluster::kubernetes::lease::Leadership,
+        server::leader::Leadership,
         std::sync::Arc<server::cluster::kubernetes::lease::Elector>,
     )>,
 )> {

@@ -9,20 +9,22 @@ use app::api::status::ServerStatus;
 use app::backend::{Backend, BackendHandle};
 use axum::extract::FromRef;
 use leptos::config::LeptosOptions;
-use mig::blueprint::{Catalogue, FleetView};
+use mig::blueprint::Catalogue;
 
 use app::api::deployments::Deployed;
 use app::backend::BoxFuture;
 use app::error::AppError;
 use mig::wire::{
     AuditRecord, Caller, CreatedToken, DeploymentDetail, DeploymentInfo, NodeDetail, Role,
-    TokenInfo, UserInfo,
+    TokenInfo, UserInfo, Validation,
 };
 
+use crate::audit::Actor;
 use crate::auth::AccountError;
 use crate::cluster::embedded::FleetSpec;
 use crate::cluster::{Cluster, Fixed, Fleet};
-use crate::orchestrator::{Actor, Options, Orchestrator, OrchestratorError};
+use crate::orchestrator::{Options, Orchestrator, OrchestratorError};
+use crate::shares::Shares;
 use crate::store::Store;
 
 /// State every handler can reach. Cheap to clone.
@@ -96,18 +98,19 @@ impl AppState {
         crate::auth::spawn_session_cleanup(store.clone());
         let orchestrator = Orchestrator::new(store, cluster, catalogue, options).await;
         orchestrator.spawn();
+        let shares = Shares::new(orchestrator.clone());
         Self {
             leptos_options,
             inner: Arc::new(ServerBackend {
                 started: Instant::now(),
                 sequence: AtomicU64::new(0),
                 orchestrator,
+                shares,
                 auth,
             }),
         }
     }
 
-    /// The orchestrator (deployments, fleet, events).
     /// Account actions (users, tokens, audit).
     pub fn accounts(&self) -> &crate::auth::Accounts {
         &self.inner.auth.accounts
@@ -118,8 +121,14 @@ impl AppState {
         self.inner.auth.clone()
     }
 
+    /// The orchestrator (deployments, fleet, events).
     pub fn orchestrator(&self) -> &Orchestrator {
         &self.inner.orchestrator
+    }
+
+    /// Share links.
+    pub fn shares(&self) -> &Shares {
+        &self.inner.shares
     }
 
     /// The fleet as last read.
@@ -166,6 +175,7 @@ struct ServerBackend {
     started: Instant,
     sequence: AtomicU64,
     orchestrator: Orchestrator,
+    shares: Shares,
     auth: crate::auth::AuthState,
 }
 
@@ -203,8 +213,18 @@ impl Backend for ServerBackend {
         self.orchestrator.catalogue()
     }
 
-    fn fleet(&self) -> FleetView {
-        self.orchestrator.fleet().view(Vec::new())
+    fn validate(&self, text: String) -> BoxFuture<'_, Result<Validation, AppError>> {
+        Box::pin(async move {
+            let checked = self
+                .orchestrator
+                .validate(&text)
+                .await
+                .map_err(|e| store_error(&e))?;
+            Ok(Validation::of(
+                checked,
+                self.orchestrator.fleet().nodes.len(),
+            ))
+        })
     }
 
     fn fleet_layout(&self) -> Fleet {
@@ -262,7 +282,7 @@ impl Backend for ServerBackend {
     ) -> BoxFuture<'_, Result<mig::wire::CreatedShare, AppError>> {
         let actor = Actor::of(caller);
         Box::pin(async move {
-            self.orchestrator
+            self.shares
                 .share(id, days, &actor)
                 .await
                 .map_err(orchestrator_error)
@@ -270,12 +290,7 @@ impl Backend for ServerBackend {
     }
 
     fn shares(&self, id: i64) -> BoxFuture<'_, Result<Vec<mig::wire::ShareInfo>, AppError>> {
-        Box::pin(async move {
-            self.orchestrator
-                .shares(id)
-                .await
-                .map_err(|e| store_error(&e))
-        })
+        Box::pin(async move { self.shares.shares(id).await.map_err(|e| store_error(&e)) })
     }
 
     fn revoke_share(
@@ -285,7 +300,7 @@ impl Backend for ServerBackend {
     ) -> BoxFuture<'_, Result<mig::wire::ShareInfo, AppError>> {
         let actor = Actor::of(caller);
         Box::pin(async move {
-            self.orchestrator
+            self.shares
                 .revoke_share(share_id, &actor)
                 .await
                 .map_err(orchestrator_error)
@@ -293,12 +308,7 @@ impl Backend for ServerBackend {
     }
 
     fn shared(&self, token: String) -> BoxFuture<'_, Result<DeploymentDetail, AppError>> {
-        Box::pin(async move {
-            self.orchestrator
-                .shared(&token)
-                .await
-                .map_err(orchestrator_error)
-        })
+        Box::pin(async move { self.shares.shared(&token).await.map_err(orchestrator_error) })
     }
 
     fn node(&self, name: String) -> BoxFuture<'_, Result<Option<NodeDetail>, AppError>> {
@@ -412,6 +422,10 @@ fn orchestrator_error(e: OrchestratorError) -> AppError {
             issues.iter().filter(|i| i.is_error()).count()
         )),
         OrchestratorError::Store(e) => store_error(&e),
+        OrchestratorError::Internal(m) => {
+            tracing::error!(error = %m, "internal error");
+            AppError::Unavailable("the server failed; see its log".into())
+        }
     }
 }
 
@@ -429,7 +443,7 @@ mod tests {
             );
         }
         let state = AppState::new(LeptosOptions::builder().output_name("t").build()).await;
-        let view = state.backend().fleet();
+        let view = state.fleet().view(Vec::new());
         assert_eq!(view.nodes.len(), 3);
         let h100 = view.node("10.0.10.11").expect("node");
         assert_eq!(h100.mig_config.as_deref(), Some("all-balanced"));

@@ -67,11 +67,17 @@ pub enum StoreError {
     Db(#[from] sqlx::Error),
 }
 
-/// A deployment's status (OCI AI Blueprints' five, plus `undeploying` and `undeployed`).
-pub use mig::wire::DeploymentStatus as Status;
+pub use mig::wire::{
+    AuditRecord, DeploymentStatus, PlacementInfo, PlacementState, ShareInfo, StepInfo, StepState,
+};
 
-fn parse_status(s: &str) -> Result<Status, StoreError> {
-    Status::parse(s).ok_or_else(|| StoreError::Corrupt(format!("deployment status `{s}`")))
+fn parse_status(s: &str) -> Result<DeploymentStatus, StoreError> {
+    DeploymentStatus::parse(s)
+        .ok_or_else(|| StoreError::Corrupt(format!("deployment status `{s}`")))
+}
+
+fn parse_step_state(s: &str) -> Result<StepState, StoreError> {
+    StepState::parse(s).ok_or_else(|| StoreError::Corrupt(format!("step state `{s}`")))
 }
 
 /// A deployment to create.
@@ -99,7 +105,7 @@ pub struct Deployment {
     /// The blueprint JSON as submitted.
     pub blueprint: String,
     /// Where it is.
-    pub status: Status,
+    pub status: DeploymentStatus,
     /// The last status message (why it failed, what it waits for).
     pub message: String,
     /// Created, Unix ms.
@@ -110,24 +116,22 @@ pub struct Deployment {
     pub drain: bool,
 }
 
-/// One entry of a deployment's step log.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct Step {
-    /// Order within the deployment, from 1.
-    pub seq: i64,
-    /// The orchestrator's idempotency key.
-    pub key: String,
-    /// `running`, `done`, `failed`, ...
-    pub state: String,
-    /// What happened, for people.
-    pub message: String,
-    /// When it was last recorded, Unix ms.
-    pub at_ms: i64,
+impl Deployment {
+    /// The deployment as lists show it, with its steps done of steps known.
+    #[must_use]
+    pub fn info(&self, progress: mig::wire::Progress) -> mig::wire::DeploymentInfo {
+        mig::wire::DeploymentInfo {
+            id: self.id,
+            name: self.name.clone(),
+            mode: self.mode.clone(),
+            status: self.status,
+            message: self.message.clone(),
+            created_ms: self.created_ms,
+            updated_ms: self.updated_ms,
+            progress,
+        }
+    }
 }
-
-/// One audit record: who did what to what, when, from where (`at_ms` is set by the store on write).
-pub use mig::wire::AuditRecord as AuditEntry;
-pub use mig::wire::PlacementInfo;
 
 /// A replica's slice, as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -178,18 +182,15 @@ pub struct Sample {
     pub used_mib: u64,
 }
 
-/// A read-only link to one deployment, as stored (its token is not: only its hash).
-pub use mig::wire::ShareInfo as ShareLink;
-
 /// What a share token opens.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ShareAccess {
     /// This deployment.
-    Valid(ShareLink),
+    Valid(ShareInfo),
     /// Nothing: it expired.
-    Expired(ShareLink),
+    Expired(ShareInfo),
     /// Nothing: it was revoked.
-    Revoked(ShareLink),
+    Revoked(ShareInfo),
     /// Nothing: no such link.
     Unknown,
 }
@@ -304,7 +305,7 @@ impl Store {
         .bind(&new.name)
         .bind(&new.mode)
         .bind(&new.blueprint)
-        .bind(Status::Scheduled.as_str())
+        .bind(DeploymentStatus::Scheduled.as_str())
         .bind(now)
         .bind(now)
         .bind(i64::from(new.drain))
@@ -410,11 +411,11 @@ impl Store {
     pub async fn set_status(
         &self,
         id: i64,
-        status: Status,
+        status: DeploymentStatus,
         message: &str,
     ) -> Result<(), StoreError> {
         let now = now_ms();
-        let ended = (status == Status::Undeployed).then_some(now);
+        let ended = (status == DeploymentStatus::Undeployed).then_some(now);
         let done = sqlx::query(
             "UPDATE deployments SET status = $1, message = $2, updated_ms = $3, \
              ended_ms = COALESCE(ended_ms, $4) WHERE id = $5",
@@ -440,9 +441,9 @@ impl Store {
         &self,
         id: i64,
         key: &str,
-        state: &str,
+        state: StepState,
         message: &str,
-    ) -> Result<Step, StoreError> {
+    ) -> Result<StepInfo, StoreError> {
         let now = now_ms();
         let mut tx = self.pool.begin().await?;
         // Write first: the transaction takes the write lock (SQLite) or the deployment's row lock
@@ -472,7 +473,7 @@ impl Store {
                     "UPDATE deployment_steps SET state = $1, message = $2, at_ms = $3 \
                      WHERE deployment_id = $4 AND seq = $5",
                 )
-                .bind(state)
+                .bind(state.as_str())
                 .bind(message)
                 .bind(now)
                 .bind(id)
@@ -496,7 +497,7 @@ impl Store {
                 .bind(id)
                 .bind(next)
                 .bind(key)
-                .bind(state)
+                .bind(state.as_str())
                 .bind(message)
                 .bind(now)
                 .execute(&mut *tx)
@@ -505,10 +506,10 @@ impl Store {
             }
         };
         tx.commit().await?;
-        Ok(Step {
+        Ok(StepInfo {
             seq,
             key: key.to_owned(),
-            state: state.to_owned(),
+            state,
             message: message.to_owned(),
             at_ms: now,
         })
@@ -518,7 +519,7 @@ impl Store {
     ///
     /// # Errors
     /// [`StoreError::Db`] on database failure.
-    pub async fn steps(&self, id: i64) -> Result<Vec<Step>, StoreError> {
+    pub async fn steps(&self, id: i64) -> Result<Vec<StepInfo>, StoreError> {
         let rows = sqlx::query(
             "SELECT seq, step_key, state, message, at_ms FROM deployment_steps \
              WHERE deployment_id = $1 ORDER BY seq",
@@ -528,10 +529,10 @@ impl Store {
         .await?;
         rows.iter()
             .map(|r| {
-                Ok(Step {
+                Ok(StepInfo {
                     seq: r.try_get(0)?,
                     key: r.try_get(1)?,
-                    state: r.try_get(2)?,
+                    state: parse_step_state(&r.try_get::<String, _>(2)?)?,
                     message: r.try_get(3)?,
                     at_ms: r.try_get(4)?,
                 })
@@ -613,11 +614,11 @@ impl Store {
         let mut out = std::collections::BTreeMap::<i64, mig::wire::Progress>::new();
         for r in &rows {
             let id: i64 = r.try_get(0)?;
-            let state: String = r.try_get(1)?;
+            let state = parse_step_state(&r.try_get::<String, _>(1)?)?;
             let n = u32::try_from(r.try_get::<i64, _>(2)?).unwrap_or(u32::MAX);
             let p = out.entry(id).or_default();
             p.total += n;
-            if state == "done" || state == "skipped" {
+            if state.is_done() {
                 p.done += n;
             }
         }
@@ -675,6 +676,16 @@ impl Store {
         Ok(all)
     }
 
+    /// The replicas that hold a slice now (not those a drain displaced).
+    ///
+    /// # Errors
+    /// [`StoreError::Db`] on database failure.
+    pub async fn placed(&self) -> Result<Vec<Placement>, StoreError> {
+        let mut all = self.all_placements().await?;
+        all.retain(|p| p.state == PlacementState::Placed);
+        Ok(all)
+    }
+
     /// Every replica of every deployment, by deployment and replica.
     ///
     /// # Errors
@@ -703,7 +714,8 @@ impl Store {
                             .map_err(|_| StoreError::Corrupt("placement start".into()))?,
                         profile: r.try_get(5)?,
                         pid: narrow(int(6)?, "pid")?,
-                        state: r.try_get(7)?,
+                        state: PlacementState::parse(&r.try_get::<String, _>(7)?)
+                            .ok_or_else(|| StoreError::Corrupt("placement state".into()))?,
                     },
                 })
             })
@@ -752,6 +764,18 @@ impl Store {
         }
         tx.commit().await?;
         Ok(())
+    }
+
+    /// The pool deployment `id` created, if it created one.
+    ///
+    /// # Errors
+    /// [`StoreError::Db`] on database failure.
+    pub async fn pool_of(&self, id: i64) -> Result<Option<StoredPool>, StoreError> {
+        Ok(self
+            .pools()
+            .await?
+            .into_iter()
+            .find(|p| p.deployment_id == id))
     }
 
     /// Every pool deployments created, with its nodes.
@@ -874,7 +898,7 @@ impl Store {
         token: &str,
         ttl_ms: i64,
         created_by: &str,
-    ) -> Result<ShareLink, StoreError> {
+    ) -> Result<ShareInfo, StoreError> {
         if self.deployment(id).await?.is_none() {
             return Err(StoreError::NotFound(id));
         }
@@ -890,7 +914,7 @@ impl Store {
         .bind(created_by)
         .fetch_one(&self.pool)
         .await?;
-        Ok(ShareLink {
+        Ok(ShareInfo {
             id: row.try_get(0)?,
             deployment_id: id,
             created_ms: now,
@@ -928,7 +952,7 @@ impl Store {
     ///
     /// # Errors
     /// [`StoreError::Db`] on database failure.
-    pub async fn shares(&self, id: i64) -> Result<Vec<ShareLink>, StoreError> {
+    pub async fn shares(&self, id: i64) -> Result<Vec<ShareInfo>, StoreError> {
         let rows = sqlx::query(
             "SELECT id, deployment_id, created_ms, expires_ms, revoked_ms, created_by FROM share_links \
              WHERE deployment_id = $1 ORDER BY id DESC",
@@ -943,7 +967,7 @@ impl Store {
     ///
     /// # Errors
     /// [`StoreError::ShareNotFound`] for an unknown link.
-    pub async fn revoke_share(&self, share_id: i64) -> Result<ShareLink, StoreError> {
+    pub async fn revoke_share(&self, share_id: i64) -> Result<ShareInfo, StoreError> {
         sqlx::query("UPDATE share_links SET revoked_ms = COALESCE(revoked_ms, $1) WHERE id = $2")
             .bind(now_ms())
             .bind(share_id)
@@ -993,7 +1017,7 @@ impl Store {
     ///
     /// # Errors
     /// [`StoreError::Db`] on database failure.
-    pub async fn audit(&self, entry: &AuditEntry) -> Result<(), StoreError> {
+    pub async fn audit(&self, entry: &AuditRecord) -> Result<(), StoreError> {
         sqlx::query(
             "INSERT INTO audit (at_ms, actor, action, target, detail, source) VALUES ($1, $2, $3, $4, $5, $6)",
         )
@@ -1012,7 +1036,7 @@ impl Store {
     ///
     /// # Errors
     /// [`StoreError::Db`] on database failure.
-    pub async fn audit_log(&self, limit: i64) -> Result<Vec<AuditEntry>, StoreError> {
+    pub async fn audit_log(&self, limit: i64) -> Result<Vec<AuditRecord>, StoreError> {
         let rows = sqlx::query(
             "SELECT at_ms, actor, action, target, detail, source FROM audit ORDER BY id DESC LIMIT $1",
         )
@@ -1021,7 +1045,7 @@ impl Store {
         .await?;
         rows.iter()
             .map(|r| {
-                Ok(AuditEntry {
+                Ok(AuditRecord {
                     at_ms: r.try_get(0)?,
                     actor: r.try_get(1)?,
                     action: r.try_get(2)?,
@@ -1034,8 +1058,8 @@ impl Store {
     }
 }
 
-fn share_from(r: &sqlx::any::AnyRow) -> Result<ShareLink, StoreError> {
-    Ok(ShareLink {
+fn share_from(r: &sqlx::any::AnyRow) -> Result<ShareInfo, StoreError> {
+    Ok(ShareInfo {
         id: r.try_get(0)?,
         deployment_id: r.try_get(1)?,
         created_ms: r.try_get(2)?,

@@ -2,10 +2,8 @@
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
-use http_body_util::BodyExt;
 use leptos::config::LeptosOptions;
 use serde_json::{Value, json};
-use tower::ServiceExt;
 
 mod common;
 
@@ -21,29 +19,17 @@ async fn call(mut request: Request<Body>) -> (StatusCode, Value) {
     request
         .headers_mut()
         .insert(header::AUTHORIZATION, bearer.parse().expect("header value"));
-    let response = server::router(state)
-        .oneshot(request)
-        .await
-        .expect("infallible");
-    let status = response.status();
-    let content_type = response
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_owned();
-    let bytes = response
-        .into_body()
-        .collect()
-        .await
-        .expect("body")
-        .to_bytes();
+    let reply = common::send(server::router(state), request).await;
+    let (status, content_type) = (reply.status, reply.content_type());
     assert!(
         content_type.starts_with("application/json"),
         "{status}: content type {content_type:?}: {}",
-        String::from_utf8_lossy(&bytes)
+        reply.text()
     );
-    (status, serde_json::from_slice(&bytes).expect("JSON body"))
+    (
+        status,
+        serde_json::from_slice(&reply.body).expect("JSON body"),
+    )
 }
 
 async fn get(path: &str) -> (StatusCode, Value) {
@@ -320,7 +306,7 @@ async fn validate_answers_every_issue_with_pointer_line_and_hint() {
     )
     .await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    assert_eq!(body, json!({"valid": true, "issues": []}));
+    assert_eq!(body, json!({"valid": true, "issues": [], "fleet_nodes": 3}));
 
     // The embedded fleet has no 1g.20gb slice: the guide's reason, and where to fix it.
     let (status, body) = post(

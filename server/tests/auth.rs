@@ -136,33 +136,11 @@ impl Answer {
 
 impl World {
     async fn send(&self, request: Request<Body>) -> Answer {
-        let response = self
-            .router
-            .clone()
-            .oneshot(request)
-            .await
-            .expect("infallible");
-        let status = response.status();
-        let headers = response.headers().clone();
-        // Event streams never end: the status and headers are the answer.
-        let streaming = headers
-            .get(header::CONTENT_TYPE)
-            .is_some_and(|v| v.as_bytes().starts_with(b"text/event-stream"));
-        let body = if streaming {
-            String::new()
-        } else {
-            let bytes = response
-                .into_body()
-                .collect()
-                .await
-                .expect("body")
-                .to_bytes();
-            String::from_utf8_lossy(&bytes).into_owned()
-        };
+        let reply = common::send(self.router.clone(), request).await;
         Answer {
-            status,
-            headers,
-            body,
+            body: reply.text(),
+            status: reply.status,
+            headers: reply.headers,
         }
     }
 

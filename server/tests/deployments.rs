@@ -7,13 +7,11 @@ use std::time::Duration;
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
-use http_body_util::BodyExt;
 use leptos::config::LeptosOptions;
 use mig::blueprint::templates::template;
 use serde_json::Value;
 use server::cluster::embedded::{Embedded, FleetSpec, agent_binary};
 use server::orchestrator::Options;
-use tower::ServiceExt;
 
 mod common;
 
@@ -96,22 +94,8 @@ impl World {
             .header(header::AUTHORIZATION, bearer)
             .body(body.map_or_else(Body::empty, Body::from))
             .expect("request");
-        let response = self
-            .router
-            .clone()
-            .oneshot(request)
-            .await
-            .expect("infallible");
-        let status = response.status();
-        let bytes = response
-            .into_body()
-            .collect()
-            .await
-            .expect("body")
-            .to_bytes();
-        let value = serde_json::from_slice(&bytes)
-            .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()));
-        (status, value)
+        let reply = common::send(self.router.clone(), request).await;
+        (reply.status, reply.json())
     }
 
     /// Deploys `text`, expecting 201, and waits for a final status.

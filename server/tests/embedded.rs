@@ -6,6 +6,8 @@ use std::sync::Arc;
 use server::cluster::Cluster;
 use server::cluster::embedded::{Embedded, FleetSpec, PoolSpec, agent_binary};
 
+mod common;
+
 fn one_node(config: &str) -> FleetSpec {
     FleetSpec {
         pools: vec![PoolSpec {
@@ -242,7 +244,7 @@ async fn real_agents_are_reached_by_url() {
     // an apply through the cluster changes it.
     assert_eq!(f.nodes[0].mig_config.as_deref(), Some("all-disabled"));
     fleet
-        .apply("gpu-07", "all-1g.10gb", &[], false)
+        .apply("gpu-07", &common::named("all-1g.10gb", false))
         .await
         .expect("applied through the real agent");
     assert_eq!(

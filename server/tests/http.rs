@@ -123,25 +123,8 @@ async fn send(site_root: &Path, mut request: Request<Body>) -> (StatusCode, Stri
             .headers_mut()
             .insert(header::AUTHORIZATION, bearer.parse().expect("header value"));
     }
-    let response = app.oneshot(request).await.expect("router is infallible");
-    let status = response.status();
-    let content_type = response
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_owned();
-    let body = response
-        .into_body()
-        .collect()
-        .await
-        .expect("body")
-        .to_bytes();
-    (
-        status,
-        content_type,
-        String::from_utf8_lossy(&body).into_owned(),
-    )
+    let reply = common::send(app, request).await;
+    (reply.status, reply.content_type(), reply.text())
 }
 
 fn get(path: &str) -> Request<Body> {
@@ -318,15 +301,9 @@ fn status_server_function_answers_with_an_increasing_sequence() {
                 .header(header::ACCEPT, "application/json")
                 .body(Body::empty())
                 .expect("request");
-            let response = app.clone().oneshot(request).await.expect("infallible");
-            assert_eq!(response.status(), StatusCode::OK);
-            let body = response
-                .into_body()
-                .collect()
-                .await
-                .expect("body")
-                .to_bytes();
-            let json: serde_json::Value = serde_json::from_slice(&body).expect("json");
+            let reply = common::send(app.clone(), request).await;
+            assert_eq!(reply.status, StatusCode::OK);
+            let json: serde_json::Value = serde_json::from_slice(&reply.body).expect("json");
             assert_eq!(json["version"], env!("CARGO_PKG_VERSION"));
             sequences.push(json["sequence"].as_u64().expect("sequence"));
         }

@@ -263,7 +263,7 @@ async fn a_pool_update_applies_through_the_agent_with_the_gpu_operators_label_pr
     let (fake, port, _agent) = idle_node_with_a_real_agent().await;
     // The agent's DaemonSet pod does not make the node busy.
     let k = backend(&fake, options()).await;
-    k.apply("gpu-1", "all-1g.20gb", &[], false)
+    k.apply("gpu-1", &common::named("all-1g.20gb", false))
         .await
         .expect("the node is idle: applied");
     assert_eq!(
@@ -311,7 +311,7 @@ async fn a_pool_update_applies_through_the_agent_with_the_gpu_operators_label_pr
         "{events:#?}"
     );
     // Applying again is a no-op for the GPUs and leaves the labels as they are.
-    k.apply("gpu-1", "all-1g.20gb", &[], false)
+    k.apply("gpu-1", &common::named("all-1g.20gb", false))
         .await
         .expect("again");
     assert_eq!(
@@ -327,7 +327,7 @@ async fn a_pool_update_applies_through_the_agent_with_the_gpu_operators_label_pr
         "nvidia.com/mig-1g.20gb",
         "llm",
     ));
-    k.apply("gpu-1", "all-1g.20gb", &[], false)
+    k.apply("gpu-1", &common::named("all-1g.20gb", false))
         .await
         .expect("a no-op is not refused");
     // A server that died mid-change left the plugin paused and the node cordoned: the next apply of
@@ -345,7 +345,7 @@ async fn a_pool_update_applies_through_the_agent_with_the_gpu_operators_label_pr
             "spec": {"unschedulable": true}
         }),
     );
-    k.apply("gpu-1", "all-1g.20gb", &[], false)
+    k.apply("gpu-1", &common::named("all-1g.20gb", false))
         .await
         .expect("the interrupted change ends");
     let n = fake.get("v1/nodes", "", "gpu-1").expect("node");
@@ -388,7 +388,7 @@ async fn a_busy_node_is_refused_with_its_pods_and_left_untouched() {
     let k = backend(&fake, options()).await;
     let before = fake.get("v1/nodes", "", "gpu-1").expect("node");
     let err = k
-        .apply("gpu-1", "all-1g.20gb", &[], false)
+        .apply("gpu-1", &common::named("all-1g.20gb", false))
         .await
         .expect_err("busy");
     let ClusterError::PodsRunning { node, pods } = &err else {
@@ -436,7 +436,7 @@ async fn a_drain_waits_for_a_pod_disruption_budget_then_evicts_and_uncordons() {
     );
     let apply = tokio::spawn({
         let k = k.clone();
-        async move { k.apply("gpu-1", "all-balanced", &[], true).await }
+        async move { k.apply("gpu-1", &common::named("all-balanced", true)).await }
     });
     // The budget holds: evictions are refused (429), the pod stays, the node is cordoned, MIG untouched.
     for _ in 0..100 {
@@ -522,7 +522,7 @@ async fn a_drain_waits_for_a_pod_disruption_budget_then_evicts_and_uncordons() {
     )
     .await;
     let err = short
-        .apply("gpu-1", "all-1g.10gb", &[], true)
+        .apply("gpu-1", &common::named("all-1g.10gb", true))
         .await
         .expect_err("timed out");
     let text = err.to_string();
@@ -585,7 +585,7 @@ async fn a_failure_mid_apply_leaves_the_device_plugin_restored_and_the_state_fai
     fake.put(agent_pod("gpu-1", port));
     let k = backend(&fake, options()).await;
     let err = k
-        .apply("gpu-1", "all-1g.20gb", &[], false)
+        .apply("gpu-1", &common::named("all-1g.20gb", false))
         .await
         .expect_err("the agent failed");
     assert!(
@@ -626,7 +626,7 @@ async fn a_failure_mid_apply_leaves_the_device_plugin_restored_and_the_state_fai
     // An agent that cannot be reached at all: the same clean ending.
     fake.put(agent_pod("gpu-1", 1));
     let err = k
-        .apply("gpu-1", "all-1g.20gb", &[], false)
+        .apply("gpu-1", &common::named("all-1g.20gb", false))
         .await
         .expect_err("unreachable");
     assert!(
@@ -1012,7 +1012,7 @@ async fn a_service_becomes_a_deployment_and_service_is_monitored_and_undeploy_de
         (!orchestrator.refresh().await.nodes.is_empty()).then_some(())
     })
     .await;
-    let actor = server::orchestrator::Actor::new("test", "test");
+    let actor = server::audit::Actor::new("test", "test");
     let text = std::fs::read_to_string(format!(
         "{}/../mig/data/oci-blueprints/mig_inference_single_replica_10gb.json",
         env!("CARGO_MANIFEST_DIR")

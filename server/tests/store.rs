@@ -4,8 +4,8 @@
 //! runs say so and check nothing.
 
 use server::store::{
-    AuditEntry, NewDeployment, Placement, Sample, ShareAccess, Status, Store, StoreError,
-    StoredPool,
+    AuditRecord, DeploymentStatus, NewDeployment, Placement, PlacementState, Sample, ShareAccess,
+    StepState, Store, StoreError, StoredPool,
 };
 
 fn new(name: &str) -> NewDeployment {
@@ -61,15 +61,15 @@ async fn the_deployments_that_touched_a_node_come_from_one_query(url: String) {
     let b = store.create_deployment(&new("b")).await.expect("b");
     let c = store.create_deployment(&new("c")).await.expect("c");
     store
-        .record_step(a.id, "reconfigure/10.0.10.11/0", "done", "GPU 0")
+        .record_step(a.id, "reconfigure/10.0.10.11/0", StepState::Done, "GPU 0")
         .await
         .expect("step");
     store
-        .record_step(b.id, "drain/10.0.10.11", "done", "moved")
+        .record_step(b.id, "drain/10.0.10.11", StepState::Done, "moved")
         .await
         .expect("step");
     store
-        .record_step(c.id, "reconfigure/10.0.10.111/0", "done", "GPU 0")
+        .record_step(c.id, "reconfigure/10.0.10.111/0", StepState::Done, "GPU 0")
         .await
         .expect("step");
     let names =
@@ -213,18 +213,23 @@ async fn deployments_and_steps_survive_reopening_and_steps_are_idempotent(url: S
             .expect("create");
         assert_eq!(
             (d.status, d.name.as_str()),
-            (Status::Scheduled, "all-1g10gb")
+            (DeploymentStatus::Scheduled, "all-1g10gb")
         );
         store
-            .set_status(d.id, Status::Active, "reconfiguring")
+            .set_status(d.id, DeploymentStatus::Active, "reconfiguring")
             .await
             .expect("status");
         let a = store
-            .record_step(d.id, "select", "done", "node 10.0.10.11")
+            .record_step(d.id, "select", StepState::Done, "node 10.0.10.11")
             .await
             .expect("step");
         let b = store
-            .record_step(d.id, "reconfigure/10.0.10.11/0", "running", "GPU 0")
+            .record_step(
+                d.id,
+                "reconfigure/10.0.10.11/0",
+                StepState::Running,
+                "GPU 0",
+            )
             .await
             .expect("step");
         // Replaying a step after a crash updates it, never appends a copy.
@@ -232,7 +237,7 @@ async fn deployments_and_steps_survive_reopening_and_steps_are_idempotent(url: S
             .record_step(
                 d.id,
                 "reconfigure/10.0.10.11/0",
-                "done",
+                StepState::Done,
                 "GPU 0 on all-1g.10gb",
             )
             .await
@@ -249,7 +254,7 @@ async fn deployments_and_steps_survive_reopening_and_steps_are_idempotent(url: S
         .expect("still there");
     assert_eq!(
         (d.status, d.message.as_str()),
-        (Status::Active, "reconfiguring")
+        (DeploymentStatus::Active, "reconfiguring")
     );
     let steps = store.steps(id).await.expect("steps");
     let got: Vec<(i64, &str, &str)> = steps
@@ -273,7 +278,7 @@ async fn deployments_and_steps_survive_reopening_and_steps_are_idempotent(url: S
         .collect();
     assert_eq!(unfinished, [id]);
     store
-        .set_status(id, Status::Completed, "")
+        .set_status(id, DeploymentStatus::Completed, "")
         .await
         .expect("status");
     assert!(store.unfinished().await.expect("unfinished").is_empty());
@@ -291,7 +296,7 @@ async fn names_are_unique_among_live_deployments_only(url: String) {
     }
     // Undeployed, the name is free again (the guide's quickstart reuses "autoscale_mig").
     store
-        .set_status(first.id, Status::Undeployed, "")
+        .set_status(first.id, DeploymentStatus::Undeployed, "")
         .await
         .expect("undeploy");
     let second = store
@@ -299,7 +304,7 @@ async fn names_are_unique_among_live_deployments_only(url: String) {
         .await
         .expect("reuse");
     assert_ne!(first.id, second.id);
-    let all: Vec<(i64, Status)> = store
+    let all: Vec<(i64, DeploymentStatus)> = store
         .deployments()
         .await
         .expect("list")
@@ -309,8 +314,8 @@ async fn names_are_unique_among_live_deployments_only(url: String) {
     assert_eq!(
         all,
         [
-            (second.id, Status::Scheduled),
-            (first.id, Status::Undeployed)
+            (second.id, DeploymentStatus::Scheduled),
+            (first.id, DeploymentStatus::Undeployed)
         ]
     );
 }
@@ -318,11 +323,11 @@ async fn names_are_unique_among_live_deployments_only(url: String) {
 async fn unknown_ids_are_errors_not_panics(url: String) {
     let store = Store::open(&url).await.expect("open");
     assert!(matches!(
-        store.set_status(42, Status::Active, "").await,
+        store.set_status(42, DeploymentStatus::Active, "").await,
         Err(StoreError::NotFound(42))
     ));
     assert!(matches!(
-        store.record_step(42, "k", "done", "").await,
+        store.record_step(42, "k", StepState::Done, "").await,
         Err(StoreError::NotFound(42))
     ));
     assert!(store.deployment(42).await.expect("query").is_none());
@@ -373,7 +378,7 @@ async fn desired_configs_and_the_audit_log(url: String) {
     );
     for action in ["deploy", "undeploy"] {
         store
-            .audit(&AuditEntry {
+            .audit(&AuditRecord {
                 at_ms: 0,
                 actor: "admin".into(),
                 action: action.into(),
@@ -400,7 +405,7 @@ fn placement(id: i64, replica: u32, node: &str, gpu: u32, start: u8) -> Placemen
             start,
             profile: "1g.20gb".into(),
             pid: 4242 + replica,
-            state: "placed".into(),
+            state: PlacementState::Placed,
         },
     }
 }
@@ -432,14 +437,14 @@ async fn a_slice_holds_one_live_replica_and_drains_free_it(url: String) {
         .expect("free after the drain");
     let moved = store.placements(a.id).await.expect("list");
     assert_eq!(moved.len(), 1);
-    assert_eq!(moved[0].state, "displaced");
+    assert_eq!(moved[0].state, PlacementState::Displaced);
     store
         .place(&placement(a.id, 0, "n2", 3, 6))
         .await
         .expect("moved");
     let all = store.all_placements().await.expect("all");
     assert_eq!(all.len(), 2, "moving updates the row, never adds one");
-    assert!(all.iter().all(|p| p.state == "placed"));
+    assert!(all.iter().all(|p| p.state == PlacementState::Placed));
     store.remove_placement(a.id, 0).await.expect("remove");
     assert!(store.placements(a.id).await.expect("list").is_empty());
     drop(store);
@@ -502,15 +507,15 @@ async fn pools_samples_and_progress(url: String) {
     assert!(store.samples("n2", 0).await.expect("samples").is_empty());
 
     store
-        .record_step(d.id, "a", "done", "")
+        .record_step(d.id, "a", StepState::Done, "")
         .await
         .expect("step");
     store
-        .record_step(d.id, "b", "running", "")
+        .record_step(d.id, "b", StepState::Running, "")
         .await
         .expect("step");
     store
-        .record_step(d.id, "c", "skipped", "")
+        .record_step(d.id, "c", StepState::Skipped, "")
         .await
         .expect("step");
     let progress = store.progress().await.expect("progress");
@@ -534,7 +539,7 @@ async fn concurrent_steps_and_samples_never_fail_or_collide(url: String) {
         tasks.push(tokio::spawn(async move {
             for i in 0..40 {
                 store
-                    .record_step(d.id, &format!("t{t}/{i}"), "done", "")
+                    .record_step(d.id, &format!("t{t}/{i}"), StepState::Done, "")
                     .await
                     .expect("a step is recorded under contention");
             }

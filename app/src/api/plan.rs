@@ -5,7 +5,7 @@
 //! stays out of the browser bundle; the rules that use them run in the browser from `mig`.
 
 use leptos::prelude::*;
-use mig::planner::NamedConfig;
+use mig::NamedConfig;
 
 use crate::error::AppError;
 

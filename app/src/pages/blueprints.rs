@@ -15,9 +15,10 @@ use mig::blueprint::{Catalogue, Checked, Context, Issue, Severity, check, text};
 use serde_json::Value;
 
 use super::PageHeader;
-use crate::api::blueprints::{ServerCheck, blueprint_catalogue, validate_blueprint};
+use crate::api::blueprints::{blueprint_catalogue, validate_blueprint};
 use crate::api::deployments::{Deployed, deploy_blueprint};
 use crate::error::AppError;
+use mig::wire::Validation;
 
 const DRAFT_KEY: &str = "migboard.blueprint.draft";
 const DEFAULT_TEMPLATE: &str = "mig_inference_single_replica_10gb.json";
@@ -42,7 +43,7 @@ impl LazyRoute for BlueprintsRoute {
 #[derive(Debug, Clone, PartialEq)]
 struct ServerResult {
     text: String,
-    result: Result<ServerCheck, AppError>,
+    result: Result<Validation, AppError>,
 }
 
 /// The editor's state, shared by its parts.
@@ -64,7 +65,7 @@ impl Editor {
             .map_or_else(|| self.local.get().issues, |r| r.issues)
     }
 
-    fn server_current(self) -> Option<ServerCheck> {
+    fn server_current(self) -> Option<Validation> {
         let text = self.text.get();
         match self.server.get() {
             Some(ServerResult {

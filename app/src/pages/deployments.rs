@@ -182,12 +182,14 @@ fn clock(ms: i64) -> String {
     mig::time::Utc::from_unix_ms(ms).clock()
 }
 
-/// One deployment, live.
-#[component]
-pub fn DeploymentPage() -> impl IntoView {
-    let params = use_params_map();
-    let id = move || params.with(|p| p.get("id").and_then(|v| v.parse::<i64>().ok()));
-    let rendered = Resource::new(id, |id| async move {
+/// Deployment `id` as first rendered, and then as its events make it (read again on each).
+pub(super) fn live_deployment(
+    id: impl Fn() -> Option<i64> + Clone + Send + Sync + 'static,
+) -> (
+    Resource<Result<DeploymentDetail, AppError>>,
+    ReadSignal<Option<Result<DeploymentDetail, AppError>>>,
+) {
+    let rendered = Resource::new(id.clone(), |id| async move {
         match id {
             Some(id) => get_deployment(id).await,
             None => Err(AppError::NotFound("a deployment id is a number".into())),
@@ -202,6 +204,15 @@ pub fn DeploymentPage() -> impl IntoView {
             move || Box::pin(get_deployment(n)),
         );
     }
+    (rendered, fresh)
+}
+
+/// One deployment, live.
+#[component]
+pub fn DeploymentPage() -> impl IntoView {
+    let params = use_params_map();
+    let (rendered, fresh) =
+        live_deployment(move || params.with(|p| p.get("id").and_then(|v| v.parse::<i64>().ok())));
     view! {
         <Title text="Deployment" />
         <Transition fallback=|| view! { <p class="muted">"Reading the deployment…"</p> }>
@@ -292,7 +303,7 @@ fn Detail(d: DeploymentDetail) -> impl IntoView {
                                 <td>{p.gpu}</td>
                                 <td><code>{format!("{}@{}", p.profile, p.start)}</code></td>
                                 <td>{p.pid}</td>
-                                <td>{p.state.clone()}</td>
+                                <td>{p.state.as_str()}</td>
                             </tr>
                         }).collect_view()}
                     </tbody>
@@ -333,7 +344,7 @@ pub(super) fn NodeBars(nodes: Vec<NodeProgress>, #[prop(optional)] plain: bool) 
                 }}
                 <span class="segments" role="progressbar" aria-valuemin="0" aria-valuemax=total aria-valuenow=done aria-label=format!("{} GPUs reconfigured", n.node)>
                     {n.gpus.iter().map(|(gpu, state)| view! {
-                        <span class=format!("segment segment-{state}") data-gpu=*gpu data-state=state.clone() title=format!("GPU {gpu}: {state}")></span>
+                        <span class=format!("segment segment-{state}") data-gpu=*gpu data-state=state.as_str() title=format!("GPU {gpu}: {state}")></span>
                     }).collect_view()}
                 </span>
                 <span class="bar-text">{format!("{done}/{total} GPUs")}</span>
@@ -509,9 +520,9 @@ fn Steps(steps: Vec<StepInfo>) -> impl IntoView {
                 view! {
                     <ol class="timeline" id="steps">
                         {steps.into_iter().map(|s| view! {
-                            <li class=format!("step step-{}", s.state) data-key=s.key.clone() data-state=s.state.clone()>
+                            <li class=format!("step step-{}", s.state) data-key=s.key.clone() data-state=s.state.as_str()>
                                 <time>{clock(s.at_ms)}</time>
-                                <span class="step-state">{s.state.clone()}</span>
+                                <span class="step-state">{s.state.as_str()}</span>
                                 <code class="step-key">{s.key.clone()}</code>
                                 <span class="step-msg">{s.message.clone()}</span>
                             </li>

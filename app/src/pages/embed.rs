@@ -10,11 +10,11 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
 use leptos_router::{LazyRoute, lazy_route};
-use mig::wire::{DeploymentDetail, NodeDetail};
+use mig::wire::NodeDetail;
 
-use super::deployments::{NodeBars, StatusBadge, follow};
+use super::deployments::{NodeBars, StatusBadge, follow, live_deployment};
 use super::fleet::{FleetLayout, FleetNode};
-use crate::api::deployments::{get_deployment, get_node};
+use crate::api::deployments::get_node;
 use crate::error::AppError;
 
 /// Tells the parent window this document's height whenever it changes (browser only).
@@ -110,24 +110,7 @@ pub fn EmbedDeployment() -> impl IntoView {
     report_height();
     let params = use_params_map();
     let id = params.with_untracked(|p| p.get("id").and_then(|v| v.parse::<i64>().ok()));
-    let rendered = Resource::new(
-        move || id,
-        |id| async move {
-            match id {
-                Some(id) => get_deployment(id).await,
-                None => Err(AppError::NotFound("a deployment id is a number".into())),
-            }
-        },
-    );
-    let (fresh, set_fresh) = signal(None::<Result<DeploymentDetail, AppError>>);
-    if let Some(n) = id {
-        follow(
-            format!("/api/v1/deployments/{n}/events"),
-            &["deployment", "step"],
-            set_fresh,
-            move || Box::pin(get_deployment(n)),
-        );
-    }
+    let (rendered, fresh) = live_deployment(move || id);
     view! {
         <Title text="Deployment (embedded)" />
         <Transition fallback=|| view! { <p class="muted">"Reading…"</p> }>

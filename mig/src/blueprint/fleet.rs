@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::model::GpuModel;
 use crate::parted::{DesiredMig, MigPartedConfig};
-use crate::planner::{NamedConfig, named_configs};
+use crate::parted::{NamedConfig, named_configs};
 
 /// The named MIG configs each GPU model has (those of mig-parted's file that place on it).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -72,7 +72,7 @@ pub async fn login(
         user_id: user.id,
         username: user.username,
         role: user.role,
-        via: "password".into(),
+        via: mig::wire::Via::Password,
         source: ip.to_string(),
     };
     let created = accounts

@@ -8,8 +8,8 @@ use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use mig::blueprint::{Context, Issue, MAX_BYTES, check};
-use serde::Serialize;
+use mig::blueprint::MAX_BYTES;
+use mig::wire::Validation;
 
 use super::ApiError;
 use crate::AppState;
@@ -20,15 +20,6 @@ pub async fn schema() -> Json<serde_json::Value> {
     Json(SCHEMA.clone())
 }
 
-/// Body of a validation answer.
-#[derive(Debug, Serialize)]
-pub struct Validation {
-    /// No errors (warnings allowed).
-    pub valid: bool,
-    /// Every issue, in text order.
-    pub issues: Vec<Issue>,
-}
-
 /// `POST /api/v1/blueprints/validate`: the body is blueprint JSON (any content type). 200 with every
 /// issue for any JSON document; 400 (same body shape) when the body is not JSON at all; 413 over
 /// 1 MiB.
@@ -37,17 +28,14 @@ pub async fn validate(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let text = blueprint_text(body)?;
-    let text = text.as_str();
-    let backend = state.backend();
-    let catalogue = backend.catalogue();
-    let fleet = backend.fleet();
-    let checked = check(
-        text,
-        Context {
-            catalogue: Some(&catalogue),
-            fleet: Some(&fleet),
-        },
-    );
+    let orchestrator = state.orchestrator();
+    let checked = orchestrator.validate(&text).await.map_err(|e| {
+        tracing::error!(error = %e, "validating a blueprint");
+        ApiError::Unavailable {
+            message: format!("the database failed: {e}"),
+            hint: "try again; if it persists, check the server's log and its DATABASE_URL".into(),
+        }
+    })?;
     let unparsable = checked
         .issues
         .iter()
@@ -57,15 +45,8 @@ pub async fn validate(
     } else {
         StatusCode::OK
     };
-    let valid = checked.is_valid();
-    Ok((
-        status,
-        Json(Validation {
-            valid,
-            issues: checked.issues,
-        }),
-    )
-        .into_response())
+    let nodes = orchestrator.fleet().nodes.len();
+    Ok((status, Json(Validation::of(checked, nodes))).into_response())
 }
 
 /// A request body holding a blueprint, as text: 413 over [`MAX_BYTES`], 400 when unreadable or not

@@ -19,7 +19,8 @@ use tokio_stream::wrappers::BroadcastStream;
 use super::ApiError;
 use super::Signed;
 use crate::AppState;
-use crate::orchestrator::{Actor, OrchestratorError};
+use crate::audit::Actor;
+use crate::orchestrator::OrchestratorError;
 
 fn internal(e: &impl std::fmt::Display) -> ApiError {
     tracing::error!(error = %e, "deployments API");
@@ -89,6 +90,14 @@ pub async fn create(
     }
 }
 
+/// `result` as `status` with its JSON, or the orchestrator's refusal as an [`ApiError`].
+fn answer<T: serde::Serialize>(
+    status: StatusCode,
+    result: Result<T, OrchestratorError>,
+) -> Result<Response, ApiError> {
+    Ok((status, Json(result.map_err(orchestrator_error)?)).into_response())
+}
+
 fn orchestrator_error(e: OrchestratorError) -> ApiError {
     match e {
         OrchestratorError::NotFound(0) => ApiError::NotFound {
@@ -113,6 +122,13 @@ fn orchestrator_error(e: OrchestratorError) -> ApiError {
             hint: "ask whoever shared it for a new link".into(),
         },
         OrchestratorError::Store(e) => internal(&e),
+        OrchestratorError::Internal(why) => {
+            tracing::error!(error = %why, "deployments API");
+            ApiError::Internal {
+                message: "the server failed; its log says why".into(),
+                hint: String::new(),
+            }
+        }
     }
 }
 
@@ -144,12 +160,11 @@ pub async fn create_share(
             .days
             .unwrap_or(7)
     };
-    let created = state
-        .orchestrator()
-        .share(id, days, &Actor::of(&caller))
-        .await
-        .map_err(orchestrator_error)?;
-    Ok((StatusCode::CREATED, Json(created)).into_response())
+    let actor = Actor::of(&caller);
+    answer(
+        StatusCode::CREATED,
+        state.shares().share(id, days, &actor).await,
+    )
 }
 
 /// `GET /api/v1/deployments/{id}/shares`: its links (without tokens), newest first.
@@ -157,11 +172,7 @@ pub async fn shares(
     State(state): State<AppState>,
     Path(id): Path<i64>,
 ) -> Result<Response, ApiError> {
-    let links = state
-        .orchestrator()
-        .shares(id)
-        .await
-        .map_err(|e| internal(&e))?;
+    let links = state.shares().shares(id).await.map_err(|e| internal(&e))?;
     Ok(Json(links).into_response())
 }
 
@@ -171,12 +182,11 @@ pub async fn revoke_share(
     Signed(caller): Signed,
     Path(share): Path<i64>,
 ) -> Result<Response, ApiError> {
-    let link = state
-        .orchestrator()
-        .revoke_share(share, &Actor::of(&caller))
-        .await
-        .map_err(orchestrator_error)?;
-    Ok(Json(link).into_response())
+    let actor = Actor::of(&caller);
+    answer(
+        StatusCode::OK,
+        state.shares().revoke_share(share, &actor).await,
+    )
 }
 
 /// `GET /api/v1/share/{token}`: the shared deployment (without its blueprint); 410 when the link
@@ -185,12 +195,7 @@ pub async fn shared(
     State(state): State<AppState>,
     Path(token): Path<String>,
 ) -> Result<Response, ApiError> {
-    let detail = state
-        .orchestrator()
-        .shared(&token)
-        .await
-        .map_err(orchestrator_error)?;
-    Ok(Json(detail).into_response())
+    answer(StatusCode::OK, state.shares().shared(&token).await)
 }
 
 /// `GET /api/v1/share/{token}/events`: the shared deployment's events (SSE), checked at connect.
@@ -199,9 +204,9 @@ pub async fn shared_events(
     Path(token): Path<String>,
 ) -> Result<Response, ApiError> {
     // Subscribed before the link is checked, so a revocation in between is not missed.
-    let mut revoked = state.orchestrator().revocations();
+    let mut revoked = state.shares().revocations();
     let (link, detail) = state
-        .orchestrator()
+        .shares()
         .shared_link(&token)
         .await
         .map_err(orchestrator_error)?;
@@ -266,12 +271,11 @@ pub async fn undeploy(
     Signed(caller): Signed,
     Path(id): Path<i64>,
 ) -> Result<Response, ApiError> {
-    let info = state
-        .orchestrator()
-        .undeploy(id, &Actor::of(&caller))
-        .await
-        .map_err(orchestrator_error)?;
-    Ok((StatusCode::ACCEPTED, Json(info)).into_response())
+    let actor = Actor::of(&caller);
+    answer(
+        StatusCode::ACCEPTED,
+        state.orchestrator().undeploy(id, &actor).await,
+    )
 }
 
 /// `GET /api/v1/deployments/{id}/logs`: the step log as text, one line per step.

@@ -8,18 +8,15 @@ mod fleet;
 mod models;
 pub mod openapi;
 
-pub use deployments::rfc3339;
 mod sizing;
 
 use axum::Router;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{DefaultBodyLimit, FromRequest, Request};
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use serde::Serialize;
 
 use crate::AppState;
+pub use crate::error::ApiError;
 
 /// Routes of `/api/v1`, relative to it (the caller nests them).
 pub fn routes() -> Router<AppState> {
@@ -94,151 +91,6 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Signed {
                 message: "sign in first".into(),
                 hint: "send `Authorization: Bearer <token>` (POST /api/v1/login gives one)".into(),
             })
-    }
-}
-
-/// An API error: status, stable code, message and hint.
-#[derive(Debug, thiserror::Error)]
-pub enum ApiError {
-    /// The body is not JSON (syntax) or not sent as JSON.
-    #[error("{message}")]
-    BadRequest {
-        /// What is wrong.
-        message: String,
-        /// How to fix it.
-        hint: String,
-    },
-    /// JSON of the wrong shape, or values the domain rejects.
-    #[error("{message}")]
-    Unprocessable {
-        /// What is wrong, and where.
-        message: String,
-        /// How to fix it.
-        hint: String,
-    },
-    /// The body is larger than the route accepts.
-    #[error("{message}")]
-    TooLarge {
-        /// How large is too large.
-        message: String,
-        /// What to send instead.
-        hint: String,
-    },
-    /// The request conflicts with the resource's state.
-    #[error("{message}")]
-    Conflict {
-        /// What is in the way.
-        message: String,
-        /// What to do.
-        hint: String,
-    },
-    /// A dependency (the database) failed.
-    #[error("{message}")]
-    Unavailable {
-        /// What failed.
-        message: String,
-        /// What to do.
-        hint: String,
-    },
-    /// The resource existed and is gone for good (an expired or revoked share link).
-    #[error("{message}")]
-    Gone {
-        /// Why.
-        message: String,
-        /// What to do.
-        hint: String,
-    },
-    /// Nobody is signed in.
-    #[error("{message}")]
-    Unauthorized {
-        /// What is missing.
-        message: String,
-        /// How to sign in.
-        hint: String,
-    },
-    /// The caller may not do this.
-    #[error("{message}")]
-    Forbidden {
-        /// Why not.
-        message: String,
-        /// Who may.
-        hint: String,
-    },
-    /// Too many attempts.
-    #[error("{message}")]
-    TooMany {
-        /// What.
-        message: String,
-        /// When to try again.
-        hint: String,
-    },
-    /// No such resource.
-    #[error("{message}")]
-    NotFound {
-        /// What was not found.
-        message: String,
-        /// Where to look instead.
-        hint: String,
-    },
-}
-
-#[derive(Serialize)]
-struct ErrorBody<'a> {
-    error: ErrorDetail<'a>,
-}
-
-#[derive(Serialize)]
-struct ErrorDetail<'a> {
-    code: &'a str,
-    message: &'a str,
-    hint: &'a str,
-}
-
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        let (status, code, message, hint) = match &self {
-            Self::BadRequest { message, hint } => {
-                (StatusCode::BAD_REQUEST, "bad_request", message, hint)
-            }
-            Self::Unprocessable { message, hint } => (
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "unprocessable",
-                message,
-                hint,
-            ),
-            Self::NotFound { message, hint } => (StatusCode::NOT_FOUND, "not_found", message, hint),
-            Self::Conflict { message, hint } => (StatusCode::CONFLICT, "conflict", message, hint),
-            Self::Unauthorized { message, hint } => {
-                (StatusCode::UNAUTHORIZED, "unauthorized", message, hint)
-            }
-            Self::Forbidden { message, hint } => {
-                (StatusCode::FORBIDDEN, "forbidden", message, hint)
-            }
-            Self::TooMany { message, hint } => (
-                StatusCode::TOO_MANY_REQUESTS,
-                "too_many_requests",
-                message,
-                hint,
-            ),
-            Self::Gone { message, hint } => (StatusCode::GONE, "gone", message, hint),
-            Self::Unavailable { message, hint } => (
-                StatusCode::SERVICE_UNAVAILABLE,
-                "unavailable",
-                message,
-                hint,
-            ),
-            Self::TooLarge { message, hint } => {
-                (StatusCode::PAYLOAD_TOO_LARGE, "too_large", message, hint)
-            }
-        };
-        let body = ErrorBody {
-            error: ErrorDetail {
-                code,
-                message,
-                hint,
-            },
-        };
-        (status, axum::Json(body)).into_response()
     }
 }
 

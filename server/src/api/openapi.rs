@@ -175,7 +175,7 @@ fn build() -> Value {
             (
                 "200",
                 json_of(
-                    json!({"type": "object", "properties": {"valid": {"type": "boolean"}, "issues": {"type": "array", "items": r("Issue")}}}),
+                    json!({"type": "object", "properties": {"valid": {"type": "boolean"}, "issues": {"type": "array", "items": r("Issue")}, "fleet_nodes": {"type": "integer", "description": "nodes of the fleet it was checked against"}}}),
                 ),
             ),
             &[("400", "not JSON"), ("413", "over 1 MiB")],

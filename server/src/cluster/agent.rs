@@ -8,7 +8,13 @@ use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 
-use super::{BusyInstance, ClusterError};
+use mig::agent_api::{
+    Accepted, AgentError, ApplyRequest, ErrorBody, ErrorCode, Inventory, InventoryGpu, Operation,
+    OperationStatus, Stopped, WorkloadRequest,
+};
+use serde::de::DeserializeOwned;
+
+use super::ClusterError;
 
 type HttpClient = Client<HttpConnector, Full<bytes::Bytes>>;
 
@@ -74,10 +80,35 @@ impl AgentClient {
         Ok((status, String::from_utf8_lossy(&bytes).into_owned()))
     }
 
-    /// Applies named config `config` to GPUs `gpus` of `node` (all when empty) and waits for the
-    /// agent to finish. A 409 because an earlier apply still runs (a restarted server finds its
-    /// agents resuming their journals) is waited out.
-    /// Applies named MIG config `config` to `gpus` (all when empty) and waits for the operation to end.
+    /// One request whose answer is `T` on success and an [`ErrorBody`] otherwise.
+    ///
+    /// # Errors
+    /// [`ClusterError::Node`] when the agent cannot be reached; `Ok(Err((status, error)))` when it
+    /// answered with an error (an answer that is not the protocol's becomes an
+    /// [`ErrorCode::Unknown`] error carrying the text).
+    async fn call<T: DeserializeOwned>(
+        &self,
+        node: &Endpoint<'_>,
+        method: &str,
+        path: &str,
+        body: Option<String>,
+    ) -> Result<Result<T, (u16, AgentError)>, ClusterError> {
+        let (status, text) = self.request(node, method, path, body).await?;
+        if (200..300).contains(&status) {
+            return serde_json::from_str::<T>(&text)
+                .map(Ok)
+                .map_err(|e| ClusterError::Node {
+                    node: node.node.to_owned(),
+                    message: format!("{method} {path}: unreadable answer ({e}): {text}"),
+                });
+        }
+        let error = serde_json::from_str::<ErrorBody>(&text)
+            .map_or_else(|_| AgentError::new(ErrorCode::Unknown, text), |b| b.error);
+        Ok(Err((status, error)))
+    }
+
+    /// Sends `request` and waits for the operation to end. A 409 because an earlier apply still
+    /// runs (a restarted server finds its agents resuming their journals) is waited out.
     ///
     /// # Errors
     /// [`ClusterError::InUse`] with the busy instances, [`ClusterError::Refused`] when the agent says
@@ -85,107 +116,145 @@ impl AgentClient {
     pub async fn apply(
         &self,
         node: &Endpoint<'_>,
-        config: &str,
-        gpus: &[u32],
-        drained: bool,
-    ) -> Result<(), ClusterError> {
+        request: &ApplyRequest,
+    ) -> Result<Operation, ClusterError> {
+        let what = request.target.label();
         let refused = |message: String| ClusterError::Refused {
             node: node.node.to_owned(),
-            message,
+            message: format!("applying {what}: {message}"),
         };
         let transient = |message: String| ClusterError::Node {
             node: node.node.to_owned(),
-            message,
+            message: format!("applying {what}: {message}"),
         };
-        let body =
-            serde_json::json!({ "config": config, "gpus": gpus, "drained": drained }).to_string();
+        let body = serde_json::to_string(request).map_err(|e| refused(e.to_string()))?;
         let mut answer = self
-            .request(node, "POST", "/v1/apply", Some(body.clone()))
+            .call::<Accepted>(node, "POST", "/v1/apply", Some(body.clone()))
             .await?;
         for _ in 0..300 {
-            if answer.0 != 409 || !answer.1.contains("\"busy\"") {
+            if !matches!(&answer, Err((409, e)) if e.code == ErrorCode::Busy) {
                 break;
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
             answer = self
-                .request(node, "POST", "/v1/apply", Some(body.clone()))
+                .call::<Accepted>(node, "POST", "/v1/apply", Some(body.clone()))
                 .await?;
         }
-        let (status, answer) = answer;
-        let value: serde_json::Value = serde_json::from_str(&answer).unwrap_or_default();
-        match status {
-            202 => {}
-            409 if value["error"]["code"] == "in_use" => {
-                let busy = serde_json::from_value::<Vec<BusyInstance>>(
-                    value["error"]["instances"].clone(),
-                )
-                .unwrap_or_default();
+        let accepted = match answer {
+            Ok(accepted) => accepted,
+            Err((409, e)) if e.code == ErrorCode::InUse => {
                 return Err(ClusterError::InUse {
                     node: node.node.to_owned(),
-                    busy,
+                    busy: e.instances,
                 });
             }
-            409 => return Err(transient(format!("applying {config}: {answer}"))),
-            400..=499 => {
-                let message = value["error"]["message"]
-                    .as_str()
-                    .map_or(answer.clone(), str::to_owned);
-                return Err(refused(format!(
-                    "applying {config}: HTTP {status}: {message}"
-                )));
+            Err((409, e)) => return Err(transient(e.to_string())),
+            Err((status @ 400..=499, e)) => {
+                return Err(refused(format!("HTTP {status}: {}", e.message)));
             }
-            _ => {
-                return Err(transient(format!(
-                    "applying {config}: HTTP {status}: {answer}"
-                )));
-            }
-        }
-        let id = value["operation"]
-            .as_u64()
-            .ok_or_else(|| transient(format!("applying {config}: unexpected answer {answer}")))?;
+            Err((status, e)) => return Err(transient(format!("HTTP {status}: {e}"))),
+        };
+        let id = accepted.operation;
         // Real MIG changes take seconds per GPU; give up (transiently) after ten minutes.
         for _ in 0..12_000 {
-            let (_, op) = self
-                .request(node, "GET", &format!("/v1/operations/{id}"), None)
-                .await?;
-            let op: serde_json::Value = serde_json::from_str(&op).unwrap_or_default();
-            match op["status"].as_str() {
-                Some("running") => tokio::time::sleep(Duration::from_millis(50)).await,
-                Some("succeeded") => return Ok(()),
-                Some("failed") => {
-                    let errors: Vec<String> = op["gpus"]
-                        .as_array()
-                        .into_iter()
-                        .flatten()
-                        .filter_map(|g| Some(format!("GPU {}: {}", g["gpu"], g["error"].as_str()?)))
-                        .collect();
-                    return Err(refused(format!("applying {config}: {}", errors.join("; "))));
+            let op = match self
+                .call::<Operation>(node, "GET", &format!("/v1/operations/{id}"), None)
+                .await?
+            {
+                Ok(op) => op,
+                Err((status, e)) => {
+                    return Err(transient(format!("operation {id}: HTTP {status}: {e}")));
                 }
-                _ => {
-                    return Err(transient(format!(
-                        "applying {config}: operation {id}: {op}"
-                    )));
-                }
+            };
+            match op.status {
+                OperationStatus::Running => tokio::time::sleep(Duration::from_millis(50)).await,
+                OperationStatus::Succeeded => return Ok(op),
+                OperationStatus::Failed => return Err(refused(op.errors().join("; "))),
             }
         }
-        Err(transient(format!(
-            "applying {config}: still running after 10 minutes"
-        )))
+        Err(transient("still running after 10 minutes".into()))
+    }
+
+    /// Runs a simulated workload (simulated GPUs only; the embedded fleet's stand-in for a pod).
+    ///
+    /// # Errors
+    /// [`ClusterError::Refused`] when the agent says no, [`ClusterError::Node`] when it cannot be
+    /// reached or fails.
+    pub async fn start_workload(
+        &self,
+        node: &Endpoint<'_>,
+        workload: &WorkloadRequest,
+    ) -> Result<(), ClusterError> {
+        let body = serde_json::to_string(workload).map_err(|e| ClusterError::Refused {
+            node: node.node.to_owned(),
+            message: e.to_string(),
+        })?;
+        match self
+            .call::<WorkloadRequest>(node, "POST", "/v1/workloads", Some(body))
+            .await?
+        {
+            Ok(_) => Ok(()),
+            Err((status @ 400..=499, e)) => Err(ClusterError::Refused {
+                node: node.node.to_owned(),
+                message: format!(
+                    "starting a workload on GPU {} slice {}: HTTP {status}: {e}",
+                    workload.gpu, workload.start
+                ),
+            }),
+            Err((status, e)) => Err(ClusterError::Node {
+                node: node.node.to_owned(),
+                message: format!("starting a workload: HTTP {status}: {e}"),
+            }),
+        }
+    }
+
+    /// Stops the simulated workloads on the instance at `start` of GPU `gpu`; how many stopped (0
+    /// when the instance is gone).
+    ///
+    /// # Errors
+    /// As [`AgentClient::start_workload`].
+    pub async fn stop_workloads(
+        &self,
+        node: &Endpoint<'_>,
+        gpu: u32,
+        start: u8,
+    ) -> Result<u32, ClusterError> {
+        match self
+            .call::<Stopped>(
+                node,
+                "DELETE",
+                &format!("/v1/workloads/{gpu}/{start}"),
+                None,
+            )
+            .await?
+        {
+            Ok(s) => Ok(s.stopped),
+            // No instance there any more: nothing runs on it.
+            Err((404, _)) => Ok(0),
+            Err((status @ 400..=499, e)) => Err(ClusterError::Refused {
+                node: node.node.to_owned(),
+                message: format!(
+                    "stopping workloads on GPU {gpu} slice {start}: HTTP {status}: {e}"
+                ),
+            }),
+            Err((status, e)) => Err(ClusterError::Node {
+                node: node.node.to_owned(),
+                message: format!("stopping workloads: HTTP {status}: {e}"),
+            }),
+        }
     }
 
     /// The node's GPUs, as its agent reports them.
     ///
     /// # Errors
     /// Why the inventory could not be read, in words.
-    pub async fn inventory(
-        &self,
-        node: &Endpoint<'_>,
-    ) -> Result<Vec<mig::wire::InventoryGpu>, String> {
-        match self.request(node, "GET", "/v1/inventory", None).await {
-            Ok((200, body)) => serde_json::from_str::<mig::wire::Inventory>(&body)
-                .map(|inv| inv.gpus)
-                .map_err(|e| format!("unreadable inventory: {e}")),
-            Ok((status, body)) => Err(format!("inventory: HTTP {status}: {body}")),
+    pub async fn inventory(&self, node: &Endpoint<'_>) -> Result<Vec<InventoryGpu>, String> {
+        match self
+            .call::<Inventory>(node, "GET", "/v1/inventory", None)
+            .await
+        {
+            Ok(Ok(inv)) => Ok(inv.gpus),
+            Ok(Err((status, e))) => Err(format!("inventory: HTTP {status}: {e}")),
             Err(e) => Err(e.to_string()),
         }
     }

@@ -19,7 +19,11 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::sync::Mutex;
 
 use super::agent::{AgentClient, Endpoint};
-use super::{BoxFuture, Cluster, ClusterError, Fleet, NewNode, Node, Pool, WorkloadSpec};
+use mig::agent_api::{ApplyRequest, ApplyTarget};
+
+use super::{
+    BoxFuture, Cluster, ClusterError, Fleet, FleetNodeInfo, FleetPoolInfo, NewNode, WorkloadRequest,
+};
 
 /// A pool of the fleet to run.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -296,7 +300,7 @@ struct SimProcess {
 #[derive(Debug)]
 pub struct Embedded {
     nodes: RwLock<Vec<Arc<AgentNode>>>,
-    pools: RwLock<Vec<Pool>>,
+    pools: RwLock<Vec<FleetPoolInfo>>,
     catalogue: Arc<Catalogue>,
     agents: AgentClient,
     dir: PathBuf,
@@ -396,7 +400,10 @@ impl Embedded {
                 if let (true, Some(config)) = (first_start, &pool.mig_config) {
                     fleet
                         .agents
-                        .apply(&agent.endpoint(), config, &[], false)
+                        .apply(
+                            &agent.endpoint(),
+                            &ApplyRequest::new(ApplyTarget::Named(config.clone()), &[], false),
+                        )
                         .await
                         .map_err(|e| ClusterError::Start(e.to_string()))?;
                 }
@@ -412,7 +419,7 @@ impl Embedded {
             .write()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         if !pools.iter().any(|p| p.name == pool.name) {
-            pools.push(Pool {
+            pools.push(FleetPoolInfo {
                 name: pool.name.clone(),
                 shape: pool.shape.name.to_owned(),
                 max_pods_per_node: mig::blueprint::DEFAULT_MAX_PODS_PER_NODE,
@@ -564,7 +571,7 @@ impl Cluster for Embedded {
                     Ok(gpus) => (gpus, None),
                     Err(e) => (Vec::new(), Some(e)),
                 };
-                nodes.push(Node {
+                nodes.push(FleetNodeInfo {
                     name: node.name.clone(),
                     pool: node.pool.clone(),
                     shape: node.shape.name.to_owned(),
@@ -584,49 +591,25 @@ impl Cluster for Embedded {
     fn apply<'a>(
         &'a self,
         node: &'a str,
-        config: &'a str,
-        gpus: &'a [u32],
-        drained: bool,
+        request: &'a ApplyRequest,
     ) -> BoxFuture<'a, Result<(), ClusterError>> {
         Box::pin(async move {
             let agent = self.node(node)?;
             self.agents
-                .apply(&agent.endpoint(), config, gpus, drained)
+                .apply(&agent.endpoint(), request)
                 .await
+                .map(|_| ())
         })
     }
 
     fn start_workload<'a>(
         &'a self,
         node: &'a str,
-        w: &'a WorkloadSpec,
+        w: &'a WorkloadRequest,
     ) -> BoxFuture<'a, Result<(), ClusterError>> {
         Box::pin(async move {
             let agent = self.node(node)?;
-            let body = serde_json::json!({"gpu": w.gpu, "start": w.start, "pid": w.pid, "memory_mib": w.memory_mib});
-            match self
-                .agents
-                .request(
-                    &agent.endpoint(),
-                    "POST",
-                    "/v1/workloads",
-                    Some(body.to_string()),
-                )
-                .await?
-            {
-                (201, _) => Ok(()),
-                (status @ 400..=499, answer) => Err(ClusterError::Refused {
-                    node: node.to_owned(),
-                    message: format!(
-                        "starting a workload on GPU {} slice {}: HTTP {status}: {answer}",
-                        w.gpu, w.start
-                    ),
-                }),
-                (status, answer) => Err(ClusterError::Node {
-                    node: node.to_owned(),
-                    message: format!("starting a workload: HTTP {status}: {answer}"),
-                }),
-            }
+            self.agents.start_workload(&agent.endpoint(), w).await
         })
     }
 
@@ -638,34 +621,9 @@ impl Cluster for Embedded {
     ) -> BoxFuture<'a, Result<u32, ClusterError>> {
         Box::pin(async move {
             let agent = self.node(node)?;
-            match self
-                .agents
-                .request(
-                    &agent.endpoint(),
-                    "DELETE",
-                    &format!("/v1/workloads/{gpu}/{start}"),
-                    None,
-                )
-                .await?
-            {
-                (200, answer) => Ok(serde_json::from_str::<serde_json::Value>(&answer)
-                    .ok()
-                    .and_then(|v| v["stopped"].as_u64())
-                    .and_then(|n| u32::try_from(n).ok())
-                    .unwrap_or(0)),
-                // No instance there any more: nothing runs on it.
-                (404, _) => Ok(0),
-                (status @ 400..=499, answer) => Err(ClusterError::Refused {
-                    node: node.to_owned(),
-                    message: format!(
-                        "stopping workloads on GPU {gpu} slice {start}: HTTP {status}: {answer}"
-                    ),
-                }),
-                (status, answer) => Err(ClusterError::Node {
-                    node: node.to_owned(),
-                    message: format!("stopping workloads: HTTP {status}: {answer}"),
-                }),
-            }
+            self.agents
+                .stop_workloads(&agent.endpoint(), gpu, start)
+                .await
         })
     }
 

@@ -8,14 +8,11 @@ pub mod agent;
 pub mod embedded;
 pub mod kubernetes;
 
-use std::future::Future;
-use std::pin::Pin;
-
-use mig::wire::InventoryGpu;
-pub use mig::wire::{Fleet, FleetNodeInfo as Node, FleetPoolInfo as Pool};
+use mig::agent_api::{ApplyRequest, InventoryGpu};
+pub use mig::wire::{Fleet, FleetNodeInfo, FleetPoolInfo};
 
 /// A boxed future, so [`Cluster`] can be a trait object.
-pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+pub use futures_util::future::BoxFuture;
 
 /// What a cluster backend could not do.
 #[derive(Debug, thiserror::Error)]
@@ -40,7 +37,7 @@ pub enum ClusterError {
         message: String,
     },
     /// Instances a change would destroy run workloads.
-    #[error("node {node}: instances to destroy are in use: {}", busy.iter().map(|b| format!("GPU {} {} at slice {} (pids {:?})", b.gpu, b.profile, b.start, b.pids)).collect::<Vec<_>>().join("; "))]
+    #[error("node {node}: instances to destroy are in use: {}", busy.iter().map(BusyInstance::describe).collect::<Vec<_>>().join("; "))]
     InUse {
         /// The node.
         node: String,
@@ -70,31 +67,8 @@ impl ClusterError {
     }
 }
 
-/// A busy MIG instance, as a refusal lists it.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
-pub struct BusyInstance {
-    /// GPU index.
-    pub gpu: u32,
-    /// Profile.
-    pub profile: String,
-    /// First memory slice.
-    pub start: u8,
-    /// Processes on it.
-    pub pids: Vec<u32>,
-}
-
-/// A simulated workload to run on a MIG instance (the embedded fleet's stand-in for a pod).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct WorkloadSpec {
-    /// GPU index.
-    pub gpu: u32,
-    /// First memory slice of the instance.
-    pub start: u8,
-    /// Process id.
-    pub pid: u32,
-    /// Memory it uses, MiB.
-    pub memory_mib: u64,
-}
+// What the agent protocol says of busy instances and simulated workloads, used as they are.
+pub use mig::agent_api::{BusyInstance, WorkloadRequest};
 
 /// A node to add to a pool.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -152,21 +126,19 @@ pub trait Cluster: Send + Sync + std::fmt::Debug + 'static {
     fn describe(&self) -> String;
     /// The fleet now (asks every node).
     fn fleet(&self) -> BoxFuture<'_, Fleet>;
-    /// Applies named MIG config `config` to GPUs `gpus` of `node` (all when empty) and waits until it
-    /// is done. Without `drained`, refuses with [`ClusterError::InUse`] when instances it would
-    /// destroy run workloads. Applying what a GPU has already changes nothing.
+    /// Applies `request` (a config, or explicit layouts) to its GPUs of `node` (all when it names
+    /// none) and waits until it is done. Without `drained`, refuses with [`ClusterError::InUse`] when
+    /// instances it would destroy run workloads. Applying what a GPU has already changes nothing.
     fn apply<'a>(
         &'a self,
         node: &'a str,
-        config: &'a str,
-        gpus: &'a [u32],
-        drained: bool,
+        request: &'a ApplyRequest,
     ) -> BoxFuture<'a, Result<(), ClusterError>>;
     /// Runs a (simulated) workload on a MIG instance of `node`; starting one that runs is a no-op.
     fn start_workload<'a>(
         &'a self,
         node: &'a str,
-        workload: &'a WorkloadSpec,
+        workload: &'a WorkloadRequest,
     ) -> BoxFuture<'a, Result<(), ClusterError>>;
     /// Stops the workloads on the instance at `start` of GPU `gpu`; returns how many stopped (0 when
     /// none ran, or the instance is gone).
@@ -232,7 +204,7 @@ impl Fixed {
     ) -> Self {
         let mut fleet = Fleet::default();
         for pool in &spec.pools {
-            fleet.pools.push(Pool {
+            fleet.pools.push(FleetPoolInfo {
                 name: pool.name.clone(),
                 shape: pool.shape.name.to_owned(),
                 max_pods_per_node: mig::blueprint::DEFAULT_MAX_PODS_PER_NODE,
@@ -244,26 +216,16 @@ impl Fixed {
                 .and_then(|c| c.layout(pool.shape.model).ok().flatten());
             for name in pool.nodes.iter().map(|n| &n.name) {
                 let gpus = (0..pool.shape.gpus)
-                    .map(|index| InventoryGpu {
-                        index,
-                        uuid: format!("GPU-fixed-{name}-{index}"),
-                        name: pool.shape.model.spec().display_name.to_owned(),
-                        model: Some(pool.shape.model),
-                        memory_mib: u64::from(pool.shape.model.spec().memory_mib),
-                        mig_mode: if layout.is_some() {
-                            mig::MigMode::Enabled
-                        } else {
-                            mig::MigMode::Disabled
-                        },
-                        pending_mig_mode: None,
-                        instances: layout
-                            .as_ref()
-                            .map(mig::Layout::to_specs)
-                            .unwrap_or_default(),
-                        busy: Vec::new(),
+                    .map(|index| {
+                        InventoryGpu::described(
+                            index,
+                            format!("GPU-fixed-{name}-{index}"),
+                            pool.shape.model,
+                            layout.as_ref(),
+                        )
                     })
                     .collect();
-                fleet.nodes.push(Node {
+                fleet.nodes.push(FleetNodeInfo {
                     name: name.clone(),
                     pool: pool.name.clone(),
                     shape: pool.shape.name.to_owned(),
@@ -300,9 +262,7 @@ impl Cluster for Fixed {
     fn apply<'a>(
         &'a self,
         _: &'a str,
-        _: &'a str,
-        _: &'a [u32],
-        _: bool,
+        _: &'a ApplyRequest,
     ) -> BoxFuture<'a, Result<(), ClusterError>> {
         Box::pin(async { Err(ClusterError::Unsupported(FIXED.into())) })
     }
@@ -310,7 +270,7 @@ impl Cluster for Fixed {
     fn start_workload<'a>(
         &'a self,
         _: &'a str,
-        _: &'a WorkloadSpec,
+        _: &'a WorkloadRequest,
     ) -> BoxFuture<'a, Result<(), ClusterError>> {
         Box::pin(async { Err(ClusterError::Unsupported(FIXED.into())) })
     }

@@ -45,7 +45,7 @@ pub async fn bearer(state: &server::AppState, name: &str, role: mig::wire::Role)
         user_id: user.id,
         username: user.username,
         role,
-        via: "session".into(),
+        via: mig::wire::Via::Session,
         source: "test".into(),
     };
     let token = state
@@ -54,4 +54,78 @@ pub async fn bearer(state: &server::AppState, name: &str, role: mig::wire::Role)
         .await
         .expect("create a token");
     format!("Bearer {}", token.token)
+}
+
+/// What a router answered: status, headers and (for anything but an event stream) the body.
+#[allow(dead_code)]
+#[derive(Debug)]
+pub struct Reply {
+    /// The status.
+    pub status: axum::http::StatusCode,
+    /// The headers.
+    pub headers: axum::http::HeaderMap,
+    /// The body; empty for an event stream (which never ends: the status and headers answer).
+    pub body: Vec<u8>,
+}
+
+#[allow(dead_code)]
+impl Reply {
+    /// The body as text.
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    /// The body as JSON, or (when it is not JSON) as a JSON string of its text.
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|_| serde_json::Value::String(self.text()))
+    }
+
+    /// The `Content-Type` header, or "".
+    pub fn content_type(&self) -> String {
+        self.headers
+            .get(axum::http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned()
+    }
+}
+
+/// Sends `request` through `router` (no socket) and reads the answer.
+#[allow(dead_code)]
+pub async fn send(router: axum::Router, request: axum::http::Request<axum::body::Body>) -> Reply {
+    use http_body_util::BodyExt as _;
+    use tower::ServiceExt as _;
+    let response = router.oneshot(request).await.expect("infallible");
+    let status = response.status();
+    let headers = response.headers().clone();
+    let streaming = headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"text/event-stream"));
+    let body = if streaming {
+        Vec::new()
+    } else {
+        response
+            .into_body()
+            .collect()
+            .await
+            .expect("body")
+            .to_bytes()
+            .to_vec()
+    };
+    Reply {
+        status,
+        headers,
+        body,
+    }
+}
+
+/// The request that applies named config `config` to every GPU of a node.
+#[allow(dead_code)]
+pub fn named(config: &str, drained: bool) -> mig::agent_api::ApplyRequest {
+    mig::agent_api::ApplyRequest::new(
+        mig::agent_api::ApplyTarget::Named(config.to_owned()),
+        &[],
+        drained,
+    )
 }

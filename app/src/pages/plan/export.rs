@@ -1,7 +1,7 @@
 //! Export the plan: a blueprint, mig-parted YAML, or a link that restores it.
 
 use leptos::prelude::*;
-use mig::planner::NamedConfig;
+use mig::NamedConfig;
 
 use super::{Notice, Planner};
 use crate::error::AppError;

@@ -17,7 +17,7 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 use leptos_router::{LazyRoute, lazy_route};
-use mig::planner::{NamedConfig, NodePlan};
+use mig::{NamedConfig, NodePlan};
 
 use super::PageHeader;
 use crate::api::plan::named_configs;

@@ -2,7 +2,7 @@
 //! config it equals, the Kubernetes resources it advertises, and honest throughput fractions.
 
 use leptos::prelude::*;
-use mig::planner::NamedConfig;
+use mig::NamedConfig;
 use mig::sizing::aggregate;
 
 use super::Planner;

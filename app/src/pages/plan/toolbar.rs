@@ -2,7 +2,7 @@
 
 use leptos::prelude::*;
 use mig::GpuModel;
-use mig::planner::NamedConfig;
+use mig::NamedConfig;
 use mig::shape::{MAX_GPUS_PER_NODE, MAX_POOL_NODES, shape, shapes_for};
 
 use super::{Notice, Planner};

@@ -4,7 +4,7 @@
 //! clock, never a comparison with the holder's), and every write carries the resourceVersion it read,
 //! so two replicas cannot both win a takeover.
 //!
-//! A replica that loses the lease stops leading at once ([`Leadership`] turns false); `main` then
+//! A replica that loses the lease stops leading at once ([`crate::leader::Leadership`] turns false); `main` then
 //! exits, so Kubernetes restarts it as a follower rather than letting two orchestrators overlap.
 
 use std::sync::Mutex;
@@ -18,51 +18,7 @@ use tokio::sync::watch;
 
 use super::{api_error, status_code};
 
-/// Whether this replica leads: a watch that workers wait on.
-#[derive(Debug, Clone)]
-pub struct Leadership {
-    leads: watch::Receiver<bool>,
-    solo: bool,
-}
-
-impl Leadership {
-    /// Always the leader (one replica: the embedded fleet, or no election).
-    pub fn always() -> Self {
-        let (tx, rx) = watch::channel(true);
-        // The sender is dropped; the last value stays readable.
-        drop(tx);
-        Self {
-            leads: rx,
-            solo: true,
-        }
-    }
-
-    /// Whether this is the only replica (no election): then every submission reaches it directly,
-    /// while an elected leader must also look for work other replicas took in.
-    pub fn is_solo(&self) -> bool {
-        self.solo
-    }
-
-    /// Leads now.
-    pub fn is_leader(&self) -> bool {
-        *self.leads.borrow()
-    }
-
-    /// Waits until this replica leads.
-    pub async fn acquired(&mut self) {
-        // An error means the elector stopped; its last value stands.
-        if self.leads.wait_for(|l| *l).await.is_err() {
-            std::future::pending::<()>().await;
-        }
-    }
-
-    /// Waits until this replica, having led, stops leading.
-    pub async fn lost(&mut self) {
-        if self.leads.wait_for(|l| !*l).await.is_err() {
-            std::future::pending::<()>().await;
-        }
-    }
-}
+use crate::leader::Leadership;
 
 /// A Lease-based elector.
 #[derive(Debug)]
@@ -239,12 +195,6 @@ impl Elector {
                 tokio::time::sleep(every).await;
             }
         });
-        (
-            Leadership {
-                leads: rx,
-                solo: false,
-            },
-            task,
-        )
+        (Leadership::elected(rx), task)
     }
 }

@@ -28,13 +28,13 @@ use kube::ResourceExt as _;
 use kube::api::{Api, EvictParams, ListParams, Patch, PatchParams};
 use kube::runtime::reflector::{self, Store};
 use kube::runtime::{WatchStreamExt as _, watcher};
+use mig::agent_api::{ApplyRequest, ApplyTarget, BusySlice, InventoryGpu};
 use mig::blueprint::Catalogue;
-use mig::wire::{BusySlice, InventoryGpu};
 
 use super::agent::{AgentClient, Endpoint};
 use super::{
-    BoxFuture, Cluster, ClusterError, ClusterWorkload, Fleet, NewNode, Node, Pool, Scheduling,
-    WorkloadSpec, WorkloadStatus,
+    BoxFuture, Cluster, ClusterError, ClusterWorkload, Fleet, FleetNodeInfo, FleetPoolInfo,
+    NewNode, Scheduling, WorkloadRequest, WorkloadStatus,
 };
 
 /// The named MIG config a node should have (the GPU Operator's mig-manager reads it).
@@ -652,11 +652,10 @@ impl Kubernetes {
                         url: &url,
                         token: &self.options.agent_token,
                     },
-                    config,
-                    &[],
-                    true,
+                    &ApplyRequest::new(ApplyTarget::Named(config.to_owned()), &[], true),
                 )
                 .await
+                .map(|_| ())
         }
         .await;
         let state = if applied.is_ok() { "success" } else { "failed" };
@@ -899,7 +898,7 @@ pub fn fleet_of(
                     labels.get(GPU_PRODUCT).map_or("absent", String::as_str)
                 )
             });
-            fleet.nodes.push(Node {
+            fleet.nodes.push(FleetNodeInfo {
                 name,
                 pool,
                 shape: labels.get(INSTANCE_TYPE).cloned().unwrap_or_default(),
@@ -937,23 +936,8 @@ pub fn fleet_of(
         let layout = named.and_then(|c| c.layout(model).ok().flatten());
         let mut taken = used.remove(&name).unwrap_or_default();
         let mut gpu_list: Vec<InventoryGpu> = (0..gpus)
-            .map(|index| InventoryGpu {
-                index,
-                uuid: format!("{name}/gpu{index}"),
-                name: model.spec().display_name.to_owned(),
-                model: Some(model),
-                memory_mib: u64::from(model.spec().memory_mib),
-                mig_mode: if layout.is_some() {
-                    mig::MigMode::Enabled
-                } else {
-                    mig::MigMode::Disabled
-                },
-                pending_mig_mode: None,
-                instances: layout
-                    .as_ref()
-                    .map(mig::Layout::to_specs)
-                    .unwrap_or_default(),
-                busy: Vec::new(),
+            .map(|index| {
+                InventoryGpu::described(index, format!("{name}/gpu{index}"), model, layout.as_ref())
             })
             .collect();
         // Mark busy slices: first those pods hold, then those the device plugin does not offer.
@@ -1001,7 +985,7 @@ pub fn fleet_of(
                 }
             }
         }
-        fleet.nodes.push(Node {
+        fleet.nodes.push(FleetNodeInfo {
             name,
             pool: pool.clone(),
             shape: shape.name.to_owned(),
@@ -1011,7 +995,7 @@ pub fn fleet_of(
             mig_state: mig_state(labels),
         });
         if !fleet.pools.iter().any(|p| p.name == pool) {
-            fleet.pools.push(Pool {
+            fleet.pools.push(FleetPoolInfo {
                 name: pool,
                 shape: shape.name.to_owned(),
                 max_pods_per_node: max_pods,
@@ -1054,20 +1038,28 @@ impl Cluster for Kubernetes {
         Scheduling::Cluster
     }
 
+    /// A whole node at a time (the GPU Operator's protocol labels nodes): the request's GPU list is
+    /// not used.
     fn apply<'a>(
         &'a self,
         node: &'a str,
-        config: &'a str,
-        _gpus: &'a [u32],
-        drained: bool,
+        request: &'a ApplyRequest,
     ) -> BoxFuture<'a, Result<(), ClusterError>> {
-        Box::pin(self.apply_node(node, config, drained))
+        Box::pin(async move {
+            let ApplyTarget::Named(config) = &request.target else {
+                return Err(ClusterError::Unsupported(format!(
+                    "node {node}: the Kubernetes backend applies named MIG configs (the GPU Operator's nvidia.com/mig.config label), not {}",
+                    request.target.label()
+                )));
+            };
+            self.apply_node(node, config, request.drained).await
+        })
     }
 
     fn start_workload<'a>(
         &'a self,
         _: &'a str,
-        _: &'a WorkloadSpec,
+        _: &'a WorkloadRequest,
     ) -> BoxFuture<'a, Result<(), ClusterError>> {
         super::unsupported(NO_SLICES.into())
     }

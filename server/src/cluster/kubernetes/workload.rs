@@ -324,13 +324,8 @@ pub async fn status(
     };
     let mut status = if let Some(d) = deployments.items.first() {
         WorkloadStatus {
-            ready: d
-                .status
-                .as_ref()
-                .and_then(|s| s.ready_replicas)
-                .unwrap_or(0)
-                .max(0) as u32,
-            wanted: d.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1).max(0) as u32,
+            ready: count(d.status.as_ref().and_then(|s| s.ready_replicas), 0),
+            wanted: count(d.spec.as_ref().and_then(|s| s.replicas), 1),
             finished: None,
             detail: String::new(),
         }
@@ -346,18 +341,8 @@ pub async fn status(
                 .any(|c| c.type_ == t && c.status == "True")
         };
         WorkloadStatus {
-            ready: j
-                .status
-                .as_ref()
-                .and_then(|s| s.succeeded)
-                .unwrap_or(0)
-                .max(0) as u32,
-            wanted: j
-                .spec
-                .as_ref()
-                .and_then(|s| s.completions)
-                .unwrap_or(1)
-                .max(0) as u32,
+            ready: count(j.status.as_ref().and_then(|s| s.succeeded), 0),
+            wanted: count(j.spec.as_ref().and_then(|s| s.completions), 1),
             finished: if has("Complete") {
                 Some(true)
             } else if has("Failed") {
@@ -422,6 +407,11 @@ pub async fn delete(client: &kube::Client, namespace: &str, id: i64) -> Result<u
     let services =
         delete_labelled(Api::<Service>::namespaced(client.clone(), namespace), id).await?;
     Ok(deployments + jobs + services)
+}
+
+/// A Kubernetes replica count (`int32`, absent meaning `default`), never negative.
+fn count(value: Option<i32>, default: i32) -> u32 {
+    u32::try_from(value.unwrap_or(default)).unwrap_or(0)
 }
 
 #[cfg(test)]

@@ -1,4 +1,4 @@
-//! Apply planning: the minimal steps from what a GPU has to what it should have.
+//! The apply diff: the minimal steps from what a GPU has to what it should have.
 //!
 //! `plan` is pure and returns no steps when nothing must change. It keeps every instance that already
 //! matches (same profile, same start), destroys only what conflicts, and creates with explicit
@@ -284,7 +284,7 @@ mod tests {
     use crate::parted::MigPartedConfig;
     use crate::place::place_near;
 
-    use crate::planner::GUIDE_CONFIGS as GUIDE_NAMES;
+    use crate::parted::GUIDE_CONFIGS;
 
     fn observed(config: &MigPartedConfig, name: &str) -> ObservedGpu {
         match config
@@ -300,8 +300,8 @@ mod tests {
     #[test]
     fn all_64_transitions_converge_and_keep_matching_instances() {
         let config = MigPartedConfig::default_configs().expect("defaults");
-        for from in GUIDE_NAMES {
-            for to in GUIDE_NAMES {
+        for from in GUIDE_CONFIGS {
+            for to in GUIDE_CONFIGS {
                 let before = observed(&config, from);
                 let desired = match config.resolve(to, GpuModel::H100_80GB, 0).expect(to) {
                     crate::parted::DesiredMig::Disabled => None,

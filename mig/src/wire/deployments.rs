@@ -1,0 +1,349 @@
+//! Deployments as the API, the pages and the event streams show them.
+
+use serde::{Deserialize, Serialize};
+
+use super::FleetNodeInfo;
+
+/// A deployment's status: OCI AI Blueprints' five, plus `undeploying` and `undeployed`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeploymentStatus {
+    /// Accepted, not started.
+    Scheduled,
+    /// Being carried out.
+    Active,
+    /// Done and running (services, jobs): watched.
+    Monitoring,
+    /// Stopped on an error it cannot retry past.
+    Failed,
+    /// Done (updates, pools).
+    Completed,
+    /// Being removed.
+    Undeploying,
+    /// Removed by the user.
+    Undeployed,
+}
+
+spelled!(DeploymentStatus {
+    Scheduled => "scheduled",
+    Active => "active",
+    Monitoring => "monitoring",
+    Failed => "failed",
+    Completed => "completed",
+    Undeploying => "undeploying",
+    Undeployed => "undeployed",
+});
+
+impl DeploymentStatus {
+    /// Whether the orchestrator still has work to do for it.
+    pub fn is_unfinished(self) -> bool {
+        matches!(self, Self::Scheduled | Self::Active | Self::Undeploying)
+    }
+
+    /// Whether it may be undeployed now.
+    pub fn can_undeploy(self) -> bool {
+        !matches!(self, Self::Undeploying | Self::Undeployed)
+    }
+}
+
+/// A deployment as lists show it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeploymentInfo {
+    /// Its id.
+    pub id: i64,
+    /// `deployment_name`.
+    pub name: String,
+    /// `recipe_mode`.
+    pub mode: String,
+    /// Where it is.
+    pub status: DeploymentStatus,
+    /// Why, in words (the error when failed).
+    pub message: String,
+    /// Created, Unix ms.
+    pub created_ms: i64,
+    /// Last change, Unix ms.
+    pub updated_ms: i64,
+    /// Steps done of steps known so far.
+    pub progress: Progress,
+}
+
+/// Steps done of steps known.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Progress {
+    /// Done (or skipped).
+    pub done: u32,
+    /// Known so far.
+    pub total: u32,
+}
+
+/// Where a step is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StepState {
+    /// Known, not started.
+    Pending,
+    /// Started (a crash here means: do it again).
+    Running,
+    /// Done.
+    Done,
+    /// Not needed, or not something this fleet can do (the message says which).
+    Skipped,
+    /// Failed; the message says why.
+    Failed,
+}
+
+spelled!(StepState {
+    Pending => "pending",
+    Running => "running",
+    Done => "done",
+    Skipped => "skipped",
+    Failed => "failed",
+});
+
+impl StepState {
+    /// Whether it is finished well (done, or skipped on purpose): a resumed deployment passes it.
+    #[must_use]
+    pub fn is_done(self) -> bool {
+        matches!(self, Self::Done | Self::Skipped)
+    }
+}
+
+/// One step of a deployment's log.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StepInfo {
+    /// Order within the deployment.
+    pub seq: i64,
+    /// Its key (`reconfigure/10.0.10.11/3`): the same work always has the same key.
+    pub key: String,
+    /// Where it is.
+    pub state: StepState,
+    /// What happened, in words.
+    pub message: String,
+    /// Last change, Unix ms.
+    pub at_ms: i64,
+}
+
+impl StepInfo {
+    /// Whether it is finished well.
+    pub fn is_done(&self) -> bool {
+        self.state.is_done()
+    }
+}
+
+/// Where a replica's placement stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PlacementState {
+    /// It has its slice.
+    Placed,
+    /// A drain took its slice; it waits to be placed again.
+    Displaced,
+}
+
+spelled!(PlacementState {
+    Placed => "placed",
+    Displaced => "displaced",
+});
+
+/// Where one replica runs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlacementInfo {
+    /// Replica number, from 0.
+    pub replica: u32,
+    /// Node.
+    pub node: String,
+    /// GPU index.
+    pub gpu: u32,
+    /// First memory slice of its MIG instance.
+    pub start: u8,
+    /// The instance's profile.
+    pub profile: String,
+    /// Its (simulated) process id.
+    pub pid: u32,
+    /// Placed, or displaced while a drain moves it.
+    pub state: PlacementState,
+}
+
+/// Reconfiguration progress of one node: a state per GPU.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NodeProgress {
+    /// Node.
+    pub node: String,
+    /// Per GPU: index and step state.
+    pub gpus: Vec<(u32, StepState)>,
+}
+
+impl NodeProgress {
+    /// GPUs done.
+    pub fn done(&self) -> usize {
+        self.gpus.iter().filter(|(_, s)| s.is_done()).count()
+    }
+}
+
+/// Everything the deployment page shows.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeploymentDetail {
+    /// The deployment.
+    pub deployment: DeploymentInfo,
+    /// The blueprint as submitted.
+    pub blueprint: String,
+    /// Its step log.
+    pub steps: Vec<StepInfo>,
+    /// Where its replicas run.
+    pub placements: Vec<PlacementInfo>,
+    /// Reconfiguration progress per node, from the `reconfigure/<node>/<gpu>` steps.
+    pub nodes: Vec<NodeProgress>,
+}
+
+impl DeploymentDetail {
+    /// Per-node progress from a step log.
+    pub fn progress_of(steps: &[StepInfo]) -> Vec<NodeProgress> {
+        let mut nodes: Vec<NodeProgress> = Vec::new();
+        for s in steps {
+            let mut parts = s.key.split('/');
+            let (Some("reconfigure"), Some(node), Some(gpu)) =
+                (parts.next(), parts.next(), parts.next())
+            else {
+                continue;
+            };
+            let Ok(gpu) = gpu.parse::<u32>() else {
+                continue;
+            };
+            match nodes.iter_mut().find(|n| n.node == node) {
+                Some(n) => n.gpus.push((gpu, s.state)),
+                None => nodes.push(NodeProgress {
+                    node: node.to_owned(),
+                    gpus: vec![(gpu, s.state)],
+                }),
+            }
+        }
+        nodes
+    }
+}
+
+/// What the event streams send (`GET /api/v1/events`, `GET /api/v1/deployments/{id}/events`), as
+/// JSON in an SSE `data:` line whose `event:` is the variant's `type`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Event {
+    /// A deployment was created or changed status.
+    Deployment {
+        /// Its new state.
+        deployment: DeploymentInfo,
+    },
+    /// A step was recorded or changed.
+    Step {
+        /// Its deployment.
+        deployment_id: i64,
+        /// The step.
+        step: StepInfo,
+    },
+    /// A monitored deployment was checked.
+    Monitor {
+        /// Its deployment.
+        deployment_id: i64,
+        /// Replicas found running.
+        running: u32,
+        /// Replicas placed.
+        total: u32,
+        /// When it was checked, Unix ms (so watchers can measure delivery delay).
+        at_ms: i64,
+    },
+    /// The fleet changed (a node's layout, mode or workloads).
+    Fleet {
+        /// When the change was seen, Unix ms.
+        at_ms: i64,
+    },
+    /// This watcher fell behind and missed events: read the state again.
+    Resync,
+}
+
+impl Event {
+    /// The deployment it concerns, if one.
+    pub fn deployment_id(&self) -> Option<i64> {
+        match self {
+            Self::Deployment { deployment } => Some(deployment.id),
+            Self::Step { deployment_id, .. } | Self::Monitor { deployment_id, .. } => {
+                Some(*deployment_id)
+            }
+            Self::Fleet { .. } | Self::Resync => None,
+        }
+    }
+
+    /// The SSE `event:` name.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Deployment { .. } => "deployment",
+            Self::Step { .. } => "step",
+            Self::Monitor { .. } => "monitor",
+            Self::Fleet { .. } => "fleet",
+            Self::Resync => "resync",
+        }
+    }
+}
+
+/// What a node's page shows besides its layout: charts and its history.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NodeDetail {
+    /// The node with its GPUs.
+    pub node: FleetNodeInfo,
+    /// Memory used per MIG instance over the last hour, an SVG document.
+    pub memory_chart_svg: String,
+    /// Reconfigurations (GPU applies) per 10 minutes over the last day, an SVG document.
+    pub applies_chart_svg: String,
+    /// The deployments that touched this node, newest first: id, name, status.
+    pub deployments: Vec<(i64, String, DeploymentStatus)>,
+}
+
+/// A read-only link to a deployment, as its owner sees it (never its token, which only its creator
+/// got once).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShareInfo {
+    /// Its id (for revoking).
+    pub id: i64,
+    /// The deployment it shows.
+    pub deployment_id: i64,
+    /// Created, Unix ms.
+    pub created_ms: i64,
+    /// Expires, Unix ms.
+    pub expires_ms: i64,
+    /// Revoked, Unix ms.
+    pub revoked_ms: Option<i64>,
+    /// Who created it.
+    pub created_by: String,
+}
+
+/// A link just created: the only time its token is shown.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CreatedShare {
+    /// The link.
+    pub link: ShareInfo,
+    /// Its secret token.
+    pub token: String,
+    /// The page it opens (`/share/<token>`).
+    pub path: String,
+}
+
+/// A blueprint checked with every rule against the fleet as it is (`POST
+/// /api/v1/blueprints/validate`, the editor's "Validate on server").
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Validation {
+    /// No errors (warnings allowed).
+    pub valid: bool,
+    /// Every issue, in text order, the fleet-aware ones included.
+    pub issues: Vec<crate::blueprint::Issue>,
+    /// Nodes in the fleet it was checked against.
+    pub fleet_nodes: usize,
+}
+
+impl Validation {
+    /// The answer for `checked`, done against a fleet of `fleet_nodes` nodes.
+    #[must_use]
+    pub fn of(checked: crate::blueprint::Checked, fleet_nodes: usize) -> Self {
+        Self {
+            valid: checked.is_valid(),
+            issues: checked.issues,
+            fleet_nodes,
+        }
+    }
+}

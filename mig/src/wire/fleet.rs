@@ -1,0 +1,100 @@
+//! The fleet as the server reports it (`GET /api/v1/fleet`): pools, nodes and their GPUs' live
+//! layouts, read from node agents ([`crate::agent_api::InventoryGpu`]) or a cluster.
+
+use serde::{Deserialize, Serialize};
+
+use crate::agent_api::InventoryGpu;
+
+/// A GPU node as the server reports it (`GET /api/v1/fleet`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FleetNodeInfo {
+    /// Node name (OKE: its private IP).
+    pub name: String,
+    /// Its pool.
+    pub pool: String,
+    /// OCI shape.
+    pub shape: String,
+    /// The named MIG config last applied to it, if any.
+    pub mig_config: Option<String>,
+    /// Its GPUs, when its agent answered.
+    pub gpus: Vec<InventoryGpu>,
+    /// Why it cannot be read or used now (its agent did not answer, the node is NotReady), if so.
+    pub error: Option<String>,
+    /// Where its last MIG change stands when not plainly done (Kubernetes:
+    /// `nvidia.com/mig.config.state` = `pending`, `rebooting` or `failed`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mig_state: Option<String>,
+}
+
+/// A node pool.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FleetPoolInfo {
+    /// Pool name.
+    pub name: String,
+    /// Node shape.
+    pub shape: String,
+    /// Pods per node.
+    pub max_pods_per_node: u32,
+}
+
+/// The fleet: pools and nodes with their GPUs' live layouts.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Fleet {
+    /// Node pools.
+    pub pools: Vec<FleetPoolInfo>,
+    /// Nodes.
+    pub nodes: Vec<FleetNodeInfo>,
+}
+
+impl Fleet {
+    /// The view blueprint validation reads: slices per GPU and which are in use.
+    pub fn view(&self, deployments: Vec<String>) -> crate::blueprint::FleetView {
+        crate::blueprint::FleetView {
+            pools: self
+                .pools
+                .iter()
+                .map(|p| crate::blueprint::FleetPool {
+                    name: p.name.clone(),
+                    shape: p.shape.clone(),
+                    max_pods_per_node: p.max_pods_per_node,
+                })
+                .collect(),
+            nodes: self
+                .nodes
+                .iter()
+                .map(|n| crate::blueprint::FleetNode {
+                    name: n.name.clone(),
+                    pool: Some(n.pool.clone()),
+                    model: n
+                        .gpus
+                        .iter()
+                        .find_map(|g| g.model)
+                        .or_else(|| crate::shape::shape(&n.shape).map(|s| s.model)),
+                    mig_config: n.mig_config.clone(),
+                    gpus: n
+                        .gpus
+                        .iter()
+                        .map(|g| crate::blueprint::FleetGpu {
+                            mig: g.mig_mode == crate::MigMode::Enabled,
+                            slices: g
+                                .instances
+                                .iter()
+                                .map(|i| crate::blueprint::FleetSlice {
+                                    profile: i.profile.clone(),
+                                    in_use: g.busy.iter().any(|b| b.start == i.start),
+                                })
+                                .collect(),
+                        })
+                        .collect(),
+                    workloads: n
+                        .gpus
+                        .iter()
+                        .flat_map(|g| &g.busy)
+                        .flat_map(|b| b.pids.iter().map(|p| format!("pid {p}")))
+                        .collect(),
+                })
+                .collect(),
+            deployments,
+        }
+    }
+}

@@ -1,0 +1,78 @@
+//! The sign-in form (`POST /login`, no JavaScript needed) and sign-out.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use tower_sessions::Session;
+
+use super::middleware::{ConnectInfoOpt, encode};
+use super::sessions::SESSION_UID;
+use super::{AccountError, AuthState, start_session};
+
+/// Where to go after signing in: a local path only (never another site).
+#[must_use]
+pub fn safe_next(next: Option<&str>) -> String {
+    match next {
+        Some(n)
+            if n.starts_with('/')
+                && !n.starts_with("//")
+                && !n.contains('\\')
+                && !n.starts_with("/login") =>
+        {
+            n.to_owned()
+        }
+        _ => "/".to_owned(),
+    }
+}
+
+/// The sign-in form's fields.
+#[derive(Debug, serde::Deserialize)]
+pub struct LoginForm {
+    /// Login name.
+    pub username: String,
+    /// Password.
+    pub password: String,
+    /// Where to go afterwards (a local path).
+    #[serde(default)]
+    pub next: Option<String>,
+}
+
+/// `POST /login` (the sign-in page's form, no JavaScript needed): starts a session and redirects to
+/// `next`, or back to the form with the reason.
+pub async fn login_form(
+    State(auth): State<AuthState>,
+    ConnectInfoOpt(ip): ConnectInfoOpt,
+    session: Session,
+    axum::Form(form): axum::Form<LoginForm>,
+) -> Response {
+    let next = safe_next(form.next.as_deref());
+    match auth
+        .accounts
+        .check_login(
+            form.username.trim(),
+            &form.password,
+            &ip.to_string(),
+            "browser",
+        )
+        .await
+    {
+        Ok(user) => match start_session(&session, &user).await {
+            Ok(()) => Redirect::to(&next).into_response(),
+            Err(e) => (StatusCode::SERVICE_UNAVAILABLE, e.to_string()).into_response(),
+        },
+        Err(AccountError::BadCredentials) => {
+            Redirect::to(&format!("/login?error=credentials&next={}", encode(&next)))
+                .into_response()
+        }
+        Err(e) => (StatusCode::SERVICE_UNAVAILABLE, e.to_string()).into_response(),
+    }
+}
+
+/// `POST /logout`: ends the session and goes to the sign-in page.
+pub async fn logout(session: Session) -> Response {
+    if let Ok(Some(uid)) = session.get::<i64>(SESSION_UID).await {
+        tracing::info!(user = uid, "signed out");
+    }
+    let _ = session.delete().await;
+    Redirect::to("/login?signed_out=1").into_response()
+}

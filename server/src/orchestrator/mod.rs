@@ -1,0 +1,560 @@
+//! The orchestrator: carries deployments out on the cluster, durably.
+//!
+//! The database is the queue. Submitting a deployment stores it as `scheduled` and wakes one worker,
+//! which takes unfinished deployments (`scheduled`, `active`, `undeploying`) oldest first and runs
+//! each to a final status. Every piece of work is a step with a stable key
+//! (`reconfigure/10.0.10.11/3`, `replica/0`) recorded before and after it runs, and every piece is
+//! safe to do twice (applying a layout a GPU has changes nothing; starting a replica that runs is a
+//! no-op; a replica's slice is stored before its workload starts). So after a crash the worker simply
+//! runs every unfinished deployment again: done steps are skipped, the one that was running is
+//! redone, nothing is lost or duplicated.
+//!
+//! One worker means one change at a time across the fleet: two deployments never race for the same
+//! free slice, and an update never reconfigures a GPU a placement is choosing. That is the embedded
+//! fleet's scale; a Kubernetes backend leaves placement to the scheduler.
+//!
+//! Errors are transient (an agent restarting, the database busy: retried with backoff, the status
+//! unchanged) or permanent (no free slice, a busy node without drain: recorded, status `failed`).
+
+mod monitor;
+mod pool;
+mod update;
+mod worker;
+mod workload;
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use mig::blueprint::{Catalogue, Checked, Context, Issue};
+use mig::wire::{
+    DeploymentDetail, DeploymentInfo, DeploymentStatus, Event, NodeDetail, Progress, StepInfo,
+    StepState,
+};
+use tokio::sync::{Mutex, Notify, broadcast};
+
+use crate::audit::Actor;
+use crate::cluster::{Cluster, ClusterError, Fleet, Scheduling};
+use crate::leader::Leadership;
+use crate::store::{Deployment, NewDeployment, Store, StoreError, now_ms};
+
+/// How the orchestrator paces itself.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// How often the fleet is read, monitored deployments checked and memory sampled.
+    pub monitor_interval: Duration,
+    /// How long to wait before retrying after a transient error.
+    pub retry_after: Duration,
+    /// How often memory samples are written.
+    pub sample_every: Duration,
+    /// Whether this replica drives deployments (one leader among replicas; always, alone).
+    pub leadership: Leadership,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            monitor_interval: Duration::from_secs(2),
+            retry_after: Duration::from_secs(2),
+            sample_every: Duration::from_secs(10),
+            leadership: Leadership::always(),
+        }
+    }
+}
+
+/// Why a request to the orchestrator was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum OrchestratorError {
+    /// The blueprint does not validate.
+    #[error("the blueprint has {} error(s)", .0.iter().filter(|i| i.is_error()).count())]
+    Invalid(Vec<Issue>),
+    /// No deployment with this id.
+    #[error("no deployment {0}")]
+    NotFound(i64),
+    /// A value in the request is out of range; the message says which and what is allowed.
+    #[error("{0}")]
+    BadRequest(String),
+    /// A share link that no longer opens anything.
+    #[error("{0}")]
+    Gone(String),
+    /// The request conflicts with the deployment's state or the fleet.
+    #[error("{0}")]
+    Conflict(String),
+    /// The database failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The server failed in a way the client cannot fix (logged; answered as 500).
+    #[error("{0}")]
+    Internal(String),
+}
+
+/// What went wrong while carrying a deployment out.
+#[derive(Debug)]
+enum Failure {
+    /// May pass: try again later.
+    Transient(String),
+    /// Will not pass: the deployment fails with this message.
+    Permanent(String),
+}
+
+impl From<StoreError> for Failure {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::SliceTaken(_) | StoreError::Db(_) => Self::Transient(e.to_string()),
+            other => Self::Permanent(other.to_string()),
+        }
+    }
+}
+
+impl From<ClusterError> for Failure {
+    fn from(e: ClusterError) -> Self {
+        if e.is_transient() {
+            Self::Transient(e.to_string())
+        } else {
+            Self::Permanent(e.to_string())
+        }
+    }
+}
+
+type Outcome = Result<(DeploymentStatus, String), Failure>;
+
+/// The orchestrator. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Orchestrator {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    store: Store,
+    cluster: Arc<dyn Cluster>,
+    catalogue: Arc<Catalogue>,
+    options: Options,
+    fleet: RwLock<Fleet>,
+    events: broadcast::Sender<Event>,
+    wake: Notify,
+    /// Held while the fleet is changed: by the worker per deployment, by the monitor when it repairs.
+    work: Mutex<()>,
+}
+
+impl std::fmt::Debug for Inner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Orchestrator")
+            .field("cluster", &self.cluster.describe())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Events a watcher may fall behind by before it is told to read the state again.
+const EVENT_BUFFER: usize = 4096;
+
+impl Orchestrator {
+    /// An orchestrator over `store` and `cluster`. Call [`Orchestrator::spawn`] to start its work.
+    pub async fn new(
+        store: Store,
+        cluster: Arc<dyn Cluster>,
+        catalogue: Arc<Catalogue>,
+        options: Options,
+    ) -> Self {
+        let (events, _) = broadcast::channel(EVENT_BUFFER);
+        let this = Self {
+            inner: Arc::new(Inner {
+                store,
+                cluster,
+                catalogue,
+                options,
+                fleet: RwLock::new(Fleet::default()),
+                events,
+                wake: Notify::new(),
+                work: Mutex::new(()),
+            }),
+        };
+        this.refresh().await;
+        this
+    }
+
+    /// Starts the worker (which first resumes every unfinished deployment) and the monitor loop.
+    ///
+    /// With several replicas, deployments are driven and monitored only while
+    /// [`Options::leadership`] says this one leads; the fleet is read either way, so every replica
+    /// serves a current view.
+    pub fn spawn(&self) {
+        let leadership = self.inner.options.leadership.clone();
+        let worker = self.clone();
+        let mut led = leadership.clone();
+        tokio::spawn(async move {
+            led.acquired().await;
+            worker.work_loop().await;
+        });
+        let monitor = self.clone();
+        tokio::spawn(async move { monitor.monitor_loop(leadership).await });
+    }
+
+    fn schedules(&self) -> Scheduling {
+        self.inner.cluster.scheduling()
+    }
+
+    /// The database.
+    pub fn store(&self) -> &Store {
+        &self.inner.store
+    }
+
+    /// The cluster backend.
+    pub fn cluster(&self) -> &Arc<dyn Cluster> {
+        &self.inner.cluster
+    }
+
+    /// What the cluster backend is.
+    pub fn describe(&self) -> String {
+        self.inner.cluster.describe()
+    }
+
+    /// The catalogue of named configs.
+    pub fn catalogue(&self) -> Arc<Catalogue> {
+        self.inner.catalogue.clone()
+    }
+
+    /// The fleet as last read, each busy slice marked with the replica running there.
+    pub fn fleet(&self) -> Fleet {
+        self.inner
+            .fleet
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Reads the fleet now, keeps it, and tells watchers if it changed.
+    pub async fn refresh(&self) -> Fleet {
+        let mut fresh = self.inner.cluster.fleet().await;
+        if let Ok(owners) = self.owners().await {
+            for node in &mut fresh.nodes {
+                for gpu in &mut node.gpus {
+                    for busy in &mut gpu.busy {
+                        if let Some(o) = owners.get(&(node.name.clone(), gpu.index, busy.start)) {
+                            busy.owners = vec![o.clone()];
+                        }
+                    }
+                }
+            }
+        }
+        let changed = {
+            let mut kept = self
+                .inner
+                .fleet
+                .write()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            let changed = *kept != fresh;
+            *kept = fresh.clone();
+            changed
+        };
+        if changed {
+            self.publish(Event::Fleet { at_ms: now_ms() });
+        }
+        fresh
+    }
+
+    /// Who runs on each placed slice: `(node, gpu, start)` → `name replica n`.
+    async fn owners(&self) -> Result<BTreeMap<(String, u32, u8), String>, StoreError> {
+        // Names only: this runs after every GPU change and every monitor pass, and a deployment's
+        // blueprint (up to 1 MiB) is not needed here.
+        let names = self.inner.store.deployment_names().await?;
+        Ok(self
+            .inner
+            .store
+            .placed()
+            .await?
+            .into_iter()
+            .map(|p| {
+                let name = names.get(&p.deployment_id).cloned().unwrap_or_default();
+                (
+                    (p.info.node, p.info.gpu, p.info.start),
+                    format!("{name} replica {}", p.info.replica),
+                )
+            })
+            .collect())
+    }
+
+    /// A receiver of every event from now on.
+    pub fn subscribe(&self) -> broadcast::Receiver<Event> {
+        self.inner.events.subscribe()
+    }
+
+    fn publish(&self, event: Event) {
+        // No receiver is not an error: nobody is watching.
+        let _ = self.inner.events.send(event);
+    }
+
+    /// Checks `text` with every rule against the fleet as it is and the names of live deployments:
+    /// the one validation context the REST API, the editor's server check and [`Orchestrator::submit`]
+    /// share, so what validates is what deploys.
+    ///
+    /// # Errors
+    /// [`StoreError`] when the deployment names cannot be read.
+    pub async fn validate(&self, text: &str) -> Result<Checked, StoreError> {
+        let names = self.inner.store.live_names().await?;
+        let view = self.fleet().view(names);
+        Ok(mig::blueprint::check(
+            text,
+            Context {
+                catalogue: Some(&self.inner.catalogue),
+                fleet: Some(&view),
+            },
+        ))
+    }
+
+    /// Validates `text` against the fleet as it is and schedules it.
+    ///
+    /// # Errors
+    /// [`OrchestratorError::Invalid`] with every issue when it does not validate (a name in use
+    /// included); [`OrchestratorError::Store`] when it cannot be stored.
+    pub async fn submit(
+        &self,
+        text: &str,
+        drain: bool,
+        actor: &Actor,
+    ) -> Result<DeploymentInfo, OrchestratorError> {
+        let checked = self.validate(text).await?;
+        let Some(blueprint) = checked.blueprint else {
+            return Err(OrchestratorError::Invalid(checked.issues));
+        };
+        let mode = blueprint
+            .raw
+            .recipe_mode
+            .map(|m| m.as_str().to_owned())
+            .unwrap_or_default();
+        let created = match self
+            .inner
+            .store
+            .create_deployment(&NewDeployment {
+                name: blueprint.name.clone(),
+                mode,
+                blueprint: text.to_owned(),
+                drain,
+            })
+            .await
+        {
+            Ok(d) => d,
+            Err(StoreError::NameTaken(name)) => {
+                return Err(OrchestratorError::Invalid(vec![Issue::new(
+                    mig::blueprint::Severity::Error,
+                    "name_taken",
+                    "/deployment_name".into(),
+                    format!("a deployment named \"{name}\" already exists"),
+                    "choose another deployment_name, or undeploy the existing one first".into(),
+                )]));
+            }
+            Err(e) => return Err(e.into()),
+        };
+        self.inner
+            .store
+            .audit(&actor.audit(
+                "deploy",
+                format!("deployment {} ({})", created.id, created.name),
+                if drain {
+                    "drain allowed".into()
+                } else {
+                    String::new()
+                },
+            ))
+            .await?;
+        tracing::info!(id = created.id, name = %created.name, mode = %created.mode, "deployment scheduled");
+        let info = self.info(&created).await?;
+        self.publish(Event::Deployment {
+            deployment: info.clone(),
+        });
+        self.inner.wake.notify_one();
+        Ok(info)
+    }
+
+    /// Asks for deployment `id` to be undeployed (the worker does it).
+    ///
+    /// # Errors
+    /// [`OrchestratorError::NotFound`]; [`OrchestratorError::Conflict`] when it is undeployed
+    /// already, or it is a pool that still runs workloads.
+    pub async fn undeploy(
+        &self,
+        id: i64,
+        actor: &Actor,
+    ) -> Result<DeploymentInfo, OrchestratorError> {
+        let d = self
+            .inner
+            .store
+            .deployment(id)
+            .await?
+            .ok_or(OrchestratorError::NotFound(id))?;
+        if !d.status.can_undeploy() {
+            return Err(OrchestratorError::Conflict(format!(
+                "deployment {id} ({}) is {} already",
+                d.name,
+                d.status.as_str()
+            )));
+        }
+        if let Some(busy) = self.pool_in_use(&d).await? {
+            return Err(OrchestratorError::Conflict(busy));
+        }
+        self.inner
+            .store
+            .set_status(id, DeploymentStatus::Undeploying, "undeploy requested")
+            .await?;
+        self.inner
+            .store
+            .audit(&actor.audit(
+                "undeploy",
+                format!("deployment {id} ({})", d.name),
+                String::new(),
+            ))
+            .await?;
+        let info = self.announce(id).await?;
+        self.inner.wake.notify_one();
+        Ok(info)
+    }
+
+    /// For a pool this deployment created: what still runs on it, in words.
+    async fn pool_in_use(&self, d: &Deployment) -> Result<Option<String>, StoreError> {
+        let Some(pool) = self.inner.store.pool_of(d.id).await? else {
+            return Ok(None);
+        };
+        let owners = self.owners().await?;
+        let running: Vec<String> = owners
+            .iter()
+            .filter(|((node, _, _), _)| pool.nodes.contains(node))
+            .map(|((node, gpu, start), who)| format!("{who} on {node} GPU {gpu} slice {start}"))
+            .collect();
+        Ok((!running.is_empty()).then(|| {
+            format!(
+                "pool \"{}\" still runs workloads: {}; undeploy them first",
+                pool.name,
+                running.join(", ")
+            )
+        }))
+    }
+
+    /// Every deployment, newest first.
+    ///
+    /// # Errors
+    /// [`StoreError`] on database failure.
+    pub async fn list(&self) -> Result<Vec<DeploymentInfo>, StoreError> {
+        let progress = self.inner.store.progress().await?;
+        Ok(self
+            .inner
+            .store
+            .deployments()
+            .await?
+            .iter()
+            .map(|d| d.info(progress.get(&d.id).copied().unwrap_or_default()))
+            .collect())
+    }
+
+    /// One deployment with its steps, replicas and per-node progress.
+    ///
+    /// # Errors
+    /// [`StoreError`] on database failure.
+    pub async fn detail(&self, id: i64) -> Result<Option<DeploymentDetail>, StoreError> {
+        let Some(d) = self.inner.store.deployment(id).await? else {
+            return Ok(None);
+        };
+        let steps: Vec<StepInfo> = self.inner.store.steps(id).await?;
+        let placements = self
+            .inner
+            .store
+            .placements(id)
+            .await?
+            .into_iter()
+            .map(|p| p.info)
+            .collect();
+        Ok(Some(DeploymentDetail {
+            deployment: d.info(progress_of(&steps)),
+            blueprint: d.blueprint.clone(),
+            nodes: DeploymentDetail::progress_of(&steps),
+            steps,
+            placements,
+        }))
+    }
+
+    /// A node's page: its GPUs, memory and apply charts, and the deployments that touched it.
+    ///
+    /// # Errors
+    /// [`StoreError`] on database failure.
+    pub async fn node_detail(&self, name: &str) -> Result<Option<NodeDetail>, StoreError> {
+        let Some(node) = self.fleet().nodes.into_iter().find(|n| n.name == name) else {
+            return Ok(None);
+        };
+        let now = now_ms();
+        let samples = self.inner.store.samples(name, now - 3_600_000).await?;
+        let applies = self
+            .inner
+            .store
+            .step_times(&format!("reconfigure/{name}/"), now - 86_400_000)
+            .await?;
+        let deployments = self
+            .inner
+            .store
+            .deployments_touching(name)
+            .await?
+            .into_iter()
+            .map(|d| (d.id, d.name, d.status))
+            .collect();
+        Ok(Some(NodeDetail {
+            memory_chart_svg: crate::charts::memory(&node, &samples, now),
+            applies_chart_svg: crate::charts::applies(&applies, now),
+            node,
+            deployments,
+        }))
+    }
+
+    async fn info(&self, d: &Deployment) -> Result<DeploymentInfo, StoreError> {
+        let steps: Vec<StepInfo> = self.inner.store.steps(d.id).await?;
+        Ok(d.info(progress_of(&steps)))
+    }
+
+    /// Reads deployment `id` and tells watchers its state.
+    async fn announce(&self, id: i64) -> Result<DeploymentInfo, StoreError> {
+        let d = self
+            .inner
+            .store
+            .deployment(id)
+            .await?
+            .ok_or(StoreError::NotFound(id))?;
+        let info = self.info(&d).await?;
+        self.publish(Event::Deployment {
+            deployment: info.clone(),
+        });
+        Ok(info)
+    }
+
+    async fn set_status(
+        &self,
+        id: i64,
+        status: DeploymentStatus,
+        message: &str,
+    ) -> Result<(), StoreError> {
+        self.inner.store.set_status(id, status, message).await?;
+        tracing::info!(id, status = status.as_str(), %message, "deployment status");
+        self.announce(id).await.map(|_| ())
+    }
+
+    async fn step(
+        &self,
+        id: i64,
+        key: &str,
+        state: StepState,
+        message: &str,
+    ) -> Result<(), Failure> {
+        let step = self
+            .inner
+            .store
+            .record_step(id, key, state, message)
+            .await?;
+        self.publish(Event::Step {
+            deployment_id: id,
+            step,
+        });
+        Ok(())
+    }
+}
+
+fn progress_of(steps: &[StepInfo]) -> Progress {
+    Progress {
+        done: u32::try_from(steps.iter().filter(|s| s.is_done()).count()).unwrap_or(u32::MAX),
+        total: u32::try_from(steps.len()).unwrap_or(u32::MAX),
+    }
+}

@@ -1,0 +1,157 @@
+//! `shared_node_pool` deployments: create (or adopt) a pool's nodes and lay out their GPUs.
+
+use std::collections::BTreeSet;
+
+use mig::wire::{DeploymentStatus, StepState};
+
+use super::{Failure, Orchestrator, Outcome};
+use crate::cluster::{Fleet, NewNode, Scheduling};
+use crate::store::{Deployment, StoredPool};
+
+impl Orchestrator {
+    pub(super) async fn run_pool(
+        &self,
+        d: &Deployment,
+        spec: &mig::blueprint::PoolSpec,
+    ) -> Outcome {
+        let shape = mig::shape::shape(&spec.shape).ok_or_else(|| {
+            Failure::Permanent(format!("{} is not a MIG-capable shape", spec.shape))
+        })?;
+        let fleet = self.refresh().await;
+        let stored = self
+            .inner
+            .store
+            .pools()
+            .await?
+            .into_iter()
+            .find(|p| p.name == spec.name);
+        let existing: Vec<String> = fleet
+            .nodes
+            .iter()
+            .filter(|n| n.pool == spec.name)
+            .map(|n| n.name.clone())
+            .collect();
+        let nodes = match stored {
+            Some(p) if p.deployment_id == d.id => p.nodes,
+            None if existing.is_empty() && self.schedules() == Scheduling::Cluster => {
+                let message = format!(
+                    "no node carries pool \"{}\": on Kubernetes, create the node pool with the cloud provider (OKE) and label its nodes with the pool label, then deploy this again to adopt it",
+                    spec.name
+                );
+                self.step(d.id, "pool/adopt", StepState::Failed, &message)
+                    .await?;
+                return Err(Failure::Permanent(message));
+            }
+            None if existing.is_empty() => {
+                let names = self.allocate_names(&fleet, spec.size).await?;
+                self.inner
+                    .store
+                    .create_pool(&StoredPool {
+                        name: spec.name.clone(),
+                        shape: shape.name.to_owned(),
+                        mig_config: spec.mig_config.clone(),
+                        deployment_id: d.id,
+                        nodes: names.clone(),
+                    })
+                    .await?;
+                self.step(
+                    d.id,
+                    "pool/create",
+                    StepState::Done,
+                    &format!(
+                        "pool \"{}\": {} × {} (nodes {})",
+                        spec.name,
+                        names.len(),
+                        shape.name,
+                        names.join(", ")
+                    ),
+                )
+                .await?;
+                names
+            }
+            _ => {
+                self.step(
+                    d.id,
+                    "pool/adopt",
+                    StepState::Done,
+                    &format!(
+                        "pool \"{}\" exists with {} node(s); adopting it (shared_node_pool_size {} is not applied to an existing pool)",
+                        spec.name,
+                        existing.len(),
+                        spec.size
+                    ),
+                )
+                .await?;
+                existing
+            }
+        };
+        let done = self.done_steps(d.id).await?;
+        for name in &nodes {
+            let key = format!("node/{name}");
+            if done.contains(&key) || fleet.nodes.iter().any(|n| &n.name == name) {
+                if !done.contains(&key) {
+                    self.step(d.id, &key, StepState::Done, &format!("node {name} is up"))
+                        .await?;
+                }
+                continue;
+            }
+            self.step(
+                d.id,
+                &key,
+                StepState::Running,
+                &format!("starting node {name}"),
+            )
+            .await?;
+            self.inner
+                .cluster
+                .add_node(&NewNode {
+                    name: name.clone(),
+                    pool: spec.name.clone(),
+                    shape,
+                })
+                .await?;
+            self.step(
+                d.id,
+                &key,
+                StepState::Done,
+                &format!("node {name} is up ({} GPUs)", shape.gpus),
+            )
+            .await?;
+        }
+        if let Some(config) = &spec.mig_config {
+            self.reconfigure(d, &nodes, config).await?;
+        }
+        Ok((
+            DeploymentStatus::Completed,
+            format!(
+                "pool \"{}\" ready: {} node(s){}",
+                spec.name,
+                nodes.len(),
+                spec.mig_config
+                    .as_deref()
+                    .map(|c| format!(" on {c}"))
+                    .unwrap_or_default()
+            ),
+        ))
+    }
+
+    /// `size` node names in a free `10.0.N.0/24` (OKE names nodes by private IP).
+    pub(super) async fn allocate_names(
+        &self,
+        fleet: &Fleet,
+        size: u32,
+    ) -> Result<Vec<String>, Failure> {
+        let mut used: BTreeSet<String> = fleet.nodes.iter().map(|n| n.name.clone()).collect();
+        for p in self.inner.store.pools().await? {
+            used.extend(p.nodes);
+        }
+        let subnet = (30..=250u32)
+            .find(|k| !used.iter().any(|n| n.starts_with(&format!("10.0.{k}."))))
+            .ok_or_else(|| {
+                Failure::Permanent("no free 10.0.N.0/24 subnet left for new nodes".into())
+            })?;
+        Ok((0..size)
+            .map(|i| format!("10.0.{subnet}.{}", 11 + i))
+            .collect())
+    }
+}

@@ -1,0 +1,406 @@
+//! `update` deployments and MIG changes: apply a config to nodes (GPU by GPU where migboard places
+//! replicas, a whole node where the cluster schedules), check or drain busy instances, and move the
+//! replicas a drain displaced.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use mig::agent_api::{ApplyRequest, ApplyTarget};
+use mig::blueprint::{Action, Target};
+use mig::wire::{DeploymentStatus, PlacementInfo, PlacementState, StepState};
+
+use super::{Failure, Orchestrator, Outcome};
+use crate::cluster::{ClusterError, Scheduling};
+use crate::store::{Deployment, Placement};
+
+/// The request that applies named config `config` to `gpus` (all when empty).
+fn named(config: &str, gpus: &[u32], drained: bool) -> ApplyRequest {
+    ApplyRequest::new(ApplyTarget::Named(config.to_owned()), gpus, drained)
+}
+
+impl Orchestrator {
+    pub(super) async fn run_update(
+        &self,
+        d: &Deployment,
+        update: &mig::blueprint::Update,
+    ) -> Outcome {
+        let fleet = self.refresh().await;
+        let nodes: Vec<String> = match &update.target {
+            Target::Node(n) => fleet
+                .nodes
+                .iter()
+                .filter(|x| &x.name == n)
+                .map(|x| x.name.clone())
+                .collect(),
+            Target::Pool(p) => fleet
+                .nodes
+                .iter()
+                .filter(|x| &x.pool == p)
+                .map(|x| x.name.clone())
+                .collect(),
+        };
+        let what = match &update.target {
+            Target::Node(n) => format!("node {n}"),
+            Target::Pool(p) => format!("pool \"{p}\""),
+        };
+        if nodes.is_empty() {
+            return Err(Failure::Permanent(format!("{what} is not in the fleet")));
+        }
+        self.step(
+            d.id,
+            "select",
+            StepState::Done,
+            &format!("{what}: {}", nodes.join(", ")),
+        )
+        .await?;
+        if !update.labels.is_empty() {
+            let mut set = Vec::new();
+            for node in &nodes {
+                match self.inner.cluster.set_labels(node, &update.labels).await {
+                    Ok(()) => set.push(node.as_str()),
+                    Err(ClusterError::Unsupported(_)) => break,
+                    Err(e) => return Err(e.into()),
+                }
+            }
+            if set.is_empty() {
+                self.step(d.id, "labels", StepState::Skipped, "node labels are recorded in the blueprint; the embedded fleet has no node labels to set").await?;
+            } else {
+                let names: Vec<&String> = update.labels.keys().collect();
+                self.step(
+                    d.id,
+                    "labels",
+                    StepState::Done,
+                    &format!("labels {names:?} set on {}", set.join(", ")),
+                )
+                .await?;
+            }
+        }
+        match &update.mig_config {
+            Some(config) => {
+                self.reconfigure(d, &nodes, config).await?;
+                Ok((
+                    DeploymentStatus::Completed,
+                    format!("{what} now on {config}"),
+                ))
+            }
+            None => Ok((
+                DeploymentStatus::Completed,
+                format!("{what}: nothing to change"),
+            )),
+        }
+    }
+
+    /// Applies `config` to every GPU of `nodes`, one GPU at a time, each a step. Refuses (or, when the
+    /// deployment allows it, drains) when instances it would destroy run workloads.
+    pub(super) async fn reconfigure(
+        &self,
+        d: &Deployment,
+        nodes: &[String],
+        config: &str,
+    ) -> Result<(), Failure> {
+        if self.schedules() == Scheduling::Cluster {
+            return self.reconfigure_nodes(d, nodes, config).await;
+        }
+        let fleet = self.refresh().await;
+        let steps = self.inner.store.steps(d.id).await?;
+        let known: BTreeSet<&str> = steps.iter().map(|s| s.key.as_str()).collect();
+        let mut work = Vec::new();
+        let mut conflicts = Vec::new();
+        for name in nodes {
+            let node = fleet
+                .nodes
+                .iter()
+                .find(|n| &n.name == name)
+                .ok_or_else(|| Failure::Transient(format!("node {name} did not answer")))?;
+            if let Some(e) = &node.error {
+                return Err(Failure::Transient(format!("node {name}: {e}")));
+            }
+            let shape = mig::shape::shape(&node.shape).ok_or_else(|| {
+                Failure::Permanent(format!("node {name}: unknown shape {}", node.shape))
+            })?;
+            let named = self
+                .inner
+                .catalogue
+                .config(shape.model, config)
+                .ok_or_else(|| {
+                    Failure::Permanent(format!(
+                        "{config} is not a named config of {}",
+                        shape.model.spec().display_name
+                    ))
+                })?;
+            let kept = named
+                .layout(shape.model)
+                .map_err(|e| {
+                    Failure::Permanent(format!(
+                        "{config} does not place on {}: {e}",
+                        shape.model.spec().display_name
+                    ))
+                })?
+                .map(|l| l.to_specs())
+                .unwrap_or_default();
+            for gpu in &node.gpus {
+                let key = format!("reconfigure/{name}/{}", gpu.index);
+                if !known.contains(key.as_str()) {
+                    self.step(
+                        d.id,
+                        &key,
+                        StepState::Pending,
+                        &format!("{config} on {name} GPU {}", gpu.index),
+                    )
+                    .await?;
+                }
+                work.push((name.clone(), gpu.index, key));
+                for b in &gpu.busy {
+                    if !kept
+                        .iter()
+                        .any(|k| k.profile == b.profile && k.start == b.start)
+                    {
+                        let who = if b.owners.is_empty() {
+                            format!("pids {:?}", b.pids)
+                        } else {
+                            b.owners.join(", ")
+                        };
+                        conflicts.push((
+                            name.clone(),
+                            gpu.index,
+                            b.start,
+                            format!(
+                                "{name} GPU {} {} at slice {}: {who}",
+                                gpu.index, b.profile, b.start
+                            ),
+                        ));
+                    }
+                }
+            }
+        }
+        let done = self.done_steps(d.id).await?;
+        if !conflicts.is_empty() {
+            let listed: Vec<&str> = conflicts.iter().map(|c| c.3.as_str()).collect();
+            if !d.drain {
+                let message = format!(
+                    "not idle: {config} would destroy MIG instances in use: {}. Undeploy those workloads, or deploy this update again with drain (POST /api/v1/deployments?drain=true) to move them",
+                    listed.join("; ")
+                );
+                self.step(d.id, "busy-check", StepState::Failed, &message)
+                    .await?;
+                return Err(Failure::Permanent(message));
+            }
+            let mut by_node: BTreeMap<&str, Vec<(u32, u8)>> = BTreeMap::new();
+            for (node, gpu, start, _) in &conflicts {
+                by_node.entry(node).or_default().push((*gpu, *start));
+            }
+            for (node, slices) in by_node {
+                let key = format!("drain/{node}");
+                self.step(
+                    d.id,
+                    &key,
+                    StepState::Running,
+                    &format!("stopping {} workload(s) on {node}", slices.len()),
+                )
+                .await?;
+                self.inner.store.displace(node, &slices).await?;
+                for (gpu, start) in &slices {
+                    self.inner
+                        .cluster
+                        .stop_workloads(node, *gpu, *start)
+                        .await?;
+                }
+                self.step(
+                    d.id,
+                    &key,
+                    StepState::Done,
+                    &format!(
+                        "stopped {} workload(s) on {node}: {}",
+                        slices.len(),
+                        listed
+                            .iter()
+                            .filter(|l| l.starts_with(&format!("{node} ")))
+                            .copied()
+                            .collect::<Vec<_>>()
+                            .join("; ")
+                    ),
+                )
+                .await?;
+            }
+        } else if !known.contains("busy-check") {
+            self.step(
+                d.id,
+                "busy-check",
+                StepState::Done,
+                "idle: no instance to destroy runs a workload",
+            )
+            .await?;
+        }
+        for (node, gpu, key) in work {
+            if done.contains(&key) {
+                continue;
+            }
+            let what = (
+                format!("applying {config} to {node} GPU {gpu}"),
+                format!("{node} GPU {gpu} on {config}"),
+            );
+            self.apply_step(d.id, &key, &node, &named(config, &[gpu], d.drain), what)
+                .await?;
+        }
+        for node in nodes {
+            self.inner.store.set_desired(node, config).await?;
+        }
+        self.reschedule(d.id).await
+    }
+
+    /// Step `key` of deployment `id`: applies `request` to `node`, recorded as running (`what.0`)
+    /// then done (`what.1`), or failed when the cluster refuses for good; then reads the fleet.
+    async fn apply_step(
+        &self,
+        id: i64,
+        key: &str,
+        node: &str,
+        request: &ApplyRequest,
+        what: (String, String),
+    ) -> Result<(), Failure> {
+        self.step(id, key, StepState::Running, &what.0).await?;
+        if let Err(e) = self.inner.cluster.apply(node, request).await {
+            let f = Failure::from(e);
+            if let Failure::Permanent(m) = &f {
+                self.step(id, key, StepState::Failed, m).await?;
+            }
+            return Err(f);
+        }
+        self.step(id, key, StepState::Done, &what.1).await?;
+        self.refresh().await;
+        Ok(())
+    }
+
+    /// [`Orchestrator::reconfigure`] on a cluster that schedules its own pods: a whole node at a time;
+    /// the cluster checks the node is idle of GPU pods (or drains it when the deployment allows) and
+    /// its controllers reschedule what was evicted.
+    pub(super) async fn reconfigure_nodes(
+        &self,
+        d: &Deployment,
+        nodes: &[String],
+        config: &str,
+    ) -> Result<(), Failure> {
+        let done = self.done_steps(d.id).await?;
+        for node in nodes {
+            let key = format!("reconfigure/{node}");
+            if done.contains(&key) {
+                continue;
+            }
+            let how = if d.drain {
+                ", draining its GPU pods first if any run"
+            } else {
+                ""
+            };
+            let what = (
+                format!("applying {config} to {node}{how}"),
+                format!("{node} on {config}"),
+            );
+            self.apply_step(d.id, &key, node, &named(config, &[], d.drain), what)
+                .await?;
+            self.inner.store.set_desired(node, config).await?;
+        }
+        Ok(())
+    }
+
+    /// Places every displaced replica again (after a drain), or fails its deployment. Each move is
+    /// a step of `by` marked running before the replica's row moves, so a move interrupted after it
+    /// (a crash, a database hiccup) is finished on the next run rather than forgotten.
+    pub(super) async fn reschedule(&self, by: i64) -> Result<(), Failure> {
+        let all = self.inner.store.all_placements().await?;
+        let interrupted: BTreeSet<(i64, u32)> = self
+            .inner
+            .store
+            .steps(by)
+            .await?
+            .into_iter()
+            .filter(|s| s.state == StepState::Running)
+            .filter_map(|s| {
+                let mut parts = s.key.strip_prefix("reschedule/")?.split('/');
+                Some((parts.next()?.parse().ok()?, parts.next()?.parse().ok()?))
+            })
+            .collect();
+        let todo: Vec<Placement> = all
+            .into_iter()
+            .filter(|p| {
+                p.state == PlacementState::Displaced
+                    || interrupted.contains(&(p.deployment_id, p.replica))
+            })
+            .collect();
+        for p in todo {
+            let owner = self.inner.store.deployment(p.deployment_id).await?;
+            let name = owner.as_ref().map(|o| o.name.clone()).unwrap_or_default();
+            let key = format!("reschedule/{}/{}", p.deployment_id, p.replica);
+            let moved_key = format!("moved/{by}/{}", p.replica);
+            if p.state == PlacementState::Placed {
+                // Moved already; finish what the interruption left: run it, record it.
+                self.start_replica(&p).await?;
+                let message = format!(
+                    "{name} replica {} runs on {} GPU {} ({} at slice {})",
+                    p.replica, p.node, p.gpu, p.profile, p.start
+                );
+                self.step(by, &key, StepState::Done, &message).await?;
+                self.step(p.deployment_id, &moved_key, StepState::Done, &message)
+                    .await?;
+                continue;
+            }
+            let fleet = self.refresh().await;
+            let shape = owner
+                .as_ref()
+                .and_then(|o| self.parse(o).ok())
+                .and_then(|b| match b.action {
+                    Action::Workload(w) => Some(w.shape),
+                    _ => None,
+                })
+                .unwrap_or_default();
+            match self.free_slot(&fleet, &p.profile, &shape).await? {
+                Some((node, gpu, start)) => {
+                    self.step(
+                        by,
+                        &key,
+                        StepState::Running,
+                        &format!("moving {name} replica {} to {node} GPU {gpu}", p.replica),
+                    )
+                    .await?;
+                    let moved = Placement {
+                        deployment_id: p.deployment_id,
+                        info: PlacementInfo {
+                            node: node.clone(),
+                            gpu,
+                            start,
+                            state: PlacementState::Placed,
+                            ..p.info.clone()
+                        },
+                    };
+                    self.inner.store.place(&moved).await?;
+                    self.start_replica(&moved).await?;
+                    let message = format!(
+                        "{name} replica {} moved from {} GPU {} to {node} GPU {gpu} ({} at slice {start})",
+                        p.replica, p.node, p.gpu, p.profile
+                    );
+                    self.step(by, &key, StepState::Done, &message).await?;
+                    self.step(p.deployment_id, &moved_key, StepState::Done, &message)
+                        .await?;
+                }
+                None => {
+                    let message = format!(
+                        "replica {} lost its {} slice on {} in a drain and no free {} slice is left",
+                        p.replica, p.profile, p.node, p.profile
+                    );
+                    self.step(by, &key, StepState::Failed, &format!("{name}: {message}"))
+                        .await?;
+                    if owner
+                        .as_ref()
+                        .is_some_and(|o| o.status == DeploymentStatus::Monitoring)
+                    {
+                        self.set_status(p.deployment_id, DeploymentStatus::Failed, &message)
+                            .await?;
+                    }
+                    self.inner
+                        .store
+                        .remove_placement(p.deployment_id, p.replica)
+                        .await?;
+                }
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,159 @@
+//! Read-only share links to one deployment: created by operators (the token is shown once; only its
+//! SHA-256 is stored), checked on every read and at each event-stream connect, revoked at will
+//! (open streams end).
+
+use mig::wire::{CreatedShare, DeploymentDetail, ShareInfo};
+use tokio::sync::broadcast;
+
+use crate::audit::{Actor, random_token};
+use crate::orchestrator::{Orchestrator, OrchestratorError};
+use crate::store::{ShareAccess, Store, StoreError};
+
+/// Share links. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Shares {
+    orchestrator: Orchestrator,
+    /// Ids of share links just revoked: their open event streams end.
+    revocations: broadcast::Sender<i64>,
+}
+
+impl Shares {
+    /// Share links to the deployments `orchestrator` carries out.
+    #[must_use]
+    pub fn new(orchestrator: Orchestrator) -> Self {
+        let (revocations, _) = broadcast::channel(64);
+        Self {
+            orchestrator,
+            revocations,
+        }
+    }
+
+    fn store(&self) -> &Store {
+        self.orchestrator.store()
+    }
+
+    /// Share-link revocations as they happen (link ids).
+    pub fn revocations(&self) -> broadcast::Receiver<i64> {
+        self.revocations.subscribe()
+    }
+
+    /// Creates a read-only link to deployment `id`, valid `days` days (1 to 90).
+    ///
+    /// # Errors
+    /// [`OrchestratorError::BadRequest`] for days out of range; [`OrchestratorError::NotFound`].
+    pub async fn share(
+        &self,
+        id: i64,
+        days: u32,
+        actor: &Actor,
+    ) -> Result<CreatedShare, OrchestratorError> {
+        if !(1..=90).contains(&days) {
+            return Err(OrchestratorError::BadRequest(format!(
+                "a share link lasts 1 to 90 days, not {days}"
+            )));
+        }
+        let token = random_token().map_err(|e| OrchestratorError::Internal(e.to_string()))?;
+        let link = match self
+            .store()
+            .create_share(id, &token, i64::from(days) * 86_400_000, &actor.name)
+            .await
+        {
+            Ok(l) => l,
+            Err(StoreError::NotFound(id)) => return Err(OrchestratorError::NotFound(id)),
+            Err(e) => return Err(e.into()),
+        };
+        self.store()
+            .audit(&actor.audit(
+                "share",
+                format!("deployment {id}"),
+                format!("link {} for {days} day(s)", link.id),
+            ))
+            .await?;
+        Ok(CreatedShare {
+            path: format!("/share/{token}"),
+            link,
+            token,
+        })
+    }
+
+    /// Deployment `id`'s share links, newest first.
+    ///
+    /// # Errors
+    /// [`StoreError`] on database failure.
+    pub async fn shares(&self, id: i64) -> Result<Vec<ShareInfo>, StoreError> {
+        self.store().shares(id).await
+    }
+
+    /// Revokes share link `share_id`.
+    ///
+    /// # Errors
+    /// [`OrchestratorError::Conflict`] for an unknown link; [`OrchestratorError::Store`].
+    pub async fn revoke_share(
+        &self,
+        share_id: i64,
+        actor: &Actor,
+    ) -> Result<ShareInfo, OrchestratorError> {
+        let link = match self.store().revoke_share(share_id).await {
+            Ok(l) => l,
+            Err(StoreError::ShareNotFound(_)) => {
+                return Err(OrchestratorError::Conflict(format!(
+                    "no share link {share_id}"
+                )));
+            }
+            Err(e) => return Err(e.into()),
+        };
+        self.store()
+            .audit(&actor.audit(
+                "revoke-share",
+                format!("deployment {}", link.deployment_id),
+                format!("link {share_id}"),
+            ))
+            .await?;
+        let _ = self.revocations.send(share_id);
+        Ok(link)
+    }
+
+    /// What share token `token` shows: the deployment without its blueprint (which may hold
+    /// secrets), or why nothing.
+    ///
+    /// # Errors
+    /// [`OrchestratorError::Gone`] for an expired or revoked link; [`OrchestratorError::NotFound`]
+    /// (id 0) for an unknown token.
+    pub async fn shared(&self, token: &str) -> Result<DeploymentDetail, OrchestratorError> {
+        Ok(self.shared_link(token).await?.1)
+    }
+
+    /// [`Shares::shared`], with the link itself (its id and expiry, for a live stream that
+    /// must end when the link does).
+    ///
+    /// # Errors
+    /// As [`Shares::shared`].
+    pub async fn shared_link(
+        &self,
+        token: &str,
+    ) -> Result<(ShareInfo, DeploymentDetail), OrchestratorError> {
+        let link = match self.store().share(token).await? {
+            ShareAccess::Valid(link) => link,
+            ShareAccess::Expired(link) => {
+                return Err(OrchestratorError::Gone(format!(
+                    "this link expired at {}",
+                    mig::time::Utc::from_unix_ms(link.expires_ms).rfc3339()
+                )));
+            }
+            ShareAccess::Revoked(link) => {
+                return Err(OrchestratorError::Gone(format!(
+                    "this link was revoked at {}",
+                    mig::time::Utc::from_unix_ms(link.revoked_ms.unwrap_or_default()).rfc3339()
+                )));
+            }
+            ShareAccess::Unknown => return Err(OrchestratorError::NotFound(0)),
+        };
+        let mut detail = self
+            .orchestrator
+            .detail(link.deployment_id)
+            .await?
+            .ok_or(OrchestratorError::NotFound(link.deployment_id))?;
+        detail.blueprint = String::new();
+        Ok((link, detail))
+    }
+}
