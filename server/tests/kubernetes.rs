@@ -544,7 +544,7 @@ async fn a_drain_waits_for_a_pod_disruption_budget_then_evicts_and_uncordons() {
     assert_rbac_allows(&fake);
 }
 
-/// A stand-in agent whose apply fails part way (as NVML does when a create fails), recording the
+/// A stand-in agent (answering with the protocol's types) whose apply fails part way (as NVML does when a create fails), recording the
 /// node's labels as they were while it ran.
 async fn failing_agent(fake: FakeKube, seen: Arc<std::sync::Mutex<Option<Value>>>) -> u16 {
     use axum::routing::{get, post};
@@ -556,15 +556,35 @@ async fn failing_agent(fake: FakeKube, seen: Arc<std::sync::Mutex<Option<Value>>
         .route(
             "/v1/apply",
             post(move || {
-                let labels = fake.get("v1/nodes", "", "gpu-1").map(|n| n["metadata"]["labels"].clone());
+                let labels = fake
+                    .get("v1/nodes", "", "gpu-1")
+                    .map(|n| n["metadata"]["labels"].clone());
                 *seen.lock().expect("lock") = labels;
-                async { (axum::http::StatusCode::ACCEPTED, axum::Json(json!({"operation": 1}))) }
+                async {
+                    (
+                        axum::http::StatusCode::ACCEPTED,
+                        axum::Json(mig::agent_api::Accepted {
+                            operation: 1,
+                            href: "/v1/operations/1".into(),
+                        }),
+                    )
+                }
             }),
         )
         .route(
             "/v1/operations/1",
             get(|| async {
-                axum::Json(json!({"status": "failed", "gpus": [{"gpu": 3, "error": "creating 1g.20gb at slice 4: NVML_ERROR_INSUFFICIENT_RESOURCES"}]}))
+                axum::Json(mig::agent_api::Operation {
+                    id: 1,
+                    config: "all-1g.20gb".into(),
+                    status: mig::agent_api::OperationStatus::Failed,
+                    gpus: vec![mig::agent_api::GpuResult::Failed {
+                        gpu: 3,
+                        error: "creating 1g.20gb at slice 4: NVML_ERROR_INSUFFICIENT_RESOURCES"
+                            .into(),
+                    }],
+                    progress: Vec::new(),
+                })
             }),
         );
     tokio::spawn(async move { axum::serve(listener, app).await.expect("stand-in agent") });
