@@ -306,18 +306,12 @@ mod tests {
     //! The private error builder; everything public is tested in `mig/tests/place.rs`.
     use super::*;
 
-    fn counts(items: &[(&str, u32)]) -> ProfileCounts {
-        let mut c = ProfileCounts::default();
-        for (p, n) in items {
-            c.add(p, *n);
-        }
-        c
-    }
-
     #[test]
     fn no_arrangement_names_the_profile_that_ran_out_of_starts() {
         let three = GpuModel::H100_80GB.profile("3g.40gb").expect("3g");
-        let err = no_arrangement(&counts(&[("3g.40gb", 3)]), &[three, three, three]);
+        let mut counts = ProfileCounts::default();
+        counts.add("3g.40gb", 3);
+        let err = no_arrangement(&counts, &[three, three, three]);
         assert_eq!(
             err.to_string(),
             "3 × 3g.40gb fits by totals, but no arrangement exists: 3g.40gb may start only at memory slice 0, 4, and every one of those is taken by the larger instances"
