@@ -15,6 +15,9 @@
 //!
 //! Errors are transient (an agent restarting, the database busy: retried with backoff, the status
 //! unchanged) or permanent (no free slice, a busy node without drain: recorded, status `failed`).
+//!
+//! Here: the handle, submission, the one validation context, queries and events. The worker loop is
+//! in `worker`, each kind of deployment in `pool`, `update` and `workload`, monitoring in `monitor`.
 
 mod monitor;
 mod pool;
