@@ -215,15 +215,10 @@ impl Backend for ServerBackend {
 
     fn validate(&self, text: String) -> BoxFuture<'_, Result<Validation, AppError>> {
         Box::pin(async move {
-            let checked = self
-                .orchestrator
+            self.orchestrator
                 .validate(&text)
                 .await
-                .map_err(|e| store_error(&e))?;
-            Ok(Validation::of(
-                checked,
-                self.orchestrator.fleet().nodes.len(),
-            ))
+                .map_err(|e| store_error(&e))
         })
     }
 

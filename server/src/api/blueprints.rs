@@ -9,7 +9,6 @@ use axum::extract::rejection::BytesRejection;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use mig::blueprint::MAX_BYTES;
-use mig::wire::Validation;
 
 use super::ApiError;
 use crate::AppState;
@@ -28,15 +27,14 @@ pub async fn validate(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let text = blueprint_text(body)?;
-    let orchestrator = state.orchestrator();
-    let checked = orchestrator.validate(&text).await.map_err(|e| {
+    let validation = state.orchestrator().validate(&text).await.map_err(|e| {
         tracing::error!(error = %e, "validating a blueprint");
         ApiError::Unavailable {
             message: format!("the database failed: {e}"),
             hint: "try again; if it persists, check the server's log and its DATABASE_URL".into(),
         }
     })?;
-    let unparsable = checked
+    let unparsable = validation
         .issues
         .iter()
         .any(|i| matches!(i.code.as_str(), "syntax" | "too_deep" | "too_large"));
@@ -45,8 +43,7 @@ pub async fn validate(
     } else {
         StatusCode::OK
     };
-    let nodes = orchestrator.fleet().nodes.len();
-    Ok((status, Json(Validation::of(checked, nodes))).into_response())
+    Ok((status, Json(validation)).into_response())
 }
 
 /// A request body holding a blueprint, as text: 413 over [`MAX_BYTES`], 400 when unreadable or not

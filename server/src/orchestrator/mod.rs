@@ -32,7 +32,7 @@ use std::time::Duration;
 use mig::blueprint::{Catalogue, Checked, Context, Issue};
 use mig::wire::{
     DeploymentDetail, DeploymentInfo, DeploymentStatus, Event, NodeDetail, Progress, StepInfo,
-    StepState,
+    StepState, Validation,
 };
 use tokio::sync::{Mutex, Notify, broadcast};
 
@@ -292,16 +292,24 @@ impl Orchestrator {
     ///
     /// # Errors
     /// [`StoreError`] when the deployment names cannot be read.
-    pub async fn validate(&self, text: &str) -> Result<Checked, StoreError> {
+    pub async fn validate(&self, text: &str) -> Result<Validation, StoreError> {
+        let (checked, fleet_nodes) = self.check(text).await?;
+        Ok(Validation::of(checked, fleet_nodes))
+    }
+
+    /// [`Orchestrator::validate`]'s check, with the number of nodes of the one fleet read it used.
+    async fn check(&self, text: &str) -> Result<(Checked, usize), StoreError> {
         let names = self.inner.store.live_names().await?;
-        let view = self.fleet().view(names);
-        Ok(mig::blueprint::check(
+        let fleet = self.fleet();
+        let view = fleet.view(names);
+        let checked = mig::blueprint::check(
             text,
             Context {
                 catalogue: Some(&self.inner.catalogue),
                 fleet: Some(&view),
             },
-        ))
+        );
+        Ok((checked, fleet.nodes.len()))
     }
 
     /// Validates `text` against the fleet as it is and schedules it.
@@ -315,7 +323,7 @@ impl Orchestrator {
         drain: bool,
         actor: &Actor,
     ) -> Result<DeploymentInfo, OrchestratorError> {
-        let checked = self.validate(text).await?;
+        let (checked, _) = self.check(text).await?;
         let Some(blueprint) = checked.blueprint else {
             return Err(OrchestratorError::Invalid(checked.issues));
         };
