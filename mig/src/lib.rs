@@ -10,6 +10,7 @@
 
 pub mod agent_api;
 pub mod blueprint;
+pub mod custom;
 pub mod diff;
 pub mod layout;
 pub mod model;
@@ -26,7 +27,8 @@ pub mod wire;
 pub use diff::{MigMode, ObservedGpu, ProfileLabel, Step, plan};
 pub use layout::{InstanceSpec, Layout, LayoutIssue, Placed, ProfileCounts};
 pub use model::{GpuModel, ModelSpec, ProfileKind, ProfileSpec};
-pub use parted::{DesiredMig, MigPartedConfig, NamedConfig};
+pub use custom::{CustomConfig, RawCustomConfig};
+pub use parted::{DesiredMig, GpuWant, MigPartedConfig, NamedConfig};
 pub use place::{Combination, PlacementError, combinations, place, place_near};
 pub use planner::{NodePlan, PlanSummary, Refusal};
 pub use profile::{ProfileAttribute, ProfileName, ProfileNameError};

@@ -434,14 +434,66 @@ fn yaml_key(s: &str) -> String {
 /// A named MIG config as the planner offers it: a name and what it asks of one GPU.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NamedConfig {
-    /// mig-parted's name, such as `all-balanced`.
+    /// mig-parted's name, such as `all-balanced`, or a custom config's.
     pub name: String,
-    /// What it asks of a GPU of the planned model.
+    /// What it asks of GPU 0 of the planned model (a custom config: of the first GPU it names).
     pub desired: DesiredMig,
+    /// A custom config's version and exact per-GPU placements; `None` for NVIDIA's built-ins.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub custom: Option<CustomInfo>,
+}
+
+/// What a custom config adds to a [`NamedConfig`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CustomInfo {
+    /// Its version (from 1; every change makes a new one).
+    pub version: u32,
+    /// What it is for.
+    pub description: String,
+    /// Its device entries, with exact placements.
+    pub devices: Vec<crate::custom::RawDevice>,
+}
+
+/// What a config asks of one GPU, placed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GpuWant {
+    /// Nothing: the config names no entry for it (custom configs only), so it is left as it is.
+    Untouched,
+    /// MIG mode off.
+    Disabled,
+    /// MIG on with exactly this layout.
+    Layout(Layout),
 }
 
 impl NamedConfig {
-    /// The layout this config gives one GPU of `model` (`None`: MIG disabled).
+    /// A custom config as the catalogue offers it, at `version`.
+    pub fn from_custom(config: &crate::custom::CustomConfig, version: u32) -> Self {
+        let desired = (0..crate::custom::MAX_GPUS)
+            .find_map(|i| match config.target(i) {
+                crate::custom::GpuTarget::Untouched => None,
+                crate::custom::GpuTarget::Disabled => Some(DesiredMig::Disabled),
+                crate::custom::GpuTarget::Layout(l) => Some(DesiredMig::Enabled(l.counts())),
+            })
+            .unwrap_or(DesiredMig::Disabled);
+        Self {
+            name: config.name().to_owned(),
+            desired,
+            custom: Some(CustomInfo {
+                version,
+                description: config.description().to_owned(),
+                devices: config.raw().devices.clone(),
+            }),
+        }
+    }
+
+    /// `builtin` or `custom`.
+    pub fn source(&self) -> &'static str {
+        if self.custom.is_some() { "custom" } else { "builtin" }
+    }
+
+    /// The layout this config gives one GPU of `model` (`None`: MIG disabled): GPU 0's for a
+    /// built-in (they give every GPU the same), the first named GPU's for a custom one. Use
+    /// [`NamedConfig::gpu_want`] where GPUs may differ.
     ///
     /// # Errors
     /// [`PlacementError`] when its instances do not place on the model.
@@ -450,6 +502,39 @@ impl NamedConfig {
             DesiredMig::Disabled => Ok(None),
             DesiredMig::Enabled(counts) => place(model, counts).map(Some),
         }
+    }
+
+    /// What the config asks of GPU `index` of `model`, placed: a built-in's counts placed as
+    /// migboard places them, a custom config's exact placements.
+    ///
+    /// # Errors
+    /// A message when the layout is not valid on `model` (a custom config made for another model,
+    /// or counts that do not place).
+    pub fn gpu_want(&self, model: GpuModel, index: u32) -> Result<GpuWant, String> {
+        let Some(custom) = &self.custom else {
+            return match self.layout(model) {
+                Ok(Some(l)) => Ok(GpuWant::Layout(l)),
+                Ok(None) => Ok(GpuWant::Disabled),
+                Err(e) => Err(format!("{} does not place on {model}: {e}", self.name)),
+            };
+        };
+        let Some(entry) = custom.devices.iter().find(|d| d.gpus.includes(index)) else {
+            return Ok(GpuWant::Untouched);
+        };
+        if !entry.mig_enabled {
+            return Ok(GpuWant::Disabled);
+        }
+        Layout::new(model, &entry.instances)
+            .map(GpuWant::Layout)
+            .map_err(|issues| {
+                let why: Vec<String> = issues.iter().map(ToString::to_string).collect();
+                format!(
+                    "custom config {} v{} is not valid on {model}: {}",
+                    self.name,
+                    custom.version,
+                    why.join("; ")
+                )
+            })
     }
 }
 
@@ -476,6 +561,7 @@ pub fn named_configs(file: &crate::parted::MigPartedConfig, model: GpuModel) -> 
             let config = NamedConfig {
                 name: name.clone(),
                 desired,
+                custom: None,
             };
             config.layout(model).ok().map(|_| config)
         })

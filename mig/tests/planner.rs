@@ -12,6 +12,7 @@ fn named(model: GpuModel) -> Vec<NamedConfig> {
             cfg.resolve(name, model, 0).ok().map(|desired| NamedConfig {
                 name: name.clone(),
                 desired,
+                custom: None,
             })
         })
         .collect()

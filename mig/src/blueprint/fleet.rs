@@ -5,7 +5,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::model::GpuModel;
-use crate::parted::{DesiredMig, MigPartedConfig};
+use crate::parted::{DesiredMig, GpuWant, MigPartedConfig};
 use crate::parted::{NamedConfig, named_configs};
 
 /// The named MIG configs each GPU model has (those of mig-parted's file that place on it).
@@ -50,13 +50,50 @@ impl Catalogue {
         self.configs(model).iter().find(|c| c.name == name)
     }
 
-    /// Names of `model`'s configs that create at least one instance of `profile`.
+    /// Names of `model`'s configs that create at least one instance of `profile` (a custom config:
+    /// on any GPU it names).
     pub fn supplying(&self, model: GpuModel, profile: &str) -> Vec<&str> {
         self.configs(model)
             .iter()
-            .filter(|c| matches!(&c.desired, DesiredMig::Enabled(counts) if counts.0.get(profile).is_some_and(|n| *n > 0)))
+            .filter(|c| match &c.custom {
+                Some(custom) => custom
+                    .devices
+                    .iter()
+                    .any(|d| d.instances.iter().any(|i| i.profile == profile)),
+                None => matches!(&c.desired, DesiredMig::Enabled(counts) if counts.0.get(profile).is_some_and(|n| *n > 0)),
+            })
             .map(|c| c.name.as_str())
             .collect()
+    }
+
+    /// This catalogue with `custom` configs added, each after its model's built-ins. A custom
+    /// config whose name a built-in of its model has is left out (creation refuses such names).
+    #[must_use]
+    pub fn with_custom(mut self, custom: impl IntoIterator<Item = (GpuModel, NamedConfig)>) -> Self {
+        for (model, config) in custom {
+            let at = match self.models.iter().position(|m| m.model == model) {
+                Some(at) => at,
+                None => {
+                    self.models.push(ModelConfigs {
+                        model,
+                        configs: Vec::new(),
+                    });
+                    self.models.len() - 1
+                }
+            };
+            let configs = &mut self.models[at].configs;
+            if !configs.iter().any(|c| c.name == config.name) {
+                configs.push(config);
+            }
+        }
+        self
+    }
+
+    /// Whether `name` is one of NVIDIA's built-in configs (on any model).
+    pub fn is_builtin(&self, name: &str) -> bool {
+        self.models
+            .iter()
+            .any(|m| m.configs.iter().any(|c| c.name == name && c.custom.is_none()))
     }
 
     /// Whether any model has a config called `name`.
@@ -164,8 +201,8 @@ impl FleetNode {
         shape: &crate::shape::NodeShape,
         config: Option<&NamedConfig>,
     ) -> Self {
-        let gpu = match config.map(|c| c.layout(shape.model)) {
-            Some(Ok(Some(layout))) => FleetGpu {
+        let gpu = |index: u32| match config.map(|c| c.gpu_want(shape.model, index)) {
+            Some(Ok(GpuWant::Layout(layout))) => FleetGpu {
                 mig: true,
                 slices: layout
                     .instances()
@@ -183,7 +220,7 @@ impl FleetNode {
             pool: pool.map(str::to_owned),
             model: Some(shape.model),
             mig_config: config.map(|c| c.name.clone()),
-            gpus: vec![gpu; shape.gpus as usize],
+            gpus: (0..shape.gpus).map(gpu).collect(),
             workloads: Vec::new(),
         }
     }
