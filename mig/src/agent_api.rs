@@ -448,6 +448,37 @@ impl InventoryGpu {
     }
 }
 
+impl crate::NamedConfig {
+    /// Whether a node's GPUs are as this config asks: a built-in by counts per profile on every
+    /// GPU, a custom config by exact placements on every GPU it names (GPUs it leaves untouched
+    /// match anything, but it must name one of them). A GPU whose MIG mode waits for a reset
+    /// matches nothing; no GPUs match nothing.
+    #[must_use]
+    pub fn matched_by(&self, model: crate::GpuModel, gpus: &[InventoryGpu]) -> bool {
+        let names_one = self.custom.is_none()
+            || gpus
+                .iter()
+                .any(|g| self.gpu_want(model, g.index) != Ok(crate::GpuWant::Untouched));
+        names_one
+            && gpus.iter().all(|g| {
+                g.pending_mig_mode.is_none()
+                    && match (&self.custom, self.gpu_want(model, g.index)) {
+                        (None, _) => g.observed() == self.desired,
+                        (Some(_), Ok(crate::GpuWant::Untouched)) => true,
+                        (Some(_), Ok(crate::GpuWant::Disabled)) => g.mig_mode == MigMode::Disabled,
+                        (Some(_), Ok(crate::GpuWant::Layout(l))) => {
+                            let mut have = g.instances.clone();
+                            have.sort();
+                            let mut want = l.to_specs();
+                            want.sort();
+                            g.mig_mode == MigMode::Enabled && have == want
+                        }
+                        (Some(_), Err(_)) => false,
+                    }
+            })
+    }
+}
+
 /// A GPU instance with processes on it, as the inventory lists it (with the memory they use; the
 /// server adds who runs there).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -110,7 +110,14 @@ impl RawCustomConfig {
     /// Every [`Issue`] found, in document order.
     pub fn validate(self, is_builtin: impl Fn(&str) -> bool) -> Result<CustomConfig, Vec<Issue>> {
         let mut issues = Vec::new();
-        if !valid_name(&self.name) {
+        if self.name == "import" {
+            issues.push(issue(
+                "config_name_invalid",
+                "/name".into(),
+                "`import` is reserved: POST /api/v1/mig-configs/import imports mig-parted files".into(),
+                "choose another name",
+            ));
+        } else if !valid_name(&self.name) {
             issues.push(issue(
                 "config_name_invalid",
                 "/name".into(),
@@ -502,5 +509,76 @@ impl RawCustomConfig {
                 })
                 .collect(),
         }
+    }
+}
+
+/// Where a config comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ConfigSource {
+    /// NVIDIA's mig-parted defaults.
+    Builtin,
+    /// Made in migboard (the database).
+    Custom,
+}
+
+/// A MIG config as `GET /api/v1/mig-configs` lists it: built-in or custom, with what migboard
+/// applies to each GPU (a built-in's counts placed as migboard places them; a custom config's
+/// exact placements).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MigConfigInfo {
+    /// Its name.
+    pub name: String,
+    /// The GPU model id.
+    pub model: String,
+    /// `builtin` or `custom`.
+    pub source: ConfigSource,
+    /// A custom config's current version.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<u32>,
+    /// What it is for.
+    #[serde(default)]
+    pub description: String,
+    /// Device entries with exact placements.
+    pub devices: Vec<RawDevice>,
+    /// When this version was made (custom), Unix ms.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_ms: Option<i64>,
+    /// Who made it (custom).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_by: Option<String>,
+}
+
+impl MigConfigInfo {
+    /// A catalogue entry of `model` as listed: a custom config's entries as stored, a built-in's
+    /// one `"all"` entry placed as migboard places it (`None` when it does not place).
+    pub fn of(model: GpuModel, config: &crate::NamedConfig) -> Option<Self> {
+        let (source, version, description, devices) = match &config.custom {
+            Some(c) => (
+                ConfigSource::Custom,
+                Some(c.version),
+                c.description.clone(),
+                c.devices.clone(),
+            ),
+            None => {
+                let layout = config.layout(model).ok()?;
+                (
+                    ConfigSource::Builtin,
+                    None,
+                    "NVIDIA mig-parted default config".to_owned(),
+                    vec![RawDevice::of(Devices::All(AllDevices::All), layout.as_ref())],
+                )
+            }
+        };
+        Some(Self {
+            name: config.name.clone(),
+            model: model.id().to_owned(),
+            source,
+            version,
+            description,
+            devices,
+            created_ms: None,
+            created_by: None,
+        })
     }
 }

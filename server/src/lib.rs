@@ -13,9 +13,11 @@
 pub mod api;
 pub mod audit;
 pub mod auth;
+pub mod catalogue;
 pub mod charts;
 pub mod cluster;
 pub mod config;
+pub mod configs;
 pub mod error;
 pub mod health;
 pub mod leader;

@@ -29,13 +29,15 @@ async fn main() -> anyhow::Result<()> {
         None => server::store::Store::open_in(&config.data_dir).await,
     }
     .context("opening the database (DATABASE_URL, or migboard.db in the data directory)")?;
-    let catalogue = std::sync::Arc::new(server::state::catalogue());
+    let catalogue = server::catalogue::SharedCatalogue::default();
+    // Custom configs first: a fleet file may name them.
+    catalogue.set_custom(&store.mig_configs().await.context("reading custom MIG configs")?);
     let mut options = server::orchestrator::Options::default();
     let mut elector = None;
     let cluster: std::sync::Arc<dyn server::cluster::Cluster> = match config.cluster {
         ClusterKind::None => std::sync::Arc::new(server::cluster::Fixed::new(
             &embedded::FleetSpec::default_fleet(),
-            &catalogue,
+            &catalogue.get(),
             "fixed fleet (no agents): the default fleet's layout as data",
         )),
         ClusterKind::Embedded => {
@@ -43,7 +45,7 @@ async fn main() -> anyhow::Result<()> {
                 Some(path) => {
                     let text = std::fs::read_to_string(path)
                         .with_context(|| format!("reading the fleet file {}", path.display()))?;
-                    embedded::FleetSpec::from_toml(&text, &path.display().to_string(), &catalogue)?
+                    embedded::FleetSpec::from_toml(&text, &path.display().to_string(), &catalogue.get())?
                 }
                 None => embedded::FleetSpec::default_fleet(),
             }
@@ -105,7 +107,7 @@ async fn main() -> anyhow::Result<()> {
 /// The Kubernetes backend and, unless turned off, this replica's leadership.
 async fn kubernetes(
     config: &Config,
-    catalogue: std::sync::Arc<mig::blueprint::Catalogue>,
+    catalogue: server::catalogue::SharedCatalogue,
 ) -> anyhow::Result<(
     std::sync::Arc<dyn server::cluster::Cluster>,
     Option<(

@@ -20,6 +20,7 @@ use mig::wire::{
 };
 
 use crate::audit::Actor;
+use crate::catalogue::SharedCatalogue;
 use crate::auth::AccountError;
 use crate::cluster::embedded::FleetSpec;
 use crate::cluster::{Cluster, Fixed, Fleet};
@@ -35,17 +36,9 @@ pub struct AppState {
     inner: Arc<ServerBackend>,
 }
 
-/// mig-parted's default configs for every model. Empty (every config name then fails validation
-/// with the list of what exists, i.e. none) only if the embedded file stops parsing, which a test
-/// forbids.
+/// mig-parted's default configs for every model ([`crate::catalogue::builtin`]).
 pub fn catalogue() -> Catalogue {
-    match mig::MigPartedConfig::default_configs() {
-        Ok(file) => Catalogue::from_parted(&file),
-        Err(e) => {
-            tracing::error!(error = %e, "the embedded mig-parted config does not parse");
-            Catalogue::default()
-        }
-    }
+    crate::catalogue::builtin()
 }
 
 impl AppState {
@@ -55,10 +48,10 @@ impl AppState {
     /// # Panics
     /// If an in-memory SQLite database cannot be opened (nothing about the host can cause that).
     pub async fn new(leptos_options: LeptosOptions) -> Self {
-        let catalogue = Arc::new(catalogue());
+        let catalogue = SharedCatalogue::default();
         let fixed = Fixed::new(
             &FleetSpec::default_fleet(),
-            &catalogue,
+            &catalogue.get(),
             "fixed fleet (no agents): the default fleet's layout as data",
         );
         let store = Store::open("sqlite::memory:")
@@ -79,10 +72,14 @@ impl AppState {
     pub async fn start(
         leptos_options: LeptosOptions,
         cluster: Arc<dyn Cluster>,
-        catalogue: Arc<Catalogue>,
+        catalogue: SharedCatalogue,
         store: Store,
         options: Options,
     ) -> Self {
+        match store.mig_configs().await {
+            Ok(custom) => catalogue.set_custom(&custom),
+            Err(e) => tracing::error!(error = %e, "cannot read the custom MIG configs; only the built-ins are offered"),
+        }
         let auth = crate::auth::AuthState::new(store.clone());
         let admin_password = std::env::var("MIGBOARD_ADMIN_PASSWORD").ok();
         match auth.accounts.ensure_admin(admin_password.as_deref()).await {
@@ -99,6 +96,7 @@ impl AppState {
         let orchestrator = Orchestrator::new(store, cluster, catalogue, options).await;
         orchestrator.spawn();
         let shares = Shares::new(orchestrator.clone());
+        let configs = crate::configs::MigConfigs::new(orchestrator.clone());
         Self {
             leptos_options,
             inner: Arc::new(ServerBackend {
@@ -106,6 +104,7 @@ impl AppState {
                 sequence: AtomicU64::new(0),
                 orchestrator,
                 shares,
+                configs,
                 auth,
             }),
         }
@@ -129,6 +128,11 @@ impl AppState {
     /// Share links.
     pub fn shares(&self) -> &Shares {
         &self.inner.shares
+    }
+
+    /// Custom MIG configs.
+    pub fn configs(&self) -> &crate::configs::MigConfigs {
+        &self.inner.configs
     }
 
     /// The fleet as last read.
@@ -176,6 +180,7 @@ struct ServerBackend {
     sequence: AtomicU64,
     orchestrator: Orchestrator,
     shares: Shares,
+    configs: crate::configs::MigConfigs,
     auth: crate::auth::AuthState,
 }
 

@@ -9,8 +9,10 @@
 //! place, so an orchestrator replaying its work after a crash never duplicates a step.
 
 mod accounts;
+mod mig_configs;
 
 pub use accounts::UserChange;
+pub use mig_configs::StoredConfig;
 
 use std::path::Path;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -59,6 +61,12 @@ pub enum StoreError {
     /// Another live replica holds this MIG slice.
     #[error("slice taken: {0}")]
     SliceTaken(String),
+    /// A custom MIG config of this name exists.
+    #[error("a MIG config named \"{0}\" already exists; change it with PUT /api/v1/mig-configs/{0}")]
+    ConfigExists(String),
+    /// No current custom MIG config has this name.
+    #[error("no custom MIG config named \"{0}\"")]
+    ConfigNotFound(String),
     /// A stored value this version cannot read (a status written by a newer version, say).
     #[error("unreadable stored value: {0}")]
     Corrupt(String),
@@ -91,6 +99,8 @@ pub struct NewDeployment {
     pub blueprint: String,
     /// An update may drain busy nodes instead of failing.
     pub drain: bool,
+    /// The custom MIG config version it applies (name, version), fixed now.
+    pub config: Option<(String, u32)>,
 }
 
 /// A stored deployment.
@@ -298,6 +308,7 @@ impl Store {
     /// [`StoreError::NameTaken`] when a live deployment has the name.
     pub async fn create_deployment(&self, new: &NewDeployment) -> Result<Deployment, StoreError> {
         let now = now_ms();
+        let mut tx = self.pool.begin().await?;
         let row = sqlx::query(
             "INSERT INTO deployments (name, mode, blueprint, status, message, created_ms, updated_ms, drain) \
              VALUES ($1, $2, $3, $4, '', $5, $6, $7) RETURNING id",
@@ -309,7 +320,7 @@ impl Store {
         .bind(now)
         .bind(now)
         .bind(i64::from(new.drain))
-        .fetch_one(&self.pool)
+        .fetch_one(&mut *tx)
         .await
         .map_err(|e| match &e {
             sqlx::Error::Database(d) if d.is_unique_violation() => {
@@ -318,6 +329,17 @@ impl Store {
             _ => StoreError::Db(e),
         })?;
         let id: i64 = row.try_get(0)?;
+        if let Some((name, version)) = &new.config {
+            sqlx::query(
+                "INSERT INTO deployment_configs (deployment_id, name, version) VALUES ($1, $2, $3)",
+            )
+            .bind(id)
+            .bind(name)
+            .bind(i64::from(*version))
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
         self.deployment(id).await?.ok_or(StoreError::NotFound(id))
     }
 

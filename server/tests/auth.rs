@@ -76,6 +76,7 @@ async fn world_with(security: &server::security::Security) -> World {
             mode: "update".into(),
             blueprint: "{}".into(),
             drain: false,
+            config: None,
         })
         .await
         .expect("deployment")
@@ -211,6 +212,14 @@ fn rest_expectations() -> BTreeMap<(&'static str, &'static str), Expect> {
         (("/layouts/validate", "post"), o),
         (("/sizing", "post"), o),
         (("/fleet", "get"), v),
+        (("/mig-configs", "get"), v),
+        (("/mig-configs", "post"), o),
+        (("/mig-configs/import", "post"), o),
+        (("/mig-configs/{name}", "get"), v),
+        (("/mig-configs/{name}", "put"), o),
+        (("/mig-configs/{name}", "delete"), o),
+        (("/mig-configs/{name}/versions", "get"), v),
+        (("/mig-configs/{name}/mig-parted", "get"), v),
         (("/blueprints/schema", "get"), v),
         (("/blueprints/validate", "post"), o),
         (("/deployments", "get"), v),
@@ -331,7 +340,8 @@ async fn authorization_matrix_over_every_route_and_server_function() {
             .replace("{share}", "1")
             .replace("{token}", &w.share_token)
             .replace("{node}", "nowhere")
-            .replace("{chart}", "memory.svg");
+            .replace("{chart}", "memory.svg")
+            .replace("{name}", "no-such-config");
         let url = format!("/api/v1{concrete}");
         let method = Method::from_bytes(method.to_ascii_uppercase().as_bytes()).expect("method");
         for who in EVERYONE {

@@ -35,7 +35,7 @@ async fn world_on(url: Option<String>) -> World {
         .with_test_writer()
         .try_init();
     let dir = tempfile::tempdir().expect("tempdir");
-    let catalogue = Arc::new(server::state::catalogue());
+    let catalogue = server::catalogue::SharedCatalogue::default();
     let cluster = Embedded::start(
         &FleetSpec::default_fleet(),
         dir.path(),
@@ -545,6 +545,16 @@ async fn bad_requests_get_clear_answers() {
     let admin = common::bearer(&w.state, "ada", mig::wire::Role::Admin).await;
     let (status, doc) = w.call("GET", "/api/v1/openapi.json", None).await;
     assert_eq!(status, StatusCode::OK);
+    // A custom config for the config paths to read.
+    let (status, body) = w
+        .call_as(
+            &admin,
+            "POST",
+            "/api/v1/mig-configs",
+            Some(r#"{"name": "probe", "model": "h100-80gb", "devices": [{"gpus": "all", "instances": [{"profile": "7g.80gb", "start": 0}]}]}"#.into()),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
     for (path, methods) in server::api::openapi::PATHS {
         for m in *methods {
             assert!(
@@ -556,7 +566,8 @@ async fn bad_requests_get_clear_answers() {
             .replace("{model}", "h100-80gb")
             .replace("{id}", &id.to_string())
             .replace("{node}", "10.0.10.11")
-            .replace("{chart}", "memory.svg");
+            .replace("{chart}", "memory.svg")
+            .replace("{name}", "probe");
         // Share paths need a live token (their own test covers them).
         if methods.contains(&"get") && !path.contains("events") && !path.contains("{token}") {
             let (status, body) = w
@@ -670,4 +681,154 @@ async fn share_links_show_a_deployment_read_only_until_revoked_or_expired() {
             .await;
         assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED, "{method}");
     }
+}
+
+/// The instances of GPU `gpu` of `node` as (profile, start), sorted.
+fn placements(node: &Value, gpu: usize) -> Vec<(String, u64)> {
+    let mut out: Vec<(String, u64)> = node["gpus"][gpu]["instances"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|i| {
+            (
+                i["profile"].as_str().unwrap_or_default().to_owned(),
+                i["start"].as_u64().unwrap_or(99),
+            )
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+/// A custom config with two layouts, at placements migboard itself would not choose, made over the
+/// API, applied by an update to one node of `h100-pool`, lands on the GPUs exactly as drawn; the
+/// deployment keeps the version it applied; the config cannot be deleted while the node runs it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_custom_config_is_applied_as_drawn_and_versioned() {
+    let w = world().await;
+    // Every rule broken is answered at its pointer.
+    let (status, body) = w
+        .call(
+            "POST",
+            "/api/v1/mig-configs",
+            Some(r#"{"name": "all-balanced", "model": "h100-80gb", "devices": [{"gpus": [0], "instances": [{"profile": "3g.40gb", "start": 2}]}]}"#.into()),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body:#}");
+    let pointers: Vec<&str> = body["issues"]
+        .as_array()
+        .expect("issues")
+        .iter()
+        .filter_map(|i| i["path"].as_str())
+        .collect();
+    assert_eq!(pointers, ["/name", "/devices/0/instances/0/start"], "{body:#}");
+
+    let mix = r#"{"name": "mix-a", "model": "h100-80gb", "description": "two layouts",
+      "devices": [
+        {"gpus": [0, 1, 2, 3], "instances": [{"profile": "3g.40gb", "start": 0}, {"profile": "1g.10gb", "start": 6}]},
+        {"gpus": [4, 5, 6, 7], "instances": [{"profile": "4g.40gb", "start": 0}, {"profile": "1g.20gb", "start": 4}, {"profile": "1g.10gb", "start": 6}]}
+      ]}"#;
+    let (status, body) = w
+        .call("POST", "/api/v1/mig-configs", Some(mix.into()))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body:#}");
+    assert_eq!(body["version"], 1);
+    assert_eq!(body["source"], "custom");
+    let (status, again) = w
+        .call("POST", "/api/v1/mig-configs", Some(mix.into()))
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{again:#}");
+    let (_, list) = w
+        .call("GET", "/api/v1/mig-configs?model=h100-80gb", None)
+        .await;
+    let sources: Vec<(&str, &str)> = list
+        .as_array()
+        .expect("list")
+        .iter()
+        .map(|c| (c["name"].as_str().unwrap_or(""), c["source"].as_str().unwrap_or("")))
+        .collect();
+    assert!(sources.contains(&("mix-a", "custom")), "{sources:?}");
+    assert!(sources.contains(&("all-balanced", "builtin")), "{sources:?}");
+
+    // The blueprint names it as it would a built-in; the update applies it GPU by GPU.
+    let update = r#"{"recipe_mode": "update", "deployment_name": "mix-rollout", "recipe_node_name": "10.0.10.11", "shared_node_pool_mig_config": "mix-a"}"#;
+    let done = w.deploy(update, "").await;
+    assert_eq!(done["deployment"]["status"], "completed", "{done:#}");
+    assert!(
+        done["deployment"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("mix-a v1")),
+        "{done:#}"
+    );
+    let id = done["deployment"]["id"].as_i64().expect("id");
+    let fleet = w.fleet().await;
+    let n = node(&fleet, "10.0.10.11");
+    for gpu in 0..4 {
+        assert_eq!(
+            placements(n, gpu),
+            [("1g.10gb".to_owned(), 6), ("3g.40gb".to_owned(), 0)],
+            "GPU {gpu}: {n:#}"
+        );
+    }
+    for gpu in 4..8 {
+        assert_eq!(
+            placements(n, gpu),
+            [
+                ("1g.10gb".to_owned(), 6),
+                ("1g.20gb".to_owned(), 4),
+                ("4g.40gb".to_owned(), 0)
+            ],
+            "GPU {gpu}: {n:#}"
+        );
+    }
+    assert_eq!(n["mig_config"], "mix-a", "the fleet names the config the node matches");
+    // The other node of the pool is untouched.
+    assert_ne!(node(&fleet, "10.0.10.12")["mig_config"], "mix-a");
+
+    // A change is a new version; the deployment keeps the one it applied.
+    let v2 = mix.replacen("\"start\": 6", "\"start\": 5", 1);
+    let (status, body) = w
+        .call("PUT", "/api/v1/mig-configs/mix-a", Some(v2))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body:#}");
+    assert_eq!(body["version"], 2);
+    assert_eq!(
+        w.state
+            .orchestrator()
+            .store()
+            .deployment_config(id)
+            .await
+            .expect("store"),
+        Some(("mix-a".to_owned(), 1))
+    );
+    let (_, versions) = w
+        .call("GET", "/api/v1/mig-configs/mix-a/versions", None)
+        .await;
+    assert_eq!(versions.as_array().map(Vec::len), Some(2), "{versions:#}");
+
+    // mig-parted export: counts, and the placements it cannot carry named in comments.
+    let (status, yaml) = w
+        .call("GET", "/api/v1/mig-configs/mix-a/mig-parted", None)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let yaml = yaml.as_str().map_or_else(|| yaml.to_string(), str::to_owned);
+    assert!(yaml.contains("version: v1"), "{yaml}");
+    assert!(yaml.contains("3g.40gb@0 1g.10gb@5"), "{yaml}");
+
+    // In use: refused, naming the node.
+    let (status, body) = w
+        .call("DELETE", "/api/v1/mig-configs/mix-a", None)
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body:#}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("node 10.0.10.11")),
+        "{body:#}"
+    );
+    // A built-in cannot be changed.
+    let (status, _) = w
+        .call("DELETE", "/api/v1/mig-configs/all-balanced", None)
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT);
 }

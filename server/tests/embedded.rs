@@ -24,7 +24,7 @@ fn one_node(config: &str) -> FleetSpec {
 async fn agents_start_apply_their_pool_config_and_keep_it_across_restarts() {
     let dir = tempfile::tempdir().expect("tempdir");
     let agent = agent_binary().expect("the agent binary is built (cargo build -p agent)");
-    let catalogue = Arc::new(server::state::catalogue());
+    let catalogue = server::catalogue::SharedCatalogue::default();
     {
         let fleet = Embedded::start(
             &one_node("all-1g.20gb"),
@@ -56,7 +56,7 @@ async fn agents_start_apply_their_pool_config_and_keep_it_across_restarts() {
         let checked = mig::blueprint::check(
             t.json,
             mig::blueprint::Context {
-                catalogue: Some(&catalogue),
+                catalogue: Some(&catalogue.get()),
                 fleet: Some(&view),
             },
         );
@@ -80,7 +80,7 @@ async fn a_missing_agent_binary_is_explained() {
         &one_node("all-1g.10gb"),
         dir.path(),
         &dir.path().join("no-such-agent"),
-        Arc::new(server::state::catalogue()),
+        server::catalogue::SharedCatalogue::default(),
     )
     .await
     .expect_err("no binary");
@@ -233,7 +233,7 @@ async fn real_agents_are_reached_by_url() {
         &spec,
         dir.path(),
         &dir.path().join("no-agent-binary-needed"),
-        Arc::new(server::state::catalogue()),
+        server::catalogue::SharedCatalogue::default(),
     )
     .await
     .expect("starts without spawning anything");
@@ -266,7 +266,7 @@ async fn real_agents_are_reached_by_url() {
         &wrong,
         dir.path(),
         dir.path(),
-        Arc::new(server::state::catalogue()),
+        server::catalogue::SharedCatalogue::default(),
     )
     .await
     .expect("starts");

@@ -75,7 +75,7 @@ async fn backend(fake: &FakeKube, options: kubernetes::Options) -> Kubernetes {
         .with_env_filter("server=info")
         .with_test_writer()
         .try_init();
-    Kubernetes::start(fake.config(), options, Arc::new(server::state::catalogue()))
+    Kubernetes::start(fake.config(), options, server::catalogue::SharedCatalogue::default())
         .await
         .expect("the backend starts against the fake API server")
 }
@@ -1017,7 +1017,7 @@ async fn a_service_becomes_a_deployment_and_service_is_monitored_and_undeploy_de
     let state = server::AppState::start(
         site,
         Arc::new(k),
-        Arc::new(server::state::catalogue()),
+        server::catalogue::SharedCatalogue::default(),
         store,
         server::orchestrator::Options {
             monitor_interval: Duration::from_millis(100),

@@ -14,6 +14,7 @@ fn new(name: &str) -> NewDeployment {
         mode: "update".to_owned(),
         blueprint: format!("{{\"recipe_mode\": \"update\", \"deployment_name\": \"{name}\"}}"),
         drain: false,
+        config: None,
     }
 }
 
@@ -54,6 +55,7 @@ on_both_backends!(concurrent_steps_and_samples_never_fail_or_collide);
 on_both_backends!(share_links_open_until_they_expire_or_are_revoked);
 on_both_backends!(the_deployments_that_touched_a_node_come_from_one_query);
 on_both_backends!(accounts_tokens_and_sessions_keep_only_hashes);
+on_both_backends!(custom_configs_keep_every_version_and_deployments_keep_theirs);
 
 async fn the_deployments_that_touched_a_node_come_from_one_query(url: String) {
     let store = Store::open(&url).await.expect("open");
@@ -617,4 +619,81 @@ async fn share_links_open_until_they_expire_or_are_revoked(url: String) {
         Err(StoreError::NotFound(999))
     ));
     assert_eq!(store.shares(d.id).await.expect("list").len(), 2);
+}
+
+async fn custom_configs_keep_every_version_and_deployments_keep_theirs(url: String) {
+    let store = Store::open(&url).await.expect("open");
+    let config = |start: u8| mig::RawCustomConfig {
+        name: "mix".into(),
+        model: "h100-80gb".into(),
+        description: "test".into(),
+        devices: vec![mig::custom::RawDevice {
+            gpus: mig::parted::Devices::List(vec![0, 1]),
+            mig_enabled: true,
+            instances: vec![mig::InstanceSpec {
+                profile: "1g.10gb".into(),
+                start,
+            }],
+        }],
+    };
+    // Changing one that does not exist, creating one twice: refused.
+    assert!(matches!(
+        store.save_mig_config(&config(0), false, "ada").await,
+        Err(StoreError::ConfigNotFound(_))
+    ));
+    let v1 = store
+        .save_mig_config(&config(0), true, "ada")
+        .await
+        .expect("v1");
+    assert_eq!(v1.version, 1);
+    assert!(matches!(
+        store.save_mig_config(&config(0), true, "ada").await,
+        Err(StoreError::ConfigExists(_))
+    ));
+    let v2 = store
+        .save_mig_config(&config(3), false, "bob")
+        .await
+        .expect("v2");
+    assert_eq!(v2.version, 2);
+    let current = store.mig_config("mix").await.expect("read").expect("current");
+    assert_eq!(current.version, 2);
+    assert_eq!(current.config.devices[0].instances[0].start, 3);
+    assert_eq!(current.created_by, "bob");
+    assert_eq!(store.mig_configs().await.expect("all"), vec![current.clone()]);
+    // A deployment records the version it applies, in the same transaction as itself.
+    let mut d = new("rollout");
+    d.config = Some(("mix".into(), 1));
+    let d = store.create_deployment(&d).await.expect("deployment");
+    assert_eq!(
+        store.deployment_config(d.id).await.expect("pinned"),
+        Some(("mix".to_owned(), 1))
+    );
+    // Deleted: no longer current, every version still readable, and a new one continues the count.
+    store.delete_mig_config("mix").await.expect("delete");
+    assert!(store.mig_config("mix").await.expect("read").is_none());
+    assert!(store.mig_configs().await.expect("all").is_empty());
+    assert!(matches!(
+        store.delete_mig_config("mix").await,
+        Err(StoreError::ConfigNotFound(_))
+    ));
+    let old = store
+        .mig_config_version("mix", 1)
+        .await
+        .expect("read")
+        .expect("v1 kept");
+    assert_eq!(old.config.devices[0].instances[0].start, 0);
+    assert!(old.deleted_ms.is_some());
+    let v3 = store
+        .save_mig_config(&config(5), true, "ada")
+        .await
+        .expect("recreated");
+    assert_eq!(v3.version, 3);
+    assert_eq!(store.mig_config_versions("mix").await.expect("versions").len(), 3);
+    // Reopened: all of it is still there.
+    drop(store);
+    let store = Store::open(&url).await.expect("reopen");
+    assert_eq!(
+        store.mig_config("mix").await.expect("read").map(|c| c.version),
+        Some(3)
+    );
 }

@@ -89,6 +89,21 @@ impl Catalogue {
         self
     }
 
+    /// The config `gpus` (a node of `model`) are on: a custom config first (exact placements say
+    /// more than counts), then a built-in, by name.
+    pub fn matching(
+        &self,
+        model: GpuModel,
+        gpus: &[crate::agent_api::InventoryGpu],
+    ) -> Option<&NamedConfig> {
+        let configs = self.configs(model);
+        configs
+            .iter()
+            .filter(|c| c.custom.is_some())
+            .chain(configs.iter().filter(|c| c.custom.is_none()))
+            .find(|c| c.matched_by(model, gpus))
+    }
+
     /// Whether `name` is one of NVIDIA's built-in configs (on any model).
     pub fn is_builtin(&self, name: &str) -> bool {
         self.models

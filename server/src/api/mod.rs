@@ -3,6 +3,7 @@
 
 mod accounts;
 mod blueprints;
+mod configs;
 mod deployments;
 mod fleet;
 mod models;
@@ -30,6 +31,14 @@ pub fn routes() -> Router<AppState> {
         .route("/layouts/validate", post(models::validate_layout))
         .route("/sizing", post(sizing::size))
         .route("/fleet", get(fleet::fleet))
+        .route("/mig-configs", get(configs::list).post(configs::create))
+        .route("/mig-configs/import", post(configs::import))
+        .route(
+            "/mig-configs/{name}",
+            get(configs::one).put(configs::update).delete(configs::delete),
+        )
+        .route("/mig-configs/{name}/versions", get(configs::versions))
+        .route("/mig-configs/{name}/mig-parted", get(configs::mig_parted))
         .route("/blueprints/schema", get(blueprints::schema))
         .route(
             "/blueprints/validate",

@@ -15,6 +15,11 @@ pub const PATHS: &[(&str, &[&str])] = &[
     ("/layouts/validate", &["post"]),
     ("/sizing", &["post"]),
     ("/fleet", &["get"]),
+    ("/mig-configs", &["get", "post"]),
+    ("/mig-configs/import", &["post"]),
+    ("/mig-configs/{name}", &["get", "put", "delete"]),
+    ("/mig-configs/{name}/versions", &["get"]),
+    ("/mig-configs/{name}/mig-parted", &["get"]),
     ("/blueprints/schema", &["get"]),
     ("/blueprints/validate", &["post"]),
     ("/deployments", &["get", "post"]),
@@ -473,6 +478,100 @@ fn build() -> Value {
         "patch",
         patch_user,
         Some(id_param("id", "user id", true)),
+    );
+    let config_schema = json!({
+        "type": "object",
+        "required": ["name", "model", "devices"],
+        "additionalProperties": false,
+        "properties": {
+            "name": { "type": "string", "pattern": "^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$", "description": "a Kubernetes label value; not a built-in config's name" },
+            "model": { "type": "string", "description": "GPU model id, e.g. h100-80gb" },
+            "description": { "type": "string" },
+            "devices": { "type": "array", "description": "the first entry naming a GPU decides it; GPUs no entry names are left as they are", "items": {
+                "type": "object", "required": ["gpus"], "additionalProperties": false,
+                "properties": {
+                    "gpus": { "oneOf": [ { "const": "all" }, { "type": "array", "items": { "type": "integer", "minimum": 0, "maximum": 15 } } ] },
+                    "mig_enabled": { "type": "boolean", "default": true },
+                    "instances": { "type": "array", "items": { "type": "object", "required": ["profile", "start"], "additionalProperties": false,
+                        "properties": { "profile": { "type": "string" }, "start": { "type": "integer", "minimum": 0, "maximum": 7 } } } }
+                } } }
+        }
+    });
+    let config_info = json!({ "type": "object", "description": "a config with `source` (builtin | custom), `version` (custom), and `devices` with exact placements", "properties": { "name": {"type": "string"}, "model": {"type": "string"}, "source": { "enum": ["builtin", "custom"] }, "version": {"type": "integer"}, "description": {"type": "string"}, "devices": {"type": "array"}, "created_ms": {"type": "integer"}, "created_by": {"type": "string"} } });
+    let model_query = json!([{ "name": "model", "in": "query", "required": false, "description": "GPU model id", "schema": { "type": "string" } }]);
+    let name_param = |p: &str| json!([{ "name": "name", "in": "path", "required": true, "description": p, "schema": { "type": "string" } }]);
+    let mut list_configs = op(
+        "MIG configs",
+        "NVIDIA's built-in configs (per model, placed as migboard places them) and the custom configs operators made, each with `source`.",
+        ("200", json_of(json!({"type": "array", "items": config_info.clone()}))),
+        &[("422", "unknown model")],
+    );
+    list_configs["parameters"] = model_query.clone();
+    add("/mig-configs", "get", list_configs, None);
+    let mut create_config = op(
+        "Create a custom MIG config",
+        "Exact placements per GPU, validated by the planner's rules. Names may not shadow a built-in.",
+        ("201", json_of(config_info.clone())),
+        &[("409", "a config of that name exists"), ("422", "invalid; `issues` lists every problem with its JSON pointer")],
+    );
+    create_config["requestBody"] = body(config_schema.clone());
+    add("/mig-configs", "post", create_config, None);
+    let mut import = op(
+        "Import a mig-parted file",
+        "Every config of the file that fits the model, placed as migboard places counts: new names are created, existing custom ones get a new version, built-in names are skipped.",
+        ("201", json_of(json!({"type": "object", "properties": { "created": {"type": "array", "items": config_info.clone()}, "skipped": {"type": "array"} }}))),
+        &[("422", "not a mig-parted v1 file, an unknown model, or invalid configs")],
+    );
+    import["requestBody"] = body(json!({ "type": "object", "required": ["model", "yaml"], "properties": { "model": {"type": "string"}, "yaml": {"type": "string"} } }));
+    add("/mig-configs/import", "post", import, None);
+    let mut one_config = op(
+        "One MIG config",
+        "A custom config's current version, or a built-in's layout on `?model=` (required for built-ins).",
+        ("200", json_of(config_info.clone())),
+        &[("404", "no such config")],
+    );
+    one_config["parameters"] = json!([name_param("config name")[0].clone(), model_query[0].clone()]);
+    add("/mig-configs/{name}", "get", one_config, None);
+    let mut put_config = op(
+        "Change a custom MIG config",
+        "Stores a new version; deployments keep the version they applied.",
+        ("200", json_of(config_info.clone())),
+        &[("404", "no such custom config"), ("409", "a built-in config"), ("422", "invalid")],
+    );
+    put_config["requestBody"] = body(config_schema);
+    add("/mig-configs/{name}", "put", put_config, Some(name_param("config name")));
+    add(
+        "/mig-configs/{name}",
+        "delete",
+        op(
+            "Delete a custom MIG config",
+            "Refused while nodes run it or unfinished deployments apply it; its versions stay readable.",
+            ("204", json!({})),
+            &[("404", "no such custom config"), ("409", "in use (the message names the nodes and deployments), or a built-in")],
+        ),
+        Some(name_param("config name")),
+    );
+    add(
+        "/mig-configs/{name}/versions",
+        "get",
+        op(
+            "Versions of a custom MIG config",
+            "Every version, newest first, with who made it and when.",
+            ("200", json_of(json!({"type": "array", "items": config_info}))),
+            &[("404", "no such config")],
+        ),
+        Some(name_param("config name")),
+    );
+    add(
+        "/mig-configs/{name}/mig-parted",
+        "get",
+        op(
+            "A MIG config as a mig-parted file",
+            "`version: v1` YAML with counts per profile (mig-parted has no placements; comments list migboard's).",
+            ("200", json!({ "application/yaml": { "schema": { "type": "string" } } })),
+            &[("404", "no such config")],
+        ),
+        Some(name_param("config name")),
     );
     let mut audit = op(
         "Audit log (admin)",

@@ -66,7 +66,9 @@ pub fn policy(method: &Method, path: &str) -> Need {
                 | ["blueprints", "validate"]
                 | ["deployments"]
                 | ["deployments", _, "undeploy" | "shares"]
-                | ["shares", _, "revoke"],
+                | ["shares", _, "revoke"]
+                | ["mig-configs"]
+                | ["mig-configs", _],
             ) => OPERATOR,
             (false, ["tokens"] | ["tokens", _, "revoke"]) => VIEWER,
             (false, _) => ADMIN,

@@ -301,7 +301,7 @@ struct SimProcess {
 pub struct Embedded {
     nodes: RwLock<Vec<Arc<AgentNode>>>,
     pools: RwLock<Vec<FleetPoolInfo>>,
-    catalogue: Arc<Catalogue>,
+    catalogue: crate::catalogue::SharedCatalogue,
     agents: AgentClient,
     dir: PathBuf,
     agent_bin: PathBuf,
@@ -357,7 +357,7 @@ impl Embedded {
         spec: &FleetSpec,
         data_dir: &Path,
         agent_bin: &Path,
-        catalogue: Arc<Catalogue>,
+        catalogue: crate::catalogue::SharedCatalogue,
     ) -> Result<Self, ClusterError> {
         let dir = data_dir.join("nodes");
         tokio::fs::create_dir_all(&dir)
@@ -455,16 +455,9 @@ impl Embedded {
         shape: &NodeShape,
         gpus: &[mig::wire::InventoryGpu],
     ) -> Option<String> {
-        let desired: Vec<mig::DesiredMig> =
-            gpus.iter().map(mig::wire::InventoryGpu::observed).collect();
-        let first = desired.first()?;
-        if desired.iter().any(|d| d != first) {
-            return None;
-        }
         self.catalogue
-            .configs(shape.model)
-            .iter()
-            .find(|c| &c.desired == first)
+            .get()
+            .matching(shape.model, gpus)
             .map(|c| c.name.clone())
     }
 }

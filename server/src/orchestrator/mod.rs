@@ -37,6 +37,7 @@ use mig::wire::{
 use tokio::sync::{Mutex, Notify, broadcast};
 
 use crate::audit::Actor;
+use crate::catalogue::SharedCatalogue;
 use crate::cluster::{Cluster, ClusterError, Fleet, Scheduling};
 use crate::leader::Leadership;
 use crate::store::{Deployment, NewDeployment, Store, StoreError, now_ms};
@@ -130,7 +131,7 @@ pub struct Orchestrator {
 struct Inner {
     store: Store,
     cluster: Arc<dyn Cluster>,
-    catalogue: Arc<Catalogue>,
+    catalogue: SharedCatalogue,
     options: Options,
     fleet: RwLock<Fleet>,
     events: broadcast::Sender<Event>,
@@ -155,7 +156,7 @@ impl Orchestrator {
     pub async fn new(
         store: Store,
         cluster: Arc<dyn Cluster>,
-        catalogue: Arc<Catalogue>,
+        catalogue: SharedCatalogue,
         options: Options,
     ) -> Self {
         let (events, _) = broadcast::channel(EVENT_BUFFER);
@@ -213,7 +214,12 @@ impl Orchestrator {
 
     /// The catalogue of named configs.
     pub fn catalogue(&self) -> Arc<Catalogue> {
-        self.inner.catalogue.clone()
+        self.inner.catalogue.get()
+    }
+
+    /// The catalogue's handle, to change its custom configs.
+    pub fn catalogues(&self) -> &SharedCatalogue {
+        &self.inner.catalogue
     }
 
     /// The fleet as last read, each busy slice marked with the replica running there.
@@ -302,10 +308,11 @@ impl Orchestrator {
         let names = self.inner.store.live_names().await?;
         let fleet = self.fleet();
         let view = fleet.view(names);
+        let catalogue = self.inner.catalogue.get();
         let checked = mig::blueprint::check(
             text,
             Context {
-                catalogue: Some(&self.inner.catalogue),
+                catalogue: Some(&catalogue),
                 fleet: Some(&view),
             },
         );
@@ -332,6 +339,20 @@ impl Orchestrator {
             .recipe_mode
             .map(|m| m.as_str().to_owned())
             .unwrap_or_default();
+        // A custom config is applied at the version it has now, whatever happens to it later.
+        let config = match &blueprint.action {
+            mig::blueprint::Action::Update(u) => u.mig_config.as_deref(),
+            mig::blueprint::Action::SharedNodePool(p) => p.mig_config.as_deref(),
+            _ => None,
+        }
+        .and_then(|name| {
+            self.inner.catalogue.get().models.iter().find_map(|m| {
+                m.configs
+                    .iter()
+                    .find(|c| c.name == name)
+                    .and_then(|c| Some((c.name.clone(), c.custom.as_ref()?.version)))
+            })
+        });
         let created = match self
             .inner
             .store
@@ -340,6 +361,7 @@ impl Orchestrator {
                 mode,
                 blueprint: text.to_owned(),
                 drain,
+                config,
             })
             .await
         {

@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use mig::agent_api::{ApplyRequest, ApplyTarget};
 use mig::blueprint::{Action, Target};
+use mig::{GpuModel, GpuWant, NamedConfig};
 use mig::wire::{DeploymentStatus, PlacementInfo, PlacementState, StepState};
 
 use super::{Failure, Orchestrator, Outcome};
@@ -15,6 +16,26 @@ use crate::store::{Deployment, Placement};
 /// The request that applies named config `config` to `gpus` (all when empty).
 fn named(config: &str, gpus: &[u32], drained: bool) -> ApplyRequest {
     ApplyRequest::new(ApplyTarget::Named(config.to_owned()), gpus, drained)
+}
+
+/// The request that gives GPU `gpu` what `config` wants of it: a built-in by name (the agent
+/// resolves and places it as migboard does), a custom config's exact placements as drawn.
+fn request_for(config: &NamedConfig, want: &GpuWant, gpu: u32, drained: bool) -> ApplyRequest {
+    match (&config.custom, want) {
+        (None, _) => named(&config.name, &[gpu], drained),
+        (Some(_), GpuWant::Layout(l)) => {
+            ApplyRequest::new(ApplyTarget::Layout(l.to_specs()), &[gpu], drained)
+        }
+        (Some(_), GpuWant::Disabled | GpuWant::Untouched) => named("all-disabled", &[gpu], drained),
+    }
+}
+
+/// How steps and messages name a config: `all-balanced`, or `inference-mix v3`.
+pub(super) fn config_label(config: &NamedConfig) -> String {
+    match &config.custom {
+        Some(c) => format!("{} v{}", config.name, c.version),
+        None => config.name.clone(),
+    }
 }
 
 impl Orchestrator {
@@ -76,11 +97,8 @@ impl Orchestrator {
         }
         match &update.mig_config {
             Some(config) => {
-                self.reconfigure(d, &nodes, config).await?;
-                Ok((
-                    DeploymentStatus::Completed,
-                    format!("{what} now on {config}"),
-                ))
+                let label = self.reconfigure(d, &nodes, config).await?;
+                Ok((DeploymentStatus::Completed, format!("{what} now on {label}")))
             }
             None => Ok((
                 DeploymentStatus::Completed,
@@ -89,17 +107,66 @@ impl Orchestrator {
         }
     }
 
-    /// Applies `config` to every GPU of `nodes`, one GPU at a time, each a step. Refuses (or, when the
-    /// deployment allows it, drains) when instances it would destroy run workloads.
+    /// Config `name` for `model` as deployment `d` applies it: the custom config version it fixed
+    /// when it was submitted (even if the config changed or was deleted since), else the
+    /// catalogue's.
+    pub(super) async fn config_for(
+        &self,
+        d: &Deployment,
+        name: &str,
+        model: GpuModel,
+    ) -> Result<NamedConfig, Failure> {
+        if let Some((pinned, version)) = self.inner.store.deployment_config(d.id).await?
+            && pinned == name
+        {
+            let stored = self
+                .inner
+                .store
+                .mig_config_version(name, version)
+                .await?
+                .ok_or_else(|| {
+                    Failure::Permanent(format!("custom MIG config {name} v{version} is not stored"))
+                })?;
+            let config = stored.config.validate(|_| false).map_err(|issues| {
+                let why: Vec<String> = issues.iter().map(|i| format!("{}: {}", i.path, i.message)).collect();
+                Failure::Permanent(format!("custom MIG config {name} v{version} no longer validates: {}", why.join("; ")))
+            })?;
+            if config.model() != model {
+                return Err(Failure::Permanent(format!(
+                    "custom MIG config {name} is for {}, not {}",
+                    config.model().spec().display_name,
+                    model.spec().display_name
+                )));
+            }
+            return Ok(NamedConfig::from_custom(&config, version));
+        }
+        self.inner
+            .catalogue
+            .get()
+            .config(model, name)
+            .cloned()
+            .ok_or_else(|| {
+                Failure::Permanent(format!(
+                    "{name} is not a MIG config of {}",
+                    model.spec().display_name
+                ))
+            })
+    }
+
+    /// Applies `config` to every GPU of `nodes` it names, one GPU at a time, each a step. Refuses
+    /// (or, when the deployment allows it, drains) when instances it would destroy run workloads.
+    /// Returns how messages name the config (`name vN` for a custom one).
     pub(super) async fn reconfigure(
         &self,
         d: &Deployment,
         nodes: &[String],
         config: &str,
-    ) -> Result<(), Failure> {
+    ) -> Result<String, Failure> {
         if self.schedules() == Scheduling::Cluster {
-            return self.reconfigure_nodes(d, nodes, config).await;
+            self.reconfigure_nodes(d, nodes, config).await?;
+            return Ok(config.to_owned());
         }
+        let mut label = config.to_owned();
         let fleet = self.refresh().await;
         let steps = self.inner.store.steps(d.id).await?;
         let known: BTreeSet<&str> = steps.iter().map(|s| s.key.as_str()).collect();
@@ -117,38 +184,30 @@ impl Orchestrator {
             let shape = mig::shape::shape(&node.shape).ok_or_else(|| {
                 Failure::Permanent(format!("node {name}: unknown shape {}", node.shape))
             })?;
-            let named = self
-                .inner
-                .catalogue
-                .config(shape.model, config)
-                .ok_or_else(|| {
-                    Failure::Permanent(format!(
-                        "{config} is not a named config of {}",
-                        shape.model.spec().display_name
-                    ))
-                })?;
-            let kept = named
-                .layout(shape.model)
-                .map_err(|e| {
-                    Failure::Permanent(format!(
-                        "{config} does not place on {}: {e}",
-                        shape.model.spec().display_name
-                    ))
-                })?
-                .map(|l| l.to_specs())
-                .unwrap_or_default();
+            let named = self.config_for(d, config, shape.model).await?;
+            label = config_label(&named);
             for gpu in &node.gpus {
+                let want = named
+                    .gpu_want(shape.model, gpu.index)
+                    .map_err(Failure::Permanent)?;
+                let kept = match &want {
+                    // A GPU the config does not name is left as it is: nothing to apply or check.
+                    GpuWant::Untouched => continue,
+                    GpuWant::Disabled => Vec::new(),
+                    GpuWant::Layout(l) => l.to_specs(),
+                };
                 let key = format!("reconfigure/{name}/{}", gpu.index);
                 if !known.contains(key.as_str()) {
                     self.step(
                         d.id,
                         &key,
                         StepState::Pending,
-                        &format!("{config} on {name} GPU {}", gpu.index),
+                        &format!("{label} on {name} GPU {}", gpu.index),
                     )
                     .await?;
                 }
-                work.push((name.clone(), gpu.index, key));
+                let request = request_for(&named, &want, gpu.index, d.drain);
+                work.push((name.clone(), gpu.index, key, request));
                 for b in &gpu.busy {
                     if !kept
                         .iter()
@@ -177,7 +236,7 @@ impl Orchestrator {
             let listed: Vec<&str> = conflicts.iter().map(|c| c.3.as_str()).collect();
             if !d.drain {
                 let message = format!(
-                    "not idle: {config} would destroy MIG instances in use: {}. Undeploy those workloads, or deploy this update again with drain (POST /api/v1/deployments?drain=true) to move them",
+                    "not idle: {label} would destroy MIG instances in use: {}. Undeploy those workloads, or deploy this update again with drain (POST /api/v1/deployments?drain=true) to move them",
                     listed.join("; ")
                 );
                 self.step(d.id, "busy-check", StepState::Failed, &message)
@@ -230,21 +289,21 @@ impl Orchestrator {
             )
             .await?;
         }
-        for (node, gpu, key) in work {
+        for (node, gpu, key, request) in work {
             if done.contains(&key) {
                 continue;
             }
             let what = (
-                format!("applying {config} to {node} GPU {gpu}"),
-                format!("{node} GPU {gpu} on {config}"),
+                format!("applying {label} to {node} GPU {gpu}"),
+                format!("{node} GPU {gpu} on {label}"),
             );
-            self.apply_step(d.id, &key, &node, &named(config, &[gpu], d.drain), what)
-                .await?;
+            self.apply_step(d.id, &key, &node, &request, what).await?;
         }
         for node in nodes {
             self.inner.store.set_desired(node, config).await?;
         }
-        self.reschedule(d.id).await
+        self.reschedule(d.id).await?;
+        Ok(label)
     }
 
     /// Step `key` of deployment `id`: applies `request` to `node`, recorded as running (`what.0`)

@@ -80,10 +80,11 @@ impl Orchestrator {
     }
 
     pub(super) fn parse(&self, d: &Deployment) -> Result<Blueprint, Failure> {
+        let catalogue = self.inner.catalogue.get();
         let checked = mig::blueprint::check(
             &d.blueprint,
             Context {
-                catalogue: Some(&self.inner.catalogue),
+                catalogue: Some(&catalogue),
                 fleet: None,
             },
         );

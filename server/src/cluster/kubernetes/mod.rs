@@ -125,7 +125,7 @@ pub struct Kubernetes {
     options: Options,
     nodes: Store<KubeNode>,
     pods: Store<Pod>,
-    catalogue: Arc<Catalogue>,
+    catalogue: crate::catalogue::SharedCatalogue,
     agents: AgentClient,
     watches: Vec<tokio::task::JoinHandle<()>>,
 }
@@ -200,7 +200,7 @@ impl Kubernetes {
     pub async fn start(
         config: kube::Config,
         options: Options,
-        catalogue: Arc<Catalogue>,
+        catalogue: crate::catalogue::SharedCatalogue,
     ) -> Result<Self, ClusterError> {
         let start = |m: String| ClusterError::Start(format!("kubernetes: {m}"));
         let client = kube::Client::try_from(config.clone())
@@ -538,7 +538,8 @@ impl Kubernetes {
                     "its {GPU_PRODUCT} label is missing or names no MIG-capable GPU (is GPU Feature Discovery running?)"
                 ),
             })?;
-        let Some(named) = self.catalogue.config(model, config) else {
+        let catalogue = self.catalogue.get();
+        let Some(named) = catalogue.config(model, config) else {
             return Err(ClusterError::Refused {
                 node: node.to_owned(),
                 message: format!(
@@ -1029,7 +1030,7 @@ impl Cluster for Kubernetes {
                 &self.nodes.state(),
                 &self.pods.state(),
                 &self.options.pool_label,
-                &self.catalogue,
+                &self.catalogue.get(),
             )
         })
     }
