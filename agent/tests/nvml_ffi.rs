@@ -159,3 +159,126 @@ fn busy_instances_and_faults_through_nvml() {
     assert_eq!(code, 1);
     assert!(err.contains("NVML error 999"), "{err}");
 }
+
+/// A request to a local agent over plain HTTP/1.1 (the test needs no HTTP client crate): (status,
+/// body).
+fn http(port: u16, method: &str, path: &str, body: &str) -> Option<(u16, String)> {
+    use std::io::{Read as _, Write as _};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    s.set_read_timeout(Some(std::time::Duration::from_secs(30)))
+        .ok()?;
+    write!(
+        s,
+        "{method} {path} HTTP/1.1\r\nHost: agent\r\nAuthorization: Bearer ffi-test-agent-token\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .ok()?;
+    let mut text = String::new();
+    s.read_to_string(&mut text).ok()?;
+    let status = text.split(' ').nth(1)?.parse().ok()?;
+    let body = text.split_once("\r\n\r\n")?.1.to_owned();
+    Some((status, body))
+}
+
+/// Applies `request` and waits for its operation to end.
+fn apply_and_wait(port: u16, request: &mig::agent_api::ApplyRequest) -> mig::agent_api::Operation {
+    use mig::agent_api::{Accepted, Operation, OperationStatus};
+    let (status, body) = http(
+        port,
+        "POST",
+        "/v1/apply",
+        &serde_json::to_string(request).expect("json"),
+    )
+    .expect("the agent answers");
+    assert_eq!(status, 202, "{body}");
+    let accepted: Accepted = serde_json::from_str(&body).expect("Accepted");
+    for _ in 0..300 {
+        let (_, body) = http(port, "GET", &accepted.href, "").expect("operation");
+        let op: Operation = serde_json::from_str(&body).expect("Operation");
+        if op.status != OperationStatus::Running {
+            return op;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    panic!("operation {} did not end", accepted.operation)
+}
+
+/// A custom config as the server sends it (per-GPU exact placements), through the agent's HTTP API,
+/// its NVML driver and the FFI into nvml-sim: each GPU ends with exactly its placements, the GPUs
+/// the request does not name are untouched, and applying it again makes no mutating NVML call.
+#[test]
+fn a_per_gpu_custom_config_is_applied_exactly_through_nvml_and_reapplying_changes_nothing() {
+    use mig::InstanceSpec;
+    use mig::agent_api::{ApplyRequest, ApplyTarget, GpuResult, Inventory, OperationStatus, Outcome};
+    let (_dir, lib) = library();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port")
+        .port();
+    struct Kill(std::process::Child);
+    impl Drop for Kill {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let _agent = Kill(
+        std::process::Command::new(env!("CARGO_BIN_EXE_migboard-agent"))
+        .arg("--nvml-lib")
+        .arg(&lib)
+        .args(["serve", "--addr", &format!("127.0.0.1:{port}")])
+        .env("NVML_SIM_GPUS", "h100x4")
+        .env("NVML_SIM_RESET_IMMEDIATELY", "1")
+        .env("NVML_SIM_INITIAL", "all-balanced")
+        .env("MIGBOARD_AGENT_TOKEN", "ffi-test-agent-token")
+        .env_remove("MIGBOARD_AGENT_SIMULATE")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("the agent starts"),
+    );
+    let up = (0..200).any(|_| {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        http(port, "GET", "/healthz", "").is_some_and(|(s, _)| s == 200)
+    });
+    assert!(up, "the agent did not answer /healthz");
+
+    let spec = |profile: &str, start: u8| InstanceSpec {
+        profile: profile.into(),
+        start,
+    };
+    // GPUs 0 and 1: two different layouts at starts migboard's own placement would not pick.
+    let gpu0 = vec![spec("3g.40gb", 0), spec("1g.10gb", 6)];
+    let gpu1 = vec![spec("4g.40gb", 0), spec("1g.20gb", 4), spec("1g.10gb", 6)];
+    let request = ApplyRequest::new(
+        ApplyTarget::PerGpu([(0, gpu0.clone()), (1, gpu1.clone())].into()),
+        &[],
+        false,
+    );
+    let op = apply_and_wait(port, &request);
+    assert_eq!(op.status, OperationStatus::Succeeded, "{op:?}");
+    assert_eq!(op.config, "explicit per-GPU layout");
+    let (_, body) = http(port, "GET", "/v1/inventory", "").expect("inventory");
+    let inventory: Inventory = serde_json::from_str(&body).expect("Inventory");
+    let sorted = |mut v: Vec<InstanceSpec>| {
+        v.sort();
+        v
+    };
+    assert_eq!(sorted(inventory.gpus[0].instances.clone()), sorted(gpu0));
+    assert_eq!(sorted(inventory.gpus[1].instances.clone()), sorted(gpu1));
+    // GPUs 2 and 3 are not named: still all-balanced (4 instances).
+    assert_eq!(inventory.gpus[2].instances.len(), 4, "{body}");
+    assert_eq!(inventory.gpus[3].instances.len(), 4, "{body}");
+
+    // Again: every GPU already has it; not one mutating NVML call.
+    let again = apply_and_wait(port, &request);
+    assert_eq!(again.status, OperationStatus::Succeeded);
+    assert_eq!(again.gpus.len(), 2);
+    for g in &again.gpus {
+        let GpuResult::Done(report) = g else {
+            panic!("{g:?}")
+        };
+        assert_eq!(report.outcome, Outcome::AlreadyApplied, "{report:?}");
+        assert_eq!(report.mutating_calls, 0, "{report:?}");
+    }
+}
