@@ -173,6 +173,9 @@ struct Intent {
     config: String,
     work: Vec<(u32, crate::apply::Target)>,
     drained: bool,
+    /// GPUs waiting for a reset may be reset (journals written before this field read as false).
+    #[serde(default)]
+    reset: bool,
 }
 
 fn write_journal(path: &std::path::Path, intent: &Intent) -> std::io::Result<()> {
@@ -202,13 +205,37 @@ fn run_intent(
                 op.progress.push(done);
             }
         };
-        match apply_gpu_with_progress(driver, *gpu, desired, intent.drained, &mut progress) {
+        let applied = apply_gpu_with_progress(driver, *gpu, desired, intent.drained, &mut progress)
+            .map_err(|e| e.to_string())
+            .and_then(|report| {
+                if report.outcome != crate::apply::Outcome::ResetRequired || !intent.reset {
+                    return Ok(report);
+                }
+                // Asked to: reset the GPU (the driver refuses while processes run), then finish.
+                driver
+                    .reset_gpu(*gpu)
+                    .map_err(|e| format!("GPU {gpu}: the MIG mode change needs a reset, and resetting failed: {e}"))?;
+                tracing::info!(gpu, "GPU reset so its MIG mode change takes effect");
+                let mut rest =
+                    apply_gpu_with_progress(driver, *gpu, desired, intent.drained, &mut progress)
+                        .map_err(|e| e.to_string())?;
+                rest.mutating_calls += report.mutating_calls + 1;
+                let mut steps: Vec<mig::Step> =
+                    report.steps.into_iter().filter(mig::Step::needs_reset).collect();
+                steps.extend(rest.steps);
+                rest.steps = steps;
+                if rest.outcome == crate::apply::Outcome::AlreadyApplied {
+                    rest.outcome = crate::apply::Outcome::Applied;
+                }
+                Ok(rest)
+            });
+        match applied {
             Ok(report) => results.push(GpuResult::Done(report)),
             Err(e) => {
                 failed = true;
                 results.push(GpuResult::Failed {
                     gpu: *gpu,
-                    error: e.to_string(),
+                    error: e,
                 });
             }
         }
@@ -501,6 +528,7 @@ async fn apply(
         config: config_name.clone(),
         work,
         drained: request.drained,
+        reset: request.reset,
     };
     if let Some(path) = &state.journal
         && let Err(e) = write_journal(path, &intent)

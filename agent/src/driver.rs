@@ -187,6 +187,17 @@ pub trait GpuDriver: Send + Sync {
     /// [`DriverError`].
     fn processes(&self, gpu: u32, gi: u32) -> Result<Vec<ProcessInfo>, DriverError>;
 
+    /// Resets GPU `gpu`, so a pending MIG mode change takes effect. Refused while processes run on
+    /// it. Drivers that cannot reset say so (the default), with what to run instead.
+    ///
+    /// # Errors
+    /// [`DriverError::InUse`] with processes on it; [`DriverError::NotSupported`].
+    fn reset_gpu(&self, gpu: u32) -> Result<(), DriverError> {
+        Err(DriverError::NotSupported(format!(
+            "this driver cannot reset GPUs: run `nvidia-smi --gpu-reset -i {gpu}` on the node when it is idle, or reboot it"
+        )))
+    }
+
     /// Simulated GPUs only: runs a simulated workload (process `pid` using `memory_mib`) on the
     /// instance that starts at memory slice `start`, as a scheduled pod would.
     ///

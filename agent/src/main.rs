@@ -41,6 +41,10 @@ struct Args {
     )]
     sim_latency_ms: u64,
     /// The NVML library to load (default: `libnvidia-ml.so.1` from the library path).
+    /// With `--simulate`: MIG mode changes take effect at once, as if each GPU were reset right
+    /// after (real GPUs, and the simulator by default, keep them pending until a reset).
+    #[arg(long, global = true, env = "MIGBOARD_AGENT_SIM_RESET_IMMEDIATELY")]
+    sim_reset_immediately: bool,
     #[arg(long, global = true, env = "MIGBOARD_NVML_LIB")]
     nvml_lib: Option<PathBuf>,
     #[command(subcommand)]
@@ -123,7 +127,7 @@ fn driver(args: &Args) -> anyhow::Result<Box<dyn GpuDriver>> {
                 model,
                 count,
                 SimOptions {
-                    reset_immediately: true,
+                    reset_immediately: args.sim_reset_immediately,
                 },
             )
             .with_latency(std::time::Duration::from_millis(args.sim_latency_ms));

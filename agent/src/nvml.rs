@@ -396,6 +396,27 @@ impl GpuDriver for NvmlDriver {
         Ok(out)
     }
 
+    /// NVML has no public reset call: `nvidia-smi --gpu-reset` (which refuses while processes
+    /// run, or while other GPUs share its NVLink fabric without being reset too) does it.
+    fn reset_gpu(&self, gpu: u32) -> Result<(), DriverError> {
+        let out = std::process::Command::new("nvidia-smi")
+            .args(["--gpu-reset", "-i", &gpu.to_string()])
+            .output()
+            .map_err(|e| {
+                DriverError::NotSupported(format!(
+                    "GPU {gpu}: cannot run nvidia-smi to reset it ({e}); reset it by hand or reboot the node"
+                ))
+            })?;
+        if out.status.success() {
+            return Ok(());
+        }
+        let why = String::from_utf8_lossy(&out.stdout).trim().to_owned()
+            + String::from_utf8_lossy(&out.stderr).trim();
+        Err(DriverError::InUse(format!(
+            "GPU {gpu}: nvidia-smi --gpu-reset refused: {why}"
+        )))
+    }
+
     fn processes(&self, gpu: u32, gi: u32) -> Result<Vec<ProcessInfo>, DriverError> {
         let device = self.handle(gpu)?;
         let f = sym!(self, nvmlDeviceGetComputeRunningProcesses_v3);

@@ -673,6 +673,27 @@ impl GpuDriver for SimDriver {
         })
     }
 
+    fn reset_gpu(&self, gpu: u32) -> Result<(), DriverError> {
+        self.mutate(gpu, "reset the GPU", |g| {
+            let busy: Vec<u32> = g
+                .instances
+                .iter()
+                .flat_map(|i| i.processes.iter().map(|p| p.pid))
+                .collect();
+            if !busy.is_empty() {
+                return Err(DriverError::InUse(format!(
+                    "GPU {gpu}: processes {busy:?} run on it; a reset would kill them"
+                )));
+            }
+            // A reset applies the pending mode; MIG instances do not survive it.
+            if g.mode.pending != g.mode.current {
+                g.instances.clear();
+            }
+            g.mode.current = g.mode.pending;
+            Ok(())
+        })
+    }
+
     fn processes(&self, gpu: u32, gi: u32) -> Result<Vec<ProcessInfo>, DriverError> {
         self.read(gpu, |g| {
             g.instances

@@ -30,7 +30,21 @@ fn dry_run_prints_the_plan_per_gpu() {
 
 #[test]
 fn apply_and_inventory_on_simulated_gpus() {
+    // Simulated GPUs keep a MIG mode change pending until a reset, as real ones do.
     let (code, out, err) = agent(&["--simulate", "a100x1", "apply", "-c", "all-1g.5gb"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("GPU 0: all-1g.5gb waiting for a GPU reset (not done by the agent) (8 step(s), 1 driver call(s))"),
+        "{out}"
+    );
+    let (code, out, err) = agent(&[
+        "--simulate",
+        "a100x1",
+        "--sim-reset-immediately",
+        "apply",
+        "-c",
+        "all-1g.5gb",
+    ]);
     assert_eq!(code, 0, "{err}");
     // MIG on (1 call), then 7 × (GPU instance + compute instance).
     assert!(
@@ -69,6 +83,7 @@ fn a_sim_state_file_keeps_the_simulated_gpus_across_runs() {
     let apply = [
         "--simulate",
         "h100x2",
+        "--sim-reset-immediately",
         "--sim-state",
         state,
         "apply",

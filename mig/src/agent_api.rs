@@ -38,6 +38,9 @@ pub struct ApplyRequest {
     pub gpus: Vec<u32>,
     /// The caller drained the node: skip the busy check (the driver still refuses busy instances).
     pub drained: bool,
+    /// A GPU whose MIG mode change waits for a reset may be reset now (refused while processes
+    /// run on it); without it the apply ends with [`Outcome::ResetRequired`].
+    pub reset: bool,
 }
 
 impl ApplyRequest {
@@ -49,7 +52,15 @@ impl ApplyRequest {
             file: None,
             gpus: gpus.to_vec(),
             drained,
+            reset: false,
         }
+    }
+
+    /// The same request, allowing (or not) GPU resets.
+    #[must_use]
+    pub fn with_reset(mut self, reset: bool) -> Self {
+        self.reset = reset;
+        self
     }
 }
 
@@ -92,6 +103,8 @@ struct RawApplyRequest {
     gpus: Vec<u32>,
     #[serde(default)]
     drained: bool,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    reset: bool,
 }
 
 impl TryFrom<RawApplyRequest> for ApplyRequest {
@@ -111,6 +124,7 @@ impl TryFrom<RawApplyRequest> for ApplyRequest {
             file: raw.file,
             gpus: raw.gpus,
             drained: raw.drained,
+            reset: raw.reset,
         })
     }
 }
@@ -121,6 +135,7 @@ impl From<ApplyRequest> for RawApplyRequest {
             file: r.file,
             gpus: r.gpus,
             drained: r.drained,
+            reset: r.reset,
             ..Self::default()
         };
         match r.target {

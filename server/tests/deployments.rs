@@ -832,3 +832,67 @@ async fn a_custom_config_is_applied_as_drawn_and_versioned() {
         .await;
     assert_eq!(status, StatusCode::CONFLICT);
 }
+
+/// A MIG mode change waits for a GPU reset, and migboard says so instead of calling it done: the
+/// step and the deployment read "waiting for GPU reset", the fleet shows the pending mode; with
+/// drain, migboard resets the idle GPUs itself and both deployments finish.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_gpu_waiting_for_a_reset_is_not_reported_done() {
+    let w = world().await;
+    let off = |name: &str| {
+        format!(
+            r#"{{"recipe_mode": "update", "deployment_name": "{name}", "recipe_node_name": "10.0.10.12", "shared_node_pool_mig_config": "all-disabled"}}"#
+        )
+    };
+    let (status, body) = w
+        .call("POST", "/api/v1/deployments", Some(off("mig-off")))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body:#}");
+    let id = body["id"].as_i64().expect("id");
+    let mut detail = Value::Null;
+    for _ in 0..300 {
+        detail = w
+            .call("GET", &format!("/api/v1/deployments/{id}"), None)
+            .await
+            .1;
+        if detail["deployment"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("waiting for GPU reset"))
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(detail["deployment"]["status"], "active", "{detail:#}");
+    let message = detail["deployment"]["message"].as_str().unwrap_or_default();
+    assert!(
+        message.starts_with("waiting for GPU reset on 10.0.10.12 GPU 0"),
+        "{detail:#}"
+    );
+    assert!(message.contains("Drain busy nodes"), "{message}");
+    let gpu0 = step(&detail, "reconfigure/10.0.10.12/0");
+    assert_eq!(gpu0["state"], "running", "{detail:#}");
+    assert!(
+        gpu0["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("waiting for GPU reset")),
+        "{gpu0:#}"
+    );
+    let fleet = w.fleet().await;
+    let n = node(&fleet, "10.0.10.12");
+    assert_eq!(n["gpus"][0]["mig_mode"], "enabled", "{n:#}");
+    assert_eq!(n["gpus"][0]["pending_mig_mode"], "disabled", "{n:#}");
+
+    // With drain, migboard may reset the (idle) GPUs: the change completes, and the first
+    // deployment, tried again, finds its work done.
+    let done = w.deploy(&off("mig-off-drained"), "?drain=true").await;
+    assert_eq!(done["deployment"]["status"], "completed", "{done:#}");
+    let first = w.settle(id).await;
+    assert_eq!(first["deployment"]["status"], "completed", "{first:#}");
+    let fleet = w.fleet().await;
+    let n = node(&fleet, "10.0.10.12");
+    for g in n["gpus"].as_array().expect("gpus") {
+        assert_eq!(g["mig_mode"], "disabled", "{n:#}");
+        assert!(g["pending_mig_mode"].is_null(), "{n:#}");
+    }
+}

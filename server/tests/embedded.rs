@@ -1,8 +1,6 @@
 //! The embedded fleet for real: `migboard-agent` processes on simulated GPUs, reached over loopback
 //! HTTP. Needs the agent binary (`cargo build -p agent`; `make test` builds it first).
 
-use std::sync::Arc;
-
 use server::cluster::Cluster;
 use server::cluster::embedded::{Embedded, FleetSpec, PoolSpec, agent_binary};
 
@@ -243,10 +241,31 @@ async fn real_agents_are_reached_by_url() {
     // The pool's config (all-7g.80gb) is not forced onto a real node: it stays as it was (MIG off);
     // an apply through the cluster changes it.
     assert_eq!(f.nodes[0].mig_config.as_deref(), Some("all-disabled"));
-    fleet
+    // Turning MIG on needs a GPU reset: without leave to reset, the apply goes as far as it can
+    // and says which GPUs wait, and the node matches no config meanwhile.
+    let waiting = fleet
         .apply("gpu-07", &common::named("all-1g.10gb", false))
         .await
+        .expect("applied as far as it goes");
+    assert_eq!(waiting.reset_pending, vec![0, 1]);
+    let f = fleet.fleet().await;
+    assert!(
+        f.nodes[0]
+            .gpus
+            .iter()
+            .all(|g| g.pending_mig_mode == Some(mig::MigMode::Enabled)),
+        "{f:?}"
+    );
+    assert_eq!(f.nodes[0].mig_config, None);
+    // With leave to reset the idle GPUs, the agent resets them and finishes.
+    let done = fleet
+        .apply(
+            "gpu-07",
+            &common::named("all-1g.10gb", false).with_reset(true),
+        )
+        .await
         .expect("applied through the real agent");
+    assert_eq!(done.reset_pending, Vec::<u32>::new());
     assert_eq!(
         fleet.fleet().await.nodes[0].mig_config.as_deref(),
         Some("all-1g.10gb")

@@ -402,7 +402,9 @@ impl Embedded {
                         .agents
                         .apply(
                             &agent.endpoint(),
-                            &ApplyRequest::new(ApplyTarget::Named(config.clone()), &[], false),
+                            // A new node runs nothing: a MIG mode change may reset its GPUs.
+                            &ApplyRequest::new(ApplyTarget::Named(config.clone()), &[], false)
+                                .with_reset(true),
                         )
                         .await
                         .map_err(|e| ClusterError::Start(e.to_string()))?;
@@ -585,13 +587,13 @@ impl Cluster for Embedded {
         &'a self,
         node: &'a str,
         request: &'a ApplyRequest,
-    ) -> BoxFuture<'a, Result<(), ClusterError>> {
+    ) -> BoxFuture<'a, Result<super::Applied, ClusterError>> {
         Box::pin(async move {
             let agent = self.node(node)?;
-            self.agents
-                .apply(&agent.endpoint(), request)
-                .await
-                .map(|_| ())
+            let op = self.agents.apply(&agent.endpoint(), request).await?;
+            Ok(super::Applied {
+                reset_pending: op.reset_required(),
+            })
         })
     }
 

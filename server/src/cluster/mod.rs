@@ -120,6 +120,14 @@ fn unsupported<'a, T: Send + 'a>(what: String) -> BoxFuture<'a, Result<T, Cluste
     Box::pin(async move { Err(ClusterError::Unsupported(what)) })
 }
 
+/// What an apply did, beyond succeeding.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Applied {
+    /// GPUs whose MIG mode change is requested but waits for a GPU reset (nothing else of the
+    /// change could be made on them yet).
+    pub reset_pending: Vec<u32>,
+}
+
 /// A source of fleet state.
 pub trait Cluster: Send + Sync + std::fmt::Debug + 'static {
     /// One line for the status card: what this backend is.
@@ -129,11 +137,13 @@ pub trait Cluster: Send + Sync + std::fmt::Debug + 'static {
     /// Applies `request` (a config, or explicit layouts) to its GPUs of `node` (all when it names
     /// none) and waits until it is done. Without `drained`, refuses with [`ClusterError::InUse`] when
     /// instances it would destroy run workloads. Applying what a GPU has already changes nothing.
+    /// Returns the GPUs whose MIG mode change waits for a reset (the request did not allow one,
+    /// or the driver cannot reset): applied as far as it goes, not done.
     fn apply<'a>(
         &'a self,
         node: &'a str,
         request: &'a ApplyRequest,
-    ) -> BoxFuture<'a, Result<(), ClusterError>>;
+    ) -> BoxFuture<'a, Result<Applied, ClusterError>>;
     /// Runs a (simulated) workload on a MIG instance of `node`; starting one that runs is a no-op.
     fn start_workload<'a>(
         &'a self,
@@ -263,7 +273,7 @@ impl Cluster for Fixed {
         &'a self,
         _: &'a str,
         _: &'a ApplyRequest,
-    ) -> BoxFuture<'a, Result<(), ClusterError>> {
+    ) -> BoxFuture<'a, Result<Applied, ClusterError>> {
         Box::pin(async { Err(ClusterError::Unsupported(FIXED.into())) })
     }
 

@@ -99,6 +99,9 @@ enum Failure {
     Transient(String),
     /// Will not pass: the deployment fails with this message.
     Permanent(String),
+    /// Waits on something outside migboard (a GPU reset): the deployment stays active with this
+    /// message and is tried again later.
+    Waiting(String),
 }
 
 impl From<StoreError> for Failure {

@@ -30,6 +30,13 @@ fn request_for(config: &NamedConfig, want: &GpuWant, gpu: u32, drained: bool) ->
     }
 }
 
+/// Whether deployment `d` may reset GPUs whose MIG mode change waits for one: when it drains
+/// busy nodes (its operator agreed to stop what runs), or creates a pool (new nodes run nothing).
+/// The agent still refuses to reset a GPU with processes on it.
+fn may_reset(d: &Deployment) -> bool {
+    d.drain || d.mode == "shared_node_pool"
+}
+
 /// How steps and messages name a config: `all-balanced`, or `inference-mix v3`.
 pub(super) fn config_label(config: &NamedConfig) -> String {
     match &config.custom {
@@ -206,7 +213,8 @@ impl Orchestrator {
                     )
                     .await?;
                 }
-                let request = request_for(&named, &want, gpu.index, d.drain);
+                let request =
+                    request_for(&named, &want, gpu.index, d.drain).with_reset(may_reset(d));
                 work.push((name.clone(), gpu.index, key, request));
                 for b in &gpu.busy {
                     if !kept
@@ -317,12 +325,30 @@ impl Orchestrator {
         what: (String, String),
     ) -> Result<(), Failure> {
         self.step(id, key, StepState::Running, &what.0).await?;
-        if let Err(e) = self.inner.cluster.apply(node, request).await {
-            let f = Failure::from(e);
-            if let Failure::Permanent(m) = &f {
-                self.step(id, key, StepState::Failed, m).await?;
+        let applied = match self.inner.cluster.apply(node, request).await {
+            Ok(a) => a,
+            Err(e) => {
+                let f = Failure::from(e);
+                if let Failure::Permanent(m) = &f {
+                    self.step(id, key, StepState::Failed, m).await?;
+                }
+                return Err(f);
             }
-            return Err(f);
+        };
+        if !applied.reset_pending.is_empty() {
+            let gpus: Vec<String> = applied.reset_pending.iter().map(ToString::to_string).collect();
+            let how = if request.reset {
+                "migboard could not reset it: reset it by hand when idle (nvidia-smi --gpu-reset -i N) or reboot the node"
+            } else {
+                "reset it when idle (nvidia-smi --gpu-reset -i N) or reboot the node, or deploy this update again with \"Drain busy nodes\" so migboard drains and resets it"
+            };
+            let message = format!(
+                "waiting for GPU reset on {node} GPU {}: its MIG mode change takes effect at the reset; {how}",
+                gpus.join(", ")
+            );
+            self.step(id, key, StepState::Running, &message).await?;
+            self.refresh().await;
+            return Err(Failure::Waiting(message));
         }
         self.step(id, key, StepState::Done, &what.1).await?;
         self.refresh().await;
@@ -353,8 +379,8 @@ impl Orchestrator {
                 format!("applying {config} to {node}{how}"),
                 format!("{node} on {config}"),
             );
-            self.apply_step(d.id, &key, node, &named(config, &[], d.drain), what)
-                .await?;
+            let request = named(config, &[], d.drain).with_reset(may_reset(d));
+            self.apply_step(d.id, &key, node, &request, what).await?;
             self.inner.store.set_desired(node, config).await?;
         }
         Ok(())

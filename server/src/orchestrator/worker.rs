@@ -60,6 +60,16 @@ impl Orchestrator {
         let (status, message) = match outcome {
             Ok(done) => done,
             Err(Failure::Permanent(m)) => (DeploymentStatus::Failed, m),
+            Err(Failure::Waiting(m)) => {
+                tracing::info!(id = d.id, waiting = %m, "deployment waits");
+                let _ = self
+                    .inner
+                    .store
+                    .set_status(d.id, d.status.max_active(), &m)
+                    .await;
+                let _ = self.announce(d.id).await;
+                return false;
+            }
             Err(Failure::Transient(m)) => {
                 tracing::warn!(id = d.id, error = %m, "deployment step failed; will retry");
                 let _ = self

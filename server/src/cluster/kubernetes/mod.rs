@@ -526,7 +526,7 @@ impl Kubernetes {
         node: &str,
         config: &str,
         drained: bool,
-    ) -> Result<(), ClusterError> {
+    ) -> Result<super::Applied, ClusterError> {
         let current = self.get_node(node).await?;
         let model = current
             .labels()
@@ -552,7 +552,7 @@ impl Kubernetes {
         if self.already_applied(node, config, &current, named).await {
             // A drain interrupted before may have left it cordoned by migboard.
             self.uncordon(node).await;
-            return Ok(());
+            return Ok(super::Applied::default());
         }
         let pods = self.gpu_pods(node).await?;
         if !pods.is_empty() {
@@ -565,8 +565,11 @@ impl Kubernetes {
             self.drain(&current, pods).await?;
         }
         let result = match self.options.apply_mode {
-            ApplyMode::Agent => self.apply_with_agent(node, config, &current).await,
-            ApplyMode::MigManager => self.apply_with_mig_manager(node, config).await,
+            ApplyMode::Agent => self.apply_with_agent(node, named, &current).await,
+            ApplyMode::MigManager => self
+                .apply_with_mig_manager(node, config)
+                .await
+                .map(|()| super::Applied::default()),
         };
         self.uncordon(node).await;
         result
@@ -602,10 +605,11 @@ impl Kubernetes {
         let Ok(gpus) = self.agents.inventory(&endpoint).await else {
             return false;
         };
-        let matches = !gpus.is_empty()
-            && gpus
-                .iter()
-                .all(|g| g.pending_mig_mode.is_none() && g.observed() == named.desired);
+        let model = current
+            .labels()
+            .get(GPU_PRODUCT)
+            .and_then(|p| mig::GpuModel::from_product_name(p));
+        let matches = model.is_some_and(|m| named.matched_by(m, &gpus));
         if matches && !labelled {
             let patch = serde_json::json!({"metadata": {"labels": {MIG_CONFIG: config, MIG_STATE: "success"}}});
             if let Err(e) = self.patch_node(node, patch).await {
@@ -619,9 +623,10 @@ impl Kubernetes {
     async fn apply_with_agent(
         &self,
         node: &str,
-        config: &str,
+        named: &mig::NamedConfig,
         current: &KubeNode,
-    ) -> Result<(), ClusterError> {
+    ) -> Result<super::Applied, ClusterError> {
+        let config = named.name.as_str();
         let labels = current.labels();
         // A change interrupted earlier left the plugin paused: what it was before is in our annotation.
         let plugin_was: Option<String> = match labels.get(DEVICE_PLUGIN).map(String::as_str) {
@@ -646,23 +651,46 @@ impl Kubernetes {
         tracing::info!(%node, %config, "MIG change pending; device plugin paused");
         let applied = async {
             let url = self.agent_url(node).await?;
-            self.agents
-                .apply(
-                    &Endpoint {
-                        node,
-                        url: &url,
-                        token: &self.options.agent_token,
-                    },
-                    &ApplyRequest::new(ApplyTarget::Named(config.to_owned()), &[], true),
-                )
-                .await
-                .map(|_| ())
+            let endpoint = Endpoint {
+                node,
+                url: &url,
+                token: &self.options.agent_token,
+            };
+            let mut reset_pending = Vec::new();
+            for request in self.requests_for(&endpoint, named, current).await? {
+                let op = self
+                    .agents
+                    // The node runs no GPU pod now (none ran, or they were drained): its GPUs
+                    // may be reset for a MIG mode change; the agent refuses if processes remain.
+                    .apply(&endpoint, &request.with_reset(true))
+                    .await?;
+                reset_pending.extend(op.reset_required());
+            }
+            Ok::<_, ClusterError>(super::Applied { reset_pending })
         }
         .await;
-        let state = if applied.is_ok() { "success" } else { "failed" };
+        // As mig-manager: a mode change that waits for a GPU reset is `rebooting`, never `success`.
+        let state = match &applied {
+            Ok(a) if !a.reset_pending.is_empty() => "rebooting",
+            Ok(_) => "success",
+            Err(_) => "failed",
+        };
         let restored = self.finish(node, state, plugin_was.as_deref()).await;
         match &applied {
-            Ok(()) => {
+            Ok(a) if !a.reset_pending.is_empty() => {
+                tracing::warn!(%node, %config, gpus = ?a.reset_pending, "MIG mode change waits for a GPU reset");
+                self.event(
+                    node,
+                    true,
+                    "MigConfigResetRequired",
+                    &format!(
+                        "migboard applied MIG config {config} as far as it goes: GPU(s) {:?} need a reset (drain the node and reset them, or reboot it)",
+                        a.reset_pending
+                    ),
+                )
+                .await;
+            }
+            Ok(_) => {
                 tracing::info!(%node, %config, "MIG change applied");
                 self.event(
                     node,
@@ -683,7 +711,67 @@ impl Kubernetes {
                 .await;
             }
         }
-        applied.and(restored)
+        let applied = applied?;
+        restored?;
+        Ok(applied)
+    }
+
+    /// The agent requests that give `node` config `named`: a built-in by name (the agent resolves
+    /// it), a custom config's exact placements per GPU (and `all-disabled` for GPUs it turns MIG
+    /// off on), for the GPUs the node's agent reports.
+    async fn requests_for(
+        &self,
+        endpoint: &Endpoint<'_>,
+        named: &mig::NamedConfig,
+        current: &KubeNode,
+    ) -> Result<Vec<ApplyRequest>, ClusterError> {
+        if named.custom.is_none() {
+            return Ok(vec![ApplyRequest::new(
+                ApplyTarget::Named(named.name.clone()),
+                &[],
+                true,
+            )]);
+        }
+        let refused = |message: String| ClusterError::Refused {
+            node: endpoint.node.to_owned(),
+            message,
+        };
+        let model = current
+            .labels()
+            .get(GPU_PRODUCT)
+            .and_then(|p| mig::GpuModel::from_product_name(p))
+            .ok_or_else(|| refused(format!("its {GPU_PRODUCT} label names no MIG-capable GPU")))?;
+        let gpus = self
+            .agents
+            .inventory(endpoint)
+            .await
+            .map_err(|message| ClusterError::Node {
+                node: endpoint.node.to_owned(),
+                message: format!("reading its GPUs for custom config {}: {message}", named.name),
+            })?;
+        let mut per_gpu = std::collections::BTreeMap::new();
+        let mut disabled = Vec::new();
+        for g in &gpus {
+            match named.gpu_want(model, g.index).map_err(refused)? {
+                mig::GpuWant::Untouched => {}
+                mig::GpuWant::Disabled => disabled.push(g.index),
+                mig::GpuWant::Layout(l) => {
+                    per_gpu.insert(g.index, l.to_specs());
+                }
+            }
+        }
+        let mut out = Vec::new();
+        if !per_gpu.is_empty() {
+            out.push(ApplyRequest::new(ApplyTarget::PerGpu(per_gpu), &[], true));
+        }
+        if !disabled.is_empty() {
+            out.push(ApplyRequest::new(
+                ApplyTarget::Named("all-disabled".into()),
+                &disabled,
+                true,
+            ));
+        }
+        Ok(out)
     }
 
     /// Hands `config` to NVIDIA's mig-manager (a node already on it never gets here:
@@ -1045,7 +1133,7 @@ impl Cluster for Kubernetes {
         &'a self,
         node: &'a str,
         request: &'a ApplyRequest,
-    ) -> BoxFuture<'a, Result<(), ClusterError>> {
+    ) -> BoxFuture<'a, Result<super::Applied, ClusterError>> {
         Box::pin(async move {
             let ApplyTarget::Named(config) = &request.target else {
                 return Err(ClusterError::Unsupported(format!(
