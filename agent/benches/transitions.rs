@@ -56,6 +56,55 @@ fn recreate_everything(sim: &SimDriver, desired: &DesiredMig) -> u64 {
     sim.mutating_calls() - before
 }
 
+/// Destroy-all for explicit layouts: unless the GPU already has exactly `to`, destroy every
+/// instance, change the mode if needed, create `to`'s instances at their placements.
+fn recreate_layout(sim: &SimDriver, to: &mig::Layout) -> u64 {
+    let before = sim.mutating_calls();
+    let now = observe(sim, 0).expect("observe").gpu;
+    if now.mode == MigMode::Enabled && now.instances == to.instances() {
+        return 0;
+    }
+    if now.mode == MigMode::Enabled {
+        for gi in sim.gpu_instances(0).expect("instances") {
+            for ci in &gi.compute_instances {
+                sim.destroy_compute_instance(0, gi.id, *ci)
+                    .expect("destroy ci");
+            }
+            sim.destroy_gpu_instance(0, gi.id).expect("destroy gi");
+        }
+    } else {
+        sim.set_mig_mode(0, MigMode::Enabled).expect("mode");
+    }
+    for p in to.instances() {
+        let gi = sim
+            .create_gpu_instance(0, p.profile.nvml_id(), p.start)
+            .expect("create gi");
+        sim.create_compute_instance(0, gi).expect("create ci");
+    }
+    sim.mutating_calls() - before
+}
+
+/// A random valid H100 layout, as a user might draw one: profiles dropped at random allowed
+/// starts, each kept if the layout stays valid (`next` is a seeded generator).
+fn random_layout(next: &mut impl FnMut() -> u64) -> mig::Layout {
+    let model = GpuModel::H100_80GB;
+    let profiles = &model.spec().profiles;
+    let mut specs: Vec<mig::InstanceSpec> = Vec::new();
+    for _ in 0..12 {
+        let p = &profiles[(next() % profiles.len() as u64) as usize];
+        let starts = p.starts();
+        let start = starts[(next() % starts.len() as u64) as usize];
+        specs.push(mig::InstanceSpec {
+            profile: p.name.to_owned(),
+            start,
+        });
+        if mig::Layout::new(model, &specs).is_err() {
+            specs.pop();
+        }
+    }
+    mig::Layout::new(model, &specs).expect("valid by construction")
+}
+
 fn main() {
     let file = MigPartedConfig::default_configs().expect("built-in configs parse");
     let desired = |name: &str| {
@@ -98,6 +147,43 @@ fn main() {
     }
     println!(
         "\nall 64 transitions: {ours_total} calls (migboard) vs {naive_total} (destroy all, recreate): {:.0}% fewer\n",
+        100.0 * (1.0 - ours_total as f64 / naive_total as f64)
+    );
+
+    // Custom configs: 100 random transitions between explicit layouts (fixed seed), the diff-based
+    // apply against destroy-all-then-recreate at the same exact placements.
+    let mut seed = 0x5eed_u64;
+    let mut next = move || {
+        seed = seed
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        seed >> 33
+    };
+    let (mut ours_total, mut naive_total, mut kept_total) = (0u64, 0u64, 0usize);
+    for _ in 0..100 {
+        let (from, to) = (random_layout(&mut next), random_layout(&mut next));
+        let target = |l: &mig::Layout| agent::apply::Target::Layout(l.to_specs());
+        let ours_sim = SimDriver::new(GpuModel::H100_80GB, 1, opts);
+        apply_gpu(&ours_sim, 0, &target(&from), false).expect("start state");
+        let before = ours_sim.mutating_calls();
+        apply_gpu(&ours_sim, 0, &target(&to), false).expect("apply");
+        ours_total += ours_sim.mutating_calls() - before;
+        kept_total += from
+            .instances()
+            .iter()
+            .filter(|p| to.instances().contains(p))
+            .count();
+        let naive_sim = SimDriver::new(GpuModel::H100_80GB, 1, opts);
+        recreate_layout(&naive_sim, &from);
+        naive_total += recreate_layout(&naive_sim, &to);
+        assert_eq!(
+            observe(&ours_sim, 0).expect("observe").gpu.instances,
+            observe(&naive_sim, 0).expect("observe").gpu.instances,
+            "both end with the exact placements"
+        );
+    }
+    println!(
+        "100 random custom-to-custom transitions (exact placements, seed 0x5eed): {ours_total} calls (migboard) vs {naive_total} (destroy all, recreate): {:.0}% fewer; {kept_total} instances kept running\n",
         100.0 * (1.0 - ours_total as f64 / naive_total as f64)
     );
 

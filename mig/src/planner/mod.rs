@@ -7,6 +7,7 @@
 
 mod export;
 mod link;
+pub mod live;
 mod summary;
 
 use std::fmt;
@@ -15,6 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use link::link_error;
 pub use link::{PlanLinkError, encode_component};
+pub use live::{GpuDiff, diff_node};
 pub use summary::{GpuSummary, PlanSummary};
 
 use crate::layout::{Layout, Placed, list, slices_of};
