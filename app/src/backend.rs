@@ -42,6 +42,13 @@ pub trait Backend: Send + Sync + 'static {
         drain: bool,
     ) -> BoxFuture<'_, Result<Deployed, AppError>>;
 
+    /// Saves a custom MIG config: created, or the next version of the one of that name.
+    fn save_config(
+        &self,
+        caller: &Caller,
+        config: mig::RawCustomConfig,
+    ) -> BoxFuture<'_, Result<crate::api::configs::Saved, AppError>>;
+
     /// Asks for a deployment to be undeployed.
     fn undeploy(&self, caller: &Caller, id: i64)
     -> BoxFuture<'_, Result<DeploymentInfo, AppError>>;

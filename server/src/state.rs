@@ -260,6 +260,41 @@ impl Backend for ServerBackend {
         })
     }
 
+    fn save_config(
+        &self,
+        caller: &Caller,
+        config: mig::RawCustomConfig,
+    ) -> BoxFuture<'_, Result<app::api::configs::Saved, AppError>> {
+        let actor = Actor::of(caller);
+        Box::pin(async move {
+            use crate::configs::ConfigError;
+            use app::api::configs::Saved;
+            let exists = self
+                .orchestrator
+                .store()
+                .mig_config(&config.name)
+                .await
+                .map_err(|e| store_error(&e))?
+                .is_some();
+            let name = config.name.clone();
+            let result = if exists {
+                self.configs.update(&name, config, &actor).await
+            } else {
+                self.configs.create(config, &actor).await
+            };
+            match result {
+                Ok(info) => Ok(Saved::Saved(info)),
+                Err(ConfigError::Invalid(issues)) => Ok(Saved::Invalid(issues)),
+                Err(ConfigError::Store(e)) => Err(store_error(&e)),
+                Err(ConfigError::NotFound(m)) => Err(AppError::NotFound(m)),
+                Err(e @ (ConfigError::Exists(_) | ConfigError::Builtin(_) | ConfigError::InUse { .. })) => {
+                    Err(AppError::Conflict(e.to_string()))
+                }
+                Err(ConfigError::BadRequest(m)) => Err(AppError::BadRequest(m)),
+            }
+        })
+    }
+
     fn undeploy(
         &self,
         caller: &Caller,

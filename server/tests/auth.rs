@@ -271,6 +271,7 @@ fn server_fn_expectations() -> BTreeMap<&'static str, Expect> {
         ("revoke_token", v),
         ("validate_blueprint", o),
         ("deploy", o),
+        ("save_config", o),
         ("undeploy", o),
         ("create_share", o),
         ("revoke_share", o),

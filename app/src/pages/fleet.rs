@@ -246,13 +246,30 @@ pub(super) fn FleetNode(node: mig::wire::FleetNodeInfo) -> impl IntoView {
         .mig_config
         .clone()
         .unwrap_or_else(|| "custom layout".to_owned());
+    // "Open in planner": the node's live layout, every GPU, as a plan link.
+    let plan_link = mig::shape::shape(&node.shape)
+        .and_then(|shape| mig::NodePlan::from_inventory(shape, &node.gpus).ok())
+        .map(|plan| format!("/plan?{}", plan.to_query()));
+    let resets: Vec<String> = node
+        .gpus
+        .iter()
+        .filter(|g| g.pending_mig_mode.is_some())
+        .map(|g| g.index.to_string())
+        .collect();
+    let resets = (!resets.is_empty()).then(|| resets.join(", "));
     view! {
         <div class="fleet-node" data-node=node.name.clone()>
             <div class="fleet-node-head">
                 <a class="fleet-node-name" href=format!("/fleet/nodes/{}", node.name)><strong>{node.name.clone()}</strong></a>
                 <span class="muted">{format!(" · {} · ", node.shape)}</span>
                 <span class="fleet-config">{config}</span>
+                {plan_link.map(|href| view! { <a class="btn btn-ghost btn-small open-in-planner" href=href>"Open in planner"</a> })}
             </div>
+            {resets.map(|gpus| view! {
+                <p class="banner reset-pending" data-reset-pending=gpus.clone()>
+                    {format!("Waiting for GPU reset on GPU {gpus}: a MIG mode change is requested and takes effect when the GPU is reset (nvidia-smi --gpu-reset, a reboot, or an update deployed with drain).")}
+                </p>
+            })}
             {node.error.clone().map(|e| view! { <p class="banner banner-error">{format!("Unavailable: {e}")}</p> })}
             {node.mig_state.clone().map(|s| {
                 let failed = s == "failed";
@@ -266,7 +283,11 @@ pub(super) fn FleetNode(node: mig::wire::FleetNodeInfo) -> impl IntoView {
             <div class="fleet-gpus">
                 {node.gpus.into_iter().map(|g| {
                     let model = g.model;
-                    let label = format!("GPU {}", g.index);
+                    let label = match g.pending_mig_mode {
+                        Some(mig::MigMode::Enabled) => format!("GPU {} · reset → MIG on", g.index),
+                        Some(mig::MigMode::Disabled) => format!("GPU {} · reset → MIG off", g.index),
+                        None => format!("GPU {}", g.index),
+                    };
                     let cells = if g.mig_mode == mig::MigMode::Enabled {
                         g.instances.iter().map(|i| {
                             let slices = model.and_then(|m| m.profile(&i.profile)).map_or(1, |p| p.memory_slices());

@@ -539,6 +539,26 @@ impl NodePlan {
     /// # Errors
     /// When there is no such GPU, or the config does not place on this model.
     pub fn apply_named(&mut self, config: &NamedConfig, gpu: Option<usize>) -> Result<(), String> {
+        if config.custom.is_some() {
+            // A custom config gives each GPU its own exact placements (GPUs it leaves alone stay).
+            let gpus: Vec<usize> = match gpu {
+                Some(g) => vec![g],
+                None => (0..self.gpus.len()).collect(),
+            };
+            for g in gpus {
+                let index = u32::try_from(g).unwrap_or(u32::MAX);
+                match config.gpu_want(self.model, index)? {
+                    crate::GpuWant::Untouched => {}
+                    crate::GpuWant::Disabled => {
+                        self.set_layout(Some(g), None).map_err(|e| e.to_string())?;
+                    }
+                    crate::GpuWant::Layout(l) => {
+                        self.set_layout(Some(g), Some(l)).map_err(|e| e.to_string())?;
+                    }
+                }
+            }
+            return Ok(());
+        }
         let layout = config
             .layout(self.model)
             .map_err(|e| format!("{} on {}: {e}", config.name, self.model))?;

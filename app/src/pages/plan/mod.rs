@@ -5,6 +5,7 @@
 //! compiled into the browser. This module holds the page's state ([`Planner`]) and its pointer and
 //! keyboard plumbing; each panel is its own module.
 
+mod apply;
 mod board;
 mod export;
 mod gallery;
@@ -304,6 +305,7 @@ pub fn PlanPage() -> AnyView {
             <div class="planner-side">
                 <summary::Summary planner configs />
                 <sizing::Sizing planner />
+                <apply::Apply planner />
                 <export::Export planner configs />
             </div>
         </div>
