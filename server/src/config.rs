@@ -88,6 +88,16 @@ pub struct Config {
     #[arg(long, env = "MIGBOARD_MIG_APPLY", default_value = "agent")]
     pub mig_apply: crate::cluster::kubernetes::ApplyMode,
 
+    /// Kubernetes with `--mig-apply mig-manager`: the ConfigMap, as NAMESPACE/NAME, that NVIDIA's
+    /// mig-manager reads its mig-parted file from (the GPU Operator's `migManager.config.name`, key
+    /// `config.yaml`); migboard writes custom configs there, next to NVIDIA's defaults.
+    #[arg(
+        long,
+        env = "MIGBOARD_MIG_PARTED_CONFIGMAP",
+        default_value = "gpu-operator/custom-mig-config"
+    )]
+    pub mig_parted_configmap: String,
+
     /// Kubernetes: a file holding the node agents' bearer token (the mounted Secret).
     #[arg(long, env = "MIGBOARD_AGENT_TOKEN_FILE")]
     pub agent_token_file: Option<PathBuf>,

@@ -139,6 +139,13 @@ async fn kubernetes(
         agent_token,
         apply_mode: config.mig_apply,
         drain_timeout: std::time::Duration::from_secs(config.drain_timeout_s),
+        mig_parted_configmap: match config.mig_parted_configmap.split_once('/') {
+            Some((ns, name)) if !ns.is_empty() && !name.is_empty() => (ns.to_owned(), name.to_owned()),
+            _ => anyhow::bail!(
+                "--mig-parted-configmap `{}`: write NAMESPACE/NAME, e.g. gpu-operator/custom-mig-config",
+                config.mig_parted_configmap
+            ),
+        },
         ..kubernetes::Options::default()
     };
     let cluster = kubernetes::Kubernetes::start(kube_config, options, catalogue)

@@ -1170,3 +1170,71 @@ async fn a_service_becomes_a_deployment_and_service_is_monitored_and_undeploy_de
     );
     assert_rbac_allows(&fake);
 }
+
+/// `--mig-apply mig-manager` with a custom config: migboard writes it into the mig-parted ConfigMap
+/// NVIDIA's mig-manager reads, keeping NVIDIA's defaults and what the file already had, then sets
+/// the label; mig-manager (played by the test) reports success.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mig_manager_mode_writes_custom_configs_into_its_configmap() {
+    let fake = FakeKube::start().await;
+    let mut n = node("gpu-1", "h100-pool", "all-balanced", &[]);
+    n["metadata"]["annotations"] = json!({"test/applied": "all-balanced"});
+    fake.put(n);
+    fake_mig_manager(fake.clone());
+    let stored = |name: &str, instances: &str| server::store::StoredConfig {
+        config: serde_json::from_value(json!({
+            "name": name, "model": "h100-80gb",
+            "devices": [{"gpus": "all", "instances": serde_json::from_str::<Value>(instances).expect("json")}]
+        }))
+        .expect("config"),
+        version: 1,
+        created_ms: 0,
+        created_by: "test".into(),
+        deleted_ms: None,
+    };
+    let catalogue = server::catalogue::SharedCatalogue::default();
+    catalogue.set_custom(&[
+        stored("mix", r#"[{"profile": "3g.40gb", "start": 0}, {"profile": "1g.10gb", "start": 6}]"#),
+        stored("halves", r#"[{"profile": "3g.40gb", "start": 0}, {"profile": "3g.40gb", "start": 4}]"#),
+    ]);
+    let k = Kubernetes::start(
+        fake.config(),
+        kubernetes::Options {
+            apply_mode: kubernetes::ApplyMode::MigManager,
+            ..options()
+        },
+        catalogue,
+    )
+    .await
+    .expect("starts");
+    k.apply("gpu-1", &common::named("mix", false))
+        .await
+        .expect("mig-manager applies it");
+    let read = |fake: &FakeKube| {
+        let cm = fake
+            .get("v1/configmaps", "gpu-operator", "custom-mig-config")
+            .expect("the ConfigMap is written");
+        mig::MigPartedConfig::parse(cm["data"]["config.yaml"].as_str().expect("config.yaml"))
+            .expect("a mig-parted file")
+    };
+    let file = read(&fake);
+    let mig::DesiredMig::Enabled(counts) = file
+        .resolve("mix", mig::GpuModel::H100_80GB, 3)
+        .expect("mix resolves")
+    else {
+        panic!("MIG on")
+    };
+    assert_eq!(counts.0.get("3g.40gb"), Some(&1));
+    assert_eq!(counts.0.get("1g.10gb"), Some(&1));
+    // NVIDIA's names still work for mig-manager, which reads only this file once configured.
+    assert!(file.configs.contains_key("all-balanced"));
+    let labels = fake.get("v1/nodes", "", "gpu-1").expect("node")["metadata"]["labels"].clone();
+    assert_eq!(labels[MIG_CONFIG], "mix");
+    assert_eq!(labels[MIG_STATE], "success");
+    // A second custom config is added; the first stays.
+    k.apply("gpu-1", &common::named("halves", false))
+        .await
+        .expect("applied");
+    let file = read(&fake);
+    assert!(file.configs.contains_key("mix") && file.configs.contains_key("halves"));
+}

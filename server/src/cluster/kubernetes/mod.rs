@@ -23,7 +23,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt as _;
-use k8s_openapi::api::core::v1::{Node as KubeNode, Pod};
+use k8s_openapi::api::core::v1::{ConfigMap, Node as KubeNode, Pod};
 use kube::ResourceExt as _;
 use kube::api::{Api, EvictParams, ListParams, Patch, PatchParams};
 use kube::runtime::reflector::{self, Store};
@@ -95,6 +95,10 @@ pub struct Options {
     pub apply_timeout: Duration,
     /// Pause between retries (a blocked eviction, a state not yet reported).
     pub poll: Duration,
+    /// With [`ApplyMode::MigManager`]: the ConfigMap (namespace, name) mig-manager reads its
+    /// mig-parted file from (the GPU Operator's `migManager.config.name`, key `config.yaml`), where
+    /// migboard writes custom configs next to NVIDIA's defaults.
+    pub mig_parted_configmap: (String, String),
 }
 
 impl Default for Options {
@@ -111,6 +115,7 @@ impl Default for Options {
             drain_timeout: Duration::from_secs(300),
             apply_timeout: Duration::from_secs(600),
             poll: Duration::from_secs(2),
+            mig_parted_configmap: ("gpu-operator".into(), "custom-mig-config".into()),
         }
     }
 }
@@ -566,10 +571,14 @@ impl Kubernetes {
         }
         let result = match self.options.apply_mode {
             ApplyMode::Agent => self.apply_with_agent(node, named, &current).await,
-            ApplyMode::MigManager => self
-                .apply_with_mig_manager(node, config)
-                .await
-                .map(|()| super::Applied::default()),
+            ApplyMode::MigManager => {
+                if named.custom.is_some() {
+                    self.write_mig_parted(node, model, named).await?;
+                }
+                self.apply_with_mig_manager(node, config)
+                    .await
+                    .map(|()| super::Applied::default())
+            }
         };
         self.uncordon(node).await;
         result
@@ -772,6 +781,97 @@ impl Kubernetes {
             ));
         }
         Ok(out)
+    }
+
+    /// Writes custom config `named` (for `model`) into the mig-parted ConfigMap mig-manager reads,
+    /// keeping what the file has (NVIDIA's defaults when it does not exist yet, so the built-in
+    /// names keep working: mig-manager reads only this file once it is configured). mig-parted files
+    /// carry counts, so mig-manager places the instances itself.
+    async fn write_mig_parted(
+        &self,
+        node: &str,
+        model: mig::GpuModel,
+        named: &mig::NamedConfig,
+    ) -> Result<(), ClusterError> {
+        const KEY: &str = "config.yaml";
+        let (ns, name) = &self.options.mig_parted_configmap;
+        let refused = |message: String| ClusterError::Refused {
+            node: node.to_owned(),
+            message,
+        };
+        let custom = named
+            .custom
+            .as_ref()
+            .ok_or_else(|| refused(format!("{} is not a custom config", named.name)))?;
+        let config = mig::RawCustomConfig {
+            name: named.name.clone(),
+            model: model.id().to_owned(),
+            description: custom.description.clone(),
+            devices: custom.devices.clone(),
+        }
+        .validate(|_| false)
+        .map_err(|issues| {
+            refused(format!(
+                "custom config {} is not valid on {model}: {}",
+                named.name,
+                issues.iter().map(|i| i.message.as_str()).collect::<Vec<_>>().join("; ")
+            ))
+        })?;
+        let api: Api<ConfigMap> = Api::namespaced(self.client.clone(), ns);
+        let transient = |what: &str, e: &kube::Error| ClusterError::Node {
+            node: node.to_owned(),
+            message: api_error(
+                &format!("{what} ConfigMap {ns}/{name} (mig-manager's mig-parted file; check the Role in {ns})"),
+                e,
+            ),
+        };
+        let existing = api
+            .get_opt(name)
+            .await
+            .map_err(|e| transient("reading", &e))?;
+        let mut file = match existing
+            .as_ref()
+            .and_then(|c| c.data.as_ref()?.get(KEY).cloned())
+        {
+            Some(text) => mig::MigPartedConfig::parse(&text).map_err(|e| {
+                refused(format!(
+                    "ConfigMap {ns}/{name} key {KEY} is not a mig-parted file migboard can extend: {e}"
+                ))
+            })?,
+            None => mig::MigPartedConfig::default_configs()
+                .map_err(|e| refused(format!("NVIDIA's default configs: {e}")))?,
+        };
+        file.configs.extend(config.to_parted().configs);
+        let yaml = format!(
+            "# mig-parted file for NVIDIA mig-manager. migboard keeps NVIDIA's default configs here and adds\n# its custom ones (counts per profile: mig-manager places the instances itself).\n{}",
+            file.to_yaml()
+        );
+        let pp = kube::api::PostParams::default();
+        let written = match existing {
+            Some(mut cm) => {
+                cm.data.get_or_insert_with(BTreeMap::new).insert(KEY.to_owned(), yaml);
+                api.replace(name, &pp, &cm).await
+            }
+            None => {
+                let cm = ConfigMap {
+                    metadata: kube::api::ObjectMeta {
+                        name: Some(name.clone()),
+                        namespace: Some(ns.clone()),
+                        labels: Some(BTreeMap::from([(
+                            "app.kubernetes.io/managed-by".to_owned(),
+                            "migboard".to_owned(),
+                        )])),
+                        ..Default::default()
+                    },
+                    data: Some(BTreeMap::from([(KEY.to_owned(), yaml)])),
+                    ..Default::default()
+                };
+                api.create(&pp, &cm).await
+            }
+        };
+        written.map_err(|e| transient("writing", &e))?;
+        tracing::info!(%node, config = %named.name, configmap = %format!("{ns}/{name}"), "custom MIG config written for mig-manager");
+        Ok(())
     }
 
     /// Hands `config` to NVIDIA's mig-manager (a node already on it never gets here:
