@@ -49,6 +49,15 @@ pub trait Backend: Send + Sync + 'static {
         config: mig::RawCustomConfig,
     ) -> BoxFuture<'_, Result<crate::api::configs::Saved, AppError>>;
 
+    /// Puts a node back on the layout an earlier deployment applied (an update deployment).
+    fn revert(
+        &self,
+        caller: &Caller,
+        node: String,
+        from: i64,
+        drain: bool,
+    ) -> BoxFuture<'_, Result<DeploymentInfo, AppError>>;
+
     /// Asks for a deployment to be undeployed.
     fn undeploy(&self, caller: &Caller, id: i64)
     -> BoxFuture<'_, Result<DeploymentInfo, AppError>>;

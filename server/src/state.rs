@@ -260,6 +260,31 @@ impl Backend for ServerBackend {
         })
     }
 
+    fn revert(
+        &self,
+        caller: &Caller,
+        node: String,
+        from: i64,
+        drain: bool,
+    ) -> BoxFuture<'_, Result<DeploymentInfo, AppError>> {
+        let actor = Actor::of(caller);
+        Box::pin(async move {
+            match self.orchestrator.revert(&node, from, drain, &actor).await {
+                Ok(info) => Ok(info),
+                Err(OrchestratorError::Invalid(issues)) => Err(AppError::BadRequest(format!(
+                    "the revert does not validate: {}",
+                    issues
+                        .iter()
+                        .filter(|i| i.is_error())
+                        .map(|i| i.message.as_str())
+                        .collect::<Vec<_>>()
+                        .join("; ")
+                ))),
+                Err(e) => Err(orchestrator_error(e)),
+            }
+        })
+    }
+
     fn save_config(
         &self,
         caller: &Caller,

@@ -1054,6 +1054,20 @@ impl Store {
         Ok(())
     }
 
+    /// Who deployed deployment `id`, from the audit log (`None` when it has no record).
+    ///
+    /// # Errors
+    /// [`StoreError::Db`] on database failure.
+    pub async fn deployed_by(&self, id: i64) -> Result<Option<String>, StoreError> {
+        let row = sqlx::query(
+            "SELECT actor FROM audit WHERE action = 'deploy' AND target LIKE $1 ORDER BY id LIMIT 1",
+        )
+        .bind(format!("deployment {id} (%"))
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|r| r.try_get(0)).transpose().map_err(StoreError::from)
+    }
+
     /// The newest `limit` audit records, newest first.
     ///
     /// # Errors

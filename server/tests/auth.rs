@@ -272,6 +272,7 @@ fn server_fn_expectations() -> BTreeMap<&'static str, Expect> {
         ("validate_blueprint", o),
         ("deploy", o),
         ("save_config", o),
+        ("revert_node", o),
         ("undeploy", o),
         ("create_share", o),
         ("revoke_share", o),

@@ -806,6 +806,49 @@ async fn a_custom_config_is_applied_as_drawn_and_versioned() {
         .await;
     assert_eq!(versions.as_array().map(Vec::len), Some(2), "{versions:#}");
 
+    // Applying the config again takes its current version (v2); the node's history lists both,
+    // and reverting to the first deployment puts v1's exact placements back, though v2 is current.
+    let update2 = r#"{"recipe_mode": "update", "deployment_name": "mix-rollout-2", "recipe_node_name": "10.0.10.11", "shared_node_pool_mig_config": "mix-a"}"#;
+    let done = w.deploy(update2, "").await;
+    assert_eq!(done["deployment"]["status"], "completed", "{done:#}");
+    let fleet = w.fleet().await;
+    assert_eq!(
+        placements(node(&fleet, "10.0.10.11"), 0),
+        [("1g.10gb".to_owned(), 5), ("3g.40gb".to_owned(), 0)]
+    );
+    let (_, detail) = w.call("GET", "/api/v1/nodes/10.0.10.11", None).await;
+    let history: Vec<(String, Option<u64>)> = detail["history"]
+        .as_array()
+        .expect("history")
+        .iter()
+        .map(|h| (h["config"].as_str().unwrap_or("").to_owned(), h["version"].as_u64()))
+        .collect();
+    assert_eq!(
+        history,
+        [("mix-a".to_owned(), Some(2)), ("mix-a".to_owned(), Some(1))],
+        "{detail:#}"
+    );
+    let actor = server::audit::Actor::new("operator", "test");
+    let reverted = w
+        .state
+        .orchestrator()
+        .revert("10.0.10.11", id, false, &actor)
+        .await
+        .expect("revert submitted");
+    let done = w.settle(reverted.id).await;
+    assert_eq!(done["deployment"]["status"], "completed", "{done:#}");
+    assert!(
+        done["deployment"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("mix-a v1")),
+        "{done:#}"
+    );
+    let fleet = w.fleet().await;
+    assert_eq!(
+        placements(node(&fleet, "10.0.10.11"), 0),
+        [("1g.10gb".to_owned(), 6), ("3g.40gb".to_owned(), 0)]
+    );
+
     // mig-parted export: counts, and the placements it cannot carry named in comments.
     let (status, yaml) = w
         .call("GET", "/api/v1/mig-configs/mix-a/mig-parted", None)

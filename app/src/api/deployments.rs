@@ -77,6 +77,19 @@ pub async fn get_node(name: String) -> Result<NodeDetail, AppError> {
         .ok_or_else(|| AppError::NotFound(format!("no node named \"{name}\" in the fleet")))
 }
 
+/// Puts node `node` back on the layout deployment `from` applied to it (an update deployment of
+/// that config, at that version), draining busy instances when `drain`.
+///
+/// # Errors
+/// [`AppError::NotFound`]; [`AppError::BadRequest`] when `from` applied no MIG config or the
+/// update does not validate.
+#[server(endpoint = "revert_node")]
+pub async fn revert_node(node: String, from: i64, drain: bool) -> Result<DeploymentInfo, AppError> {
+    crate::backend::from_context()?
+        .revert(&crate::backend::caller()?, node, from, drain)
+        .await
+}
+
 /// Creates a read-only link to deployment `id`, valid `days` days (1 to 90).
 ///
 /// # Errors

@@ -10,7 +10,7 @@ use mig::wire::NodeDetail;
 use super::deployments::follow;
 use super::fleet::FleetNode;
 use super::{EmptyState, PageHeader};
-use crate::api::deployments::get_node;
+use crate::api::deployments::{get_node, revert_node};
 use crate::error::AppError;
 
 /// The lazily loaded route.
@@ -63,6 +63,7 @@ pub fn NodePage() -> impl IntoView {
 #[component]
 fn Node(d: NodeDetail) -> impl IntoView {
     let node = d.node.clone();
+    let node_name = node.name.clone();
     view! {
         <header class="page-header">
             <p class="crumbs"><a href="/">"Fleet"</a> " / " {node.pool.clone()} " /"</p>
@@ -78,6 +79,7 @@ fn Node(d: NodeDetail) -> impl IntoView {
         <section class="card chart" id="applies-chart" aria-label="GPU reconfigurations, last day">
             <div class="chart-svg" inner_html=d.applies_chart_svg></div>
         </section>
+        <History node=node_name history=d.history />
         <section class="card">
             <div class="card-head"><h2>"Deployments on this node"</h2></div>
             {if d.deployments.is_empty() {
@@ -91,6 +93,65 @@ fn Node(d: NodeDetail) -> impl IntoView {
                     </ul>
                 }.into_any()
             }}
+        </section>
+    }
+}
+
+/// The layouts migboard's deployments gave this node, newest first, each with "Revert to this".
+#[component]
+fn History(node: String, history: Vec<mig::wire::LayoutChange>) -> impl IntoView {
+    let drain = RwSignal::new(false);
+    let error = RwSignal::new(None::<String>);
+    let navigate = leptos_router::hooks::use_navigate();
+    let current = history
+        .iter()
+        .find(|h| h.status == mig::wire::DeploymentStatus::Completed)
+        .map(|h| h.deployment_id);
+    let rows = history
+        .into_iter()
+        .map(|h| {
+            let label = match h.version {
+                Some(v) => format!("{} v{v}", h.config),
+                None => h.config.clone(),
+            };
+            let when = mig::time::Utc::from_unix_ms(h.at_ms).minutes();
+            let is_current = Some(h.deployment_id) == current;
+            let can_revert = h.status == mig::wire::DeploymentStatus::Completed && !is_current;
+            let (node, navigate) = (node.clone(), navigate.clone());
+            let revert = move |_| {
+                let (node, navigate) = (node.clone(), navigate.clone());
+                let from = h.deployment_id;
+                leptos::task::spawn_local(async move {
+                    match revert_node(node, from, drain.get_untracked()).await {
+                        Ok(info) => navigate(&format!("/deployments/{}", info.id), Default::default()),
+                        Err(e) => error.set(Some(e.to_string())),
+                    }
+                });
+            };
+            view! {
+                <tr data-deployment=h.deployment_id class:current=is_current>
+                    <td>{when}</td>
+                    <td><code class="history-config">{label}</code>{is_current.then_some(" (now)")}</td>
+                    <td><a href=format!("/deployments/{}", h.deployment_id)>{h.deployment.clone()}</a>" "<span class=format!("badge badge-{}", h.status.as_str())>{h.status.as_str()}</span></td>
+                    <td>{if h.by.is_empty() { "—".to_owned() } else { h.by.clone() }}</td>
+                    <td>{can_revert.then(|| view! { <button class="btn btn-ghost btn-small revert" on:click=revert>"Revert to this"</button> })}</td>
+                </tr>
+            }
+        })
+        .collect_view();
+    view! {
+        <section class="card" id="layout-history">
+            <div class="card-head"><h2>"Layout history"</h2></div>
+            <p class="hint">"The MIG configs migboard applied to this node, newest first. \"Revert to this\" applies that config again (a custom config at that version) as an update deployment."</p>
+            <table class="history-table">
+                <thead><tr><th>"when"</th><th>"config"</th><th>"deployment"</th><th>"by"</th><th></th></tr></thead>
+                <tbody>{rows}</tbody>
+            </table>
+            <label class="check">
+                <input id="revert-drain" type="checkbox" prop:checked=move || drain.get() on:change=move |ev| drain.set(event_target_checked(&ev)) />
+                " Drain busy nodes (move replicas in the way; lets migboard reset idle GPUs)"
+            </label>
+            {move || error.get().map(|e| view! { <p class="banner banner-error" role="alert">{format!("Could not revert: {e}")}</p> })}
         </section>
     }
 }

@@ -293,6 +293,29 @@ pub struct NodeDetail {
     pub applies_chart_svg: String,
     /// The deployments that touched this node, newest first: id, name, status.
     pub deployments: Vec<(i64, String, DeploymentStatus)>,
+    /// The layouts this node has had from migboard's update and pool deployments, newest first.
+    #[serde(default)]
+    pub history: Vec<LayoutChange>,
+}
+
+/// A MIG config a deployment applied (or is applying) to a node: one row of its layout history.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LayoutChange {
+    /// The deployment.
+    pub deployment_id: i64,
+    /// Its name.
+    pub deployment: String,
+    /// When it last changed, Unix ms.
+    pub at_ms: i64,
+    /// The config's name.
+    pub config: String,
+    /// A custom config's version (`None`: a built-in).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<u32>,
+    /// Who deployed it (from the audit log; empty when unknown).
+    pub by: String,
+    /// Where the deployment stands.
+    pub status: DeploymentStatus,
 }
 
 /// A read-only link to a deployment, as its owner sees it (never its token, which only its creator

@@ -32,6 +32,7 @@ const SERVER_FNS: &[(&str, Need)] = &[
     ("validate_blueprint", Need::Role(Role::Operator)),
     ("deploy", Need::Role(Role::Operator)),
     ("save_config", Need::Role(Role::Operator)),
+    ("revert_node", Need::Role(Role::Operator)),
     ("undeploy", Need::Role(Role::Operator)),
     ("create_share", Need::Role(Role::Operator)),
     ("revoke_share", Need::Role(Role::Operator)),

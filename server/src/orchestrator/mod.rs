@@ -333,6 +333,17 @@ impl Orchestrator {
         drain: bool,
         actor: &Actor,
     ) -> Result<DeploymentInfo, OrchestratorError> {
+        self.submit_pinned(text, drain, actor, None).await
+    }
+
+    /// [`Orchestrator::submit`], applying custom config version `pin` rather than the current one.
+    async fn submit_pinned(
+        &self,
+        text: &str,
+        drain: bool,
+        actor: &Actor,
+        pin: Option<(String, u32)>,
+    ) -> Result<DeploymentInfo, OrchestratorError> {
         let (checked, _) = self.check(text).await?;
         let Some(blueprint) = checked.blueprint else {
             return Err(OrchestratorError::Invalid(checked.issues));
@@ -343,7 +354,7 @@ impl Orchestrator {
             .map(|m| m.as_str().to_owned())
             .unwrap_or_default();
         // A custom config is applied at the version it has now, whatever happens to it later.
-        let config = match &blueprint.action {
+        let current = match &blueprint.action {
             mig::blueprint::Action::Update(u) => u.mig_config.as_deref(),
             mig::blueprint::Action::SharedNodePool(p) => p.mig_config.as_deref(),
             _ => None,
@@ -356,6 +367,7 @@ impl Orchestrator {
                     .and_then(|c| Some((c.name.clone(), c.custom.as_ref()?.version)))
             })
         });
+        let config = pin.or(current);
         let created = match self
             .inner
             .store
@@ -521,11 +533,30 @@ impl Orchestrator {
             .store
             .step_times(&format!("reconfigure/{name}/"), now - 86_400_000)
             .await?;
-        let deployments = self
-            .inner
-            .store
-            .deployments_touching(name)
-            .await?
+        let touching = self.inner.store.deployments_touching(name).await?;
+        let mut history = Vec::new();
+        for d in &touching {
+            let Some(config) = self.config_of(d) else {
+                continue;
+            };
+            let version = self
+                .inner
+                .store
+                .deployment_config(d.id)
+                .await?
+                .filter(|(n, _)| *n == config)
+                .map(|(_, v)| v);
+            history.push(mig::wire::LayoutChange {
+                deployment_id: d.id,
+                deployment: d.name.clone(),
+                at_ms: d.updated_ms,
+                config,
+                version,
+                by: self.inner.store.deployed_by(d.id).await?.unwrap_or_default(),
+                status: d.status,
+            });
+        }
+        let deployments = touching
             .into_iter()
             .map(|d| (d.id, d.name, d.status))
             .collect();
@@ -534,7 +565,63 @@ impl Orchestrator {
             applies_chart_svg: crate::charts::applies(&applies, now),
             node,
             deployments,
+            history,
         }))
+    }
+
+    /// The MIG config an update or pool deployment applies, if it names one.
+    fn config_of(&self, d: &Deployment) -> Option<String> {
+        let checked = mig::blueprint::check(&d.blueprint, Context::default());
+        match checked.blueprint?.action {
+            mig::blueprint::Action::Update(u) => u.mig_config,
+            mig::blueprint::Action::SharedNodePool(p) => p.mig_config,
+            _ => None,
+        }
+    }
+
+    /// Puts `node` back on the layout deployment `from` applied to it: an update deployment of
+    /// the same config at the same version (a custom config's version is fixed even if it changed
+    /// since).
+    ///
+    /// # Errors
+    /// [`OrchestratorError::NotFound`]; [`OrchestratorError::BadRequest`] when `from` applied no
+    /// MIG config; [`OrchestratorError::Invalid`] as [`Orchestrator::submit`].
+    pub async fn revert(
+        &self,
+        node: &str,
+        from: i64,
+        drain: bool,
+        actor: &Actor,
+    ) -> Result<DeploymentInfo, OrchestratorError> {
+        let d = self
+            .inner
+            .store
+            .deployment(from)
+            .await?
+            .ok_or(OrchestratorError::NotFound(from))?;
+        let config = self.config_of(&d).ok_or_else(|| {
+            OrchestratorError::BadRequest(format!(
+                "deployment {from} ({}) applied no MIG config to revert to",
+                d.name
+            ))
+        })?;
+        let pin = self
+            .inner
+            .store
+            .deployment_config(from)
+            .await?
+            .filter(|(n, _)| *n == config);
+        let label = pin
+            .as_ref()
+            .map_or_else(|| config.clone(), |(n, v)| format!("{n}-v{v}"));
+        let blueprint = serde_json::json!({
+            "recipe_mode": "update",
+            "deployment_name": format!("revert-{node}-to-{label}-{}", now_ms() % 1_000_000),
+            "recipe_node_name": node,
+            "shared_node_pool_mig_config": config,
+        })
+        .to_string();
+        self.submit_pinned(&blueprint, drain, actor, pin).await
     }
 
     async fn info(&self, d: &Deployment) -> Result<DeploymentInfo, StoreError> {
