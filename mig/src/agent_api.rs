@@ -494,6 +494,61 @@ impl crate::NamedConfig {
     }
 }
 
+/// A GPU whose layout is not what its node's config asks (someone ran `nvidia-smi mig` by hand).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GpuDrift {
+    /// GPU index.
+    pub gpu: u32,
+    /// What the config asks: its instances, or `None` for MIG off.
+    pub want: Option<Vec<InstanceSpec>>,
+}
+
+/// A node whose GPUs differ from the config migboard last applied to it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Drift {
+    /// The config last applied.
+    pub config: String,
+    /// The GPUs that differ, with what the config asks of them.
+    pub gpus: Vec<GpuDrift>,
+}
+
+impl crate::NamedConfig {
+    /// The GPUs of `gpus` (a node of `model`) that differ from this config: a built-in compared by
+    /// counts, a custom config by exact placements. GPUs waiting for a reset, and GPUs a custom
+    /// config leaves alone, are not drift.
+    #[must_use]
+    pub fn drift(&self, model: crate::GpuModel, gpus: &[InventoryGpu]) -> Vec<GpuDrift> {
+        gpus.iter()
+            .filter(|g| g.pending_mig_mode.is_none())
+            .filter_map(|g| {
+                let want = match self.gpu_want(model, g.index) {
+                    Ok(crate::GpuWant::Untouched) | Err(_) => return None,
+                    Ok(crate::GpuWant::Disabled) => None,
+                    Ok(crate::GpuWant::Layout(l)) => Some(l),
+                };
+                let same = match (&want, g.mig_mode) {
+                    (None, MigMode::Disabled) => true,
+                    (Some(l), MigMode::Enabled) if self.custom.is_some() => {
+                        let mut have = g.instances.clone();
+                        have.sort();
+                        let mut specs = l.to_specs();
+                        specs.sort();
+                        have == specs
+                    }
+                    (Some(l), MigMode::Enabled) => {
+                        g.observed() == crate::DesiredMig::Enabled(l.counts())
+                    }
+                    _ => false,
+                };
+                (!same).then(|| GpuDrift {
+                    gpu: g.index,
+                    want: want.map(|l| l.to_specs()),
+                })
+            })
+            .collect()
+    }
+}
+
 /// A GPU instance with processes on it, as the inventory lists it (with the memory they use; the
 /// server adds who runs there).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

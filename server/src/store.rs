@@ -1010,16 +1010,52 @@ impl Store {
     /// # Errors
     /// [`StoreError::Db`] on database failure.
     pub async fn set_desired(&self, node: &str, mig_config: &str) -> Result<(), StoreError> {
+        self.set_desired_version(node, mig_config, None).await
+    }
+
+    /// Records that `node` should run `mig_config`, at custom config version `version`.
+    ///
+    /// # Errors
+    /// [`StoreError::Db`] on database failure.
+    pub async fn set_desired_version(
+        &self,
+        node: &str,
+        mig_config: &str,
+        version: Option<u32>,
+    ) -> Result<(), StoreError> {
         sqlx::query(
-            "INSERT INTO fleet_desired (node, mig_config, updated_ms) VALUES ($1, $2, $3) \
-             ON CONFLICT (node) DO UPDATE SET mig_config = excluded.mig_config, updated_ms = excluded.updated_ms",
+            "INSERT INTO fleet_desired (node, mig_config, updated_ms, version) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (node) DO UPDATE SET mig_config = excluded.mig_config, updated_ms = excluded.updated_ms, version = excluded.version",
         )
         .bind(node)
         .bind(mig_config)
         .bind(now_ms())
+        .bind(version.map(i64::from))
         .execute(&self.pool)
         .await?;
         Ok(())
+    }
+
+    /// Every node's desired MIG config with the custom config version applied, by node name.
+    ///
+    /// # Errors
+    /// [`StoreError::Db`] on database failure.
+    pub async fn desired_versions(
+        &self,
+    ) -> Result<Vec<(String, String, Option<u32>)>, StoreError> {
+        let rows = sqlx::query("SELECT node, mig_config, version FROM fleet_desired ORDER BY node")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| {
+                let version: Option<i64> = r.try_get(2)?;
+                Ok((
+                    r.try_get(0)?,
+                    r.try_get(1)?,
+                    version.and_then(|v| u32::try_from(v).ok()),
+                ))
+            })
+            .collect()
     }
 
     /// Every node's desired MIG config, by node name.

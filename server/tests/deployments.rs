@@ -849,6 +849,36 @@ async fn a_custom_config_is_applied_as_drawn_and_versioned() {
         [("1g.10gb".to_owned(), 6), ("3g.40gb".to_owned(), 0)]
     );
 
+    // Back on v1 while v2 is current: not drift (it is measured against the version applied).
+    assert!(node(&fleet, "10.0.10.11")["drift"].is_null(), "{fleet:#}");
+    // Someone changes GPU 3 by hand (straight through its agent): the node is marked drifted, with
+    // what the config wants of that GPU.
+    let by_hand = mig::agent_api::ApplyRequest::new(
+        mig::agent_api::ApplyTarget::Layout(vec![mig::InstanceSpec {
+            profile: "7g.80gb".into(),
+            start: 0,
+        }]),
+        &[3],
+        false,
+    );
+    w.state
+        .orchestrator()
+        .cluster()
+        .apply("10.0.10.11", &by_hand)
+        .await
+        .expect("changed by hand");
+    let fleet = w.fleet().await;
+    let drift = &node(&fleet, "10.0.10.11")["drift"];
+    assert_eq!(drift["config"], "mix-a", "{fleet:#}");
+    let gpus: Vec<u64> = drift["gpus"]
+        .as_array()
+        .expect("gpus")
+        .iter()
+        .filter_map(|g| g["gpu"].as_u64())
+        .collect();
+    assert_eq!(gpus, [3]);
+    assert_eq!(drift["gpus"][0]["want"][0]["profile"], "3g.40gb");
+
     // mig-parted export: counts, and the placements it cannot carry named in comments.
     let (status, yaml) = w
         .call("GET", "/api/v1/mig-configs/mix-a/mig-parted", None)

@@ -257,6 +257,48 @@ pub(super) fn FleetNode(node: mig::wire::FleetNodeInfo) -> impl IntoView {
         .map(|g| g.index.to_string())
         .collect();
     let resets = (!resets.is_empty()).then(|| resets.join(", "));
+    // Embedded views are read-only and stay on their page: no links out, no actions.
+    let embedded = leptos_router::hooks::use_location()
+        .pathname
+        .get_untracked()
+        .starts_with("/embed");
+    let plan_link = plan_link.filter(|_| !embedded);
+    let drift = node.drift.clone().map(|d| {
+        let have = |gpu: u32| {
+            node.gpus
+                .iter()
+                .find(|g| g.index == gpu)
+                .map(|g| {
+                    if g.mig_mode == mig::MigMode::Disabled {
+                        "MIG off".to_owned()
+                    } else {
+                        g.instances
+                            .iter()
+                            .map(|i| format!("{}@{}", i.profile, i.start))
+                            .collect::<Vec<_>>()
+                            .join(" ")
+                    }
+                })
+                .unwrap_or_default()
+        };
+        let lines: Vec<String> = d
+            .gpus
+            .iter()
+            .map(|g| {
+                let want = g.want.as_ref().map_or_else(
+                    || "MIG off".to_owned(),
+                    |w| {
+                        w.iter()
+                            .map(|i| format!("{}@{}", i.profile, i.start))
+                            .collect::<Vec<_>>()
+                            .join(" ")
+                    },
+                );
+                format!("GPU {}: has {}, {} wants {want}", g.gpu, have(g.gpu), d.config)
+            })
+            .collect();
+        (d.config, lines)
+    });
     view! {
         <div class="fleet-node" data-node=node.name.clone()>
             <div class="fleet-node-head">
@@ -265,6 +307,44 @@ pub(super) fn FleetNode(node: mig::wire::FleetNodeInfo) -> impl IntoView {
                 <span class="fleet-config">{config}</span>
                 {plan_link.map(|href| view! { <a class="btn btn-ghost btn-small open-in-planner" href=href>"Open in planner"</a> })}
             </div>
+            {drift.map(|(config, lines)| {
+                let node_name = node.name.clone();
+                let error = RwSignal::new(None::<String>);
+                let navigate = leptos_router::hooks::use_navigate();
+                let config_for_button = config.clone();
+                let reapply = move |_| {
+                    let blueprint = serde_json::json!({
+                        "recipe_mode": "update",
+                        "deployment_name": format!("reapply-{config_for_button}-{node_name}-{}", crate::pages::now_ms() % 1_000_000),
+                        "recipe_node_name": node_name,
+                        "shared_node_pool_mig_config": config_for_button,
+                    })
+                    .to_string();
+                    let navigate = navigate.clone();
+                    leptos::task::spawn_local(async move {
+                        match crate::api::deployments::deploy_blueprint(blueprint, false).await {
+                            Ok(crate::api::deployments::Deployed::Created(info)) => {
+                                navigate(&format!("/deployments/{}", info.id), Default::default());
+                            }
+                            Ok(crate::api::deployments::Deployed::Invalid(issues)) => error.set(Some(
+                                issues.iter().filter(|i| i.is_error()).map(|i| i.message.clone()).collect::<Vec<_>>().join("; "),
+                            )),
+                            Err(e) => error.set(Some(e.to_string())),
+                        }
+                    });
+                };
+                view! {
+                    <div class="banner drifted" data-drift=config.clone()>
+                        <strong>{format!("Drifted from {config}")}</strong>
+                        " — changed outside migboard (nvidia-smi mig by hand?):"
+                        <ul>{lines.into_iter().map(|l| view! { <li><code>{l}</code></li> }).collect_view()}</ul>
+                        {(!embedded).then(|| view! {
+                            <button class="btn btn-small reapply" on:click=reapply>{format!("Re-apply {config}")}</button>
+                        })}
+                        {move || error.get().map(|e| view! { <p class="error" role="alert">{format!("Could not re-apply: {e}")}</p> })}
+                    </div>
+                }
+            })}
             {resets.map(|gpus| view! {
                 <p class="banner reset-pending" data-reset-pending=gpus.clone()>
                     {format!("Waiting for GPU reset on GPU {gpus}: a MIG mode change is requested and takes effect when the GPU is reset (nvidia-smi --gpu-reset, a reboot, or an update deployed with drain).")}

@@ -46,3 +46,17 @@ fn EmptyState(title: &'static str, children: Children) -> impl IntoView {
         </section>
     }
 }
+
+/// Milliseconds since the epoch in the browser (0 on the server, where nothing is submitted): for
+/// names that must differ from one submission to the next.
+pub(crate) fn now_ms() -> u64 {
+    #[cfg(feature = "hydrate")]
+    {
+        // f64 milliseconds; the fraction is dropped.
+        leptos::web_sys::js_sys::Date::now() as u64
+    }
+    #[cfg(not(feature = "hydrate"))]
+    {
+        0
+    }
+}

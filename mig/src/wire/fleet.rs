@@ -24,6 +24,9 @@ pub struct FleetNodeInfo {
     /// `nvidia.com/mig.config.state` = `pending`, `rebooting` or `failed`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mig_state: Option<String>,
+    /// Its GPUs differ from the config migboard last applied to it (changed outside migboard).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub drift: Option<crate::agent_api::Drift>,
 }
 
 /// A node pool.

@@ -18,3 +18,6 @@ CREATE TABLE deployment_configs (
     name          TEXT    NOT NULL,
     version       BIGINT  NOT NULL
 );
+-- The custom config version last applied to a node (NULL: a built-in, or not known), so drift is
+-- measured against what was applied, not against a newer version of the config.
+ALTER TABLE fleet_desired ADD COLUMN version BIGINT;

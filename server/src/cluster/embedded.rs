@@ -574,6 +574,7 @@ impl Cluster for Embedded {
                     gpus,
                     error,
                     mig_state: None,
+                    drift: None,
                 });
             }
             Fleet {

@@ -243,6 +243,7 @@ impl Fixed {
                     gpus,
                     error: None,
                     mig_state: None,
+                    drift: None,
                 });
             }
         }

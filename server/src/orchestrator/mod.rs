@@ -141,6 +141,28 @@ struct Inner {
     wake: Notify,
     /// Held while the fleet is changed: by the worker per deployment, by the monitor when it repairs.
     work: Mutex<()>,
+    /// Nodes whose MIG layout a deployment is changing now: never reported as drifted meanwhile.
+    changing: std::sync::Mutex<std::collections::BTreeSet<String>>,
+}
+
+/// Marks nodes as being changed for as long as it lives (see [`Inner::changing`]).
+pub(super) struct Changing {
+    orchestrator: Orchestrator,
+    nodes: Vec<String>,
+}
+
+impl Drop for Changing {
+    fn drop(&mut self) {
+        let mut set = self
+            .orchestrator
+            .inner
+            .changing
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        for n in &self.nodes {
+            set.remove(n);
+        }
+    }
 }
 
 impl std::fmt::Debug for Inner {
@@ -173,6 +195,7 @@ impl Orchestrator {
                 events,
                 wake: Notify::new(),
                 work: Mutex::new(()),
+                changing: std::sync::Mutex::default(),
             }),
         };
         this.refresh().await;
@@ -234,9 +257,81 @@ impl Orchestrator {
             .clone()
     }
 
+    /// Marks `nodes` as being changed until the returned guard is dropped.
+    pub(super) fn changing(&self, nodes: &[String]) -> Changing {
+        let mut set = self
+            .inner
+            .changing
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        set.extend(nodes.iter().cloned());
+        Changing {
+            orchestrator: self.clone(),
+            nodes: nodes.to_vec(),
+        }
+    }
+
+    /// Marks nodes whose GPUs differ from the config migboard last applied to them (someone
+    /// changed them by hand), except nodes a deployment is changing now.
+    async fn mark_drift(&self, fleet: &mut Fleet) {
+        let desired: BTreeMap<String, (String, Option<u32>)> = match self
+            .inner
+            .store
+            .desired_versions()
+            .await
+        {
+            Ok(d) => d.into_iter().map(|(n, c, v)| (n, (c, v))).collect(),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read the desired configs; drift not checked");
+                return;
+            }
+        };
+        let changing = self
+            .inner
+            .changing
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone();
+        let catalogue = self.inner.catalogue.get();
+        for node in &mut fleet.nodes {
+            node.drift = None;
+            if node.error.is_some() || changing.contains(&node.name) {
+                continue;
+            }
+            let (Some((config, version)), Some(shape)) =
+                (desired.get(&node.name), mig::shape::shape(&node.shape))
+            else {
+                continue;
+            };
+            let Some(mut named) = catalogue.config(shape.model, config).cloned() else {
+                continue;
+            };
+            // Measured against the version applied, which may be older than the current one.
+            if let (Some(v), Some(current)) = (version, named.custom.as_ref())
+                && current.version != *v
+            {
+                match self.inner.store.mig_config_version(config, *v).await {
+                    Ok(Some(stored)) => match stored.config.validate(|_| false) {
+                        Ok(c) => named = mig::NamedConfig::from_custom(&c, *v),
+                        Err(_) => continue,
+                    },
+                    _ => continue,
+                }
+            }
+            let gpus = named.drift(shape.model, &node.gpus);
+            if !gpus.is_empty() {
+                node.drift = Some(mig::agent_api::Drift {
+                    config: config.clone(),
+                    gpus,
+                });
+            }
+        }
+    }
+
     /// Reads the fleet now, keeps it, and tells watchers if it changed.
     pub async fn refresh(&self) -> Fleet {
         let mut fresh = self.inner.cluster.fleet().await;
+        self.mark_drift(&mut fresh).await;
         if let Ok(owners) = self.owners().await {
             for node in &mut fresh.nodes {
                 for gpu in &mut node.gpus {

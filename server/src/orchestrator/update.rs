@@ -169,11 +169,13 @@ impl Orchestrator {
         nodes: &[String],
         config: &str,
     ) -> Result<String, Failure> {
+        let _changing = self.changing(nodes);
         if self.schedules() == Scheduling::Cluster {
             self.reconfigure_nodes(d, nodes, config).await?;
             return Ok(config.to_owned());
         }
         let mut label = config.to_owned();
+        let mut applied_version = None;
         let fleet = self.refresh().await;
         let steps = self.inner.store.steps(d.id).await?;
         let known: BTreeSet<&str> = steps.iter().map(|s| s.key.as_str()).collect();
@@ -193,6 +195,7 @@ impl Orchestrator {
             })?;
             let named = self.config_for(d, config, shape.model).await?;
             label = config_label(&named);
+            applied_version = named.custom.as_ref().map(|c| c.version);
             for gpu in &node.gpus {
                 let want = named
                     .gpu_want(shape.model, gpu.index)
@@ -307,8 +310,12 @@ impl Orchestrator {
             );
             self.apply_step(d.id, &key, &node, &request, what).await?;
         }
+        let version = applied_version.or(self.inner.store.deployment_config(d.id).await?.filter(|(n, _)| n == config).map(|(_, v)| v));
         for node in nodes {
-            self.inner.store.set_desired(node, config).await?;
+            self.inner
+                .store
+                .set_desired_version(node, config, version)
+                .await?;
         }
         self.reschedule(d.id).await?;
         Ok(label)
@@ -381,7 +388,17 @@ impl Orchestrator {
             );
             let request = named(config, &[], d.drain).with_reset(may_reset(d));
             self.apply_step(d.id, &key, node, &request, what).await?;
-            self.inner.store.set_desired(node, config).await?;
+            let version = self
+                .inner
+                .store
+                .deployment_config(d.id)
+                .await?
+                .filter(|(n, _)| n == config)
+                .map(|(_, v)| v);
+            self.inner
+                .store
+                .set_desired_version(node, config, version)
+                .await?;
         }
         Ok(())
     }

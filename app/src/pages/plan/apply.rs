@@ -199,7 +199,7 @@ pub fn Apply(planner: Planner) -> impl IntoView {
                 }
             };
             let (member, value) = to.member();
-            let stamp = js_sys_now() % 1_000_000;
+            let stamp = crate::pages::now_ms() % 1_000_000;
             let blueprint = serde_json::json!({
                 "recipe_mode": "update",
                 "deployment_name": format!("apply-{}-v{}-{stamp}", saved.name, saved.version.unwrap_or(1)),
@@ -304,18 +304,5 @@ pub fn Apply(planner: Planner) -> impl IntoView {
                 </ul>
             </Show>
         </section>
-    }
-}
-
-/// Milliseconds since the epoch, in the browser (0 on the server, where nothing is applied).
-fn js_sys_now() -> u64 {
-    #[cfg(feature = "hydrate")]
-    {
-        // f64 milliseconds; the fraction is dropped.
-        leptos::web_sys::js_sys::Date::now() as u64
-    }
-    #[cfg(not(feature = "hydrate"))]
-    {
-        0
     }
 }

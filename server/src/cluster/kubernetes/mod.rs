@@ -1095,6 +1095,7 @@ pub fn fleet_of(
                 gpus: Vec::new(),
                 error,
                 mig_state: mig_state(labels),
+                drift: None,
             });
             continue;
         };
@@ -1182,6 +1183,7 @@ pub fn fleet_of(
             gpus: gpu_list,
             error,
             mig_state: mig_state(labels),
+            drift: None,
         });
         if !fleet.pools.iter().any(|p| p.name == pool) {
             fleet.pools.push(FleetPoolInfo {
