@@ -1,35 +1,15 @@
-import { expect, test, type Locator, type Page } from "@playwright/test";
+import { expect, test } from "@playwright/test";
 import { watchErrors, waitForHydration } from "./helpers";
+import { chip, drag, instance, slot } from "./planner-board";
 
 // Plan → apply → verify, as drawn (#16): two different layouts drawn with real drags on GPUs 0-3
 // and 4-7 of an H100 node, the diff against node 10.0.10.12 of h100-pool, applied as a custom
 // config and watched live; the fleet then shows exactly those placements, and "Open in planner"
-// loads the same plan back. The node is put back on all-balanced at the end for the other specs.
+// loads the same plan back, and the node's layout history reverts it to all-balanced (as the other
+// specs expect it).
 // Screenshots: test-results/screenshots/apply-*.png.
 
 const NODE = "10.0.10.12";
-
-const chip = (page: Page, profile: string) => page.locator(`#palette .chip[data-profile="${profile}"]`);
-const slot = (page: Page, gpu: number, s: number) => page.locator(`.slot[data-gpu="${gpu}"][data-slot="${s}"]`);
-const instance = (page: Page, gpu: number, profile: string, start: number) =>
-  page.locator(`#gpu-${gpu} .inst[data-profile="${profile}"][data-start="${start}"]`);
-
-async function center(l: Locator) {
-  const box = await l.boundingBox();
-  expect(box, "element is on screen").not.toBeNull();
-  return { x: box!.x + box!.width / 2, y: box!.y + box!.height / 2 };
-}
-
-async function drag(page: Page, from: Locator, to: Locator) {
-  await to.evaluate((el) => el.scrollIntoView({ block: "center" }));
-  const a = await center(from);
-  const b = await center(to);
-  await page.mouse.move(a.x, a.y);
-  await page.mouse.down();
-  await page.mouse.move(a.x + 8, a.y + 8, { steps: 2 });
-  await page.mouse.move(b.x, b.y, { steps: 8 });
-  await page.mouse.up();
-}
 
 const SMALL: [string, number][] = [["3g.40gb", 0], ["1g.10gb", 6]];
 const BIG: [string, number][] = [["4g.40gb", 0], ["1g.20gb", 4], ["1g.10gb", 6]];
@@ -39,6 +19,16 @@ test("draw two layouts, see the diff, apply them to a node, and open the node ba
   test.setTimeout(120_000);
   const errors = watchErrors(page);
   await page.setViewportSize({ width: 1400, height: 900 });
+  // The node's layout as migboard last set it: all-balanced, recorded by an update (nothing changes),
+  // so its history has a layout to go back to.
+  const before = await request.post("/api/v1/deployments", {
+    data: { recipe_mode: "update", deployment_name: "e2e-balanced-before", recipe_node_name: NODE, shared_node_pool_mig_config: "all-balanced" },
+  });
+  expect(before.status()).toBe(201);
+  const beforeId = (await before.json()).id;
+  await expect
+    .poll(async () => (await (await request.get(`/api/v1/deployments/${beforeId}`)).json()).deployment.status, { timeout: 30_000 })
+    .toBe("completed");
   await page.goto("/plan");
   await waitForHydration(page);
   await expect(page.locator(".gpu")).toHaveCount(8);
@@ -57,8 +47,8 @@ test("draw two layouts, see the diff, apply them to a node, and open the node ba
   await page.locator("#apply-target").selectOption(`node:${NODE}`);
   const diff = page.locator(`#apply-diff .apply-diff[data-node="${NODE}"]`);
   await expect(diff).toBeVisible();
-  await expect(diff.locator('tr[data-gpu="0"] td.created')).toHaveText("1g.10gb@6");
-  await expect(diff.locator('tr[data-gpu="0"] td.destroyed')).toContainText("1g.10gb@0");
+  await expect(diff.locator('tr[data-gpu="0"] td.created')).toHaveText("3g.40gb@0 1g.10gb@6");
+  await expect(diff.locator('tr[data-gpu="0"] td.destroyed')).toContainText("3g.40gb@4");
   await expect(diff.locator('tr[data-gpu="5"] td.created')).toContainText("4g.40gb@0");
   await expect(diff.locator(".apply-diff-head")).toContainText("NVML call(s)");
   await diff.scrollIntoViewIfNeeded();
@@ -97,15 +87,23 @@ test("draw two layouts, see the diff, apply them to a node, and open the node ba
     }
   }
   await page.screenshot({ path: "test-results/screenshots/apply-5-open-in-planner.png", fullPage: true });
-  expect(errors).toEqual([]);
 
-  // Put the node back as the other specs expect it.
-  const back = await request.post("/api/v1/deployments", {
-    data: { recipe_mode: "update", deployment_name: "e2e-apply-revert", recipe_node_name: NODE, shared_node_pool_mig_config: "all-balanced" },
-  });
-  expect(back.status()).toBe(201);
-  const id = (await back.json()).id;
-  await expect
-    .poll(async () => (await (await request.get(`/api/v1/deployments/${id}`)).json()).deployment.status, { timeout: 30_000 })
-    .toBe("completed");
+  // The node's history: e2e-mix v1 now, all-balanced before it; "Revert to this" puts it back.
+  await page.goto(`/fleet/nodes/${NODE}`);
+  await waitForHydration(page);
+  const history = page.locator("#layout-history");
+  await expect(history.locator("tr.current .history-config")).toHaveText("e2e-mix v1");
+  const earlier = history.locator(`tr[data-deployment="${beforeId}"]`);
+  await expect(earlier.locator(".history-config")).toHaveText("all-balanced");
+  await history.scrollIntoViewIfNeeded();
+  await page.screenshot({ path: "test-results/screenshots/apply-6-history.png", fullPage: true });
+  await earlier.locator("button.revert").click();
+  await expect(page).toHaveURL(/\/deployments\/\d+$/, { timeout: 15_000 });
+  await expect(page.locator(".page-header .badge")).toHaveText("completed", { timeout: 30_000 });
+  await page.goto("/");
+  await waitForHydration(page);
+  await expect(node.locator(".fleet-config")).toHaveText("all-balanced");
+  await expect(page.locator('#fleet-totals tr[data-profile="1g.10gb"] .free')).toHaveText("32");
+  await page.screenshot({ path: "test-results/screenshots/apply-7-reverted.png", fullPage: true });
+  expect(errors).toEqual([]);
 });
