@@ -488,3 +488,72 @@ fn bad_links_say_what_and_where() {
         err(&[("shape", "BM.GPU.H100.8"), ("layout", &long)]).contains("describes 10000 GPU(s)")
     );
 }
+
+/// A live node as a plan, and the diff of applying a plan to it: what is kept, destroyed and
+/// created per GPU, the agent's NVML calls, resets, and the busy instances in the way.
+#[test]
+fn a_live_node_opens_as_a_plan_and_a_plan_diffs_against_it() {
+    use mig::agent_api::{BusySlice, InventoryGpu};
+    use mig::{InstanceSpec, Layout, NodePlan};
+    let model = GpuModel::H100_80GB;
+    let shape = mig::shape::shape("BM.GPU.H100.8").expect("shape");
+    let balanced = config(&named(model), "all-balanced")
+        .layout(model)
+        .expect("places")
+        .expect("MIG on");
+    let spec = |p: &str, s: u8| InstanceSpec {
+        profile: p.into(),
+        start: s,
+    };
+    // GPU 0 all-balanced with a process on its 3g.40gb; GPU 1 MIG off; the rest all-balanced.
+    let mut gpus: Vec<InventoryGpu> = (0..8)
+        .map(|i| {
+            InventoryGpu::described(i, format!("GPU-{i}"), model, (i != 1).then_some(&balanced))
+        })
+        .collect();
+    gpus[0].busy.push(BusySlice {
+        profile: "3g.40gb".into(),
+        start: 4,
+        pids: vec![42],
+        used_memory_mib: 1024,
+        owners: vec!["svc replica 0".into()],
+    });
+    let live = NodePlan::from_inventory(shape, &gpus).expect("a valid node");
+    assert_eq!(live.gpus()[0].as_ref(), Some(&balanced));
+    assert_eq!(live.gpus()[1], None);
+    // Against itself: nothing to do anywhere.
+    let same = diff_node(&live, &gpus).expect("diff");
+    assert!(same.iter().all(|d| d.steps.is_empty() && d.nvml_calls == 0));
+
+    // A plan that cuts GPU 0's busy 3g.40gb into 1g.10gb slices (keeping its 2g.20gb and first
+    // 1g.10gb) and turns GPU 1's MIG on with one 7g.80gb.
+    let mut plan = live.clone();
+    let moved = Layout::new(
+        model,
+        &[
+            spec("2g.20gb", 0),
+            spec("1g.10gb", 2),
+            spec("1g.10gb", 4),
+            spec("1g.10gb", 6),
+        ],
+    )
+    .expect("layout");
+    plan.set_layout(Some(0), Some(moved)).expect("gpu 0");
+    let whole = Layout::new(model, &[spec("7g.80gb", 0)]).expect("layout");
+    plan.set_layout(Some(1), Some(whole)).expect("gpu 1");
+    let diff = diff_node(&plan, &gpus).expect("diff");
+    let gpu0 = &diff[0];
+    assert_eq!(gpu0.kept, vec![spec("2g.20gb", 0), spec("1g.10gb", 2)], "{gpu0:?}");
+    assert_eq!(gpu0.destroyed, vec![spec("1g.10gb", 3), spec("3g.40gb", 4)]);
+    assert_eq!(gpu0.created, vec![spec("1g.10gb", 4), spec("1g.10gb", 6)]);
+    assert_eq!(gpu0.in_the_way.len(), 1, "the busy 3g.40gb is destroyed");
+    assert!(!gpu0.needs_reset);
+    assert_eq!(
+        gpu0.nvml_calls,
+        2 * (gpu0.destroyed.len() + gpu0.created.len()) as u32
+    );
+    let gpu1 = &diff[1];
+    assert!(gpu1.needs_reset);
+    assert_eq!(gpu1.nvml_calls, 1 + 2, "mode change, then one instance");
+    assert!(diff[2..].iter().all(|d| d.steps.is_empty()));
+}
