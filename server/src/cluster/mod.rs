@@ -144,6 +144,22 @@ pub trait Cluster: Send + Sync + std::fmt::Debug + 'static {
         node: &'a str,
         request: &'a ApplyRequest,
     ) -> BoxFuture<'a, Result<Applied, ClusterError>>;
+    /// Applies MIG config `config` (a built-in, or a custom config at the version a deployment
+    /// fixed) to the whole of `node`, for clusters that apply by config ([`Scheduling::Cluster`]:
+    /// Kubernetes). Others refuse; they take explicit [`Cluster::apply`] requests GPU by GPU.
+    fn apply_config<'a>(
+        &'a self,
+        node: &'a str,
+        config: &'a mig::NamedConfig,
+        drained: bool,
+    ) -> BoxFuture<'a, Result<Applied, ClusterError>> {
+        let _ = (config, drained);
+        Box::pin(async move {
+            Err(ClusterError::Unsupported(format!(
+                "node {node}: this cluster applies MIG layouts GPU by GPU, not whole configs"
+            )))
+        })
+    }
     /// Runs a (simulated) workload on a MIG instance of `node`; starting one that runs is a no-op.
     fn start_workload<'a>(
         &'a self,

@@ -13,6 +13,16 @@ use super::{Failure, Orchestrator, Outcome};
 use crate::cluster::{ClusterError, Scheduling};
 use crate::store::{Deployment, Placement};
 
+/// How a step changes a node: an agent request (GPU by GPU), or a whole config handed to a
+/// cluster that applies by config (Kubernetes), at the version the deployment fixed.
+enum Change<'a> {
+    Request(&'a ApplyRequest),
+    Config {
+        config: &'a NamedConfig,
+        drained: bool,
+    },
+}
+
 /// The request that applies named config `config` to `gpus` (all when empty).
 fn named(config: &str, gpus: &[u32], drained: bool) -> ApplyRequest {
     ApplyRequest::new(ApplyTarget::Named(config.to_owned()), gpus, drained)
@@ -308,7 +318,8 @@ impl Orchestrator {
                 format!("applying {label} to {node} GPU {gpu}"),
                 format!("{node} GPU {gpu} on {label}"),
             );
-            self.apply_step(d.id, &key, &node, &request, what).await?;
+            self.apply_step(d.id, &key, &node, Change::Request(&request), what)
+                .await?;
         }
         let version = applied_version.or(self.inner.store.deployment_config(d.id).await?.filter(|(n, _)| n == config).map(|(_, v)| v));
         for node in nodes {
@@ -328,11 +339,18 @@ impl Orchestrator {
         id: i64,
         key: &str,
         node: &str,
-        request: &ApplyRequest,
+        change: Change<'_>,
         what: (String, String),
     ) -> Result<(), Failure> {
         self.step(id, key, StepState::Running, &what.0).await?;
-        let applied = match self.inner.cluster.apply(node, request).await {
+        let (result, may_reset) = match change {
+            Change::Request(request) => (self.inner.cluster.apply(node, request).await, request.reset),
+            Change::Config { config, drained } => (
+                self.inner.cluster.apply_config(node, config, drained).await,
+                true,
+            ),
+        };
+        let applied = match result {
             Ok(a) => a,
             Err(e) => {
                 let f = Failure::from(e);
@@ -344,7 +362,7 @@ impl Orchestrator {
         };
         if !applied.reset_pending.is_empty() {
             let gpus: Vec<String> = applied.reset_pending.iter().map(ToString::to_string).collect();
-            let how = if request.reset {
+            let how = if may_reset {
                 "migboard could not reset it: reset it by hand when idle (nvidia-smi --gpu-reset -i N) or reboot the node"
             } else {
                 "reset it when idle (nvidia-smi --gpu-reset -i N) or reboot the node, or deploy this update again with \"Drain busy nodes\" so migboard drains and resets it"
@@ -382,12 +400,31 @@ impl Orchestrator {
             } else {
                 ""
             };
+            // The config at the version the deployment fixed, when the node's model is known.
+            let model = self
+                .fleet()
+                .nodes
+                .iter()
+                .find(|n| &n.name == node)
+                .and_then(|n| n.gpus.iter().find_map(|g| g.model));
+            let pinned = match model {
+                Some(model) => Some(self.config_for(d, config, model).await?),
+                None => None,
+            };
+            let label = pinned.as_ref().map_or_else(|| config.to_owned(), config_label);
             let what = (
-                format!("applying {config} to {node}{how}"),
-                format!("{node} on {config}"),
+                format!("applying {label} to {node}{how}"),
+                format!("{node} on {label}"),
             );
             let request = named(config, &[], d.drain).with_reset(may_reset(d));
-            self.apply_step(d.id, &key, node, &request, what).await?;
+            let change = match &pinned {
+                Some(config) => Change::Config {
+                    config,
+                    drained: d.drain,
+                },
+                None => Change::Request(&request),
+            };
+            self.apply_step(d.id, &key, node, change, what).await?;
             let version = self
                 .inner
                 .store

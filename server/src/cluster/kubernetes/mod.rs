@@ -526,14 +526,9 @@ impl Kubernetes {
         })
     }
 
-    async fn apply_node(
-        &self,
-        node: &str,
-        config: &str,
-        drained: bool,
-    ) -> Result<super::Applied, ClusterError> {
-        let current = self.get_node(node).await?;
-        let model = current
+    /// The MIG-capable model of `current`, from GPU Feature Discovery's product label.
+    fn model_of(node: &str, current: &KubeNode) -> Result<mig::GpuModel, ClusterError> {
+        current
             .labels()
             .get(GPU_PRODUCT)
             .and_then(|p| mig::GpuModel::from_product_name(p))
@@ -542,7 +537,18 @@ impl Kubernetes {
                 message: format!(
                     "its {GPU_PRODUCT} label is missing or names no MIG-capable GPU (is GPU Feature Discovery running?)"
                 ),
-            })?;
+            })
+    }
+
+    /// Applies config `config` (looked up in the catalogue: a custom one at its current version).
+    async fn apply_node(
+        &self,
+        node: &str,
+        config: &str,
+        drained: bool,
+    ) -> Result<super::Applied, ClusterError> {
+        let current = self.get_node(node).await?;
+        let model = Self::model_of(node, &current)?;
         let catalogue = self.catalogue.get();
         let Some(named) = catalogue.config(model, config) else {
             return Err(ClusterError::Refused {
@@ -553,6 +559,19 @@ impl Kubernetes {
                 ),
             });
         };
+        self.apply_named(node, named, current, drained).await
+    }
+
+    /// Applies `named` to `node` (labels, drain, device plugin pause, agent or mig-manager).
+    async fn apply_named(
+        &self,
+        node: &str,
+        named: &mig::NamedConfig,
+        current: KubeNode,
+        drained: bool,
+    ) -> Result<super::Applied, ClusterError> {
+        let config = named.name.as_str();
+        let model = Self::model_of(node, &current)?;
         // Already so: no drain, no device plugin pause (resuming a deployment re-applies).
         if self.already_applied(node, config, &current, named).await {
             // A drain interrupted before may have left it cordoned by migboard.
@@ -1244,6 +1263,18 @@ impl Cluster for Kubernetes {
                 )));
             };
             self.apply_node(node, config, request.drained).await
+        })
+    }
+
+    fn apply_config<'a>(
+        &'a self,
+        node: &'a str,
+        config: &'a mig::NamedConfig,
+        drained: bool,
+    ) -> BoxFuture<'a, Result<super::Applied, ClusterError>> {
+        Box::pin(async move {
+            let current = self.get_node(node).await?;
+            self.apply_named(node, config, current, drained).await
         })
     }
 
