@@ -683,6 +683,13 @@ async fn share_links_show_a_deployment_read_only_until_revoked_or_expired() {
     }
 }
 
+/// Whether the deployment's status message contains `text`.
+fn says(detail: &Value, text: &str) -> bool {
+    detail["deployment"]["message"]
+        .as_str()
+        .is_some_and(|m| m.contains(text))
+}
+
 /// The instances of GPU `gpu` of `node` as (profile, start), sorted.
 fn placements(node: &Value, gpu: usize) -> Vec<(String, u64)> {
     let mut out: Vec<(String, u64)> = node["gpus"][gpu]["instances"]
@@ -754,12 +761,7 @@ async fn a_custom_config_is_applied_as_drawn_and_versioned() {
     let update = r#"{"recipe_mode": "update", "deployment_name": "mix-rollout", "recipe_node_name": "10.0.10.11", "shared_node_pool_mig_config": "mix-a"}"#;
     let done = w.deploy(update, "").await;
     assert_eq!(done["deployment"]["status"], "completed", "{done:#}");
-    assert!(
-        done["deployment"]["message"]
-            .as_str()
-            .is_some_and(|m| m.contains("mix-a v1")),
-        "{done:#}"
-    );
+    assert!(says(&done, "mix-a v1"), "{done:#}");
     let id = done["deployment"]["id"].as_i64().expect("id");
     let fleet = w.fleet().await;
     let n = node(&fleet, "10.0.10.11");
@@ -837,12 +839,7 @@ async fn a_custom_config_is_applied_as_drawn_and_versioned() {
         .expect("revert submitted");
     let done = w.settle(reverted.id).await;
     assert_eq!(done["deployment"]["status"], "completed", "{done:#}");
-    assert!(
-        done["deployment"]["message"]
-            .as_str()
-            .is_some_and(|m| m.contains("mix-a v1")),
-        "{done:#}"
-    );
+    assert!(says(&done, "mix-a v1"), "{done:#}");
     let fleet = w.fleet().await;
     assert_eq!(
         placements(node(&fleet, "10.0.10.11"), 0),
@@ -928,10 +925,7 @@ async fn a_gpu_waiting_for_a_reset_is_not_reported_done() {
             .call("GET", &format!("/api/v1/deployments/{id}"), None)
             .await
             .1;
-        if detail["deployment"]["message"]
-            .as_str()
-            .is_some_and(|m| m.contains("waiting for GPU reset"))
-        {
+        if says(&detail, "waiting for GPU reset") {
             break;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;

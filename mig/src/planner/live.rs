@@ -91,26 +91,21 @@ pub fn diff_node(plan: &NodePlan, live: &[InventoryGpu]) -> Result<Vec<GpuDiff>,
         };
         let before = observed(g, plan.model())?;
         let steps = crate::diff::plan(&before, want.as_ref());
-        let destroyed: Vec<InstanceSpec> = steps
-            .iter()
-            .filter_map(|s| match s {
-                Step::DestroyInstance { profile, start, .. } => Some(InstanceSpec {
-                    profile: profile.0.to_owned(),
-                    start: *start,
-                }),
-                _ => None,
-            })
-            .collect();
-        let created = steps
-            .iter()
-            .filter_map(|s| match s {
-                Step::CreateInstance { profile, start, .. } => Some(InstanceSpec {
-                    profile: profile.0.to_owned(),
-                    start: *start,
-                }),
-                _ => None,
-            })
-            .collect();
+        // The instances the steps destroy (`create` false) or create (`create` true).
+        let of = |create: bool| -> Vec<InstanceSpec> {
+            steps
+                .iter()
+                .filter_map(|s| match (s, create) {
+                    (Step::DestroyInstance { profile, start, .. }, false)
+                    | (Step::CreateInstance { profile, start, .. }, true) => Some(InstanceSpec {
+                        profile: profile.0.to_owned(),
+                        start: *start,
+                    }),
+                    _ => None,
+                })
+                .collect()
+        };
+        let (destroyed, created) = (of(false), of(true));
         let kept = before
             .instances
             .iter()
