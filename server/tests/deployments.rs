@@ -901,6 +901,62 @@ async fn a_custom_config_is_applied_as_drawn_and_versioned() {
         .call("DELETE", "/api/v1/mig-configs/all-balanced", None)
         .await;
     assert_eq!(status, StatusCode::CONFLICT);
+
+    // A pool created on the custom config: its new node's GPUs get the config's exact placements
+    // (v2, current when it was submitted).
+    let pool = r#"{"recipe_mode": "shared_node_pool", "deployment_name": "mix-pool", "shared_node_pool_size": 1, "shared_node_pool_shape": "BM.GPU.H100.8", "shared_node_pool_boot_volume_size_in_gbs": 500, "shared_node_pool_mig_config": "mix-a"}"#;
+    let done = w.deploy(pool, "").await;
+    assert_eq!(done["deployment"]["status"], "completed", "{done:#}");
+    let fleet = w.fleet().await;
+    let new_node = fleet["nodes"]
+        .as_array()
+        .expect("nodes")
+        .iter()
+        .find(|n| n["pool"] == "mix-pool")
+        .unwrap_or_else(|| panic!("the pool's node in {fleet:#}"));
+    assert_eq!(
+        placements(new_node, 0),
+        [("1g.10gb".to_owned(), 5), ("3g.40gb".to_owned(), 0)]
+    );
+    assert_eq!(
+        placements(new_node, 7),
+        [
+            ("1g.10gb".to_owned(), 6),
+            ("1g.20gb".to_owned(), 4),
+            ("4g.40gb".to_owned(), 0)
+        ]
+    );
+
+    // Import from a mig-parted file: new names are created with the placements migboard chooses,
+    // built-in names are skipped with the reason, and a file that is not mig-parted's is refused.
+    let yaml = "version: v1\nmig-configs:\n  team-a:\n    - devices: all\n      mig-enabled: true\n      mig-devices:\n        \"1g.10gb\": 7\n  all-balanced:\n    - devices: all\n      mig-enabled: false\n";
+    let body = serde_json::json!({"model": "h100-80gb", "yaml": yaml}).to_string();
+    let (status, imported) = w
+        .call("POST", "/api/v1/mig-configs/import", Some(body))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{imported:#}");
+    assert_eq!(imported["created"][0]["name"], "team-a", "{imported:#}");
+    assert_eq!(imported["skipped"][0]["name"], "all-balanced", "{imported:#}");
+    let (status, team) = w.call("GET", "/api/v1/mig-configs/team-a", None).await;
+    assert_eq!(status, StatusCode::OK);
+    let starts: Vec<u64> = team["devices"][0]["instances"]
+        .as_array()
+        .expect("instances")
+        .iter()
+        .filter_map(|i| i["start"].as_u64())
+        .collect();
+    assert_eq!(starts, [0, 1, 2, 3, 4, 5, 6], "{team:#}");
+    let bad = serde_json::json!({"model": "h100-80gb", "yaml": "version: v2\n"}).to_string();
+    let (status, refused) = w
+        .call("POST", "/api/v1/mig-configs/import", Some(bad))
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{refused:#}");
+    assert!(
+        refused["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("not a mig-parted config")),
+        "{refused:#}"
+    );
 }
 
 /// A MIG mode change waits for a GPU reset, and migboard says so instead of calling it done: the
