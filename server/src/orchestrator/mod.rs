@@ -293,6 +293,8 @@ impl Orchestrator {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .clone();
         let catalogue = self.inner.catalogue.get();
+        // Older custom config versions nodes were left on, read once per (name, version).
+        let mut older: BTreeMap<(String, u32), Option<mig::NamedConfig>> = BTreeMap::new();
         for node in &mut fleet.nodes {
             node.drift = None;
             if node.error.is_some() || changing.contains(&node.name) {
@@ -310,12 +312,21 @@ impl Orchestrator {
             if let (Some(v), Some(current)) = (version, named.custom.as_ref())
                 && current.version != *v
             {
-                match self.inner.store.mig_config_version(config, *v).await {
-                    Ok(Some(stored)) => match stored.config.validate(|_| false) {
-                        Ok(c) => named = mig::NamedConfig::from_custom(&c, *v),
-                        Err(_) => continue,
-                    },
-                    _ => continue,
+                let key = (config.clone(), *v);
+                if !older.contains_key(&key) {
+                    let read = match self.inner.store.mig_config_version(config, *v).await {
+                        Ok(Some(stored)) => stored
+                            .config
+                            .validate(|_| false)
+                            .ok()
+                            .map(|c| mig::NamedConfig::from_custom(&c, *v)),
+                        _ => None,
+                    };
+                    older.insert(key.clone(), read);
+                }
+                match older.get(&key).cloned().flatten() {
+                    Some(n) => named = n,
+                    None => continue,
                 }
             }
             let gpus = named.drift(shape.model, &node.gpus);

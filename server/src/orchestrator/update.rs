@@ -186,6 +186,8 @@ impl Orchestrator {
         }
         let mut label = config.to_owned();
         let mut applied_version = None;
+        // The config at the version the deployment fixed, per GPU model (read once per model).
+        let mut configs: BTreeMap<GpuModel, NamedConfig> = BTreeMap::new();
         let fleet = self.refresh().await;
         let steps = self.inner.store.steps(d.id).await?;
         let known: BTreeSet<&str> = steps.iter().map(|s| s.key.as_str()).collect();
@@ -203,7 +205,12 @@ impl Orchestrator {
             let shape = mig::shape::shape(&node.shape).ok_or_else(|| {
                 Failure::Permanent(format!("node {name}: unknown shape {}", node.shape))
             })?;
-            let named = self.config_for(d, config, shape.model).await?;
+            if !configs.contains_key(&shape.model) {
+                configs.insert(shape.model, self.config_for(d, config, shape.model).await?);
+            }
+            let Some(named) = configs.get(&shape.model).cloned() else {
+                continue;
+            };
             label = config_label(&named);
             applied_version = named.custom.as_ref().map(|c| c.version);
             for gpu in &node.gpus {
@@ -390,6 +397,9 @@ impl Orchestrator {
         config: &str,
     ) -> Result<(), Failure> {
         let done = self.done_steps(d.id).await?;
+        let fleet = self.fleet();
+        // The config at the version the deployment fixed, per GPU model (read once per model).
+        let mut configs: BTreeMap<GpuModel, NamedConfig> = BTreeMap::new();
         for node in nodes {
             let key = format!("reconfigure/{node}");
             if done.contains(&key) {
@@ -401,14 +411,18 @@ impl Orchestrator {
                 ""
             };
             // The config at the version the deployment fixed, when the node's model is known.
-            let model = self
-                .fleet()
+            let model = fleet
                 .nodes
                 .iter()
                 .find(|n| &n.name == node)
                 .and_then(|n| n.gpus.iter().find_map(|g| g.model));
             let pinned = match model {
-                Some(model) => Some(self.config_for(d, config, model).await?),
+                Some(model) => {
+                    if !configs.contains_key(&model) {
+                        configs.insert(model, self.config_for(d, config, model).await?);
+                    }
+                    configs.get(&model).cloned()
+                }
                 None => None,
             };
             let label = pinned.as_ref().map_or_else(|| config.to_owned(), config_label);
