@@ -573,7 +573,7 @@ impl Kubernetes {
         let config = named.name.as_str();
         let model = Self::model_of(node, &current)?;
         // Already so: no drain, no device plugin pause (resuming a deployment re-applies).
-        if self.already_applied(node, config, &current, named).await {
+        if self.already_applied(node, model, &current, named).await {
             // A drain interrupted before may have left it cordoned by migboard.
             self.uncordon(node).await;
             return Ok(super::Applied::default());
@@ -589,7 +589,7 @@ impl Kubernetes {
             self.drain(&current, pods).await?;
         }
         let result = match self.options.apply_mode {
-            ApplyMode::Agent => self.apply_with_agent(node, named, &current).await,
+            ApplyMode::Agent => self.apply_with_agent(node, model, named, &current).await,
             ApplyMode::MigManager => {
                 if named.custom.is_some() {
                     self.write_mig_parted(node, model, named).await?;
@@ -608,10 +608,11 @@ impl Kubernetes {
     async fn already_applied(
         &self,
         node: &str,
-        config: &str,
+        model: mig::GpuModel,
         current: &KubeNode,
         named: &mig::NamedConfig,
     ) -> bool {
+        let config = named.name.as_str();
         let labels = current.labels();
         let labelled = labels.get(MIG_CONFIG).map(String::as_str) == Some(config)
             && labels.get(MIG_STATE).map(String::as_str) == Some("success");
@@ -633,11 +634,7 @@ impl Kubernetes {
         let Ok(gpus) = self.agents.inventory(&endpoint).await else {
             return false;
         };
-        let model = current
-            .labels()
-            .get(GPU_PRODUCT)
-            .and_then(|p| mig::GpuModel::from_product_name(p));
-        let matches = model.is_some_and(|m| named.matched_by(m, &gpus));
+        let matches = named.matched_by(model, &gpus);
         if matches && !labelled {
             let patch = serde_json::json!({"metadata": {"labels": {MIG_CONFIG: config, MIG_STATE: "success"}}});
             if let Err(e) = self.patch_node(node, patch).await {
@@ -651,6 +648,7 @@ impl Kubernetes {
     async fn apply_with_agent(
         &self,
         node: &str,
+        model: mig::GpuModel,
         named: &mig::NamedConfig,
         current: &KubeNode,
     ) -> Result<super::Applied, ClusterError> {
@@ -685,7 +683,7 @@ impl Kubernetes {
                 token: &self.options.agent_token,
             };
             let mut reset_pending = Vec::new();
-            for request in self.requests_for(&endpoint, named, current).await? {
+            for request in self.requests_for(&endpoint, model, named).await? {
                 let op = self
                     .agents
                     // The node runs no GPU pod now (none ran, or they were drained): its GPUs
@@ -750,8 +748,8 @@ impl Kubernetes {
     async fn requests_for(
         &self,
         endpoint: &Endpoint<'_>,
+        model: mig::GpuModel,
         named: &mig::NamedConfig,
-        current: &KubeNode,
     ) -> Result<Vec<ApplyRequest>, ClusterError> {
         if named.custom.is_none() {
             return Ok(vec![ApplyRequest::new(
@@ -764,11 +762,6 @@ impl Kubernetes {
             node: endpoint.node.to_owned(),
             message,
         };
-        let model = current
-            .labels()
-            .get(GPU_PRODUCT)
-            .and_then(|p| mig::GpuModel::from_product_name(p))
-            .ok_or_else(|| refused(format!("its {GPU_PRODUCT} label names no MIG-capable GPU")))?;
         let gpus = self
             .agents
             .inventory(endpoint)
