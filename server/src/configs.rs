@@ -199,6 +199,23 @@ impl MigConfigs {
         Ok(info(&stored))
     }
 
+    /// Saves `raw`: a new version of the custom config of that name, or its first version.
+    ///
+    /// # Errors
+    /// As [`MigConfigs::create`] and [`MigConfigs::update`].
+    pub async fn save(
+        &self,
+        raw: RawCustomConfig,
+        actor: &Actor,
+    ) -> Result<MigConfigInfo, ConfigError> {
+        if self.store().mig_config(&raw.name).await?.is_some() {
+            let name = raw.name.clone();
+            self.update(&name, raw, actor).await
+        } else {
+            self.create(raw, actor).await
+        }
+    }
+
     async fn after_change(
         &self,
         stored: &StoredConfig,
@@ -238,12 +255,7 @@ impl MigConfigs {
             }
         }
         for d in self.store().unfinished().await? {
-            if self
-                .store()
-                .deployment_config(d.id)
-                .await?
-                .is_some_and(|(n, _)| n == name)
-            {
+            if self.store().pinned_version(d.id, name).await?.is_some() {
                 users.push(format!("deployment {} ({})", d.id, d.name));
             }
         }

@@ -294,20 +294,7 @@ impl Backend for ServerBackend {
         Box::pin(async move {
             use crate::configs::ConfigError;
             use app::api::configs::Saved;
-            let exists = self
-                .orchestrator
-                .store()
-                .mig_config(&config.name)
-                .await
-                .map_err(|e| store_error(&e))?
-                .is_some();
-            let name = config.name.clone();
-            let result = if exists {
-                self.configs.update(&name, config, &actor).await
-            } else {
-                self.configs.create(config, &actor).await
-            };
-            match result {
+            match self.configs.save(config, &actor).await {
                 Ok(info) => Ok(Saved::Saved(info)),
                 Err(ConfigError::Invalid(issues)) => Ok(Saved::Invalid(issues)),
                 Err(ConfigError::Store(e)) => Err(store_error(&e)),

@@ -645,13 +645,7 @@ impl Orchestrator {
             let Some(config) = self.config_of(d) else {
                 continue;
             };
-            let version = self
-                .inner
-                .store
-                .deployment_config(d.id)
-                .await?
-                .filter(|(n, _)| *n == config)
-                .map(|(_, v)| v);
+            let version = self.inner.store.pinned_version(d.id, &config).await?;
             history.push(mig::wire::LayoutChange {
                 deployment_id: d.id,
                 deployment: d.name.clone(),
@@ -711,15 +705,9 @@ impl Orchestrator {
                 d.name
             ))
         })?;
-        let pin = self
-            .inner
-            .store
-            .deployment_config(from)
-            .await?
-            .filter(|(n, _)| *n == config);
-        let label = pin
-            .as_ref()
-            .map_or_else(|| config.clone(), |(n, v)| format!("{n}-v{v}"));
+        let version = self.inner.store.pinned_version(from, &config).await?;
+        let label = version.map_or_else(|| config.clone(), |v| format!("{config}-v{v}"));
+        let pin = version.map(|v| (config.clone(), v));
         let blueprint = serde_json::json!({
             "recipe_mode": "update",
             "deployment_name": format!("revert-{node}-to-{label}-{}", now_ms() % 1_000_000),

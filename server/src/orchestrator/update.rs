@@ -133,9 +133,7 @@ impl Orchestrator {
         name: &str,
         model: GpuModel,
     ) -> Result<NamedConfig, Failure> {
-        if let Some((pinned, version)) = self.inner.store.deployment_config(d.id).await?
-            && pinned == name
-        {
+        if let Some(version) = self.inner.store.pinned_version(d.id, name).await? {
             let stored = self
                 .inner
                 .store
@@ -168,6 +166,22 @@ impl Orchestrator {
                     model.spec().display_name
                 ))
             })
+    }
+
+    /// [`Orchestrator::config_for`], read once per model into `cache` for a rollout over many nodes.
+    async fn config_once<'c>(
+        &self,
+        cache: &'c mut BTreeMap<GpuModel, NamedConfig>,
+        d: &Deployment,
+        name: &str,
+        model: GpuModel,
+    ) -> Result<&'c NamedConfig, Failure> {
+        Ok(match cache.entry(model) {
+            std::collections::btree_map::Entry::Occupied(e) => e.into_mut(),
+            std::collections::btree_map::Entry::Vacant(e) => {
+                e.insert(self.config_for(d, name, model).await?)
+            }
+        })
     }
 
     /// Applies `config` to every GPU of `nodes` it names, one GPU at a time, each a step. Refuses
@@ -205,12 +219,10 @@ impl Orchestrator {
             let shape = mig::shape::shape(&node.shape).ok_or_else(|| {
                 Failure::Permanent(format!("node {name}: unknown shape {}", node.shape))
             })?;
-            if !configs.contains_key(&shape.model) {
-                configs.insert(shape.model, self.config_for(d, config, shape.model).await?);
-            }
-            let Some(named) = configs.get(&shape.model).cloned() else {
-                continue;
-            };
+            let named = self
+                .config_once(&mut configs, d, config, shape.model)
+                .await?
+                .clone();
             label = config_label(&named);
             applied_version = named.custom.as_ref().map(|c| c.version);
             for gpu in &node.gpus {
@@ -328,11 +340,10 @@ impl Orchestrator {
             self.apply_step(d.id, &key, &node, Change::Request(&request), what)
                 .await?;
         }
-        let version = applied_version.or(self.inner.store.deployment_config(d.id).await?.filter(|(n, _)| n == config).map(|(_, v)| v));
         for node in nodes {
             self.inner
                 .store
-                .set_desired_version(node, config, version)
+                .set_desired_version(node, config, applied_version)
                 .await?;
         }
         self.reschedule(d.id).await?;
@@ -417,12 +428,7 @@ impl Orchestrator {
                 .find(|n| &n.name == node)
                 .and_then(|n| n.gpus.iter().find_map(|g| g.model));
             let pinned = match model {
-                Some(model) => {
-                    if !configs.contains_key(&model) {
-                        configs.insert(model, self.config_for(d, config, model).await?);
-                    }
-                    configs.get(&model).cloned()
-                }
+                Some(model) => Some(self.config_once(&mut configs, d, config, model).await?.clone()),
                 None => None,
             };
             let label = pinned.as_ref().map_or_else(|| config.to_owned(), config_label);
@@ -439,13 +445,10 @@ impl Orchestrator {
                 None => Change::Request(&request),
             };
             self.apply_step(d.id, &key, node, change, what).await?;
-            let version = self
-                .inner
-                .store
-                .deployment_config(d.id)
-                .await?
-                .filter(|(n, _)| n == config)
-                .map(|(_, v)| v);
+            let version = match &pinned {
+                Some(c) => c.custom.as_ref().map(|c| c.version),
+                None => self.inner.store.pinned_version(d.id, config).await?,
+            };
             self.inner
                 .store
                 .set_desired_version(node, config, version)

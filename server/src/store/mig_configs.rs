@@ -185,6 +185,19 @@ impl Store {
         Ok(())
     }
 
+    /// The version of custom config `name` deployment `id` applies (`None`: it applies another
+    /// config, or a built-in).
+    ///
+    /// # Errors
+    /// [`StoreError::Db`] on database failure.
+    pub async fn pinned_version(&self, id: i64, name: &str) -> Result<Option<u32>, StoreError> {
+        Ok(self
+            .deployment_config(id)
+            .await?
+            .filter(|(n, _)| n == name)
+            .map(|(_, v)| v))
+    }
+
     /// The custom config version deployment `id` applies, fixed when it was submitted.
     ///
     /// # Errors
