@@ -10,6 +10,7 @@
 
 pub mod agent_api;
 pub mod blueprint;
+pub mod capacity;
 pub mod custom;
 pub mod diff;
 pub mod layout;

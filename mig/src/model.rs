@@ -266,6 +266,11 @@ pub struct ModelSpec {
     pub sm_count: u16,
     /// Peak memory bandwidth of the whole GPU, GB/s; a slice gets `memory_slices / 8` of it.
     pub memory_bandwidth_gbps: u32,
+    /// Peak dense (no sparsity) 16-bit tensor throughput of the whole GPU, TFLOPS, from NVIDIA's data
+    /// sheet; a slice gets its SM share of it.
+    pub dense_tflops_16bit: u32,
+    /// Whether the tensor cores run FP8 at twice the 16-bit rate (Hopper and later; not Ampere).
+    pub fp8: bool,
     /// How far the placement table was checked on real hardware.
     pub placements: Verification,
     /// How far SM counts and memory sizes were checked on real hardware.
@@ -289,6 +294,8 @@ pub static MODELS: [ModelSpec; 6] = [
         memory_mib: 81_559,
         sm_count: 132,
         memory_bandwidth_gbps: 3_350,
+        dense_tflops_16bit: 989,
+        fp8: true,
         placements: Verification::Verified,
         sizes: Verification::Verified,
         profiles: profiles![
@@ -308,6 +315,8 @@ pub static MODELS: [ModelSpec; 6] = [
         memory_mib: 95_830,
         sm_count: 132,
         memory_bandwidth_gbps: 3_900,
+        dense_tflops_16bit: 835,
+        fp8: true,
         placements: Verification::Verified,
         sizes: Verification::Verified,
         profiles: profiles![
@@ -327,6 +336,8 @@ pub static MODELS: [ModelSpec; 6] = [
         memory_mib: 40_960,
         sm_count: 108,
         memory_bandwidth_gbps: 1_555,
+        dense_tflops_16bit: 312,
+        fp8: false,
         placements: Verification::Verified,
         sizes: Verification::Verified,
         profiles: profiles![
@@ -346,6 +357,8 @@ pub static MODELS: [ModelSpec; 6] = [
         memory_mib: 81_920,
         sm_count: 108,
         memory_bandwidth_gbps: 2_039,
+        dense_tflops_16bit: 312,
+        fp8: false,
         placements: Verification::SameAsSibling,
         sizes: Verification::Verified,
         profiles: profiles![
@@ -365,6 +378,8 @@ pub static MODELS: [ModelSpec; 6] = [
         memory_mib: 143_771,
         sm_count: 132,
         memory_bandwidth_gbps: 4_800,
+        dense_tflops_16bit: 989,
+        fp8: true,
         placements: Verification::Unverified,
         // Memory is 1/8 per slice of the usable total; SMs as on H100 SXM (same die).
         sizes: Verification::Unverified,
@@ -385,6 +400,8 @@ pub static MODELS: [ModelSpec; 6] = [
         memory_mib: 184_320,
         sm_count: 148,
         memory_bandwidth_gbps: 8_000,
+        dense_tflops_16bit: 2250,
+        fp8: true,
         placements: Verification::Unverified,
         // Memory from the profile names (1/8 per slice); SMs as compute fractions of 148, rounded down.
         sizes: Verification::Unverified,

@@ -1,0 +1,309 @@
+//! The fleet planner: answers cover the demand with valid layouts and never go below their bound, agree
+//! with an independent exact method on small mixes, beat or match both baselines, and keep a current
+//! fleet's GPUs where they can; the throughput model never gives a GPU's slices more bandwidth than it has.
+
+use std::collections::{BTreeMap, HashMap};
+
+use mig::capacity::{
+    FleetGpu, FleetInput, PlanRequest, RawWorkload, inference_mix, plan,
+    throughput::{Work, on_slice, slice_bandwidth_gbps},
+};
+use mig::sizing::{Precision, SizingInput, catalogue_model};
+use mig::{GpuModel, InstanceSpec, Layout, ProfileCounts, combinations};
+use proptest::prelude::*;
+
+fn request(model: GpuModel, demand: &[(&str, i64)]) -> PlanRequest {
+    PlanRequest {
+        model: model.id().to_owned(),
+        demand: demand.iter().map(|(p, n)| ((*p).to_owned(), *n)).collect(),
+        ..PlanRequest::default()
+    }
+}
+
+fn solve(req: &PlanRequest) -> mig::capacity::FleetPlan {
+    plan(&req.resolve().expect("valid request"), &mut || false)
+}
+
+/// Checks every layout is valid on the model, the counts match the placements, and the GPUs cover the
+/// demand; returns what they supply.
+fn assert_covers(model: GpuModel, p: &mig::capacity::FleetPlan) -> ProfileCounts {
+    let mut supplied = ProfileCounts::default();
+    for g in &p.layouts {
+        let layout = Layout::new(model, &g.instances)
+            .unwrap_or_else(|e| panic!("invalid layout {:?}: {e:?}", g.instances));
+        assert_eq!(layout.counts(), g.counts, "counts describe the placement");
+        for (name, n) in &g.counts.0 {
+            supplied.add(name, n * g.count);
+        }
+    }
+    for (name, &want) in &p.demand.0 {
+        let have = supplied.0.get(name).copied().unwrap_or(0);
+        assert!(have >= want, "{name}: {have} supplied, {want} asked");
+    }
+    assert_eq!(p.layouts.iter().map(|g| g.count).sum::<u32>(), p.gpus);
+    assert!(p.gpus >= p.lower_bound, "{} below its bound {}", p.gpus, p.lower_bound);
+    assert!(p.gpus <= p.baselines.first_fit_decreasing.gpus);
+    assert!(p.gpus <= p.baselines.uniform_named.gpus);
+    supplied
+}
+
+/// An exact method sharing nothing with the solver: memoised recursion over the demand left, trying
+/// every combination one GPU holds (from the placement enumeration), maximal or not.
+fn brute_force(model: GpuModel, demand: &BTreeMap<String, i64>) -> u32 {
+    let names: Vec<&str> = demand.keys().map(String::as_str).collect();
+    let combos: Vec<Vec<u32>> = combinations(model)
+        .into_iter()
+        .map(|c| names.iter().map(|n| c.counts.0.get(*n).copied().unwrap_or(0)).collect())
+        .filter(|v: &Vec<u32>| v.iter().any(|&x| x > 0))
+        .collect();
+    fn go(left: Vec<u32>, combos: &[Vec<u32>], memo: &mut HashMap<Vec<u32>, u32>) -> u32 {
+        if left.iter().all(|&v| v == 0) {
+            return 0;
+        }
+        if let Some(&v) = memo.get(&left) {
+            return v;
+        }
+        let mut best = u32::MAX;
+        for c in combos {
+            if c.iter().zip(&left).any(|(&a, &l)| a > 0 && l > 0) {
+                let next: Vec<u32> = left.iter().zip(c).map(|(&l, &a)| l.saturating_sub(a)).collect();
+                best = best.min(1 + go(next, combos, memo));
+            }
+        }
+        memo.insert(left, best);
+        best
+    }
+    let start: Vec<u32> = demand.values().map(|&v| v as u32).collect();
+    go(start, &combos, &mut HashMap::new())
+}
+
+#[test]
+fn the_guides_balanced_mix_is_one_gpu_and_baselines_are_numbers() {
+    let p = solve(&request(
+        GpuModel::H100_80GB,
+        &[("1g.10gb", 2), ("2g.20gb", 1), ("3g.40gb", 1)],
+    ));
+    assert_eq!((p.gpus, p.lower_bound, p.optimal), (1, 1, true));
+    // One pool per profile: three GPUs where one does.
+    assert_eq!(p.baselines.uniform_named.gpus, 3);
+    let configs: Vec<&str> = p.baselines.uniform_named.pools.iter().map(|x| x.config.as_str()).collect();
+    assert_eq!(configs, ["all-1g.10gb", "all-2g.20gb", "all-3g.40gb"]);
+    assert_covers(GpuModel::H100_80GB, &p);
+}
+
+#[test]
+fn small_mixes_match_an_independent_exact_method() {
+    let model = GpuModel::H100_80GB;
+    let profiles = ["1g.10gb", "1g.20gb", "2g.20gb", "3g.40gb", "4g.40gb", "1g.10gb+me", "7g.80gb"];
+    let mut checked = 0;
+    for seed in 0..60u64 {
+        // Three profiles, 0..=6 of each, chosen by a fixed walk so the test is reproducible.
+        let mut demand = BTreeMap::new();
+        for i in 0..3u64 {
+            let p = profiles[((seed * 7 + i * 3) % profiles.len() as u64) as usize];
+            let n = ((seed * 13 + i * 5) % 7) as i64;
+            *demand.entry(p.to_owned()).or_insert(0) += n;
+        }
+        if demand.values().all(|&n| n == 0) {
+            continue;
+        }
+        let req = PlanRequest {
+            model: model.id().into(),
+            demand: demand.clone(),
+            ..PlanRequest::default()
+        };
+        let p = solve(&req);
+        assert_covers(model, &p);
+        assert!(p.optimal, "{demand:?}");
+        assert_eq!(p.gpus, brute_force(model, &demand), "{demand:?}");
+        checked += 1;
+    }
+    assert!(checked > 50);
+}
+
+#[test]
+fn random_inference_mixes_are_proven_optimal_at_64_and_512_gpus() {
+    for model in [GpuModel::H100_80GB, GpuModel::A100_40GB, GpuModel::B200_180GB] {
+        for about in [64, 512] {
+            for seed in 0..10 {
+                let p = solve(&inference_mix(model, seed, about));
+                assert_covers(model, &p);
+                assert!(p.optimal && p.gpus == p.lower_bound, "{model:?} {about} {seed}: {} vs {}", p.gpus, p.lower_bound);
+            }
+        }
+    }
+}
+
+#[test]
+fn a_spent_budget_still_answers_with_its_gap() {
+    // Stop at once: the answer is first-fit-decreasing's (or better), never below the bound.
+    let req = inference_mix(GpuModel::H100_80GB, 3, 4096);
+    let p = plan(&req.resolve().expect("valid"), &mut || true);
+    assert_covers(GpuModel::H100_80GB, &p);
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+    #[test]
+    fn every_answer_covers_its_demand_and_respects_its_bound(
+        counts in proptest::collection::vec(0i64..40, 7),
+        model_index in 0usize..6,
+    ) {
+        let model = GpuModel::all().nth(model_index).expect("model");
+        let names = model.profile_names();
+        let demand: BTreeMap<String, i64> = names.iter().zip(&counts).filter(|(_, n)| **n > 0).map(|(p, n)| ((*p).to_owned(), *n)).collect();
+        prop_assume!(!demand.is_empty());
+        let p = solve(&PlanRequest { model: model.id().into(), demand, ..PlanRequest::default() });
+        assert_covers(model, &p);
+    }
+}
+
+#[test]
+fn bad_requests_name_the_member_at_fault() {
+    let mut req = request(GpuModel::H100_80GB, &[("1g.10g", 3), ("3g.40gb", -1)]);
+    req.workloads.push(RawWorkload {
+        name: "big".into(),
+        model: Some("Llama-3.1-70B".into()),
+        precision: Some(Precision::Bf16),
+        ..RawWorkload::default()
+    });
+    req.workloads.push(RawWorkload {
+        name: "nobody".into(),
+        model: Some("GPT-17".into()),
+        ..RawWorkload::default()
+    });
+    let issues = req.resolve().expect_err("bad");
+    let at: Vec<(&str, &str)> = issues.iter().map(|i| (i.path.as_str(), i.code.as_str())).collect();
+    assert_eq!(
+        at,
+        [
+            ("/demand/1g.10g", "plan_profile_unknown"),
+            ("/demand/3g.40gb", "plan_count"),
+            ("/workloads/0", "plan_workload_too_large"),
+            ("/workloads/1/model", "plan_workload_model"),
+        ]
+    );
+    assert!(issues[0].hint.contains("did you mean `1g.10gb`"), "{}", issues[0].hint);
+    assert!(issues[2].hint.contains("cannot be joined"), "{}", issues[2].hint);
+    let unknown = PlanRequest { model: "h900".into(), ..PlanRequest::default() };
+    assert_eq!(unknown.resolve().expect_err("bad")[0].path, "/model");
+    let empty = request(GpuModel::H100_80GB, &[]);
+    assert_eq!(empty.resolve().expect_err("bad")[0].code, "plan_empty");
+    let current: PlanRequest = serde_json::from_str(r#"{"model":"h100-80gb","demand":{"1g.10gb":1},"fleet":"current"}"#).expect("parses");
+    assert_eq!(current.resolve().expect_err("server only")[0].path, "/fleet");
+}
+
+#[test]
+fn workloads_are_sized_to_a_profile_and_replicas_from_a_rate() {
+    let mut req = request(GpuModel::H100_80GB, &[]);
+    req.workloads.push(RawWorkload {
+        name: "chat".into(),
+        model: Some("Llama-3.1-8B".into()),
+        precision: Some(Precision::Bf16),
+        context_tokens: Some(4096),
+        concurrency: Some(8),
+        tokens_per_second: Some(2000.0),
+        ..RawWorkload::default()
+    });
+    req.workloads.push(RawWorkload {
+        name: "embed".into(),
+        model: Some("Llama-3.2-1B".into()),
+        replicas: Some(9),
+        ..RawWorkload::default()
+    });
+    let p = solve(&req);
+    let chat = &p.throughput[0];
+    // 16 GB of weights + 8 × 512 MiB of KV cache + overhead: a 3g.40gb.
+    assert_eq!(chat.profile, "3g.40gb");
+    assert!(chat.per_replica.decode_tokens_per_s > 0.0);
+    assert_eq!(chat.replicas, (2000.0 / chat.per_replica.decode_tokens_per_s).ceil() as u32);
+    assert!(chat.decode_tokens_per_s >= 2000.0);
+    assert_eq!(p.throughput[1].replicas, 9);
+    // Every replica has a slice, and the groups say which.
+    let mut served: BTreeMap<&str, u32> = BTreeMap::new();
+    for g in &p.layouts {
+        for (w, n) in &g.serves {
+            *served.entry(w.as_str()).or_default() += n;
+        }
+    }
+    assert_eq!(served.get("chat"), Some(&chat.replicas));
+    assert_eq!(served.get("embed"), Some(&9));
+    assert!(p.assumptions.iter().any(|a| a.contains("min(c × B_slice")));
+    assert_covers(GpuModel::H100_80GB, &p);
+}
+
+#[test]
+fn slices_of_one_gpu_never_have_more_bandwidth_than_the_gpu() {
+    let llama = catalogue_model("Llama-3.2-3B").expect("catalogue");
+    let work = Work::of(&SizingInput::for_model(llama, Precision::Bf16, 2048, 4));
+    for model in GpuModel::all() {
+        let gpu = f64::from(model.spec().memory_bandwidth_gbps);
+        let whole = model.profile_of_kind(mig::ProfileKind::SevenSlice);
+        let whole_decode = on_slice(model, whole, &work, 1.0).decode_tokens_per_s;
+        for c in combinations(model) {
+            let bw: f64 = c.layout.instances().iter().map(|i| slice_bandwidth_gbps(model, i.profile)).sum();
+            assert!(bw <= gpu + 1e-9, "{model:?} {}: {bw} GB/s > {gpu}", c.layout);
+            // Bandwidth-bound decode of one model per slice adds up to at most the whole GPU's.
+            let decode: f64 = c
+                .layout
+                .instances()
+                .iter()
+                .map(|i| on_slice(model, i.profile, &work, 1.0))
+                .filter(|t| t.bound == mig::capacity::Bound::MemoryBandwidth)
+                .map(|t| t.decode_tokens_per_s)
+                .sum();
+            assert!(decode <= whole_decode * 1.000_001, "{model:?} {}: {decode} > {whole_decode}", c.layout);
+        }
+        // The guide's example: four 1g.20gb-class slices are one GPU of bandwidth, not three.
+        let double = model.profile_of_kind(mig::ProfileKind::OneSliceDoubleMemory);
+        assert!((4.0 * slice_bandwidth_gbps(model, double) - gpu).abs() < 1e-6);
+    }
+}
+
+fn specs(items: &[(&str, u8)]) -> Vec<InstanceSpec> {
+    items.iter().map(|(p, s)| InstanceSpec { profile: (*p).into(), start: *s }).collect()
+}
+
+#[test]
+fn against_a_fleet_it_keeps_what_already_serves_and_moves_few_replicas() {
+    let balanced = specs(&[("2g.20gb", 0), ("1g.10gb", 2), ("1g.10gb", 3), ("3g.40gb", 4)]);
+    let sevens = specs(&(0..7).map(|s| ("1g.10gb", s as u8)).collect::<Vec<_>>());
+    let mut fleet = Vec::new();
+    for gpu in 0..8 {
+        fleet.push(FleetGpu { node: "a".into(), gpu, instances: balanced.clone(), busy: specs(&[("3g.40gb", 4)]) });
+        fleet.push(FleetGpu { node: "b".into(), gpu, instances: sevens.clone(), busy: Vec::new() });
+    }
+    // Today: 16 × 1g.10gb + 8 × 2g.20gb + 8 × 3g.40gb on a, 56 × 1g.10gb on b. Ask for less 1g.10gb and
+    // two more 3g.40gb: the balanced GPUs stay, some 7 × 1g.10gb GPUs are recut.
+    let mut req = request(GpuModel::H100_80GB, &[("1g.10gb", 40), ("2g.20gb", 8), ("3g.40gb", 10)]);
+    req.fleet = Some(FleetInput::Gpus(fleet));
+    let p = solve(&req);
+    assert_covers(GpuModel::H100_80GB, &p);
+    let o = p.fleet.as_ref().expect("fleet outcome");
+    assert_eq!(o.current_gpus, 16);
+    assert_eq!(o.kept_gpus + o.reconfigured_gpus + o.added_gpus, p.gpus);
+    assert_eq!(o.moved_replicas, 0, "no busy 3g.40gb is touched: {o:?}");
+    assert!(o.reconfigured_gpus <= o.from_scratch_reconfigured_gpus);
+    assert!(o.changes.iter().all(|c| c.node == "b"), "only 7 × 1g.10gb GPUs change: {:?}", o.changes);
+    assert_eq!(p.reconfigured_gpus, Some(o.reconfigured_gpus));
+    // Planning against a fleet never costs GPUs.
+    let mut scratch = req.clone();
+    scratch.fleet = None;
+    assert_eq!(solve(&scratch).gpus, p.gpus);
+}
+
+#[test]
+fn the_request_round_trips_through_json() {
+    let req = inference_mix(GpuModel::H100_80GB, 1, 64);
+    let text = serde_json::to_string(&req).expect("serialises");
+    let back: PlanRequest = serde_json::from_str(&text).expect("parses");
+    assert_eq!(back, req);
+    let p = solve(&req);
+    let json = serde_json::to_value(&p).expect("serialises");
+    for key in ["gpus", "lower_bound", "optimal", "layouts", "baselines", "solve_ms"] {
+        assert!(json.get(key).is_some(), "{key} missing");
+    }
+    assert!(json["layouts"][0]["instances"][0]["start"].is_u64());
+    assert!(json["baselines"]["uniform_named"]["gpus"].is_u64());
+    assert!(json["baselines"]["first_fit_decreasing"]["gpus"].is_u64());
+}
