@@ -307,3 +307,34 @@ fn the_request_round_trips_through_json() {
     assert!(json["baselines"]["uniform_named"]["gpus"].is_u64());
     assert!(json["baselines"]["first_fit_decreasing"]["gpus"].is_u64());
 }
+
+#[test]
+fn a_plan_becomes_valid_custom_configs_and_pool_blueprints() {
+    let p = solve(&request(GpuModel::H100_80GB, &[("1g.10gb", 30), ("3g.40gb", 9), ("2g.20gb", 4)]));
+    let configs = p.custom_configs("mix");
+    assert_eq!(configs.len(), p.layouts.len());
+    for (c, g) in configs.iter().zip(&p.layouts) {
+        let valid = c.clone().validate(|_| false).unwrap_or_else(|e| panic!("{}: {e:?}", c.name));
+        match valid.target(0) {
+            mig::custom::GpuTarget::Layout(l) => assert_eq!(l.to_specs(), g.instances, "{}", c.name),
+            other => panic!("{}: {other:?}", c.name),
+        }
+    }
+    let blueprints = p.pool_blueprints("mix").expect("H100 has BM.GPU.H100.8");
+    // Checked against the catalogue with the saved configs in it, as the server will.
+    let catalogue = mig::blueprint::Catalogue::from_parted(&mig::parted::MigPartedConfig::default_configs().expect("defaults"))
+        .with_custom(configs.into_iter().map(|c| {
+            let valid = c.validate(|_| false).expect("valid");
+            (GpuModel::H100_80GB, mig::NamedConfig::from_custom(&valid, 1))
+        }));
+    let ctx = mig::blueprint::Context { catalogue: Some(&catalogue), fleet: None };
+    let mut nodes = 0;
+    for (i, text) in blueprints.iter().enumerate() {
+        let checked = mig::blueprint::check(text, ctx);
+        assert!(checked.is_valid(), "{text}: {:?}", checked.issues);
+        let json: serde_json::Value = serde_json::from_str(text).expect("json");
+        assert_eq!(json["shared_node_pool_mig_config"], format!("mix-{}", i + 1));
+        nodes += json["shared_node_pool_size"].as_u64().expect("size");
+    }
+    assert!(nodes * 8 >= u64::from(p.gpus));
+}

@@ -407,3 +407,44 @@ async fn validate_refuses_non_json_bodies_with_400_and_large_ones_with_413() {
         "{body}"
     );
 }
+
+#[tokio::test]
+async fn fleet_plans_answer_with_a_bound_baselines_and_pointers_to_bad_input() {
+    let (status, body) = post(
+        "/api/v1/fleet-plans",
+        r#"{"model":"h100-80gb","demand":{"1g.10gb":59,"2g.20gb":10,"3g.40gb":21},"gpus_per_node":8}"#,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body:#}");
+    let gpus = body["gpus"].as_u64().expect("gpus");
+    assert_eq!(body["lower_bound"].as_u64(), Some(gpus));
+    assert_eq!(body["optimal"], true);
+    assert_eq!(body["nodes"].as_u64(), Some(gpus.div_ceil(8)));
+    assert!(body["solve_ms"].as_f64().expect("solve_ms") >= 0.0);
+    assert!(body["baselines"]["uniform_named"]["gpus"].as_u64().expect("uniform") > gpus);
+    assert!(body["baselines"]["first_fit_decreasing"]["gpus"].as_u64().expect("ffd") >= gpus);
+    let sum: u64 = body["layouts"]
+        .as_array()
+        .expect("layouts")
+        .iter()
+        .map(|l| l["count"].as_u64().expect("count"))
+        .sum();
+    assert_eq!(sum, gpus);
+
+    let (status, body) = post(
+        "/api/v1/fleet-plans",
+        r#"{"model":"h100-80gb","demand":{"1g.10gb":-2,"5g.50gb":1},"workloads":[{"name":"huge","model":"Llama-3.1-70B"}]}"#,
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body:#}");
+    assert_eq!(body["error"]["code"], "invalid_fleet_plan");
+    let paths: Vec<&str> = body["issues"]
+        .as_array()
+        .expect("issues")
+        .iter()
+        .map(|i| i["path"].as_str().expect("path"))
+        .collect();
+    assert_eq!(paths, ["/demand/1g.10gb", "/demand/5g.50gb", "/workloads/0"]);
+    let (status, body) = post("/api/v1/fleet-plans", r#"{"model":"h100-80gb","demand":{"1g.10gb":1.5}}"#).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body:#}");
+}

@@ -212,6 +212,7 @@ fn rest_expectations() -> BTreeMap<(&'static str, &'static str), Expect> {
         (("/layouts/validate", "post"), o),
         (("/sizing", "post"), o),
         (("/fleet", "get"), v),
+        (("/fleet-plans", "post"), v),
         (("/mig-configs", "get"), v),
         (("/mig-configs", "post"), o),
         (("/mig-configs/import", "post"), o),

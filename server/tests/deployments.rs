@@ -1019,3 +1019,43 @@ async fn a_gpu_waiting_for_a_reset_is_not_reported_done() {
         assert!(g["pending_mig_mode"].is_null(), "{n:#}");
     }
 }
+
+#[tokio::test]
+async fn a_fleet_plan_against_the_current_fleet_keeps_the_gpus_that_already_serve() {
+    let w = world().await;
+    let fleet = w.fleet().await;
+    let h100_mig: usize = fleet["nodes"]
+        .as_array()
+        .expect("nodes")
+        .iter()
+        .flat_map(|n| n["gpus"].as_array().cloned().unwrap_or_default())
+        .filter(|g| g["model"] == "h100-80gb" && g["mig_mode"] == "enabled")
+        .count();
+    assert!(h100_mig >= 16, "the default fleet has two all-balanced H100 nodes");
+    // What the all-balanced GPUs hold: planning it again keeps every one of them.
+    let per = h100_mig as u64;
+    let (status, body) = w
+        .call(
+            "POST",
+            "/api/v1/fleet-plans",
+            Some(format!(r#"{{"model":"h100-80gb","demand":{{"1g.10gb":{},"2g.20gb":{per},"3g.40gb":{per}}},"fleet":"current"}}"#, 2 * per)),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body:#}");
+    assert_eq!(body["gpus"].as_u64(), Some(per), "{body:#}");
+    assert_eq!(body["fleet"]["current_gpus"].as_u64(), Some(per));
+    assert_eq!(body["fleet"]["kept_gpus"].as_u64(), Some(per), "{body:#}");
+    assert_eq!(body["reconfigured_gpus"].as_u64(), Some(0));
+    // Two more 3g.40gb and fewer 1g.10gb: one GPU is recut, the rest stay.
+    let (status, body) = w
+        .call(
+            "POST",
+            "/api/v1/fleet-plans",
+            Some(format!(r#"{{"model":"h100-80gb","demand":{{"1g.10gb":{},"2g.20gb":{},"3g.40gb":{}}},"fleet":"current"}}"#, 2 * per - 2, per - 1, per + 1)),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body:#}");
+    assert_eq!(body["gpus"].as_u64(), Some(per), "{body:#}");
+    assert_eq!(body["reconfigured_gpus"].as_u64(), Some(1), "{body:#}");
+    assert_eq!(body["fleet"]["changes"][0]["to"].as_array().map(Vec::len), Some(2), "two 3g.40gb: {body:#}");
+}

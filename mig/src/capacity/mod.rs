@@ -11,6 +11,7 @@
 //! Pure: the caller measures time and decides when to stop ([`plan`]'s `stop`), so the browser and the
 //! server run the same code with their own clocks.
 
+pub mod export;
 mod lp;
 pub mod solve;
 pub mod throughput;
@@ -55,6 +56,24 @@ pub struct PlanRequest {
     /// Share of the peak bandwidth and compute a real server reaches (default 0.6).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub efficiency: Option<f64>,
+    /// How long the solver may search before answering with its best and its gap, milliseconds
+    /// (default 1000, at most [`MAX_BUDGET_MS`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_budget_ms: Option<u32>,
+}
+
+/// The longest time budget a request may ask for.
+pub const MAX_BUDGET_MS: u32 = 10_000;
+/// The time budget when a request gives none.
+pub const DEFAULT_BUDGET_MS: u32 = 1_000;
+
+impl PlanRequest {
+    /// The time budget asked for, within bounds.
+    pub fn budget_ms(&self) -> u32 {
+        self.time_budget_ms
+            .unwrap_or(DEFAULT_BUDGET_MS)
+            .clamp(1, MAX_BUDGET_MS)
+    }
 }
 
 /// One workload to serve.

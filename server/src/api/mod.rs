@@ -7,6 +7,7 @@ mod configs;
 mod deployments;
 mod fleet;
 mod models;
+pub mod plans;
 pub mod openapi;
 
 mod sizing;
@@ -31,6 +32,7 @@ pub fn routes() -> Router<AppState> {
         .route("/layouts/validate", post(models::validate_layout))
         .route("/sizing", post(sizing::size))
         .route("/fleet", get(fleet::fleet))
+        .route("/fleet-plans", post(plans::create))
         .route("/mig-configs", get(configs::list).post(configs::create))
         .route("/mig-configs/import", post(configs::import))
         .route(

@@ -15,6 +15,7 @@ pub const PATHS: &[(&str, &[&str])] = &[
     ("/layouts/validate", &["post"]),
     ("/sizing", &["post"]),
     ("/fleet", &["get"]),
+    ("/fleet-plans", &["post"]),
     ("/mig-configs", &["get", "post"]),
     ("/mig-configs/import", &["post"]),
     ("/mig-configs/{name}", &["get", "put", "delete"]),
@@ -160,6 +161,23 @@ fn build() -> Value {
         ),
         None,
     );
+    let mut fleet_plan =
+op(
+            "Plan a fleet",
+            "The fewest GPUs, and their exact layouts, for instances per profile (`demand`) and/or `workloads` (a catalogue or custom model sized to a profile, replicas or a target tokens/s). Answers with a proven `lower_bound` and `optimal`, both baselines (one uniform named config per profile; first-fit-decreasing), throughput per workload with its assumptions, and with `\"fleet\": \"current\"` the fleet GPUs kept and reconfigured. Bad input is 422 with every issue at its JSON pointer. Any viewer may plan.",
+            ("200", json_of(json!({"type": "object", "required": ["gpus", "lower_bound", "optimal", "layouts", "baselines", "solve_ms"]}))),
+            &[("422", "an unknown model or profile, a negative count, a workload no slice holds")],
+        );
+    fleet_plan["requestBody"] = json!({ "required": true, "content": { "application/json": { "schema": {"type": "object", "required": ["model"], "properties": {
+            "model": {"type": "string", "examples": ["h100-80gb"]},
+            "demand": {"type": "object", "additionalProperties": {"type": "integer", "minimum": 0}},
+            "workloads": {"type": "array", "items": {"type": "object", "required": ["name"]}},
+            "fleet": {"oneOf": [{"const": "current"}, {"type": "array"}]},
+            "gpus_per_node": {"type": "integer", "minimum": 1},
+            "efficiency": {"type": "number", "exclusiveMinimum": 0, "maximum": 1},
+            "time_budget_ms": {"type": "integer", "minimum": 1, "maximum": 10000}
+        }} } } });
+    add("/fleet-plans", "post", fleet_plan, None);
     add(
         "/blueprints/schema",
         "get",

@@ -72,7 +72,8 @@ pub fn policy(method: &Method, path: &str) -> Need {
                 | ["mig-configs"]
                 | ["mig-configs", _],
             ) => OPERATOR,
-            (false, ["tokens"] | ["tokens", _, "revoke"]) => VIEWER,
+            // Planning changes nothing: any reader may ask.
+            (false, ["tokens"] | ["tokens", _, "revoke"] | ["fleet-plans"]) => VIEWER,
             (false, _) => ADMIN,
         };
     }
