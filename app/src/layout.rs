@@ -22,6 +22,11 @@ const NAV: &[NavItem] = &[
         icon: "M3 3h8v8H3zM13 3h8v5h-8zM13 10h8v11h-8zM3 13h8v8H3z",
     },
     NavItem {
+        href: "/capacity",
+        label: "Capacity",
+        icon: "M4 20V10M10 20V4M16 20v-8M22 20H2",
+    },
+    NavItem {
         href: "/blueprints",
         label: "Blueprints",
         icon: "M6 2h9l5 5v15H6zM14 2v6h6M9 13h8M9 17h8",

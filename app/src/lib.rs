@@ -55,6 +55,7 @@ pub fn App() -> impl IntoView {
                 <Routes fallback=pages::NotFound>
                     <Route path=StaticSegment("") view={Lazy::<pages::FleetRoute>::new()} />
                     <Route path=StaticSegment("plan") view={Lazy::<pages::PlanRoute>::new()} />
+                    <Route path=StaticSegment("capacity") view={Lazy::<pages::CapacityRoute>::new()} />
                     <Route path=StaticSegment("blueprints") view={Lazy::<pages::BlueprintsRoute>::new()} />
                     <Route path=StaticSegment("deployments") view={Lazy::<pages::DeploymentsRoute>::new()} />
                     <Route path=(StaticSegment("deployments"), ParamSegment("id")) view={Lazy::<pages::DeploymentRoute>::new()} />

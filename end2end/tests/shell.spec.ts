@@ -4,6 +4,7 @@ import { watchErrors, waitForHydration } from "./helpers";
 const NAV = [
   { label: "Fleet", path: "/", heading: "Fleet" },
   { label: "Plan", path: "/plan", heading: "Plan" },
+  { label: "Capacity", path: "/capacity", heading: "Capacity" },
   { label: "Blueprints", path: "/blueprints", heading: "Blueprints" },
   { label: "Deployments", path: "/deployments", heading: "Deployments" },
   { label: "Settings", path: "/settings", heading: "Settings" },

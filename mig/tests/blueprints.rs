@@ -467,7 +467,7 @@ fn one_invalid_blueprint_per_rule() {
         ## profile the model lacks
         Error mig_profile_unknown /mig_resource_request @3:3 — "1g.12gb" is not a MIG profile of NVIDIA H100 80GB | did you mean "1g.10gb"?
         ## profile not configured on any node
-        Error mig_profile_unconfigured /mig_resource_request @3:3 — MIG resource 3g.40gb is not configured on any node of the fleet; a blueprint may only request a MIG slice that a node already has | apply `all-3g.40gb` or `all-balanced` first, for example with an update blueprint {"recipe_mode": "update", "recipe_node_pool_name": "h100migpool", "shared_node_pool_mig_config": "all-3g.40gb"} (1 node pool of NVIDIA H100 80GB could take it: h100migpool)
+        Error mig_profile_unconfigured /mig_resource_request @3:3 — MIG resource 3g.40gb is not configured on any node of the fleet; a blueprint may only request a MIG slice that a node already has | reconfigure GPU 0 of 10.0.10.139 (2 × 1g.20gb → 1 × 3g.40gb): the editor's "Apply and deploy" does that and then deploys; or apply `all-3g.40gb` or `all-balanced` first, for example with an update blueprint {"recipe_mode": "update", "recipe_node_pool_name": "h100migpool", "shared_node_pool_mig_config": "all-3g.40gb"} (1 node pool of NVIDIA H100 80GB could take it: h100migpool)
         ## MIG on a shape without MIG
         Error mig_shape /mig_resource_request @3:3 — VM.GPU.A10.2 GPUs (A10) do not support MIG | run MIG workloads on a MIG-capable shape: BM.GPU.H100.8, BM.GPU.H200.8, BM.GPU.B200.8, BM.GPU.A100-v2.8, BM.GPU4.8
         ## several slices per replica
@@ -479,7 +479,7 @@ fn one_invalid_blueprint_per_rule() {
         ## max pods of an existing pool
         Error max_pods_immutable /recipe_max_pods_per_node @3:3 — pool "h100migpool" exists with 90 pods per node; recipe_max_pods_per_node cannot change after the pool is created | set it to 90 (or remove it if that is the default), or remove the nodes and add them again with the new value
         ## replicas beyond free slices
-        Error capacity /recipe_replica_count @49:3 — 60 replicas need 60 free 1g.10gb slices; the fleet has 56 free of 56 (10.0.10.138: 56) | lower recipe_replica_count to 56, free some slices, or set "skip_capacity_validation": true to queue until slices free up
+        Error capacity /recipe_replica_count @49:3 — 60 replicas need 60 free 1g.10gb slices; the fleet has 56 free of 56 (10.0.10.138: 56) | reconfigure GPU 0 of 10.0.10.139 (2 × 1g.20gb → 4 × 1g.10gb) makes room without touching a busy slice: the editor's "Apply and deploy" does that and then deploys; or lower recipe_replica_count to 56
         ## capacity check skipped
 
         ## no GPUs

@@ -338,3 +338,68 @@ fn a_plan_becomes_valid_custom_configs_and_pool_blueprints() {
     }
     assert!(nodes * 8 >= u64::from(p.gpus));
 }
+
+fn view_with_balanced_node(idle_on_gpu3: &[u8]) -> mig::blueprint::FleetView {
+    use mig::blueprint::{FleetGpu as VGpu, FleetNode, FleetSlice, FleetView};
+    let balanced = [("2g.20gb", 0u8), ("1g.10gb", 2), ("1g.10gb", 3), ("3g.40gb", 4)];
+    let gpus = (0..8)
+        .map(|g| VGpu {
+            mig: true,
+            slices: balanced
+                .iter()
+                .map(|(p, s)| FleetSlice { profile: (*p).into(), start: *s, in_use: !(g == 3 && idle_on_gpu3.contains(s)) })
+                .collect(),
+        })
+        .collect();
+    FleetView {
+        nodes: vec![FleetNode {
+            name: "10.0.10.12".into(),
+            pool: Some("h100-pool".into()),
+            model: Some(GpuModel::H100_80GB),
+            mig_config: Some("all-balanced".into()),
+            gpus,
+            workloads: Vec::new(),
+        }],
+        ..FleetView::default()
+    }
+}
+
+#[test]
+fn make_room_recuts_the_fewest_gpus_and_never_a_busy_slice() {
+    use mig::capacity::room::make_room;
+    // GPU 3's two 1g.10gb are idle: they become one 1g.20gb; everything busy stays where it is.
+    let view = view_with_balanced_node(&[2, 3]);
+    let fix = make_room(&view, Some(GpuModel::H100_80GB), "1g.20gb", 1).expect("room");
+    assert_eq!(fix.summary, "reconfigure GPU 3 of 10.0.10.12 (2 × 1g.10gb → 1 × 1g.20gb)");
+    assert_eq!(fix.changes.len(), 1);
+    let to = &fix.changes[0].to;
+    assert!(to.contains(&InstanceSpec { profile: "1g.20gb".into(), start: 2 }), "{to:?}");
+    for kept in [("2g.20gb", 0u8), ("3g.40gb", 4)] {
+        assert!(to.contains(&InstanceSpec { profile: kept.0.into(), start: kept.1 }), "busy {kept:?} kept: {to:?}");
+    }
+    // The node's config changes GPU 3 only, and is a valid custom config.
+    assert_eq!(fix.configs.len(), 1);
+    let config = fix.configs[0].clone().validate(|_| false).expect("valid config");
+    for gpu in 0..8u32 {
+        let want: Vec<InstanceSpec> = if gpu == 3 { to.clone() } else { specs(&[("2g.20gb", 0), ("1g.10gb", 2), ("1g.10gb", 3), ("3g.40gb", 4)]) };
+        match config.target(gpu) {
+            mig::custom::GpuTarget::Layout(l) => assert_eq!(l.to_specs(), want, "GPU {gpu}"),
+            other => panic!("GPU {gpu}: {other:?}"),
+        }
+    }
+    // Two would need a second GPU, and there is none with idle room: no fix rather than touching a busy slice.
+    assert!(make_room(&view, Some(GpuModel::H100_80GB), "1g.20gb", 2).is_none());
+    // Nothing idle anywhere: no fix.
+    assert!(make_room(&view_with_balanced_node(&[]), None, "1g.10gb", 1).is_none());
+}
+
+#[test]
+fn the_validator_offers_the_fix_for_a_deployment_with_no_free_slice() {
+    use mig::blueprint::{Context, check};
+    let view = view_with_balanced_node(&[2, 3]);
+    let text = r#"{"recipe_mode":"service","deployment_name":"needs-room","recipe_image_uri":"iad.ocir.io/x/y:1","recipe_node_shape":"BM.GPU.H100.8","recipe_replica_count":1,"recipe_container_port":"8000","mig_resource_request":"1g.20gb"}"#;
+    let checked = check(text, Context { catalogue: None, fleet: Some(&view) });
+    let issue = checked.issues.iter().find(|i| i.fix.is_some()).unwrap_or_else(|| panic!("a fix: {:?}", checked.issues));
+    assert!(issue.hint.starts_with("reconfigure GPU 3 of 10.0.10.12 (2 × 1g.10gb → 1 × 1g.20gb)"), "{}", issue.hint);
+    assert_eq!(issue.fix.as_ref().expect("fix").configs[0].name, "room-10.0.10.12-1g.20gb");
+}

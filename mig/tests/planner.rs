@@ -248,6 +248,13 @@ fn all_balanced_on_every_gpu_gives_the_guides_counts() {
     );
     assert!(s.uniform);
     assert_eq!(plan.matching_config(&configs), Some("all-balanced"));
+    // One deployment requests one profile: a 5 GB model gets 16 replicas of 1g.10gb per node, or 8 of a
+    // bigger profile, never 32 of one deployment.
+    assert_eq!(
+        plan.replicas_per_profile(5_000_000_000),
+        [("1g.10gb", 16), ("2g.20gb", 8), ("3g.40gb", 8)]
+    );
+    assert_eq!(plan.replicas_per_profile(30_000_000_000), [("3g.40gb", 8)]);
     assert_eq!(
         s.resources,
         vec![
@@ -367,11 +374,11 @@ fn exports() {
         "{bp}"
     );
     assert_eq!(
-        plan.replicas_per_node(16_000_000_000),
-        32,
+        plan.replicas_per_profile(16_000_000_000),
+        [("1g.20gb", 32)],
         "4 × 1g.20gb × 8 GPUs hold a 16 GB model"
     );
-    assert_eq!(plan.replicas_per_node(30_000_000_000), 0);
+    assert_eq!(plan.replicas_per_profile(30_000_000_000), []);
     let yaml = plan.to_mig_parted("migboard-plan");
     let back = MigPartedConfig::parse(&yaml).expect("our YAML parses");
     assert_eq!(

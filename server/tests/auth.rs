@@ -415,6 +415,7 @@ async fn pages_need_a_viewer_and_send_strangers_to_sign_in() {
     for path in [
         "/",
         "/plan",
+        "/capacity",
         "/deployments",
         "/settings",
         "/embed/fleet",

@@ -253,6 +253,7 @@ fn every_nav_page_renders() {
         let site = built_site();
         for (path, heading) in [
             ("/plan", "Plan"),
+            ("/capacity", "Capacity"),
             ("/blueprints", "Blueprints"),
             ("/deployments", "Deployments"),
             ("/settings", "Settings"),

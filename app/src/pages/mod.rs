@@ -2,6 +2,7 @@
 
 mod account;
 mod blueprints;
+mod capacity;
 mod deployments;
 mod embed;
 mod fleet;
@@ -12,6 +13,7 @@ mod plan;
 
 pub use account::{AuditRoute, LoginRoute, SettingsRoute, UsersRoute};
 pub use blueprints::BlueprintsRoute;
+pub use capacity::CapacityRoute;
 pub use deployments::{DeploymentRoute, DeploymentsRoute, SharedRoute};
 pub use embed::{EmbedDeploymentRoute, EmbedFleetRoute, EmbedNodeRoute};
 pub use fleet::FleetRoute;

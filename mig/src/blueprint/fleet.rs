@@ -172,6 +172,9 @@ pub struct FleetGpu {
 pub struct FleetSlice {
     /// Profile name, such as `1g.10gb`.
     pub profile: String,
+    /// Its first memory slice.
+    #[serde(default)]
+    pub start: u8,
     /// A workload runs on it.
     pub in_use: bool,
 }
@@ -224,6 +227,7 @@ impl FleetNode {
                     .iter()
                     .map(|p| FleetSlice {
                         profile: p.profile.name.to_owned(),
+                        start: p.start,
                         in_use: false,
                     })
                     .collect(),

@@ -53,6 +53,10 @@ pub struct Issue {
     /// Column of the member in the text, from 1, when checked from text.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub column: Option<u32>,
+    /// A change to the fleet that would resolve it, which the editor can carry out (make room for a
+    /// MIG slice).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fix: Option<Box<crate::capacity::room::RoomFix>>,
 }
 
 impl Issue {
@@ -72,6 +76,7 @@ impl Issue {
             code: code.to_owned(),
             line: None,
             column: None,
+            fix: None,
         }
     }
 

@@ -69,6 +69,13 @@ impl Rules<'_, '_> {
         self.out.push(Issue::error(code, &root(key), message, hint));
     }
 
+    /// Attaches `fix` to the issue just reported.
+    fn attach(&mut self, fix: Option<crate::capacity::room::RoomFix>) {
+        if let (Some(fix), Some(last)) = (fix, self.out.last_mut()) {
+            last.fix = Some(Box::new(fix));
+        }
+    }
+
     fn warning(&mut self, code: &str, key: &'static str, message: String, hint: String) {
         self.out
             .push(Issue::warning(code, &root(key), message, hint));
@@ -858,7 +865,13 @@ impl Rules<'_, '_> {
                         m.spec().display_name
                     ),
                 };
+                let fix = crate::capacity::room::make_room(fleet, Some(m), profile, replicas);
+                let hint = match &fix {
+                    Some(f) => format!("{}: the editor's \"Apply and deploy\" does that and then deploys; or {hint}", f.summary),
+                    None => hint,
+                };
                 self.error("mig_profile_unconfigured", "mig_resource_request", format!("MIG resource {profile} is not configured on any node of the fleet; a blueprint may only request a MIG slice that a node already has"), hint);
+                self.attach(fix);
             } else if !skip_capacity && replicas > free {
                 let per_node = nodes
                     .iter()
@@ -867,7 +880,13 @@ impl Rules<'_, '_> {
                     .map(|(n, f)| format!("{n}: {f}"))
                     .collect::<Vec<_>>()
                     .join(", ");
-                self.error("capacity", "recipe_replica_count", format!("{replicas} replicas need {replicas} free {profile} slices; the fleet has {free} free of {configured}{}", if per_node.is_empty() { String::new() } else { format!(" ({per_node})") }), format!("lower recipe_replica_count to {free}, free some slices, or set \"skip_capacity_validation\": true to queue until slices free up"));
+                let fix = crate::capacity::room::make_room(fleet, model, profile, replicas - free);
+                let hint = match &fix {
+                    Some(f) => format!("{} makes room without touching a busy slice: the editor's \"Apply and deploy\" does that and then deploys; or lower recipe_replica_count to {free}", f.summary),
+                    None => format!("lower recipe_replica_count to {free}, free some slices, or set \"skip_capacity_validation\": true to queue until slices free up"),
+                };
+                self.error("capacity", "recipe_replica_count", format!("{replicas} replicas need {replicas} free {profile} slices; the fleet has {free} free of {configured}{}", if per_node.is_empty() { String::new() } else { format!(" ({per_node})") }), hint);
+                self.attach(fix);
             }
         }
         Some(GpuRequest::Mig(profile.to_owned()))

@@ -13,6 +13,7 @@
 
 pub mod export;
 mod lp;
+pub mod room;
 pub mod solve;
 pub mod throughput;
 

@@ -334,7 +334,7 @@ mod tests {
         let (sol, _) = min_gpus(&cols, &d, upper, &mut || false);
         let sol = sol.expect("an answer");
         assert!(sol.optimal);
-        assert_eq!(sol.gpus, sol.lower_bound);
+        assert_eq!(sol.x.iter().sum::<u32>(), sol.lower_bound);
         let mut covered = [0u32; K];
         for (c, &n) in cols.iter().zip(&sol.x) {
             (0..K).for_each(|k| covered[k] += c.counts[k] * n);

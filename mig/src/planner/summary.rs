@@ -122,19 +122,29 @@ impl NodePlan {
         }
     }
 
-    /// How many replicas of a workload needing `need_bytes` the plan holds per node: one per instance
-    /// with at least that much memory (a MIG instance serves one workload; slices are not combined).
-    pub fn replicas_per_node(&self, need_bytes: u64) -> u32 {
-        self.gpus
-            .iter()
-            .map(|g| match g {
-                None => u32::from(self.model.spec().memory_mib as u64 * 1024 * 1024 >= need_bytes),
-                Some(l) => l
-                    .instances()
-                    .iter()
-                    .filter(|p| u64::from(p.profile.memory_mib) * 1024 * 1024 >= need_bytes)
-                    .count() as u32,
-            })
-            .sum()
+    /// Replicas per node of one deployment needing `need_bytes`, per profile that holds it. One
+    /// deployment requests one profile (its `mig_resource_request`), so a node with 2 × 1g.10gb and
+    /// 1 × 3g.40gb per GPU serves 16 replicas of a `1g.10gb` deployment *or* 8 of a `3g.40gb` one, never
+    /// 24 of one deployment. Profiles in the model's order (smallest first); a GPU with MIG off counts as
+    /// its whole-GPU profile.
+    pub fn replicas_per_profile(&self, need_bytes: u64) -> Vec<(&'static str, u32)> {
+        let mut per: Vec<(&'static str, u32)> = Vec::new();
+        let whole = self.model.profile_of_kind(crate::ProfileKind::SevenSlice);
+        for g in &self.gpus {
+            let profiles: Vec<&'static crate::ProfileSpec> = match g {
+                None => vec![whole],
+                Some(l) => l.instances().iter().map(|p| p.profile).collect(),
+            };
+            for p in profiles {
+                if u64::from(p.memory_mib) * 1024 * 1024 >= need_bytes {
+                    match per.iter_mut().find(|(n, _)| *n == p.name) {
+                        Some(e) => e.1 += 1,
+                        None => per.push((p.name, 1)),
+                    }
+                }
+            }
+        }
+        per.sort_by_key(|(n, _)| self.model.profile(n).map(|p| p.kind));
+        per
     }
 }

@@ -84,6 +84,7 @@ impl Fleet {
                                 .iter()
                                 .map(|i| crate::blueprint::FleetSlice {
                                     profile: i.profile.clone(),
+                                    start: i.start,
                                     in_use: g.busy.iter().any(|b| b.start == i.start),
                                 })
                                 .collect(),

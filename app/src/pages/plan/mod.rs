@@ -14,6 +14,8 @@ mod sizing;
 mod summary;
 mod toolbar;
 
+pub(crate) use board::kind_class;
+
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;

@@ -84,9 +84,13 @@ pub fn Sizing(planner: Planner) -> impl IntoView {
         };
         p.commit(|plan| {
             let added = plan.fill(None, profile).map_err(|e| e.to_string())?;
+            let held = plan
+                .replicas_per_profile(n)
+                .into_iter()
+                .find(|(p, _)| *p == profile)
+                .map_or(0, |(_, k)| k);
             Ok(format!(
-                "Added {added} × {profile} to the free space; the plan now holds {} replicas per node",
-                plan.replicas_per_node(n)
+                "Added {added} × {profile} to the free space; a {profile} deployment now gets up to {held} replicas per node"
             ))
         });
     };
@@ -157,7 +161,7 @@ pub fn Sizing(planner: Planner) -> impl IntoView {
                 Ok(e) => {
                     let m = model.get();
                     let fitting = fits(m, e.total_bytes);
-                    let per_node = p.plan.with(|plan| plan.replicas_per_node(e.total_bytes));
+                    let per_profile = p.plan.with(|plan| plan.replicas_per_profile(e.total_bytes));
                     let nodes = p.plan.with(|plan| plan.nodes());
                     view! {
                         <p class="sizing-total">
@@ -189,9 +193,29 @@ pub fn Sizing(planner: Planner) -> impl IntoView {
                                 })
                                 .collect_view()}
                         </ul>
-                        <p id="sizing-replicas">
-                            {format!("This plan serves {per_node} replica(s) per node, {} in the pool of {nodes}.", per_node * nodes)}
-                        </p>
+                        <div id="sizing-replicas">
+                            {if per_profile.is_empty() {
+                                view! { <p>"No slice of this plan holds it."</p> }.into_any()
+                            } else {
+                                let total: u32 = per_profile.iter().map(|(_, n)| n).sum();
+                                view! {
+                                    <p>"One deployment requests one profile, so per deployment this plan serves:"</p>
+                                    <ul class="replicas-per-profile">
+                                        {per_profile
+                                            .iter()
+                                            .map(|(prof, n)| view! {
+                                                <li data-profile=*prof>
+                                                    <strong>{format!("{n}")}</strong>
+                                                    {format!(" replica(s) per node as {prof}, {} in the pool of {nodes}", n * nodes)}
+                                                </li>
+                                            })
+                                            .collect_view()}
+                                    </ul>
+                                    <p class="muted">{format!("{total} per node across deployments, one per profile.")}</p>
+                                }
+                                    .into_any()
+                            }}
+                        </div>
                         <details class="assumptions">
                             <summary>"What this assumes"</summary>
                             <ul>{e.assumptions.iter().map(|a| view! { <li>{a.clone()}</li> }).collect_view()}</ul>

@@ -1,0 +1,610 @@
+//! `/capacity`: the fleet planner. Enter workloads (or instances per profile), read the fewest GPUs
+//! that serve them — proven optimal, with the lower bound — cut how, what it saves over the OCI guide's
+//! one-config-per-pool and over first-fit-decreasing, and each workload's throughput with its assumptions.
+//! The answer is computed in the browser by `mig::capacity`, the same code the REST API runs; the URL
+//! carries the request, so a shared link re-solves on load. Layouts can be saved as custom configs
+//! (operators) and written out as one `shared_node_pool` blueprint per layout.
+
+use std::collections::BTreeMap;
+
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::hooks::use_query_map;
+use leptos_router::{LazyRoute, lazy_route};
+use mig::GpuModel;
+use mig::capacity::{FleetPlan, PlanRequest, RawWorkload, plan};
+use mig::sizing::{CATALOGUE, Precision};
+
+use super::PageHeader;
+use super::plan::kind_class;
+use crate::api::configs::{Saved, save_config};
+
+/// Route data for `/capacity`.
+pub struct CapacityRoute;
+
+#[lazy_route]
+impl LazyRoute for CapacityRoute {
+    fn data() -> Self {
+        Self
+    }
+
+    fn view(this: Self) -> AnyView {
+        let CapacityRoute = this;
+        view! { <CapacityPage /> }.into_any()
+    }
+}
+
+/// Milliseconds on a monotonic clock where there is one (the browser's `performance.now()`).
+fn clock_ms() -> f64 {
+    #[cfg(feature = "hydrate")]
+    {
+        window().performance().map_or(0.0, |p| p.now())
+    }
+    #[cfg(not(feature = "hydrate"))]
+    {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0.0, |d| d.as_secs_f64() * 1000.0)
+    }
+}
+
+/// Replaces the address bar's URL without navigating.
+fn replace_url(url: &str) {
+    #[cfg(feature = "hydrate")]
+    if let Ok(history) = window().history() {
+        let _ = history.replace_state_with_url(&leptos::wasm_bindgen::JsValue::NULL, "", Some(url));
+    }
+    #[cfg(not(feature = "hydrate"))]
+    let _ = url;
+}
+
+/// The example mix the empty page offers: five inference workloads of a platform team.
+fn example() -> PlanRequest {
+    let w = |name: &str, model: &str, precision: Precision, context: u32, concurrency: u32, replicas: Option<u32>, tps: Option<f64>| RawWorkload {
+        name: name.into(),
+        model: Some(model.into()),
+        precision: Some(precision),
+        context_tokens: Some(context),
+        concurrency: Some(concurrency),
+        replicas,
+        tokens_per_second: tps,
+        ..RawWorkload::default()
+    };
+    PlanRequest {
+        model: GpuModel::H100_80GB.id().into(),
+        workloads: vec![
+            w("support-chat", "Llama-3.1-8B", Precision::Bf16, 4096, 8, None, Some(20_000.0)),
+            w("code-assist", "Qwen2.5-7B", Precision::Fp8, 8192, 4, Some(24), None),
+            w("summarise", "Mistral-7B-v0.3", Precision::Bf16, 4096, 1, Some(30), None),
+            w("classify", "Llama-3.2-1B", Precision::Bf16, 2048, 1, Some(60), None),
+            w("embed", "Llama-3.2-3B", Precision::Int8, 1024, 1, Some(40), None),
+        ],
+        gpus_per_node: Some(8),
+        ..PlanRequest::default()
+    }
+}
+
+/// One workload row: a stable key and its own signal, so typing in a row re-renders nothing else.
+type Row = (u32, RwSignal<RawWorkload>);
+
+#[derive(Clone, Copy)]
+struct Form {
+    model: RwSignal<String>,
+    gpus_per_node: RwSignal<u32>,
+    efficiency: RwSignal<f64>,
+    demand: RwSignal<BTreeMap<String, i64>>,
+    rows: RwSignal<Vec<Row>>,
+    next: RwSignal<u32>,
+}
+
+impl Form {
+    fn new(req: &PlanRequest) -> Self {
+        let f = Self {
+            model: RwSignal::new(String::new()),
+            gpus_per_node: RwSignal::new(8),
+            efficiency: RwSignal::new(mig::capacity::DEFAULT_EFFICIENCY),
+            demand: RwSignal::new(BTreeMap::new()),
+            rows: RwSignal::new(Vec::new()),
+            next: RwSignal::new(0),
+        };
+        f.load(req);
+        f
+    }
+
+    fn load(self, req: &PlanRequest) {
+        self.model.set(if req.model.is_empty() {
+            GpuModel::H100_80GB.id().into()
+        } else {
+            req.model.clone()
+        });
+        self.gpus_per_node.set(req.gpus_per_node.unwrap_or(8));
+        self.efficiency
+            .set(req.efficiency.unwrap_or(mig::capacity::DEFAULT_EFFICIENCY));
+        self.demand.set(req.demand.clone());
+        let rows = req
+            .workloads
+            .iter()
+            .map(|w| {
+                let id = self.next.get_untracked();
+                self.next.set(id + 1);
+                (id, RwSignal::new(w.clone()))
+            })
+            .collect();
+        self.rows.set(rows);
+    }
+
+    fn request(self) -> PlanRequest {
+        let efficiency = self.efficiency.get();
+        PlanRequest {
+            model: self.model.get(),
+            demand: self.demand.get().into_iter().filter(|(_, n)| *n != 0).collect(),
+            workloads: self.rows.with(|rows| rows.iter().map(|(_, w)| w.get()).collect()),
+            fleet: None,
+            gpus_per_node: Some(self.gpus_per_node.get()),
+            efficiency: ((efficiency - mig::capacity::DEFAULT_EFFICIENCY).abs() > 1e-9).then_some(efficiency),
+            time_budget_ms: None,
+        }
+    }
+
+    fn add(self) {
+        let id = self.next.get_untracked();
+        self.next.set(id + 1);
+        let n = self.rows.with_untracked(Vec::len) + 1;
+        self.rows.update(|rows| {
+            rows.push((
+                id,
+                RwSignal::new(RawWorkload {
+                    name: format!("workload-{n}"),
+                    model: Some("Llama-3.1-8B".into()),
+                    replicas: Some(1),
+                    ..RawWorkload::default()
+                }),
+            ));
+        });
+    }
+}
+
+fn opt_num<T: std::str::FromStr>(text: &str) -> Option<T> {
+    let t = text.trim();
+    if t.is_empty() { None } else { t.parse().ok() }
+}
+
+/// The fleet planner page.
+#[component]
+pub fn CapacityPage() -> impl IntoView {
+    let query = use_query_map();
+    let (initial, link_error) = match query.with_untracked(|q| q.get("q")) {
+        None => (PlanRequest { model: GpuModel::H100_80GB.id().into(), gpus_per_node: Some(8), ..PlanRequest::default() }, None),
+        Some(text) => match serde_json::from_str::<PlanRequest>(&text) {
+            Ok(r) => (r, None),
+            Err(e) => (PlanRequest { model: GpuModel::H100_80GB.id().into(), ..PlanRequest::default() }, Some(format!("The link's plan request could not be read ({e}); starting empty."))),
+        },
+    };
+    let form = Form::new(&initial);
+    let request = Memo::new(move |_| form.request());
+    // Solved on every change: well under a millisecond for hundreds of GPUs, with a 1 s budget.
+    let answer = Memo::new(move |_| {
+        let req = request.get();
+        let has_input = !req.workloads.is_empty() || req.demand.values().any(|n| *n != 0);
+        if !has_input {
+            return None;
+        }
+        Some(req.resolve().map(|resolved| {
+            let start = clock_ms();
+            let budget = f64::from(req.budget_ms());
+            let mut p = plan(&resolved, &mut || clock_ms() - start > budget);
+            p.solve_ms = clock_ms() - start;
+            p
+        }))
+    });
+    Effect::watch(
+        move || request.get(),
+        move |req, _, _| {
+            let json = serde_json::to_string(req).unwrap_or_default();
+            replace_url(&format!("/capacity?q={}", mig::planner::encode_component(&json)));
+        },
+        false,
+    );
+    let link = move || {
+        let json = serde_json::to_string(&request.get()).unwrap_or_default();
+        format!("/capacity?q={}", mig::planner::encode_component(&json))
+    };
+
+    view! {
+        <Title text="Capacity" />
+        <PageHeader
+            title="Capacity"
+            subtitle="The fewest GPUs for your workloads, cut how — proven optimal — and what that saves over one named config per pool."
+        />
+        {link_error.map(|e| view! { <p class="banner banner-error" role="alert" id="link-error">{e}</p> })}
+        <div class="capacity">
+            <section class="card" aria-labelledby="workloads-title">
+                <div class="card-head">
+                    <h2 id="workloads-title">"Workloads"</h2>
+                    <a class="btn btn-ghost" id="capacity-link" href=link title="This page with this plan: send it, it re-solves on load">"Link to this plan"</a>
+                </div>
+                <div class="form-grid capacity-settings">
+                    <label class="field">
+                        <span>"GPU model"</span>
+                        <select id="capacity-model" prop:value=move || form.model.get() on:change=move |ev| form.model.set(event_target_value(&ev))>
+                            {GpuModel::all().map(|m| view! { <option value=m.id()>{m.spec().display_name}</option> }).collect_view()}
+                        </select>
+                    </label>
+                    <label class="field">
+                        <span>"GPUs per node"</span>
+                        <input id="gpus-per-node" type="number" min="1" max="64" prop:value=move || form.gpus_per_node.get().to_string()
+                            on:input=move |ev| { if let Some(n) = opt_num::<u32>(&event_target_value(&ev)).filter(|n| *n > 0) { form.gpus_per_node.set(n) } } />
+                    </label>
+                    <label class="field">
+                        <span>"Efficiency"</span>
+                        <input id="efficiency" type="number" min="0.05" max="1" step="0.05" prop:value=move || form.efficiency.get().to_string()
+                            on:input=move |ev| { if let Some(n) = opt_num::<f64>(&event_target_value(&ev)) { form.efficiency.set(n) } } />
+                    </label>
+                </div>
+                <WorkloadTable form />
+                <div class="row-actions">
+                    <button class="btn" id="add-workload" on:click=move |_| form.add()>"Add workload"</button>
+                    <button class="btn btn-ghost" id="load-example" on:click=move |_| form.load(&example())>"Load an example mix"</button>
+                    <button class="btn btn-ghost" id="clear-workloads" on:click=move |_| { form.rows.set(Vec::new()); form.demand.set(BTreeMap::new()); }>"Clear"</button>
+                </div>
+                <DemandInputs form />
+                <PasteJson form />
+            </section>
+            {move || match answer.get() {
+                None => view! {
+                    <section class="empty-state" id="capacity-empty">
+                        <h2>"Nothing to plan yet"</h2>
+                        <p>"Add the models you serve — with replicas or a target tokens/s — or instances per profile. The answer appears here as you type: GPUs, layouts, the saving, and each workload's throughput."</p>
+                        <p><button class="btn" on:click=move |_| form.load(&example())>"Try an example mix of five workloads"</button></p>
+                    </section>
+                }.into_any(),
+                Some(Err(issues)) => view! {
+                    <section class="card" id="plan-issues" role="alert">
+                        <div class="card-head"><h2>"Fix these to plan"</h2></div>
+                        <ul class="issues">
+                            {issues.into_iter().map(|i| view! {
+                                <li class="error"><code>{if i.path.is_empty() { "/".to_owned() } else { i.path.clone() }}</code> " " {i.message.clone()} <span class="hint">{format!(" — {}", i.hint)}</span></li>
+                            }).collect_view()}
+                        </ul>
+                    </section>
+                }.into_any(),
+                Some(Ok(p)) => view! { <Answer p /> }.into_any(),
+            }}
+        </div>
+    }
+}
+
+#[component]
+fn WorkloadTable(form: Form) -> impl IntoView {
+    view! {
+        <div class="table-wrap">
+            <table class="workloads" id="workloads">
+                <thead>
+                    <tr>
+                        <th scope="col">"Name"</th>
+                        <th scope="col">"Model"</th>
+                        <th scope="col">"Precision"</th>
+                        <th scope="col">"Context"</th>
+                        <th scope="col">"Concurrency"</th>
+                        <th scope="col">"Replicas"</th>
+                        <th scope="col">"or tokens/s"</th>
+                        <th scope="col">"Profile"</th>
+                        <th scope="col"><span class="sr-only">"Remove"</span></th>
+                    </tr>
+                </thead>
+                <tbody>
+                    <For each=move || form.rows.get() key=|(id, _)| *id let:row>
+                        <WorkloadRow form id=row.0 w=row.1 />
+                    </For>
+                </tbody>
+            </table>
+        </div>
+    }
+}
+
+#[component]
+fn WorkloadRow(form: Form, id: u32, w: RwSignal<RawWorkload>) -> impl IntoView {
+    let precisions = [
+        (Precision::Bf16, "bf16"),
+        (Precision::Fp16, "fp16"),
+        (Precision::Fp8, "fp8"),
+        (Precision::Int8, "int8"),
+        (Precision::Int4, "int4"),
+        (Precision::Fp32, "fp32"),
+    ];
+    let profiles = move || {
+        form.model
+            .get()
+            .parse::<GpuModel>()
+            .map(|m| m.profile_names())
+            .unwrap_or_default()
+    };
+    let num = |v: Option<u32>| v.map(|n| n.to_string()).unwrap_or_default();
+    view! {
+        <tr class="workload" data-row=id>
+            <td><input class="w-name" type="text" aria-label="Workload name" prop:value=move || w.with(|w| w.name.clone())
+                on:input=move |ev| w.update(|w| w.name = event_target_value(&ev)) /></td>
+            <td>
+                <select class="w-model" aria-label="Model" prop:value=move || w.with(|w| w.model.clone().unwrap_or_default())
+                    on:change=move |ev| w.update(|w| w.model = Some(event_target_value(&ev)))>
+                    {CATALOGUE.iter().map(|m| view! { <option value=m.name>{format!("{} ({} B)", m.name, m.params_billion)}</option> }).collect_view()}
+                </select>
+            </td>
+            <td>
+                <select class="w-precision" aria-label="Precision" prop:value=move || w.with(|w| precisions.iter().find(|(p, _)| Some(*p) == w.precision).map_or("bf16", |(_, n)| n).to_owned())
+                    on:change=move |ev| { let v = event_target_value(&ev); w.update(|w| w.precision = precisions.iter().find(|(_, n)| *n == v).map(|(p, _)| *p)); }>
+                    {precisions.iter().map(|(_, n)| view! { <option value=*n>{*n}</option> }).collect_view()}
+                </select>
+            </td>
+            <td><input class="w-context" type="number" min="1" placeholder="4096" aria-label="Context tokens" prop:value=move || num(w.with(|w| w.context_tokens))
+                on:input=move |ev| w.update(|w| w.context_tokens = opt_num(&event_target_value(&ev))) /></td>
+            <td><input class="w-concurrency" type="number" min="1" placeholder="1" aria-label="Concurrent sequences per replica" prop:value=move || num(w.with(|w| w.concurrency))
+                on:input=move |ev| w.update(|w| w.concurrency = opt_num(&event_target_value(&ev))) /></td>
+            <td><input class="w-replicas" type="number" min="1" aria-label="Replicas" prop:value=move || num(w.with(|w| w.replicas))
+                on:input=move |ev| w.update(|w| w.replicas = opt_num(&event_target_value(&ev))) /></td>
+            <td><input class="w-tps" type="number" min="1" aria-label="Target decode tokens per second" prop:value=move || w.with(|w| w.tokens_per_second.map(|t| t.to_string()).unwrap_or_default())
+                on:input=move |ev| w.update(|w| { w.tokens_per_second = opt_num(&event_target_value(&ev)); if w.tokens_per_second.is_some() { w.replicas = None; } }) /></td>
+            <td>
+                <select class="w-profile" aria-label="Profile" prop:value=move || w.with(|w| w.profile.clone().unwrap_or_default())
+                    on:change=move |ev| { let v = event_target_value(&ev); w.update(|w| w.profile = (!v.is_empty()).then_some(v)); }>
+                    <option value="">"smallest that fits"</option>
+                    {move || profiles().into_iter().map(|p| view! { <option value=p>{p}</option> }).collect_view()}
+                </select>
+            </td>
+            <td><button class="btn btn-ghost w-remove" aria-label="Remove this workload" on:click=move |_| form.rows.update(|rows| rows.retain(|(i, _)| *i != id))>"×"</button></td>
+        </tr>
+    }
+}
+
+#[component]
+fn DemandInputs(form: Form) -> impl IntoView {
+    let profiles = move || {
+        form.model
+            .get()
+            .parse::<GpuModel>()
+            .map(|m| m.profile_names())
+            .unwrap_or_default()
+    };
+    view! {
+        <details class="demand" open=move || form.demand.with(|d| d.values().any(|n| *n != 0))>
+            <summary>"Instances per profile (besides the workloads)"</summary>
+            <div class="form-grid">
+                {move || profiles().into_iter().map(|p| {
+                    view! {
+                        <label class="field">
+                            <span>{p}</span>
+                            <input type="number" min="0" id=format!("demand-{}", p.replace('+', "-"))
+                                prop:value=move || form.demand.with(|d| d.get(p).map(|n| n.to_string()).unwrap_or_default())
+                                on:input=move |ev| {
+                                    let v = opt_num::<i64>(&event_target_value(&ev));
+                                    form.demand.update(|d| match v { Some(n) => { d.insert(p.to_owned(), n); } None => { d.remove(p); } });
+                                } />
+                        </label>
+                    }
+                }).collect_view()}
+            </div>
+        </details>
+    }
+}
+
+#[component]
+fn PasteJson(form: Form) -> impl IntoView {
+    let text = RwSignal::new(String::new());
+    let error = RwSignal::new(None::<String>);
+    let load = move |_| match serde_json::from_str::<PlanRequest>(&text.get_untracked()) {
+        Ok(r) => {
+            error.set(None);
+            form.load(&r);
+        }
+        Err(e) => error.set(Some(format!("Not a plan request: {e}. It is the JSON POST /api/v1/fleet-plans takes."))),
+    };
+    view! {
+        <details class="paste">
+            <summary>"Paste a request (JSON, as POST /api/v1/fleet-plans takes)"</summary>
+            <textarea id="request-json" rows="6" spellcheck="false" placeholder=r#"{"model": "h100-80gb", "demand": {"1g.10gb": 59, "3g.40gb": 21}}"#
+                prop:value=move || text.get() on:input=move |ev| text.set(event_target_value(&ev))></textarea>
+            <button class="btn" id="load-json" on:click=load>"Load"</button>
+            {move || error.get().map(|e| view! { <p class="error" role="alert">{e}</p> })}
+        </details>
+    }
+}
+
+fn pct(saved: u32, of: u32) -> String {
+    if of == 0 { "0 %".into() } else { format!("{:.0} %", f64::from(saved) * 100.0 / f64::from(of)) }
+}
+
+#[component]
+fn Answer(p: FleetPlan) -> impl IntoView {
+    let uniform = p.baselines.uniform_named.gpus;
+    let ffd = p.baselines.first_fit_decreasing.gpus;
+    let most = uniform.max(ffd).max(p.gpus).max(1);
+    let bar = |label: &'static str, id: &'static str, gpus: u32, class: &'static str| {
+        view! {
+            <div class="cmp-row" id=id>
+                <span class="cmp-label">{label}</span>
+                <span class=format!("cmp-bar {class}") style:width=format!("{:.1}%", f64::from(gpus) * 100.0 / f64::from(most))></span>
+                <span class="cmp-value">{format!("{gpus} GPUs")}</span>
+            </div>
+        }
+    };
+    let proof = if p.optimal {
+        format!("Proven optimal: no answer uses fewer than {} GPUs.", p.lower_bound)
+    } else {
+        format!(
+            "Best found in the time budget; no answer uses fewer than {} GPUs (gap {}).",
+            p.lower_bound,
+            p.gpus - p.lower_bound
+        )
+    };
+    let nodes = p.nodes.map(|n| format!(" on {n} node(s) of {}", p.gpus_per_node.unwrap_or(8))).unwrap_or_default();
+    let configs = p.custom_configs("plan");
+    let model = p.model;
+    let plan_for_actions = p.clone();
+    view! {
+        <section class="card capacity-answer" aria-labelledby="answer-title">
+            <div class="card-head"><h2 id="answer-title">"Answer"</h2></div>
+            <p class="answer-head">
+                <strong id="plan-gpus" data-gpus=p.gpus>{format!("{} GPUs", p.gpus)}</strong>
+                {nodes}
+                <span class="muted" id="solve-ms">{format!(" · solved in {:.1} ms, {} branch-and-bound nodes", p.solve_ms, p.explored)}</span>
+            </p>
+            <p id="plan-optimal" class:ok-text=p.optimal>{proof}</p>
+            <p id="plan-saving">
+                {format!(
+                    "Saves {} GPUs ({}) over one pool per profile with NVIDIA's all-… configs, and {} over first-fit-decreasing.",
+                    uniform.saturating_sub(p.gpus),
+                    pct(uniform.saturating_sub(p.gpus), uniform),
+                    ffd.saturating_sub(p.gpus)
+                )}
+            </p>
+            <div class="cmp" role="img" aria-label=format!("GPUs needed: this plan {}, first-fit-decreasing {ffd}, one pool per profile {uniform}", p.gpus)>
+                {bar("This plan", "cmp-plan", p.gpus, "best")}
+                {bar("First-fit-decreasing", "cmp-ffd", ffd, "")}
+                {bar("One pool per profile", "cmp-uniform", uniform, "worst")}
+            </div>
+            <details class="assumptions">
+                <summary>"The uniform baseline's pools"</summary>
+                <ul>
+                    {p.baselines.uniform_named.pools.iter().map(|u| view! { <li><code>{u.config.clone()}</code>{format!(": {} × {} per GPU → {} GPUs", u.profile, u.per_gpu, u.gpus)}</li> }).collect_view()}
+                </ul>
+            </details>
+        </section>
+        <section class="card" aria-labelledby="layouts-title">
+            <div class="card-head"><h2 id="layouts-title">"Layouts"</h2></div>
+            <div class="board" id="plan-layouts">
+                {p.layouts.iter().zip(&configs).map(|(g, c)| {
+                    let serves = g.serves.iter().map(|(w, n)| format!("{n} × {w}")).collect::<Vec<_>>().join(", ");
+                    view! {
+                        <div class="gpu layout-group" data-count=g.count>
+                            <div class="gpu-head">
+                                <span class="gpu-name">{format!("{} ×", g.count)}</span>
+                                <code class="gpu-stats">{c.name.clone()}</code>
+                                <span class="gpu-stats">{g.counts.to_string()}</span>
+                            </div>
+                            <div class="gpu-bar">
+                                {g.instances.iter().filter_map(|i| {
+                                    let spec = model.profile(&i.profile)?;
+                                    Some(view! {
+                                        <div class=format!("inst static {}", kind_class(spec.kind)) style:grid-column=format!("{} / span {}", i.start + 1, spec.memory_slices()) title=format!("{} at memory slice {}", i.profile, i.start)>
+                                            <span class="inst-name">{i.profile.clone()}</span>
+                                        </div>
+                                    })
+                                }).collect_view()}
+                            </div>
+                            {(!serves.is_empty()).then(|| view! { <p class="serves muted">{format!("serves {serves}")}</p> })}
+                        </div>
+                    }
+                }).collect_view()}
+            </div>
+            {(!p.spare.is_empty()).then(|| view! { <p class="muted" id="plan-spare">{format!("Spare beyond the demand: {}.", p.spare)}</p> })}
+        </section>
+        {(!p.throughput.is_empty()).then(|| view! { <Throughput p=p.clone() /> })}
+        <Actions p=plan_for_actions />
+    }
+}
+
+#[component]
+fn Throughput(p: FleetPlan) -> impl IntoView {
+    view! {
+        <section class="card" aria-labelledby="throughput-title">
+            <div class="card-head"><h2 id="throughput-title">"Throughput per workload"</h2></div>
+            <div class="table-wrap">
+                <table id="plan-throughput">
+                    <thead>
+                        <tr>
+                            <th scope="col">"Workload"</th>
+                            <th scope="col">"Profile"</th>
+                            <th scope="col">"Replicas"</th>
+                            <th scope="col">"Memory / slice"</th>
+                            <th scope="col">"Decode tok/s per replica"</th>
+                            <th scope="col">"Prefill tok/s per replica"</th>
+                            <th scope="col">"Decode tok/s in all"</th>
+                            <th scope="col">"Bound by"</th>
+                        </tr>
+                    </thead>
+                    <tbody>
+                        {p.throughput.iter().map(|w| view! {
+                            <tr data-workload=w.name.clone()>
+                                <td>{w.name.clone()}</td>
+                                <td><code>{w.profile.clone()}</code></td>
+                                <td class="num">{w.replicas}</td>
+                                <td class="num">{format!("{:.1} / {:.1} GiB", w.memory_gib, w.profile_memory_gib)}</td>
+                                <td class="num">{format!("{:.0}", w.per_replica.decode_tokens_per_s)}</td>
+                                <td class="num">{format!("{:.0}", w.per_replica.prefill_tokens_per_s)}</td>
+                                <td class="num">{format!("{:.0}", w.decode_tokens_per_s)}{w.target_tokens_per_s.map(|t| format!(" (asked {t:.0})"))}</td>
+                                <td>{match w.per_replica.bound { mig::capacity::Bound::MemoryBandwidth => "memory bandwidth", mig::capacity::Bound::Compute => "compute" }}</td>
+                            </tr>
+                        }).collect_view()}
+                    </tbody>
+                </table>
+            </div>
+            <details class="assumptions" id="plan-assumptions">
+                <summary>"The formula and what it assumes"</summary>
+                <ul>{p.assumptions.iter().map(|a| view! { <li>{a.clone()}</li> }).collect_view()}</ul>
+            </details>
+        </section>
+    }
+}
+
+#[component]
+fn Actions(p: FleetPlan) -> impl IntoView {
+    let prefix = RwSignal::new("plan".to_owned());
+    let busy = RwSignal::new(false);
+    let saved = RwSignal::new(Vec::<String>::new());
+    let problems = RwSignal::new(Vec::<String>::new());
+    let blueprints = RwSignal::new(None::<Result<Vec<String>, String>>);
+    let for_save = p.clone();
+    let on_save = move |_| {
+        let configs = for_save.custom_configs(prefix.get_untracked().trim());
+        busy.set(true);
+        saved.set(Vec::new());
+        problems.set(Vec::new());
+        leptos::task::spawn_local(async move {
+            for c in configs {
+                let name = c.name.clone();
+                let json = serde_json::to_string(&c).unwrap_or_default();
+                match save_config(json).await {
+                    Ok(Saved::Saved(info)) => saved.update(|s| s.push(format!("{} v{}", info.name, info.version.unwrap_or(1)))),
+                    Ok(Saved::Invalid(issues)) => problems.update(|s| s.push(format!("{name}: {}", issues.first().map(|i| format!("{} — {}", i.message, i.hint)).unwrap_or_default()))),
+                    Err(e) => problems.update(|s| s.push(format!("{name}: {e}"))),
+                }
+            }
+            busy.set(false);
+        });
+    };
+    let for_bp = p;
+    let on_blueprints = move |_| blueprints.set(Some(for_bp.pool_blueprints(prefix.get_untracked().trim())));
+    view! {
+        <section class="card" aria-labelledby="actions-title" id="capacity-actions">
+            <div class="card-head"><h2 id="actions-title">"Make it so"</h2></div>
+            <p class="hint">"Each layout becomes a custom MIG config named prefix-1, prefix-2, … (exact placements, versioned); the pool blueprints create one shared node pool per layout on that config."</p>
+            <label class="field">
+                <span>"Name prefix"</span>
+                <input id="config-prefix" type="text" prop:value=move || prefix.get() on:input=move |ev| prefix.set(event_target_value(&ev)) />
+            </label>
+            <div class="row-actions">
+                <button class="btn" id="save-configs" disabled=move || busy.get() on:click=on_save>"Save layouts as custom configs"</button>
+                <button class="btn btn-ghost" id="pool-blueprints" on:click=on_blueprints>"Blueprints for new pools"</button>
+            </div>
+            <Show when=move || !saved.get().is_empty()>
+                <p class="ok-text" id="saved-configs" role="status">
+                    {move || format!("Saved {}. Apply one from the planner or a blueprint naming it.", saved.get().join(", "))}
+                </p>
+            </Show>
+            <Show when=move || !problems.get().is_empty()>
+                <ul class="issues" id="save-problems" role="alert">
+                    {move || problems.get().into_iter().map(|e| view! { <li class="error">{e}</li> }).collect_view()}
+                </ul>
+            </Show>
+            {move || blueprints.get().map(|b| match b {
+                Err(e) => view! { <p class="note">{e}</p> }.into_any(),
+                Ok(list) => view! {
+                    <div id="blueprint-list">
+                        <p class="hint">"Save the configs first: each blueprint names one. Validate and deploy them in the blueprint editor."</p>
+                        {list.into_iter().map(|text| view! { <pre class="code blueprint-out">{text}</pre> }).collect_view()}
+                    </div>
+                }.into_any(),
+            })}
+        </section>
+    }
+}
