@@ -492,6 +492,134 @@ fn JsonEditor(ed: Editor) -> impl IntoView {
     }
 }
 
+/// Waits `ms` milliseconds in the browser (a timer, no thread).
+async fn pause(ms: u64) {
+    use std::cell::RefCell;
+    use std::rc::Rc;
+    use std::task::{Poll, Waker};
+    let state: Rc<RefCell<(bool, Option<Waker>)>> = Rc::default();
+    let fired = state.clone();
+    set_timeout(
+        move || {
+            let mut st = fired.borrow_mut();
+            st.0 = true;
+            if let Some(w) = st.1.take() {
+                w.wake();
+            }
+        },
+        std::time::Duration::from_millis(ms),
+    );
+    std::future::poll_fn(move |cx| {
+        let mut st = state.borrow_mut();
+        if st.0 {
+            Poll::Ready(())
+        } else {
+            st.1 = Some(cx.waker().clone());
+            Poll::Pending
+        }
+    })
+    .await;
+}
+
+/// "Apply and deploy": saves the fix's per-node custom configs, applies each with an update deployment,
+/// waits for it to complete, then deploys the blueprint. Every step says what it does; a failure stops
+/// there and says why, with the update's page to look at.
+#[component]
+fn MakeRoom(ed: Editor, fix: mig::capacity::room::RoomFix) -> impl IntoView {
+    use crate::api::configs::{Saved, save_config};
+    use crate::api::deployments::get_deployment;
+    use mig::wire::DeploymentStatus;
+    let busy = RwSignal::new(false);
+    let navigate = leptos_router::hooks::use_navigate();
+    let summary = fix.summary.clone();
+    let run = move |_| {
+        let fix = fix.clone();
+        let navigate = navigate.clone();
+        let text = ed.text.get_untracked();
+        busy.set(true);
+        leptos::task::spawn_local(async move {
+            let say = |m: String| ed.notice.set(Some(m));
+            for config in &fix.configs {
+                let node = fix.changes.iter().find(|c| config.name == mig::capacity::room::config_name(&c.node, &fix.profile)).map(|c| c.node.clone()).unwrap_or_default();
+                say(format!("Saving {} (the node's layout with room for {})…", config.name, fix.profile));
+                match save_config(serde_json::to_string(config).unwrap_or_default()).await {
+                    Ok(Saved::Saved(_)) => {}
+                    Ok(Saved::Invalid(issues)) => {
+                        say(format!("Not done: the config {} is invalid: {}", config.name, issues.first().map(|i| i.message.clone()).unwrap_or_default()));
+                        busy.set(false);
+                        return;
+                    }
+                    Err(e) => {
+                        say(format!("Not done: saving {} failed: {e}", config.name));
+                        busy.set(false);
+                        return;
+                    }
+                }
+                let update = serde_json::json!({
+                    "recipe_mode": "update",
+                    "deployment_name": format!("{}-{}", config.name, crate::pages::now_ms() % 1_000_000),
+                    "recipe_node_name": node,
+                    "shared_node_pool_mig_config": config.name,
+                })
+                .to_string();
+                let id = match deploy_blueprint(update, false).await {
+                    Ok(Deployed::Created(d)) => d.id,
+                    Ok(Deployed::Invalid(issues)) => {
+                        say(format!("Not done: the update of {node} was refused: {}", issues.iter().find(|i| i.is_error()).map(|i| i.message.clone()).unwrap_or_default()));
+                        busy.set(false);
+                        return;
+                    }
+                    Err(e) => {
+                        say(format!("Not done: the update of {node} failed: {e}"));
+                        busy.set(false);
+                        return;
+                    }
+                };
+                say(format!("Reconfiguring {node} (deployment {id})…"));
+                // Updates of one node take seconds; give up waiting after two minutes (it goes on).
+                let mut done = false;
+                for _ in 0..240 {
+                    pause(500).await;
+                    match get_deployment(id).await.map(|d| d.deployment.status) {
+                        Ok(DeploymentStatus::Completed) => {
+                            done = true;
+                            break;
+                        }
+                        Ok(DeploymentStatus::Failed | DeploymentStatus::Undeployed) => {
+                            say(format!("Not deployed: the update of {node} failed; see /deployments/{id}"));
+                            busy.set(false);
+                            return;
+                        }
+                        _ => {}
+                    }
+                }
+                if !done {
+                    say(format!("Still reconfiguring {node} after two minutes; deploy again when /deployments/{id} completes"));
+                    busy.set(false);
+                    return;
+                }
+            }
+            say("Room made; deploying…".to_owned());
+            match deploy_blueprint(text, false).await {
+                Ok(Deployed::Created(d)) => navigate(&format!("/deployments/{}", d.id), Default::default()),
+                Ok(Deployed::Invalid(_)) => {
+                    say("Room was made, but the blueprint still does not validate against the fleet; see the issues".to_owned());
+                    ed.validate_on_server();
+                }
+                Err(e) => say(format!("Room was made, but deploying failed: {e}")),
+            }
+            busy.set(false);
+        });
+    };
+    view! {
+        <div class="make-room">
+            <button class="btn make-room-apply" disabled=move || busy.get() on:click=run title=summary>
+                {move || if busy.get() { "Making room…" } else { "Apply and deploy" }}
+            </button>
+        </div>
+    }
+}
+
 #[component]
 fn IssueList(ed: Editor) -> impl IntoView {
     view! {
@@ -524,6 +652,7 @@ fn IssueList(ed: Editor) -> impl IntoView {
                                             </div>
                                             <div class="issue-message">{i.message.clone()}</div>
                                             <div class="issue-hint">{i.hint.clone()}</div>
+                                            {i.fix.clone().map(|fix| view! { <MakeRoom ed fix=*fix /> })}
                                         </div>
                                     </li>
                                 }
