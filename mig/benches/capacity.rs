@@ -31,7 +31,8 @@ fn summary() {
             if p.optimal {
                 optimal += 1;
             }
-            worst_gap = worst_gap.max(f64::from(p.gpus - p.lower_bound) / f64::from(p.lower_bound.max(1)));
+            worst_gap =
+                worst_gap.max(f64::from(p.gpus - p.lower_bound) / f64::from(p.lower_bound.max(1)));
         }
         times.sort_by(f64::total_cmp);
         println!(
@@ -50,7 +51,12 @@ fn summary() {
         for g in &now.layouts {
             for _ in 0..g.count {
                 let n = fleet.len() as u32;
-                fleet.push(FleetGpu { node: format!("node-{}", n / 8), gpu: n % 8, busy: g.instances.clone(), instances: g.instances.clone() });
+                fleet.push(FleetGpu {
+                    node: format!("node-{}", n / 8),
+                    gpu: n % 8,
+                    busy: g.instances.clone(),
+                    instances: g.instances.clone(),
+                });
             }
         }
         let mut changed = base.clone();
@@ -77,9 +83,10 @@ fn bench(c: &mut Criterion) {
     for about in [64u32, 512, 4096] {
         let req = inference_mix(model, 7, about);
         let resolved = req.resolve().expect("valid");
-        c.bench_function(&format!("fleet plan, inference mix of ~{about} H100 GPUs"), |b| {
-            b.iter(|| plan(black_box(&resolved), &mut || false))
-        });
+        c.bench_function(
+            &format!("fleet plan, inference mix of ~{about} H100 GPUs"),
+            |b| b.iter(|| plan(black_box(&resolved), &mut || false)),
+        );
     }
 }
 

@@ -41,7 +41,12 @@ fn assert_covers(model: GpuModel, p: &mig::capacity::FleetPlan) -> ProfileCounts
         assert!(have >= want, "{name}: {have} supplied, {want} asked");
     }
     assert_eq!(p.layouts.iter().map(|g| g.count).sum::<u32>(), p.gpus);
-    assert!(p.gpus >= p.lower_bound, "{} below its bound {}", p.gpus, p.lower_bound);
+    assert!(
+        p.gpus >= p.lower_bound,
+        "{} below its bound {}",
+        p.gpus,
+        p.lower_bound
+    );
     assert!(p.gpus <= p.baselines.first_fit_decreasing.gpus);
     assert!(p.gpus <= p.baselines.uniform_named.gpus);
     supplied
@@ -53,7 +58,12 @@ fn brute_force(model: GpuModel, demand: &BTreeMap<String, i64>) -> u32 {
     let names: Vec<&str> = demand.keys().map(String::as_str).collect();
     let combos: Vec<Vec<u32>> = combinations(model)
         .into_iter()
-        .map(|c| names.iter().map(|n| c.counts.0.get(*n).copied().unwrap_or(0)).collect())
+        .map(|c| {
+            names
+                .iter()
+                .map(|n| c.counts.0.get(*n).copied().unwrap_or(0))
+                .collect()
+        })
         .filter(|v: &Vec<u32>| v.iter().any(|&x| x > 0))
         .collect();
     fn go(left: Vec<u32>, combos: &[Vec<u32>], memo: &mut HashMap<Vec<u32>, u32>) -> u32 {
@@ -66,7 +76,11 @@ fn brute_force(model: GpuModel, demand: &BTreeMap<String, i64>) -> u32 {
         let mut best = u32::MAX;
         for c in combos {
             if c.iter().zip(&left).any(|(&a, &l)| a > 0 && l > 0) {
-                let next: Vec<u32> = left.iter().zip(c).map(|(&l, &a)| l.saturating_sub(a)).collect();
+                let next: Vec<u32> = left
+                    .iter()
+                    .zip(c)
+                    .map(|(&l, &a)| l.saturating_sub(a))
+                    .collect();
                 best = best.min(1 + go(next, combos, memo));
             }
         }
@@ -86,7 +100,13 @@ fn the_guides_balanced_mix_is_one_gpu_and_baselines_are_numbers() {
     assert_eq!((p.gpus, p.lower_bound, p.optimal), (1, 1, true));
     // One pool per profile: three GPUs where one does.
     assert_eq!(p.baselines.uniform_named.gpus, 3);
-    let configs: Vec<&str> = p.baselines.uniform_named.pools.iter().map(|x| x.config.as_str()).collect();
+    let configs: Vec<&str> = p
+        .baselines
+        .uniform_named
+        .pools
+        .iter()
+        .map(|x| x.config.as_str())
+        .collect();
     assert_eq!(configs, ["all-1g.10gb", "all-2g.20gb", "all-3g.40gb"]);
     assert_covers(GpuModel::H100_80GB, &p);
 }
@@ -94,7 +114,15 @@ fn the_guides_balanced_mix_is_one_gpu_and_baselines_are_numbers() {
 #[test]
 fn small_mixes_match_an_independent_exact_method() {
     let model = GpuModel::H100_80GB;
-    let profiles = ["1g.10gb", "1g.20gb", "2g.20gb", "3g.40gb", "4g.40gb", "1g.10gb+me", "7g.80gb"];
+    let profiles = [
+        "1g.10gb",
+        "1g.20gb",
+        "2g.20gb",
+        "3g.40gb",
+        "4g.40gb",
+        "1g.10gb+me",
+        "7g.80gb",
+    ];
     let mut checked = 0;
     for seed in 0..60u64 {
         // Three profiles, 0..=6 of each, chosen by a fixed walk so the test is reproducible.
@@ -123,12 +151,21 @@ fn small_mixes_match_an_independent_exact_method() {
 
 #[test]
 fn random_inference_mixes_are_proven_optimal_at_64_and_512_gpus() {
-    for model in [GpuModel::H100_80GB, GpuModel::A100_40GB, GpuModel::B200_180GB] {
+    for model in [
+        GpuModel::H100_80GB,
+        GpuModel::A100_40GB,
+        GpuModel::B200_180GB,
+    ] {
         for about in [64, 512] {
             for seed in 0..10 {
                 let p = solve(&inference_mix(model, seed, about));
                 assert_covers(model, &p);
-                assert!(p.optimal && p.gpus == p.lower_bound, "{model:?} {about} {seed}: {} vs {}", p.gpus, p.lower_bound);
+                assert!(
+                    p.optimal && p.gpus == p.lower_bound,
+                    "{model:?} {about} {seed}: {} vs {}",
+                    p.gpus,
+                    p.lower_bound
+                );
             }
         }
     }
@@ -173,7 +210,10 @@ fn bad_requests_name_the_member_at_fault() {
         ..RawWorkload::default()
     });
     let issues = req.resolve().expect_err("bad");
-    let at: Vec<(&str, &str)> = issues.iter().map(|i| (i.path.as_str(), i.code.as_str())).collect();
+    let at: Vec<(&str, &str)> = issues
+        .iter()
+        .map(|i| (i.path.as_str(), i.code.as_str()))
+        .collect();
     assert_eq!(
         at,
         [
@@ -183,14 +223,30 @@ fn bad_requests_name_the_member_at_fault() {
             ("/workloads/1/model", "plan_workload_model"),
         ]
     );
-    assert!(issues[0].hint.contains("did you mean `1g.10gb`"), "{}", issues[0].hint);
-    assert!(issues[2].hint.contains("cannot be joined"), "{}", issues[2].hint);
-    let unknown = PlanRequest { model: "h900".into(), ..PlanRequest::default() };
+    assert!(
+        issues[0].hint.contains("did you mean `1g.10gb`"),
+        "{}",
+        issues[0].hint
+    );
+    assert!(
+        issues[2].hint.contains("cannot be joined"),
+        "{}",
+        issues[2].hint
+    );
+    let unknown = PlanRequest {
+        model: "h900".into(),
+        ..PlanRequest::default()
+    };
     assert_eq!(unknown.resolve().expect_err("bad")[0].path, "/model");
     let empty = request(GpuModel::H100_80GB, &[]);
     assert_eq!(empty.resolve().expect_err("bad")[0].code, "plan_empty");
-    let current: PlanRequest = serde_json::from_str(r#"{"model":"h100-80gb","demand":{"1g.10gb":1},"fleet":"current"}"#).expect("parses");
-    assert_eq!(current.resolve().expect_err("server only")[0].path, "/fleet");
+    let current: PlanRequest =
+        serde_json::from_str(r#"{"model":"h100-80gb","demand":{"1g.10gb":1},"fleet":"current"}"#)
+            .expect("parses");
+    assert_eq!(
+        current.resolve().expect_err("server only")[0].path,
+        "/fleet"
+    );
 }
 
 #[test]
@@ -216,7 +272,10 @@ fn workloads_are_sized_to_a_profile_and_replicas_from_a_rate() {
     // 16 GB of weights + 8 × 512 MiB of KV cache + overhead: a 3g.40gb.
     assert_eq!(chat.profile, "3g.40gb");
     assert!(chat.per_replica.decode_tokens_per_s > 0.0);
-    assert_eq!(chat.replicas, (2000.0 / chat.per_replica.decode_tokens_per_s).ceil() as u32);
+    assert_eq!(
+        chat.replicas,
+        (2000.0 / chat.per_replica.decode_tokens_per_s).ceil() as u32
+    );
     assert!(chat.decode_tokens_per_s >= 2000.0);
     assert_eq!(p.throughput[1].replicas, 9);
     // Every replica has a slice, and the groups say which.
@@ -241,8 +300,17 @@ fn slices_of_one_gpu_never_have_more_bandwidth_than_the_gpu() {
         let whole = model.profile_of_kind(mig::ProfileKind::SevenSlice);
         let whole_decode = on_slice(model, whole, &work, 1.0).decode_tokens_per_s;
         for c in combinations(model) {
-            let bw: f64 = c.layout.instances().iter().map(|i| slice_bandwidth_gbps(model, i.profile)).sum();
-            assert!(bw <= gpu + 1e-9, "{model:?} {}: {bw} GB/s > {gpu}", c.layout);
+            let bw: f64 = c
+                .layout
+                .instances()
+                .iter()
+                .map(|i| slice_bandwidth_gbps(model, i.profile))
+                .sum();
+            assert!(
+                bw <= gpu + 1e-9,
+                "{model:?} {}: {bw} GB/s > {gpu}",
+                c.layout
+            );
             // Bandwidth-bound decode of one model per slice adds up to at most the whole GPU's.
             let decode: f64 = c
                 .layout
@@ -252,7 +320,11 @@ fn slices_of_one_gpu_never_have_more_bandwidth_than_the_gpu() {
                 .filter(|t| t.bound == mig::capacity::Bound::MemoryBandwidth)
                 .map(|t| t.decode_tokens_per_s)
                 .sum();
-            assert!(decode <= whole_decode * 1.000_001, "{model:?} {}: {decode} > {whole_decode}", c.layout);
+            assert!(
+                decode <= whole_decode * 1.000_001,
+                "{model:?} {}: {decode} > {whole_decode}",
+                c.layout
+            );
         }
         // The guide's example: four 1g.20gb-class slices are one GPU of bandwidth, not three.
         let double = model.profile_of_kind(mig::ProfileKind::OneSliceDoubleMemory);
@@ -261,21 +333,45 @@ fn slices_of_one_gpu_never_have_more_bandwidth_than_the_gpu() {
 }
 
 fn specs(items: &[(&str, u8)]) -> Vec<InstanceSpec> {
-    items.iter().map(|(p, s)| InstanceSpec { profile: (*p).into(), start: *s }).collect()
+    items
+        .iter()
+        .map(|(p, s)| InstanceSpec {
+            profile: (*p).into(),
+            start: *s,
+        })
+        .collect()
 }
 
 #[test]
 fn against_a_fleet_it_keeps_what_already_serves_and_moves_few_replicas() {
-    let balanced = specs(&[("2g.20gb", 0), ("1g.10gb", 2), ("1g.10gb", 3), ("3g.40gb", 4)]);
+    let balanced = specs(&[
+        ("2g.20gb", 0),
+        ("1g.10gb", 2),
+        ("1g.10gb", 3),
+        ("3g.40gb", 4),
+    ]);
     let sevens = specs(&(0..7).map(|s| ("1g.10gb", s as u8)).collect::<Vec<_>>());
     let mut fleet = Vec::new();
     for gpu in 0..8 {
-        fleet.push(FleetGpu { node: "a".into(), gpu, instances: balanced.clone(), busy: specs(&[("3g.40gb", 4)]) });
-        fleet.push(FleetGpu { node: "b".into(), gpu, instances: sevens.clone(), busy: Vec::new() });
+        fleet.push(FleetGpu {
+            node: "a".into(),
+            gpu,
+            instances: balanced.clone(),
+            busy: specs(&[("3g.40gb", 4)]),
+        });
+        fleet.push(FleetGpu {
+            node: "b".into(),
+            gpu,
+            instances: sevens.clone(),
+            busy: Vec::new(),
+        });
     }
     // Today: 16 × 1g.10gb + 8 × 2g.20gb + 8 × 3g.40gb on a, 56 × 1g.10gb on b. Ask for less 1g.10gb and
     // two more 3g.40gb: the balanced GPUs stay, some 7 × 1g.10gb GPUs are recut.
-    let mut req = request(GpuModel::H100_80GB, &[("1g.10gb", 40), ("2g.20gb", 8), ("3g.40gb", 10)]);
+    let mut req = request(
+        GpuModel::H100_80GB,
+        &[("1g.10gb", 40), ("2g.20gb", 8), ("3g.40gb", 10)],
+    );
     req.fleet = Some(FleetInput::Gpus(fleet));
     let p = solve(&req);
     assert_covers(GpuModel::H100_80GB, &p);
@@ -284,7 +380,11 @@ fn against_a_fleet_it_keeps_what_already_serves_and_moves_few_replicas() {
     assert_eq!(o.kept_gpus + o.reconfigured_gpus + o.added_gpus, p.gpus);
     assert_eq!(o.moved_replicas, 0, "no busy 3g.40gb is touched: {o:?}");
     assert!(o.reconfigured_gpus <= o.from_scratch_reconfigured_gpus);
-    assert!(o.changes.iter().all(|c| c.node == "b"), "only 7 × 1g.10gb GPUs change: {:?}", o.changes);
+    assert!(
+        o.changes.iter().all(|c| c.node == "b"),
+        "only 7 × 1g.10gb GPUs change: {:?}",
+        o.changes
+    );
     assert_eq!(p.reconfigured_gpus, Some(o.reconfigured_gpus));
     // Planning against a fleet never costs GPUs.
     let mut scratch = req.clone();
@@ -300,7 +400,14 @@ fn the_request_round_trips_through_json() {
     assert_eq!(back, req);
     let p = solve(&req);
     let json = serde_json::to_value(&p).expect("serialises");
-    for key in ["gpus", "lower_bound", "optimal", "layouts", "baselines", "solve_ms"] {
+    for key in [
+        "gpus",
+        "lower_bound",
+        "optimal",
+        "layouts",
+        "baselines",
+        "solve_ms",
+    ] {
         assert!(json.get(key).is_some(), "{key} missing");
     }
     assert!(json["layouts"][0]["instances"][0]["start"].is_u64());
@@ -310,30 +417,49 @@ fn the_request_round_trips_through_json() {
 
 #[test]
 fn a_plan_becomes_valid_custom_configs_and_pool_blueprints() {
-    let p = solve(&request(GpuModel::H100_80GB, &[("1g.10gb", 30), ("3g.40gb", 9), ("2g.20gb", 4)]));
+    let p = solve(&request(
+        GpuModel::H100_80GB,
+        &[("1g.10gb", 30), ("3g.40gb", 9), ("2g.20gb", 4)],
+    ));
     let configs = p.custom_configs("mix");
     assert_eq!(configs.len(), p.layouts.len());
     for (c, g) in configs.iter().zip(&p.layouts) {
-        let valid = c.clone().validate(|_| false).unwrap_or_else(|e| panic!("{}: {e:?}", c.name));
+        let valid = c
+            .clone()
+            .validate(|_| false)
+            .unwrap_or_else(|e| panic!("{}: {e:?}", c.name));
         match valid.target(0) {
-            mig::custom::GpuTarget::Layout(l) => assert_eq!(l.to_specs(), g.instances, "{}", c.name),
+            mig::custom::GpuTarget::Layout(l) => {
+                assert_eq!(l.to_specs(), g.instances, "{}", c.name)
+            }
             other => panic!("{}: {other:?}", c.name),
         }
     }
     let blueprints = p.pool_blueprints("mix").expect("H100 has BM.GPU.H100.8");
     // Checked against the catalogue with the saved configs in it, as the server will.
-    let catalogue = mig::blueprint::Catalogue::from_parted(&mig::parted::MigPartedConfig::default_configs().expect("defaults"))
-        .with_custom(configs.into_iter().map(|c| {
-            let valid = c.validate(|_| false).expect("valid");
-            (GpuModel::H100_80GB, mig::NamedConfig::from_custom(&valid, 1))
-        }));
-    let ctx = mig::blueprint::Context { catalogue: Some(&catalogue), fleet: None };
+    let catalogue = mig::blueprint::Catalogue::from_parted(
+        &mig::parted::MigPartedConfig::default_configs().expect("defaults"),
+    )
+    .with_custom(configs.into_iter().map(|c| {
+        let valid = c.validate(|_| false).expect("valid");
+        (
+            GpuModel::H100_80GB,
+            mig::NamedConfig::from_custom(&valid, 1),
+        )
+    }));
+    let ctx = mig::blueprint::Context {
+        catalogue: Some(&catalogue),
+        fleet: None,
+    };
     let mut nodes = 0;
     for (i, text) in blueprints.iter().enumerate() {
         let checked = mig::blueprint::check(text, ctx);
         assert!(checked.is_valid(), "{text}: {:?}", checked.issues);
         let json: serde_json::Value = serde_json::from_str(text).expect("json");
-        assert_eq!(json["shared_node_pool_mig_config"], format!("mix-{}", i + 1));
+        assert_eq!(
+            json["shared_node_pool_mig_config"],
+            format!("mix-{}", i + 1)
+        );
         nodes += json["shared_node_pool_size"].as_u64().expect("size");
     }
     assert!(nodes * 8 >= u64::from(p.gpus));
@@ -341,13 +467,22 @@ fn a_plan_becomes_valid_custom_configs_and_pool_blueprints() {
 
 fn view_with_balanced_node(idle_on_gpu3: &[u8]) -> mig::blueprint::FleetView {
     use mig::blueprint::{FleetGpu as VGpu, FleetNode, FleetSlice, FleetView};
-    let balanced = [("2g.20gb", 0u8), ("1g.10gb", 2), ("1g.10gb", 3), ("3g.40gb", 4)];
+    let balanced = [
+        ("2g.20gb", 0u8),
+        ("1g.10gb", 2),
+        ("1g.10gb", 3),
+        ("3g.40gb", 4),
+    ];
     let gpus = (0..8)
         .map(|g| VGpu {
             mig: true,
             slices: balanced
                 .iter()
-                .map(|(p, s)| FleetSlice { profile: (*p).into(), start: *s, in_use: !(g == 3 && idle_on_gpu3.contains(s)) })
+                .map(|(p, s)| FleetSlice {
+                    profile: (*p).into(),
+                    start: *s,
+                    in_use: !(g == 3 && idle_on_gpu3.contains(s)),
+                })
                 .collect(),
         })
         .collect();
@@ -370,18 +505,45 @@ fn make_room_recuts_the_fewest_gpus_and_never_a_busy_slice() {
     // GPU 3's two 1g.10gb are idle: they become one 1g.20gb; everything busy stays where it is.
     let view = view_with_balanced_node(&[2, 3]);
     let fix = make_room(&view, Some(GpuModel::H100_80GB), "1g.20gb", 1).expect("room");
-    assert_eq!(fix.summary, "reconfigure GPU 3 of 10.0.10.12 (2 × 1g.10gb → 1 × 1g.20gb)");
+    assert_eq!(
+        fix.summary,
+        "reconfigure GPU 3 of 10.0.10.12 (2 × 1g.10gb → 1 × 1g.20gb)"
+    );
     assert_eq!(fix.changes.len(), 1);
     let to = &fix.changes[0].to;
-    assert!(to.contains(&InstanceSpec { profile: "1g.20gb".into(), start: 2 }), "{to:?}");
+    assert!(
+        to.contains(&InstanceSpec {
+            profile: "1g.20gb".into(),
+            start: 2
+        }),
+        "{to:?}"
+    );
     for kept in [("2g.20gb", 0u8), ("3g.40gb", 4)] {
-        assert!(to.contains(&InstanceSpec { profile: kept.0.into(), start: kept.1 }), "busy {kept:?} kept: {to:?}");
+        assert!(
+            to.contains(&InstanceSpec {
+                profile: kept.0.into(),
+                start: kept.1
+            }),
+            "busy {kept:?} kept: {to:?}"
+        );
     }
     // The node's config changes GPU 3 only, and is a valid custom config.
     assert_eq!(fix.configs.len(), 1);
-    let config = fix.configs[0].clone().validate(|_| false).expect("valid config");
+    let config = fix.configs[0]
+        .clone()
+        .validate(|_| false)
+        .expect("valid config");
     for gpu in 0..8u32 {
-        let want: Vec<InstanceSpec> = if gpu == 3 { to.clone() } else { specs(&[("2g.20gb", 0), ("1g.10gb", 2), ("1g.10gb", 3), ("3g.40gb", 4)]) };
+        let want: Vec<InstanceSpec> = if gpu == 3 {
+            to.clone()
+        } else {
+            specs(&[
+                ("2g.20gb", 0),
+                ("1g.10gb", 2),
+                ("1g.10gb", 3),
+                ("3g.40gb", 4),
+            ])
+        };
         match config.target(gpu) {
             mig::custom::GpuTarget::Layout(l) => assert_eq!(l.to_specs(), want, "GPU {gpu}"),
             other => panic!("GPU {gpu}: {other:?}"),
@@ -398,8 +560,27 @@ fn the_validator_offers_the_fix_for_a_deployment_with_no_free_slice() {
     use mig::blueprint::{Context, check};
     let view = view_with_balanced_node(&[2, 3]);
     let text = r#"{"recipe_mode":"service","deployment_name":"needs-room","recipe_image_uri":"iad.ocir.io/x/y:1","recipe_node_shape":"BM.GPU.H100.8","recipe_replica_count":1,"recipe_container_port":"8000","mig_resource_request":"1g.20gb"}"#;
-    let checked = check(text, Context { catalogue: None, fleet: Some(&view) });
-    let issue = checked.issues.iter().find(|i| i.fix.is_some()).unwrap_or_else(|| panic!("a fix: {:?}", checked.issues));
-    assert!(issue.hint.starts_with("reconfigure GPU 3 of 10.0.10.12 (2 × 1g.10gb → 1 × 1g.20gb)"), "{}", issue.hint);
-    assert_eq!(issue.fix.as_ref().expect("fix").configs[0].name, "room-10.0.10.12-1g.20gb");
+    let checked = check(
+        text,
+        Context {
+            catalogue: None,
+            fleet: Some(&view),
+        },
+    );
+    let issue = checked
+        .issues
+        .iter()
+        .find(|i| i.fix.is_some())
+        .unwrap_or_else(|| panic!("a fix: {:?}", checked.issues));
+    assert!(
+        issue
+            .hint
+            .starts_with("reconfigure GPU 3 of 10.0.10.12 (2 × 1g.10gb → 1 × 1g.20gb)"),
+        "{}",
+        issue.hint
+    );
+    assert_eq!(
+        issue.fix.as_ref().expect("fix").configs[0].name,
+        "room-10.0.10.12-1g.20gb"
+    );
 }

@@ -550,7 +550,11 @@ fn a_live_node_opens_as_a_plan_and_a_plan_diffs_against_it() {
     plan.set_layout(Some(1), Some(whole)).expect("gpu 1");
     let diff = diff_node(&plan, &gpus).expect("diff");
     let gpu0 = &diff[0];
-    assert_eq!(gpu0.kept, vec![spec("2g.20gb", 0), spec("1g.10gb", 2)], "{gpu0:?}");
+    assert_eq!(
+        gpu0.kept,
+        vec![spec("2g.20gb", 0), spec("1g.10gb", 2)],
+        "{gpu0:?}"
+    );
     assert_eq!(gpu0.destroyed, vec![spec("1g.10gb", 3), spec("3g.40gb", 4)]);
     assert_eq!(gpu0.created, vec![spec("1g.10gb", 4), spec("1g.10gb", 6)]);
     assert_eq!(gpu0.in_the_way.len(), 1, "the busy 3g.40gb is destroyed");

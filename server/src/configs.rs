@@ -166,7 +166,8 @@ impl MigConfigs {
             Err(StoreError::ConfigExists(n)) => return Err(ConfigError::Exists(n)),
             other => other?,
         };
-        self.after_change(&stored, "mig-config.create", actor).await?;
+        self.after_change(&stored, "mig-config.create", actor)
+            .await?;
         Ok(info(&stored))
     }
 
@@ -195,7 +196,8 @@ impl MigConfigs {
             Err(StoreError::ConfigNotFound(n)) => return Err(ConfigError::NotFound(n)),
             other => other?,
         };
-        self.after_change(&stored, "mig-config.update", actor).await?;
+        self.after_change(&stored, "mig-config.update", actor)
+            .await?;
         Ok(info(&stored))
     }
 
@@ -227,10 +229,7 @@ impl MigConfigs {
             .audit(&actor.audit(
                 action,
                 format!("mig config {}", stored.config.name),
-                format!(
-                    "version {} for {}",
-                    stored.version, stored.config.model
-                ),
+                format!("version {} for {}", stored.version, stored.config.model),
             ))
             .await?;
         tracing::info!(config = %stored.config.name, version = stored.version, actor = %actor.name, "{action}");
@@ -288,7 +287,11 @@ impl MigConfigs {
         }
         self.reload().await?;
         self.store()
-            .audit(&actor.audit("mig-config.delete", format!("mig config {name}"), String::new()))
+            .audit(&actor.audit(
+                "mig-config.delete",
+                format!("mig config {name}"),
+                String::new(),
+            ))
             .await?;
         Ok(())
     }
@@ -365,7 +368,10 @@ impl MigConfigs {
         let mut created = Vec::with_capacity(valid.len());
         for raw in valid {
             let exists = self.store().mig_config(&raw.name).await?.is_some();
-            let stored = self.store().save_mig_config(&raw, !exists, &actor.name).await?;
+            let stored = self
+                .store()
+                .save_mig_config(&raw, !exists, &actor.name)
+                .await?;
             created.push(info(&stored));
         }
         self.reload().await?;

@@ -31,7 +31,12 @@ async fn main() -> anyhow::Result<()> {
     .context("opening the database (DATABASE_URL, or migboard.db in the data directory)")?;
     let catalogue = server::catalogue::SharedCatalogue::default();
     // Custom configs first: a fleet file may name them.
-    catalogue.set_custom(&store.mig_configs().await.context("reading custom MIG configs")?);
+    catalogue.set_custom(
+        &store
+            .mig_configs()
+            .await
+            .context("reading custom MIG configs")?,
+    );
     let mut options = server::orchestrator::Options::default();
     let mut elector = None;
     let cluster: std::sync::Arc<dyn server::cluster::Cluster> = match config.cluster {
@@ -45,7 +50,11 @@ async fn main() -> anyhow::Result<()> {
                 Some(path) => {
                     let text = std::fs::read_to_string(path)
                         .with_context(|| format!("reading the fleet file {}", path.display()))?;
-                    embedded::FleetSpec::from_toml(&text, &path.display().to_string(), &catalogue.get())?
+                    embedded::FleetSpec::from_toml(
+                        &text,
+                        &path.display().to_string(),
+                        &catalogue.get(),
+                    )?
                 }
                 None => embedded::FleetSpec::default_fleet(),
             }
@@ -140,7 +149,9 @@ async fn kubernetes(
         apply_mode: config.mig_apply,
         drain_timeout: std::time::Duration::from_secs(config.drain_timeout_s),
         mig_parted_configmap: match config.mig_parted_configmap.split_once('/') {
-            Some((ns, name)) if !ns.is_empty() && !name.is_empty() => (ns.to_owned(), name.to_owned()),
+            Some((ns, name)) if !ns.is_empty() && !name.is_empty() => {
+                (ns.to_owned(), name.to_owned())
+            }
             _ => anyhow::bail!(
                 "--mig-parted-configmap `{}`: write NAMESPACE/NAME, e.g. gpu-operator/custom-mig-config",
                 config.mig_parted_configmap

@@ -20,8 +20,8 @@ use mig::wire::{
 };
 
 use crate::audit::Actor;
-use crate::catalogue::SharedCatalogue;
 use crate::auth::AccountError;
+use crate::catalogue::SharedCatalogue;
 use crate::cluster::embedded::FleetSpec;
 use crate::cluster::{Cluster, Fixed, Fleet};
 use crate::orchestrator::{Options, Orchestrator, OrchestratorError};
@@ -78,7 +78,9 @@ impl AppState {
     ) -> Self {
         match store.mig_configs().await {
             Ok(custom) => catalogue.set_custom(&custom),
-            Err(e) => tracing::error!(error = %e, "cannot read the custom MIG configs; only the built-ins are offered"),
+            Err(e) => {
+                tracing::error!(error = %e, "cannot read the custom MIG configs; only the built-ins are offered")
+            }
         }
         let auth = crate::auth::AuthState::new(store.clone());
         let admin_password = std::env::var("MIGBOARD_ADMIN_PASSWORD").ok();
@@ -299,9 +301,11 @@ impl Backend for ServerBackend {
                 Err(ConfigError::Invalid(issues)) => Ok(Saved::Invalid(issues)),
                 Err(ConfigError::Store(e)) => Err(store_error(&e)),
                 Err(ConfigError::NotFound(m)) => Err(AppError::NotFound(m)),
-                Err(e @ (ConfigError::Exists(_) | ConfigError::Builtin(_) | ConfigError::InUse { .. })) => {
-                    Err(AppError::Conflict(e.to_string()))
-                }
+                Err(
+                    e @ (ConfigError::Exists(_)
+                    | ConfigError::Builtin(_)
+                    | ConfigError::InUse { .. }),
+                ) => Err(AppError::Conflict(e.to_string())),
                 Err(ConfigError::BadRequest(m)) => Err(AppError::BadRequest(m)),
             }
         })

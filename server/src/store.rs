@@ -62,7 +62,9 @@ pub enum StoreError {
     #[error("slice taken: {0}")]
     SliceTaken(String),
     /// A custom MIG config of this name exists.
-    #[error("a MIG config named \"{0}\" already exists; change it with PUT /api/v1/mig-configs/{0}")]
+    #[error(
+        "a MIG config named \"{0}\" already exists; change it with PUT /api/v1/mig-configs/{0}"
+    )]
     ConfigExists(String),
     /// No current custom MIG config has this name.
     #[error("no custom MIG config named \"{0}\"")]
@@ -1040,9 +1042,7 @@ impl Store {
     ///
     /// # Errors
     /// [`StoreError::Db`] on database failure.
-    pub async fn desired_versions(
-        &self,
-    ) -> Result<Vec<(String, String, Option<u32>)>, StoreError> {
+    pub async fn desired_versions(&self) -> Result<Vec<(String, String, Option<u32>)>, StoreError> {
         let rows = sqlx::query("SELECT node, mig_config, version FROM fleet_desired ORDER BY node")
             .fetch_all(&self.pool)
             .await?;
@@ -1101,7 +1101,9 @@ impl Store {
         .bind(format!("deployment {id} (%"))
         .fetch_optional(&self.pool)
         .await?;
-        row.map(|r| r.try_get(0)).transpose().map_err(StoreError::from)
+        row.map(|r| r.try_get(0))
+            .transpose()
+            .map_err(StoreError::from)
     }
 
     /// The newest `limit` audit records, newest first.

@@ -421,8 +421,18 @@ async fn fleet_plans_answer_with_a_bound_baselines_and_pointers_to_bad_input() {
     assert_eq!(body["optimal"], true);
     assert_eq!(body["nodes"].as_u64(), Some(gpus.div_ceil(8)));
     assert!(body["solve_ms"].as_f64().expect("solve_ms") >= 0.0);
-    assert!(body["baselines"]["uniform_named"]["gpus"].as_u64().expect("uniform") > gpus);
-    assert!(body["baselines"]["first_fit_decreasing"]["gpus"].as_u64().expect("ffd") >= gpus);
+    assert!(
+        body["baselines"]["uniform_named"]["gpus"]
+            .as_u64()
+            .expect("uniform")
+            > gpus
+    );
+    assert!(
+        body["baselines"]["first_fit_decreasing"]["gpus"]
+            .as_u64()
+            .expect("ffd")
+            >= gpus
+    );
     let sum: u64 = body["layouts"]
         .as_array()
         .expect("layouts")
@@ -444,7 +454,14 @@ async fn fleet_plans_answer_with_a_bound_baselines_and_pointers_to_bad_input() {
         .iter()
         .map(|i| i["path"].as_str().expect("path"))
         .collect();
-    assert_eq!(paths, ["/demand/1g.10gb", "/demand/5g.50gb", "/workloads/0"]);
-    let (status, body) = post("/api/v1/fleet-plans", r#"{"model":"h100-80gb","demand":{"1g.10gb":1.5}}"#).await;
+    assert_eq!(
+        paths,
+        ["/demand/1g.10gb", "/demand/5g.50gb", "/workloads/0"]
+    );
+    let (status, body) = post(
+        "/api/v1/fleet-plans",
+        r#"{"model":"h100-80gb","demand":{"1g.10gb":1.5}}"#,
+    )
+    .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body:#}");
 }

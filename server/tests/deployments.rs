@@ -728,7 +728,11 @@ async fn a_custom_config_is_applied_as_drawn_and_versioned() {
         .iter()
         .filter_map(|i| i["path"].as_str())
         .collect();
-    assert_eq!(pointers, ["/name", "/devices/0/instances/0/start"], "{body:#}");
+    assert_eq!(
+        pointers,
+        ["/name", "/devices/0/instances/0/start"],
+        "{body:#}"
+    );
 
     let mix = r#"{"name": "mix-a", "model": "h100-80gb", "description": "two layouts",
       "devices": [
@@ -752,10 +756,18 @@ async fn a_custom_config_is_applied_as_drawn_and_versioned() {
         .as_array()
         .expect("list")
         .iter()
-        .map(|c| (c["name"].as_str().unwrap_or(""), c["source"].as_str().unwrap_or("")))
+        .map(|c| {
+            (
+                c["name"].as_str().unwrap_or(""),
+                c["source"].as_str().unwrap_or(""),
+            )
+        })
         .collect();
     assert!(sources.contains(&("mix-a", "custom")), "{sources:?}");
-    assert!(sources.contains(&("all-balanced", "builtin")), "{sources:?}");
+    assert!(
+        sources.contains(&("all-balanced", "builtin")),
+        "{sources:?}"
+    );
 
     // The blueprint names it as it would a built-in; the update applies it GPU by GPU.
     let update = r#"{"recipe_mode": "update", "deployment_name": "mix-rollout", "recipe_node_name": "10.0.10.11", "shared_node_pool_mig_config": "mix-a"}"#;
@@ -783,15 +795,16 @@ async fn a_custom_config_is_applied_as_drawn_and_versioned() {
             "GPU {gpu}: {n:#}"
         );
     }
-    assert_eq!(n["mig_config"], "mix-a", "the fleet names the config the node matches");
+    assert_eq!(
+        n["mig_config"], "mix-a",
+        "the fleet names the config the node matches"
+    );
     // The other node of the pool is untouched.
     assert_ne!(node(&fleet, "10.0.10.12")["mig_config"], "mix-a");
 
     // A change is a new version; the deployment keeps the one it applied.
     let v2 = mix.replacen("\"start\": 6", "\"start\": 5", 1);
-    let (status, body) = w
-        .call("PUT", "/api/v1/mig-configs/mix-a", Some(v2))
-        .await;
+    let (status, body) = w.call("PUT", "/api/v1/mig-configs/mix-a", Some(v2)).await;
     assert_eq!(status, StatusCode::OK, "{body:#}");
     assert_eq!(body["version"], 2);
     assert_eq!(
@@ -823,7 +836,12 @@ async fn a_custom_config_is_applied_as_drawn_and_versioned() {
         .as_array()
         .expect("history")
         .iter()
-        .map(|h| (h["config"].as_str().unwrap_or("").to_owned(), h["version"].as_u64()))
+        .map(|h| {
+            (
+                h["config"].as_str().unwrap_or("").to_owned(),
+                h["version"].as_u64(),
+            )
+        })
         .collect();
     assert_eq!(
         history,
@@ -881,14 +899,14 @@ async fn a_custom_config_is_applied_as_drawn_and_versioned() {
         .call("GET", "/api/v1/mig-configs/mix-a/mig-parted", None)
         .await;
     assert_eq!(status, StatusCode::OK);
-    let yaml = yaml.as_str().map_or_else(|| yaml.to_string(), str::to_owned);
+    let yaml = yaml
+        .as_str()
+        .map_or_else(|| yaml.to_string(), str::to_owned);
     assert!(yaml.contains("version: v1"), "{yaml}");
     assert!(yaml.contains("3g.40gb@0 1g.10gb@5"), "{yaml}");
 
     // In use: refused, naming the node.
-    let (status, body) = w
-        .call("DELETE", "/api/v1/mig-configs/mix-a", None)
-        .await;
+    let (status, body) = w.call("DELETE", "/api/v1/mig-configs/mix-a", None).await;
     assert_eq!(status, StatusCode::CONFLICT, "{body:#}");
     assert!(
         body["error"]["message"]
@@ -936,7 +954,10 @@ async fn a_custom_config_is_applied_as_drawn_and_versioned() {
         .await;
     assert_eq!(status, StatusCode::CREATED, "{imported:#}");
     assert_eq!(imported["created"][0]["name"], "team-a", "{imported:#}");
-    assert_eq!(imported["skipped"][0]["name"], "all-balanced", "{imported:#}");
+    assert_eq!(
+        imported["skipped"][0]["name"], "all-balanced",
+        "{imported:#}"
+    );
     let (status, team) = w.call("GET", "/api/v1/mig-configs/team-a", None).await;
     assert_eq!(status, StatusCode::OK);
     let starts: Vec<u64> = team["devices"][0]["instances"]
@@ -1031,7 +1052,10 @@ async fn a_fleet_plan_against_the_current_fleet_keeps_the_gpus_that_already_serv
         .flat_map(|n| n["gpus"].as_array().cloned().unwrap_or_default())
         .filter(|g| g["model"] == "h100-80gb" && g["mig_mode"] == "enabled")
         .count();
-    assert!(h100_mig >= 16, "the default fleet has two all-balanced H100 nodes");
+    assert!(
+        h100_mig >= 16,
+        "the default fleet has two all-balanced H100 nodes"
+    );
     // What the all-balanced GPUs hold: planning it again keeps every one of them.
     let per = h100_mig as u64;
     let (status, body) = w
@@ -1057,5 +1081,75 @@ async fn a_fleet_plan_against_the_current_fleet_keeps_the_gpus_that_already_serv
     assert_eq!(status, StatusCode::OK, "{body:#}");
     assert_eq!(body["gpus"].as_u64(), Some(per), "{body:#}");
     assert_eq!(body["reconfigured_gpus"].as_u64(), Some(1), "{body:#}");
-    assert_eq!(body["fleet"]["changes"][0]["to"].as_array().map(Vec::len), Some(2), "two 3g.40gb: {body:#}");
+    assert_eq!(
+        body["fleet"]["changes"][0]["to"].as_array().map(Vec::len),
+        Some(2),
+        "two 3g.40gb: {body:#}"
+    );
+}
+
+#[tokio::test]
+async fn a_deployment_with_no_free_slice_is_offered_room_and_deploys_after_it() {
+    let w = world().await;
+    w.fleet().await;
+    let blueprint = template("mig_inference_single_replica")
+        .expect("template")
+        .json
+        .replace("autoscale_mig", "needs-room");
+    // No node has a 1g.20gb: refused, with the fix that makes room (one GPU, busy slices untouched).
+    let (status, body) = w
+        .call("POST", "/api/v1/deployments", Some(blueprint.clone()))
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body:#}");
+    let issue = body["issues"]
+        .as_array()
+        .and_then(|i| i.iter().find(|i| i.get("fix").is_some()))
+        .unwrap_or_else(|| panic!("an issue with a fix: {body:#}"))
+        .clone();
+    let fix = &issue["fix"];
+    assert_eq!(fix["changes"].as_array().map(Vec::len), Some(1), "{fix:#}");
+    assert!(
+        issue["hint"]
+            .as_str()
+            .expect("hint")
+            .starts_with("reconfigure GPU "),
+        "{issue:#}"
+    );
+    let node = fix["changes"][0]["node"].as_str().expect("node").to_owned();
+    let gpu = fix["changes"][0]["gpu"].as_u64().expect("gpu") as usize;
+    // What the editor's "Apply and deploy" does: save the config, update the node, deploy.
+    let config = fix["configs"][0].clone();
+    let (status, saved) = w
+        .call("POST", "/api/v1/mig-configs", Some(config.to_string()))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{saved:#}");
+    let update = serde_json::json!({
+        "recipe_mode": "update",
+        "deployment_name": "make-room",
+        "recipe_node_name": node,
+        "shared_node_pool_mig_config": config["name"],
+    });
+    let done = w.deploy(&update.to_string(), "").await;
+    assert_eq!(done["deployment"]["status"], "completed", "{done:#}");
+    let fleet = w.fleet().await;
+    let after: Vec<(String, u64)> = placements(node(&fleet, &node), gpu);
+    let mut want: Vec<(String, u64)> = fix["changes"][0]["to"]
+        .as_array()
+        .expect("to")
+        .iter()
+        .map(|i| {
+            (
+                i["profile"].as_str().expect("p").to_owned(),
+                i["start"].as_u64().expect("s"),
+            )
+        })
+        .collect();
+    want.sort();
+    assert_eq!(after, want, "the GPU is cut exactly as the fix said");
+    let deployed = w.deploy(&blueprint, "").await;
+    assert_eq!(
+        deployed["deployment"]["status"], "monitoring",
+        "{deployed:#}"
+    );
+    assert_eq!(deployed["placements"][0]["node"], node.as_str());
 }

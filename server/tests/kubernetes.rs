@@ -75,9 +75,13 @@ async fn backend(fake: &FakeKube, options: kubernetes::Options) -> Kubernetes {
         .with_env_filter("server=info")
         .with_test_writer()
         .try_init();
-    Kubernetes::start(fake.config(), options, server::catalogue::SharedCatalogue::default())
-        .await
-        .expect("the backend starts against the fake API server")
+    Kubernetes::start(
+        fake.config(),
+        options,
+        server::catalogue::SharedCatalogue::default(),
+    )
+    .await
+    .expect("the backend starts against the fake API server")
 }
 
 /// Waits until the backend's fleet satisfies `ok` (the reflectors are fed by watches).
@@ -1181,7 +1185,8 @@ async fn mig_manager_mode_writes_custom_configs_into_its_configmap() {
     n["metadata"]["annotations"] = json!({"test/applied": "all-balanced"});
     fake.put(n);
     fake_mig_manager(fake.clone());
-    let stored = |name: &str, instances: &str| server::store::StoredConfig {
+    let stored = |name: &str, instances: &str| {
+        server::store::StoredConfig {
         config: serde_json::from_value(json!({
             "name": name, "model": "h100-80gb",
             "devices": [{"gpus": "all", "instances": serde_json::from_str::<Value>(instances).expect("json")}]
@@ -1191,11 +1196,18 @@ async fn mig_manager_mode_writes_custom_configs_into_its_configmap() {
         created_ms: 0,
         created_by: "test".into(),
         deleted_ms: None,
+    }
     };
     let catalogue = server::catalogue::SharedCatalogue::default();
     catalogue.set_custom(&[
-        stored("mix", r#"[{"profile": "3g.40gb", "start": 0}, {"profile": "1g.10gb", "start": 6}]"#),
-        stored("halves", r#"[{"profile": "3g.40gb", "start": 0}, {"profile": "3g.40gb", "start": 4}]"#),
+        stored(
+            "mix",
+            r#"[{"profile": "3g.40gb", "start": 0}, {"profile": "1g.10gb", "start": 6}]"#,
+        ),
+        stored(
+            "halves",
+            r#"[{"profile": "3g.40gb", "start": 0}, {"profile": "3g.40gb", "start": 4}]"#,
+        ),
     ]);
     let k = Kubernetes::start(
         fake.config(),

@@ -655,11 +655,18 @@ async fn custom_configs_keep_every_version_and_deployments_keep_theirs(url: Stri
         .await
         .expect("v2");
     assert_eq!(v2.version, 2);
-    let current = store.mig_config("mix").await.expect("read").expect("current");
+    let current = store
+        .mig_config("mix")
+        .await
+        .expect("read")
+        .expect("current");
     assert_eq!(current.version, 2);
     assert_eq!(current.config.devices[0].instances[0].start, 3);
     assert_eq!(current.created_by, "bob");
-    assert_eq!(store.mig_configs().await.expect("all"), vec![current.clone()]);
+    assert_eq!(
+        store.mig_configs().await.expect("all"),
+        vec![current.clone()]
+    );
     // A deployment records the version it applies, in the same transaction as itself.
     let mut d = new("rollout");
     d.config = Some(("mix".into(), 1));
@@ -688,12 +695,23 @@ async fn custom_configs_keep_every_version_and_deployments_keep_theirs(url: Stri
         .await
         .expect("recreated");
     assert_eq!(v3.version, 3);
-    assert_eq!(store.mig_config_versions("mix").await.expect("versions").len(), 3);
+    assert_eq!(
+        store
+            .mig_config_versions("mix")
+            .await
+            .expect("versions")
+            .len(),
+        3
+    );
     // Reopened: all of it is still there.
     drop(store);
     let store = Store::open(&url).await.expect("reopen");
     assert_eq!(
-        store.mig_config("mix").await.expect("read").map(|c| c.version),
+        store
+            .mig_config("mix")
+            .await
+            .expect("read")
+            .map(|c| c.version),
         Some(3)
     );
 }

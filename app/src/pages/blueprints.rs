@@ -540,12 +540,29 @@ fn MakeRoom(ed: Editor, fix: mig::capacity::room::RoomFix) -> impl IntoView {
         leptos::task::spawn_local(async move {
             let say = |m: String| ed.notice.set(Some(m));
             for config in &fix.configs {
-                let node = fix.changes.iter().find(|c| config.name == mig::capacity::room::config_name(&c.node, &fix.profile)).map(|c| c.node.clone()).unwrap_or_default();
-                say(format!("Saving {} (the node's layout with room for {})…", config.name, fix.profile));
+                let node = fix
+                    .changes
+                    .iter()
+                    .find(|c| {
+                        config.name == mig::capacity::room::config_name(&c.node, &fix.profile)
+                    })
+                    .map(|c| c.node.clone())
+                    .unwrap_or_default();
+                say(format!(
+                    "Saving {} (the node's layout with room for {})…",
+                    config.name, fix.profile
+                ));
                 match save_config(serde_json::to_string(config).unwrap_or_default()).await {
                     Ok(Saved::Saved(_)) => {}
                     Ok(Saved::Invalid(issues)) => {
-                        say(format!("Not done: the config {} is invalid: {}", config.name, issues.first().map(|i| i.message.clone()).unwrap_or_default()));
+                        say(format!(
+                            "Not done: the config {} is invalid: {}",
+                            config.name,
+                            issues
+                                .first()
+                                .map(|i| i.message.clone())
+                                .unwrap_or_default()
+                        ));
                         busy.set(false);
                         return;
                     }
@@ -565,7 +582,14 @@ fn MakeRoom(ed: Editor, fix: mig::capacity::room::RoomFix) -> impl IntoView {
                 let id = match deploy_blueprint(update, false).await {
                     Ok(Deployed::Created(d)) => d.id,
                     Ok(Deployed::Invalid(issues)) => {
-                        say(format!("Not done: the update of {node} was refused: {}", issues.iter().find(|i| i.is_error()).map(|i| i.message.clone()).unwrap_or_default()));
+                        say(format!(
+                            "Not done: the update of {node} was refused: {}",
+                            issues
+                                .iter()
+                                .find(|i| i.is_error())
+                                .map(|i| i.message.clone())
+                                .unwrap_or_default()
+                        ));
                         busy.set(false);
                         return;
                     }
@@ -586,7 +610,9 @@ fn MakeRoom(ed: Editor, fix: mig::capacity::room::RoomFix) -> impl IntoView {
                             break;
                         }
                         Ok(DeploymentStatus::Failed | DeploymentStatus::Undeployed) => {
-                            say(format!("Not deployed: the update of {node} failed; see /deployments/{id}"));
+                            say(format!(
+                                "Not deployed: the update of {node} failed; see /deployments/{id}"
+                            ));
                             busy.set(false);
                             return;
                         }
@@ -594,14 +620,18 @@ fn MakeRoom(ed: Editor, fix: mig::capacity::room::RoomFix) -> impl IntoView {
                     }
                 }
                 if !done {
-                    say(format!("Still reconfiguring {node} after two minutes; deploy again when /deployments/{id} completes"));
+                    say(format!(
+                        "Still reconfiguring {node} after two minutes; deploy again when /deployments/{id} completes"
+                    ));
                     busy.set(false);
                     return;
                 }
             }
             say("Room made; deploying…".to_owned());
             match deploy_blueprint(text, false).await {
-                Ok(Deployed::Created(d)) => navigate(&format!("/deployments/{}", d.id), Default::default()),
+                Ok(Deployed::Created(d)) => {
+                    navigate(&format!("/deployments/{}", d.id), Default::default())
+                }
                 Ok(Deployed::Invalid(_)) => {
                     say("Room was made, but the blueprint still does not validate against the fleet; see the issues".to_owned());
                     ed.validate_on_server();

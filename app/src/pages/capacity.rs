@@ -60,7 +60,13 @@ fn replace_url(url: &str) {
 
 /// The example mix the empty page offers: five inference workloads of a platform team.
 fn example() -> PlanRequest {
-    let w = |name: &str, model: &str, precision: Precision, context: u32, concurrency: u32, replicas: Option<u32>, tps: Option<f64>| RawWorkload {
+    let w = |name: &str,
+             model: &str,
+             precision: Precision,
+             context: u32,
+             concurrency: u32,
+             replicas: Option<u32>,
+             tps: Option<f64>| RawWorkload {
         name: name.into(),
         model: Some(model.into()),
         precision: Some(precision),
@@ -73,11 +79,51 @@ fn example() -> PlanRequest {
     PlanRequest {
         model: GpuModel::H100_80GB.id().into(),
         workloads: vec![
-            w("support-chat", "Llama-3.1-8B", Precision::Bf16, 4096, 8, None, Some(20_000.0)),
-            w("code-assist", "Qwen2.5-7B", Precision::Fp8, 8192, 4, Some(24), None),
-            w("summarise", "Mistral-7B-v0.3", Precision::Bf16, 4096, 1, Some(30), None),
-            w("classify", "Llama-3.2-1B", Precision::Bf16, 2048, 1, Some(60), None),
-            w("embed", "Llama-3.2-3B", Precision::Int8, 1024, 1, Some(40), None),
+            w(
+                "support-chat",
+                "Llama-3.1-8B",
+                Precision::Bf16,
+                4096,
+                8,
+                None,
+                Some(20_000.0),
+            ),
+            w(
+                "code-assist",
+                "Qwen2.5-7B",
+                Precision::Fp8,
+                8192,
+                4,
+                Some(24),
+                None,
+            ),
+            w(
+                "summarise",
+                "Mistral-7B-v0.3",
+                Precision::Bf16,
+                4096,
+                1,
+                Some(30),
+                None,
+            ),
+            w(
+                "classify",
+                "Llama-3.2-1B",
+                Precision::Bf16,
+                2048,
+                1,
+                Some(60),
+                None,
+            ),
+            w(
+                "embed",
+                "Llama-3.2-3B",
+                Precision::Int8,
+                1024,
+                1,
+                Some(40),
+                None,
+            ),
         ],
         gpus_per_node: Some(8),
         ..PlanRequest::default()
@@ -137,11 +183,19 @@ impl Form {
         let efficiency = self.efficiency.get();
         PlanRequest {
             model: self.model.get(),
-            demand: self.demand.get().into_iter().filter(|(_, n)| *n != 0).collect(),
-            workloads: self.rows.with(|rows| rows.iter().map(|(_, w)| w.get()).collect()),
+            demand: self
+                .demand
+                .get()
+                .into_iter()
+                .filter(|(_, n)| *n != 0)
+                .collect(),
+            workloads: self
+                .rows
+                .with(|rows| rows.iter().map(|(_, w)| w.get()).collect()),
             fleet: None,
             gpus_per_node: Some(self.gpus_per_node.get()),
-            efficiency: ((efficiency - mig::capacity::DEFAULT_EFFICIENCY).abs() > 1e-9).then_some(efficiency),
+            efficiency: ((efficiency - mig::capacity::DEFAULT_EFFICIENCY).abs() > 1e-9)
+                .then_some(efficiency),
             time_budget_ms: None,
         }
     }
@@ -174,10 +228,25 @@ fn opt_num<T: std::str::FromStr>(text: &str) -> Option<T> {
 pub fn CapacityPage() -> impl IntoView {
     let query = use_query_map();
     let (initial, link_error) = match query.with_untracked(|q| q.get("q")) {
-        None => (PlanRequest { model: GpuModel::H100_80GB.id().into(), gpus_per_node: Some(8), ..PlanRequest::default() }, None),
+        None => (
+            PlanRequest {
+                model: GpuModel::H100_80GB.id().into(),
+                gpus_per_node: Some(8),
+                ..PlanRequest::default()
+            },
+            None,
+        ),
         Some(text) => match serde_json::from_str::<PlanRequest>(&text) {
             Ok(r) => (r, None),
-            Err(e) => (PlanRequest { model: GpuModel::H100_80GB.id().into(), ..PlanRequest::default() }, Some(format!("The link's plan request could not be read ({e}); starting empty."))),
+            Err(e) => (
+                PlanRequest {
+                    model: GpuModel::H100_80GB.id().into(),
+                    ..PlanRequest::default()
+                },
+                Some(format!(
+                    "The link's plan request could not be read ({e}); starting empty."
+                )),
+            ),
         },
     };
     let form = Form::new(&initial);
@@ -201,7 +270,10 @@ pub fn CapacityPage() -> impl IntoView {
         move || request.get(),
         move |req, _, _| {
             let json = serde_json::to_string(req).unwrap_or_default();
-            replace_url(&format!("/capacity?q={}", mig::planner::encode_component(&json)));
+            replace_url(&format!(
+                "/capacity?q={}",
+                mig::planner::encode_component(&json)
+            ));
         },
         false,
     );
@@ -396,7 +468,9 @@ fn PasteJson(form: Form) -> impl IntoView {
             error.set(None);
             form.load(&r);
         }
-        Err(e) => error.set(Some(format!("Not a plan request: {e}. It is the JSON POST /api/v1/fleet-plans takes."))),
+        Err(e) => error.set(Some(format!(
+            "Not a plan request: {e}. It is the JSON POST /api/v1/fleet-plans takes."
+        ))),
     };
     view! {
         <details class="paste">
@@ -410,7 +484,11 @@ fn PasteJson(form: Form) -> impl IntoView {
 }
 
 fn pct(saved: u32, of: u32) -> String {
-    if of == 0 { "0 %".into() } else { format!("{:.0} %", f64::from(saved) * 100.0 / f64::from(of)) }
+    if of == 0 {
+        "0 %".into()
+    } else {
+        format!("{:.0} %", f64::from(saved) * 100.0 / f64::from(of))
+    }
 }
 
 #[component]
@@ -428,7 +506,10 @@ fn Answer(p: FleetPlan) -> impl IntoView {
         }
     };
     let proof = if p.optimal {
-        format!("Proven optimal: no answer uses fewer than {} GPUs.", p.lower_bound)
+        format!(
+            "Proven optimal: no answer uses fewer than {} GPUs.",
+            p.lower_bound
+        )
     } else {
         format!(
             "Best found in the time budget; no answer uses fewer than {} GPUs (gap {}).",
@@ -436,7 +517,10 @@ fn Answer(p: FleetPlan) -> impl IntoView {
             p.gpus - p.lower_bound
         )
     };
-    let nodes = p.nodes.map(|n| format!(" on {n} node(s) of {}", p.gpus_per_node.unwrap_or(8))).unwrap_or_default();
+    let nodes = p
+        .nodes
+        .map(|n| format!(" on {n} node(s) of {}", p.gpus_per_node.unwrap_or(8)))
+        .unwrap_or_default();
     let configs = p.custom_configs("plan");
     let model = p.model;
     let plan_for_actions = p.clone();
@@ -564,8 +648,18 @@ fn Actions(p: FleetPlan) -> impl IntoView {
                 let name = c.name.clone();
                 let json = serde_json::to_string(&c).unwrap_or_default();
                 match save_config(json).await {
-                    Ok(Saved::Saved(info)) => saved.update(|s| s.push(format!("{} v{}", info.name, info.version.unwrap_or(1)))),
-                    Ok(Saved::Invalid(issues)) => problems.update(|s| s.push(format!("{name}: {}", issues.first().map(|i| format!("{} — {}", i.message, i.hint)).unwrap_or_default()))),
+                    Ok(Saved::Saved(info)) => saved.update(|s| {
+                        s.push(format!("{} v{}", info.name, info.version.unwrap_or(1)))
+                    }),
+                    Ok(Saved::Invalid(issues)) => problems.update(|s| {
+                        s.push(format!(
+                            "{name}: {}",
+                            issues
+                                .first()
+                                .map(|i| format!("{} — {}", i.message, i.hint))
+                                .unwrap_or_default()
+                        ))
+                    }),
                     Err(e) => problems.update(|s| s.push(format!("{name}: {e}"))),
                 }
             }
@@ -573,7 +667,8 @@ fn Actions(p: FleetPlan) -> impl IntoView {
         });
     };
     let for_bp = p;
-    let on_blueprints = move |_| blueprints.set(Some(for_bp.pool_blueprints(prefix.get_untracked().trim())));
+    let on_blueprints =
+        move |_| blueprints.set(Some(for_bp.pool_blueprints(prefix.get_untracked().trim())));
     view! {
         <section class="card" aria-labelledby="actions-title" id="capacity-actions">
             <div class="card-head"><h2 id="actions-title">"Make it so"</h2></div>

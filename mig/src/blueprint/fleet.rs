@@ -69,7 +69,10 @@ impl Catalogue {
     /// This catalogue with `custom` configs added, each after its model's built-ins. A custom
     /// config whose name a built-in of its model has is left out (creation refuses such names).
     #[must_use]
-    pub fn with_custom(mut self, custom: impl IntoIterator<Item = (GpuModel, NamedConfig)>) -> Self {
+    pub fn with_custom(
+        mut self,
+        custom: impl IntoIterator<Item = (GpuModel, NamedConfig)>,
+    ) -> Self {
         for (model, config) in custom {
             let at = match self.models.iter().position(|m| m.model == model) {
                 Some(at) => at,
@@ -106,9 +109,11 @@ impl Catalogue {
 
     /// Whether `name` is one of NVIDIA's built-in configs (on any model).
     pub fn is_builtin(&self, name: &str) -> bool {
-        self.models
-            .iter()
-            .any(|m| m.configs.iter().any(|c| c.name == name && c.custom.is_none()))
+        self.models.iter().any(|m| {
+            m.configs
+                .iter()
+                .any(|c| c.name == name && c.custom.is_none())
+        })
     }
 
     /// Whether any model has a config called `name`.

@@ -867,7 +867,10 @@ impl Rules<'_, '_> {
                 };
                 let fix = crate::capacity::room::make_room(fleet, Some(m), profile, replicas);
                 let hint = match &fix {
-                    Some(f) => format!("{}: the editor's \"Apply and deploy\" does that and then deploys; or {hint}", f.summary),
+                    Some(f) => format!(
+                        "{}: the editor's \"Apply and deploy\" does that and then deploys; or {hint}",
+                        f.summary
+                    ),
                     None => hint,
                 };
                 self.error("mig_profile_unconfigured", "mig_resource_request", format!("MIG resource {profile} is not configured on any node of the fleet; a blueprint may only request a MIG slice that a node already has"), hint);
@@ -882,8 +885,13 @@ impl Rules<'_, '_> {
                     .join(", ");
                 let fix = crate::capacity::room::make_room(fleet, model, profile, replicas - free);
                 let hint = match &fix {
-                    Some(f) => format!("{} makes room without touching a busy slice: the editor's \"Apply and deploy\" does that and then deploys; or lower recipe_replica_count to {free}", f.summary),
-                    None => format!("lower recipe_replica_count to {free}, free some slices, or set \"skip_capacity_validation\": true to queue until slices free up"),
+                    Some(f) => format!(
+                        "{} makes room without touching a busy slice: the editor's \"Apply and deploy\" does that and then deploys; or lower recipe_replica_count to {free}",
+                        f.summary
+                    ),
+                    None => format!(
+                        "lower recipe_replica_count to {free}, free some slices, or set \"skip_capacity_validation\": true to queue until slices free up"
+                    ),
                 };
                 self.error("capacity", "recipe_replica_count", format!("{replicas} replicas need {replicas} free {profile} slices; the fleet has {free} free of {configured}{}", if per_node.is_empty() { String::new() } else { format!(" ({per_node})") }), hint);
                 self.attach(fix);

@@ -379,7 +379,11 @@ impl PlanRequest {
             let Some(p) = model.profile(name) else {
                 let names = model.profile_names();
                 let hint = match crate::suggest::closest(name, names.iter().copied()) {
-                    Some(c) => format!("did you mean `{c}`? {} has {}", model.id(), names.join(", ")),
+                    Some(c) => format!(
+                        "did you mean `{c}`? {} has {}",
+                        model.id(),
+                        names.join(", ")
+                    ),
                     None => format!("{} has {}", model.id(), names.join(", ")),
                 };
                 issues.push(err(
@@ -413,8 +417,7 @@ impl PlanRequest {
         for (i, w) in self.workloads.iter().take(MAX_WORKLOADS).enumerate() {
             match size_workload(model, w, i, efficiency) {
                 Ok((p, plan)) => {
-                    demand[p.kind as usize] =
-                        demand[p.kind as usize].saturating_add(plan.replicas);
+                    demand[p.kind as usize] = demand[p.kind as usize].saturating_add(plan.replicas);
                     workloads.push(plan);
                 }
                 Err(mut e) => issues.append(&mut e),
@@ -453,7 +456,10 @@ impl PlanRequest {
                                     g.node,
                                     g.gpu,
                                     model.id(),
-                                    e.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")
+                                    e.iter()
+                                        .map(ToString::to_string)
+                                        .collect::<Vec<_>>()
+                                        .join("; ")
                                 ),
                                 "list the GPU's instances as the agent reports them",
                             )),
@@ -581,12 +587,8 @@ fn size_workload(
             )]
         })?,
     };
-    let per_replica = throughput::on_slice(
-        model,
-        profile,
-        &throughput::Work::of(&input),
-        efficiency,
-    );
+    let per_replica =
+        throughput::on_slice(model, profile, &throughput::Work::of(&input), efficiency);
     let replicas = match (w.replicas, w.tokens_per_second) {
         (Some(0), _) => {
             return Err(vec![err(
@@ -951,7 +953,11 @@ fn against_fleet(
             .instances()
             .iter()
             .copied()
-            .filter(|p| g.busy.iter().any(|b| b.profile == p.profile.name && b.start == p.start))
+            .filter(|p| {
+                g.busy
+                    .iter()
+                    .any(|b| b.profile == p.profile.name && b.start == p.start)
+            })
             .collect();
         let mut best: Option<(usize, Layout, usize)> = None;
         for (j, (l, _, n)) in pool.iter().enumerate() {
@@ -968,7 +974,9 @@ fn against_fleet(
                 best = Some((j, placed, keeps));
             }
         }
-        let Some((j, placed, keeps)) = best else { break };
+        let Some((j, placed, keeps)) = best else {
+            break;
+        };
         pool[j].2 -= 1;
         let m = (busy_placed.len() - keeps) as u32;
         moved += m;

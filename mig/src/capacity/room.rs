@@ -59,16 +59,34 @@ fn placed_of(model: GpuModel, gpu: &FleetGpu) -> Option<(Vec<Placed>, Vec<Placed
 /// The best new layout of one GPU for `want` more free instances of `p` (at most), keeping `busy`
 /// exactly: `p` at the lowest free starts (interval scheduling: the most that fit), then as many of the
 /// other idle instances back at their starts as still fit. Returns the layout and the gain.
-fn recut(model: GpuModel, busy: &[Placed], idle: &[Placed], p: &'static ProfileSpec, want: u32) -> Option<(Layout, u32)> {
+fn recut(
+    model: GpuModel,
+    busy: &[Placed],
+    idle: &[Placed],
+    p: &'static ProfileSpec,
+    want: u32,
+) -> Option<(Layout, u32)> {
     let idle_now = idle.iter().filter(|i| i.profile.kind == p.kind).count() as u32;
     let mut mask = busy.iter().fold(0u8, |m, b| m | b.mask());
-    let mut compute: u32 = busy.iter().map(|b| u32::from(b.profile.compute_slices())).sum();
+    let mut compute: u32 = busy
+        .iter()
+        .map(|b| u32::from(b.profile.compute_slices()))
+        .sum();
     let mut count = busy.iter().filter(|b| b.profile.kind == p.kind).count() as u32;
     let mut out: Vec<Placed> = busy.to_vec();
     let target = idle_now + want;
     // Keep the idle instances of p first (no churn), then new ones at the lowest free starts.
-    let mut starts: Vec<u8> = idle.iter().filter(|i| i.profile.kind == p.kind).map(|i| i.start).collect();
-    let fresh: Vec<u8> = p.starts().iter().copied().filter(|s| !starts.contains(s)).collect();
+    let mut starts: Vec<u8> = idle
+        .iter()
+        .filter(|i| i.profile.kind == p.kind)
+        .map(|i| i.start)
+        .collect();
+    let fresh: Vec<u8> = p
+        .starts()
+        .iter()
+        .copied()
+        .filter(|s| !starts.contains(s))
+        .collect();
     starts.extend(fresh);
     let mut added = 0;
     for s in starts {
@@ -84,7 +102,10 @@ fn recut(model: GpuModel, busy: &[Placed], idle: &[Placed], p: &'static ProfileS
             compute += u32::from(p.compute_slices());
             count += 1;
             added += 1;
-            out.push(Placed { profile: p, start: s });
+            out.push(Placed {
+                profile: p,
+                start: s,
+            });
         }
     }
     if added <= idle_now {
@@ -92,7 +113,9 @@ fn recut(model: GpuModel, busy: &[Placed], idle: &[Placed], p: &'static ProfileS
     }
     for i in idle.iter().filter(|i| i.profile.kind != p.kind) {
         let m = i.mask();
-        if mask & m == 0 && compute + u32::from(i.profile.compute_slices()) <= u32::from(COMPUTE_SLICES) {
+        if mask & m == 0
+            && compute + u32::from(i.profile.compute_slices()) <= u32::from(COMPUTE_SLICES)
+        {
             let mut trial = out.clone();
             trial.push(*i);
             if Layout::from_placed(model, &trial).is_ok() {
@@ -111,31 +134,56 @@ fn counts_text(items: &[InstanceSpec]) -> String {
     for i in items {
         c.add(&i.profile, 1);
     }
-    if c.is_empty() { "nothing".into() } else { c.to_string() }
+    if c.is_empty() {
+        "nothing".into()
+    } else {
+        c.to_string()
+    }
 }
 
 /// The fewest GPU reconfigurations of `view` (nodes of `model`, or of every model when `None`) that add
 /// `needed` free instances of `profile` without touching a busy instance. `None` when no such change
 /// exists (every GPU is busy where it matters, or MIG is off: turning it on needs a reset, which an
 /// update with MIG configs does, not this).
-pub fn make_room(view: &FleetView, model: Option<GpuModel>, profile: &str, needed: u32) -> Option<RoomFix> {
+pub fn make_room(
+    view: &FleetView,
+    model: Option<GpuModel>,
+    profile: &str,
+    needed: u32,
+) -> Option<RoomFix> {
     if needed == 0 {
         return None;
     }
     // Every candidate GPU with its best gain.
-    let mut candidates: Vec<(&FleetNode, u32, GpuModel, Vec<Placed>, Vec<Placed>, Layout, u32, usize)> = Vec::new();
+    let mut candidates: Vec<(
+        &FleetNode,
+        u32,
+        GpuModel,
+        Vec<Placed>,
+        Vec<Placed>,
+        Layout,
+        u32,
+        usize,
+    )> = Vec::new();
     for node in &view.nodes {
         let Some(m) = node.model.filter(|m| model.is_none_or(|want| want == *m)) else {
             continue;
         };
-        let Some(p) = m.profile(profile) else { continue };
+        let Some(p) = m.profile(profile) else {
+            continue;
+        };
         for (i, gpu) in node.gpus.iter().enumerate() {
             if !gpu.mig {
                 continue;
             }
-            let Some((busy, idle)) = placed_of(m, gpu) else { continue };
+            let Some((busy, idle)) = placed_of(m, gpu) else {
+                continue;
+            };
             if let Some((layout, gain)) = recut(m, &busy, &idle, p, u32::from(p.max_count())) {
-                let destroyed = idle.iter().filter(|x| !layout.instances().contains(x)).count();
+                let destroyed = idle
+                    .iter()
+                    .filter(|x| !layout.instances().contains(x))
+                    .count();
                 candidates.push((node, i as u32, m, busy, idle, layout, gain, destroyed));
             }
         }
@@ -167,7 +215,10 @@ pub fn make_room(view: &FleetView, model: Option<GpuModel>, profile: &str, neede
         let from: Vec<InstanceSpec> = node.gpus[*gpu as usize]
             .slices
             .iter()
-            .map(|s| InstanceSpec { profile: s.profile.clone(), start: s.start })
+            .map(|s| InstanceSpec {
+                profile: s.profile.clone(),
+                start: s.start,
+            })
             .collect();
         out.push(RoomChange {
             node: node.name.clone(),
@@ -176,7 +227,10 @@ pub fn make_room(view: &FleetView, model: Option<GpuModel>, profile: &str, neede
             to: layout.to_specs(),
             gains: *gain,
         });
-        if !configs.iter().any(|c| c.name == config_name(&node.name, profile)) {
+        if !configs
+            .iter()
+            .any(|c| c.name == config_name(&node.name, profile))
+        {
             configs.push(node_config(node, *m, profile, &changes));
         }
     }
@@ -184,9 +238,24 @@ pub fn make_room(view: &FleetView, model: Option<GpuModel>, profile: &str, neede
         .iter()
         .map(|c| {
             let kept: Vec<&InstanceSpec> = c.from.iter().filter(|f| c.to.contains(f)).collect();
-            let gone: Vec<InstanceSpec> = c.from.iter().filter(|f| !kept.contains(f)).cloned().collect();
-            let new: Vec<InstanceSpec> = c.to.iter().filter(|t| !c.from.contains(t)).cloned().collect();
-            format!("GPU {} of {} ({} → {})", c.gpu, c.node, counts_text(&gone), counts_text(&new))
+            let gone: Vec<InstanceSpec> = c
+                .from
+                .iter()
+                .filter(|f| !kept.contains(f))
+                .cloned()
+                .collect();
+            let new: Vec<InstanceSpec> =
+                c.to.iter()
+                    .filter(|t| !c.from.contains(t))
+                    .cloned()
+                    .collect();
+            format!(
+                "GPU {} of {} ({} → {})",
+                c.gpu,
+                c.node,
+                counts_text(&gone),
+                counts_text(&new)
+            )
         })
         .collect::<Vec<_>>()
         .join(", ");
@@ -202,7 +271,13 @@ pub fn make_room(view: &FleetView, model: Option<GpuModel>, profile: &str, neede
 pub fn config_name(node: &str, profile: &str) -> String {
     let clean: String = format!("room-{node}-{profile}")
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') { c } else { '-' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') {
+                c
+            } else {
+                '-'
+            }
+        })
         .collect();
     let mut name: String = clean.chars().take(63).collect();
     while name.ends_with(['-', '_', '.']) {
@@ -222,13 +297,22 @@ fn node_config(
         .iter()
         .enumerate()
         .map(|(i, g)| {
-            let changed = changes.iter().find(|(n, gpu, ..)| n.name == node.name && *gpu as usize == i);
+            let changed = changes
+                .iter()
+                .find(|(n, gpu, ..)| n.name == node.name && *gpu as usize == i);
             RawDevice {
                 gpus: Devices::List(vec![i as u32]),
                 mig_enabled: g.mig,
                 instances: match changed {
                     Some((.., layout, _)) => layout.to_specs(),
-                    None => g.slices.iter().map(|s| InstanceSpec { profile: s.profile.clone(), start: s.start }).collect(),
+                    None => g
+                        .slices
+                        .iter()
+                        .map(|s| InstanceSpec {
+                            profile: s.profile.clone(),
+                            start: s.start,
+                        })
+                        .collect(),
                 },
             }
         })

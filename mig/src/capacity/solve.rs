@@ -206,11 +206,7 @@ pub(crate) fn min_gpus(
     search.dfs(0, *d, 0, &root);
     // Exhausted without being stopped: nothing below `best` exists, so `best` is the optimum.
     let exhausted = !search.stopped;
-    let lower = if exhausted {
-        search.best
-    } else {
-        root.bound()
-    };
+    let lower = if exhausted { search.best } else { root.bound() };
     let explored = search.explored;
     let bound = Bound::Proven {
         lower,

@@ -139,7 +139,11 @@ pub async fn update(
     Path(name): Path<String>,
     ApiJson(raw): ApiJson<RawCustomConfig>,
 ) -> Response {
-    match state.configs().update(&name, raw, &Actor::of(&caller)).await {
+    match state
+        .configs()
+        .update(&name, raw, &Actor::of(&caller))
+        .await
+    {
         Ok(c) => Json(c).into_response(),
         Err(e) => error(e),
     }
@@ -170,7 +174,10 @@ pub async fn mig_parted(State(state): State<AppState>, Path(name): Path<String>)
     match state.configs().mig_parted(&name).await {
         Ok(yaml) => (
             [
-                (header::CONTENT_TYPE, "application/yaml; charset=utf-8".to_owned()),
+                (
+                    header::CONTENT_TYPE,
+                    "application/yaml; charset=utf-8".to_owned(),
+                ),
                 (
                     header::CONTENT_DISPOSITION,
                     format!("attachment; filename=\"{name}.yaml\""),

@@ -7,8 +7,8 @@ mod configs;
 mod deployments;
 mod fleet;
 mod models;
-pub mod plans;
 pub mod openapi;
+pub mod plans;
 
 mod sizing;
 
@@ -37,7 +37,9 @@ pub fn routes() -> Router<AppState> {
         .route("/mig-configs/import", post(configs::import))
         .route(
             "/mig-configs/{name}",
-            get(configs::one).put(configs::update).delete(configs::delete),
+            get(configs::one)
+                .put(configs::update)
+                .delete(configs::delete),
         )
         .route("/mig-configs/{name}/versions", get(configs::versions))
         .route("/mig-configs/{name}/mig-parted", get(configs::mig_parted))

@@ -161,13 +161,20 @@ fn build() -> Value {
         ),
         None,
     );
-    let mut fleet_plan =
-op(
-            "Plan a fleet",
-            "The fewest GPUs, and their exact layouts, for instances per profile (`demand`) and/or `workloads` (a catalogue or custom model sized to a profile, replicas or a target tokens/s). Answers with a proven `lower_bound` and `optimal`, both baselines (one uniform named config per profile; first-fit-decreasing), throughput per workload with its assumptions, and with `\"fleet\": \"current\"` the fleet GPUs kept and reconfigured. Bad input is 422 with every issue at its JSON pointer. Any viewer may plan.",
-            ("200", json_of(json!({"type": "object", "required": ["gpus", "lower_bound", "optimal", "layouts", "baselines", "solve_ms"]}))),
-            &[("422", "an unknown model or profile, a negative count, a workload no slice holds")],
-        );
+    let mut fleet_plan = op(
+        "Plan a fleet",
+        "The fewest GPUs, and their exact layouts, for instances per profile (`demand`) and/or `workloads` (a catalogue or custom model sized to a profile, replicas or a target tokens/s). Answers with a proven `lower_bound` and `optimal`, both baselines (one uniform named config per profile; first-fit-decreasing), throughput per workload with its assumptions, and with `\"fleet\": \"current\"` the fleet GPUs kept and reconfigured. Bad input is 422 with every issue at its JSON pointer. Any viewer may plan.",
+        (
+            "200",
+            json_of(
+                json!({"type": "object", "required": ["gpus", "lower_bound", "optimal", "layouts", "baselines", "solve_ms"]}),
+            ),
+        ),
+        &[(
+            "422",
+            "an unknown model or profile, a negative count, a workload no slice holds",
+        )],
+    );
     fleet_plan["requestBody"] = json!({ "required": true, "content": { "application/json": { "schema": {"type": "object", "required": ["model"], "properties": {
             "model": {"type": "string", "examples": ["h100-80gb"]},
             "demand": {"type": "object", "additionalProperties": {"type": "integer", "minimum": 0}},
@@ -521,7 +528,10 @@ op(
     let mut list_configs = op(
         "MIG configs",
         "NVIDIA's built-in configs (per model, placed as migboard places them) and the custom configs operators made, each with `source`.",
-        ("200", json_of(json!({"type": "array", "items": config_info.clone()}))),
+        (
+            "200",
+            json_of(json!({"type": "array", "items": config_info.clone()})),
+        ),
         &[("422", "unknown model")],
     );
     list_configs["parameters"] = model_query.clone();
@@ -530,17 +540,33 @@ op(
         "Create a custom MIG config",
         "Exact placements per GPU, validated by the planner's rules. Names may not shadow a built-in.",
         ("201", json_of(config_info.clone())),
-        &[("409", "a config of that name exists"), ("422", "invalid; `issues` lists every problem with its JSON pointer")],
+        &[
+            ("409", "a config of that name exists"),
+            (
+                "422",
+                "invalid; `issues` lists every problem with its JSON pointer",
+            ),
+        ],
     );
     create_config["requestBody"] = body(config_schema.clone());
     add("/mig-configs", "post", create_config, None);
     let mut import = op(
         "Import a mig-parted file",
         "Every config of the file that fits the model, placed as migboard places counts: new names are created, existing custom ones get a new version, built-in names are skipped.",
-        ("201", json_of(json!({"type": "object", "properties": { "created": {"type": "array", "items": config_info.clone()}, "skipped": {"type": "array"} }}))),
-        &[("422", "not a mig-parted v1 file, an unknown model, or invalid configs")],
+        (
+            "201",
+            json_of(
+                json!({"type": "object", "properties": { "created": {"type": "array", "items": config_info.clone()}, "skipped": {"type": "array"} }}),
+            ),
+        ),
+        &[(
+            "422",
+            "not a mig-parted v1 file, an unknown model, or invalid configs",
+        )],
     );
-    import["requestBody"] = body(json!({ "type": "object", "required": ["model", "yaml"], "properties": { "model": {"type": "string"}, "yaml": {"type": "string"} } }));
+    import["requestBody"] = body(
+        json!({ "type": "object", "required": ["model", "yaml"], "properties": { "model": {"type": "string"}, "yaml": {"type": "string"} } }),
+    );
     add("/mig-configs/import", "post", import, None);
     let mut one_config = op(
         "One MIG config",
@@ -548,16 +574,26 @@ op(
         ("200", json_of(config_info.clone())),
         &[("404", "no such config")],
     );
-    one_config["parameters"] = json!([name_param("config name")[0].clone(), model_query[0].clone()]);
+    one_config["parameters"] =
+        json!([name_param("config name")[0].clone(), model_query[0].clone()]);
     add("/mig-configs/{name}", "get", one_config, None);
     let mut put_config = op(
         "Change a custom MIG config",
         "Stores a new version; deployments keep the version they applied.",
         ("200", json_of(config_info.clone())),
-        &[("404", "no such custom config"), ("409", "a built-in config"), ("422", "invalid")],
+        &[
+            ("404", "no such custom config"),
+            ("409", "a built-in config"),
+            ("422", "invalid"),
+        ],
     );
     put_config["requestBody"] = body(config_schema);
-    add("/mig-configs/{name}", "put", put_config, Some(name_param("config name")));
+    add(
+        "/mig-configs/{name}",
+        "put",
+        put_config,
+        Some(name_param("config name")),
+    );
     add(
         "/mig-configs/{name}",
         "delete",
@@ -565,7 +601,13 @@ op(
             "Delete a custom MIG config",
             "Refused while nodes run it or unfinished deployments apply it; its versions stay readable.",
             ("204", json!({})),
-            &[("404", "no such custom config"), ("409", "in use (the message names the nodes and deployments), or a built-in")],
+            &[
+                ("404", "no such custom config"),
+                (
+                    "409",
+                    "in use (the message names the nodes and deployments), or a built-in",
+                ),
+            ],
         ),
         Some(name_param("config name")),
     );
@@ -575,7 +617,10 @@ op(
         op(
             "Versions of a custom MIG config",
             "Every version, newest first, with who made it and when.",
-            ("200", json_of(json!({"type": "array", "items": config_info}))),
+            (
+                "200",
+                json_of(json!({"type": "array", "items": config_info})),
+            ),
             &[("404", "no such config")],
         ),
         Some(name_param("config name")),
@@ -586,7 +631,10 @@ op(
         op(
             "A MIG config as a mig-parted file",
             "`version: v1` YAML with counts per profile (mig-parted has no placements; comments list migboard's).",
-            ("200", json!({ "application/yaml": { "schema": { "type": "string" } } })),
+            (
+                "200",
+                json!({ "application/yaml": { "schema": { "type": "string" } } }),
+            ),
             &[("404", "no such config")],
         ),
         Some(name_param("config name")),

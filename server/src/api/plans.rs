@@ -43,7 +43,10 @@ pub fn current_fleet(fleet: &Fleet, model: GpuModel) -> Vec<FleetGpu> {
 }
 
 /// `POST /api/v1/fleet-plans`: 200 with the plan, 422 with every issue at its JSON pointer.
-pub async fn create(State(state): State<AppState>, ApiJson(mut req): ApiJson<PlanRequest>) -> Response {
+pub async fn create(
+    State(state): State<AppState>,
+    ApiJson(mut req): ApiJson<PlanRequest>,
+) -> Response {
     if let (Some(FleetInput::Named(FleetName::Current)), Ok(model)) =
         (&req.fleet, req.model.parse::<GpuModel>())
     {

@@ -652,7 +652,12 @@ impl Orchestrator {
                 at_ms: d.updated_ms,
                 config,
                 version,
-                by: self.inner.store.deployed_by(d.id).await?.unwrap_or_default(),
+                by: self
+                    .inner
+                    .store
+                    .deployed_by(d.id)
+                    .await?
+                    .unwrap_or_default(),
                 status: d.status,
             });
         }

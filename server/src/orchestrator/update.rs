@@ -6,8 +6,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use mig::agent_api::{ApplyRequest, ApplyTarget};
 use mig::blueprint::{Action, Target};
-use mig::{GpuModel, GpuWant, NamedConfig};
 use mig::wire::{DeploymentStatus, PlacementInfo, PlacementState, StepState};
+use mig::{GpuModel, GpuWant, NamedConfig};
 
 use super::{Failure, Orchestrator, Outcome};
 use crate::cluster::{ClusterError, Scheduling};
@@ -115,7 +115,10 @@ impl Orchestrator {
         match &update.mig_config {
             Some(config) => {
                 let label = self.reconfigure(d, &nodes, config).await?;
-                Ok((DeploymentStatus::Completed, format!("{what} now on {label}")))
+                Ok((
+                    DeploymentStatus::Completed,
+                    format!("{what} now on {label}"),
+                ))
             }
             None => Ok((
                 DeploymentStatus::Completed,
@@ -143,8 +146,14 @@ impl Orchestrator {
                     Failure::Permanent(format!("custom MIG config {name} v{version} is not stored"))
                 })?;
             let config = stored.config.validate(|_| false).map_err(|issues| {
-                let why: Vec<String> = issues.iter().map(|i| format!("{}: {}", i.path, i.message)).collect();
-                Failure::Permanent(format!("custom MIG config {name} v{version} no longer validates: {}", why.join("; ")))
+                let why: Vec<String> = issues
+                    .iter()
+                    .map(|i| format!("{}: {}", i.path, i.message))
+                    .collect();
+                Failure::Permanent(format!(
+                    "custom MIG config {name} v{version} no longer validates: {}",
+                    why.join("; ")
+                ))
             })?;
             if config.model() != model {
                 return Err(Failure::Permanent(format!(
@@ -362,7 +371,9 @@ impl Orchestrator {
     ) -> Result<(), Failure> {
         self.step(id, key, StepState::Running, &what.0).await?;
         let (result, may_reset) = match change {
-            Change::Request(request) => (self.inner.cluster.apply(node, request).await, request.reset),
+            Change::Request(request) => {
+                (self.inner.cluster.apply(node, request).await, request.reset)
+            }
             Change::Config { config, drained } => (
                 self.inner.cluster.apply_config(node, config, drained).await,
                 true,
@@ -379,7 +390,11 @@ impl Orchestrator {
             }
         };
         if !applied.reset_pending.is_empty() {
-            let gpus: Vec<String> = applied.reset_pending.iter().map(ToString::to_string).collect();
+            let gpus: Vec<String> = applied
+                .reset_pending
+                .iter()
+                .map(ToString::to_string)
+                .collect();
             let how = if may_reset {
                 "migboard could not reset it: reset it by hand when idle (nvidia-smi --gpu-reset -i N) or reboot the node"
             } else {
@@ -428,10 +443,16 @@ impl Orchestrator {
                 .find(|n| &n.name == node)
                 .and_then(|n| n.gpus.iter().find_map(|g| g.model));
             let pinned = match model {
-                Some(model) => Some(self.config_once(&mut configs, d, config, model).await?.clone()),
+                Some(model) => Some(
+                    self.config_once(&mut configs, d, config, model)
+                        .await?
+                        .clone(),
+                ),
                 None => None,
             };
-            let label = pinned.as_ref().map_or_else(|| config.to_owned(), config_label);
+            let label = pinned
+                .as_ref()
+                .map_or_else(|| config.to_owned(), config_label);
             let what = (
                 format!("applying {label} to {node}{how}"),
                 format!("{node} on {label}"),

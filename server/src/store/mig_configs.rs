@@ -26,7 +26,8 @@ pub struct StoredConfig {
     pub deleted_ms: Option<i64>,
 }
 
-const COLUMNS: &str = "name, version, model, description, devices, created_ms, created_by, deleted_ms";
+const COLUMNS: &str =
+    "name, version, model, description, devices, created_ms, created_by, deleted_ms";
 
 fn config_from(r: &AnyRow) -> Result<StoredConfig, StoreError> {
     let name: String = r.try_get("name")?;
@@ -203,10 +204,11 @@ impl Store {
     /// # Errors
     /// [`StoreError::Db`] on database failure.
     pub async fn deployment_config(&self, id: i64) -> Result<Option<(String, u32)>, StoreError> {
-        let row = sqlx::query("SELECT name, version FROM deployment_configs WHERE deployment_id = $1")
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?;
+        let row =
+            sqlx::query("SELECT name, version FROM deployment_configs WHERE deployment_id = $1")
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await?;
         row.map(|r| {
             let version: i64 = r.try_get(1)?;
             Ok((

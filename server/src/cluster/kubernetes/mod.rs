@@ -768,7 +768,10 @@ impl Kubernetes {
             .await
             .map_err(|message| ClusterError::Node {
                 node: endpoint.node.to_owned(),
-                message: format!("reading its GPUs for custom config {}: {message}", named.name),
+                message: format!(
+                    "reading its GPUs for custom config {}: {message}",
+                    named.name
+                ),
             })?;
         let mut per_gpu = std::collections::BTreeMap::new();
         let mut disabled = Vec::new();
@@ -826,14 +829,20 @@ impl Kubernetes {
             refused(format!(
                 "custom config {} is not valid on {model}: {}",
                 named.name,
-                issues.iter().map(|i| i.message.as_str()).collect::<Vec<_>>().join("; ")
+                issues
+                    .iter()
+                    .map(|i| i.message.as_str())
+                    .collect::<Vec<_>>()
+                    .join("; ")
             ))
         })?;
         let api: Api<ConfigMap> = Api::namespaced(self.client.clone(), ns);
         let transient = |what: &str, e: &kube::Error| ClusterError::Node {
             node: node.to_owned(),
             message: api_error(
-                &format!("{what} ConfigMap {ns}/{name} (mig-manager's mig-parted file; check the Role in {ns})"),
+                &format!(
+                    "{what} ConfigMap {ns}/{name} (mig-manager's mig-parted file; check the Role in {ns})"
+                ),
                 e,
             ),
         };
@@ -861,7 +870,9 @@ impl Kubernetes {
         let pp = kube::api::PostParams::default();
         let written = match existing {
             Some(mut cm) => {
-                cm.data.get_or_insert_with(BTreeMap::new).insert(KEY.to_owned(), yaml);
+                cm.data
+                    .get_or_insert_with(BTreeMap::new)
+                    .insert(KEY.to_owned(), yaml);
                 api.replace(name, &pp, &cm).await
             }
             None => {
