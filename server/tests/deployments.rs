@@ -1115,7 +1115,7 @@ async fn a_deployment_with_no_free_slice_is_offered_room_and_deploys_after_it() 
             .starts_with("reconfigure GPU "),
         "{issue:#}"
     );
-    let node = fix["changes"][0]["node"].as_str().expect("node").to_owned();
+    let target = fix["changes"][0]["node"].as_str().expect("node").to_owned();
     let gpu = fix["changes"][0]["gpu"].as_u64().expect("gpu") as usize;
     // What the editor's "Apply and deploy" does: save the config, update the node, deploy.
     let config = fix["configs"][0].clone();
@@ -1126,13 +1126,13 @@ async fn a_deployment_with_no_free_slice_is_offered_room_and_deploys_after_it() 
     let update = serde_json::json!({
         "recipe_mode": "update",
         "deployment_name": "make-room",
-        "recipe_node_name": node,
+        "recipe_node_name": target,
         "shared_node_pool_mig_config": config["name"],
     });
     let done = w.deploy(&update.to_string(), "").await;
     assert_eq!(done["deployment"]["status"], "completed", "{done:#}");
     let fleet = w.fleet().await;
-    let after: Vec<(String, u64)> = placements(node(&fleet, &node), gpu);
+    let after: Vec<(String, u64)> = placements(node(&fleet, &target), gpu);
     let mut want: Vec<(String, u64)> = fix["changes"][0]["to"]
         .as_array()
         .expect("to")
@@ -1151,5 +1151,5 @@ async fn a_deployment_with_no_free_slice_is_offered_room_and_deploys_after_it() 
         deployed["deployment"]["status"], "monitoring",
         "{deployed:#}"
     );
-    assert_eq!(deployed["placements"][0]["node"], node.as_str());
+    assert_eq!(deployed["placements"][0]["node"], target.as_str());
 }
