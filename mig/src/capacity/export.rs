@@ -1,23 +1,12 @@
 //! A fleet plan turned into what migboard applies: one custom MIG config per layout, and one OCI
 //! `shared_node_pool` blueprint per layout creating a pool cut that way.
 
-use serde::Serialize;
-
 use super::FleetPlan;
 use crate::custom::{RawCustomConfig, RawDevice};
 use crate::parted::{AllDevices, Devices};
+use crate::planner::export::PoolBlueprint;
 use crate::shape::SHAPES;
 
-/// The `shared_node_pool` recipe, members in the order OCI's samples use.
-#[derive(Serialize)]
-struct PoolBlueprint<'a> {
-    deployment_name: &'a str,
-    recipe_mode: &'static str,
-    shared_node_pool_size: u32,
-    shared_node_pool_shape: &'a str,
-    shared_node_pool_boot_volume_size_in_gbs: u32,
-    shared_node_pool_mig_config: &'a str,
-}
 
 impl FleetPlan {
     /// The name of the custom config for layout group `i` (from 0): `{prefix}-{i + 1}`.

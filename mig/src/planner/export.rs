@@ -6,14 +6,15 @@ use super::NodePlan;
 use crate::parted::NamedConfig;
 
 /// The `shared_node_pool` recipe a plan exports, members in the order OCI's samples use.
+/// Shared with the fleet planner's export (`crate::capacity::export`).
 #[derive(Serialize)]
-struct PoolBlueprint<'a> {
-    deployment_name: &'a str,
-    recipe_mode: &'static str,
-    shared_node_pool_size: u32,
-    shared_node_pool_shape: &'a str,
-    shared_node_pool_boot_volume_size_in_gbs: u32,
-    shared_node_pool_mig_config: &'a str,
+pub(crate) struct PoolBlueprint<'a> {
+    pub deployment_name: &'a str,
+    pub recipe_mode: &'static str,
+    pub shared_node_pool_size: u32,
+    pub shared_node_pool_shape: &'a str,
+    pub shared_node_pool_boot_volume_size_in_gbs: u32,
+    pub shared_node_pool_mig_config: &'a str,
 }
 
 impl NodePlan {

@@ -5,7 +5,7 @@
 //! refusal it shows is a [`Refusal`] from here, every number in its summary comes from
 //! [`NodePlan::summary`], and its shareable link is [`NodePlan::to_query`] / [`NodePlan::from_query`].
 
-mod export;
+pub(crate) mod export;
 mod link;
 pub mod live;
 mod summary;
