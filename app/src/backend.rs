@@ -49,6 +49,14 @@ pub trait Backend: Send + Sync + 'static {
         config: mig::RawCustomConfig,
     ) -> BoxFuture<'_, Result<crate::api::configs::Saved, AppError>>;
 
+    /// Plans against the live fleet and carries the plan out (a config and an update per node that
+    /// changes).
+    fn apply_plan(
+        &self,
+        caller: &Caller,
+        request: mig::capacity::apply::ApplyRequest,
+    ) -> BoxFuture<'_, Result<mig::capacity::apply::ApplyOutcome, AppError>>;
+
     /// Puts a node back on the layout an earlier deployment applied (an update deployment).
     fn revert(
         &self,

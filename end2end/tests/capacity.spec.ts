@@ -124,3 +124,63 @@ test("a fleet of about 512 and 4,096 GPUs solves in the browser's wasm, proven",
   }
   expect(errors).toEqual([]);
 });
+
+test("against the live fleet: the GPUs to recut, applied in one click, until the fleet serves the plan", async ({ page, request }) => {
+  test.setTimeout(150_000);
+  const errors = watchErrors(page);
+  await page.setViewportSize({ width: 1400, height: 900 });
+  const fleet = await (await request.get("/api/v1/fleet")).json();
+  const h100Nodes = fleet.nodes.filter((n: any) => n.gpus.some((g: any) => g.model === "h100-80gb" && g.mig_mode === "enabled"));
+  const per = h100Nodes.flatMap((n: any) => n.gpus).filter((g: any) => g.model === "h100-80gb" && g.mig_mode === "enabled").length;
+  expect(per).toBeGreaterThanOrEqual(16);
+  // Two more 3g.40gb and fewer 1g.10gb than the all-balanced GPUs hold.
+  const req = { model: "h100-80gb", demand: { "1g.10gb": 2 * per - 2, "2g.20gb": per - 1, "3g.40gb": per + 1 }, fleet: "current", gpus_per_node: 8 };
+  await page.goto(`/capacity?q=${encodeURIComponent(JSON.stringify(req))}`);
+  await waitForHydration(page);
+  await expect(page.locator("#against-fleet")).toBeChecked();
+  const rows = page.locator("#plan-changes tr.change");
+  await expect(rows.first()).toBeVisible();
+  const changed: { node: string; gpu: number }[] = await rows.evaluateAll((els) =>
+    els.map((e) => ({ node: e.getAttribute("data-node")!, gpu: Number(e.getAttribute("data-gpu")) })),
+  );
+  expect(changed.length).toBeGreaterThan(0);
+  await expect(page.locator("#fleet-outcome")).toHaveAttribute("data-reconfigured", String(changed.length));
+  await expect(page.locator("#fleet-outcome")).toContainText(/keeps \d+ as they are, recuts \d+/);
+  await page.locator("#fleet-changes").scrollIntoViewIfNeeded();
+  await page.screenshot({ path: "test-results/screenshots/capacity-4-live.png", fullPage: true });
+
+  // The server's plan, asked the same, recuts the same GPUs.
+  const planned = await (await request.post("/api/v1/fleet-plans", { data: req })).json();
+  expect(planned.fleet.changes.map((c: any) => `${c.node}/${c.gpu}`).sort()).toEqual(changed.map((c) => `${c.node}/${c.gpu}`).sort());
+
+  await page.locator("#apply-plan").click();
+  const nodes = [...new Set(changed.map((c) => c.node))];
+  await expect(page.locator("#apply-result li.submitted")).toHaveCount(nodes.length);
+  // The page follows the updates and reads the fleet again: nothing left to recut.
+  await expect(page.locator("#fleet-matches")).toBeVisible({ timeout: 90_000 });
+  await expect(page.locator("#fleet-outcome")).toHaveAttribute("data-reconfigured", "0");
+  await page.locator("#fleet-changes").scrollIntoViewIfNeeded();
+  await page.screenshot({ path: "test-results/screenshots/capacity-5-applied.png", fullPage: true });
+  // The fleet has exactly the planned placements on the recut GPUs.
+  const after = await (await request.get("/api/v1/fleet")).json();
+  for (const c of planned.fleet.changes) {
+    const gpu = after.nodes.find((n: any) => n.name === c.node).gpus.find((g: any) => g.index === c.gpu);
+    const key = (l: any[]) => l.map((i: any) => `${i.profile}@${i.start}`).sort();
+    expect(key(gpu.instances)).toEqual(key(c.to));
+  }
+
+  // Leave the fleet as the other specs expect it: each node back on its config, the plan's configs gone.
+  for (const node of nodes) {
+    const config = h100Nodes.find((n: any) => n.name === node).mig_config;
+    const back = await request.post("/api/v1/deployments", {
+      data: { recipe_mode: "update", deployment_name: `e2e-capacity-back-${node}`, recipe_node_name: node, shared_node_pool_mig_config: config },
+    });
+    expect(back.status()).toBe(201);
+    const id = (await back.json()).id;
+    await expect
+      .poll(async () => (await (await request.get(`/api/v1/deployments/${id}`)).json()).deployment.status, { timeout: 60_000 })
+      .toBe("completed");
+    expect((await request.delete(`/api/v1/mig-configs/plan-${node}`)).status()).toBe(204);
+  }
+  expect(errors).toEqual([]);
+});

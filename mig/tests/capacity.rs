@@ -584,3 +584,142 @@ fn the_validator_offers_the_fix_for_a_deployment_with_no_free_slice() {
         "room-10.0.10.12-1g.20gb"
     );
 }
+
+/// A live fleet as the server reports it: node `a` with 8 all-balanced H100s (the 3g.40gb busy on
+/// each), node `b` with 8 GPUs of 7 × 1g.10gb and one GPU with MIG off, node `c` of A100s.
+fn live_fleet() -> mig::wire::Fleet {
+    use mig::agent_api::{BusySlice, InventoryGpu};
+    use mig::wire::{Fleet, FleetNodeInfo};
+    let balanced = Layout::new(
+        GpuModel::H100_80GB,
+        &specs(&[
+            ("2g.20gb", 0),
+            ("1g.10gb", 2),
+            ("1g.10gb", 3),
+            ("3g.40gb", 4),
+        ]),
+    )
+    .expect("balanced");
+    let sevens = Layout::new(
+        GpuModel::H100_80GB,
+        &specs(&(0..7).map(|s| ("1g.10gb", s as u8)).collect::<Vec<_>>()),
+    )
+    .expect("sevens");
+    let node = |name: &str, gpus: Vec<InventoryGpu>| FleetNodeInfo {
+        name: name.into(),
+        pool: "pool".into(),
+        shape: "BM.GPU.H100.8".into(),
+        mig_config: None,
+        gpus,
+        error: None,
+        mig_state: None,
+        drift: None,
+    };
+    let a = (0..8)
+        .map(|i| {
+            let mut g =
+                InventoryGpu::described(i, format!("GPU-a{i}"), GpuModel::H100_80GB, Some(&balanced));
+            g.busy = vec![BusySlice {
+                profile: "3g.40gb".into(),
+                start: 4,
+                pids: vec![100 + i],
+                used_memory_mib: 1000,
+                owners: Vec::new(),
+            }];
+            g
+        })
+        .collect();
+    let mut b: Vec<InventoryGpu> = (0..8)
+        .map(|i| InventoryGpu::described(i, format!("GPU-b{i}"), GpuModel::H100_80GB, Some(&sevens)))
+        .collect();
+    b.push(InventoryGpu::described(8, "GPU-b8".into(), GpuModel::H100_80GB, None));
+    let c = (0..2)
+        .map(|i| InventoryGpu::described(i, format!("GPU-c{i}"), GpuModel::A100_80GB, None))
+        .collect();
+    Fleet {
+        pools: Vec::new(),
+        nodes: vec![node("a", a), node("b", b), node("c", c)],
+    }
+}
+
+#[test]
+fn applying_a_plan_recuts_only_the_changed_gpus_at_their_planned_placements() {
+    use mig::capacity::apply::{
+        ApplyRequest, check_prefix, fleet_gpus, label_value, node_changes, planned_changes,
+        same_changes,
+    };
+    let fleet = live_fleet();
+    let gpus = fleet_gpus(&fleet, GpuModel::H100_80GB);
+    assert_eq!(gpus.len(), 16, "MIG-off and A100 GPUs are not planned against");
+    assert_eq!(gpus[0].busy, specs(&[("3g.40gb", 4)]));
+    let mut req = request(
+        GpuModel::H100_80GB,
+        &[("1g.10gb", 40), ("2g.20gb", 8), ("3g.40gb", 10)],
+    );
+    req.fleet = Some(FleetInput::Gpus(gpus));
+    let p = solve(&req);
+    let o = p.fleet.as_ref().expect("fleet outcome");
+    assert!(o.reconfigured_gpus > 0, "{o:?}");
+    let changes = node_changes(&p, &fleet, "plan");
+    assert_eq!(changes.len(), 1, "only node b changes: {changes:?}");
+    let b = &changes[0];
+    assert_eq!(b.node, "b");
+    assert_eq!(b.config.name, "plan-b");
+    assert_eq!(b.moved_replicas, 0);
+    assert_eq!(b.gpus.len() as u32, o.reconfigured_gpus);
+    // The config is valid, lists all nine H100s of b, gives each recut GPU its planned placements, keeps
+    // the others' as they are and the MIG-off GPU off.
+    let valid = b.config.clone().validate(|_| false).expect("valid config");
+    for i in 0..8u32 {
+        let want = match o.changes.iter().find(|c| c.gpu == i) {
+            Some(c) => {
+                let mut to = c.to.clone();
+                to.sort_by_key(|s| s.start);
+                to
+            }
+            None => specs(&(0..7).map(|s| ("1g.10gb", s as u8)).collect::<Vec<_>>()),
+        };
+        match valid.target(i) {
+            mig::custom::GpuTarget::Layout(l) => {
+                let mut got = l.to_specs();
+                got.sort_by_key(|s| s.start);
+                assert_eq!(got, want, "GPU {i}");
+            }
+            other => panic!("GPU {i}: {other:?}"),
+        }
+    }
+    assert!(
+        matches!(valid.target(8), mig::custom::GpuTarget::Disabled),
+        "{:?}",
+        valid.target(8)
+    );
+    // What the caller reviewed matches in any order; a different placement does not.
+    let planned = planned_changes(&p);
+    let mut reviewed = planned.clone();
+    reviewed.reverse();
+    assert!(same_changes(&reviewed, &planned));
+    reviewed[0].to.pop();
+    assert!(!same_changes(&reviewed, &planned));
+    assert!(!same_changes(&[], &planned));
+    // Names are label values; prefixes are checked where the caller can see it.
+    assert_eq!(label_value("plan-gpu node/7:x"), "plan-gpu-node-7-x");
+    assert_eq!(label_value(&"n".repeat(80)).len(), 63);
+    assert!(check_prefix("plan").is_none());
+    for bad in ["", "-plan", "a b", &"p".repeat(41)] {
+        let issue = check_prefix(bad).unwrap_or_else(|| panic!("{bad:?} refused"));
+        assert_eq!(issue.path, "/prefix");
+    }
+    // The request round-trips as the page sends it.
+    let apply = ApplyRequest {
+        request: request(GpuModel::H100_80GB, &[("1g.10gb", 7)]),
+        prefix: None,
+        expect: Some(planned),
+        drain: false,
+    };
+    let text = serde_json::to_string(&apply).expect("json");
+    assert_eq!(
+        serde_json::from_str::<ApplyRequest>(&text).expect("parses"),
+        apply
+    );
+    assert!(serde_json::from_str::<ApplyRequest>(r#"{"request":{"model":"h100-80gb"},"drian":true}"#).is_err());
+}

@@ -23,6 +23,7 @@ pub mod health;
 pub mod leader;
 pub mod logging;
 pub mod orchestrator;
+pub mod plans;
 pub mod security;
 pub mod shares;
 pub mod state;

@@ -262,6 +262,31 @@ impl Backend for ServerBackend {
         })
     }
 
+    fn apply_plan(
+        &self,
+        caller: &Caller,
+        request: mig::capacity::apply::ApplyRequest,
+    ) -> BoxFuture<'_, Result<mig::capacity::apply::ApplyOutcome, AppError>> {
+        let actor = Actor::of(caller);
+        Box::pin(async move {
+            use crate::plans::PlanError;
+            crate::plans::apply(&self.orchestrator, &self.configs, request, &actor)
+                .await
+                .map_err(|e| match e {
+                    PlanError::Invalid(issues) => AppError::BadRequest(
+                        issues
+                            .first()
+                            .map(|i| format!("at {}: {} ({})", i.path, i.message, i.hint))
+                            .unwrap_or_else(|| e.to_string()),
+                    ),
+                    PlanError::Internal(why) => {
+                        tracing::error!(error = %why, "apply fleet plan");
+                        AppError::Unavailable("the planner failed; the server's log says why".into())
+                    }
+                })
+        })
+    }
+
     fn revert(
         &self,
         caller: &Caller,

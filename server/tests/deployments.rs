@@ -1153,3 +1153,116 @@ async fn a_deployment_with_no_free_slice_is_offered_room_and_deploys_after_it() 
     );
     assert_eq!(deployed["placements"][0]["node"], target.as_str());
 }
+
+#[tokio::test]
+async fn applying_a_fleet_plan_recuts_the_planned_gpus_and_nothing_else() {
+    let w = world().await;
+    let before = w.fleet().await;
+    let per = before["nodes"]
+        .as_array()
+        .expect("nodes")
+        .iter()
+        .flat_map(|n| n["gpus"].as_array().cloned().unwrap_or_default())
+        .filter(|g| g["model"] == "h100-80gb" && g["mig_mode"] == "enabled")
+        .count() as u64;
+    // Two more 3g.40gb and fewer 1g.10gb than the all-balanced GPUs hold: one GPU is recut.
+    let request = serde_json::json!({
+        "model": "h100-80gb",
+        "demand": {"1g.10gb": 2 * per - 2, "2g.20gb": per - 1, "3g.40gb": per + 1},
+        "fleet": "current",
+    });
+    let (status, planned) = w
+        .call("POST", "/api/v1/fleet-plans", Some(request.to_string()))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{planned:#}");
+    let changes = planned["fleet"]["changes"].clone();
+    assert_eq!(changes.as_array().map(Vec::len), Some(1), "{planned:#}");
+    let target = changes[0]["node"].as_str().expect("node").to_owned();
+    let gpu = changes[0]["gpu"].as_u64().expect("gpu") as usize;
+    let expect: Value = changes
+        .as_array()
+        .expect("changes")
+        .iter()
+        .map(|c| serde_json::json!({"node": c["node"], "gpu": c["gpu"], "to": c["to"]}))
+        .collect();
+    // Reviewed changes that are not what the fleet plans now: nothing is applied.
+    let (status, body) = w
+        .call(
+            "POST",
+            "/api/v1/fleet-plans/apply",
+            Some(serde_json::json!({"request": request, "expect": []}).to_string()),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body:#}");
+    assert_eq!(body["error"]["code"], "plan_changed", "{body:#}");
+    assert_eq!(body["plan"]["fleet"]["changes"], changes, "{body:#}");
+    let (_, listed) = w.call("GET", "/api/v1/deployments", None).await;
+    assert_eq!(listed.as_array().map(Vec::len), Some(0), "{listed:#}");
+    let (status, _) = w
+        .call("GET", &format!("/api/v1/mig-configs/plan-{target}"), None)
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "no config saved");
+    // A bad prefix is named at its pointer.
+    let (status, body) = w
+        .call(
+            "POST",
+            "/api/v1/fleet-plans/apply",
+            Some(serde_json::json!({"request": request, "prefix": "no spaces"}).to_string()),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body:#}");
+    assert_eq!(body["issues"][0]["path"], "/prefix", "{body:#}");
+    // As reviewed: one config for the node and one update, which completes.
+    let (status, body) = w
+        .call(
+            "POST",
+            "/api/v1/fleet-plans/apply",
+            Some(serde_json::json!({"request": request, "expect": expect}).to_string()),
+        )
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body:#}");
+    assert_eq!(body["outcome"], "applied", "{body:#}");
+    assert_eq!(body["complete"], true, "{body:#}");
+    assert_eq!(body["nodes"].as_array().map(Vec::len), Some(1), "{body:#}");
+    assert_eq!(body["nodes"][0]["node"], target.as_str());
+    assert_eq!(body["nodes"][0]["status"], "submitted", "{body:#}");
+    assert_eq!(body["nodes"][0]["config"], format!("plan-{target}"));
+    let id = body["nodes"][0]["deployment"].as_i64().expect("deployment");
+    let done = w.settle(id).await;
+    assert_eq!(done["deployment"]["status"], "completed", "{done:#}");
+    // The recut GPU has exactly the planned placements; every other GPU of every node is as it was.
+    let after = w.fleet().await;
+    let mut want: Vec<(String, u64)> = changes[0]["to"]
+        .as_array()
+        .expect("to")
+        .iter()
+        .map(|i| {
+            (
+                i["profile"].as_str().expect("p").to_owned(),
+                i["start"].as_u64().expect("s"),
+            )
+        })
+        .collect();
+    want.sort();
+    assert_eq!(placements(node(&after, &target), gpu), want);
+    for n in before["nodes"].as_array().expect("nodes") {
+        let name = n["name"].as_str().expect("name");
+        for (i, _) in n["gpus"].as_array().expect("gpus").iter().enumerate() {
+            if name == target && i == gpu {
+                continue;
+            }
+            assert_eq!(
+                placements(node(&after, name), i),
+                placements(n, i),
+                "GPU {i} of {name} is untouched"
+            );
+        }
+    }
+    // Planned again, the fleet already serves it.
+    let (status, again) = w
+        .call("POST", "/api/v1/fleet-plans", Some(request.to_string()))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{again:#}");
+    assert_eq!(again["reconfigured_gpus"].as_u64(), Some(0), "{again:#}");
+    assert_eq!(again["fleet"]["kept_gpus"].as_u64(), Some(per), "{again:#}");
+}

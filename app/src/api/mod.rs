@@ -2,6 +2,7 @@
 
 pub mod accounts;
 pub mod blueprints;
+pub mod capacity;
 pub mod configs;
 pub mod deployments;
 pub mod fleet;

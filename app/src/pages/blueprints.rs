@@ -492,35 +492,6 @@ fn JsonEditor(ed: Editor) -> impl IntoView {
     }
 }
 
-/// Waits `ms` milliseconds in the browser (a timer, no thread).
-async fn pause(ms: u64) {
-    use std::cell::RefCell;
-    use std::rc::Rc;
-    use std::task::{Poll, Waker};
-    let state: Rc<RefCell<(bool, Option<Waker>)>> = Rc::default();
-    let fired = state.clone();
-    set_timeout(
-        move || {
-            let mut st = fired.borrow_mut();
-            st.0 = true;
-            if let Some(w) = st.1.take() {
-                w.wake();
-            }
-        },
-        std::time::Duration::from_millis(ms),
-    );
-    std::future::poll_fn(move |cx| {
-        let mut st = state.borrow_mut();
-        if st.0 {
-            Poll::Ready(())
-        } else {
-            st.1 = Some(cx.waker().clone());
-            Poll::Pending
-        }
-    })
-    .await;
-}
-
 /// "Apply and deploy": saves the fix's per-node custom configs, applies each with an update deployment,
 /// waits for it to complete, then deploys the blueprint. Every step says what it does; a failure stops
 /// there and says why, with the update's page to look at.
@@ -603,7 +574,7 @@ fn MakeRoom(ed: Editor, fix: mig::capacity::room::RoomFix) -> impl IntoView {
                 // Updates of one node take seconds; give up waiting after two minutes (it goes on).
                 let mut done = false;
                 for _ in 0..240 {
-                    pause(500).await;
+                    super::pause(500).await;
                     match get_deployment(id).await.map(|d| d.deployment.status) {
                         Ok(DeploymentStatus::Completed) => {
                             done = true;

@@ -3,7 +3,10 @@
 //! one-config-per-pool and over first-fit-decreasing, and each workload's throughput with its assumptions.
 //! The answer is computed in the browser by `mig::capacity`, the same code the REST API runs; the URL
 //! carries the request, so a shared link re-solves on load. Layouts can be saved as custom configs
-//! (operators) and written out as one `shared_node_pool` blueprint per layout.
+//! (operators) and written out as one `shared_node_pool` blueprint per layout. Against the live fleet
+//! ("Plan against the live fleet"), the answer keeps the GPUs that already serve, lists every GPU it
+//! recuts, and "Apply to the fleet" carries it out (the server re-plans, saves a config per node and
+//! submits one update per node; then the page follows the updates and re-reads the fleet).
 
 use std::collections::BTreeMap;
 
@@ -12,12 +15,17 @@ use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 use leptos_router::{LazyRoute, lazy_route};
 use mig::GpuModel;
-use mig::capacity::{FleetPlan, PlanRequest, RawWorkload, plan};
+use mig::blueprint::Issue;
+use mig::capacity::apply::{ApplyOutcome, ApplyRequest, NodeOutcome, fleet_gpus, planned_changes};
+use mig::capacity::{FleetInput, FleetName, FleetPlan, PlanRequest, RawWorkload, plan};
+use mig::layout::InstanceSpec;
 use mig::sizing::{CATALOGUE, Precision};
 
 use super::PageHeader;
 use super::plan::kind_class;
+use crate::api::capacity::apply_fleet_plan;
 use crate::api::configs::{Saved, save_config};
+use crate::api::fleet::get_fleet;
 
 /// Route data for `/capacity`.
 pub struct CapacityRoute;
@@ -141,6 +149,8 @@ struct Form {
     demand: RwSignal<BTreeMap<String, i64>>,
     rows: RwSignal<Vec<Row>>,
     next: RwSignal<u32>,
+    /// `"fleet"` of the request: the live fleet (`"current"`), GPUs pasted as JSON, or none.
+    fleet: RwSignal<Option<FleetInput>>,
 }
 
 impl Form {
@@ -152,6 +162,7 @@ impl Form {
             demand: RwSignal::new(BTreeMap::new()),
             rows: RwSignal::new(Vec::new()),
             next: RwSignal::new(0),
+            fleet: RwSignal::new(None),
         };
         f.load(req);
         f
@@ -167,6 +178,7 @@ impl Form {
         self.efficiency
             .set(req.efficiency.unwrap_or(mig::capacity::DEFAULT_EFFICIENCY));
         self.demand.set(req.demand.clone());
+        self.fleet.set(req.fleet.clone());
         let rows = req
             .workloads
             .iter()
@@ -192,12 +204,26 @@ impl Form {
             workloads: self
                 .rows
                 .with(|rows| rows.iter().map(|(_, w)| w.get()).collect()),
-            fleet: None,
+            fleet: self.fleet.get(),
             gpus_per_node: Some(self.gpus_per_node.get()),
             efficiency: ((efficiency - mig::capacity::DEFAULT_EFFICIENCY).abs() > 1e-9)
                 .then_some(efficiency),
             time_budget_ms: None,
         }
+    }
+
+    /// The chosen model's profile names (none while the model is unknown).
+    fn profile_names(self) -> Vec<&'static str> {
+        self.model
+            .get()
+            .parse::<GpuModel>()
+            .map(|m| m.profile_names())
+            .unwrap_or_default()
+    }
+
+    fn live(self) -> bool {
+        self.fleet
+            .with(|f| matches!(f, Some(FleetInput::Named(FleetName::Current))))
     }
 
     fn add(self) {
@@ -221,6 +247,48 @@ impl Form {
 fn opt_num<T: std::str::FromStr>(text: &str) -> Option<T> {
     let t = text.trim();
     if t.is_empty() { None } else { t.parse().ok() }
+}
+
+/// Planning against the live fleet: the fleet as last read and what applying did. Page-level, so the
+/// answer re-rendering (on every re-read) loses none of it, and the task following an apply only
+/// touches signals that live as long as the page.
+#[derive(Clone, Copy)]
+struct Live {
+    /// The fleet as last read; `None` while the first read runs.
+    fleet: RwSignal<Option<Result<mig::wire::Fleet, String>>>,
+    /// What the last "Apply to the fleet" did.
+    applied: RwSignal<Option<Result<ApplyOutcome, String>>>,
+    /// An apply is in flight or being followed.
+    applying: RwSignal<bool>,
+}
+
+impl Live {
+    /// Reads the fleet (in the background). `clear`: show "reading" until it arrives, rather than
+    /// the answer against the fleet as last read.
+    fn read(self, clear: bool) {
+        if clear {
+            self.fleet.set(None);
+        }
+        leptos::task::spawn_local(async move {
+            let read = get_fleet().await.map_err(|e| e.to_string());
+            self.fleet.try_set(Some(read));
+        });
+    }
+}
+
+/// What the page shows beside the form.
+#[derive(Debug, Clone, PartialEq)]
+enum Solved {
+    /// Nothing asked for yet.
+    Empty,
+    /// Planning against the live fleet, which is being read.
+    ReadingFleet,
+    /// The live fleet could not be read.
+    FleetError(String),
+    /// The request has issues, each at its JSON pointer.
+    Issues(Vec<Issue>),
+    /// The answer.
+    Plan(FleetPlan),
 }
 
 /// The fleet planner page.
@@ -251,20 +319,46 @@ pub fn CapacityPage() -> impl IntoView {
     };
     let form = Form::new(&initial);
     let request = Memo::new(move |_| form.request());
+    // The live fleet, read when the request plans against it (in the browser: on the server the page
+    // says it is reading, and hydration reads it).
+    let live = Live {
+        fleet: RwSignal::new(None),
+        applied: RwSignal::new(None),
+        applying: RwSignal::new(false),
+    };
+    let fleet_now = live.fleet;
+    let read_fleet = move || live.read(true);
+    Effect::new(move |_| {
+        if form.live() {
+            live.read(true);
+        }
+    });
     // Solved on every change: well under a millisecond for hundreds of GPUs, with a 1 s budget.
     let answer = Memo::new(move |_| {
-        let req = request.get();
+        let mut req = request.get();
         let has_input = !req.workloads.is_empty() || req.demand.values().any(|n| *n != 0);
         if !has_input {
-            return None;
+            return Solved::Empty;
         }
-        Some(req.resolve().map(|resolved| {
-            let start = clock_ms();
-            let budget = f64::from(req.budget_ms());
-            let mut p = plan(&resolved, &mut || clock_ms() - start > budget);
-            p.solve_ms = clock_ms() - start;
-            p
-        }))
+        if matches!(req.fleet, Some(FleetInput::Named(FleetName::Current))) {
+            let model = req.model.parse::<GpuModel>().ok();
+            match (fleet_now.get(), model) {
+                (_, None) => req.fleet = None,
+                (None, _) => return Solved::ReadingFleet,
+                (Some(Err(e)), _) => return Solved::FleetError(e),
+                (Some(Ok(f)), Some(m)) => req.fleet = Some(FleetInput::Gpus(fleet_gpus(&f, m))),
+            }
+        }
+        match req.resolve() {
+            Err(issues) => Solved::Issues(issues),
+            Ok(resolved) => {
+                let start = clock_ms();
+                let budget = f64::from(req.budget_ms());
+                let mut p = plan(&resolved, &mut || clock_ms() - start > budget);
+                p.solve_ms = clock_ms() - start;
+                Solved::Plan(p)
+            }
+        }
     });
     Effect::watch(
         move || request.get(),
@@ -313,6 +407,11 @@ pub fn CapacityPage() -> impl IntoView {
                             on:input=move |ev| { if let Some(n) = opt_num::<f64>(&event_target_value(&ev)) { form.efficiency.set(n) } } />
                     </label>
                 </div>
+                <label class="check" id="live-toggle">
+                    <input type="checkbox" id="against-fleet" prop:checked=move || form.live()
+                        on:change=move |ev| { live.applied.set(None); form.fleet.set(event_target_checked(&ev).then_some(FleetInput::Named(FleetName::Current))); } />
+                    <span>"Plan against the live fleet: keep the GPUs that already serve, recut as few as possible, then apply"</span>
+                </label>
                 <WorkloadTable form />
                 <div class="row-actions">
                     <button class="btn" id="add-workload" on:click=move |_| form.add()>"Add workload"</button>
@@ -323,14 +422,14 @@ pub fn CapacityPage() -> impl IntoView {
                 <PasteJson form />
             </section>
             {move || match answer.get() {
-                None => view! {
+                Solved::Empty => view! {
                     <section class="empty-state" id="capacity-empty">
                         <h2>"Nothing to plan yet"</h2>
                         <p>"Add the models you serve — with replicas or a target tokens/s — or instances per profile. The answer appears here as you type: GPUs, layouts, the saving, and each workload's throughput."</p>
                         <p><button class="btn" on:click=move |_| form.load(&example())>"Try an example mix of five workloads"</button></p>
                     </section>
                 }.into_any(),
-                Some(Err(issues)) => view! {
+                Solved::Issues(issues) => view! {
                     <section class="card" id="plan-issues" role="alert">
                         <div class="card-head"><h2>"Fix these to plan"</h2></div>
                         <ul class="issues">
@@ -340,7 +439,22 @@ pub fn CapacityPage() -> impl IntoView {
                         </ul>
                     </section>
                 }.into_any(),
-                Some(Ok(p)) => view! { <Answer p /> }.into_any(),
+                Solved::ReadingFleet => view! {
+                    <section class="card" id="fleet-reading" role="status"><p class="muted">"Reading the live fleet…"</p></section>
+                }.into_any(),
+                Solved::FleetError(e) => view! {
+                    <section class="card" id="fleet-error" role="alert">
+                        <p class="error">{format!("The live fleet could not be read: {e}")}</p>
+                        <button class="btn" on:click=move |_| read_fleet()>"Try again"</button>
+                    </section>
+                }.into_any(),
+                Solved::Plan(p) => {
+                    let live_plan = p.fleet.is_some() && form.live();
+                    view! {
+                        <Answer p=p.clone() />
+                        {live_plan.then(|| view! { <FleetChanges p request live /> })}
+                    }.into_any()
+                }
             }}
         </div>
     }
@@ -384,13 +498,7 @@ fn WorkloadRow(form: Form, id: u32, w: RwSignal<RawWorkload>) -> impl IntoView {
         (Precision::Int4, "int4"),
         (Precision::Fp32, "fp32"),
     ];
-    let profiles = move || {
-        form.model
-            .get()
-            .parse::<GpuModel>()
-            .map(|m| m.profile_names())
-            .unwrap_or_default()
-    };
+    let profiles = move || form.profile_names();
     let num = |v: Option<u32>| v.map(|n| n.to_string()).unwrap_or_default();
     view! {
         <tr class="workload" data-row=id>
@@ -430,13 +538,7 @@ fn WorkloadRow(form: Form, id: u32, w: RwSignal<RawWorkload>) -> impl IntoView {
 
 #[component]
 fn DemandInputs(form: Form) -> impl IntoView {
-    let profiles = move || {
-        form.model
-            .get()
-            .parse::<GpuModel>()
-            .map(|m| m.profile_names())
-            .unwrap_or_default()
-    };
+    let profiles = move || form.profile_names();
     view! {
         <details class="demand" open=move || form.demand.with(|d| d.values().any(|n| *n != 0))>
             <summary>"Instances per profile (besides the workloads)"</summary>
@@ -565,16 +667,7 @@ fn Answer(p: FleetPlan) -> impl IntoView {
                                 <code class="gpu-stats">{c.name.clone()}</code>
                                 <span class="gpu-stats">{g.counts.to_string()}</span>
                             </div>
-                            <div class="gpu-bar">
-                                {g.instances.iter().filter_map(|i| {
-                                    let spec = model.profile(&i.profile)?;
-                                    Some(view! {
-                                        <div class=format!("inst static {}", kind_class(spec.kind)) style:grid-column=format!("{} / span {}", i.start + 1, spec.memory_slices()) title=format!("{} at memory slice {}", i.profile, i.start)>
-                                            <span class="inst-name">{i.profile.clone()}</span>
-                                        </div>
-                                    })
-                                }).collect_view()}
-                            </div>
+                            {gpu_bar(model, &g.instances)}
                             {(!serves.is_empty()).then(|| view! { <p class="serves muted">{format!("serves {serves}")}</p> })}
                         </div>
                     }
@@ -585,6 +678,191 @@ fn Answer(p: FleetPlan) -> impl IntoView {
         {(!p.throughput.is_empty()).then(|| view! { <Throughput p=p.clone() /> })}
         <Actions p=plan_for_actions />
     }
+}
+
+/// One GPU's instances drawn at their memory slices, as the planner's board draws them.
+fn gpu_bar(model: GpuModel, instances: &[InstanceSpec]) -> impl IntoView + use<> {
+    let cells = instances
+        .iter()
+        .filter_map(|i| {
+            let spec = model.profile(&i.profile)?;
+            Some(view! {
+                <div class=format!("inst static {}", kind_class(spec.kind)) style:grid-column=format!("{} / span {}", i.start + 1, spec.memory_slices()) title=format!("{} at memory slice {}", i.profile, i.start)>
+                    <span class="inst-name">{i.profile.clone()}</span>
+                </div>
+            })
+        })
+        .collect_view();
+    view! { <div class="gpu-bar">{cells}</div> }
+}
+
+/// Against the live fleet: what the answer keeps and recuts, GPU by GPU, and "Apply to the fleet".
+#[component]
+fn FleetChanges(
+    p: FleetPlan,
+    request: Memo<PlanRequest>,
+    live: Live,
+) -> impl IntoView {
+    let applied = live.applied;
+    let busy = live.applying;
+    let Some(f) = p.fleet.clone() else {
+        return ().into_any();
+    };
+    let model = p.model;
+    let expect = planned_changes(&p);
+    let moved: u32 = f.changes.iter().map(|c| c.moved_replicas).sum();
+    let drain = RwSignal::new(false);
+    let nothing_to_do = f.changes.is_empty();
+    let on_apply = move |_| {
+        let req = ApplyRequest {
+            request: request.get_untracked(),
+            prefix: None,
+            expect: Some(expect.clone()),
+            drain: drain.get_untracked(),
+        };
+        busy.set(true);
+        applied.set(None);
+        leptos::task::spawn_local(async move {
+            let answer = apply_fleet_plan(serde_json::to_string(&req).unwrap_or_default())
+                .await
+                .map_err(|e| e.to_string());
+            let submitted: Vec<i64> = match &answer {
+                Ok(ApplyOutcome::Applied(a)) => a
+                    .nodes
+                    .iter()
+                    .filter_map(|n| match n.outcome {
+                        NodeOutcome::Submitted { deployment } => Some(deployment),
+                        NodeOutcome::Refused { .. } => None,
+                    })
+                    .collect(),
+                _ => Vec::new(),
+            };
+            let changed = matches!(answer, Ok(ApplyOutcome::Changed { .. }));
+            applied.try_set(Some(answer));
+            if changed || submitted.is_empty() {
+                busy.try_set(false);
+                live.read(false);
+                return;
+            }
+            // Follow the updates (seconds each on the embedded fleet), then read the fleet again: the
+            // answer then shows what is left to recut, nothing when every update completed.
+            for _ in 0..240 {
+                super::pause(500).await;
+                let mut open = false;
+                for id in &submitted {
+                    if let Ok(d) = crate::api::deployments::get_deployment(*id).await {
+                        open |= d.deployment.status.is_unfinished();
+                    }
+                }
+                if !open {
+                    break;
+                }
+            }
+            // The server's fleet is at most a couple of seconds old: read it a few times.
+            for _ in 0..4 {
+                live.read(false);
+                super::pause(1500).await;
+            }
+            busy.try_set(false);
+        });
+    };
+    let summary = format!(
+        "Against the live fleet's {} {} GPU(s) with MIG on: keeps {} as they are, recuts {}{}{}. Re-planning from scratch would recut {}.",
+        f.current_gpus,
+        model.spec().display_name,
+        f.kept_gpus,
+        f.reconfigured_gpus,
+        if f.freed_gpus > 0 { format!(", leaves {} unused", f.freed_gpus) } else { String::new() },
+        if f.added_gpus > 0 { format!(", and needs {} more GPU(s) than the fleet has (new pools: see below)", f.added_gpus) } else { String::new() },
+        f.from_scratch_reconfigured_gpus,
+    );
+    view! {
+        <section class="card" aria-labelledby="changes-title" id="fleet-changes">
+            <div class="card-head">
+                <h2 id="changes-title">"Plan vs the live fleet"</h2>
+                <button class="btn btn-ghost" id="reread-fleet" on:click=move |_| live.read(false)>"Read the fleet again"</button>
+            </div>
+            <p id="fleet-outcome" data-reconfigured=f.reconfigured_gpus data-kept=f.kept_gpus>{summary}</p>
+            {if nothing_to_do {
+                view! { <p class="ok-text" id="fleet-matches">"Nothing to recut: the fleet already serves this plan."</p> }.into_any()
+            } else {
+                view! {
+                    <div class="table-wrap">
+                        <table id="plan-changes">
+                            <thead>
+                                <tr>
+                                    <th scope="col">"Node"</th>
+                                    <th scope="col">"GPU"</th>
+                                    <th scope="col">"Now"</th>
+                                    <th scope="col">"Planned"</th>
+                                    <th scope="col">"Replicas moved"</th>
+                                </tr>
+                            </thead>
+                            <tbody>
+                                {f.changes.iter().map(|c| view! {
+                                    <tr class="change" data-node=c.node.clone() data-gpu=c.gpu>
+                                        <td><a href=format!("/nodes/{}", c.node)>{c.node.clone()}</a></td>
+                                        <td class="num">{c.gpu}</td>
+                                        <td class="change-bar">{gpu_bar(model, &c.from)}</td>
+                                        <td class="change-bar">{gpu_bar(model, &c.to)}</td>
+                                        <td class="num">{c.moved_replicas}</td>
+                                    </tr>
+                                }).collect_view()}
+                            </tbody>
+                        </table>
+                    </div>
+                    <p class="hint">"Apply saves one custom config per node (plan-<node>: its recut GPUs at these exact placements, its other GPUs as they are) and submits one update per node. The server plans again first: if the fleet changed since, nothing is applied and the new plan is shown."</p>
+                    {(moved > 0).then(|| view! {
+                        <label class="check">
+                            <input type="checkbox" id="apply-drain" prop:checked=move || drain.get() on:change=move |ev| drain.set(event_target_checked(&ev)) />
+                            <span>{format!("Move the {moved} running replica(s) this recuts (drain); without it those nodes are left as they are")}</span>
+                        </label>
+                    })}
+                    <div class="row-actions">
+                        <button class="btn" id="apply-plan" disabled=move || busy.get() on:click=on_apply>
+                            {move || if busy.get() { "Applying…" } else { "Apply to the fleet" }}
+                        </button>
+                    </div>
+                }.into_any()
+            }}
+            {move || applied.get().map(|a| match a {
+                Err(e) => view! { <p class="error" id="apply-error" role="alert">{format!("Not applied: {e}")}</p> }.into_any(),
+                Ok(ApplyOutcome::Changed { .. }) => view! {
+                    <p class="note" id="apply-changed" role="status">"The live fleet changed since this plan was made: nothing was applied. The plan above is re-made from the fleet as it is now; review it and apply again."</p>
+                }.into_any(),
+                Ok(ApplyOutcome::Applied(a)) => view! {
+                    <div id="apply-result" role="status">
+                        <p class:ok-text=a.complete>{if a.complete { format!("Submitted {} update(s); the answer above refreshes when they complete.", a.nodes.len()) } else { "Some nodes were refused; the others' updates were submitted.".to_owned() }}</p>
+                        <ul>
+                            {a.nodes.iter().map(|n| match &n.outcome {
+                                NodeOutcome::Submitted { deployment } => view! {
+                                    <li data-node=n.node.clone() class="submitted">
+                                        {format!("{}: GPU {} → ", n.node, join(&n.gpus))}
+                                        <code>{format!("{} v{}", n.config, n.version.unwrap_or(1))}</code>
+                                        ", " <a href=format!("/deployments/{deployment}")>{format!("update {deployment}")}</a>
+                                    </li>
+                                }.into_any(),
+                                NodeOutcome::Refused { message, issues } => view! {
+                                    <li data-node=n.node.clone() class="refused error">
+                                        {format!("{}: not applied — {message}", n.node)}
+                                        {issues.iter().filter(|i| i.is_error()).map(|i| format!(" {} ({})", i.message, i.hint)).collect::<String>()}
+                                    </li>
+                                }.into_any(),
+                            }).collect_view()}
+                        </ul>
+                    </div>
+                }.into_any(),
+            })}
+        </section>
+    }
+    .into_any()
+}
+
+fn join(gpus: &[u32]) -> String {
+    gpus.iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 #[component]

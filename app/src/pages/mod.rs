@@ -49,6 +49,35 @@ fn EmptyState(title: &'static str, children: Children) -> impl IntoView {
     }
 }
 
+/// Waits `ms` milliseconds in the browser (a timer, no thread).
+pub(crate) async fn pause(ms: u64) {
+    use std::cell::RefCell;
+    use std::rc::Rc;
+    use std::task::{Poll, Waker};
+    let state: Rc<RefCell<(bool, Option<Waker>)>> = Rc::default();
+    let fired = state.clone();
+    set_timeout(
+        move || {
+            let mut st = fired.borrow_mut();
+            st.0 = true;
+            if let Some(w) = st.1.take() {
+                w.wake();
+            }
+        },
+        std::time::Duration::from_millis(ms),
+    );
+    std::future::poll_fn(move |cx| {
+        let mut st = state.borrow_mut();
+        if st.0 {
+            Poll::Ready(())
+        } else {
+            st.1 = Some(cx.waker().clone());
+            Poll::Pending
+        }
+    })
+    .await;
+}
+
 /// Milliseconds since the epoch in the browser (0 on the server, where nothing is submitted): for
 /// names that must differ from one submission to the next.
 pub(crate) fn now_ms() -> u64 {

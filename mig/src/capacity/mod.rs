@@ -11,6 +11,7 @@
 //! Pure: the caller measures time and decides when to stop ([`plan`]'s `stop`), so the browser and the
 //! server run the same code with their own clocks.
 
+pub mod apply;
 pub mod export;
 mod lp;
 pub mod room;

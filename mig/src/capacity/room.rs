@@ -269,21 +269,7 @@ pub fn make_room(
 
 /// The custom config name a fix uses for `node`: a Kubernetes label value (63 characters at most).
 pub fn config_name(node: &str, profile: &str) -> String {
-    let clean: String = format!("room-{node}-{profile}")
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') {
-                c
-            } else {
-                '-'
-            }
-        })
-        .collect();
-    let mut name: String = clean.chars().take(63).collect();
-    while name.ends_with(['-', '_', '.']) {
-        name.pop();
-    }
-    name
+    super::apply::label_value(&format!("room-{node}-{profile}"))
 }
 
 fn node_config(

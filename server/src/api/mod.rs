@@ -33,6 +33,7 @@ pub fn routes() -> Router<AppState> {
         .route("/sizing", post(sizing::size))
         .route("/fleet", get(fleet::fleet))
         .route("/fleet-plans", post(plans::create))
+        .route("/fleet-plans/apply", post(plans::apply))
         .route("/mig-configs", get(configs::list).post(configs::create))
         .route("/mig-configs/import", post(configs::import))
         .route(

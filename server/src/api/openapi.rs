@@ -16,6 +16,7 @@ pub const PATHS: &[(&str, &[&str])] = &[
     ("/sizing", &["post"]),
     ("/fleet", &["get"]),
     ("/fleet-plans", &["post"]),
+    ("/fleet-plans/apply", &["post"]),
     ("/mig-configs", &["get", "post"]),
     ("/mig-configs/import", &["post"]),
     ("/mig-configs/{name}", &["get", "put", "delete"]),
@@ -185,6 +186,26 @@ fn build() -> Value {
             "time_budget_ms": {"type": "integer", "minimum": 1, "maximum": 10000}
         }} } } });
     add("/fleet-plans", "post", fleet_plan, None);
+    let mut apply_plan = op(
+        "Apply a fleet plan",
+        "Plans `request` against the live fleet and carries it out: per node with a GPU to recut, saves the custom config `<prefix>-<node>` (the recut GPUs at their planned placements, the model's other GPUs as they are) and submits an update deployment applying it. `expect` (the changes you reviewed, `[{\"node\", \"gpu\", \"to\"}]`) makes it refuse with 409 `plan_changed`, applying nothing, when the fleet now plans otherwise. A node whose change moves running replicas is refused unless `drain`. GPUs the plan needs beyond the fleet are reported (`added_gpus`), not created. Needs an operator.",
+        ("202", json_of(json!({"type": "object", "required": ["outcome", "plan", "nodes", "complete", "added_gpus"], "properties": {
+            "outcome": {"const": "applied"},
+            "nodes": {"type": "array", "items": {"type": "object", "required": ["node", "gpus", "config", "status"], "properties": {
+                "status": {"enum": ["submitted", "refused"]}, "deployment": {"type": "integer"}, "message": {"type": "string"}}}},
+            "complete": {"type": "boolean"}, "added_gpus": {"type": "integer"}}}))),
+        &[
+            ("409", "`plan_changed`: the fleet plans otherwise than `expect` (the new `plan` is in the body); `plan_partly_applied`: some nodes refused (each says why)"),
+            ("422", "a bad plan request or prefix, every issue at its JSON pointer"),
+        ],
+    );
+    apply_plan["requestBody"] = json!({ "required": true, "content": { "application/json": { "schema": {"type": "object", "required": ["request"], "properties": {
+            "request": {"type": "object", "description": "as POST /fleet-plans takes; planned against the live fleet"},
+            "prefix": {"type": "string", "maxLength": 40, "default": "plan"},
+            "expect": {"type": "array", "items": {"type": "object", "required": ["node", "gpu", "to"]}},
+            "drain": {"type": "boolean", "default": false}
+        }} } } });
+    add("/fleet-plans/apply", "post", apply_plan, None);
     add(
         "/blueprints/schema",
         "get",

@@ -33,6 +33,7 @@ const SERVER_FNS: &[(&str, Need)] = &[
     ("deploy", Need::Role(Role::Operator)),
     ("save_config", Need::Role(Role::Operator)),
     ("revert_node", Need::Role(Role::Operator)),
+    ("apply_fleet_plan", Need::Role(Role::Operator)),
     ("undeploy", Need::Role(Role::Operator)),
     ("create_share", Need::Role(Role::Operator)),
     ("revoke_share", Need::Role(Role::Operator)),
@@ -70,7 +71,8 @@ pub fn policy(method: &Method, path: &str) -> Need {
                 | ["deployments", _, "undeploy" | "shares"]
                 | ["shares", _, "revoke"]
                 | ["mig-configs"]
-                | ["mig-configs", _],
+                | ["mig-configs", _]
+                | ["fleet-plans", "apply"],
             ) => OPERATOR,
             // Planning changes nothing: any reader may ask.
             (false, ["tokens"] | ["tokens", _, "revoke"] | ["fleet-plans"]) => VIEWER,
