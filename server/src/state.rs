@@ -277,7 +277,7 @@ impl Backend for ServerBackend {
                         issues
                             .first()
                             .map(|i| format!("at {}: {} ({})", i.path, i.message, i.hint))
-                            .unwrap_or_else(|| e.to_string()),
+                            .unwrap_or_else(|| "the plan request is not valid".into()),
                     ),
                     PlanError::Internal(why) => {
                         tracing::error!(error = %why, "apply fleet plan");
