@@ -97,7 +97,7 @@ pub trait Backend: Send + Sync + 'static {
     /// The caller's API tokens (an admin's: everyone's).
     fn tokens(&self, caller: &Caller) -> BoxFuture<'_, Result<Vec<TokenInfo>, AppError>>;
 
-    /// A new API token for the caller, valid `days` days (`None`: no expiry).
+    /// A new API token for the caller, valid `days` days (`None`: 30; at most 365).
     fn create_token(
         &self,
         caller: &Caller,
@@ -107,6 +107,15 @@ pub trait Backend: Send + Sync + 'static {
 
     /// Revokes one of the caller's tokens (an admin: anyone's).
     fn revoke_token(&self, caller: &Caller, id: i64) -> BoxFuture<'_, Result<TokenInfo, AppError>>;
+
+    /// The caller changes their own password (given the current one); ends their other sessions
+    /// and their API tokens.
+    fn change_password(
+        &self,
+        caller: &Caller,
+        current: String,
+        new: String,
+    ) -> BoxFuture<'_, Result<UserInfo, AppError>>;
 
     /// Every user.
     fn users(&self) -> BoxFuture<'_, Result<Vec<UserInfo>, AppError>>;

@@ -48,10 +48,14 @@ test("an admin adds a viewer, who can read but not deploy; the audit log says wh
   await vic.goto("/");
   await expect(vic).toHaveURL(/\/login/);
   await vic.screenshot({ path: "test-results/screenshots/login.png" });
+  // An open redirect is refused: a tab in `next` would make the browser read `//evil.example`.
+  await vic.goto("/login?next=" + encodeURIComponent("/\t/evil.example"));
   await vic.locator("#username").fill("vic");
   await vic.locator("#password").fill("vic-password-1");
   await vic.locator("#sign-in").click();
   await waitForHydration(vic);
+  expect(new URL(vic.url()).host).toBe(new URL(page.url()).host);
+  expect(new URL(vic.url()).pathname).toBe("/");
   await expect(vic.locator("#who")).toHaveAttribute("data-role", "viewer");
   await expect(vic.locator("#fleet-nodes, .fleet-node, .node-card").first()).toBeVisible();
   // A viewer may not deploy (the server says so) nor open admin pages.

@@ -281,7 +281,9 @@ impl Backend for ServerBackend {
                     ),
                     PlanError::Internal(why) => {
                         tracing::error!(error = %why, "apply fleet plan");
-                        AppError::Unavailable("the planner failed; the server's log says why".into())
+                        AppError::Unavailable(
+                            "the planner failed; the server's log says why".into(),
+                        )
                     }
                 })
         })
@@ -455,6 +457,25 @@ impl Backend for ServerBackend {
         })
     }
 
+    fn change_password(
+        &self,
+        caller: &Caller,
+        current: String,
+        new: String,
+    ) -> BoxFuture<'_, Result<UserInfo, AppError>> {
+        let caller = caller.clone();
+        Box::pin(async move {
+            let user = self
+                .auth
+                .accounts
+                .change_own_password(&caller, &current, &new)
+                .await
+                .map_err(account_error)?;
+            renew_own_session(&caller, &user).await?;
+            Ok(user)
+        })
+    }
+
     fn update_user(
         &self,
         caller: &Caller,
@@ -465,11 +486,16 @@ impl Backend for ServerBackend {
     ) -> BoxFuture<'_, Result<UserInfo, AppError>> {
         let caller = caller.clone();
         Box::pin(async move {
-            self.auth
+            let user = self
+                .auth
                 .accounts
                 .update_user(&caller, id, role, disabled, password.as_deref())
                 .await
-                .map_err(account_error)
+                .map_err(account_error)?;
+            if password.is_some() {
+                renew_own_session(&caller, &user).await?;
+            }
+            Ok(user)
         })
     }
 
@@ -528,4 +554,16 @@ mod tests {
         let a100 = view.node("10.0.20.11").expect("node");
         assert_eq!(a100.slices_of("1g.5gb"), (56, 56));
     }
+}
+
+/// After a password change from a server function: when the caller changed their own password in a
+/// browser, that session goes on under a new id (every other one has ended).
+async fn renew_own_session(caller: &Caller, user: &UserInfo) -> Result<(), AppError> {
+    let session: tower_sessions::Session = leptos_axum::extract().await.map_err(|e| {
+        tracing::error!(error = %e, "no session for a password change");
+        AppError::Unavailable("the session could not be renewed; sign in again".into())
+    })?;
+    crate::auth::renew_after_password_change(&session, caller, user)
+        .await
+        .map_err(account_error)
 }

@@ -241,6 +241,7 @@ fn rest_expectations() -> BTreeMap<(&'static str, &'static str), Expect> {
         (("/openapi.json", "get"), Public),
         (("/login", "post"), Public),
         (("/me", "get"), v),
+        (("/me/password", "post"), v),
         (("/tokens", "get"), v),
         (("/tokens", "post"), v),
         (("/tokens/{id}/revoke", "post"), v),
@@ -271,6 +272,7 @@ fn server_fn_expectations() -> BTreeMap<&'static str, Expect> {
         ("my_tokens", v),
         ("create_token", v),
         ("revoke_token", v),
+        ("change_password", v),
         ("validate_blueprint", o),
         ("deploy", o),
         ("save_config", o),
@@ -556,11 +558,12 @@ async fn signing_in_rotates_the_session_id_and_sets_a_strict_cookie() {
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default();
     assert!(to.starts_with("/login?error=credentials"), "{to}");
-    // An open redirect through `next` is refused.
+    // An open redirect through `next` is refused, also the tab-in-the-middle form browsers read as
+    // `//evil.example` (another host).
     let c = w
         .form(
             "/login",
-            "username=sam&password=sam-password-1&next=%2F%2Fevil.example.com",
+            "username=sam&password=sam-password-1&next=%2F%09%2Fevil.example",
             None,
         )
         .await;
@@ -1025,4 +1028,282 @@ async fn a_session_ends_seven_days_after_sign_in_however_active() {
         "signed in 8 days ago: {}",
         stale.body
     );
+}
+
+impl World {
+    /// A JSON request with a session cookie.
+    async fn json_with_cookie(
+        &self,
+        method: Method,
+        path: &str,
+        cookie: &str,
+        body: Value,
+    ) -> Answer {
+        self.send(
+            Request::builder()
+                .method(method)
+                .uri(path)
+                .header(header::COOKIE, cookie)
+                .header(header::CONTENT_TYPE, "application/json")
+                .body(Body::from(body.to_string()))
+                .expect("request"),
+        )
+        .await
+    }
+
+    /// Signs `user` in with the form; the session cookie's `name=value`.
+    async fn sign_in(&self, user: &str, password: &str) -> String {
+        let a = self
+            .form(
+                "/login",
+                &format!("username={user}&password={password}"),
+                None,
+            )
+            .await;
+        assert_eq!(a.status, StatusCode::SEE_OTHER, "{}", a.body);
+        let to = a
+            .headers
+            .get(header::LOCATION)
+            .and_then(|v| v.to_str().ok());
+        assert_eq!(to, Some("/"), "{user} signed in");
+        pair(&a.cookie().expect("session cookie"))
+    }
+}
+
+/// Every API token expires: 30 days when none is asked for, never more than 365.
+#[tokio::test]
+async fn api_tokens_last_thirty_days_by_default_and_at_most_a_year() {
+    let w = world().await;
+    let day = 86_400_000_i64;
+    let expiry = |a: &Answer| a.json()["info"]["expires_ms"].as_i64();
+    let made = w
+        .call(
+            Who::Viewer,
+            Method::POST,
+            "/api/v1/tokens",
+            Some(json!({"name": "ci"})),
+        )
+        .await;
+    assert_eq!(made.status, StatusCode::CREATED, "{}", made.body);
+    let created = made.json()["info"]["created_ms"]
+        .as_i64()
+        .expect("created_ms");
+    assert_eq!(expiry(&made), Some(created + 30 * day), "{}", made.body);
+    let year = w
+        .call(
+            Who::Viewer,
+            Method::POST,
+            "/api/v1/tokens",
+            Some(json!({"name": "ci", "days": 365})),
+        )
+        .await;
+    assert_eq!(year.status, StatusCode::CREATED, "{}", year.body);
+    for days in [0, 366, 100_000] {
+        let refused = w
+            .call(
+                Who::Viewer,
+                Method::POST,
+                "/api/v1/tokens",
+                Some(json!({"name": "ci", "days": days})),
+            )
+            .await;
+        assert_eq!(
+            refused.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{days}: {}",
+            refused.body
+        );
+        assert!(refused.body.contains("1 to 365 days"), "{}", refused.body);
+    }
+    // A token from username and password also expires (30 days unless asked).
+    let login = w
+        .call(
+            Who::Anonymous,
+            Method::POST,
+            "/api/v1/login",
+            Some(json!({"username": "vera", "password": "test-password-123"})),
+        )
+        .await;
+    assert_eq!(login.status, StatusCode::CREATED, "{}", login.body);
+    let created = login.json()["info"]["created_ms"]
+        .as_i64()
+        .expect("created_ms");
+    assert_eq!(expiry(&login), Some(created + 30 * day));
+}
+
+/// A new password ends every session and API token the old one opened: set by an admin, or by the
+/// user (who must know the current one, and whose own browser session goes on).
+#[tokio::test]
+async fn a_password_change_ends_the_users_sessions_and_tokens() {
+    let w = world().await;
+    let me = |a: &Answer| a.json()["username"].as_str().map(str::to_owned);
+    // otto signs in in a browser and has an API token.
+    let browser = w.sign_in("otto", "test-password-123").await;
+    let token = w
+        .call(
+            Who::Anonymous,
+            Method::POST,
+            "/api/v1/login",
+            Some(json!({"username": "otto", "password": "test-password-123"})),
+        )
+        .await
+        .json()["token"]
+        .as_str()
+        .expect("token")
+        .to_owned();
+    assert_eq!(
+        me(&w.with_cookie(Method::GET, "/api/v1/me", &browser).await).as_deref(),
+        Some("otto")
+    );
+    assert_eq!(w.me_with(&token).await.status, StatusCode::OK);
+    // An admin sets a new password: both stop working at once.
+    let id = w
+        .call(Who::Admin, Method::GET, "/api/v1/users", None)
+        .await
+        .json()
+        .as_array()
+        .expect("users")
+        .iter()
+        .find(|u| u["username"] == "otto")
+        .and_then(|u| u["id"].as_i64())
+        .expect("otto");
+    let reset = w
+        .call(
+            Who::Admin,
+            Method::PATCH,
+            &format!("/api/v1/users/{id}"),
+            Some(json!({"password": "reset-password-456"})),
+        )
+        .await;
+    assert_eq!(reset.status, StatusCode::OK, "{}", reset.body);
+    assert_eq!(
+        w.with_cookie(Method::GET, "/api/v1/me", &browser)
+            .await
+            .status,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(w.me_with(&token).await.status, StatusCode::UNAUTHORIZED);
+    let tokens = w
+        .call(Who::Admin, Method::GET, "/api/v1/tokens", None)
+        .await
+        .json();
+    assert!(
+        tokens
+            .as_array()
+            .expect("tokens")
+            .iter()
+            .filter(|t| t["username"] == "otto")
+            .all(|t| t["revoked_ms"].is_i64()),
+        "{tokens}"
+    );
+    // otto signs in with the new password twice (laptop and desk) and makes a token.
+    let laptop = w.sign_in("otto", "reset-password-456").await;
+    let desk = w.sign_in("otto", "reset-password-456").await;
+    let token = w
+        .json_with_cookie(
+            Method::POST,
+            "/api/v1/tokens",
+            &laptop,
+            json!({"name": "laptop"}),
+        )
+        .await
+        .json()["token"]
+        .as_str()
+        .expect("token")
+        .to_owned();
+    assert_eq!(w.me_with(&token).await.status, StatusCode::OK);
+    // Changing one's own password needs the current one.
+    let wrong = w
+        .json_with_cookie(
+            Method::POST,
+            "/api/v1/me/password",
+            &laptop,
+            json!({"current_password": "not-the-password", "new_password": "mine-only-789!"}),
+        )
+        .await;
+    assert_eq!(
+        wrong.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        wrong.body
+    );
+    assert!(
+        wrong.body.contains("current password is wrong"),
+        "{}",
+        wrong.body
+    );
+    assert_eq!(
+        w.with_cookie(Method::GET, "/api/v1/me", &desk).await.status,
+        StatusCode::OK
+    );
+    let changed = w
+        .json_with_cookie(
+            Method::POST,
+            "/api/v1/me/password",
+            &laptop,
+            json!({"current_password": "reset-password-456", "new_password": "mine-only-789!"}),
+        )
+        .await;
+    assert_eq!(changed.status, StatusCode::OK, "{}", changed.body);
+    // The laptop goes on under a new session id; the desk and the token are out.
+    let renewed = pair(&changed.cookie().expect("the asking session is renewed"));
+    assert_ne!(renewed, laptop);
+    assert_eq!(
+        me(&w.with_cookie(Method::GET, "/api/v1/me", &renewed).await).as_deref(),
+        Some("otto")
+    );
+    assert_eq!(
+        w.with_cookie(Method::GET, "/api/v1/me", &laptop)
+            .await
+            .status,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        w.with_cookie(Method::GET, "/api/v1/me", &desk).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(w.me_with(&token).await.status, StatusCode::UNAUTHORIZED);
+    let audit = w
+        .call(Who::Admin, Method::GET, "/api/v1/audit", None)
+        .await
+        .body;
+    assert!(
+        audit.contains("user.password.failed") && audit.contains("own password changed"),
+        "{audit}"
+    );
+}
+
+/// `next` after sign-in stays on this site whatever a browser would make of it.
+#[test]
+fn next_stays_on_this_site() {
+    for bad in [
+        "//evil.example",
+        "/\t/evil.example",
+        "/\n/evil.example",
+        "/\r\n/evil.example",
+        "/\\evil.example",
+        "/\\/evil.example",
+        "\\\\evil.example",
+        " /evil",
+        "/ /evil.example",
+        "/\u{0}/evil.example",
+        "https://evil.example/",
+        "evil.example",
+        "javascript:alert(1)",
+        "",
+        "/login?next=/x",
+    ] {
+        assert_eq!(server::auth::safe_next(Some(bad)), "/", "{bad:?}");
+    }
+    let long = format!("/{}", "a".repeat(4096));
+    assert_eq!(server::auth::safe_next(Some(&long)), "/");
+    for good in [
+        "/",
+        "/deployments",
+        "/fleet?node=10.0.10.11#gpu-3",
+        "/blueprints/new?from=%2F%2Fx",
+    ] {
+        assert_eq!(server::auth::safe_next(Some(good)), good);
+    }
+    assert_eq!(server::auth::safe_next(None), "/");
 }

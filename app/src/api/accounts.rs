@@ -48,6 +48,18 @@ pub async fn revoke_token(id: i64) -> Result<TokenInfo, AppError> {
         .await
 }
 
+/// The caller changes their own password. Every other session and API token of theirs ends; this
+/// browser's session goes on.
+///
+/// # Errors
+/// [`AppError::BadRequest`] for a wrong current password or a new one that is too short or the same.
+#[server(endpoint = "change_password")]
+pub async fn change_password(current: String, new: String) -> Result<UserInfo, AppError> {
+    crate::backend::from_context()?
+        .change_password(&crate::backend::caller()?, current, new)
+        .await
+}
+
 /// Every user (admins).
 ///
 /// # Errors

@@ -10,7 +10,8 @@ use mig::wire::{Role, TokenInfo, UserInfo};
 
 use super::{EmptyState, PageHeader};
 use crate::api::accounts::{
-    audit_log, create_token, create_user, list_users, my_tokens, revoke_token, update_user, whoami,
+    audit_log, change_password, create_token, create_user, list_users, my_tokens, revoke_token,
+    update_user, whoami,
 };
 use crate::error::AppError;
 
@@ -114,6 +115,7 @@ fn SettingsPage() -> impl IntoView {
                                 <p><a href="/settings/users" id="users-link">"Users"</a> " · " <a href="/settings/audit" id="audit-link">"Audit log"</a></p>
                             })}
                         </section>
+                        <ChangePassword />
                         <Tokens admin=me.role == Role::Admin />
                     }.into_any(),
                     Ok(None) => view! { <p class="banner banner-error" role="alert">"Not signed in. " <a href="/login?next=/settings">"Sign in"</a></p> }.into_any(),
@@ -124,20 +126,83 @@ fn SettingsPage() -> impl IntoView {
     }
 }
 
+/// "Change my password": given the current one. Every other session and API token of the user
+/// ends; this browser stays signed in.
+#[component]
+fn ChangePassword() -> impl IntoView {
+    let current = RwSignal::new(String::new());
+    let new = RwSignal::new(String::new());
+    let again = RwSignal::new(String::new());
+    let (result, set_result) = signal(None::<Result<String, String>>);
+    let busy = RwSignal::new(false);
+    let submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let (c, n, a) = (
+            current.get_untracked(),
+            new.get_untracked(),
+            again.get_untracked(),
+        );
+        if n != a {
+            set_result.set(Some(Err(
+                "The two new passwords differ: type the same one twice.".into(),
+            )));
+            return;
+        }
+        busy.set(true);
+        leptos::task::spawn_local(async move {
+            match change_password(c, n).await {
+                Ok(_) => {
+                    set_result.set(Some(Ok(
+                        "Password changed. Your other sessions and every API token of yours have ended; this browser stays signed in.".into(),
+                    )));
+                    current.set(String::new());
+                    new.set(String::new());
+                    again.set(String::new());
+                }
+                Err(e) => set_result.set(Some(Err(format!("Password not changed: {e}")))),
+            }
+            busy.set(false);
+        });
+    };
+    view! {
+        <section class="card" aria-labelledby="password-title">
+            <div class="card-head"><h2 id="password-title">"Change my password"</h2>
+                <span class="muted">"ends your other sessions and your API tokens"</span>
+            </div>
+            <form class="toolbar-row" on:submit=submit id="password-form">
+                <label class="field">"Current password"<input id="current-password" type="password" autocomplete="current-password" required=true bind:value=current /></label>
+                <label class="field">"New password (12+ characters)"<input id="new-password" type="password" autocomplete="new-password" required=true minlength="12" bind:value=new /></label>
+                <label class="field">"New password again"<input id="new-password-again" type="password" autocomplete="new-password" required=true minlength="12" bind:value=again /></label>
+                <button class="btn btn-primary" type="submit" id="change-password" disabled=move || busy.get()>"Change password"</button>
+            </form>
+            {move || result.get().map(|r| match r {
+                Ok(m) => view! { <p class="banner banner-ok" role="status" id="password-result" data-ok="true">{m}</p> }.into_any(),
+                Err(m) => view! { <p class="banner banner-error" role="alert" id="password-result" data-ok="false">{m}</p> }.into_any(),
+            })}
+        </section>
+    }
+}
+
 #[component]
 fn Tokens(admin: bool) -> impl IntoView {
     let tokens = Resource::new(|| (), |()| my_tokens());
     let (created, set_created) = signal(None::<String>);
     let (error, set_error) = signal(None::<String>);
     let name = RwSignal::new(String::new());
-    let days = RwSignal::new("90".to_owned());
+    let days = RwSignal::new("30".to_owned());
     let create = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
         let d = days.get_untracked();
         let d = if d.trim().is_empty() {
             None
+        } else if let Ok(d) = d.trim().parse::<u32>() {
+            Some(d)
         } else {
-            d.trim().parse::<u32>().ok()
+            set_error.set(Some(format!(
+                "No token made: \"{}\" is not a number of days; give 1 to 365, or leave it blank for 30",
+                d.trim()
+            )));
+            return;
         };
         let n = name.get_untracked();
         leptos::task::spawn_local(async move {
@@ -168,7 +233,7 @@ fn Tokens(admin: bool) -> impl IntoView {
             <p class="muted">"Send a token as " <code>"Authorization: Bearer <token>"</code> " to the REST API (" <a href="/api/v1/openapi.json">"OpenAPI"</a> "). Scripts can also get one with " <code>"POST /api/v1/login"</code> "."</p>
             <form class="toolbar-row" on:submit=create id="token-form">
                 <label class="field">"Name"<input id="token-name" placeholder="ci" bind:value=name required=true maxlength="64" /></label>
-                <label class="field field-narrow">"Days (blank: never expires)"<input id="token-days" inputmode="numeric" bind:value=days /></label>
+                <label class="field field-narrow">"Days (1-365)"<input id="token-days" inputmode="numeric" placeholder="30" bind:value=days title="Every token expires: at most 365 days, 30 when left blank" /></label>
                 <button class="btn btn-primary" type="submit" id="token-create">"Create token"</button>
             </form>
             {move || created.get().map(|t| view! {

@@ -76,11 +76,7 @@ pub async fn login(
         source: ip.to_string(),
     };
     let created = accounts
-        .create_token(
-            &caller,
-            body.name.as_deref().unwrap_or("api"),
-            Some(body.days.unwrap_or(30)),
-        )
+        .create_token(&caller, body.name.as_deref().unwrap_or("api"), body.days)
         .await?;
     Ok((StatusCode::CREATED, Json(created)).into_response())
 }
@@ -95,6 +91,7 @@ pub async fn me(Signed(caller): Signed) -> Json<Caller> {
 #[serde(deny_unknown_fields)]
 pub struct TokenBody {
     name: String,
+    /// Its lifetime in days, 1-365 (default 30).
     #[serde(default)]
     days: Option<u32>,
 }
@@ -172,6 +169,7 @@ pub struct UserPatch {
 pub async fn update_user(
     State(state): State<AppState>,
     Signed(caller): Signed,
+    session: tower_sessions::Session,
     Path(id): Path<i64>,
     ApiJson(body): ApiJson<UserPatch>,
 ) -> Result<Response, ApiError> {
@@ -185,6 +183,35 @@ pub async fn update_user(
             body.password.as_deref(),
         )
         .await?;
+    if body.password.is_some() {
+        crate::auth::renew_after_password_change(&session, &caller, &user).await?;
+    }
+    Ok(Json(user).into_response())
+}
+
+/// `POST /api/v1/me/password`'s body.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PasswordChange {
+    /// The password the caller has now.
+    current_password: String,
+    /// The new one (at least 12 characters).
+    new_password: String,
+}
+
+/// `POST /api/v1/me/password`: the caller changes their own password. Every session and API token
+/// of theirs ends, except the browser session that asked (it continues under a new id).
+pub async fn change_password(
+    State(state): State<AppState>,
+    Signed(caller): Signed,
+    session: tower_sessions::Session,
+    ApiJson(body): ApiJson<PasswordChange>,
+) -> Result<Response, ApiError> {
+    let user = state
+        .accounts()
+        .change_own_password(&caller, &body.current_password, &body.new_password)
+        .await?;
+    crate::auth::renew_after_password_change(&session, &caller, &user).await?;
     Ok(Json(user).into_response())
 }
 

@@ -72,6 +72,7 @@ pub fn routes() -> Router<AppState> {
         .route("/openapi.json", get(openapi::document))
         .route("/login", post(accounts::login))
         .route("/me", get(accounts::me))
+        .route("/me/password", post(accounts::change_password))
         .route(
             "/tokens",
             get(accounts::tokens).post(accounts::create_token),

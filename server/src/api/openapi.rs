@@ -39,6 +39,7 @@ pub const PATHS: &[(&str, &[&str])] = &[
     ("/openapi.json", &["get"]),
     ("/login", &["post"]),
     ("/me", &["get"]),
+    ("/me/password", &["post"]),
     ("/tokens", &["get", "post"]),
     ("/tokens/{id}/revoke", &["post"]),
     ("/users", &["get", "post"]),
@@ -189,14 +190,25 @@ fn build() -> Value {
     let mut apply_plan = op(
         "Apply a fleet plan",
         "Plans `request` against the live fleet and carries it out: per node with a GPU to recut, saves the custom config `<prefix>-<node>` (the recut GPUs at their planned placements, the model's other GPUs as they are) and submits an update deployment applying it. `expect` (the changes you reviewed, `[{\"node\", \"gpu\", \"to\"}]`) makes it refuse with 409 `plan_changed`, applying nothing, when the fleet now plans otherwise. A node whose change moves running replicas is refused unless `drain`. GPUs the plan needs beyond the fleet are reported (`added_gpus`), not created. Needs an operator.",
-        ("202", json_of(json!({"type": "object", "required": ["outcome", "plan", "nodes", "complete", "added_gpus"], "properties": {
+        (
+            "202",
+            json_of(
+                json!({"type": "object", "required": ["outcome", "plan", "nodes", "complete", "added_gpus"], "properties": {
             "outcome": {"const": "applied"},
             "nodes": {"type": "array", "items": {"type": "object", "required": ["node", "gpus", "config", "status"], "properties": {
                 "status": {"enum": ["submitted", "refused"]}, "deployment": {"type": "integer"}, "message": {"type": "string"}}}},
-            "complete": {"type": "boolean"}, "added_gpus": {"type": "integer"}}}))),
+            "complete": {"type": "boolean"}, "added_gpus": {"type": "integer"}}}),
+            ),
+        ),
         &[
-            ("409", "`plan_changed`: the fleet plans otherwise than `expect` (the new `plan` is in the body); `plan_partly_applied`: some nodes refused (each says why)"),
-            ("422", "a bad plan request or prefix, every issue at its JSON pointer"),
+            (
+                "409",
+                "`plan_changed`: the fleet plans otherwise than `expect` (the new `plan` is in the body); `plan_partly_applied`: some nodes refused (each says why)",
+            ),
+            (
+                "422",
+                "a bad plan request or prefix, every issue at its JSON pointer",
+            ),
         ],
     );
     apply_plan["requestBody"] = json!({ "required": true, "content": { "application/json": { "schema": {"type": "object", "required": ["request"], "properties": {
@@ -461,14 +473,27 @@ fn build() -> Value {
     );
     let mut new_token = op(
         "Create an API token",
-        "A token for the caller, with the caller's role. `days` 1-365; leave it out for no expiry.",
+        "A token for the caller, with the caller's role. `days` 1-365; leave it out for 30. Every token expires.",
         ("201", json_of(r("CreatedToken"))),
         &[("422", "bad name or lifetime")],
     );
     new_token["requestBody"] = body(
-        json!({ "type": "object", "required": ["name"], "properties": { "name": {"type": "string"}, "days": {"type": "integer"} } }),
+        json!({ "type": "object", "required": ["name"], "properties": { "name": {"type": "string"}, "days": {"type": "integer", "minimum": 1, "maximum": 365, "default": 30} } }),
     );
     add("/tokens", "post", new_token, None);
+    let mut password = op(
+        "Change my password",
+        "The caller's own password, given the current one. Ends every session and API token of the caller's, except the browser session that asked (it continues under a new id).",
+        ("200", json_of(r("UserInfo"))),
+        &[(
+            "422",
+            "wrong current password, or a new one that is too short or the same",
+        )],
+    );
+    password["requestBody"] = body(
+        json!({ "type": "object", "required": ["current_password", "new_password"], "properties": { "current_password": {"type": "string"}, "new_password": {"type": "string", "minLength": 12} } }),
+    );
+    add("/me/password", "post", password, None);
     add(
         "/tokens/{id}/revoke",
         "post",

@@ -7,6 +7,11 @@ use super::password::{check_password, decoy_hash, hash_password, verify_password
 use crate::audit::{Actor, random_token};
 use crate::store::{Store, StoreError, UserChange};
 
+/// An API token's lifetime when none is asked for, in days.
+pub const DEFAULT_TOKEN_DAYS: u32 = 30;
+/// The longest an API token lives, in days.
+pub const MAX_TOKEN_DAYS: u32 = 365;
+
 /// Why an account action failed.
 #[derive(Debug, thiserror::Error)]
 pub enum AccountError {
@@ -177,7 +182,8 @@ impl Accounts {
         }))
     }
 
-    /// Creates an API token for the caller (valid `days` days, 1-365; `None`: no expiry).
+    /// Creates an API token for the caller, valid `days` days: 1 to [`MAX_TOKEN_DAYS`], `None` for
+    /// [`DEFAULT_TOKEN_DAYS`]. Every token expires: a leaked one must stop working by itself.
     ///
     /// # Errors
     /// [`AccountError::Invalid`] for a bad name or lifetime.
@@ -194,16 +200,17 @@ impl Accounts {
                     .into(),
             ));
         }
-        if days.is_some_and(|d| !(1..=365).contains(&d)) {
-            return Err(AccountError::Invalid(
-                "a token lives 1 to 365 days; leave the lifetime out for a token that does not expire".into(),
-            ));
+        let days = days.unwrap_or(DEFAULT_TOKEN_DAYS);
+        if !(1..=MAX_TOKEN_DAYS).contains(&days) {
+            return Err(AccountError::Invalid(format!(
+                "a token lives 1 to {MAX_TOKEN_DAYS} days, not {days}; leave `days` out for {DEFAULT_TOKEN_DAYS}"
+            )));
         }
         let token = format!(
             "mgb_{}",
             random_token().map_err(|e| AccountError::Internal(e.to_string()))?
         );
-        let expires = days.map(|d| crate::store::now_ms() + i64::from(d) * 86_400_000);
+        let expires = Some(crate::store::now_ms() + i64::from(days) * 86_400_000);
         let info = self
             .store
             .create_token(caller.user_id, name, &token, expires)
@@ -212,7 +219,7 @@ impl Accounts {
             .audit(&Actor::of(caller).audit(
                 "token.create",
                 format!("token {} ({})", info.id, info.name),
-                days.map_or_else(|| "no expiry".into(), |d| format!("{d} days")),
+                format!("{days} days"),
             ))
             .await?;
         Ok(CreatedToken { info, token })
@@ -284,6 +291,62 @@ impl Accounts {
         Ok(user)
     }
 
+    /// The caller changes their own password, proving they know the current one. Ends every session
+    /// and API token of theirs (the caller's own session is started again by the caller's handler).
+    ///
+    /// # Errors
+    /// [`AccountError::Invalid`] when the current password is wrong, the new one is too short or the
+    /// same as the current one; [`AccountError::Internal`] on database failure.
+    pub async fn change_own_password(
+        &self,
+        caller: &Caller,
+        current: &str,
+        new: &str,
+    ) -> Result<UserInfo, AccountError> {
+        let Some((user, hash)) = self.store.user_credentials(&caller.username).await? else {
+            return Err(AccountError::NotFound(format!(
+                "no user {}",
+                caller.username
+            )));
+        };
+        if !verify_password(current, &hash) {
+            self.store
+                .audit(&Actor::of(caller).audit(
+                    "user.password.failed",
+                    format!("user {} ({})", user.id, user.username),
+                    "wrong current password".into(),
+                ))
+                .await?;
+            return Err(AccountError::Invalid(
+                "the current password is wrong: type the one you signed in with".into(),
+            ));
+        }
+        if current == new {
+            return Err(AccountError::Invalid(
+                "the new password is the current one: choose a different one".into(),
+            ));
+        }
+        check_password(new)?;
+        let user = self
+            .store
+            .update_user(
+                user.id,
+                &UserChange {
+                    password_hash: Some(hash_password(new)?),
+                    ..UserChange::default()
+                },
+            )
+            .await?;
+        self.store
+            .audit(&Actor::of(caller).audit(
+                "user.password",
+                format!("user {} ({})", user.id, user.username),
+                "own password changed: sessions and API tokens ended".into(),
+            ))
+            .await?;
+        Ok(user)
+    }
+
     /// Changes a user's role, enabled state or password.
     ///
     /// # Errors
@@ -328,7 +391,7 @@ impl Accounts {
             what.push(if d { "disabled" } else { "enabled" }.to_owned());
         }
         if password.is_some() {
-            what.push("password set".to_owned());
+            what.push("password set: sessions and API tokens ended".to_owned());
         }
         self.store
             .audit(&Actor::of(caller).audit(

@@ -9,20 +9,31 @@ use super::middleware::{ConnectInfoOpt, encode};
 use super::sessions::SESSION_UID;
 use super::{AccountError, AuthState, start_session};
 
-/// Where to go after signing in: a local path only (never another site).
+/// Where to go after signing in: a path on this site only, never another site.
+///
+/// Browsers forgive a lot in a `Location`: they drop tabs and newlines (`/\t/evil.example` becomes
+/// `//evil.example`, another host), read `\` as `/`, and trim leading spaces. So anything but a
+/// plain local path — one `/` then no `/` or `\`, no control characters, no whitespace — goes to `/`.
 #[must_use]
 pub fn safe_next(next: Option<&str>) -> String {
     match next {
-        Some(n)
-            if n.starts_with('/')
-                && !n.starts_with("//")
-                && !n.contains('\\')
-                && !n.starts_with("/login") =>
-        {
-            n.to_owned()
-        }
+        Some(n) if is_local_path(n) && !n.starts_with("/login") => n.to_owned(),
         _ => "/".to_owned(),
     }
+}
+
+/// Longest `next` kept (a longer one is not a page of ours).
+const MAX_NEXT: usize = 2048;
+
+/// Whether `n` is a path on this site that every browser reads the same way.
+fn is_local_path(n: &str) -> bool {
+    let mut chars = n.chars();
+    chars.next() == Some('/')
+        && !matches!(chars.next(), Some('/' | '\\'))
+        && n.len() <= MAX_NEXT
+        && !n
+            .chars()
+            .any(|c| c.is_control() || c.is_whitespace() || c == '\\')
 }
 
 /// The sign-in form's fields.

@@ -19,13 +19,14 @@ mod sessions;
 use std::sync::Arc;
 use std::time::Duration;
 
-pub use accounts::{AccountError, Accounts};
+pub use accounts::{AccountError, Accounts, DEFAULT_TOKEN_DAYS, MAX_TOKEN_DAYS};
 pub use login::{LoginForm, login_form, logout, safe_next};
 pub use middleware::{ClientIp, ConnectInfoOpt, authenticate, server_fn_status};
 pub use password::{hash_password, verify_password};
 pub use policy::{Need, policy, server_fn_policy};
 pub use sessions::{
-    CookiePolicy, DbSessions, partition_cookie, session_layer, spawn_session_cleanup, start_session,
+    CookiePolicy, DbSessions, partition_cookie, renew_after_password_change, session_layer,
+    spawn_session_cleanup, start_session,
 };
 
 use crate::store::Store;

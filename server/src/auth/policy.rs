@@ -29,6 +29,7 @@ const SERVER_FNS: &[(&str, Need)] = &[
     ("my_tokens", Need::Role(Role::Viewer)),
     ("create_token", Need::Role(Role::Viewer)),
     ("revoke_token", Need::Role(Role::Viewer)),
+    ("change_password", Need::Role(Role::Viewer)),
     ("validate_blueprint", Need::Role(Role::Operator)),
     ("deploy", Need::Role(Role::Operator)),
     ("save_config", Need::Role(Role::Operator)),
@@ -75,7 +76,10 @@ pub fn policy(method: &Method, path: &str) -> Need {
                 | ["fleet-plans", "apply"],
             ) => OPERATOR,
             // Planning changes nothing: any reader may ask.
-            (false, ["tokens"] | ["tokens", _, "revoke"] | ["fleet-plans"]) => VIEWER,
+            (
+                false,
+                ["tokens"] | ["tokens", _, "revoke"] | ["fleet-plans"] | ["me", "password"],
+            ) => VIEWER,
             (false, _) => ADMIN,
         };
     }

@@ -148,8 +148,9 @@ pub(super) async fn session_caller(
         let _ = session.flush().await;
         return None;
     }
-    let user = store.user(uid).await.ok()??;
-    if user.disabled {
+    let (user, credentials_ms) = store.session_user(uid).await.ok()??;
+    // Disabled, or signed in with a password that has since changed.
+    if user.disabled || login_ms < credentials_ms {
         let _ = session.flush().await;
         return None;
     }
@@ -187,6 +188,23 @@ pub async fn start_session(session: &Session, user: &UserInfo) -> Result<(), Acc
         .insert(SESSION_LOGIN_MS, crate::store::now_ms())
         .await
         .map_err(fail)?;
+    Ok(())
+}
+
+/// After a password change of `user` by `caller`: when they are the same person in a browser, their
+/// own session goes on (a new id and sign-in time, so it is newer than the change) while every other
+/// session of theirs has ended.
+///
+/// # Errors
+/// When the session store fails.
+pub async fn renew_after_password_change(
+    session: &Session,
+    caller: &Caller,
+    user: &UserInfo,
+) -> Result<(), AccountError> {
+    if caller.user_id == user.id && matches!(caller.via, Via::Session) {
+        start_session(session, user).await?;
+    }
     Ok(())
 }
 

@@ -174,17 +174,47 @@ impl Store {
         id: i64,
         change: &UserChange,
     ) -> Result<u64, StoreError> {
-        Ok(sqlx::query(
+        let updated = sqlx::query(
             "UPDATE users SET role = COALESCE($1, role), disabled = COALESCE($2, disabled), \
-             password_hash = COALESCE($3, password_hash) WHERE id = $4",
+             password_hash = COALESCE($3, password_hash), credentials_ms = COALESCE($4, credentials_ms) \
+             WHERE id = $5",
         )
         .bind(change.role.map(Role::as_str))
         .bind(change.disabled.map(i64::from))
         .bind(change.password_hash.as_deref())
+        .bind(change.password_hash.as_ref().map(|_| now_ms()))
         .bind(id)
         .execute(&mut **tx)
         .await?
-        .rows_affected())
+        .rows_affected();
+        // A new password ends every way in the old one opened: sessions signed in before
+        // `credentials_ms` are refused (`session_user`), and the user's API tokens are revoked.
+        if updated > 0 && change.password_hash.is_some() {
+            sqlx::query(
+                "UPDATE api_tokens SET revoked_ms = $1 WHERE user_id = $2 AND revoked_ms IS NULL",
+            )
+            .bind(now_ms())
+            .bind(id)
+            .execute(&mut **tx)
+            .await?;
+        }
+        Ok(updated)
+    }
+
+    /// A user by id with the time its password last changed (sessions that signed in before it
+    /// are no longer valid).
+    ///
+    /// # Errors
+    /// [`StoreError::Db`] on database failure.
+    pub async fn session_user(&self, id: i64) -> Result<Option<(UserInfo, i64)>, StoreError> {
+        let row = sqlx::query(&format!(
+            "SELECT {USER_COLUMNS}, credentials_ms FROM users WHERE id = $1"
+        ))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|r| Ok((user_from(&r)?, r.try_get("credentials_ms")?)))
+            .transpose()
     }
 
     /// Records a successful sign-in.
