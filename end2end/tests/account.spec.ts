@@ -66,9 +66,19 @@ test("an admin adds a viewer, who can read but not deploy; the audit log says wh
   expect((await refused.json()).error.message).toContain("vic is a viewer; this needs an operator");
   const admin = await vic.goto("/settings/users");
   expect(admin?.status()).toBe(403);
-  // Signing out ends the session: the next page asks to sign in again.
+  // vic changes their own password: this browser stays signed in (other sessions and tokens end).
   await vic.goto("/settings");
   await waitForHydration(vic);
+  await vic.locator("#my-current-password").fill("vic-password-1");
+  await vic.locator("#my-new-password").fill("vic-password-2");
+  await vic.locator("#my-new-password-again").fill("vic-password-2");
+  await vic.locator("#change-password").click();
+  await expect(vic.locator("#password-result")).toHaveAttribute("data-ok", "true");
+  await vic.screenshot({ path: "test-results/screenshots/password-changed.png", fullPage: true });
+  await vic.reload();
+  await waitForHydration(vic);
+  await expect(vic.locator("#who")).toHaveAttribute("data-role", "viewer");
+  // Signing out ends the session: the next page asks to sign in again.
   await vic.locator("#sign-out").click();
   await expect(vic.locator("#signed-out")).toBeVisible();
   await vic.goto("/deployments");

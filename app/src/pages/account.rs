@@ -170,9 +170,9 @@ fn ChangePassword() -> impl IntoView {
                 <span class="muted">"ends your other sessions and your API tokens"</span>
             </div>
             <form class="toolbar-row" on:submit=submit id="password-form">
-                <label class="field">"Current password"<input id="current-password" type="password" autocomplete="current-password" required=true bind:value=current /></label>
-                <label class="field">"New password (12+ characters)"<input id="new-password" type="password" autocomplete="new-password" required=true minlength="12" bind:value=new /></label>
-                <label class="field">"New password again"<input id="new-password-again" type="password" autocomplete="new-password" required=true minlength="12" bind:value=again /></label>
+                <label class="field">"Current password"<input id="my-current-password" type="password" autocomplete="current-password" required=true bind:value=current /></label>
+                <label class="field">"New password (12+ characters)"<input id="my-new-password" type="password" autocomplete="new-password" required=true minlength="12" bind:value=new /></label>
+                <label class="field">"New password again"<input id="my-new-password-again" type="password" autocomplete="new-password" required=true minlength="12" bind:value=again /></label>
                 <button class="btn btn-primary" type="submit" id="change-password" disabled=move || busy.get()>"Change password"</button>
             </form>
             {move || result.get().map(|r| match r {
