@@ -620,3 +620,126 @@ fn mutated_blueprints_never_panic_and_every_issue_is_placed() {
         );
     }
 }
+
+/// An update may not set or remove a label Kubernetes, the cloud, the GPU Operator or migboard acts
+/// on (`nvidia.com/gpu.deploy.driver=false` removes the driver), nor one that breaks Kubernetes'
+/// syntax; each is refused at its own pointer, and labels of the team's own pass.
+#[test]
+fn updates_may_not_touch_reserved_or_malformed_node_labels() {
+    let text = json!({
+        "recipe_mode": "update",
+        "deployment_name": "relabel",
+        "recipe_node_name": "10.0.10.11",
+        "recipe_node_labels": {
+            "nvidia.com/gpu.deploy.driver": "false",
+            "oke.oraclecloud.com/pool.name": "other-pool",
+            "node-role.kubernetes.io/control-plane": "",
+            "topology.k8s.io/zone": "a",
+            "NVIDIA.COM/mig.config": "all-1g.10gb",
+            "migboard.io/pool": "x",
+            "Bad Key": "x",
+            "team": "bad value!",
+            "example.com/team": "llm-serving",
+            "owner": ""
+        }
+    })
+    .to_string();
+    let checked = check(&text, Context::default());
+    let at = |code: &str| {
+        checked
+            .issues
+            .iter()
+            .filter(|i| i.code == code)
+            .map(|i| i.path.as_str())
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        at("label_reserved"),
+        [
+            "/recipe_node_labels/migboard.io~1pool",
+            "/recipe_node_labels/node-role.kubernetes.io~1control-plane",
+            "/recipe_node_labels/nvidia.com~1gpu.deploy.driver",
+            "/recipe_node_labels/oke.oraclecloud.com~1pool.name",
+            "/recipe_node_labels/topology.k8s.io~1zone",
+        ]
+    );
+    assert_eq!(
+        at("label_key_invalid"),
+        [
+            "/recipe_node_labels/Bad Key",
+            "/recipe_node_labels/NVIDIA.COM~1mig.config"
+        ]
+    );
+    assert_eq!(at("label_value_invalid"), ["/recipe_node_labels/team"]);
+    assert!(checked.blueprint.is_none());
+    assert!(
+        checked
+            .issues
+            .iter()
+            .all(|i| i.line.is_some_and(|l| l > 0) && !i.hint.is_empty()),
+        "{:?}",
+        checked.issues
+    );
+    let reserved = checked
+        .issues
+        .iter()
+        .find(|i| i.path == "/recipe_node_labels/nvidia.com~1gpu.deploy.driver")
+        .expect("reserved");
+    assert!(
+        reserved.message.contains("GPU Operator"),
+        "{}",
+        reserved.message
+    );
+    // The team's own labels pass, removal (an empty value) included.
+    let ok = json!({
+        "recipe_mode": "update",
+        "deployment_name": "relabel",
+        "recipe_node_name": "10.0.10.11",
+        "recipe_node_labels": {"example.com/team": "llm-serving", "owner": "", "team": "a.b_c-d"}
+    })
+    .to_string();
+    let checked = check(&ok, Context::default());
+    assert!(checked.is_valid(), "{:?}", checked.issues);
+}
+
+/// A server narrows labels further: its pool label is reserved, and an allow-list (keys or `prefix/`)
+/// refuses the rest.
+#[test]
+fn a_server_label_policy_reserves_its_pool_label_and_allows_only_its_list() {
+    use mig::blueprint::labels::{LabelPolicy, check_policy};
+    let labels: std::collections::BTreeMap<String, String> = [
+        ("pool", "a"),
+        ("team", "llm"),
+        ("example.com/owner", "me"),
+        ("cost-center", "42"),
+        ("nvidia.com/gpu.deploy.driver", "false"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .collect();
+    let policy = LabelPolicy {
+        reserved_keys: vec!["pool".into()],
+        allowed: Some(vec!["team".into(), "example.com/".into(), "pool".into()]),
+    };
+    let issues = check_policy(&labels, &policy);
+    let got: Vec<(&str, &str)> = issues
+        .iter()
+        .map(|i| (i.code.as_str(), i.path.as_str()))
+        .collect();
+    // The built-in reserved key is [`check`]'s to report, not repeated here.
+    assert_eq!(
+        got,
+        [
+            ("label_not_allowed", "/recipe_node_labels/cost-center"),
+            ("label_reserved", "/recipe_node_labels/pool"),
+        ]
+    );
+    assert!(
+        issues[0].hint.contains("team, example.com/, pool"),
+        "{}",
+        issues[0].hint
+    );
+    assert!(check_policy(&labels, &LabelPolicy::default()).is_empty());
+}

@@ -74,6 +74,13 @@ pub struct Config {
     #[arg(long, env = "MIGBOARD_POOL_LABEL", default_value = crate::cluster::kubernetes::OKE_POOL)]
     pub pool_label: String,
 
+    /// Node labels an update's `recipe_node_labels` may set, comma-separated: exact keys, or
+    /// prefixes ending in `/` (e.g. `team,example.com/`). Unset: any label outside the reserved
+    /// domains (kubernetes.io, k8s.io, nvidia.com, oraclecloud.com, migboard.io, node-role*) and
+    /// the pool label.
+    #[arg(long, env = "MIGBOARD_NODE_LABELS_ALLOWED", value_delimiter = ',')]
+    pub node_labels_allowed: Option<Vec<String>>,
+
     /// Kubernetes: the label selector of GPU nodes (GPU Feature Discovery sets this label).
     #[arg(
         long,

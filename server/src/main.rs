@@ -37,7 +37,18 @@ async fn main() -> anyhow::Result<()> {
             .await
             .context("reading custom MIG configs")?,
     );
-    let mut options = server::orchestrator::Options::default();
+    let mut options = server::orchestrator::Options {
+        node_labels: mig::blueprint::labels::LabelPolicy {
+            reserved_keys: vec![config.pool_label.clone()],
+            allowed: config.node_labels_allowed.clone().map(|list| {
+                list.into_iter()
+                    .map(|k| k.trim().to_owned())
+                    .filter(|k| !k.is_empty())
+                    .collect()
+            }),
+        },
+        ..server::orchestrator::Options::default()
+    };
     let mut elector = None;
     let cluster: std::sync::Arc<dyn server::cluster::Cluster> = match config.cluster {
         ClusterKind::None => std::sync::Arc::new(server::cluster::Fixed::new(

@@ -1307,3 +1307,93 @@ fn next_stays_on_this_site() {
     }
     assert_eq!(server::auth::safe_next(None), "/");
 }
+
+/// The server refuses node labels an update may not set, at their pointers: the built-in reserved
+/// domains (also checked in the browser), its own pool label, and what its allow-list leaves out.
+#[tokio::test]
+async fn updates_may_set_only_the_node_labels_the_server_allows() {
+    let catalogue = server::catalogue::SharedCatalogue::default();
+    let fixed = server::cluster::Fixed::new(
+        &server::cluster::embedded::FleetSpec::default_fleet(),
+        &catalogue.get(),
+        "fixed fleet",
+    );
+    let store = server::store::Store::open("sqlite::memory:")
+        .await
+        .expect("store");
+    let state = server::AppState::start(
+        options(),
+        std::sync::Arc::new(fixed),
+        catalogue,
+        store,
+        server::orchestrator::Options {
+            node_labels: mig::blueprint::labels::LabelPolicy {
+                reserved_keys: vec!["pool".into()],
+                allowed: Some(vec!["team".into(), "pool".into()]),
+            },
+            ..server::orchestrator::Options::default()
+        },
+    )
+    .await;
+    let update = |labels: Value| {
+        json!({"recipe_mode": "update", "deployment_name": "relabel", "recipe_node_name": "10.0.10.11", "recipe_node_labels": labels})
+            .to_string()
+    };
+    let codes = |v: &mig::wire::Validation| {
+        v.issues
+            .iter()
+            .map(|i| (i.code.clone(), i.path.clone(), i.line.is_some()))
+            .collect::<Vec<_>>()
+    };
+    let o = state.orchestrator();
+    let driver = o
+        .validate(&update(json!({"nvidia.com/gpu.deploy.driver": "false"})))
+        .await
+        .expect("validate");
+    assert!(!driver.valid);
+    assert_eq!(
+        codes(&driver),
+        [(
+            "label_reserved".to_owned(),
+            "/recipe_node_labels/nvidia.com~1gpu.deploy.driver".to_owned(),
+            true
+        )]
+    );
+    let pool = o
+        .validate(&update(json!({"pool": "b"})))
+        .await
+        .expect("validate");
+    assert_eq!(
+        codes(&pool),
+        [(
+            "label_reserved".to_owned(),
+            "/recipe_node_labels/pool".to_owned(),
+            true
+        )]
+    );
+    let other = o
+        .validate(&update(json!({"owner": "me"})))
+        .await
+        .expect("validate");
+    assert_eq!(
+        codes(&other),
+        [(
+            "label_not_allowed".to_owned(),
+            "/recipe_node_labels/owner".to_owned(),
+            true
+        )]
+    );
+    assert!(!other.valid);
+    // Submitting is refused the same way; an allowed label deploys.
+    let actor = server::audit::Actor::new("otto", "test");
+    assert!(matches!(
+        o.submit(&update(json!({"owner": "me"})), false, &actor)
+            .await,
+        Err(server::orchestrator::OrchestratorError::Invalid(_))
+    ));
+    let team = o
+        .validate(&update(json!({"team": "llm"})))
+        .await
+        .expect("validate");
+    assert!(team.valid, "{:?}", team.issues);
+}

@@ -8,6 +8,7 @@
 
 pub mod fleet;
 pub mod json;
+pub mod labels;
 pub mod raw;
 mod rules;
 #[cfg(feature = "schema")]

@@ -917,6 +917,9 @@ impl Rules<'_, '_> {
         if raw.shared_node_pool_mig_config.is_none() && raw.recipe_node_labels.is_none() {
             self.out.push(Issue::error("update_nothing", &At::ROOT, "this update changes nothing: it has neither `shared_node_pool_mig_config` nor `recipe_node_labels`".into(), "add \"shared_node_pool_mig_config\": \"all-1g.10gb\" (or another config) to change MIG".into()));
         }
+        if let Some(labels) = &raw.recipe_node_labels {
+            self.out.extend(super::labels::check(labels));
+        }
         if raw.recipe_max_pods_per_node.is_some() {
             self.error("max_pods_immutable", "recipe_max_pods_per_node", "recipe_max_pods_per_node cannot be changed by an update: it is fixed when the pool is created".into(), "remove it; to change it, remove the node from the pool and add it again with the new value".into());
         }

@@ -53,6 +53,9 @@ pub struct Options {
     pub sample_every: Duration,
     /// Whether this replica drives deployments (one leader among replicas; always, alone).
     pub leadership: Leadership,
+    /// Node labels updates may set beyond the built-in reserved domains (`--node-labels-allowed`,
+    /// the pool label).
+    pub node_labels: mig::blueprint::labels::LabelPolicy,
 }
 
 impl Default for Options {
@@ -62,6 +65,7 @@ impl Default for Options {
             retry_after: Duration::from_secs(2),
             sample_every: Duration::from_secs(10),
             leadership: Leadership::always(),
+            node_labels: mig::blueprint::labels::LabelPolicy::default(),
         }
     }
 }
@@ -418,13 +422,31 @@ impl Orchestrator {
         let fleet = self.fleet();
         let view = fleet.view(names);
         let catalogue = self.inner.catalogue.get();
-        let checked = mig::blueprint::check(
+        let mut checked = mig::blueprint::check(
             text,
             Context {
                 catalogue: Some(&catalogue),
                 fleet: Some(&view),
             },
         );
+        // This server's label settings (the browser knows only the built-in reserved domains).
+        let labels = match checked.blueprint.as_ref().map(|b| &b.action) {
+            Some(mig::blueprint::Action::Update(u)) => {
+                mig::blueprint::labels::check_policy(&u.labels, &self.inner.options.node_labels)
+            }
+            _ => Vec::new(),
+        };
+        if !labels.is_empty() {
+            checked.issues.extend(labels.into_iter().map(|issue| {
+                let (span, _) = mig::blueprint::text::locate(text, &issue.path);
+                let pos = mig::blueprint::text::position(text, span.start);
+                issue.at_position(pos)
+            }));
+            checked
+                .issues
+                .sort_by_key(|i| (i.line, i.column, i.severity));
+            checked.blueprint = None;
+        }
         Ok((checked, fleet.nodes.len()))
     }
 
