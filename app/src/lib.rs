@@ -18,7 +18,7 @@ mod pages;
 use leptos::prelude::*;
 use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
 use leptos_router::{
-    Lazy, ParamSegment, StaticSegment,
+    Lazy, ParamSegment, SsrMode, StaticSegment,
     components::{Route, Router, Routes},
 };
 
@@ -64,7 +64,7 @@ pub fn App() -> impl IntoView {
                     <Route path=StaticSegment("settings") view={Lazy::<pages::SettingsRoute>::new()} />
                     <Route path=(StaticSegment("settings"), StaticSegment("users")) view={Lazy::<pages::UsersRoute>::new()} />
                     <Route path=(StaticSegment("settings"), StaticSegment("audit")) view={Lazy::<pages::AuditRoute>::new()} />
-                    <Route path=(StaticSegment("share"), ParamSegment("token")) view={Lazy::<pages::SharedRoute>::new()} />
+                    <Route path=(StaticSegment("share"), ParamSegment("token")) view={Lazy::<pages::SharedRoute>::new()} ssr=SsrMode::Async />
                     <Route path=(StaticSegment("embed"), StaticSegment("fleet")) view={Lazy::<pages::EmbedFleetRoute>::new()} />
                     <Route path=(StaticSegment("embed"), StaticSegment("deployments"), ParamSegment("id")) view={Lazy::<pages::EmbedDeploymentRoute>::new()} />
                     <Route path=(StaticSegment("embed"), StaticSegment("nodes"), ParamSegment("name")) view={Lazy::<pages::EmbedNodeRoute>::new()} />

@@ -946,6 +946,16 @@ async fn share_links_work_without_an_account_and_their_streams_end_at_revocation
         )
         .await;
     assert_eq!(gone.status, StatusCode::GONE);
+    // The page itself says so in its status, for monitors and crawlers: 410 revoked, 404 unknown.
+    let page = w
+        .call(Who::Anonymous, Method::GET, &format!("/share/{}", w.share_token), None)
+        .await;
+    assert_eq!(page.status, StatusCode::GONE, "{}", page.body);
+    assert!(page.body.contains("This link shows nothing"), "{}", page.body);
+    let unknown = w
+        .call(Who::Anonymous, Method::GET, &format!("/share/{}", "u".repeat(64)), None)
+        .await;
+    assert_eq!(unknown.status, StatusCode::NOT_FOUND, "{}", unknown.body);
 }
 
 #[tokio::test]

@@ -127,5 +127,18 @@ pub async fn revoke_share(share_id: i64) -> Result<ShareInfo, AppError> {
 /// [`AppError::Gone`] (expired, revoked), [`AppError::NotFound`] (never existed).
 #[server(endpoint = "shared")]
 pub async fn get_shared(token: String) -> Result<DeploymentDetail, AppError> {
-    crate::backend::from_context()?.shared(token).await
+    let answer = crate::backend::from_context()?.shared(token).await;
+    // The `/share/{token}` page (rendered whole before it is sent, `SsrMode::Async`) answers with
+    // the link's truth, so monitors and crawlers see it: 404 never existed, 410 expired or revoked.
+    let status = match &answer {
+        Err(AppError::NotFound(_)) => Some(http::StatusCode::NOT_FOUND),
+        Err(AppError::Gone(_)) => Some(http::StatusCode::GONE),
+        _ => None,
+    };
+    if let (Some(status), Some(response)) =
+        (status, use_context::<leptos_axum::ResponseOptions>())
+    {
+        response.set_status(status);
+    }
+    answer
 }
