@@ -743,3 +743,34 @@ fn a_server_label_policy_reserves_its_pool_label_and_allows_only_its_list() {
     );
     assert!(check_policy(&labels, &LabelPolicy::default()).is_empty());
 }
+
+/// Readers below operator see a stored blueprint without its secrets: env values, the gateway's API
+/// key and object storage PARs are hidden, everything else is as submitted.
+#[test]
+fn redaction_hides_every_secret_value_and_nothing_else() {
+    use mig::blueprint::redact::{REDACTED, redact};
+    let text = json!({
+        "recipe_mode": "service",
+        "deployment_name": "chat",
+        "recipe_image_uri": "iad.ocir.io/x/vllm:1",
+        "recipe_container_env": [
+            {"key": "HF_TOKEN", "value": "hf_secret_abc"},
+            {"key": "PORT", "value": 8000}
+        ],
+        "recipe_inference_gateway": {"model_name": "llama", "api_key": "sk-gateway-secret"},
+        "input_object_storage": [{"par": "https://objectstorage/p/secret-par/", "mount_location": "/models", "volume_size_in_gbs": 100}]
+    })
+    .to_string();
+    let shown = redact(&text);
+    for secret in ["hf_secret_abc", "8000", "sk-gateway-secret", "secret-par"] {
+        assert!(!shown.contains(secret), "{secret} leaked: {shown}");
+    }
+    let v: Value = serde_json::from_str(&shown).expect("still JSON");
+    assert_eq!(v["recipe_container_env"][0]["key"], "HF_TOKEN");
+    assert_eq!(v["recipe_container_env"][0]["value"], REDACTED);
+    assert_eq!(v["recipe_container_env"][1]["value"], REDACTED);
+    assert_eq!(v["recipe_inference_gateway"]["model_name"], "llama");
+    assert_eq!(v["input_object_storage"][0]["mount_location"], "/models");
+    assert_eq!(v["recipe_image_uri"], "iad.ocir.io/x/vllm:1");
+    assert!(!redact("not json hf_secret").contains("hf_secret"));
+}

@@ -58,6 +58,11 @@ pub struct Config {
     #[arg(long, env = "MIGBOARD_COOKIE_SECURE", default_value_t = false)]
     pub cookie_secure: bool,
 
+    /// Proxies (comma-separated addresses or CIDR networks, e.g. the ingress controller's pod
+    /// range) whose `X-Forwarded-For` names the client; from any other peer the header is ignored.
+    #[arg(long, env = "MIGBOARD_TRUSTED_PROXIES", default_value = "")]
+    pub trusted_proxies: String,
+
     /// Kubernetes: the namespace migboard runs in (its agents, its leader Lease).
     #[arg(long, env = "MIGBOARD_NAMESPACE", default_value = "migboard")]
     pub namespace: String,

@@ -72,7 +72,9 @@ pub fn router_with(state: AppState, security: &security::Security) -> Router {
         ))
         .layer(axum::middleware::from_fn(auth::server_fn_status))
         .layer(axum::middleware::from_fn_with_state(
-            state.auth(),
+            state
+                .auth()
+                .with_trusted_proxies(security.trusted_proxies.clone()),
             auth::authenticate,
         ))
         .layer(sessions);

@@ -98,6 +98,8 @@ async fn main() -> anyhow::Result<()> {
     let mut security = server::security::Security::parse(&config.frame_ancestors)
         .context("--frame-ancestors / MIGBOARD_FRAME_ANCESTORS")?;
     security.cookie_secure = config.cookie_secure;
+    security.trusted_proxies = server::auth::client::TrustedProxies::parse(&config.trusted_proxies)
+        .context("--trusted-proxies / MIGBOARD_TRUSTED_PROXIES")?;
     let app = server::router_with(state, &security);
 
     let listener = tokio::net::TcpListener::bind(config.addr)
@@ -156,7 +158,7 @@ async fn kubernetes(
         workload_namespace: config.workload_namespace.clone(),
         pool_label: config.pool_label.clone(),
         node_selector: config.gpu_node_selector.clone(),
-        agent_token,
+        agent_token: agent_token.into(),
         apply_mode: config.mig_apply,
         drain_timeout: std::time::Duration::from_secs(config.drain_timeout_s),
         mig_parted_configmap: match config.mig_parted_configmap.split_once('/') {

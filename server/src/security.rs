@@ -23,6 +23,8 @@ pub struct Security {
     /// Mark the session cookie `Secure` (migboard is served over HTTPS, perhaps behind a proxy).
     /// Always on when other sites may frame migboard.
     pub cookie_secure: bool,
+    /// Proxies whose `X-Forwarded-For` names the client (for the sign-in limit and the audit log).
+    pub trusted_proxies: crate::auth::client::TrustedProxies,
 }
 
 /// Why a frame-ancestor is not usable.
@@ -59,7 +61,7 @@ impl Security {
         }
         Ok(Self {
             frame_ancestors,
-            cookie_secure: false,
+            ..Self::default()
         })
     }
 

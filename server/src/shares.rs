@@ -70,9 +70,9 @@ impl Shares {
             ))
             .await?;
         Ok(CreatedShare {
-            path: format!("/share/{token}"),
+            path: format!("/share/{token}").into(),
             link,
-            token,
+            token: token.into(),
         })
     }
 

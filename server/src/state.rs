@@ -95,6 +95,7 @@ impl AppState {
             Err(e) => tracing::error!(error = %e, "cannot create the first admin"),
         }
         crate::auth::spawn_session_cleanup(store.clone());
+        auth.spawn_pruning();
         let orchestrator = Orchestrator::new(store, cluster, catalogue, options).await;
         orchestrator.spawn();
         let shares = Shares::new(orchestrator.clone());
@@ -193,6 +194,7 @@ fn account_error(e: AccountError) -> AppError {
         AccountError::NotFound(m) => AppError::NotFound(m),
         AccountError::Conflict(m) => AppError::Conflict(m),
         AccountError::Forbidden(m) => AppError::Forbidden(m),
+        AccountError::TooMany(_) => AppError::Unavailable(e.to_string()),
         AccountError::Internal(m) => AppError::Unavailable(m),
     }
 }

@@ -1407,3 +1407,209 @@ async fn updates_may_set_only_the_node_labels_the_server_allows() {
         .expect("validate");
     assert!(team.valid, "{:?}", team.issues);
 }
+
+/// A viewer reads a deployment without its blueprint's secrets, through the API and the server
+/// function; an operator reads them.
+#[tokio::test]
+async fn viewers_never_read_blueprint_secrets() {
+    let w = world().await;
+    let blueprint = json!({
+        "recipe_mode": "service",
+        "deployment_name": "with-secrets",
+        "recipe_image_uri": "iad.ocir.io/x/vllm:1",
+        "recipe_container_env": [{"key": "HF_TOKEN", "value": "hf_very_secret_token"}]
+    })
+    .to_string();
+    let id = w
+        .state
+        .orchestrator()
+        .store()
+        .create_deployment(&server::store::NewDeployment {
+            name: "with-secrets".into(),
+            mode: "service".into(),
+            blueprint,
+            drain: false,
+            config: None,
+        })
+        .await
+        .expect("deployment")
+        .id;
+    let url = format!("/api/v1/deployments/{id}");
+    let viewer = w.call(Who::Viewer, Method::GET, &url, None).await;
+    assert_eq!(viewer.status, StatusCode::OK, "{}", viewer.body);
+    assert!(!viewer.body.contains("hf_very_secret_token"), "{}", viewer.body);
+    assert!(viewer.body.contains("HF_TOKEN") && viewer.body.contains("redacted"), "{}", viewer.body);
+    let operator = w.call(Who::Operator, Method::GET, &url, None).await;
+    assert!(operator.body.contains("hf_very_secret_token"), "{}", operator.body);
+    // The page's server function, as the browser calls it.
+    for (who, shows) in [(Who::Viewer, false), (Who::Admin, true)] {
+        let mut b = Request::post("/api/deployment")
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .header(header::ACCEPT, "application/json");
+        if let Some(Some(h)) = w.headers.get(&who) {
+            b = b.header(header::AUTHORIZATION, h);
+        }
+        let a = w.send(b.body(Body::from(format!("id={id}"))).expect("request")).await;
+        assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+        assert!(a.body.contains("HF_TOKEN"), "{}", a.body);
+        assert_eq!(a.body.contains("hf_very_secret_token"), shows, "{who:?}: {}", a.body);
+    }
+}
+
+/// A new password has 12+ characters and is neither one character repeated nor a common one.
+#[tokio::test]
+async fn common_or_short_passwords_are_refused() {
+    let w = world().await;
+    for (bad, why) in [
+        ("short-pw", "12 to 1024"),
+        ("aaaaaaaaaaaaaaaa", "repeated"),
+        ("Password1234", "most common"),
+        ("QWERTY123456", "most common"),
+    ] {
+        let a = w
+            .call(
+                Who::Admin,
+                Method::POST,
+                "/api/v1/users",
+                Some(json!({"username": "nora", "password": bad, "role": "viewer"})),
+            )
+            .await;
+        assert_eq!(a.status, StatusCode::UNPROCESSABLE_ENTITY, "{bad}: {}", a.body);
+        assert!(a.body.contains(why), "{bad}: {}", a.body);
+    }
+    let ok = w
+        .call(
+            Who::Admin,
+            Method::POST,
+            "/api/v1/users",
+            Some(json!({"username": "nora", "password": "copper kettle morning", "role": "viewer"})),
+        )
+        .await;
+    assert_eq!(ok.status, StatusCode::CREATED, "{}", ok.body);
+}
+
+/// No `Debug` output shows a password or a token: the sign-in form, a created token or share link.
+#[test]
+fn debug_output_never_shows_a_secret() {
+    let form = server::auth::LoginForm {
+        username: "ada".into(),
+        password: "hunter2-but-longer".into(),
+        next: None,
+    };
+    let token = mig::wire::CreatedToken {
+        info: mig::wire::TokenInfo {
+            id: 1,
+            name: "ci".into(),
+            username: "ada".into(),
+            created_ms: 0,
+            expires_ms: None,
+            last_used_ms: None,
+            revoked_ms: None,
+        },
+        token: "mgb_super_secret_token".into(),
+    };
+    let printed = format!("{form:?} {token:?} {:#?}", token);
+    for secret in ["hunter2-but-longer", "mgb_super_secret_token"] {
+        assert!(!printed.contains(secret), "{printed}");
+    }
+    assert!(printed.contains("ada") && printed.contains("redacted"), "{printed}");
+    // Serialized, the token is the plain string the client needs.
+    let json = serde_json::to_value(&token).expect("json");
+    assert_eq!(json["token"], "mgb_super_secret_token");
+}
+
+/// `X-Forwarded-For` is believed only from a trusted proxy, and then only its rightmost address that
+/// is not one of our proxies (a client can prepend anything, never append); IPv6 clients are limited
+/// per /64.
+#[test]
+fn the_client_behind_a_trusted_proxy_is_the_rightmost_untrusted_hop() {
+    use server::auth::client::{TrustedProxies, limit_key};
+    let ip = |s: &str| s.parse::<std::net::IpAddr>().expect("ip");
+    let xff = |v: &str| {
+        let mut h = axum::http::HeaderMap::new();
+        h.insert("x-forwarded-for", v.parse().expect("header"));
+        h
+    };
+    let trusted = TrustedProxies::parse("10.0.0.0/8, fd00::/8").expect("parse");
+    // From an untrusted peer the header is ignored.
+    assert_eq!(trusted.client(ip("198.51.100.7"), &xff("1.2.3.4")), ip("198.51.100.7"));
+    // Through the ingress: the address it saw, whatever the client prepended.
+    assert_eq!(
+        trusted.client(ip("10.0.0.5"), &xff("6.6.6.6, 203.0.113.9")),
+        ip("203.0.113.9")
+    );
+    // Two of our proxies in a row.
+    assert_eq!(
+        trusted.client(ip("10.0.0.5"), &xff("203.0.113.9, 10.1.2.3")),
+        ip("203.0.113.9")
+    );
+    // Garbage ends the walk at the last hop a trusted proxy vouched for.
+    assert_eq!(trusted.client(ip("10.0.0.5"), &xff("nonsense")), ip("10.0.0.5"));
+    assert_eq!(trusted.client(ip("10.0.0.5"), &axum::http::HeaderMap::new()), ip("10.0.0.5"));
+    // IPv4-mapped IPv6 peers are IPv4.
+    assert_eq!(
+        trusted.client(ip("::ffff:10.0.0.5"), &xff("203.0.113.9")),
+        ip("203.0.113.9")
+    );
+    // One budget per IPv6 /64.
+    assert_eq!(limit_key(ip("2001:db8::1")), limit_key(ip("2001:db8::ffff:1")));
+    assert_ne!(limit_key(ip("2001:db8::1")), limit_key(ip("2001:db8:0:1::1")));
+    assert_eq!(limit_key(ip("198.51.100.7")), ip("198.51.100.7"));
+    // A bad entry is named.
+    for bad in ["10.0.0.0/33", "ingress", "10.0.0.0/x"] {
+        let e = TrustedProxies::parse(bad).expect_err(bad);
+        assert!(e.to_string().contains(bad), "{e}");
+    }
+    assert!(!TrustedProxies::default().trusts(ip("10.0.0.5")));
+}
+
+/// Behind a trusted proxy every client has its own sign-in budget (and the audit log names it);
+/// without one, a spoofed `X-Forwarded-For` changes nothing. A flood against one username stops
+/// at that name's budget and leaves other users alone.
+#[tokio::test]
+async fn sign_in_budgets_are_per_forwarded_client_and_per_username() {
+    let login = |w: &World, who: &str, user: &str| {
+        let request = Request::post("/api/v1/login")
+            .header(header::CONTENT_TYPE, "application/json")
+            .header("x-forwarded-for", who)
+            .body(Body::from(
+                json!({"username": user, "password": "wrong-password-x"}).to_string(),
+            ))
+            .expect("request");
+        w.send(request)
+    };
+    // Without a trusted proxy, the header is ignored: one budget, however it varies.
+    let w = world().await;
+    for n in 1..=server::auth::LOGIN_BURST {
+        let a = login(&w, &format!("198.51.100.{n}"), "ada").await;
+        assert_eq!(a.status, StatusCode::UNAUTHORIZED, "{n}: {}", a.body);
+    }
+    let a = login(&w, "198.51.100.200", "ada").await;
+    assert_eq!(a.status, StatusCode::TOO_MANY_REQUESTS, "{}", a.body);
+
+    // The router is reached with no TCP peer here (0.0.0.0): trust it as the ingress.
+    let mut security = server::security::Security::default();
+    security.trusted_proxies =
+        server::auth::client::TrustedProxies::parse("0.0.0.0/32").expect("parse");
+    let w = world_with(&security).await;
+    for n in 1..=server::auth::LOGIN_BURST {
+        let a = login(&w, "198.51.100.1", "otto").await;
+        assert_eq!(a.status, StatusCode::UNAUTHORIZED, "{n}: {}", a.body);
+    }
+    assert_eq!(login(&w, "198.51.100.1", "otto").await.status, StatusCode::TOO_MANY_REQUESTS);
+    // Another client behind the same ingress is not held up.
+    assert_eq!(login(&w, "198.51.100.2", "vera").await.status, StatusCode::UNAUTHORIZED);
+    let audit = w.call(Who::Admin, Method::GET, "/api/v1/audit", None).await.body;
+    assert!(audit.contains("198.51.100.1") && audit.contains("198.51.100.2"), "{audit}");
+    // One name from many addresses: its own budget runs out (otto has used 5 of 10), others' do not.
+    let mut statuses = Vec::new();
+    for n in 10..(10 + server::auth::USER_LOGIN_BURST) {
+        statuses.push(login(&w, &format!("203.0.113.{n}"), "otto").await.status);
+    }
+    let limited = statuses.iter().filter(|s| **s == StatusCode::TOO_MANY_REQUESTS).count();
+    assert!(limited >= 4, "{statuses:?}");
+    let last = login(&w, "203.0.113.99", "otto").await;
+    assert_eq!(last.status, StatusCode::TOO_MANY_REQUESTS, "{}", last.body);
+    assert!(last.body.contains("for this user"), "{}", last.body);
+    assert_eq!(login(&w, "203.0.113.98", "ada").await.status, StatusCode::UNAUTHORIZED);
+}

@@ -160,11 +160,15 @@ fn readyz_reports_a_missing_bundle_and_how_to_fix_it() {
         let (status, _, body) = send(empty.path(), get("/readyz")).await;
         assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
         let json: serde_json::Value = serde_json::from_str(&body).expect("json");
-        assert_eq!(json["status"], "not ready");
-        let detail = json["checks"][0]["detail"].as_str().expect("detail");
+        // The public answer says only that: no paths, no checks (they are in the log).
+        assert_eq!(json, serde_json::json!({"status": "not ready"}), "{body}");
+        let state = server::AppState::new(options(empty.path())).await;
+        let checks = server::health::readiness_checks(&state).await;
+        let failing = checks.iter().find(|c| !c.ok).expect("a failing check");
         assert!(
-            detail.contains("make build"),
-            "the failing check must say how to fix it: {detail}"
+            failing.detail.contains("make build"),
+            "the failing check must say how to fix it: {}",
+            failing.detail
         );
     });
 }
@@ -176,14 +180,7 @@ fn readyz_is_ready_with_a_built_site() {
         let (status, _, body) = send(site.path(), get("/readyz")).await;
         assert_eq!(status, StatusCode::OK, "{body}");
         let json: serde_json::Value = serde_json::from_str(&body).expect("json");
-        assert_eq!(json["status"], "ready");
-        assert!(
-            json["checks"]
-                .as_array()
-                .expect("checks")
-                .iter()
-                .all(|c| c["ok"] == true)
-        );
+        assert_eq!(json, serde_json::json!({"status": "ready"}), "{body}");
     });
 }
 

@@ -297,7 +297,7 @@ async fn a_pool_update_applies_through_the_agent_with_the_gpu_operators_label_pr
         .inventory(&server::cluster::agent::Endpoint {
             node: "gpu-1",
             url: &format!("http://127.0.0.1:{port}"),
-            token: TOKEN,
+            token: &TOKEN.into(),
         })
         .await
         .expect("inventory");

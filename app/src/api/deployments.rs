@@ -31,9 +31,11 @@ pub async fn list_deployments() -> Result<Vec<DeploymentInfo>, AppError> {
 /// [`AppError::NotFound`] for an unknown id; [`AppError::Unavailable`] as above.
 #[server(endpoint = "deployment")]
 pub async fn get_deployment(id: i64) -> Result<DeploymentDetail, AppError> {
+    let role = crate::backend::caller()?.role;
     crate::backend::from_context()?
         .deployment(id)
         .await?
+        .map(|d| d.for_role(role))
         .ok_or_else(|| AppError::NotFound(format!("no deployment {id}")))
 }
 

@@ -208,7 +208,7 @@ fn Tokens(admin: bool) -> impl IntoView {
         leptos::task::spawn_local(async move {
             match create_token(n, d).await {
                 Ok(c) => {
-                    set_created.set(Some(c.token));
+                    set_created.set(Some(c.token.expose().to_owned()));
                     set_error.set(None);
                     name.set(String::new());
                     tokens.refetch();
@@ -338,7 +338,7 @@ fn UsersPage() -> impl IntoView {
             <div class="card-head"><h2 id="new-user-title">"New user"</h2></div>
             <form class="toolbar-row" on:submit=create id="user-form">
                 <label class="field">"Username"<input id="new-username" bind:value=username required=true maxlength="64" /></label>
-                <label class="field">"Password (10+ characters)"<input id="new-password" type="password" autocomplete="new-password" bind:value=password required=true minlength="10" /></label>
+                <label class="field">"Password (12+ characters, not a common one)"<input id="new-password" type="password" autocomplete="new-password" bind:value=password required=true minlength="12" /></label>
                 <label class="field field-narrow">"Role"
                     <select id="new-role" on:change=move |ev| role.set(event_target_value(&ev))>
                         <option value="viewer" selected=true>"viewer"</option>

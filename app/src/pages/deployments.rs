@@ -377,7 +377,7 @@ fn SharePanel(id: i64) -> impl IntoView {
                             String::new()
                         }
                     };
-                    set_created.set(Some(format!("{origin}{}", c.path)));
+                    set_created.set(Some(format!("{origin}{}", c.path.expose())));
                     set_error.set(None);
                     links.refetch();
                 }

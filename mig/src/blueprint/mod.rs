@@ -10,6 +10,7 @@ pub mod fleet;
 pub mod json;
 pub mod labels;
 pub mod raw;
+pub mod redact;
 mod rules;
 #[cfg(feature = "schema")]
 pub mod schema;

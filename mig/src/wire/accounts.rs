@@ -3,6 +3,44 @@
 use core::fmt;
 use serde::{Deserialize, Serialize};
 
+/// A secret (a password, an API token, a share link's token): serialized as the plain string it is,
+/// but never printed by `Debug`, so no log line or panic message can show one.
+#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    /// The secret itself, for the one place that must use it (hashing, a header, showing it once).
+    #[must_use]
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    /// Whether it is empty.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(<redacted>)")
+    }
+}
+
+impl From<String> for Secret {
+    fn from(s: String) -> Self {
+        Self(s)
+    }
+}
+
+impl From<&str> for Secret {
+    fn from(s: &str) -> Self {
+        Self(s.to_owned())
+    }
+}
+
 /// What a signed-in user may do. Ordered: each role may do everything the one before it may.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -100,7 +138,7 @@ pub struct CreatedToken {
     /// The token's record.
     pub info: TokenInfo,
     /// The secret, to send as `Authorization: Bearer <token>`.
-    pub token: String,
+    pub token: Secret,
 }
 
 /// One audit record: who did what to what, when, from where.

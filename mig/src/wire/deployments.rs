@@ -196,6 +196,20 @@ pub struct DeploymentDetail {
 }
 
 impl DeploymentDetail {
+    /// This detail as a reader below operator may see it: the blueprint's secrets hidden
+    /// ([`crate::blueprint::redact`]).
+    #[must_use]
+    pub fn redacted(mut self) -> Self {
+        self.blueprint = crate::blueprint::redact::redact(&self.blueprint);
+        self
+    }
+
+    /// [`DeploymentDetail::redacted`] unless `role` may read secrets (operators and admins).
+    #[must_use]
+    pub fn for_role(self, role: super::Role) -> Self {
+        if role >= super::Role::Operator { self } else { self.redacted() }
+    }
+
     /// Per-node progress from a step log.
     pub fn progress_of(steps: &[StepInfo]) -> Vec<NodeProgress> {
         let mut nodes: Vec<NodeProgress> = Vec::new();
@@ -342,9 +356,9 @@ pub struct CreatedShare {
     /// The link.
     pub link: ShareInfo,
     /// Its secret token.
-    pub token: String,
-    /// The page it opens (`/share/<token>`).
-    pub path: String,
+    pub token: super::Secret,
+    /// The page it opens (`/share/<token>`: as secret as the token).
+    pub path: super::Secret,
 }
 
 /// A blueprint checked with every rule against the fleet as it is (`POST

@@ -6,7 +6,7 @@ use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use mig::wire::{Caller, Role};
+use mig::wire::{Caller, Role, Secret};
 use serde::Deserialize;
 
 use super::{ApiError, ApiJson, Signed};
@@ -36,6 +36,10 @@ impl From<AccountError> for ApiError {
                 message,
                 hint: "ask an admin".into(),
             },
+            AccountError::TooMany(wait) => Self::TooMany {
+                message: "too many sign-in attempts for this user".into(),
+                hint: format!("wait {wait} s and try again"),
+            },
             AccountError::Internal(message) => Self::Unavailable {
                 message,
                 hint: "try again; if it persists, check the server's log".into(),
@@ -49,7 +53,7 @@ impl From<AccountError> for ApiError {
 #[serde(deny_unknown_fields)]
 pub struct LoginBody {
     username: String,
-    password: String,
+    password: Secret,
     /// A name for the token (default `api`).
     #[serde(default)]
     name: Option<String>,
@@ -66,7 +70,7 @@ pub async fn login(
 ) -> Result<Response, ApiError> {
     let accounts = state.accounts();
     let user = accounts
-        .check_login(body.username.trim(), &body.password, &ip.to_string(), "api")
+        .check_login(body.username.trim(), body.password.expose(), &ip.to_string(), "api")
         .await?;
     let caller = Caller {
         user_id: user.id,
@@ -136,7 +140,7 @@ pub async fn users(State(state): State<AppState>) -> Result<Response, ApiError> 
 #[serde(deny_unknown_fields)]
 pub struct NewUserBody {
     username: String,
-    password: String,
+    password: Secret,
     role: Role,
 }
 
@@ -148,7 +152,7 @@ pub async fn create_user(
 ) -> Result<Response, ApiError> {
     let user = state
         .accounts()
-        .create_user(&caller, body.username.trim(), &body.password, body.role)
+        .create_user(&caller, body.username.trim(), body.password.expose(), body.role)
         .await?;
     Ok((StatusCode::CREATED, Json(user)).into_response())
 }
@@ -162,7 +166,7 @@ pub struct UserPatch {
     #[serde(default)]
     disabled: Option<bool>,
     #[serde(default)]
-    password: Option<String>,
+    password: Option<Secret>,
 }
 
 /// `PATCH /api/v1/users/{id}`.
@@ -180,7 +184,7 @@ pub async fn update_user(
             id,
             body.role,
             body.disabled,
-            body.password.as_deref(),
+            body.password.as_ref().map(Secret::expose),
         )
         .await?;
     if body.password.is_some() {
@@ -194,9 +198,9 @@ pub async fn update_user(
 #[serde(deny_unknown_fields)]
 pub struct PasswordChange {
     /// The password the caller has now.
-    current_password: String,
-    /// The new one (at least 12 characters).
-    new_password: String,
+    current_password: Secret,
+    /// The new one (at least 12 characters, not a common one).
+    new_password: Secret,
 }
 
 /// `POST /api/v1/me/password`: the caller changes their own password. Every session and API token
@@ -209,7 +213,11 @@ pub async fn change_password(
 ) -> Result<Response, ApiError> {
     let user = state
         .accounts()
-        .change_own_password(&caller, &body.current_password, &body.new_password)
+        .change_own_password(
+            &caller,
+            body.current_password.expose(),
+            body.new_password.expose(),
+        )
         .await?;
     crate::auth::renew_after_password_change(&session, &caller, &user).await?;
     Ok(Json(user).into_response())

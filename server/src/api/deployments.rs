@@ -255,14 +255,20 @@ pub async fn list(State(state): State<AppState>) -> Result<Response, ApiError> {
     Ok(Json(all).into_response())
 }
 
-/// `GET /api/v1/deployments/{id}`: the deployment, its steps, replicas and per-node progress.
-pub async fn one(State(state): State<AppState>, Path(id): Path<i64>) -> Result<Response, ApiError> {
+/// `GET /api/v1/deployments/{id}`: the deployment, its steps, replicas and per-node progress; the
+/// blueprint's secret values hidden from readers below operator.
+pub async fn one(
+    State(state): State<AppState>,
+    Signed(caller): Signed,
+    Path(id): Path<i64>,
+) -> Result<Response, ApiError> {
     let detail = state
         .orchestrator()
         .detail(id)
         .await
-        .map_err(|e| internal(&e))?;
-    Ok(Json(detail.ok_or_else(|| not_found(id))?).into_response())
+        .map_err(|e| internal(&e))?
+        .ok_or_else(|| not_found(id))?;
+    Ok(Json(detail.for_role(caller.role)).into_response())
 }
 
 /// `POST /api/v1/deployments/{id}/undeploy`: 202; 409 when undeployed already or a pool in use.

@@ -30,6 +30,9 @@ pub enum AccountError {
     /// Not allowed for this caller.
     #[error("{0}")]
     Forbidden(String),
+    /// Too many sign-in attempts for this username: wait this many seconds.
+    #[error("too many sign-in attempts for this user: wait {0} s")]
+    TooMany(u64),
     /// Something broke on our side.
     #[error("{0}")]
     Internal(String),
@@ -69,16 +72,32 @@ fn check_username(name: &str) -> Result<(), AccountError> {
 }
 
 /// Account actions, each checked and audited. Shared by the REST API and the server functions.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Accounts {
     pub(super) store: Store,
+    /// Sign-in attempts per username (lowercased, from any address).
+    per_user: std::sync::Arc<super::Limiter<String>>,
+}
+
+impl std::fmt::Debug for Accounts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Accounts").field("store", &self.store).finish_non_exhaustive()
+    }
 }
 
 impl Accounts {
     /// Account actions over `store`.
     #[must_use]
-    pub const fn new(store: Store) -> Self {
-        Self { store }
+    pub fn new(store: Store) -> Self {
+        Self {
+            store,
+            per_user: super::limiter(super::USER_LOGIN_BURST, super::USER_LOGIN_REFILL),
+        }
+    }
+
+    /// The per-username sign-in limit (for pruning).
+    pub(super) fn user_limiter(&self) -> std::sync::Arc<super::Limiter<String>> {
+        std::sync::Arc::clone(&self.per_user)
     }
 
     /// Creates `admin` on first start: with `password` when given, else a random one that is
@@ -129,6 +148,19 @@ impl Accounts {
         source: &str,
         how: &str,
     ) -> Result<UserInfo, AccountError> {
+        // One budget per name, whoever asks: checked before the password, so a flood of guesses
+        // against one user costs them no hashing and leaves every other user's budget alone.
+        let key: String = username.chars().take(64).collect::<String>().to_lowercase();
+        if let Err(not_until) = self.per_user.check_key(&key) {
+            let wait = not_until
+                .wait_time_from(governor::clock::Clock::now(
+                    &governor::clock::QuantaClock::default(),
+                ))
+                .as_secs()
+                .max(1);
+            tracing::warn!(username = %key, source, "sign-in limit for this username");
+            return Err(AccountError::TooMany(wait));
+        }
         let found = self.store.user_credentials(username).await?;
         let (ok, user) = match &found {
             Some((user, hash)) => (
@@ -222,7 +254,10 @@ impl Accounts {
                 format!("{days} days"),
             ))
             .await?;
-        Ok(CreatedToken { info, token })
+        Ok(CreatedToken {
+            info,
+            token: token.into(),
+        })
     }
 
     /// The caller's tokens (an admin's list has everyone's).

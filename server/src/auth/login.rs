@@ -41,8 +41,8 @@ fn is_local_path(n: &str) -> bool {
 pub struct LoginForm {
     /// Login name.
     pub username: String,
-    /// Password.
-    pub password: String,
+    /// Password (never printed by `Debug`).
+    pub password: mig::wire::Secret,
     /// Where to go afterwards (a local path).
     #[serde(default)]
     pub next: Option<String>,
@@ -61,7 +61,7 @@ pub async fn login_form(
         .accounts
         .check_login(
             form.username.trim(),
-            &form.password,
+            form.password.expose(),
             &ip.to_string(),
             "browser",
         )
@@ -71,6 +71,7 @@ pub async fn login_form(
             Ok(()) => Redirect::to(&next).into_response(),
             Err(e) => (StatusCode::SERVICE_UNAVAILABLE, e.to_string()).into_response(),
         },
+        Err(AccountError::TooMany(_)) => Redirect::to("/login?error=rate").into_response(),
         Err(AccountError::BadCredentials) => {
             Redirect::to(&format!("/login?error=credentials&next={}", encode(&next)))
                 .into_response()

@@ -11,29 +11,10 @@ use mig::wire::Role;
 use tower_sessions::Session;
 
 use super::AuthState;
+use super::client::{ClientAddr, limit_key};
 use super::policy::{Need, policy};
 use super::sessions::session_caller;
 use crate::error::ApiError;
-
-/// The client's address as the rate-limit key: the TCP peer (migboard does not trust
-/// `X-Forwarded-For`; behind a proxy every client shares the proxy's budget).
-#[derive(Debug, Clone, Copy)]
-pub struct ClientIp;
-
-impl tower_governor::key_extractor::KeyExtractor for ClientIp {
-    type Key = IpAddr;
-
-    fn extract<T>(
-        &self,
-        req: &axum::http::Request<T>,
-    ) -> Result<IpAddr, tower_governor::GovernorError> {
-        Ok(client_ip(req))
-    }
-}
-
-fn client_ip<T>(req: &axum::http::Request<T>) -> IpAddr {
-    peer_ip(req.extensions())
-}
 
 /// The TCP peer's address; unspecified when the server has none (tests calling the router directly).
 pub(super) fn peer_ip(extensions: &axum::http::Extensions) -> IpAddr {
@@ -66,10 +47,12 @@ fn is_login(method: &Method, path: &str) -> bool {
 pub async fn authenticate(State(auth): State<AuthState>, mut req: Request, next: Next) -> Response {
     let method = req.method().clone();
     let path = req.uri().path().to_owned();
-    let ip = client_ip(&req);
+    // The client: the peer, or behind a trusted proxy the address it forwarded for.
+    let ip = auth.trusted.client(peer_ip(req.extensions()), req.headers());
+    req.extensions_mut().insert(ClientAddr(ip));
     let source = ip.to_string();
     if is_login(&method, &path)
-        && let Err(not_until) = auth.limiter.limiter().check_key(&ip)
+        && let Err(not_until) = auth.limiter.check_key(&limit_key(ip))
     {
         let wait = not_until
             .wait_time_from(governor::clock::Clock::now(
@@ -195,7 +178,9 @@ pub(super) fn encode(s: &str) -> String {
         .collect()
 }
 
-/// The peer address when the server has it (tests calling the router directly do not).
+/// The client's address: as [`authenticate`] found it (the peer, or behind a trusted proxy the
+/// address it forwarded for), else the peer when the server has it (tests calling the router
+/// directly do not).
 #[derive(Debug, Clone, Copy)]
 pub struct ConnectInfoOpt(pub IpAddr);
 
@@ -206,7 +191,12 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for ConnectInfoOpt {
         parts: &mut axum::http::request::Parts,
         _state: &S,
     ) -> Result<Self, Self::Rejection> {
-        Ok(Self(peer_ip(&parts.extensions)))
+        Ok(Self(
+            parts
+                .extensions
+                .get::<ClientAddr>()
+                .map_or_else(|| peer_ip(&parts.extensions), |c| c.0),
+        ))
     }
 }
 

@@ -10,6 +10,7 @@
 //! Not here: single sign-on (OIDC), per-pool permissions, password reset by mail.
 
 mod accounts;
+pub mod client;
 mod login;
 mod middleware;
 mod password;
@@ -21,7 +22,7 @@ use std::time::Duration;
 
 pub use accounts::{AccountError, Accounts, DEFAULT_TOKEN_DAYS, MAX_TOKEN_DAYS};
 pub use login::{LoginForm, login_form, logout, safe_next};
-pub use middleware::{ClientIp, ConnectInfoOpt, authenticate, server_fn_status};
+pub use middleware::{ConnectInfoOpt, authenticate, server_fn_status};
 pub use password::{hash_password, verify_password};
 pub use policy::{Need, policy, server_fn_policy};
 pub use sessions::{
@@ -38,23 +39,40 @@ pub const IDLE: Duration = Duration::from_secs(12 * 3600);
 /// A session ends this long after sign-in, however active.
 pub const ABSOLUTE: Duration = Duration::from_secs(7 * 24 * 3600);
 /// Shortest password migboard accepts.
-pub const MIN_PASSWORD: usize = 10;
+pub const MIN_PASSWORD: usize = 12;
 /// Sign-in attempts a client may make at once, then one more every [`LOGIN_REFILL`].
 pub const LOGIN_BURST: u32 = 5;
 /// How often a client earns one more sign-in attempt.
 pub const LOGIN_REFILL: Duration = Duration::from_secs(12);
+/// Sign-in attempts for one username (from anywhere) at once, then one more every
+/// [`USER_LOGIN_REFILL`]: a botnet guessing one name is slowed whatever its addresses.
+pub const USER_LOGIN_BURST: u32 = 10;
+/// How often a username earns one more sign-in attempt.
+pub const USER_LOGIN_REFILL: Duration = Duration::from_secs(6);
+/// How often the limits forget keys that are back to a full budget.
+const PRUNE_EVERY: Duration = Duration::from_secs(60);
+
+/// A keyed sign-in budget.
+pub(crate) type Limiter<K> = governor::DefaultKeyedRateLimiter<K>;
+
+/// A budget of `burst` attempts per key, one more every `refill`.
+fn limiter<K: std::hash::Hash + Eq + Clone>(burst: u32, refill: Duration) -> Arc<Limiter<K>> {
+    let burst = std::num::NonZeroU32::new(burst).unwrap_or(std::num::NonZeroU32::MIN);
+    let quota = governor::Quota::with_period(refill)
+        .unwrap_or_else(|| governor::Quota::per_second(std::num::NonZeroU32::MIN))
+        .allow_burst(burst);
+    Arc::new(governor::RateLimiter::keyed(quota))
+}
 
 /// State of the authentication middleware.
 #[derive(Clone)]
 pub struct AuthState {
     /// Account actions.
     pub accounts: Accounts,
-    limiter: Arc<
-        tower_governor::governor::GovernorConfig<
-            ClientIp,
-            governor::middleware::NoOpMiddleware<governor::clock::QuantaInstant>,
-        >,
-    >,
+    /// Sign-in attempts per client address ([`client::limit_key`]).
+    limiter: Arc<Limiter<std::net::IpAddr>>,
+    /// Whose `X-Forwarded-For` is believed.
+    trusted: client::TrustedProxies,
 }
 
 impl std::fmt::Debug for AuthState {
@@ -64,21 +82,38 @@ impl std::fmt::Debug for AuthState {
 }
 
 impl AuthState {
-    /// Authentication over `store`, with the login rate limit.
-    ///
-    /// # Panics
-    /// Never: the limiter's constants are valid.
+    /// Authentication over `store`, with the sign-in limits (per client address and per username)
+    /// and no trusted proxy.
     #[must_use]
     pub fn new(store: Store) -> Self {
-        let limiter = tower_governor::governor::GovernorConfigBuilder::default()
-            .period(LOGIN_REFILL)
-            .burst_size(LOGIN_BURST)
-            .key_extractor(ClientIp)
-            .finish()
-            .expect("nonzero period and burst");
         Self {
             accounts: Accounts::new(store),
-            limiter: Arc::new(limiter),
+            limiter: limiter(LOGIN_BURST, LOGIN_REFILL),
+            trusted: client::TrustedProxies::default(),
         }
+    }
+
+    /// The same state, believing `X-Forwarded-For` from `trusted` (the ingress in front of us).
+    #[must_use]
+    pub fn with_trusted_proxies(mut self, trusted: client::TrustedProxies) -> Self {
+        self.trusted = trusted;
+        self
+    }
+
+    /// Forgets the keys of both sign-in limits that are back to a full budget, every minute, so a
+    /// flood of addresses or names does not grow memory without bound.
+    pub fn spawn_pruning(&self) {
+        let by_address = Arc::clone(&self.limiter);
+        let by_user = self.accounts.user_limiter();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(PRUNE_EVERY);
+            loop {
+                tick.tick().await;
+                by_address.retain_recent();
+                by_address.shrink_to_fit();
+                by_user.retain_recent();
+                by_user.shrink_to_fit();
+            }
+        });
     }
 }

@@ -25,8 +25,8 @@ pub struct Endpoint<'a> {
     pub node: &'a str,
     /// Base URL, `http://HOST:PORT`.
     pub url: &'a str,
-    /// Bearer token.
-    pub token: &'a str,
+    /// Bearer token (never printed by `Debug`).
+    pub token: &'a mig::wire::Secret,
 }
 
 /// An HTTP client for node agents (connections are pooled).
@@ -62,7 +62,7 @@ impl AgentClient {
         let request = hyper::Request::builder()
             .method(method)
             .uri(format!("{}{path}", node.url))
-            .header("authorization", format!("Bearer {}", node.token))
+            .header("authorization", format!("Bearer {}", node.token.expose()))
             .header("content-type", "application/json")
             .body(Full::new(bytes::Bytes::from(body.unwrap_or_default())))
             .map_err(|e| err(e.to_string()))?;

@@ -69,7 +69,7 @@ pub struct RemoteAgent {
     /// Its base URL (`http://10.0.10.11:9400`).
     pub url: String,
     /// Its bearer token.
-    pub token: String,
+    pub token: mig::wire::Secret,
 }
 
 /// The fleet to run.
@@ -234,7 +234,7 @@ impl FleetSpec {
                     name: a.name,
                     remote: Some(RemoteAgent {
                         url: a.url.trim_end_matches('/').to_owned(),
-                        token: token.trim().to_owned(),
+                        token: token.trim().into(),
                     }),
                 });
             }
@@ -275,7 +275,7 @@ struct AgentNode {
     pool: String,
     shape: &'static NodeShape,
     url: String,
-    token: String,
+    token: mig::wire::Secret,
     /// The simulated node's process (killed when dropped) and state files; `None` for a real agent.
     sim: Option<SimProcess>,
 }
@@ -525,7 +525,7 @@ impl Embedded {
             pool: pool.to_owned(),
             shape,
             url,
-            token,
+            token: token.into(),
             sim: Some(SimProcess {
                 _child: child,
                 files: [state, journal],

@@ -53,7 +53,7 @@ pub async fn bearer(state: &server::AppState, name: &str, role: mig::wire::Role)
         .create_token(&caller, "test", None)
         .await
         .expect("create a token");
-    format!("Bearer {}", token.token)
+    format!("Bearer {}", token.token.expose())
 }
 
 /// What a router answered: status, headers and (for anything but an event stream) the body.

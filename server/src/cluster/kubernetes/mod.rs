@@ -86,7 +86,7 @@ pub struct Options {
     /// The agent's port when its pod names none (`agent`).
     pub agent_port: u16,
     /// The agents' bearer token.
-    pub agent_token: String,
+    pub agent_token: mig::wire::Secret,
     /// Who applies MIG changes.
     pub apply_mode: ApplyMode,
     /// How long evictions may take (PodDisruptionBudgets may hold them) before a drain gives up.
@@ -110,7 +110,7 @@ impl Default for Options {
             node_selector: "nvidia.com/gpu.present=true".into(),
             agent_selector: "app.kubernetes.io/name=migboard-agent".into(),
             agent_port: 9400,
-            agent_token: String::new(),
+            agent_token: mig::wire::Secret::default(),
             apply_mode: ApplyMode::Agent,
             drain_timeout: Duration::from_secs(300),
             apply_timeout: Duration::from_secs(600),
