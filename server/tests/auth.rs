@@ -763,7 +763,7 @@ async fn admins_manage_users_and_cannot_lock_everyone_out() {
         )
         .await;
     assert_eq!(a.status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(a.body.contains("10 to 1024"), "{}", a.body);
+    assert!(a.body.contains("12 to 1024"), "{}", a.body);
     let a = w
         .call(
             Who::Admin,
@@ -1568,7 +1568,8 @@ fn the_client_behind_a_trusted_proxy_is_the_rightmost_untrusted_hop() {
 /// at that name's budget and leaves other users alone.
 #[tokio::test]
 async fn sign_in_budgets_are_per_forwarded_client_and_per_username() {
-    let login = |w: &World, who: &str, user: &str| {
+    /// A wrong-password API sign-in as `user`, forwarded for `who`.
+    async fn login(w: &World, who: &str, user: &str) -> Answer {
         let request = Request::post("/api/v1/login")
             .header(header::CONTENT_TYPE, "application/json")
             .header("x-forwarded-for", who)
@@ -1576,8 +1577,8 @@ async fn sign_in_budgets_are_per_forwarded_client_and_per_username() {
                 json!({"username": user, "password": "wrong-password-x"}).to_string(),
             ))
             .expect("request");
-        w.send(request)
-    };
+        w.send(request).await
+    }
     // Without a trusted proxy, the header is ignored: one budget, however it varies.
     let w = world().await;
     for n in 1..=server::auth::LOGIN_BURST {

@@ -521,7 +521,7 @@ fn build() -> Value {
     );
     let mut new_user = op(
         "Create a user (admin)",
-        "Password of 10 to 1024 characters; role viewer, operator or admin.",
+        "Password of 12 to 1024 characters, not a common one; role viewer, operator or admin.",
         ("201", json_of(r("UserInfo"))),
         &[
             ("409", "the name is taken"),
