@@ -134,14 +134,21 @@ pub fn check(text: &str, ctx: Context<'_>) -> Checked {
         }
     };
     let (mut issues, blueprint) = check_value(&value, ctx);
-    for issue in &mut issues {
+    place_issues(text, &mut issues);
+    Checked { issues, blueprint }
+}
+
+/// Marks each of `issues` at the line and column of its JSON pointer in `text` (valid JSON), and
+/// orders them by position: for [`check`], and for rules a caller adds after it (a server's own
+/// settings).
+pub fn place_issues(text: &str, issues: &mut [Issue]) {
+    for issue in issues.iter_mut() {
         let (span, _) = text::locate(text, &issue.path);
         let pos = text::position(text, span.start);
         issue.line = Some(pos.line);
         issue.column = Some(pos.column);
     }
     issues.sort_by_key(|i| (i.line, i.column, i.severity));
-    Checked { issues, blueprint }
 }
 
 /// Checks a parsed blueprint (no positions: there is no text).

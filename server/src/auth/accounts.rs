@@ -152,12 +152,7 @@ impl Accounts {
         // against one user costs them no hashing and leaves every other user's budget alone.
         let key: String = username.chars().take(64).collect::<String>().to_lowercase();
         if let Err(not_until) = self.per_user.check_key(&key) {
-            let wait = not_until
-                .wait_time_from(governor::clock::Clock::now(
-                    &governor::clock::QuantaClock::default(),
-                ))
-                .as_secs()
-                .max(1);
+            let wait = super::wait_secs(&not_until);
             tracing::warn!(username = %key, source, "sign-in limit for this username");
             return Err(AccountError::TooMany(wait));
         }

@@ -54,12 +54,7 @@ pub async fn authenticate(State(auth): State<AuthState>, mut req: Request, next:
     if is_login(&method, &path)
         && let Err(not_until) = auth.limiter.check_key(&limit_key(ip))
     {
-        let wait = not_until
-            .wait_time_from(governor::clock::Clock::now(
-                &governor::clock::QuantaClock::default(),
-            ))
-            .as_secs()
-            .max(1);
+        let wait = super::wait_secs(&not_until);
         tracing::warn!(source, "sign-in rate limit");
         if path == "/login" {
             return Redirect::to("/login?error=rate").into_response();

@@ -55,6 +55,16 @@ const PRUNE_EVERY: Duration = Duration::from_secs(60);
 /// A keyed sign-in budget.
 pub(crate) type Limiter<K> = governor::DefaultKeyedRateLimiter<K>;
 
+/// Whole seconds (at least 1) until a refused sign-in may try again.
+pub(crate) fn wait_secs(not_until: &governor::NotUntil<governor::clock::QuantaInstant>) -> u64 {
+    not_until
+        .wait_time_from(governor::clock::Clock::now(
+            &governor::clock::QuantaClock::default(),
+        ))
+        .as_secs()
+        .max(1)
+}
+
 /// A budget of `burst` attempts per key, one more every `refill`.
 fn limiter<K: std::hash::Hash + Eq + Clone>(burst: u32, refill: Duration) -> Arc<Limiter<K>> {
     let burst = std::num::NonZeroU32::new(burst).unwrap_or(std::num::NonZeroU32::MIN);

@@ -437,14 +437,8 @@ impl Orchestrator {
             _ => Vec::new(),
         };
         if !labels.is_empty() {
-            checked.issues.extend(labels.into_iter().map(|issue| {
-                let (span, _) = mig::blueprint::text::locate(text, &issue.path);
-                let pos = mig::blueprint::text::position(text, span.start);
-                issue.at_position(pos)
-            }));
-            checked
-                .issues
-                .sort_by_key(|i| (i.line, i.column, i.severity));
+            checked.issues.extend(labels);
+            mig::blueprint::place_issues(text, &mut checked.issues);
             checked.blueprint = None;
         }
         Ok((checked, fleet.nodes.len()))
