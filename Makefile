@@ -6,7 +6,7 @@ SHELL := /usr/bin/env bash
 # Where `make run` listens; MIGBOARD_ADDR in the environment works too.
 ADDR ?= $(or $(MIGBOARD_ADDR),127.0.0.1:3000)
 
-.PHONY: help setup build run test test-rust test-e2e check-wasm wasm-size bench bench-events bench-e2e fuzz clean
+.PHONY: help setup build run test test-rust test-e2e security-smoke check-wasm wasm-size bench bench-events bench-e2e fuzz clean
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
@@ -23,7 +23,7 @@ run: build ## build, then serve on http://$(ADDR)
 	@echo "==> migboard on http://$(ADDR)  (Ctrl-C stops it)"
 	@source scripts/env.sh && MIGBOARD_ADDR=$(ADDR) LEPTOS_SITE_ROOT=target/site MIGBOARD_DATA_DIR=$${MIGBOARD_DATA_DIR:-data} exec target/release/migboard
 
-test: build ## every test: Rust crates, wasm32 check of `mig`, Playwright against the release build
+test: setup ## every test: release bundle, Rust crates, wasm32 check of `mig`, manifests, fuzz, Playwright
 	@scripts/test.sh all
 
 test-rust: setup ## Rust tests only
@@ -31,6 +31,9 @@ test-rust: setup ## Rust tests only
 
 test-e2e: build ## Playwright tests only (against the release build)
 	@scripts/test.sh e2e
+
+security-smoke: build ## probe the release server from outside with curl (headers, framing, redirects, limits, redaction)
+	@scripts/test.sh smoke
 
 check-wasm: setup ## check that the pure `mig` crate builds for wasm32-unknown-unknown
 	@scripts/test.sh wasm

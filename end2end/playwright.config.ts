@@ -1,6 +1,8 @@
 import { defineConfig } from "@playwright/test";
 
-// The release server started here serves the site built by `make build` (cargo leptos build --release).
+// The server started here serves the site built by `cargo leptos build --release`. MIGBOARD_E2E_SERVER
+// names its binary: `make test` passes the test build's (target/debug/migboard), `make test-e2e` the
+// release one (the default).
 const port = Number(process.env.MIGBOARD_E2E_PORT ?? 3900);
 const baseURL = `http://127.0.0.1:${port}`;
 
@@ -41,7 +43,7 @@ export default defineConfig({
   },
   webServer: {
     // A fresh embedded fleet per run: its simulated nodes live in target/e2e-data.
-    command: "rm -rf ../target/e2e-data && ../target/release/migboard",
+    command: `rm -rf ../target/e2e-data && ${process.env.MIGBOARD_E2E_SERVER ?? "../target/release/migboard"}`,
     env: {
       MIGBOARD_ADDR: `127.0.0.1:${port}`,
       LEPTOS_SITE_ROOT: "../target/site",

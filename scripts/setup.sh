@@ -3,7 +3,8 @@
 # Idempotent: a second run only checks versions. Called by `make run` and `make test`.
 #
 #   apt:   Debian's Rust 1.96 with std sources (rustc-web cargo-web rust-web-src), lld-19 (wasm linker),
-#          chromium (end-to-end tests), postgresql (the store's PostgreSQL tests), nodejs/npm if missing
+#          chromium (end-to-end tests), postgresql (the store's PostgreSQL tests), curl (the security
+#          smoke test), nodejs/npm if missing
 #   cargo: cargo-leptos 0.3.11, wasm-bindgen-cli at exactly the version in Cargo.lock, cargo-fuzz 0.13.2
 #   npm:   end2end/ packages (Playwright, binaryen's wasm-opt) from package-lock.json
 #   k8s:   kubectl (Debian's kubernetes-client when no kubectl is installed) and PyPI's
@@ -20,7 +21,7 @@ source "$ROOT/scripts/env.sh"
 CARGO_LEPTOS_VERSION="0.3.11"
 CARGO_FUZZ_VERSION="0.13.2"
 KUBERNETES_VALIDATE_VERSION="1.37.0"
-APT_PACKAGES=(rustc-web cargo-web rust-web-src lld-19 chromium postgresql)
+APT_PACKAGES=(rustc-web cargo-web rust-web-src lld-19 chromium postgresql curl)
 STEP="starting"
 trap 'echo "setup: FAILED during: $STEP (exit $?). Fix the cause above and run the command again; finished steps are skipped." >&2' ERR
 

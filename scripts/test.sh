@@ -1,6 +1,12 @@
 #!/usr/bin/env bash
 # Runs migboard's tests and prints each runner's summary and one closing line for all of them.
-#   scripts/test.sh all|rust|wasm|manifests|size|fuzz|e2e
+#   scripts/test.sh all|site|rust|wasm|manifests|size|fuzz|smoke|e2e
+#
+# `all` (what `make test` and CI run) builds each thing once: the browser bundle in release (`site`: the
+# size budget applies to what ships), and the server only in the test profile: the Playwright suite runs
+# against the `migboard` binary `cargo test` already built for the server's integration tests, so a clean
+# clone never compiles the server's dependency tree twice (a release server build added ~25 minutes to
+# CI). `make run` and `make test-e2e` still build and serve the release server.
 set -Eeuo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -10,6 +16,24 @@ what="${1:-all}"
 logs="target/test-logs"
 mkdir -p "$logs"
 passed=0 failed=0 ignored=0 status=0
+
+site() {
+  echo "==> The browser bundle, release (cargo leptos build --release --split --frontend-only)"
+  if cargo leptos build --release --split --frontend-only 2>&1 | tee "$logs/site.log"; then
+    echo "site: target/site built"
+  else
+    echo "site: the browser bundle did NOT build; log: $logs/site.log" >&2; status=1
+  fi
+}
+
+# The Rust test binaries, built but not run (see `all`); `rust` then only runs them.
+rust_build() {
+  echo "==> building the Rust tests (cargo test --no-run)"
+  cargo build -p nvml-sim > "$logs/build.log" 2>&1 \
+    && cargo build -p agent --bin migboard-agent >> "$logs/build.log" 2>&1 \
+    && cargo test -p mig -p agent -p app -p server --features app/ssr --no-run >> "$logs/build.log" 2>&1 \
+    || { tail -60 "$logs/build.log"; echo "rust: the test build FAILED; log: $logs/build.log" >&2; }
+}
 
 rust() {
   echo "==> Rust tests (per crate, so the ssr and hydrate features never unify)"
@@ -62,10 +86,13 @@ fuzz() {
 }
 
 e2e() {
-  echo "==> Playwright end-to-end tests (headless Debian Chromium, release build)"
-  [ -x target/release/migboard ] || { echo "e2e: target/release/migboard missing: run make build" >&2; status=1; return; }
+  # MIGBOARD_E2E_SERVER: the server binary under test; `all` sets it to the test build's.
+  local server="${MIGBOARD_E2E_SERVER:-$ROOT/target/release/migboard}"
+  echo "==> Playwright end-to-end tests (headless Debian Chromium, release bundle, server ${server#"$ROOT"/})"
+  [ -x "$server" ] || { echo "e2e: $server missing: run make build (or scripts/test.sh all)" >&2; status=1; return; }
+  [ -f target/site/pkg/migboard.wasm ] || { echo "e2e: target/site has no bundle: run make build" >&2; status=1; return; }
   local rc=0
-  (cd end2end && CI=1 npx playwright test) 2>&1 | tee "$logs/e2e.log" || rc=$?
+  (cd end2end && CI=1 MIGBOARD_E2E_SERVER="$server" npx playwright test) 2>&1 | tee "$logs/e2e.log" || rc=$?
   local p f
   # `|| true`: a run with no failures has no "failed" line, and grep's exit 1 must not end the script.
   p=$( (grep -Eo '^ *[0-9]+ passed' "$logs/e2e.log" || true) | grep -Eo '[0-9]+' | tail -1 || true); p=${p:-0}
@@ -77,6 +104,19 @@ e2e() {
     echo "end-to-end tests FAILED (exit $rc); log: $logs/e2e.log, traces: end2end/test-results" >&2; status=1
   fi
 }
+smoke() {
+  local server="${MIGBOARD_E2E_SERVER:-$ROOT/target/release/migboard}"
+  echo "==> Security smoke: probing the running server from outside with curl (${server#"$ROOT"/})"
+  if scripts/security-smoke.sh "$server" > "$logs/smoke.log" 2>&1; then
+    tail -1 "$logs/smoke.log"
+    passed=$((passed + 1))
+  else
+    cat "$logs/smoke.log" >&2
+    echo "smoke: FAILED; log: $logs/smoke.log" >&2
+    failed=$((failed + 1)); status=1
+  fi
+}
+
 manifests() {
   echo "==> Kubernetes manifests: every overlay renders (kubectl kustomize) and validates (kubernetes-validate)"
   if scripts/manifests.sh > "$logs/manifests.log" 2>&1; then
@@ -102,14 +142,29 @@ size() {
 }
 
 case "$what" in
-  all) rust; wasm; manifests; size; fuzz; e2e ;;
+  all)
+    # The release bundle builds in its own target dir (target/front), so it runs beside the test
+    # build: its long single-threaded LTO link overlaps the debug compile. The tests themselves run
+    # only after both are done, on an otherwise idle machine.
+    echo "==> building the browser bundle (log: $logs/site.log) beside the Rust test build"
+    site > "$logs/site-step.log" 2>&1 &
+    site_pid=$!
+    rust_build
+    wait "$site_pid" || true
+    cat "$logs/site-step.log"
+    grep -q '^site: target/site built' "$logs/site-step.log" || status=1
+    rust; wasm; manifests; size; fuzz
+    MIGBOARD_E2E_SERVER="$ROOT/target/debug/migboard" smoke
+    MIGBOARD_E2E_SERVER="$ROOT/target/debug/migboard" e2e ;;
+  smoke) smoke ;;
+  site) site ;;
   manifests) manifests ;;
   size) size ;;
   rust) rust ;;
   wasm) wasm ;;
   fuzz) fuzz ;;
   e2e) e2e ;;
-  *) echo "usage: scripts/test.sh all|rust|wasm|manifests|size|fuzz|e2e" >&2; exit 2 ;;
+  *) echo "usage: scripts/test.sh all|site|rust|wasm|manifests|size|fuzz|smoke|e2e" >&2; exit 2 ;;
 esac
 echo
 echo "tests: $passed passed, $failed failed, $ignored skipped"

@@ -22,8 +22,23 @@ use leptos_router::{
     components::{Route, Router, Routes},
 };
 
+/// The response header through which a rendered page hands its CSP nonce to the server's security
+/// layer, which puts it in the `Content-Security-Policy` and removes this header (it never leaves the
+/// server).
+pub const CSP_NONCE_HEADER: &str = "x-migboard-csp-nonce";
+
 /// The HTML document around [`App`]; the server renders it for every page request.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
+    // leptos_axum makes a fresh nonce for every render and puts it on every inline script it writes
+    // (hydration, streamed resources); the policy must name that same nonce.
+    #[cfg(feature = "ssr")]
+    if let (Some(nonce), Some(response)) = (
+        leptos::nonce::use_nonce(),
+        use_context::<leptos_axum::ResponseOptions>(),
+    ) && let Ok(value) = http::HeaderValue::from_str(&nonce)
+    {
+        response.insert_header(http::HeaderName::from_static(CSP_NONCE_HEADER), value);
+    }
     view! {
         <!DOCTYPE html>
         <html lang="en">

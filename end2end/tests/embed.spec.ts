@@ -1,5 +1,6 @@
 import { createServer, type Server } from "node:http";
 import { expect, test } from "@playwright/test";
+import { waitForHydration } from "./helpers";
 
 // Embedding: a portal on an allowed origin frames /embed/... views, which render without navigation
 // chrome, follow live state and tell the portal their height; a portal on another origin is refused by
@@ -70,4 +71,27 @@ test("the embedded fleet and node views render without chrome", async ({ page })
   await page.goto("/embed/nodes/10.0.10.11");
   await expect(page.locator('.fleet-node[data-node="10.0.10.11"] .fleet-gpu')).toHaveCount(8);
   await expect(page.locator(".sidebar")).toHaveCount(0);
+});
+
+test("even an allowed portal cannot frame a page that changes things, only the embed views", async ({ page }) => {
+  // The allowed portal's origin (the next port) frames the Deployments page: refused by the browser
+  // (frame-ancestors 'none', X-Frame-Options: DENY), so no portal can click Deploy or Undeploy.
+  const portalServer = await portal(port + 1, `${migboard}/deployments`);
+  try {
+    const refused: string[] = [];
+    page.on("console", (m) => refused.push(m.text()));
+    await page.goto(`http://127.0.0.1:${port + 1}/`);
+    await expect.poll(() => refused.some((t) => t.includes("frame-ancestors") || t.includes("X-Frame-Options")), { timeout: 10_000 }).toBe(true);
+    await expect(page.frameLocator("#mb").locator("h1")).toHaveCount(0);
+  } finally {
+    portalServer.close();
+  }
+  // The page itself, opened directly, hydrates under the nonce policy (no 'unsafe-inline'): the
+  // hydration scripts carry the nonce the policy names.
+  const response = await page.goto("/deployments");
+  await waitForHydration(page);
+  const csp = response?.headers()["content-security-policy"] ?? "";
+  expect(csp).toMatch(/script-src 'self' 'nonce-[A-Za-z0-9_-]+' 'wasm-unsafe-eval'/);
+  expect(csp).not.toContain("'unsafe-inline' 'wasm");
+  expect(csp).toContain("frame-ancestors 'none'");
 });

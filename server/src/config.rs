@@ -63,6 +63,28 @@ pub struct Config {
     #[arg(long, env = "MIGBOARD_TRUSTED_PROXIES", default_value = "")]
     pub trusted_proxies: String,
 
+    /// Event streams one user may hold open at once (429 beyond it).
+    #[arg(long, env = "MIGBOARD_MAX_STREAMS_PER_USER", default_value_t = 16,
+          value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub max_streams_per_user: u32,
+
+    /// Event streams one client address (IPv6: one /64) may hold open at once (429 beyond it).
+    #[arg(long, env = "MIGBOARD_MAX_STREAMS_PER_ADDRESS", default_value_t = 64,
+          value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub max_streams_per_address: u32,
+
+    /// How often (milliseconds) an open event stream checks that its session, token or share link
+    /// still holds (signed out, disabled, revoked on any replica: the stream ends).
+    #[arg(long, env = "MIGBOARD_STREAM_RECHECK_MS", default_value_t = 5000,
+          value_parser = clap::value_parser!(u64).range(100..=300_000))]
+    pub stream_recheck_ms: u64,
+
+    /// Seconds a client may take to send a request's headers before the connection is closed
+    /// (slow clients cannot hold connections open without asking anything).
+    #[arg(long, env = "MIGBOARD_HEADER_READ_TIMEOUT_SECS", default_value_t = 10,
+          value_parser = clap::value_parser!(u64).range(1..=600))]
+    pub header_read_timeout_secs: u64,
+
     /// Kubernetes: the namespace migboard runs in (its agents, its leader Lease).
     #[arg(long, env = "MIGBOARD_NAMESPACE", default_value = "migboard")]
     pub namespace: String,

@@ -25,9 +25,11 @@ pub mod logging;
 pub mod orchestrator;
 pub mod plans;
 pub mod security;
+pub mod serve;
 pub mod shares;
 pub mod state;
 pub mod store;
+pub mod streams;
 
 use axum::Router;
 use axum::routing::{get, post};
@@ -55,6 +57,14 @@ pub fn router_with(state: AppState, security: &security::Security) -> Router {
         embedding: !security.frame_ancestors.is_empty(),
     };
     let sessions = auth::session_layer(state.orchestrator().store().clone(), cookies);
+    let auth_state = state
+        .auth()
+        .with_trusted_proxies(security.trusted_proxies.clone());
+    let streams = streams::Streams::new(
+        security.streams,
+        auth_state.clone(),
+        state.shares().clone(),
+    );
     let router = Router::new()
         .route("/login", post(auth::login_form))
         .route("/logout", post(auth::logout))
@@ -70,11 +80,10 @@ pub fn router_with(state: AppState, security: &security::Security) -> Router {
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(
             app::shell,
         ))
+        .layer(axum::Extension(streams))
         .layer(axum::middleware::from_fn(auth::server_fn_status))
         .layer(axum::middleware::from_fn_with_state(
-            state
-                .auth()
-                .with_trusted_proxies(security.trusted_proxies.clone()),
+            auth_state,
             auth::authenticate,
         ))
         .layer(sessions);
@@ -84,10 +93,14 @@ pub fn router_with(state: AppState, security: &security::Security) -> Router {
     } else {
         router
     };
+    let headers = security::ResponseHeaders::new(security);
     router
-        .layer(axum::middleware::from_fn(security::same_origin))
         .layer(axum::middleware::from_fn_with_state(
-            security::csp_header(security),
+            headers.clone(),
+            security::same_origin,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            headers,
             security::headers,
         ))
         .layer(CompressionLayer::new())

@@ -100,6 +100,11 @@ async fn main() -> anyhow::Result<()> {
     security.cookie_secure = config.cookie_secure;
     security.trusted_proxies = server::auth::client::TrustedProxies::parse(&config.trusted_proxies)
         .context("--trusted-proxies / MIGBOARD_TRUSTED_PROXIES")?;
+    security.streams = server::streams::StreamLimits {
+        per_user: config.max_streams_per_user as usize,
+        per_address: config.max_streams_per_address as usize,
+        recheck: std::time::Duration::from_millis(config.stream_recheck_ms),
+    };
     let app = server::router_with(state, &security);
 
     let listener = tokio::net::TcpListener::bind(config.addr)
@@ -111,13 +116,13 @@ async fn main() -> anyhow::Result<()> {
             )
         })?;
     info!(addr = %config.addr, site_root = %config.site_root.display(), "migboard listening on http://{}", config.addr);
-    axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown_signal())
-    .await
-    .context("serving HTTP")?;
+    let serving = server::serve::ServeOptions {
+        header_read_timeout: std::time::Duration::from_secs(config.header_read_timeout_secs),
+        ..server::serve::ServeOptions::default()
+    };
+    server::serve::serve(listener, app, serving, shutdown_signal())
+        .await
+        .context("serving HTTP")?;
     if let Some(elector) = elector {
         // A follower takes over now rather than after the lease runs out.
         elector.release().await;

@@ -1614,3 +1614,161 @@ async fn sign_in_budgets_are_per_forwarded_client_and_per_username() {
     assert!(last.body.contains("for this user"), "{}", last.body);
     assert_eq!(login(&w, "203.0.113.98", "ada").await.status, StatusCode::UNAUTHORIZED);
 }
+
+/// Opens an event stream at `path` with `Authorization: auth` or `Cookie: auth` (by its form); the
+/// status, the headers and the body, to read on.
+async fn open_stream(
+    w: &World,
+    path: &str,
+    auth: Option<&str>,
+) -> (StatusCode, axum::http::HeaderMap, Body) {
+    let mut b = Request::get(path);
+    match auth {
+        Some(a) if a.starts_with("Bearer ") => b = b.header(header::AUTHORIZATION, a),
+        Some(cookie) => b = b.header(header::COOKIE, cookie),
+        None => {}
+    }
+    let response = w
+        .router
+        .clone()
+        .oneshot(b.body(Body::empty()).expect("request"))
+        .await
+        .expect("infallible");
+    let (parts, body) = response.into_parts();
+    (parts.status, parts.headers, body)
+}
+
+/// Reads `body` to its end, which must come within `secs` seconds; its text.
+async fn ends_within(body: Body, secs: u64, what: &str) -> String {
+    let bytes = tokio::time::timeout(std::time::Duration::from_secs(secs), body.collect())
+        .await
+        .unwrap_or_else(|_| panic!("{what}: the stream did not end within {secs} s"))
+        .expect("body")
+        .to_bytes();
+    String::from_utf8_lossy(&bytes).into_owned()
+}
+
+/// Whether `body` is still open (no end) after `millis`: frames that come are read and skipped.
+async fn still_open(body: &mut Body, millis: u64) -> bool {
+    let until = tokio::time::Instant::now() + std::time::Duration::from_millis(millis);
+    loop {
+        match tokio::time::timeout_at(until, body.frame()).await {
+            Err(_) => return true,
+            Ok(None) => return false,
+            Ok(Some(_)) => {}
+        }
+    }
+}
+
+#[tokio::test]
+async fn event_streams_are_capped_per_user_and_per_address() {
+    let security = server::security::Security {
+        streams: server::streams::StreamLimits {
+            per_user: 2,
+            per_address: 3,
+            recheck: std::time::Duration::from_secs(60),
+        },
+        ..server::security::Security::default()
+    };
+    let w = world_with(&security).await;
+    let vera = w.headers[&Who::Viewer].clone().expect("vera");
+    let otto = w.headers[&Who::Operator].clone().expect("otto");
+    let deployment_events = format!("/api/v1/deployments/{}/events", w.deployment);
+    let (s1, _, first) = open_stream(&w, "/api/v1/events", Some(&vera)).await;
+    let (s2, _, _second) = open_stream(&w, &deployment_events, Some(&vera)).await;
+    assert_eq!((s1, s2), (StatusCode::OK, StatusCode::OK));
+    // A third for the same user: 429, said plainly, with when to try again.
+    let (s3, h3, body) = open_stream(&w, "/api/v1/events", Some(&vera)).await;
+    assert_eq!(s3, StatusCode::TOO_MANY_REQUESTS);
+    assert!(h3.get(header::RETRY_AFTER).is_some());
+    let text = ends_within(body, 5, "a refusal").await;
+    assert!(
+        text.contains("too_many_requests") && text.contains("this user has 2 event streams open"),
+        "{text}"
+    );
+    // One closed: room again.
+    drop(first);
+    let (s4, _, _fourth) = open_stream(&w, "/api/v1/events", Some(&vera)).await;
+    assert_eq!(s4, StatusCode::OK);
+    // Another user from the same address: the address holds 2 of its 3.
+    let (s5, _, _fifth) = open_stream(&w, "/api/v1/events", Some(&otto)).await;
+    assert_eq!(s5, StatusCode::OK);
+    let (s6, _, body) = open_stream(&w, "/api/v1/events", Some(&otto)).await;
+    assert_eq!(s6, StatusCode::TOO_MANY_REQUESTS);
+    let text = ends_within(body, 5, "a refusal").await;
+    assert!(text.contains("this address has 3 event streams open"), "{text}");
+    // Share links' streams count against the address too.
+    let (s7, _, _) = open_stream(&w, &format!("/api/v1/share/{}/events", w.share_token), None).await;
+    assert_eq!(s7, StatusCode::TOO_MANY_REQUESTS);
+}
+
+#[tokio::test]
+async fn event_streams_end_when_their_session_or_token_no_longer_holds() {
+    let security = server::security::Security {
+        streams: server::streams::StreamLimits {
+            recheck: std::time::Duration::from_millis(100),
+            ..server::streams::StreamLimits::default()
+        },
+        ..server::security::Security::default()
+    };
+    let w = world_with(&security).await;
+    // Nina: an API token, then disabled by an admin.
+    let created = w
+        .call(
+            Who::Admin,
+            Method::POST,
+            "/api/v1/users",
+            Some(json!({"username": "nina", "password": "nina-password-12", "role": "viewer"})),
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+    let nina = created.json()["id"].as_i64().expect("id");
+    let t = w
+        .call(
+            Who::Anonymous,
+            Method::POST,
+            "/api/v1/login",
+            Some(json!({"username": "nina", "password": "nina-password-12"})),
+        )
+        .await;
+    let token = format!("Bearer {}", t.json()["token"].as_str().expect("token"));
+    let (status, _, mut by_token) = open_stream(&w, "/api/v1/events", Some(&token)).await;
+    assert_eq!(status, StatusCode::OK);
+    // Sam: a browser session, then signed out.
+    let sam = w
+        .call(
+            Who::Admin,
+            Method::POST,
+            "/api/v1/users",
+            Some(json!({"username": "sam", "password": "sam-password-123", "role": "viewer"})),
+        )
+        .await;
+    assert_eq!(sam.status, StatusCode::CREATED, "{}", sam.body);
+    let cookie = w.sign_in("sam", "sam-password-123").await;
+    let (status, _, mut by_session) =
+        open_stream(&w, &format!("/api/v1/deployments/{}/events", w.deployment), Some(&cookie))
+            .await;
+    assert_eq!(status, StatusCode::OK);
+    // Vera: nothing changes for her.
+    let vera = w.headers[&Who::Viewer].clone().expect("vera");
+    let (status, _, mut unchanged) = open_stream(&w, "/api/v1/events", Some(&vera)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(still_open(&mut by_token, 400).await && still_open(&mut by_session, 10).await);
+
+    let off = w
+        .call(
+            Who::Admin,
+            Method::PATCH,
+            &format!("/api/v1/users/{nina}"),
+            Some(json!({"disabled": true})),
+        )
+        .await;
+    assert_eq!(off.status, StatusCode::OK, "{}", off.body);
+    let rest = ends_within(by_token, 5, "a disabled user's token stream").await;
+    assert!(rest.contains("event: resync"), "{rest}");
+    let out = w.form("/logout", "", Some(&cookie)).await;
+    assert!(out.status.is_redirection() || out.status.is_success(), "{}", out.status);
+    let rest = ends_within(by_session, 5, "a signed-out session's stream").await;
+    assert!(rest.contains("event: resync"), "{rest}");
+    assert!(still_open(&mut unchanged, 500).await, "an unchanged user's stream goes on");
+}

@@ -27,6 +27,7 @@ fn run(test: impl std::future::Future<Output = ()> + Send + 'static) {
     std::sync::LazyLock::force(&BUILT);
     std::sync::LazyLock::force(&EMPTY);
     std::sync::LazyLock::force(&FRAMED);
+    std::sync::LazyLock::force(&SECURE);
     if let Err(e) = RUNTIME.block_on(RUNTIME.spawn(test)) {
         match e.try_into_panic() {
             Ok(panic) => std::panic::resume_unwind(panic),
@@ -90,6 +91,22 @@ static FRAMED: std::sync::LazyLock<(axum::Router, String)> = std::sync::LazyLock
     let security = server::security::Security::parse("https://portal.example.com").expect("origin");
     let state = RUNTIME.block_on(server::AppState::new(options(BUILT.dir.path())));
     let bearer = RUNTIME.block_on(common::bearer(&state, "viewer", mig::wire::Role::Viewer));
+    let _in_runtime = RUNTIME.enter();
+    (server::router_with(state, &security), bearer)
+});
+
+/// The built site served over HTTPS (`--cookie-secure`), with an operator's `Authorization` value.
+static SECURE: std::sync::LazyLock<(axum::Router, String)> = std::sync::LazyLock::new(|| {
+    let security = server::security::Security {
+        cookie_secure: true,
+        ..server::security::Security::default()
+    };
+    let state = RUNTIME.block_on(server::AppState::new(options(BUILT.dir.path())));
+    let bearer = RUNTIME.block_on(common::bearer(
+        &state,
+        "operator",
+        mig::wire::Role::Operator,
+    ));
     let _in_runtime = RUNTIME.enter();
     (server::router_with(state, &security), bearer)
 });
@@ -476,24 +493,67 @@ fn deployment_server_functions_and_pages_render_on_the_fixed_fleet() {
     });
 }
 
+/// The `'nonce-…'` of a Content-Security-Policy's `script-src`, if any.
+fn script_nonce(csp: &str) -> Option<String> {
+    let scripts = csp
+        .split(';')
+        .map(str::trim)
+        .find_map(|d| d.strip_prefix("script-src "))?;
+    scripts
+        .split_whitespace()
+        .find_map(|s| s.strip_prefix("'nonce-")?.strip_suffix('\''))
+        .map(str::to_owned)
+}
+
 #[test]
 fn every_response_carries_security_headers_and_frame_ancestors_follow_the_allow_list() {
     run(async {
         let site = built_site();
-        for path in ["/", "/api/v1/fleet", "/no/such/page", "/embed/fleet"] {
+        let mut nonces = Vec::new();
+        for path in ["/", "/api/v1/fleet", "/no/such/page", "/deployments", "/embed/fleet"] {
+            let mut request = get(path);
+            request.headers_mut().insert(
+                header::AUTHORIZATION,
+                BUILT.bearer.parse().expect("header value"),
+            );
             let response = router_for(site.path())
-                .oneshot(get(path))
+                .oneshot(request)
                 .await
                 .expect("infallible");
-            let h = response.headers();
+            assert!(!response.status().is_redirection(), "{path}");
+            let h = response.headers().clone();
             let csp = h
                 .get(header::CONTENT_SECURITY_POLICY)
                 .and_then(|v| v.to_str().ok())
-                .unwrap_or_default();
-            assert!(csp.ends_with("frame-ancestors 'self'"), "{path}: {csp}");
+                .unwrap_or_default()
+                .to_owned();
+            let framable = path.starts_with("/embed/");
+            if framable {
+                assert!(csp.ends_with("frame-ancestors 'self'"), "{path}: {csp}");
+                assert!(h.get(header::X_FRAME_OPTIONS).is_none(), "{path}");
+            } else {
+                // No portal may frame a page that can deploy or undeploy.
+                assert!(csp.ends_with("frame-ancestors 'none'"), "{path}: {csp}");
+                assert_eq!(
+                    h.get(header::X_FRAME_OPTIONS).map(|v| v.as_bytes()),
+                    Some(&b"DENY"[..]),
+                    "{path}"
+                );
+            }
             assert!(
                 csp.contains("object-src 'none'") && csp.contains("connect-src 'self'"),
                 "{path}: {csp}"
+            );
+            // Inline scripts run only with this response's nonce: never 'unsafe-inline'.
+            let scripts = csp
+                .split(';')
+                .find(|d| d.trim().starts_with("script-src"))
+                .unwrap_or_default();
+            assert!(!scripts.contains("unsafe-inline"), "{path}: {csp}");
+            assert!(h.get(app::CSP_NONCE_HEADER).is_none(), "{path}: the nonce hand-over leaked");
+            assert!(
+                h.get(header::STRICT_TRANSPORT_SECURITY).is_none(),
+                "{path}: HSTS over plain HTTP"
             );
             assert_eq!(
                 h.get(header::X_CONTENT_TYPE_OPTIONS).map(|v| v.as_bytes()),
@@ -501,7 +561,35 @@ fn every_response_carries_security_headers_and_frame_ancestors_follow_the_allow_
                 "{path}"
             );
             assert!(h.get(header::REFERRER_POLICY).is_some(), "{path}");
+            let body = response
+                .into_body()
+                .collect()
+                .await
+                .expect("body")
+                .to_bytes();
+            let html = String::from_utf8_lossy(&body).into_owned();
+            if path.starts_with("/api/") {
+                assert_eq!(script_nonce(&csp), None, "{path}: {csp}");
+                continue;
+            }
+            // A page: every inline script carries the nonce the policy names.
+            let nonce = script_nonce(&csp).unwrap_or_else(|| panic!("{path}: no nonce in {csp}"));
+            let scripts: Vec<&str> = html.split("<script").skip(1).collect();
+            assert!(!scripts.is_empty(), "{path}: no scripts in {html}");
+            for script in scripts {
+                let tag = script.split('>').next().unwrap_or_default();
+                if tag.contains(" src=") {
+                    continue;
+                }
+                assert!(
+                    tag.contains(&format!("nonce=\"{nonce}\"")),
+                    "{path}: an inline script without the page's nonce: <script{tag}>"
+                );
+            }
+            nonces.push(nonce);
         }
+        let distinct: std::collections::HashSet<_> = nonces.iter().collect();
+        assert_eq!(distinct.len(), nonces.len(), "a nonce was used twice: {nonces:?}");
         let mut framed = get("/embed/fleet");
         framed.headers_mut().insert(
             header::AUTHORIZATION,
@@ -594,5 +682,120 @@ fn cross_site_changes_are_refused_same_site_and_non_browser_ones_pass() {
             .expect("request");
         let (status, _, _) = send(site.path(), request).await;
         assert_eq!(status, StatusCode::OK);
+    });
+}
+
+#[test]
+fn the_same_origin_check_compares_the_scheme_and_https_gets_hsts() {
+    run(async {
+        let deploy = |router: axum::Router, bearer: String, origin: &'static str| async move {
+            let request = Request::post("/api/v1/deployments")
+                .header(header::HOST, "migboard.example")
+                .header(header::ORIGIN, origin)
+                .header(header::AUTHORIZATION, bearer)
+                .header(header::CONTENT_TYPE, "application/json")
+                .body(Body::from("{}"))
+                .expect("request");
+            router.oneshot(request).await.expect("infallible").status()
+        };
+        // Served over HTTPS: a page of the same host over plain HTTP (forgeable by anyone on the
+        // path) is another site; the HTTPS page is this one (the handler then judges the body).
+        let (secure, bearer) = SECURE.clone();
+        assert_eq!(
+            deploy(secure.clone(), bearer.clone(), "http://migboard.example").await,
+            StatusCode::FORBIDDEN
+        );
+        assert_eq!(
+            deploy(secure.clone(), bearer.clone(), "https://migboard.example").await,
+            StatusCode::UNPROCESSABLE_ENTITY
+        );
+        // Served over HTTP: the other way round.
+        let plain = router_for(built_site().path());
+        let plain_bearer = BUILT.bearer.clone();
+        assert_eq!(
+            deploy(plain.clone(), plain_bearer.clone(), "https://migboard.example").await,
+            StatusCode::FORBIDDEN
+        );
+        assert_eq!(
+            deploy(plain, plain_bearer, "http://migboard.example").await,
+            StatusCode::UNPROCESSABLE_ENTITY
+        );
+        // HTTPS: browsers are told never to come back over HTTP.
+        let response = secure.oneshot(get("/")).await.expect("infallible");
+        let hsts = response
+            .headers()
+            .get(header::STRICT_TRANSPORT_SECURITY)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default();
+        assert!(hsts.starts_with("max-age="), "{hsts}");
+    });
+}
+
+#[test]
+fn a_client_that_sends_its_headers_too_slowly_is_cut_off_and_shutdown_is_bounded() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    run(async {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("listen");
+        let addr = listener.local_addr().expect("address");
+        // A route that answers, and one that never finishes (as an event stream).
+        let router = axum::Router::new()
+            .route("/", axum::routing::get(|| async { "hello" }))
+            .route(
+                "/forever",
+                axum::routing::get(|| async {
+                    axum::body::Body::from_stream(futures_util::stream::pending::<
+                        Result<bytes::Bytes, std::io::Error>,
+                    >())
+                }),
+            );
+        let options = server::serve::ServeOptions {
+            header_read_timeout: std::time::Duration::from_millis(500),
+            drain: std::time::Duration::from_millis(500),
+        };
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let serving = tokio::spawn(server::serve::serve(listener, router, options, async {
+            let _ = stopped.await;
+        }));
+        // A whole request is answered.
+        let mut ok = tokio::net::TcpStream::connect(addr).await.expect("connect");
+        ok.write_all(b"GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+            .await
+            .expect("write");
+        let mut answer = String::new();
+        ok.read_to_string(&mut answer).await.expect("read");
+        assert!(answer.starts_with("HTTP/1.1 200") && answer.ends_with("hello"), "{answer}");
+        // Half the headers, then nothing: the server closes the connection after the timeout.
+        let mut slow = tokio::net::TcpStream::connect(addr).await.expect("connect");
+        slow.write_all(b"GET / HTTP/1.1\r\nHost: t\r\n")
+            .await
+            .expect("write");
+        let started = std::time::Instant::now();
+        let mut rest = Vec::new();
+        let read = tokio::time::timeout(std::time::Duration::from_secs(5), slow.read_to_end(&mut rest))
+            .await;
+        assert!(read.is_ok(), "a client still sending its headers after 5 s was not cut off");
+        assert!(
+            started.elapsed() >= std::time::Duration::from_millis(400),
+            "cut off before the timeout: {:?}",
+            started.elapsed()
+        );
+        assert!(!String::from_utf8_lossy(&rest).contains("200 OK"), "answered a half request");
+        // A response that never ends does not hold the shutdown past its bound.
+        let mut forever = tokio::net::TcpStream::connect(addr).await.expect("connect");
+        forever
+            .write_all(b"GET /forever HTTP/1.1\r\nHost: t\r\n\r\n")
+            .await
+            .expect("write");
+        let mut head = [0u8; 12];
+        forever.read_exact(&mut head).await.expect("the stream's head");
+        assert_eq!(&head, b"HTTP/1.1 200");
+        let _ = stop.send(());
+        tokio::time::timeout(std::time::Duration::from_secs(5), serving)
+            .await
+            .expect("the shutdown ends within its bound despite an open stream")
+            .expect("task")
+            .expect("serve");
     });
 }

@@ -1,11 +1,13 @@
 //! `/api/v1/deployments` (OCI AI Blueprints' verbs), the event streams and node pages.
 
 use std::convert::Infallible;
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
+use axum::Extension;
 use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
@@ -20,7 +22,9 @@ use super::ApiError;
 use super::Signed;
 use crate::AppState;
 use crate::audit::Actor;
+use crate::auth::{ConnectInfoOpt, Credential};
 use crate::orchestrator::OrchestratorError;
+use crate::streams::{Holder, Permit, Streams};
 
 fn internal(e: &impl std::fmt::Display) -> ApiError {
     tracing::error!(error = %e, "deployments API");
@@ -201,8 +205,15 @@ pub async fn shared(
 /// `GET /api/v1/share/{token}/events`: the shared deployment's events (SSE), checked at connect.
 pub async fn shared_events(
     State(state): State<AppState>,
+    Extension(streams): Extension<Arc<Streams>>,
+    ConnectInfoOpt(client): ConnectInfoOpt,
     Path(token): Path<String>,
 ) -> Result<Response, ApiError> {
+    let holder = Holder::Share(token.clone());
+    let permit = match streams.admit(&holder, client) {
+        Ok(permit) => permit,
+        Err(refused) => return Ok(*refused),
+    };
     // Subscribed before the link is checked, so a revocation in between is not missed.
     let mut revoked = state.shares().revocations();
     let (link, detail) = state
@@ -238,8 +249,18 @@ pub async fn shared_events(
     let first = tokio_stream::once(Ok(sse(&Event::Deployment {
         deployment: detail.deployment,
     })));
-    let body = futures_util::StreamExt::take_until(first.chain(live(&state, Some(id))), end)
-        .chain(tokio_stream::once(Ok(sse(&Event::Resync))));
+    // This replica hears its own revocations at once; the database tells of other replicas'.
+    let end = async move {
+        tokio::select! {
+            () = end => {}
+            () = streams.revoked(holder) => {}
+        }
+    };
+    let body = held(
+        futures_util::StreamExt::take_until(first.chain(live(&state, Some(id))), end)
+            .chain(tokio_stream::once(Ok(sse(&Event::Resync)))),
+        permit,
+    );
     Ok(Sse::new(body)
         .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
         .into_response())
@@ -330,6 +351,42 @@ fn sse(event: &Event) -> SseEvent {
         .data(serde_json::to_string(event).unwrap_or_else(|_| "{}".into()))
 }
 
+/// `stream`, holding `permit` (its place under the stream caps) until it is dropped.
+fn held<S>(stream: S, permit: Permit) -> impl Stream<Item = Result<SseEvent, Infallible>> + use<S>
+where
+    S: Stream<Item = Result<SseEvent, Infallible>>,
+{
+    stream.map(move |event| {
+        let _held = &permit;
+        event
+    })
+}
+
+/// A signed-in user's stream: admitted under the caps, ended (with a last `resync`, so the page
+/// asks again and learns why) once the session or token no longer holds.
+fn guarded<S>(
+    streams: &Arc<Streams>,
+    caller: &mig::wire::Caller,
+    credential: Credential,
+    client: std::net::IpAddr,
+    stream: S,
+) -> Result<impl Stream<Item = Result<SseEvent, Infallible>> + use<S>, Box<Response>>
+where
+    S: Stream<Item = Result<SseEvent, Infallible>>,
+{
+    let holder = Holder::User {
+        user_id: caller.user_id,
+        credential,
+    };
+    let permit = streams.admit(&holder, client)?;
+    let end = streams.revoked(holder);
+    Ok(held(
+        futures_util::StreamExt::take_until(stream, end)
+            .chain(tokio_stream::once(Ok(sse(&Event::Resync)))),
+        permit,
+    ))
+}
+
 /// The live stream, with `resync` for a watcher that fell behind.
 fn live(
     state: &AppState,
@@ -348,6 +405,10 @@ fn live(
 /// every change to it (`deployment`, `step`, `monitor`), and `resync` if this watcher fell behind.
 pub async fn events(
     State(state): State<AppState>,
+    Extension(streams): Extension<Arc<Streams>>,
+    Extension(credential): Extension<Credential>,
+    Signed(caller): Signed,
+    ConnectInfoOpt(client): ConnectInfoOpt,
     Path(id): Path<i64>,
 ) -> Result<Response, ApiError> {
     // Subscribe before reading, so no change between the two is missed.
@@ -361,16 +422,28 @@ pub async fn events(
     let first = tokio_stream::once(Ok(sse(&Event::Deployment {
         deployment: detail.deployment,
     })));
-    Ok(Sse::new(first.chain(stream))
-        .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
-        .into_response())
+    match guarded(&streams, &caller, credential, client, first.chain(stream)) {
+        Ok(body) => Ok(Sse::new(body)
+            .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
+            .into_response()),
+        Err(refused) => Ok(*refused),
+    }
 }
 
 /// `GET /api/v1/events`: SSE of every event: deployments, steps, monitor checks and fleet changes.
-pub async fn all_events(State(state): State<AppState>) -> Response {
-    Sse::new(live(&state, None))
-        .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
-        .into_response()
+pub async fn all_events(
+    State(state): State<AppState>,
+    Extension(streams): Extension<Arc<Streams>>,
+    Extension(credential): Extension<Credential>,
+    Signed(caller): Signed,
+    ConnectInfoOpt(client): ConnectInfoOpt,
+) -> Response {
+    match guarded(&streams, &caller, credential, client, live(&state, None)) {
+        Ok(body) => Sse::new(body)
+            .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
+            .into_response(),
+        Err(refused) => *refused,
+    }
 }
 
 /// `GET /api/v1/nodes/{node}`: a node with its GPUs, charts (SVG) and the deployments that touched it.

@@ -78,10 +78,14 @@ pub async fn authenticate(State(auth): State<AuthState>, mut req: Request, next:
     let need = policy(&method, &path);
     // Public routes do not look at the caller (static files, health checks, share links, sign-in),
     // so they cost no session or token lookup; public server functions (`whoami`) do.
+    let mut credential = None;
     let caller = match bearer {
         _ if need == Need::Public && !is_server_fn(&path) => None,
         Some(token) => match auth.accounts.token_caller(&token, &source).await {
-            Ok(Some(c)) => Some(c),
+            Ok(Some(c)) => {
+                credential = Some(super::Credential::Token(token.into()));
+                Some(c)
+            }
             // A public route (a share link, sign-in) serves anyone, even with a stale token.
             Ok(None) if need == Need::Public => None,
             Ok(None) => {
@@ -94,7 +98,14 @@ pub async fn authenticate(State(auth): State<AuthState>, mut req: Request, next:
             Err(e) => return ApiError::from(e).into_response(),
         },
         None => match req.extensions().get::<Session>().cloned() {
-            Some(session) => session_caller(&auth.accounts.store, &session, &source).await,
+            Some(session) => {
+                let caller = session_caller(&auth.accounts.store, &session, &source).await;
+                credential = caller
+                    .as_ref()
+                    .and(session.id())
+                    .map(super::Credential::Session);
+                caller
+            }
             None => None,
         },
     };
@@ -148,6 +159,9 @@ pub async fn authenticate(State(auth): State<AuthState>, mut req: Request, next:
         }
     }
     if let Some(c) = caller {
+        req.extensions_mut().insert(c);
+    }
+    if let Some(c) = credential {
         req.extensions_mut().insert(c);
     }
     next.run(req).await

@@ -74,6 +74,16 @@ fn limiter<K: std::hash::Hash + Eq + Clone>(burst: u32, refill: Duration) -> Arc
     Arc::new(governor::RateLimiter::keyed(quota))
 }
 
+/// What a request proved who it is with, kept (as a request extension) by [`authenticate`] so a
+/// long-lived response can ask again whether it still holds ([`AuthState::still_valid`]).
+#[derive(Debug, Clone)]
+pub enum Credential {
+    /// A browser session, by its id.
+    Session(tower_sessions::session::Id),
+    /// An API token.
+    Token(mig::wire::Secret),
+}
+
 /// State of the authentication middleware.
 #[derive(Clone)]
 pub struct AuthState {
@@ -108,6 +118,19 @@ impl AuthState {
     pub fn with_trusted_proxies(mut self, trusted: client::TrustedProxies) -> Self {
         self.trusted = trusted;
         self
+    }
+
+    /// Whether `credential` still stands for an enabled user: the session exists (not signed out,
+    /// not expired, no password change since), the token is neither revoked nor expired. Read from
+    /// the database (nothing in this process's memory), so a change made through any replica counts.
+    pub async fn still_valid(&self, credential: &Credential) -> bool {
+        match credential {
+            Credential::Session(id) => sessions::session_still_valid(&self.accounts.store, id).await,
+            Credential::Token(token) => matches!(
+                self.accounts.store.token_active(token.expose()).await,
+                Ok(true)
+            ),
+        }
     }
 
     /// Forgets the keys of both sign-in limits that are back to a full budget, every minute, so a

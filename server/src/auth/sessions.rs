@@ -136,6 +136,32 @@ pub async fn partition_cookie(req: Request, next: Next) -> Response {
     res
 }
 
+/// Whether the session `id` still stands for someone: it exists (not signed out), has not expired
+/// or outlived [`ABSOLUTE`], and its user is enabled and has not changed password since signing in.
+/// Read from the database, so a sign-out or a disabled user on any replica counts. Long-lived
+/// responses (event streams) ask this again and again; any error answers no.
+pub(super) async fn session_still_valid(store: &Store, id: &Id) -> bool {
+    let Ok(Some(record)) = DbSessions(store.clone()).load(id).await else {
+        return false;
+    };
+    if record.expiry_date < time::OffsetDateTime::now_utc() {
+        return false;
+    }
+    let number = |key: &str| record.data.get(key).and_then(serde_json::Value::as_i64);
+    let (Some(uid), Some(login_ms)) = (number(SESSION_UID), number(SESSION_LOGIN_MS)) else {
+        return false;
+    };
+    if crate::store::now_ms().saturating_sub(login_ms)
+        > i64::try_from(ABSOLUTE.as_millis()).unwrap_or(i64::MAX)
+    {
+        return false;
+    }
+    matches!(
+        store.session_user(uid).await,
+        Ok(Some((user, credentials_ms))) if !user.disabled && login_ms >= credentials_ms
+    )
+}
+
 pub(super) async fn session_caller(
     store: &Store,
     session: &Session,

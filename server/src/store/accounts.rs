@@ -272,6 +272,24 @@ impl Store {
             .transpose()
     }
 
+    /// Whether `token` is a live API token of an enabled user (not revoked, not expired). Only reads:
+    /// event streams ask this every few seconds, and a token's last use is its connect.
+    ///
+    /// # Errors
+    /// [`StoreError`] when the database fails.
+    pub async fn token_active(&self, token: &str) -> Result<bool, StoreError> {
+        let row = sqlx::query(
+            "SELECT t.id FROM api_tokens t JOIN users u ON u.id = t.user_id \
+             WHERE t.token_hash = $1 AND t.revoked_ms IS NULL AND (t.expires_ms IS NULL OR t.expires_ms > $2) \
+             AND u.disabled = 0",
+        )
+        .bind(token_hash(token))
+        .bind(now_ms())
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.is_some())
+    }
+
     /// The user a presented token signs in, with the token's id and name, when the token is known,
     /// unrevoked, unexpired and its user enabled; marks it used.
     ///

@@ -1,0 +1,181 @@
+//! Event streams (`text/event-stream`): how many one client may hold open, and how long each lives.
+//!
+//! A stream is admitted only under two caps, per user and per client address (IPv4 address or IPv6
+//! /64), so one client cannot hold every connection the server has; beyond them the answer is 429.
+//! Once open, a stream asks every [`StreamLimits::recheck`] whether what let it in still holds —
+//! the session (not signed out, user not disabled, password unchanged), the API token (not
+//! revoked or expired), the share link (not revoked or expired) — reading the database, so a
+//! revocation made through any replica ends it there too. An ended stream sends a last `resync`
+//! event: the page asks again and learns why.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::http::{HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+
+use crate::auth::{AuthState, Credential};
+use crate::error::ApiError;
+
+/// The caps and the re-check period (`--max-streams-per-user`, `--max-streams-per-address`,
+/// `--stream-recheck-ms`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StreamLimits {
+    /// Open streams one user may hold (every tab of every browser of theirs, and scripts).
+    pub per_user: usize,
+    /// Open streams one client address may hold (IPv6: one /64), signed in or not.
+    pub per_address: usize,
+    /// How often an open stream checks that its credential or share link still holds.
+    pub recheck: Duration,
+}
+
+impl Default for StreamLimits {
+    fn default() -> Self {
+        Self {
+            per_user: 16,
+            per_address: 64,
+            recheck: Duration::from_secs(5),
+        }
+    }
+}
+
+/// What a stream re-checks while it is open.
+#[derive(Debug, Clone)]
+pub enum Holder {
+    /// A signed-in user, by the credential the request came with.
+    User {
+        /// The user's id (the per-user cap's key).
+        user_id: i64,
+        /// The session or token.
+        credential: Credential,
+    },
+    /// Anyone with a share link, by its token.
+    Share(String),
+}
+
+/// The open streams, counted per key.
+#[derive(Debug)]
+pub struct Streams {
+    limits: StreamLimits,
+    auth: AuthState,
+    shares: crate::shares::Shares,
+    open: Mutex<HashMap<String, usize>>,
+}
+
+/// One admitted stream's place under the caps; given back when the stream ends (dropped).
+#[derive(Debug)]
+pub struct Permit {
+    streams: Arc<Streams>,
+    keys: Vec<String>,
+}
+
+impl Drop for Permit {
+    fn drop(&mut self) {
+        let mut open = self
+            .streams
+            .open
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        for key in &self.keys {
+            if let Some(n) = open.get_mut(key) {
+                *n = n.saturating_sub(1);
+                if *n == 0 {
+                    open.remove(key);
+                }
+            }
+        }
+    }
+}
+
+impl Streams {
+    /// Streams under `limits`, re-checking users through `auth` and links through `shares`.
+    #[must_use]
+    pub fn new(limits: StreamLimits, auth: AuthState, shares: crate::shares::Shares) -> Arc<Self> {
+        Arc::new(Self {
+            limits,
+            auth,
+            shares,
+            open: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// The caps in force.
+    #[must_use]
+    pub fn limits(&self) -> StreamLimits {
+        self.limits
+    }
+
+    /// Admits one more stream for `holder` from `client`.
+    ///
+    /// # Errors
+    /// A 429 response (with `Retry-After`) when the user or the address holds its cap already.
+    pub fn admit(
+        self: &Arc<Self>,
+        holder: &Holder,
+        client: IpAddr,
+    ) -> Result<Permit, Box<Response>> {
+        let address = format!("addr:{}", crate::auth::client::limit_key(client));
+        let mut keys = vec![(address, self.limits.per_address, "this address")];
+        if let Holder::User { user_id, .. } = holder {
+            keys.push((format!("user:{user_id}"), self.limits.per_user, "this user"));
+        }
+        let mut open = self
+            .open
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some((_, cap, whose)) = keys
+            .iter()
+            .find(|(key, cap, _)| open.get(key).copied().unwrap_or(0) >= *cap)
+        {
+            tracing::warn!(%client, whose, cap, "refused an event stream over the cap");
+            let mut response = ApiError::TooMany {
+                message: format!("{whose} has {cap} event streams open already, the most allowed"),
+                hint: "close other migboard tabs or watchers, then try again".into(),
+            }
+            .into_response();
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+            return Err(Box::new(response));
+        }
+        for (key, _, _) in &keys {
+            *open.entry(key.clone()).or_insert(0) += 1;
+        }
+        Ok(Permit {
+            streams: Arc::clone(self),
+            keys: keys.into_iter().map(|(key, _, _)| key).collect(),
+        })
+    }
+
+    /// Completes when `holder` no longer holds: checked every [`StreamLimits::recheck`], in the
+    /// database.
+    pub fn revoked(self: &Arc<Self>, holder: Holder) -> impl Future<Output = ()> + Send + use<> {
+        let streams = Arc::clone(self);
+        async move {
+            let mut tick = tokio::time::interval(streams.limits.recheck);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            // The first tick is immediate; the request was checked just now.
+            tick.tick().await;
+            loop {
+                tick.tick().await;
+                let holds = match &holder {
+                    Holder::User { credential, .. } => streams.auth.still_valid(credential).await,
+                    Holder::Share(token) => streams.shares.shared_link(token).await.is_ok(),
+                };
+                if !holds {
+                    tracing::info!(
+                        holder = match &holder {
+                            Holder::User { .. } => "user",
+                            Holder::Share(_) => "share link",
+                        },
+                        "ended an event stream: its credential no longer holds"
+                    );
+                    return;
+                }
+            }
+        }
+    }
+}
