@@ -189,6 +189,10 @@ async fn main() {
         .env("MIGBOARD_DATA_DIR", dir.path())
         .env("LEPTOS_SITE_ROOT", dir.path().join("no-site"))
         .env("MIGBOARD_SIM_LATENCY_MS", "0")
+        // Every watcher comes from this one address and user: lift the per-client stream caps
+        // (production defaults: 16 per user, 64 per address) so the bench measures fan-out.
+        .env("MIGBOARD_MAX_STREAMS_PER_USER", "10000")
+        .env("MIGBOARD_MAX_STREAMS_PER_ADDRESS", "100000")
         .env("RUST_LOG", "error")
         .kill_on_drop(true)
         .spawn()

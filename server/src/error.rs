@@ -41,7 +41,8 @@ pub enum ApiError {
         /// What to do.
         hint: String,
     },
-    /// A dependency (the database) failed.
+    /// A dependency (the database) failed. The message is logged, never sent: the client gets the
+    /// request id ([`crate::request_id`]).
     #[error("{message}")]
     Unavailable {
         /// What failed.
@@ -81,7 +82,8 @@ pub enum ApiError {
         /// When to try again.
         hint: String,
     },
-    /// The server failed in a way the client cannot fix (the details are in the server's log).
+    /// The server failed in a way the client cannot fix. The message is logged, never sent: the
+    /// client gets the request id ([`crate::request_id`]).
     #[error("{message}")]
     Internal {
         /// What failed, without internals.
@@ -113,6 +115,7 @@ struct ErrorDetail<'a> {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
+        let scrubbed: (String, String);
         let (status, code, message, hint) = match &self {
             Self::BadRequest { message, hint } => {
                 (StatusCode::BAD_REQUEST, "bad_request", message, hint)
@@ -138,14 +141,30 @@ impl IntoResponse for ApiError {
                 hint,
             ),
             Self::Gone { message, hint } => (StatusCode::GONE, "gone", message, hint),
-            Self::Unavailable { message, hint } => (
-                StatusCode::SERVICE_UNAVAILABLE,
-                "unavailable",
-                message,
-                hint,
-            ),
-            Self::Internal { message, hint } => {
-                (StatusCode::INTERNAL_SERVER_ERROR, "internal", message, hint)
+            // What failed inside stays in the log (under the request id the client gets).
+            Self::Unavailable { message, .. } => {
+                scrubbed = (
+                    crate::request_id::internal("a dependency failed", message),
+                    crate::request_id::hint(),
+                );
+                (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "unavailable",
+                    &scrubbed.0,
+                    &scrubbed.1,
+                )
+            }
+            Self::Internal { message, .. } => {
+                scrubbed = (
+                    crate::request_id::internal("the server failed", message),
+                    crate::request_id::hint(),
+                );
+                (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal",
+                    &scrubbed.0,
+                    &scrubbed.1,
+                )
             }
             Self::TooLarge { message, hint } => {
                 (StatusCode::PAYLOAD_TOO_LARGE, "too_large", message, hint)

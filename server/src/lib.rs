@@ -24,6 +24,7 @@ pub mod leader;
 pub mod logging;
 pub mod orchestrator;
 pub mod plans;
+pub mod request_id;
 pub mod security;
 pub mod serve;
 pub mod shares;
@@ -103,6 +104,7 @@ pub fn router_with(state: AppState, security: &security::Security) -> Router {
             headers,
             security::headers,
         ))
+        .layer(axum::middleware::from_fn(request_id::assign))
         .layer(CompressionLayer::new())
         .layer(TraceLayer::new_for_http())
         .with_state(state)

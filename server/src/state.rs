@@ -88,7 +88,7 @@ impl AppState {
             Ok(Some(generated)) => {
                 // Printed once, on the first start only: the database keeps only its hash.
                 tracing::warn!(
-                    "first start: created user `admin` with password {generated} (set MIGBOARD_ADMIN_PASSWORD to choose it; change it under Users)"
+                    "first start: created user `admin` with the one-time password {generated}: sign in with it and choose your own, which migboard asks for before anything else (or set MIGBOARD_ADMIN_PASSWORD on the first start to choose it)"
                 );
             }
             Ok(None) => {}
@@ -195,13 +195,15 @@ fn account_error(e: AccountError) -> AppError {
         AccountError::Conflict(m) => AppError::Conflict(m),
         AccountError::Forbidden(m) => AppError::Forbidden(m),
         AccountError::TooMany(_) => AppError::Unavailable(e.to_string()),
-        AccountError::Internal(m) => AppError::Unavailable(m),
+        AccountError::Internal(m) => {
+            AppError::Unavailable(crate::request_id::internal("accounts", &m))
+        }
     }
 }
 
+/// A database failure, as a page may read it: the request id, not the cause (logged).
 fn store_error(e: &crate::store::StoreError) -> AppError {
-    tracing::error!(error = %e, "database");
-    AppError::Unavailable(format!("the database failed: {e}"))
+    AppError::Unavailable(crate::request_id::internal("the database failed", e))
 }
 
 impl Backend for ServerBackend {
@@ -281,12 +283,9 @@ impl Backend for ServerBackend {
                             .map(|i| format!("at {}: {} ({})", i.path, i.message, i.hint))
                             .unwrap_or_else(|| "the plan request is not valid".into()),
                     ),
-                    PlanError::Internal(why) => {
-                        tracing::error!(error = %why, "apply fleet plan");
-                        AppError::Unavailable(
-                            "the planner failed; the server's log says why".into(),
-                        )
-                    }
+                    PlanError::Internal(why) => AppError::Unavailable(
+                        crate::request_id::internal("applying a fleet plan failed", &why),
+                    ),
                 })
         })
     }
@@ -527,8 +526,7 @@ fn orchestrator_error(e: OrchestratorError) -> AppError {
         )),
         OrchestratorError::Store(e) => store_error(&e),
         OrchestratorError::Internal(m) => {
-            tracing::error!(error = %m, "internal error");
-            AppError::Unavailable("the server failed; see its log".into())
+            AppError::Unavailable(crate::request_id::internal("the server failed", &m))
         }
     }
 }

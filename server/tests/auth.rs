@@ -1772,3 +1772,109 @@ async fn event_streams_end_when_their_session_or_token_no_longer_holds() {
     assert!(rest.contains("event: resync"), "{rest}");
     assert!(still_open(&mut unchanged, 500).await, "an unchanged user's stream goes on");
 }
+
+#[tokio::test]
+async fn the_generated_first_admin_password_must_be_changed_before_anything_else() {
+    // The first start's admin: a generated password must be changed; a chosen one need not.
+    for (given, must) in [(None, true), (Some("a-chosen-admin-password"), false)] {
+        let store = server::store::Store::open("sqlite::memory:").await.expect("store");
+        let generated = server::auth::Accounts::new(store.clone())
+            .ensure_admin(given)
+            .await
+            .expect("first start");
+        assert_eq!(generated.is_some(), given.is_none());
+        let (admin, _) = store
+            .user_credentials("admin")
+            .await
+            .expect("read")
+            .expect("admin");
+        assert_eq!(admin.must_change_password, must, "{given:?}");
+    }
+    // A server whose admin still has the generated password (made known here).
+    let state = server::AppState::new(options()).await;
+    let store = state.orchestrator().store().clone();
+    let (admin, _) = store
+        .user_credentials("admin")
+        .await
+        .expect("read")
+        .expect("the first start made an admin");
+    assert!(admin.must_change_password, "AppState's first start generates the password");
+    let generated = "generated-but-known-here".to_owned();
+    store
+        .update_user(
+            admin.id,
+            &server::store::UserChange {
+                password_hash: Some(server::auth::hash_password(&generated).expect("hash")),
+                must_change_password: Some(true),
+                ..server::store::UserChange::default()
+            },
+        )
+        .await
+        .expect("set");
+    let w = World {
+        router: server::router(state.clone()),
+        state,
+        headers: BTreeMap::new(),
+        share_token: String::new(),
+        deployment: 0,
+    };
+    // An API token: it may read who it is and change the password, nothing else.
+    let login = w
+        .call(
+            Who::Anonymous,
+            Method::POST,
+            "/api/v1/login",
+            Some(json!({"username": "admin", "password": generated})),
+        )
+        .await;
+    assert_eq!(login.status, StatusCode::CREATED, "{}", login.body);
+    let token = login.json()["token"].as_str().expect("token").to_owned();
+    let bearer = format!("Bearer {token}");
+    let with_token = |method: Method, path: &str, body: Option<Value>| {
+        let mut b = Request::builder()
+            .method(method)
+            .uri(path)
+            .header(header::AUTHORIZATION, bearer.clone());
+        b = b.header(header::CONTENT_TYPE, "application/json");
+        b.body(body.map_or_else(Body::empty, |v| Body::from(v.to_string())))
+            .expect("request")
+    };
+    let refused = w.send(with_token(Method::GET, "/api/v1/deployments", None)).await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN, "{}", refused.body);
+    assert!(refused.body.contains("generated password"), "{}", refused.body);
+    assert!(refused.body.contains("/api/v1/me/password"), "{}", refused.body);
+    let created = w
+        .send(with_token(
+            Method::POST,
+            "/api/v1/users",
+            Some(json!({"username": "eve", "password": "eve-password-123", "role": "admin"})),
+        ))
+        .await;
+    assert_eq!(created.status, StatusCode::FORBIDDEN, "{}", created.body);
+    let me = w.send(with_token(Method::GET, "/api/v1/me", None)).await;
+    assert_eq!(me.status, StatusCode::OK, "{}", me.body);
+    // A browser session: every page leads to the form in Settings, which opens.
+    let cookie = w.sign_in("admin", &generated).await;
+    let page = w.with_cookie(Method::GET, "/deployments", &cookie).await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER);
+    assert_eq!(
+        page.headers.get(header::LOCATION).and_then(|v| v.to_str().ok()),
+        Some("/settings?password=required#change-password")
+    );
+    let settings = w.with_cookie(Method::GET, "/settings", &cookie).await;
+    assert_eq!(settings.status, StatusCode::OK, "{}", settings.body);
+    // Changed: everything opens again (this session continues under a new id).
+    let changed = w
+        .json_with_cookie(
+            Method::POST,
+            "/api/v1/me/password",
+            &cookie,
+            json!({"current_password": generated, "new_password": "my-own-admin-password"}),
+        )
+        .await;
+    assert_eq!(changed.status, StatusCode::OK, "{}", changed.body);
+    assert_eq!(changed.json()["must_change_password"], json!(false), "{}", changed.body);
+    let cookie = changed.cookie().map_or(cookie, |c| pair(&c));
+    let page = w.with_cookie(Method::GET, "/deployments", &cookie).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+}

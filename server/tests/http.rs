@@ -561,6 +561,11 @@ fn every_response_carries_security_headers_and_frame_ancestors_follow_the_allow_
                 "{path}"
             );
             assert!(h.get(header::REFERRER_POLICY).is_some(), "{path}");
+            assert_eq!(
+                h.get("x-request-id").map(|v| v.len()),
+                Some(16),
+                "{path}: every response names its request"
+            );
             let body = response
                 .into_body()
                 .collect()

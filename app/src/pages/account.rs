@@ -96,6 +96,9 @@ impl LazyRoute for SettingsRoute {
 #[component]
 fn SettingsPage() -> impl IntoView {
     let me = Resource::new(|| (), |()| whoami());
+    // Sent here by the server while the password is the generated one (nothing else is open yet).
+    let q = use_query_map();
+    let required = move || q.read().get("password").as_deref() == Some("required");
     view! {
         <Title text="Settings" />
         <PageHeader title="Settings" subtitle="Your account and API tokens; users and the audit log for admins." />
@@ -115,8 +118,13 @@ fn SettingsPage() -> impl IntoView {
                                 <p><a href="/settings/users" id="users-link">"Users"</a> " · " <a href="/settings/audit" id="audit-link">"Audit log"</a></p>
                             })}
                         </section>
+                        {required().then(|| view! {
+                            <p class="banner banner-error" role="alert" id="password-required">
+                                "You signed in with the password generated at first start. Choose your own below: until you do, migboard opens nothing else."
+                            </p>
+                        })}
                         <ChangePassword />
-                        <Tokens admin=me.role == Role::Admin />
+                        {(!required()).then(|| view! { <Tokens admin=me.role == Role::Admin /> })}
                     }.into_any(),
                     Ok(None) => view! { <p class="banner banner-error" role="alert">"Not signed in. " <a href="/login?next=/settings">"Sign in"</a></p> }.into_any(),
                     Err(e) => view! { <p class="banner banner-error" role="alert">{format!("Could not read your account: {e}")}</p> }.into_any(),

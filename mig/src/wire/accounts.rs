@@ -111,6 +111,10 @@ pub struct UserInfo {
     pub created_ms: i64,
     /// Last sign-in, Unix ms.
     pub last_login_ms: Option<i64>,
+    /// The password was chosen by someone else (the generated first admin's): until the user
+    /// changes it, they may do nothing else.
+    #[serde(default)]
+    pub must_change_password: bool,
 }
 
 /// An API token, as its owner sees it (never the token itself, which was shown once).

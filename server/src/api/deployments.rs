@@ -27,7 +27,6 @@ use crate::orchestrator::OrchestratorError;
 use crate::streams::{Holder, Permit, Streams};
 
 fn internal(e: &impl std::fmt::Display) -> ApiError {
-    tracing::error!(error = %e, "deployments API");
     ApiError::Unavailable {
         message: format!("the database failed: {e}"),
         hint: "try again; if it persists, check the server's log and its DATABASE_URL".into(),

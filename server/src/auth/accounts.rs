@@ -123,10 +123,23 @@ impl Accounts {
                 true,
             ),
         };
-        let user = self
+        let mut user = self
             .store
             .create_user("admin", &hash_password(&password)?, Role::Admin)
             .await?;
+        if generated {
+            // Printed in a log: whoever reads it first must not keep using it.
+            user = self
+                .store
+                .update_user(
+                    user.id,
+                    &UserChange {
+                        must_change_password: Some(true),
+                        ..UserChange::default()
+                    },
+                )
+                .await?;
+        }
         self.store
             .audit(&Actor::new("system", "local").audit(
                 "user.create",
@@ -191,7 +204,8 @@ impl Accounts {
         Ok(user.clone())
     }
 
-    /// The user a Bearer token signs in, as a [`Caller`].
+    /// The user a Bearer token signs in, as a [`Caller`], and whether they must change their
+    /// password before anything else.
     ///
     /// # Errors
     /// [`AccountError::Internal`] on database failure.
@@ -199,13 +213,18 @@ impl Accounts {
         &self,
         token: &str,
         source: &str,
-    ) -> Result<Option<Caller>, AccountError> {
-        Ok(self.store.token_user(token).await?.map(|(t, u)| Caller {
-            user_id: u.id,
-            username: u.username,
-            role: u.role,
-            via: Via::Token(t.name.clone()),
-            source: source.into(),
+    ) -> Result<Option<(Caller, bool)>, AccountError> {
+        Ok(self.store.token_user(token).await?.map(|(t, u)| {
+            (
+                Caller {
+                    user_id: u.id,
+                    username: u.username,
+                    role: u.role,
+                    via: Via::Token(t.name.clone()),
+                    source: source.into(),
+                },
+                u.must_change_password,
+            )
         }))
     }
 
@@ -410,6 +429,7 @@ impl Accounts {
                     role,
                     disabled,
                     password_hash,
+                    must_change_password: None,
                 },
             )
             .await?;

@@ -79,11 +79,13 @@ pub async fn authenticate(State(auth): State<AuthState>, mut req: Request, next:
     // Public routes do not look at the caller (static files, health checks, share links, sign-in),
     // so they cost no session or token lookup; public server functions (`whoami`) do.
     let mut credential = None;
+    let mut must_change_password = false;
     let caller = match bearer {
         _ if need == Need::Public && !is_server_fn(&path) => None,
         Some(token) => match auth.accounts.token_caller(&token, &source).await {
-            Ok(Some(c)) => {
+            Ok(Some((c, must_change))) => {
                 credential = Some(super::Credential::Token(token.into()));
+                must_change_password = must_change;
                 Some(c)
             }
             // A public route (a share link, sign-in) serves anyone, even with a stale token.
@@ -99,12 +101,13 @@ pub async fn authenticate(State(auth): State<AuthState>, mut req: Request, next:
         },
         None => match req.extensions().get::<Session>().cloned() {
             Some(session) => {
-                let caller = session_caller(&auth.accounts.store, &session, &source).await;
-                credential = caller
+                let found = session_caller(&auth.accounts.store, &session, &source).await;
+                credential = found
                     .as_ref()
                     .and(session.id())
                     .map(super::Credential::Session);
-                caller
+                must_change_password = found.as_ref().is_some_and(|(_, must)| *must);
+                found.map(|(c, _)| c)
             }
             None => None,
         },
@@ -158,6 +161,11 @@ pub async fn authenticate(State(auth): State<AuthState>, mut req: Request, next:
             Some(_) => {}
         }
     }
+    if must_change_password && !allowed_before_password_change(&method, &path) {
+        if let Some(c) = &caller {
+            return password_change_first(c, &method, &path);
+        }
+    }
     if let Some(c) = caller {
         req.extensions_mut().insert(c);
     }
@@ -165,6 +173,41 @@ pub async fn authenticate(State(auth): State<AuthState>, mut req: Request, next:
         req.extensions_mut().insert(c);
     }
     next.run(req).await
+}
+
+/// What a user whose password must be changed (the generated first admin) may still do: change
+/// it, see who they are, sign out, and open Settings, where the form is.
+fn allowed_before_password_change(method: &Method, path: &str) -> bool {
+    let read = matches!(*method, Method::GET | Method::HEAD);
+    matches!(
+        (read, path),
+        (false, "/api/v1/me/password" | "/api/change_password" | "/api/whoami" | "/logout")
+            | (true, "/api/v1/me" | "/settings")
+    ) || (read && path.starts_with("/api/v1/openapi"))
+}
+
+/// The answer to anything else: pages go to Settings, APIs say what to do.
+fn password_change_first(caller: &mig::wire::Caller, method: &Method, path: &str) -> Response {
+    let message = format!(
+        "{} signs in with a generated password: choose your own before anything else",
+        caller.username
+    );
+    if is_server_fn(path) {
+        server_fn_error(
+            StatusCode::FORBIDDEN,
+            &app::error::AppError::Forbidden(message),
+        )
+    } else if path.starts_with("/api/") {
+        ApiError::Forbidden {
+            message,
+            hint: "POST /api/v1/me/password with {\"current_password\", \"new_password\"} (12+ characters), or Settings → Change my password".into(),
+        }
+        .into_response()
+    } else if matches!(*method, Method::GET | Method::HEAD) {
+        Redirect::to("/settings?password=required#change-password").into_response()
+    } else {
+        (StatusCode::FORBIDDEN, message).into_response()
+    }
 }
 
 fn with_article(role: Role) -> &'static str {

@@ -166,7 +166,7 @@ pub(super) async fn session_caller(
     store: &Store,
     session: &Session,
     source: &str,
-) -> Option<Caller> {
+) -> Option<(Caller, bool)> {
     let uid: i64 = session.get(SESSION_UID).await.ok()??;
     let login_ms: i64 = session.get(SESSION_LOGIN_MS).await.ok()??;
     let age_ms = crate::store::now_ms().saturating_sub(login_ms);
@@ -192,13 +192,17 @@ pub(super) async fn session_caller(
     if now.saturating_sub(seen) > TOUCH_EVERY_MS {
         let _ = session.insert(SESSION_SEEN_MS, now).await;
     }
-    Some(Caller {
-        user_id: user.id,
-        username: user.username,
-        role: user.role,
-        via: Via::Session,
-        source: source.into(),
-    })
+    let must_change = user.must_change_password;
+    Some((
+        Caller {
+            user_id: user.id,
+            username: user.username,
+            role: user.role,
+            via: Via::Session,
+            source: source.into(),
+        },
+        must_change,
+    ))
 }
 
 /// Signs `user` into `session`: a new session id (so an id planted before sign-in is worthless),

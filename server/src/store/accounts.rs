@@ -17,6 +17,7 @@ fn user_from(r: &AnyRow) -> Result<UserInfo, StoreError> {
         disabled: r.try_get::<i64, _>("disabled")? != 0,
         created_ms: r.try_get("created_ms")?,
         last_login_ms: r.try_get("last_login_ms")?,
+        must_change_password: r.try_get::<i64, _>("must_change_password")? != 0,
     })
 }
 
@@ -32,7 +33,8 @@ fn token_from(r: &AnyRow) -> Result<TokenInfo, StoreError> {
     })
 }
 
-const USER_COLUMNS: &str = "id, username, role, disabled, created_ms, last_login_ms";
+const USER_COLUMNS: &str =
+    "id, username, role, disabled, created_ms, last_login_ms, must_change_password";
 const TOKEN_SELECT: &str = "SELECT t.id, t.name, u.username, t.created_ms, t.expires_ms, t.last_used_ms, t.revoked_ms \
      FROM api_tokens t JOIN users u ON u.id = t.user_id";
 
@@ -45,6 +47,9 @@ pub struct UserChange {
     pub disabled: Option<bool>,
     /// New password hash (argon2id PHC string).
     pub password_hash: Option<String>,
+    /// Whether the password must be changed at the next sign-in. `None` leaves it, except that a
+    /// new password clears it.
+    pub must_change_password: Option<bool>,
 }
 
 impl Store {
@@ -176,13 +181,21 @@ impl Store {
     ) -> Result<u64, StoreError> {
         let updated = sqlx::query(
             "UPDATE users SET role = COALESCE($1, role), disabled = COALESCE($2, disabled), \
-             password_hash = COALESCE($3, password_hash), credentials_ms = COALESCE($4, credentials_ms) \
-             WHERE id = $5",
+             password_hash = COALESCE($3, password_hash), credentials_ms = COALESCE($4, credentials_ms), \
+             must_change_password = COALESCE($5, must_change_password) \
+             WHERE id = $6",
         )
         .bind(change.role.map(Role::as_str))
         .bind(change.disabled.map(i64::from))
         .bind(change.password_hash.as_deref())
         .bind(change.password_hash.as_ref().map(|_| now_ms()))
+        // A new password is the user's own unless the change says otherwise.
+        .bind(
+            change
+                .must_change_password
+                .or(change.password_hash.as_ref().map(|_| false))
+                .map(i64::from),
+        )
         .bind(id)
         .execute(&mut **tx)
         .await?
