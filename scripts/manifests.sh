@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Renders every overlay of deploy/kubernetes with `kubectl kustomize` and validates every object
-# against the Kubernetes 1.34 OpenAPI schemas (kubernetes-validate, strict: unknown fields fail).
+# Renders every overlay of deploy/kubernetes with `kubectl kustomize`, validates every object
+# against the Kubernetes 1.34 OpenAPI schemas (kubernetes-validate, strict: unknown fields fail), and
+# checks pod security levels and NetworkPolicies (scripts/manifest-policy.py).
 # 1.34 is the API version the server is built against (k8s-openapi feature v1_34).
 set -Eeuo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -22,6 +23,9 @@ for dir in deploy/kubernetes/overlays/*/; do
   else
     echo "manifests: $name: objects above do not validate ($out/$name.yaml)" >&2; status=1
   fi
+  # Pod security: what each namespace enforces holds for the pods in it; every namespace with pods
+  # has a NetworkPolicy (PyYAML comes with kubernetes-validate in target/pytools).
+  PYTHONPATH="$ROOT/target/pytools" python3 scripts/manifest-policy.py "$out/$name.yaml" || status=1
 done
 echo "manifests: $objects objects in all"
 exit "$status"

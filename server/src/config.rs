@@ -85,9 +85,13 @@ pub struct Config {
           value_parser = clap::value_parser!(u64).range(1..=600))]
     pub header_read_timeout_secs: u64,
 
-    /// Kubernetes: the namespace migboard runs in (its agents, its leader Lease).
+    /// Kubernetes: the namespace migboard's server runs in (its leader Lease, its events).
     #[arg(long, env = "MIGBOARD_NAMESPACE", default_value = "migboard")]
     pub namespace: String,
+
+    /// Kubernetes: the namespace of the node agents' DaemonSet.
+    #[arg(long, env = "MIGBOARD_AGENT_NAMESPACE", default_value = "migboard-agent")]
+    pub agent_namespace: String,
 
     /// Kubernetes: the namespace blueprints' Deployments, Jobs and Services are created in.
     #[arg(

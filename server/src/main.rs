@@ -160,6 +160,7 @@ async fn kubernetes(
     }
     let options = kubernetes::Options {
         namespace: config.namespace.clone(),
+        agent_namespace: config.agent_namespace.clone(),
         workload_namespace: config.workload_namespace.clone(),
         pool_label: config.pool_label.clone(),
         node_selector: config.gpu_node_selector.clone(),

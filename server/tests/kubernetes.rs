@@ -51,7 +51,7 @@ fn gpu_pod(ns: &str, name: &str, node: &str, resource: &str, app: &str) -> Value
 fn agent_pod(node: &str, port: u16) -> Value {
     json!({
         "apiVersion": "v1", "kind": "Pod",
-        "metadata": {"name": format!("migboard-agent-{node}"), "namespace": "migboard",
+        "metadata": {"name": format!("migboard-agent-{node}"), "namespace": "migboard-agent",
             "labels": {"app.kubernetes.io/name": "migboard-agent"},
             "ownerReferences": [{"apiVersion": "apps/v1", "kind": "DaemonSet", "name": "migboard-agent", "uid": "ds"}]},
         "spec": {"nodeName": node, "containers": [{"name": "agent", "image": "migboard",

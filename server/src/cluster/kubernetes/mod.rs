@@ -73,15 +73,18 @@ pub enum ApplyMode {
 /// How the backend finds and treats things in the cluster.
 #[derive(Debug, Clone)]
 pub struct Options {
-    /// Namespace of migboard itself: its agents and its leader Lease.
+    /// Namespace of migboard's server: its leader Lease and events.
     pub namespace: String,
+    /// Namespace of the node agents (their own: the agent's host folder needs a `privileged` pod
+    /// security level, which the server's namespace does not grant).
+    pub agent_namespace: String,
     /// Namespace blueprints' workloads are created in.
     pub workload_namespace: String,
     /// Node label naming a node's pool; [`MIGBOARD_POOL`] is read when a node lacks it.
     pub pool_label: String,
     /// Which nodes are GPU nodes (a label selector).
     pub node_selector: String,
-    /// The agent pods (a label selector, in [`Options::namespace`]).
+    /// The agent pods (a label selector, in [`Options::agent_namespace`]).
     pub agent_selector: String,
     /// The agent's port when its pod names none (`agent`).
     pub agent_port: u16,
@@ -105,6 +108,7 @@ impl Default for Options {
     fn default() -> Self {
         Self {
             namespace: "migboard".into(),
+            agent_namespace: "migboard-agent".into(),
             workload_namespace: "migboard-workloads".into(),
             pool_label: OKE_POOL.into(),
             node_selector: "nvidia.com/gpu.present=true".into(),
@@ -310,7 +314,7 @@ impl Kubernetes {
 
     /// The base URL of the agent pod on `node`.
     async fn agent_url(&self, node: &str) -> Result<String, ClusterError> {
-        let pods: Api<Pod> = Api::namespaced(self.client.clone(), &self.options.namespace);
+        let pods: Api<Pod> = Api::namespaced(self.client.clone(), &self.options.agent_namespace);
         let list = pods
             .list(
                 &ListParams::default()
@@ -326,8 +330,8 @@ impl Kubernetes {
             .ok_or_else(|| ClusterError::Node {
                 node: node.to_owned(),
                 message: format!(
-                    "no running migboard agent pod ({}) in namespace {}: is the DaemonSet scheduled there (GPU node selector, taints)?",
-                    self.options.agent_selector, self.options.namespace
+                    "no running migboard agent pod ({}) in namespace {}: is the DaemonSet scheduled there (GPU node selector, taints), and is --agent-namespace its namespace?",
+                    self.options.agent_selector, self.options.agent_namespace
                 ),
             })?;
         let ip = pod
