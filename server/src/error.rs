@@ -142,29 +142,17 @@ impl IntoResponse for ApiError {
             ),
             Self::Gone { message, hint } => (StatusCode::GONE, "gone", message, hint),
             // What failed inside stays in the log (under the request id the client gets).
-            Self::Unavailable { message, .. } => {
+            Self::Unavailable { message, .. } | Self::Internal { message, .. } => {
+                let (status, code, what) = if matches!(self, Self::Unavailable { .. }) {
+                    (StatusCode::SERVICE_UNAVAILABLE, "unavailable", "a dependency failed")
+                } else {
+                    (StatusCode::INTERNAL_SERVER_ERROR, "internal", "the server failed")
+                };
                 scrubbed = (
-                    crate::request_id::internal("a dependency failed", message),
+                    crate::request_id::internal(what, message),
                     crate::request_id::hint(),
                 );
-                (
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "unavailable",
-                    &scrubbed.0,
-                    &scrubbed.1,
-                )
-            }
-            Self::Internal { message, .. } => {
-                scrubbed = (
-                    crate::request_id::internal("the server failed", message),
-                    crate::request_id::hint(),
-                );
-                (
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "internal",
-                    &scrubbed.0,
-                    &scrubbed.1,
-                )
+                (status, code, &scrubbed.0, &scrubbed.1)
             }
             Self::TooLarge { message, hint } => {
                 (StatusCode::PAYLOAD_TOO_LARGE, "too_large", message, hint)

@@ -28,6 +28,7 @@ fn run(test: impl std::future::Future<Output = ()> + Send + 'static) {
     std::sync::LazyLock::force(&EMPTY);
     std::sync::LazyLock::force(&FRAMED);
     std::sync::LazyLock::force(&SECURE);
+    std::sync::LazyLock::force(&FIRST_START);
     if let Err(e) = RUNTIME.block_on(RUNTIME.spawn(test)) {
         match e.try_into_panic() {
             Ok(panic) => std::panic::resume_unwind(panic),
@@ -110,6 +111,37 @@ static SECURE: std::sync::LazyLock<(axum::Router, String)> = std::sync::LazyLock
     let _in_runtime = RUNTIME.enter();
     (server::router_with(state, &security), bearer)
 });
+
+/// The built site of a first start whose `admin` still has the generated password (made known here:
+/// `FIRST_START_PASSWORD`).
+static FIRST_START: std::sync::LazyLock<axum::Router> = std::sync::LazyLock::new(|| {
+    let state = RUNTIME.block_on(server::AppState::new(options(BUILT.dir.path())));
+    RUNTIME.block_on(async {
+        let store = state.orchestrator().store().clone();
+        let (admin, _) = store
+            .user_credentials("admin")
+            .await
+            .expect("read")
+            .expect("the first start made an admin");
+        assert!(admin.must_change_password);
+        store
+            .update_user(
+                admin.id,
+                &server::store::UserChange {
+                    password_hash: Some(
+                        server::auth::hash_password(FIRST_START_PASSWORD).expect("hash"),
+                    ),
+                    must_change_password: Some(true),
+                    ..server::store::UserChange::default()
+                },
+            )
+            .await
+            .expect("set");
+    });
+    let _in_runtime = RUNTIME.enter();
+    server::router(state)
+});
+const FIRST_START_PASSWORD: &str = "generated-but-known-here";
 
 fn built_site() -> &'static tempfile::TempDir {
     &BUILT.dir
@@ -802,5 +834,55 @@ fn a_client_that_sends_its_headers_too_slowly_is_cut_off_and_shutdown_is_bounded
             .expect("the shutdown ends within its bound despite an open stream")
             .expect("task")
             .expect("serve");
+    });
+}
+
+#[test]
+fn with_the_generated_password_settings_opens_with_the_form_and_says_why() {
+    run(async {
+        let router = FIRST_START.clone();
+        let login = Request::post("/login")
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(Body::from(format!(
+                "username=admin&password={FIRST_START_PASSWORD}"
+            )))
+            .expect("request");
+        let response = router.clone().oneshot(login).await.expect("infallible");
+        assert_eq!(response.status(), StatusCode::SEE_OTHER);
+        let cookie = response
+            .headers()
+            .get_all(header::SET_COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .find(|c| c.starts_with("migboard_session="))
+            .and_then(|c| c.split(';').next())
+            .expect("a session cookie")
+            .to_owned();
+        let page = |path: &'static str| {
+            Request::get(path)
+                .header(header::COOKIE, cookie.clone())
+                .body(Body::empty())
+                .expect("request")
+        };
+        let fleet = router.clone().oneshot(page("/")).await.expect("infallible");
+        assert_eq!(fleet.status(), StatusCode::SEE_OTHER);
+        let settings = router
+            .clone()
+            .oneshot(page("/settings?password=required"))
+            .await
+            .expect("infallible");
+        assert_eq!(settings.status(), StatusCode::OK);
+        let body = settings
+            .into_body()
+            .collect()
+            .await
+            .expect("body")
+            .to_bytes();
+        let html = String::from_utf8_lossy(&body);
+        assert!(
+            html.contains("id=\"password-required\"") && html.contains("id=\"password-form\""),
+            "{html}"
+        );
+        assert!(!html.contains("id=\"tokens-title\""), "the tokens card waits: {html}");
     });
 }

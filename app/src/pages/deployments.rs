@@ -73,14 +73,21 @@ pub(super) fn follow<T: Send + Sync + 'static, F>(
             busy.set_value(true);
             let fetch = fetch.clone();
             leptos::task::spawn_local(async move {
+                // The page may be gone when a fetch returns (navigated away while it ran): its
+                // values are disposed then, and nothing is left to update.
                 loop {
-                    again.set_value(false);
-                    fresh.set(Some(fetch().await));
-                    if !again.get_value() {
+                    if again.try_set_value(false).is_some() {
+                        return;
+                    }
+                    let value = fetch().await;
+                    if fresh.try_set(Some(value)).is_some() {
+                        return;
+                    }
+                    if again.try_get_value() != Some(true) {
                         break;
                     }
                 }
-                busy.set_value(false);
+                let _ = busy.try_set_value(false);
             });
         }
     };

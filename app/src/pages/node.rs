@@ -121,10 +121,15 @@ fn History(node: String, history: Vec<mig::wire::LayoutChange>) -> impl IntoView
             let revert = move |_| {
                 let (node, navigate) = (node.clone(), navigate.clone());
                 let from = h.deployment_id;
+                let drain = drain.get_untracked();
                 leptos::task::spawn_local(async move {
-                    match revert_node(node, from, drain.get_untracked()).await {
+                    match revert_node(node, from, drain).await {
                         Ok(info) => navigate(&format!("/deployments/{}", info.id), Default::default()),
-                        Err(e) => error.set(Some(e.to_string())),
+                        // The history may have been redrawn meanwhile (a fleet event): then its
+                        // banner is gone, and so is the place to say it.
+                        Err(e) => {
+                            let _ = error.try_set(Some(e.to_string()));
+                        }
                     }
                 });
             };

@@ -260,9 +260,17 @@ pub async fn shared_events(
             .chain(tokio_stream::once(Ok(sse(&Event::Resync)))),
         permit,
     );
-    Ok(Sse::new(body)
+    Ok(sse_response(body))
+}
+
+/// An event stream's response, with a comment every 15 s so proxies keep it open.
+fn sse_response<S>(body: S) -> Response
+where
+    S: Stream<Item = Result<SseEvent, Infallible>> + Send + 'static,
+{
+    Sse::new(body)
         .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
-        .into_response())
+        .into_response()
 }
 
 /// `GET /api/v1/deployments`: every deployment, newest first.
@@ -421,12 +429,8 @@ pub async fn events(
     let first = tokio_stream::once(Ok(sse(&Event::Deployment {
         deployment: detail.deployment,
     })));
-    match guarded(&streams, &caller, credential, client, first.chain(stream)) {
-        Ok(body) => Ok(Sse::new(body)
-            .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
-            .into_response()),
-        Err(refused) => Ok(*refused),
-    }
+    Ok(guarded(&streams, &caller, credential, client, first.chain(stream))
+        .map_or_else(|refused| *refused, sse_response))
 }
 
 /// `GET /api/v1/events`: SSE of every event: deployments, steps, monitor checks and fleet changes.
@@ -437,12 +441,8 @@ pub async fn all_events(
     Signed(caller): Signed,
     ConnectInfoOpt(client): ConnectInfoOpt,
 ) -> Response {
-    match guarded(&streams, &caller, credential, client, live(&state, None)) {
-        Ok(body) => Sse::new(body)
-            .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
-            .into_response(),
-        Err(refused) => *refused,
-    }
+    guarded(&streams, &caller, credential, client, live(&state, None))
+        .map_or_else(|refused| *refused, sse_response)
 }
 
 /// `GET /api/v1/nodes/{node}`: a node with its GPUs, charts (SVG) and the deployments that touched it.
