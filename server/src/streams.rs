@@ -152,9 +152,15 @@ impl Streams {
 
     /// Completes when `holder` no longer holds: checked every [`StreamLimits::recheck`], in the
     /// database.
+    ///
+    /// The checks run in a task of their own, not in the response body: the body is polled only as
+    /// fast as the client reads, and a check paused mid-query would hold a database connection for
+    /// as long as a client chose not to read. The task ends with the returned future (dropped with
+    /// the stream).
     pub fn revoked(self: &Arc<Self>, holder: Holder) -> impl Future<Output = ()> + Send + use<> {
         let streams = Arc::clone(self);
-        async move {
+        let (ended, when) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
             let mut tick = tokio::time::interval(streams.limits.recheck);
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             // The first tick is immediate; the request was checked just now.
@@ -173,9 +179,26 @@ impl Streams {
                         },
                         "ended an event stream: its credential no longer holds"
                     );
+                    let _ = ended.send(());
                     return;
                 }
             }
+        });
+        let checks = AbortOnDrop(task.abort_handle());
+        async move {
+            let _checks = checks;
+            // An error means the checks panicked: end the stream rather than trust it unchecked.
+            let _ = when.await;
         }
+    }
+}
+
+/// Stops a task when dropped.
+#[derive(Debug)]
+struct AbortOnDrop(tokio::task::AbortHandle);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
