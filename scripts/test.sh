@@ -152,7 +152,7 @@ case "$what" in
     rust_build
     wait "$site_pid" || true
     cat "$logs/site-step.log"
-    grep -q '^site: target/site built' "$logs/site-step.log" || status=1
+    grep -q '^site: target/site built' "$logs/site-step.log" || { failed=$((failed + 1)); status=1; }
     rust; wasm; manifests; size; fuzz
     MIGBOARD_E2E_SERVER="$ROOT/target/debug/migboard" smoke
     MIGBOARD_E2E_SERVER="$ROOT/target/debug/migboard" e2e ;;
