@@ -369,29 +369,63 @@ where
     })
 }
 
-/// A signed-in user's stream: admitted under the caps, ended (with a last `resync`, so the page
-/// asks again and learns why) once the session or token no longer holds.
-fn guarded<S>(
-    streams: &Arc<Streams>,
-    caller: &mig::wire::Caller,
+/// Who opens a signed-in user's event stream, with what it is checked against (taken from the
+/// request together).
+pub struct Watcher {
+    streams: Arc<Streams>,
     credential: Credential,
+    caller: mig::wire::Caller,
     client: std::net::IpAddr,
-    stream: S,
-) -> Result<impl Stream<Item = Result<SseEvent, Infallible>> + use<S>, Box<Response>>
-where
-    S: Stream<Item = Result<SseEvent, Infallible>>,
-{
-    let holder = Holder::User {
-        user_id: caller.user_id,
-        credential,
-    };
-    let permit = streams.admit(&holder, client)?;
-    let end = streams.revoked(holder);
-    Ok(held(
-        futures_util::StreamExt::take_until(stream, end)
-            .chain(tokio_stream::once(Ok(sse(&Event::Resync)))),
-        permit,
-    ))
+}
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Watcher {
+    type Rejection = Response;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        let Signed(caller) = Signed::from_request_parts(parts, state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        let Extension(streams) = Extension::<Arc<Streams>>::from_request_parts(parts, state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        let Extension(credential) = Extension::<Credential>::from_request_parts(parts, state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        let Ok(ConnectInfoOpt(client)) = ConnectInfoOpt::from_request_parts(parts, state).await;
+        Ok(Self {
+            streams,
+            credential,
+            caller,
+            client,
+        })
+    }
+}
+
+impl Watcher {
+    /// `stream` as this user's event stream: admitted under the caps (else 429), ended (with a last
+    /// `resync`, so the page asks again and learns why) once the session or token no longer holds.
+    fn serve<S>(self, stream: S) -> Response
+    where
+        S: Stream<Item = Result<SseEvent, Infallible>> + Send + 'static,
+    {
+        let holder = Holder::User {
+            user_id: self.caller.user_id,
+            credential: self.credential,
+        };
+        let permit = match self.streams.admit(&holder, self.client) {
+            Ok(permit) => permit,
+            Err(refused) => return *refused,
+        };
+        let end = self.streams.revoked(holder);
+        sse_response(held(
+            futures_util::StreamExt::take_until(stream, end)
+                .chain(tokio_stream::once(Ok(sse(&Event::Resync)))),
+            permit,
+        ))
+    }
 }
 
 /// The live stream, with `resync` for a watcher that fell behind.
@@ -412,10 +446,7 @@ fn live(
 /// every change to it (`deployment`, `step`, `monitor`), and `resync` if this watcher fell behind.
 pub async fn events(
     State(state): State<AppState>,
-    Extension(streams): Extension<Arc<Streams>>,
-    Extension(credential): Extension<Credential>,
-    Signed(caller): Signed,
-    ConnectInfoOpt(client): ConnectInfoOpt,
+    watcher: Watcher,
     Path(id): Path<i64>,
 ) -> Result<Response, ApiError> {
     // Subscribe before reading, so no change between the two is missed.
@@ -429,20 +460,12 @@ pub async fn events(
     let first = tokio_stream::once(Ok(sse(&Event::Deployment {
         deployment: detail.deployment,
     })));
-    Ok(guarded(&streams, &caller, credential, client, first.chain(stream))
-        .map_or_else(|refused| *refused, sse_response))
+    Ok(watcher.serve(first.chain(stream)))
 }
 
 /// `GET /api/v1/events`: SSE of every event: deployments, steps, monitor checks and fleet changes.
-pub async fn all_events(
-    State(state): State<AppState>,
-    Extension(streams): Extension<Arc<Streams>>,
-    Extension(credential): Extension<Credential>,
-    Signed(caller): Signed,
-    ConnectInfoOpt(client): ConnectInfoOpt,
-) -> Response {
-    guarded(&streams, &caller, credential, client, live(&state, None))
-        .map_or_else(|refused| *refused, sse_response)
+pub async fn all_events(State(state): State<AppState>, watcher: Watcher) -> Response {
+    watcher.serve(live(&state, None))
 }
 
 /// `GET /api/v1/nodes/{node}`: a node with its GPUs, charts (SVG) and the deployments that touched it.
