@@ -94,7 +94,7 @@ pub fn router_with(state: AppState, security: &security::Security) -> Router {
     } else {
         router
     };
-    let headers = security::ResponseHeaders::new(security);
+    let headers = std::sync::Arc::new(security.clone());
     router
         .layer(axum::middleware::from_fn_with_state(
             headers.clone(),

@@ -121,21 +121,6 @@ impl Framing {
     }
 }
 
-/// What [`headers`] adds to every response, fixed at start.
-#[derive(Debug, Clone)]
-pub struct ResponseHeaders {
-    security: Security,
-}
-
-impl ResponseHeaders {
-    /// The headers for `security` (its parts were checked by [`Security::parse`]).
-    pub fn new(security: &Security) -> Arc<Self> {
-        Arc::new(Self {
-            security: security.clone(),
-        })
-    }
-}
-
 /// A nonce as Leptos makes them (URL-safe base64); anything else is not put in a policy.
 fn usable_nonce(nonce: &str) -> bool {
     (16..=64).contains(&nonce.len())
@@ -149,7 +134,7 @@ fn usable_nonce(nonce: &str) -> bool {
 /// framable views, `nosniff`, a referrer policy, and HSTS when migboard is served over HTTPS
 /// (`--cookie-secure`).
 pub async fn headers(
-    State(config): State<Arc<ResponseHeaders>>,
+    State(security): State<Arc<Security>>,
     request: Request,
     next: Next,
 ) -> Response {
@@ -162,7 +147,7 @@ pub async fn headers(
         .as_ref()
         .and_then(|v| v.to_str().ok())
         .filter(|n| usable_nonce(n));
-    let csp = config.security.content_security_policy(nonce, framing);
+    let csp = security.content_security_policy(nonce, framing);
     h.insert(
         header::CONTENT_SECURITY_POLICY,
         HeaderValue::from_str(&csp)
@@ -171,7 +156,7 @@ pub async fn headers(
     if framing == Framing::Deny {
         h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     }
-    if config.security.cookie_secure {
+    if security.cookie_secure {
         // Two years, this host only: a browser that once reached migboard over HTTPS never falls back
         // to HTTP, where the session cookie and passwords would travel in the clear.
         h.insert(
@@ -194,7 +179,7 @@ pub async fn headers(
 /// `http://` page of the same host (which anyone on the network path can forge) is another site when
 /// migboard is served over HTTPS (`--cookie-secure`), and the other way round.
 pub async fn same_origin(
-    State(config): State<Arc<ResponseHeaders>>,
+    State(security): State<Arc<Security>>,
     request: Request,
     next: Next,
 ) -> Response {
@@ -204,7 +189,7 @@ pub async fn same_origin(
     ) {
         return next.run(request).await;
     }
-    let scheme = if config.security.cookie_secure {
+    let scheme = if security.cookie_secure {
         "https"
     } else {
         "http"

@@ -151,15 +151,19 @@ pub(super) async fn session_still_valid(store: &Store, id: &Id) -> bool {
     let (Some(uid), Some(login_ms)) = (number(SESSION_UID), number(SESSION_LOGIN_MS)) else {
         return false;
     };
-    if crate::store::now_ms().saturating_sub(login_ms)
-        > i64::try_from(ABSOLUTE.as_millis()).unwrap_or(i64::MAX)
-    {
-        return false;
-    }
     matches!(
         store.session_user(uid).await,
-        Ok(Some((user, credentials_ms))) if !user.disabled && login_ms >= credentials_ms
+        Ok(Some((user, credentials_ms))) if sign_in_holds(login_ms, &user, credentials_ms)
     )
+}
+
+/// Whether a sign-in at `login_ms` still stands for `user`, whose password last changed at
+/// `credentials_ms`: at most [`ABSOLUTE`] old, the user enabled, no password change since.
+fn sign_in_holds(login_ms: i64, user: &UserInfo, credentials_ms: i64) -> bool {
+    let age_ms = crate::store::now_ms().saturating_sub(login_ms);
+    age_ms <= i64::try_from(ABSOLUTE.as_millis()).unwrap_or(i64::MAX)
+        && !user.disabled
+        && login_ms >= credentials_ms
 }
 
 pub(super) async fn session_caller(
@@ -169,14 +173,9 @@ pub(super) async fn session_caller(
 ) -> Option<(Caller, bool)> {
     let uid: i64 = session.get(SESSION_UID).await.ok()??;
     let login_ms: i64 = session.get(SESSION_LOGIN_MS).await.ok()??;
-    let age_ms = crate::store::now_ms().saturating_sub(login_ms);
-    if age_ms > i64::try_from(ABSOLUTE.as_millis()).unwrap_or(i64::MAX) {
-        let _ = session.flush().await;
-        return None;
-    }
     let (user, credentials_ms) = store.session_user(uid).await.ok()??;
-    // Disabled, or signed in with a password that has since changed.
-    if user.disabled || login_ms < credentials_ms {
+    // Too old, disabled, or signed in with a password that has since changed.
+    if !sign_in_holds(login_ms, &user, credentials_ms) {
         let _ = session.flush().await;
         return None;
     }
