@@ -1,6 +1,7 @@
 //! The agent's HTTP API for a driver: inventory, apply as an operation, operation status, metrics.
-//! Every route but `/healthz` (the kubelet's liveness probe) needs `Authorization: Bearer <token>`,
-//! compared in constant time. One apply at a time: a second gets 409 naming the running one.
+//! Every route but `/healthz` (the kubelet's liveness probe) needs a credential ([`Credentials`]):
+//! `Authorization: Bearer <token>` compared in constant time, or a request signed by the server for
+//! this node ([`crate::auth::Verifier`]). One apply at a time: a second gets 409 naming the running one.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -26,7 +27,7 @@ use crate::driver::{DriverError, GpuDriver};
 #[derive(Clone)]
 pub struct AgentState {
     driver: Arc<dyn GpuDriver>,
-    token: Arc<str>,
+    credentials: Credentials,
     journal: Option<Arc<std::path::Path>>,
     operations: Arc<Mutex<Operations>>,
     metrics: Arc<Metrics>,
@@ -87,34 +88,120 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-async fn require_token(State(state): State<AgentState>, request: Request, next: Next) -> Response {
-    let given = request
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .unwrap_or_default();
-    if given.is_empty() || !constant_time_eq(given.as_bytes(), state.token.as_bytes()) {
-        let mut response = error(
-            StatusCode::UNAUTHORIZED,
-            ErrorCode::Unauthorized,
-            "send the agent token as `Authorization: Bearer <token>`",
-        );
-        response.headers_mut().insert(
-            header::WWW_AUTHENTICATE,
-            header::HeaderValue::from_static("Bearer"),
-        );
-        return response;
+/// Seconds since the Unix epoch (0 if the clock is before it: every signed request is then stale).
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// What a caller must show.
+#[derive(Clone)]
+pub enum Credentials {
+    /// `Authorization: Bearer <token>` (embedded fleets, agents run by hand).
+    Token(Arc<str>),
+    /// A request signed by the server for this node (Kubernetes).
+    Signed(Arc<crate::auth::Verifier>),
+}
+
+impl std::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            // Never the token itself.
+            Self::Token(_) => f.write_str("Token(<redacted>)"),
+            Self::Signed(verifier) => f.debug_tuple("Signed").field(verifier).finish(),
+        }
     }
-    next.run(request).await
+}
+
+/// The largest body a signed request may have (it is read whole to check its hash): an apply with
+/// a mig-parted file of its own is a few KiB.
+const MAX_SIGNED_BODY: usize = 4 << 20;
+
+fn unauthorized(message: String, scheme: &'static str) -> Response {
+    let mut response = error(StatusCode::UNAUTHORIZED, ErrorCode::Unauthorized, message);
+    response.headers_mut().insert(
+        header::WWW_AUTHENTICATE,
+        header::HeaderValue::from_static(scheme),
+    );
+    response
+}
+
+async fn require_credentials(
+    State(state): State<AgentState>,
+    request: Request,
+    next: Next,
+) -> Response {
+    match &state.credentials {
+        Credentials::Token(token) => {
+            let given = request
+                .headers()
+                .get(header::AUTHORIZATION)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.strip_prefix("Bearer "))
+                .unwrap_or_default();
+            if given.is_empty() || !constant_time_eq(given.as_bytes(), token.as_bytes()) {
+                return unauthorized(
+                    "send the agent token as `Authorization: Bearer <token>`".to_owned(),
+                    "Bearer",
+                );
+            }
+            next.run(request).await
+        }
+        Credentials::Signed(verifier) => {
+            let (parts, body) = request.into_parts();
+            let signed = mig::agent_auth::SignedHeaders::parse(|name| {
+                parts.headers.get(name).and_then(|v| v.to_str().ok())
+            });
+            let signed = match signed {
+                Ok(signed) => signed,
+                Err(refusal) => {
+                    tracing::warn!(path = %parts.uri.path(), %refusal, "refused an agent request");
+                    return unauthorized(refusal.to_string(), "MigboardSignature");
+                }
+            };
+            let Ok(bytes) = axum::body::to_bytes(body, MAX_SIGNED_BODY).await else {
+                return error(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    ErrorCode::BadRequest,
+                    format!("a signed request's body may be at most {MAX_SIGNED_BODY} bytes"),
+                );
+            };
+            let path = parts
+                .uri
+                .path_and_query()
+                .map_or_else(|| parts.uri.path(), |p| p.as_str());
+            if let Err(refusal) = verifier.verify(
+                &signed,
+                parts.method.as_str(),
+                path,
+                &bytes,
+                unix_now(),
+            ) {
+                tracing::warn!(path = %parts.uri.path(), signed_for = %signed.node, %refusal, "refused an agent request");
+                return unauthorized(refusal.to_string(), "MigboardSignature");
+            }
+            next.run(Request::from_parts(parts, axum::body::Body::from(bytes)))
+                .await
+        }
+    }
 }
 
 impl AgentState {
     /// State for `driver`, accepting `token`.
     pub fn new(driver: Arc<dyn GpuDriver>, token: &str) -> Self {
+        Self::with_credentials(driver, Credentials::Token(token.into()))
+    }
+
+    /// State for `driver`, accepting only requests the server signed for this node.
+    pub fn signed(driver: Arc<dyn GpuDriver>, verifier: crate::auth::Verifier) -> Self {
+        Self::with_credentials(driver, Credentials::Signed(Arc::new(verifier)))
+    }
+
+    fn with_credentials(driver: Arc<dyn GpuDriver>, credentials: Credentials) -> Self {
         Self {
             driver,
-            token: token.into(),
+            credentials,
             journal: None,
             operations: Arc::default(),
             metrics: Arc::default(),
@@ -295,7 +382,7 @@ pub fn router(state: AgentState) -> Router {
             "/v1/workloads/{gpu}/{start}",
             axum::routing::delete(stop_workloads),
         )
-        .route_layer(middleware::from_fn_with_state(state.clone(), require_token));
+        .route_layer(middleware::from_fn_with_state(state.clone(), require_credentials));
     Router::new()
         .route("/healthz", get(crate::healthz))
         .merge(protected)

@@ -8,6 +8,7 @@
 
 pub mod api;
 pub mod apply;
+pub mod auth;
 pub mod driver;
 // The NVML FFI: the one module of the agent where `unsafe` is allowed.
 #[allow(unsafe_code)]

@@ -59,8 +59,16 @@ enum Command {
         #[arg(long, env = "MIGBOARD_AGENT_ADDR", default_value = "127.0.0.1:9400")]
         addr: SocketAddr,
         /// File holding the token clients must send as `Authorization: Bearer` (or MIGBOARD_AGENT_TOKEN).
-        #[arg(long)]
+        #[arg(long, conflicts_with = "verify_key_file")]
         token_file: Option<PathBuf>,
+        /// Accept only requests the migboard server signed for this node: a PEM file with the
+        /// server's Ed25519 public key (`openssl pkey -in agent-signing.pem -pubout`). Used on
+        /// Kubernetes instead of a token.
+        #[arg(long, env = "MIGBOARD_AGENT_VERIFY_KEY_FILE")]
+        verify_key_file: Option<PathBuf>,
+        /// This node's name, which signed requests must name (the downward API's spec.nodeName).
+        #[arg(long, env = "NODE_NAME")]
+        node_name: Option<String>,
         /// Where each apply's intent is written before anything changes; an intent left by a crash
         /// is resumed at start.
         #[arg(long, env = "MIGBOARD_AGENT_JOURNAL")]
@@ -149,6 +157,8 @@ fn run(mut args: Args) -> anyhow::Result<ExitCode> {
     let default = Command::Serve {
         addr: SocketAddr::from(([127, 0, 0, 1], 9400)),
         token_file: None,
+        verify_key_file: None,
+        node_name: None,
         journal: None,
         exit_with_parent: false,
     };
@@ -156,6 +166,8 @@ fn run(mut args: Args) -> anyhow::Result<ExitCode> {
         Command::Serve {
             addr,
             token_file,
+            verify_key_file,
+            node_name,
             journal,
             exit_with_parent,
         } => {
@@ -165,17 +177,33 @@ fn run(mut args: Args) -> anyhow::Result<ExitCode> {
                     agent::router_without_driver(format!("{e:#}"))
                 }
                 Ok(driver) => {
-                    let token = match token_file {
-                        Some(path) => std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?,
-                        None => std::env::var("MIGBOARD_AGENT_TOKEN")
-                            .context("the agent API needs a token: set MIGBOARD_AGENT_TOKEN or pass --token-file")?,
-                    };
-                    let token = token.trim();
-                    if token.len() < 16 {
-                        bail!("the agent token must be at least 16 characters");
-                    }
                     let driver: std::sync::Arc<dyn GpuDriver> = driver.into();
-                    let mut state = agent::api::AgentState::new(driver, token);
+                    let mut state = match verify_key_file {
+                        Some(path) => {
+                            let pem = std::fs::read_to_string(&path)
+                                .with_context(|| format!("reading the verify key {}", path.display()))?;
+                            let key = agent::auth::public_key_from_pem(&pem)
+                                .map_err(anyhow::Error::msg)
+                                .with_context(|| format!("--verify-key-file {}", path.display()))?;
+                            let verifier = agent::auth::Verifier::new(node_name.as_deref().unwrap_or_default(), key)
+                                .map_err(anyhow::Error::msg)?;
+                            tracing::info!(node = verifier.node(), "accepting requests signed for this node");
+                            agent::api::AgentState::signed(driver, verifier)
+                        }
+                        None => {
+                            let token = match token_file {
+                                Some(path) => std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?,
+                                None => std::env::var("MIGBOARD_AGENT_TOKEN").context(
+                                    "the agent API needs a credential: --verify-key-file (signed requests, on Kubernetes), or a token in MIGBOARD_AGENT_TOKEN or --token-file",
+                                )?,
+                            };
+                            let token = token.trim();
+                            if token.len() < 16 {
+                                bail!("the agent token must be at least 16 characters");
+                            }
+                            agent::api::AgentState::new(driver, token)
+                        }
+                    };
                     if let Some(path) = &journal {
                         state = state.with_journal(path);
                         match state.resume().map_err(anyhow::Error::msg)? {

@@ -332,7 +332,7 @@ impl AgentError {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorCode {
-    /// No or a wrong bearer token (401).
+    /// No, a wrong or a refused credential (401): the message says which ([`crate::agent_auth::Refusal`]).
     Unauthorized,
     /// The request body is not an [`ApplyRequest`] (422) or a workload (400).
     BadRequest,

@@ -4,11 +4,13 @@
 //! tables ([`model`]), layouts and their validation ([`layout`]), placement search and enumeration
 //! ([`place`]), mig-parted named configs ([`parted`]), sizing ([`sizing`]), the apply diff ([`diff`]: the fewest steps from what a GPU has to what it should have), node shapes ([`shape`]) and
 //! the slice planner's model ([`planner`]), and OCI AI Blueprints with their validation ([`blueprint`]).
+//! The agent protocol is [`agent_api`] (routes and bodies) and [`agent_auth`] (signed requests).
 //!
 //! It deliberately has no I/O, no async, no Kubernetes and no NVML, and compiles to
 //! `wasm32-unknown-unknown`, so the browser enforces exactly the rules the server and agent enforce.
 
 pub mod agent_api;
+pub mod agent_auth;
 pub mod blueprint;
 pub mod capacity;
 pub mod custom;

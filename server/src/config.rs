@@ -136,9 +136,15 @@ pub struct Config {
     )]
     pub mig_parted_configmap: String,
 
-    /// Kubernetes: a file holding the node agents' bearer token (the mounted Secret).
-    #[arg(long, env = "MIGBOARD_AGENT_TOKEN_FILE")]
+    /// Kubernetes: a file holding the node agents' bearer token (the mounted Secret), which every
+    /// agent accepts. Prefer --agent-signing-key-file.
+    #[arg(long, env = "MIGBOARD_AGENT_TOKEN_FILE", conflicts_with = "agent_signing_key_file")]
     pub agent_token_file: Option<PathBuf>,
+
+    /// Kubernetes: the Ed25519 private key (PEM, `openssl genpkey -algorithm ed25519`) that signs
+    /// every request to a node agent for that node; agents hold only the public key.
+    #[arg(long, env = "MIGBOARD_AGENT_SIGNING_KEY_FILE")]
+    pub agent_signing_key_file: Option<PathBuf>,
 
     /// Kubernetes: seconds a drain may wait for evictions (PodDisruptionBudgets) before giving up.
     #[arg(long, env = "MIGBOARD_DRAIN_TIMEOUT_S", default_value_t = 300)]

@@ -146,16 +146,32 @@ async fn kubernetes(
     let kube_config = kube::Config::infer()
         .await
         .context("finding Kubernetes (the in-cluster service account, or KUBECONFIG)")?;
-    let agent_token = match &config.agent_token_file {
-        Some(path) => std::fs::read_to_string(path)
-            .with_context(|| format!("reading the agent token file {}", path.display()))?
-            .trim()
-            .to_owned(),
-        None => std::env::var("MIGBOARD_AGENT_TOKEN").unwrap_or_default(),
+    use server::cluster::agent::{AgentCredential, RequestSigner};
+    let agent_credential = match (&config.agent_signing_key_file, &config.agent_token_file) {
+        (Some(path), _) => {
+            let pem = std::fs::read_to_string(path)
+                .with_context(|| format!("reading the agent signing key {}", path.display()))?;
+            let signer = RequestSigner::from_pem(&pem)
+                .map_err(anyhow::Error::msg)
+                .with_context(|| format!("--agent-signing-key-file {}", path.display()))?;
+            AgentCredential::Signed(std::sync::Arc::new(signer))
+        }
+        (None, Some(path)) => AgentCredential::Token(
+            std::fs::read_to_string(path)
+                .with_context(|| format!("reading the agent token file {}", path.display()))?
+                .trim()
+                .into(),
+        ),
+        (None, None) => AgentCredential::Token(
+            std::env::var("MIGBOARD_AGENT_TOKEN")
+                .unwrap_or_default()
+                .trim()
+                .into(),
+        ),
     };
-    if agent_token.is_empty() && config.mig_apply == kubernetes::ApplyMode::Agent {
+    if agent_credential.is_empty() && config.mig_apply == kubernetes::ApplyMode::Agent {
         anyhow::bail!(
-            "--mig-apply agent needs the agents' token: set --agent-token-file (MIGBOARD_AGENT_TOKEN_FILE) or MIGBOARD_AGENT_TOKEN"
+            "--mig-apply agent needs a credential for the agents: --agent-signing-key-file (MIGBOARD_AGENT_SIGNING_KEY_FILE), or a shared token in --agent-token-file (MIGBOARD_AGENT_TOKEN_FILE) or MIGBOARD_AGENT_TOKEN"
         );
     }
     let options = kubernetes::Options {
@@ -164,7 +180,7 @@ async fn kubernetes(
         workload_namespace: config.workload_namespace.clone(),
         pool_label: config.pool_label.clone(),
         node_selector: config.gpu_node_selector.clone(),
-        agent_token: agent_token.into(),
+        agent_credential,
         apply_mode: config.mig_apply,
         drain_timeout: std::time::Duration::from_secs(config.drain_timeout_s),
         mig_parted_configmap: match config.mig_parted_configmap.split_once('/') {

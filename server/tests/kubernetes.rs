@@ -12,9 +12,19 @@ use std::time::Duration;
 use common::fake_kube::FakeKube;
 use serde_json::{Value, json};
 use server::cluster::kubernetes::{self, DEVICE_PLUGIN, Kubernetes, MIG_CONFIG, MIG_STATE, PAUSED};
+use server::cluster::agent::{AgentClient, AgentCredential, Endpoint, RequestSigner};
 use server::cluster::{Cluster, ClusterError};
 
-const TOKEN: &str = "agent-test-token";
+/// The server's agent-signing key, as the manifests deploy it: the backend signs every agent request
+/// for its node, and each real agent holds only the public key and its node's name.
+static SIGNER: std::sync::LazyLock<(Arc<RequestSigner>, String)> = std::sync::LazyLock::new(|| {
+    let (signer, pem) = RequestSigner::generate().expect("a key");
+    (Arc::new(signer), pem)
+});
+
+fn signed() -> AgentCredential {
+    AgentCredential::Signed(SIGNER.0.clone())
+}
 
 fn node(name: &str, pool: &str, config: &str, allocatable: &[(&str, u32)]) -> Value {
     let mut alloc = json!({"cpu": "112", "pods": "110"});
@@ -62,7 +72,7 @@ fn agent_pod(node: &str, port: u16) -> Value {
 
 fn options() -> kubernetes::Options {
     kubernetes::Options {
-        agent_token: TOKEN.into(),
+        agent_credential: signed(),
         drain_timeout: Duration::from_secs(3),
         apply_timeout: Duration::from_secs(5),
         poll: Duration::from_millis(50),
@@ -103,7 +113,7 @@ async fn fleet_until(
 }
 
 /// A real agent on simulated H100s: (process, port).
-async fn real_agent(dir: &std::path::Path) -> (tokio::process::Child, u16) {
+async fn real_agent(dir: &std::path::Path, node: &str) -> (tokio::process::Child, u16) {
     use tokio::io::AsyncBufReadExt as _;
     let mut child = tokio::process::Command::new(
         server::cluster::embedded::agent_binary().expect("agent binary (cargo build -p agent)"),
@@ -120,7 +130,9 @@ async fn real_agent(dir: &std::path::Path) -> (tokio::process::Child, u16) {
         "--journal",
     ])
     .arg(dir.join("node.journal"))
-    .env("MIGBOARD_AGENT_TOKEN", TOKEN)
+    .arg("--verify-key-file")
+    .arg(verify_key(dir))
+    .env("NODE_NAME", node)
     .env("RUST_LOG", "warn")
     .stdout(std::process::Stdio::piped())
     .kill_on_drop(true)
@@ -137,11 +149,18 @@ async fn real_agent(dir: &std::path::Path) -> (tokio::process::Child, u16) {
     (child, port)
 }
 
+/// The signing key's public half, in a PEM file in `dir`.
+fn verify_key(dir: &std::path::Path) -> std::path::PathBuf {
+    let path = dir.join("agent-verify.pem");
+    std::fs::write(&path, SIGNER.0.public_key_pem()).expect("write the verify key");
+    path
+}
+
 /// Node `gpu-1` (8 × H100, MIG off) with a real agent on simulated GPUs: (API, agent port, agent).
 async fn idle_node_with_a_real_agent() -> (FakeKube, u16, (tokio::process::Child, tempfile::TempDir))
 {
     let dir = tempfile::tempdir().expect("tempdir");
-    let (agent, port) = real_agent(dir.path()).await;
+    let (agent, port) = real_agent(dir.path(), "gpu-1").await;
     let fake = FakeKube::start().await;
     fake.put(node(
         "gpu-1",
@@ -293,11 +312,11 @@ async fn a_pool_update_applies_through_the_agent_with_the_gpu_operators_label_pr
         "never cordoned: {n:#}"
     );
     // The agent really changed the (simulated) GPUs: 4 × 1g.20gb each.
-    let inv = server::cluster::agent::AgentClient::default()
-        .inventory(&server::cluster::agent::Endpoint {
+    let inv = AgentClient::default()
+        .inventory(&Endpoint {
             node: "gpu-1",
             url: &format!("http://127.0.0.1:{port}"),
-            token: &TOKEN.into(),
+            credential: &signed(),
         })
         .await
         .expect("inventory");
@@ -370,6 +389,42 @@ async fn a_pool_update_applies_through_the_agent_with_the_gpu_operators_label_pr
         "success"
     );
     assert_rbac_allows(&fake);
+}
+
+/// Per-node credentials (#18 item 7): the agent on `gpu-2` holds the same public key as every
+/// agent, yet refuses what the server signed for `gpu-1` (a compromised node replaying its own
+/// requests elsewhere), a bearer token, and a key that is not the server's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agent_accepts_only_requests_the_server_signed_for_its_own_node() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (_agent, port) = real_agent(dir.path(), "gpu-2").await;
+    let url = format!("http://127.0.0.1:{port}");
+    let client = AgentClient::default();
+    let ask = |node: &'static str, credential: AgentCredential| {
+        let (client, url) = (client.clone(), url.clone());
+        async move {
+            client
+                .inventory(&Endpoint {
+                    node,
+                    url: &url,
+                    credential: &credential,
+                })
+                .await
+        }
+    };
+    let gpus = ask("gpu-2", signed()).await.expect("its own node's request is served");
+    assert_eq!(gpus.len(), 8);
+    let elsewhere = ask("gpu-1", signed()).await.expect_err("signed for another node");
+    assert!(elsewhere.contains("signed for node \"gpu-1\""), "{elsewhere}");
+    let token = ask("gpu-2", AgentCredential::Token("agent-test-token-0123".into()))
+        .await
+        .expect_err("a bearer token");
+    assert!(token.contains("signed by the migboard server"), "{token}");
+    let (stranger, _) = RequestSigner::generate().expect("key");
+    let forged = ask("gpu-2", AgentCredential::Signed(Arc::new(stranger)))
+        .await
+        .expect_err("another key");
+    assert!(forged.contains("does not verify"), "{forged}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -672,6 +727,13 @@ struct Replica {
     port: u16,
 }
 
+/// The signing key's private half, in a PEM file in `dir`.
+fn signing_key(dir: &std::path::Path) -> std::path::PathBuf {
+    let path = dir.join("agent-signing.pem");
+    std::fs::write(&path, &SIGNER.1).expect("write the signing key");
+    path
+}
+
 async fn replica(
     name: &str,
     kubeconfig: &std::path::Path,
@@ -690,6 +752,8 @@ async fn replica(
         .env("KUBECONFIG", kubeconfig)
         .env("POD_NAME", name)
         .env("MIGBOARD_MIG_APPLY", "mig-manager")
+        // The production way to reach agents (read at start, so a bad key would stop the replica).
+        .env("MIGBOARD_AGENT_SIGNING_KEY_FILE", signing_key(data))
         .env("MIGBOARD_LEASE_SECONDS", "2")
         .env("MIGBOARD_ADMIN_PASSWORD", "failover-password")
         .env("RUST_LOG", "error")

@@ -1,7 +1,12 @@
 //! The node agent's HTTP API, as the server calls it: the embedded fleet and the Kubernetes backend
-//! reach agents the same way (a bearer token, JSON, an operation to poll for each apply).
+//! reach agents the same way (JSON, an operation to poll for each apply), proving themselves with a
+//! bearer token (embedded) or a request signed for the node ([`RequestSigner`], Kubernetes).
 
+use std::sync::Arc;
 use std::time::Duration;
+
+use base64::Engine as _;
+use ring::signature::{Ed25519KeyPair, KeyPair as _};
 
 use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
@@ -25,8 +30,151 @@ pub struct Endpoint<'a> {
     pub node: &'a str,
     /// Base URL, `http://HOST:PORT`.
     pub url: &'a str,
-    /// Bearer token (never printed by `Debug`).
-    pub token: &'a mig::wire::Secret,
+    /// How the server proves itself to it.
+    pub credential: &'a AgentCredential,
+}
+
+/// What the server shows an agent.
+#[derive(Debug, Clone)]
+pub enum AgentCredential {
+    /// `Authorization: Bearer` (never printed by `Debug`).
+    Token(mig::wire::Secret),
+    /// Every request signed for its node ([`mig::agent_auth`]).
+    Signed(Arc<RequestSigner>),
+}
+
+impl Default for AgentCredential {
+    fn default() -> Self {
+        Self::Token(mig::wire::Secret::default())
+    }
+}
+
+impl AgentCredential {
+    /// Whether there is nothing to show (an empty token).
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        matches!(self, Self::Token(t) if t.expose().is_empty())
+    }
+}
+
+/// The server's Ed25519 signing key for agent requests.
+pub struct RequestSigner {
+    key: Ed25519KeyPair,
+}
+
+impl std::fmt::Debug for RequestSigner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RequestSigner").finish_non_exhaustive()
+    }
+}
+
+impl RequestSigner {
+    /// The key in a PEM `PRIVATE KEY` block (PKCS#8, what `openssl genpkey -algorithm ed25519` writes).
+    ///
+    /// # Errors
+    /// Says what the text is instead and how to make a key.
+    pub fn from_pem(pem: &str) -> Result<Self, String> {
+        const HOW: &str = "make one with `openssl genpkey -algorithm ed25519 -out agent-signing.pem`";
+        let body = pem_body(pem, "PRIVATE KEY")
+            .ok_or_else(|| format!("expected a PEM block `-----BEGIN PRIVATE KEY-----`: {HOW}"))?;
+        let der = base64::engine::general_purpose::STANDARD
+            .decode(body)
+            .map_err(|e| format!("the PRIVATE KEY block is not base64 ({e}): {HOW}"))?;
+        let key = Ed25519KeyPair::from_pkcs8_maybe_unchecked(&der)
+            .map_err(|e| format!("the PRIVATE KEY is not an Ed25519 key ({e}): {HOW}"))?;
+        Ok(Self { key })
+    }
+
+    /// A fresh key (tests, and embedded tooling) with its PKCS#8 PEM.
+    ///
+    /// # Errors
+    /// When the system's random source fails.
+    pub fn generate() -> Result<(Self, String), String> {
+        let rng = ring::rand::SystemRandom::new();
+        let der = Ed25519KeyPair::generate_pkcs8(&rng).map_err(|e| format!("generating a key: {e}"))?;
+        let pem = format!(
+            "-----BEGIN PRIVATE KEY-----\n{}\n-----END PRIVATE KEY-----\n",
+            base64::engine::general_purpose::STANDARD.encode(der.as_ref())
+        );
+        Ok((Self::from_pem(&pem)?, pem))
+    }
+
+    /// The public key as agents read it: a PEM `PUBLIC KEY` block (what `openssl pkey -pubout` writes).
+    #[must_use]
+    pub fn public_key_pem(&self) -> String {
+        const ED25519_SPKI_PREFIX: [u8; 12] = [
+            0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00,
+        ];
+        let der: Vec<u8> = ED25519_SPKI_PREFIX
+            .iter()
+            .chain(self.key.public_key().as_ref())
+            .copied()
+            .collect();
+        format!(
+            "-----BEGIN PUBLIC KEY-----\n{}\n-----END PUBLIC KEY-----\n",
+            base64::engine::general_purpose::STANDARD.encode(der)
+        )
+    }
+
+    /// The headers that sign one request for `node` at `now` (Unix seconds) with `nonce`.
+    #[must_use]
+    pub fn headers(
+        &self,
+        node: &str,
+        method: &str,
+        path_and_query: &str,
+        body: &[u8],
+        now: u64,
+        nonce: &str,
+    ) -> [(&'static str, String); 4] {
+        use mig::agent_auth as auth;
+        let digest = ring::digest::digest(&ring::digest::SHA256, body);
+        let mut hash = [0u8; 32];
+        hash.copy_from_slice(digest.as_ref());
+        let text = auth::signing_string(node, method, path_and_query, now, nonce, &hash);
+        let signature = self.key.sign(text.as_bytes());
+        [
+            (auth::NODE_HEADER, node.to_owned()),
+            (auth::TIMESTAMP_HEADER, now.to_string()),
+            (auth::NONCE_HEADER, nonce.to_owned()),
+            (auth::SIGNATURE_HEADER, auth::encode_hex(signature.as_ref())),
+        ]
+    }
+
+    /// [`RequestSigner::headers`] now, with a fresh random nonce.
+    ///
+    /// # Errors
+    /// When the system's random source fails.
+    pub fn sign_now(
+        &self,
+        node: &str,
+        method: &str,
+        path_and_query: &str,
+        body: &[u8],
+    ) -> Result<[(&'static str, String); 4], String> {
+        let mut nonce = [0u8; 16];
+        getrandom::fill(&mut nonce).map_err(|e| format!("a nonce from the system's random source: {e}"))?;
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        Ok(self.headers(
+            node,
+            method,
+            path_and_query,
+            body,
+            now,
+            &mig::agent_auth::encode_hex(&nonce),
+        ))
+    }
+}
+
+/// The base64 between `-----BEGIN {label}-----` and `-----END {label}-----`, whitespace removed.
+fn pem_body(pem: &str, label: &str) -> Option<String> {
+    let begin = format!("-----BEGIN {label}-----");
+    let end = format!("-----END {label}-----");
+    let start = pem.find(&begin)? + begin.len();
+    let stop = start + pem[start..].find(&end)?;
+    Some(pem[start..stop].chars().filter(|c| !c.is_whitespace()).collect())
 }
 
 /// An HTTP client for node agents (connections are pooled).
@@ -59,12 +207,28 @@ impl AgentClient {
             node: node.node.to_owned(),
             message,
         };
-        let request = hyper::Request::builder()
+        let body = bytes::Bytes::from(body.unwrap_or_default());
+        let uri: hyper::Uri = format!("{}{path}", node.url)
+            .parse()
+            .map_err(|e| err(format!("{method} {path}: {e}")))?;
+        let mut request = hyper::Request::builder()
             .method(method)
-            .uri(format!("{}{path}", node.url))
-            .header("authorization", format!("Bearer {}", node.token.expose()))
-            .header("content-type", "application/json")
-            .body(Full::new(bytes::Bytes::from(body.unwrap_or_default())))
+            .header("content-type", "application/json");
+        match node.credential {
+            AgentCredential::Token(token) => {
+                request = request.header("authorization", format!("Bearer {}", token.expose()));
+            }
+            AgentCredential::Signed(signer) => {
+                // The agent sees the path and query as sent, so that is what is signed.
+                let target = uri.path_and_query().map_or("/", |p| p.as_str());
+                for (name, value) in signer.sign_now(node.node, method, target, &body).map_err(err)? {
+                    request = request.header(name, value);
+                }
+            }
+        }
+        let request = request
+            .uri(uri)
+            .body(Full::new(body))
             .map_err(|e| err(e.to_string()))?;
         let response = tokio::time::timeout(Duration::from_secs(10), self.client.request(request))
             .await

@@ -18,7 +18,7 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 
 use tokio::sync::Mutex;
 
-use super::agent::{AgentClient, Endpoint};
+use super::agent::{AgentClient, AgentCredential, Endpoint};
 use mig::agent_api::{ApplyRequest, ApplyTarget};
 
 use super::{
@@ -275,7 +275,7 @@ struct AgentNode {
     pool: String,
     shape: &'static NodeShape,
     url: String,
-    token: mig::wire::Secret,
+    credential: AgentCredential,
     /// The simulated node's process (killed when dropped) and state files; `None` for a real agent.
     sim: Option<SimProcess>,
 }
@@ -285,7 +285,7 @@ impl AgentNode {
         Endpoint {
             node: &self.name,
             url: &self.url,
-            token: &self.token,
+            credential: &self.credential,
         }
     }
 }
@@ -383,7 +383,7 @@ impl Embedded {
                             pool: pool.name.clone(),
                             shape: pool.shape,
                             url: remote.url.clone(),
-                            token: remote.token.clone(),
+                            credential: AgentCredential::Token(remote.token.clone()),
                             sim: None,
                         },
                         false,
@@ -525,7 +525,7 @@ impl Embedded {
             pool: pool.to_owned(),
             shape,
             url,
-            token: token.into(),
+            credential: AgentCredential::Token(token.into()),
             sim: Some(SimProcess {
                 _child: child,
                 files: [state, journal],

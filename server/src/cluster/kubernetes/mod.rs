@@ -31,7 +31,7 @@ use kube::runtime::{WatchStreamExt as _, watcher};
 use mig::agent_api::{ApplyRequest, ApplyTarget, BusySlice, InventoryGpu};
 use mig::blueprint::Catalogue;
 
-use super::agent::{AgentClient, Endpoint};
+use super::agent::{AgentClient, AgentCredential, Endpoint};
 use super::{
     BoxFuture, Cluster, ClusterError, ClusterWorkload, Fleet, FleetNodeInfo, FleetPoolInfo,
     NewNode, Scheduling, WorkloadRequest, WorkloadStatus,
@@ -88,8 +88,9 @@ pub struct Options {
     pub agent_selector: String,
     /// The agent's port when its pod names none (`agent`).
     pub agent_port: u16,
-    /// The agents' bearer token.
-    pub agent_token: mig::wire::Secret,
+    /// How the server proves itself to agents: requests signed per node (the manifests' way), or a
+    /// bearer token all agents share.
+    pub agent_credential: AgentCredential,
     /// Who applies MIG changes.
     pub apply_mode: ApplyMode,
     /// How long evictions may take (PodDisruptionBudgets may hold them) before a drain gives up.
@@ -114,7 +115,7 @@ impl Default for Options {
             node_selector: "nvidia.com/gpu.present=true".into(),
             agent_selector: "app.kubernetes.io/name=migboard-agent".into(),
             agent_port: 9400,
-            agent_token: mig::wire::Secret::default(),
+            agent_credential: AgentCredential::default(),
             apply_mode: ApplyMode::Agent,
             drain_timeout: Duration::from_secs(300),
             apply_timeout: Duration::from_secs(600),
@@ -633,7 +634,7 @@ impl Kubernetes {
         let endpoint = Endpoint {
             node,
             url: &url,
-            token: &self.options.agent_token,
+            credential: &self.options.agent_credential,
         };
         let Ok(gpus) = self.agents.inventory(&endpoint).await else {
             return false;
@@ -684,7 +685,7 @@ impl Kubernetes {
             let endpoint = Endpoint {
                 node,
                 url: &url,
-                token: &self.options.agent_token,
+                credential: &self.options.agent_credential,
             };
             let mut reset_pending = Vec::new();
             for request in self.requests_for(&endpoint, model, named).await? {
