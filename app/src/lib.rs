@@ -73,8 +73,8 @@ pub fn App() -> impl IntoView {
                     <Route path=StaticSegment("capacity") view={Lazy::<pages::CapacityRoute>::new()} />
                     <Route path=StaticSegment("blueprints") view={Lazy::<pages::BlueprintsRoute>::new()} />
                     <Route path=StaticSegment("deployments") view={Lazy::<pages::DeploymentsRoute>::new()} />
-                    <Route path=(StaticSegment("deployments"), ParamSegment("id")) view={Lazy::<pages::DeploymentRoute>::new()} />
-                    <Route path=(StaticSegment("fleet"), StaticSegment("nodes"), ParamSegment("name")) view={Lazy::<pages::NodeRoute>::new()} />
+                    <Route path=(StaticSegment("deployments"), ParamSegment("id")) view={Lazy::<pages::DeploymentRoute>::new()} ssr=SsrMode::Async />
+                    <Route path=(StaticSegment("fleet"), StaticSegment("nodes"), ParamSegment("name")) view={Lazy::<pages::NodeRoute>::new()} ssr=SsrMode::Async />
                     <Route path=StaticSegment("login") view={Lazy::<pages::LoginRoute>::new()} />
                     <Route path=StaticSegment("settings") view={Lazy::<pages::SettingsRoute>::new()} />
                     <Route path=(StaticSegment("settings"), StaticSegment("users")) view={Lazy::<pages::UsersRoute>::new()} />

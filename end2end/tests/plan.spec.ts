@@ -72,6 +72,17 @@ test("drag profiles onto a GPU: allowed starts accept, others refuse with the re
   expect(errors).toEqual([]);
 });
 
+test("a +me slice is named as the device plugin advertises it (no + in a resource name)", async ({ page }) => {
+  const errors = watchErrors(page);
+  await openPlanner(page);
+  await page.locator("#named-config").selectOption("all-1g.10gb.me");
+  await page.locator("#config-target").selectOption("all");
+  await page.locator("#apply-config").click();
+  await expect(await perNode(page, "1g.10gb+me")).toHaveText("8");
+  await expect(page.locator("#resources")).toHaveText("nvidia.com/mig-1g.10gb.me: 8");
+  expect(errors).toEqual([]);
+});
+
 test("all-balanced on every GPU: the summary counts a node and the pool", async ({ page }) => {
   const errors = watchErrors(page);
   await page.setViewportSize({ width: 1280, height: 800 });

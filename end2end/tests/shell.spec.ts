@@ -84,3 +84,19 @@ test("health endpoints answer", async ({ request }) => {
   expect(ready.status()).toBe(200);
   expect((await ready.json()).status).toBe("ready");
 });
+
+test("an unknown deployment or node answers 404 with a page that says so", async ({ page }) => {
+  const errors = watchErrors(page);
+  const deployment = await page.goto("/deployments/987654");
+  expect(deployment?.status()).toBe(404);
+  await waitForHydration(page);
+  await expect(page.getByRole("heading", { level: 1 })).toHaveText("Deployment not found");
+  const node = await page.goto("/fleet/nodes/no-such-node");
+  expect(node?.status()).toBe(404);
+  await waitForHydration(page);
+  await expect(page.getByRole("heading", { level: 1 })).toHaveText("Node not found");
+  // A known one is still a 200.
+  expect((await page.goto("/fleet/nodes/10.0.10.11"))?.status()).toBe(200);
+  // The browser reports the 404 documents (and the unknown deployment's event stream) itself.
+  expect(errors.filter((e) => !e.includes("404"))).toEqual([]);
+});

@@ -245,9 +245,10 @@ impl ProfileSpec {
             attribute: None,
         })
     }
-    /// The Kubernetes extended resource the device plugin's mixed strategy advertises: `nvidia.com/mig-3g.40gb`.
+    /// The Kubernetes extended resource the device plugin's mixed strategy advertises:
+    /// `nvidia.com/mig-3g.40gb`, `nvidia.com/mig-1g.10gb.me` ([`crate::profile::resource_name`]).
     pub fn resource_name(&self) -> String {
-        format!("nvidia.com/mig-{}", self.name)
+        crate::profile::resource_name(self.name)
     }
 }
 

@@ -118,6 +118,40 @@ impl fmt::Display for ProfileName {
     }
 }
 
+/// The extended-resource prefix of MIG slices under the device plugin's mixed strategy.
+pub const MIG_RESOURCE_PREFIX: &str = "nvidia.com/mig-";
+
+impl ProfileName {
+    /// The Kubernetes extended resource NVIDIA's device plugin advertises for this profile (mixed
+    /// strategy): `nvidia.com/mig-3g.40gb`. A resource name may not hold `+`, so the plugin writes
+    /// it as `.`: `1g.10gb+me` is `nvidia.com/mig-1g.10gb.me`, `1g.24gb+me.all` is
+    /// `nvidia.com/mig-1g.24gb.me.all`; `-me` stays as it is.
+    #[must_use]
+    pub fn resource_name(&self) -> String {
+        resource_name(&self.to_string())
+    }
+
+    /// The profile a device-plugin resource name stands for (the inverse of
+    /// [`ProfileName::resource_name`]); `None` for any other resource.
+    #[must_use]
+    pub fn from_resource_name(resource: &str) -> Option<Self> {
+        let rest = resource.strip_prefix(MIG_RESOURCE_PREFIX)?;
+        // `<c>g.<m>gb` then an optional suffix, spelled with `.` where the profile has `+`.
+        let (base, suffix) = rest.split_at(rest.find("gb")? + 2);
+        let suffix = match suffix {
+            "" | "-me" => suffix.to_owned(),
+            s => format!("+{}", s.strip_prefix('.')?),
+        };
+        format!("{base}{suffix}").parse().ok()
+    }
+}
+
+/// [`ProfileName::resource_name`] for a profile name as text (`+` written as `.`).
+#[must_use]
+pub fn resource_name(profile: &str) -> String {
+    format!("{MIG_RESOURCE_PREFIX}{}", profile.replace('+', "."))
+}
+
 impl Serialize for ProfileName {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.collect_str(self)
@@ -187,6 +221,58 @@ mod tests {
                 slices: 8
             })
         );
+    }
+
+    /// A Kubernetes extended resource name's name part: at most 63 characters of
+    /// `[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?` (the prefix is a DNS subdomain).
+    fn valid_resource_name(resource: &str) -> bool {
+        let Some((prefix, name)) = resource.split_once('/') else {
+            return false;
+        };
+        let edge = |c: Option<char>| c.is_some_and(|c| c.is_ascii_alphanumeric());
+        prefix == "nvidia.com"
+            && !name.is_empty()
+            && name.len() <= 63
+            && edge(name.chars().next())
+            && edge(name.chars().last())
+            && name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+    }
+
+    #[test]
+    fn every_profile_of_every_model_has_a_valid_resource_name_that_reads_back() {
+        let mut seen = 0;
+        for model in crate::model::GpuModel::all() {
+            for spec in &model.spec().profiles {
+                let profile = spec.profile_name();
+                let resource = profile.resource_name();
+                assert!(valid_resource_name(&resource), "{model:?} {profile}: {resource}");
+                assert_eq!(spec.resource_name(), resource, "{model:?} {profile}");
+                assert_eq!(
+                    ProfileName::from_resource_name(&resource),
+                    Some(profile),
+                    "{model:?} {resource}"
+                );
+                seen += 1;
+            }
+        }
+        assert!(seen > 40, "only {seen} profiles walked");
+        // NVIDIA's spellings, as the device plugin advertises them.
+        for (profile, resource) in [
+            ("1g.10gb+me", "nvidia.com/mig-1g.10gb.me"),
+            ("1g.24gb+me.all", "nvidia.com/mig-1g.24gb.me.all"),
+            ("1g.24gb-me", "nvidia.com/mig-1g.24gb-me"),
+            ("2g.48gb+gfx", "nvidia.com/mig-2g.48gb.gfx"),
+            ("3g.40gb", "nvidia.com/mig-3g.40gb"),
+        ] {
+            let p: ProfileName = profile.parse().expect(profile);
+            assert_eq!(p.resource_name(), resource);
+            assert_eq!(ProfileName::from_resource_name(resource), Some(p));
+        }
+        for other in ["nvidia.com/gpu", "nvidia.com/mig-1g.10gb+me", "nvidia.com/mig-1g.10gb.xy", "amd.com/mig-1g.10gb"] {
+            assert_eq!(ProfileName::from_resource_name(other), None, "{other}");
+        }
     }
 
     #[test]

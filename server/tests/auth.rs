@@ -1880,3 +1880,85 @@ async fn the_generated_first_admin_password_must_be_changed_before_anything_else
     let open = w.with_cookie(Method::GET, "/api/v1/deployments", &cookie).await;
     assert_eq!(open.status, StatusCode::OK, "{}", open.body);
 }
+
+/// The text of whatever `body` sends within `millis` (an open event stream: it need not end).
+async fn read_for(body: &mut Body, millis: u64) -> String {
+    let until = tokio::time::Instant::now() + std::time::Duration::from_millis(millis);
+    let mut text = String::new();
+    while let Ok(Some(Ok(frame))) = tokio::time::timeout_at(until, body.frame()).await {
+        if let Some(data) = frame.data_ref() {
+            text.push_str(&String::from_utf8_lossy(data));
+        }
+    }
+    text
+}
+
+/// A log writer the test reads back.
+#[derive(Clone, Default)]
+struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().expect("log buffer").extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Captured {
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().expect("log buffer")).into_owned()
+    }
+}
+
+/// #18 item 3, beyond the deployment's own answer: a submitted blueprint's secret values reach no
+/// event stream, deployment log or log line a viewer can read, nor the server's own log (at debug).
+#[tokio::test]
+async fn a_blueprints_secret_values_reach_no_stream_log_or_log_line() {
+    const SECRET: &str = "hf_never_shown_0123456789";
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(move || writer.clone())
+        .with_max_level(tracing::Level::DEBUG)
+        .with_ansi(false)
+        .finish();
+    // This test's runtime is single-threaded: the orchestrator's tasks log through this subscriber.
+    let _logging = tracing::subscriber::set_default(subscriber);
+    let w = world().await;
+    let viewer = w.headers[&Who::Viewer].clone().expect("viewer token");
+    let (status, _, mut all) = open_stream(&w, "/api/v1/events", Some(&viewer)).await;
+    assert_eq!(status, StatusCode::OK);
+    let mut blueprint: Value = serde_json::from_str(
+        &mig::blueprint::templates::template("mig_inference_multiple_replicas")
+            .expect("template")
+            .json,
+    )
+    .expect("json");
+    blueprint["deployment_name"] = json!("secret-service");
+    blueprint["recipe_container_env"] = json!([{"key": "HF_TOKEN", "value": SECRET}]);
+    let created = w
+        .call(Who::Operator, Method::POST, "/api/v1/deployments", Some(blueprint))
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+    let id = created.json()["id"].as_i64().expect("id");
+    let (status, _, mut one) =
+        open_stream(&w, &format!("/api/v1/deployments/{id}/events"), Some(&viewer)).await;
+    assert_eq!(status, StatusCode::OK);
+    let streamed = format!("{}{}", read_for(&mut all, 1500).await, read_for(&mut one, 500).await);
+    let logs = w
+        .call(Who::Viewer, Method::GET, &format!("/api/v1/deployments/{id}/logs"), None)
+        .await;
+    assert_eq!(logs.status, StatusCode::OK, "{}", logs.body);
+    // What was read is real: the streams and the log speak of this deployment.
+    assert!(streamed.contains("secret-service"), "{streamed}");
+    assert!(!logs.body.trim().is_empty());
+    let log_lines = captured.text();
+    assert!(log_lines.contains("deployment scheduled"), "{log_lines}");
+    for (what, text) in [("event streams", &streamed), ("deployment log", &logs.body), ("server log", &log_lines)] {
+        assert!(!text.contains(SECRET), "{what} shows the secret: {text}");
+    }
+}

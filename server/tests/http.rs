@@ -513,14 +513,22 @@ fn deployment_server_functions_and_pages_render_on_the_fixed_fleet() {
             html.contains("fixed-check"),
             "the list renders on the server"
         );
-        let (_, _, html) = send(site.path(), get("/deployments/999999")).await;
+        // #22 item 5: an unknown deployment or node is a 404 with the page saying so, so monitors,
+        // crawlers and scripts see the truth.
+        let (status, _, html) = send(site.path(), get("/deployments/999999")).await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
         assert!(html.contains("Deployment not found") && html.contains("no deployment 999999"));
-        let (_, _, html) = send(site.path(), get("/fleet/nodes/10.0.10.11")).await;
+        let (status, _, html) = send(site.path(), get("/deployments/not-a-number")).await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        assert!(html.contains("Deployment not found"), "{html}");
+        let (status, _, html) = send(site.path(), get("/fleet/nodes/10.0.10.11")).await;
+        assert_eq!(status, StatusCode::OK);
         assert!(
             html.contains("<h1 id=\"node-name\">10.0.10.11</h1>") && html.contains("<svg"),
             "the node page renders its charts"
         );
-        let (_, _, html) = send(site.path(), get("/fleet/nodes/nowhere")).await;
+        let (status, _, html) = send(site.path(), get("/fleet/nodes/nowhere")).await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
         assert!(html.contains("Node not found"));
     });
 }

@@ -219,7 +219,7 @@ fn FleetPools(fleet: mig::wire::Fleet) -> impl IntoView {
                 <thead><tr><th>"Profile"</th><th>"Free"</th><th>"In use"</th><th>"Resource"</th></tr></thead>
                 <tbody>
                     {totals.into_iter().map(|(p, (free, used))| view! {
-                        <tr data-profile=p.clone()><td><code>{p.clone()}</code></td><td class="free">{free}</td><td class="used">{used}</td><td><code>{format!("nvidia.com/mig-{p}")}</code></td></tr>
+                        <tr data-profile=p.clone()><td><code>{p.clone()}</code></td><td class="free">{free}</td><td class="used">{used}</td><td><code>{mig::profile::resource_name(&p)}</code></td></tr>
                     }).collect_view()}
                 </tbody>
             </table>

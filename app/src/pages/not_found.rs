@@ -3,13 +3,20 @@
 use leptos::prelude::*;
 use leptos_meta::Title;
 
-/// Shown for unknown paths, with HTTP status 404 when rendered on the server.
-#[component]
-pub fn NotFound() -> impl IntoView {
+/// Makes the server's answer a 404 (a page whose subject does not exist). It takes effect on a
+/// route rendered whole before it is sent (`SsrMode::Async`, or the fallback); in the browser it
+/// does nothing.
+pub fn answer_not_found() {
     #[cfg(feature = "ssr")]
     if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
         response.set_status(http::StatusCode::NOT_FOUND);
     }
+}
+
+/// Shown for unknown paths, with HTTP status 404 when rendered on the server.
+#[component]
+pub fn NotFound() -> impl IntoView {
+    answer_not_found();
     let path = leptos_router::hooks::use_location().pathname;
     view! {
         <Title text="Not found" />

@@ -1133,18 +1133,21 @@ pub fn fleet_of(
             .and_then(|c| catalogue.config(model, c))
             .or_else(|| {
                 // No label: the named config whose slices add up to what the device plugin advertises.
-                let advertised: BTreeMap<&str, u32> = allocatable
+                // Profile names as NVIDIA writes them (`nvidia.com/mig-1g.10gb.me` is `1g.10gb+me`).
+                let advertised: BTreeMap<String, u32> = allocatable
                     .iter()
-                    .filter_map(|(k, v)| Some((k.strip_prefix("nvidia.com/mig-")?, *v)))
+                    .filter_map(|(k, v)| {
+                        Some((mig::ProfileName::from_resource_name(k)?.to_string(), *v))
+                    })
                     .filter(|(_, v)| *v > 0)
                     .collect();
                 catalogue.configs(model).iter().find(|c| match &c.desired {
                     mig::DesiredMig::Enabled(counts) => {
-                        let per_node: BTreeMap<&str, u32> = counts
+                        let per_node: BTreeMap<String, u32> = counts
                             .0
                             .iter()
                             .filter(|(_, n)| **n > 0)
-                            .map(|(p, n)| (p.as_str(), n * gpus))
+                            .map(|(p, n)| (p.clone(), n * gpus))
                             .collect();
                         !per_node.is_empty() && per_node == advertised
                     }
@@ -1166,7 +1169,7 @@ pub fn fleet_of(
         profiles.sort();
         profiles.dedup();
         for profile in profiles {
-            let resource = format!("nvidia.com/mig-{profile}");
+            let resource = mig::profile::resource_name(&profile);
             let total: u32 = gpu_list
                 .iter()
                 .map(|g| g.instances.iter().filter(|i| i.profile == profile).count() as u32)
@@ -1402,6 +1405,26 @@ mod tests {
             "everything advertised, nothing requested"
         );
         assert_eq!(n.error, None);
+    }
+
+    /// #22 item 2: the plugin advertises `+me` slices with a `.` (`nvidia.com/mig-1g.10gb.me`);
+    /// without a config label that still names the config, and requests for it count as used.
+    #[test]
+    fn media_extension_slices_are_read_under_the_plugins_resource_name() {
+        let catalogue = crate::state::catalogue();
+        let n = node(
+            serde_json::json!({GPU_PRODUCT: "NVIDIA-H100-80GB-HBM3", GPU_COUNT: "8", MIGBOARD_POOL: "lab"}),
+            serde_json::json!({"nvidia.com/mig-1g.10gb.me": "8"}),
+            "True",
+        );
+        let fleet = fleet_of(&[n], &[], OKE_POOL, &catalogue);
+        let n = &fleet.nodes[0];
+        assert_eq!(n.mig_config.as_deref(), Some("all-1g.10gb.me"));
+        assert!(
+            n.gpus.iter().all(|g| g.instances.len() == 1 && g.busy.is_empty()),
+            "one free 1g.10gb+me per GPU: {:#?}",
+            n.gpus
+        );
     }
 
     #[test]

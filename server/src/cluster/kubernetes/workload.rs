@@ -83,7 +83,7 @@ pub fn manifests(namespace: &str, w: ClusterWorkload<'_>) -> Result<Vec<Value>, 
     let mut limits = serde_json::Map::new();
     match &w.workload.gpu {
         GpuRequest::Mig(profile) => {
-            limits.insert(format!("nvidia.com/mig-{profile}"), json!("1"));
+            limits.insert(mig::profile::resource_name(profile), json!("1"));
         }
         GpuRequest::Gpus(n) => {
             limits.insert("nvidia.com/gpu".into(), json!(n.to_string()));
@@ -496,6 +496,42 @@ mod tests {
                 .and_then(|l| l.get(DEPLOYMENT_ID).cloned())
                 .as_deref(),
             Some("3")
+        );
+    }
+
+    /// #22 item 2: a `+me` slice is asked for as the device plugin spells it (`+` is not allowed
+    /// in a resource name).
+    #[test]
+    fn a_media_extension_slice_is_asked_for_by_the_plugins_resource_name() {
+        let text =
+            include_str!("../../../../mig/data/oci-blueprints/mig_inference_single_replica.json")
+                .replace("\"1g.20gb\"", "\"1g.10gb+me\"");
+        let checked = mig::blueprint::check(
+            &text,
+            mig::blueprint::Context {
+                catalogue: Some(&crate::state::catalogue()),
+                fleet: None,
+            },
+        );
+        let blueprint = checked.blueprint.expect("a 1g.10gb+me slice validates on H100");
+        let mig::blueprint::Action::Workload(workload) = &blueprint.action else {
+            panic!("a service")
+        };
+        let objects = manifests(
+            "work",
+            ClusterWorkload {
+                id: 4,
+                blueprint: &blueprint,
+                workload,
+            },
+        )
+        .expect("manifests");
+        let d: Deployment = serde_json::from_value(objects[0].clone()).expect("a valid Deployment");
+        let limits = d.spec.and_then(|s| s.template.spec).map(|p| p.containers[0].clone())
+            .and_then(|c| c.resources).and_then(|r| r.limits).expect("limits");
+        assert_eq!(
+            limits.keys().filter(|k| k.starts_with("nvidia.com/")).collect::<Vec<_>>(),
+            ["nvidia.com/mig-1g.10gb.me"]
         );
     }
 }
