@@ -9,13 +9,10 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 
 use base64::Engine as _;
-use mig::agent_auth::{MAX_CLOCK_SKEW_SECS, Refusal, SignedHeaders, signing_string};
+use mig::agent_auth::{
+    ED25519_SPKI_PREFIX, MAX_CLOCK_SKEW_SECS, Refusal, SignedHeaders, pem_block, signing_string,
+};
 use ring::signature::{ED25519, UnparsedPublicKey};
-
-/// DER prefix of an Ed25519 SubjectPublicKeyInfo (RFC 8410): the 32-byte key follows.
-const ED25519_SPKI_PREFIX: [u8; 12] = [
-    0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00,
-];
 
 /// Verifies the server's signed requests for one node.
 pub struct Verifier {
@@ -126,7 +123,7 @@ impl Verifier {
 /// Says what the text is instead, and how to make the right one.
 pub fn public_key_from_pem(pem: &str) -> Result<[u8; 32], String> {
     const HOW: &str = "make one with `openssl pkey -in agent-signing.pem -pubout -out agent-verify.pem`";
-    let body = pem_body(pem, "PUBLIC KEY").ok_or_else(|| {
+    let body = pem_block(pem, "PUBLIC KEY").ok_or_else(|| {
         format!("expected a PEM block `-----BEGIN PUBLIC KEY-----`: {HOW}")
     })?;
     let der = base64::engine::general_purpose::STANDARD
@@ -142,20 +139,6 @@ pub fn public_key_from_pem(pem: &str) -> Result<[u8; 32], String> {
             "the PUBLIC KEY is not an Ed25519 key (generate the pair with `openssl genpkey -algorithm ed25519`): {HOW}"
         )),
     }
-}
-
-/// The base64 between `-----BEGIN {label}-----` and `-----END {label}-----`, whitespace removed.
-fn pem_body(pem: &str, label: &str) -> Option<String> {
-    let begin = format!("-----BEGIN {label}-----");
-    let end = format!("-----END {label}-----");
-    let start = pem.find(&begin)? + begin.len();
-    let stop = start + pem[start..].find(&end)?;
-    Some(
-        pem[start..stop]
-            .chars()
-            .filter(|c| !c.is_whitespace())
-            .collect(),
-    )
 }
 
 #[cfg(test)]

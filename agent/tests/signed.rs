@@ -31,10 +31,7 @@ fn key() -> Ed25519KeyPair {
 }
 
 fn public_pem(key: &Ed25519KeyPair) -> String {
-    let prefix = [
-        0x30u8, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00,
-    ];
-    let der: Vec<u8> = prefix
+    let der: Vec<u8> = mig::agent_auth::ED25519_SPKI_PREFIX
         .iter()
         .chain(key.public_key().as_ref())
         .copied()

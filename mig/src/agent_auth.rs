@@ -206,6 +206,28 @@ impl fmt::Display for Refusal {
 
 impl std::error::Error for Refusal {}
 
+/// DER prefix of an Ed25519 SubjectPublicKeyInfo (RFC 8410): the 32-byte key follows. What
+/// `openssl pkey -pubout` writes in a PEM `PUBLIC KEY` block for an Ed25519 key.
+pub const ED25519_SPKI_PREFIX: [u8; 12] = [
+    0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00,
+];
+
+/// The base64 text between `-----BEGIN {label}-----` and `-----END {label}-----` of a PEM file,
+/// whitespace removed (decoding it is the caller's).
+#[must_use]
+pub fn pem_block(pem: &str, label: &str) -> Option<String> {
+    let begin = format!("-----BEGIN {label}-----");
+    let end = format!("-----END {label}-----");
+    let start = pem.find(&begin)? + begin.len();
+    let stop = start + pem[start..].find(&end)?;
+    Some(
+        pem[start..stop]
+            .chars()
+            .filter(|c| !c.is_whitespace())
+            .collect(),
+    )
+}
+
 /// Lowercase hex of `bytes`.
 #[must_use]
 pub fn encode_hex(bytes: &[u8]) -> String {
@@ -305,6 +327,14 @@ mod tests {
         let stale = h.check("gpu-1", 1_700_000_000 + MAX_CLOCK_SKEW_SECS + 1);
         assert!(matches!(stale, Err(Refusal::Stale { .. })));
         assert!(stale.unwrap_err().to_string().contains("NTP"));
+    }
+
+    #[test]
+    fn a_pem_block_is_found_by_its_label() {
+        let pem = "junk\n-----BEGIN PUBLIC KEY-----\nAAAA\nBBBB\n-----END PUBLIC KEY-----\n";
+        assert_eq!(pem_block(pem, "PUBLIC KEY").as_deref(), Some("AAAABBBB"));
+        assert_eq!(pem_block(pem, "PRIVATE KEY"), None);
+        assert_eq!(pem_block("-----BEGIN PUBLIC KEY-----\nAAAA", "PUBLIC KEY"), None);
     }
 
     #[test]

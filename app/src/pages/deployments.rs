@@ -10,7 +10,7 @@ use leptos_router::{LazyRoute, lazy_route};
 use mig::wire::{DeploymentDetail, DeploymentInfo, DeploymentStatus, NodeProgress, StepInfo};
 
 use super::live::use_events;
-use super::{EmptyState, PageHeader};
+use super::{EmptyState, PageHeader, SubjectNotFound};
 use crate::api::deployments::{
     create_share, get_deployment, get_shared, list_deployments, list_shares, revoke_share, undeploy,
 };
@@ -230,15 +230,11 @@ pub fn DeploymentPage() -> impl IntoView {
                 let share = first.as_ref().ok().map(|d| d.deployment.id);
                 let detail = move || match fresh.get().unwrap_or_else(|| first.clone()) {
                     Ok(d) => view! { <Detail d /> }.into_any(),
-                    Err(AppError::NotFound(m)) => {
-                        super::not_found::answer_not_found();
-                        view! {
-                        <PageHeader title="Deployment not found" subtitle="It may have been a typo in the link." />
-                        <EmptyState title="No such deployment">
+                    Err(AppError::NotFound(m)) => view! {
+                        <SubjectNotFound title="Deployment not found" subtitle="It may have been a typo in the link." empty="No such deployment">
                             <p>{m} ". See every deployment on the " <a href="/deployments">"Deployments"</a> " page."</p>
-                        </EmptyState>
-                        }.into_any()
-                    }
+                        </SubjectNotFound>
+                    }.into_any(),
                     Err(e) => view! { <p class="banner banner-error" role="alert">{format!("Could not read the deployment: {e}")}</p> }.into_any(),
                 };
                 view! {

@@ -34,6 +34,22 @@ fn PageHeader(title: &'static str, subtitle: &'static str) -> impl IntoView {
     }
 }
 
+/// The page of a subject that does not exist (an unknown deployment or node): its heading, an
+/// empty state saying where the real ones are, and a 404 when rendered on the server.
+#[component]
+fn SubjectNotFound(
+    title: &'static str,
+    subtitle: &'static str,
+    empty: &'static str,
+    children: Children,
+) -> impl IntoView {
+    not_found::answer_not_found();
+    view! {
+        <PageHeader title subtitle />
+        <EmptyState title=empty>{children()}</EmptyState>
+    }
+}
+
 /// A helpful empty state: what would be here, and what to do next.
 #[component]
 fn EmptyState(title: &'static str, children: Children) -> impl IntoView {

@@ -9,7 +9,7 @@ use mig::wire::NodeDetail;
 
 use super::deployments::follow;
 use super::fleet::FleetNode;
-use super::{EmptyState, PageHeader};
+use super::SubjectNotFound;
 use crate::api::deployments::{get_node, revert_node};
 use crate::error::AppError;
 
@@ -47,15 +47,11 @@ pub fn NodePage() -> impl IntoView {
                 let first = rendered.await;
                 move || match fresh.get().unwrap_or_else(|| first.clone()) {
                     Ok(d) => view! { <Node d /> }.into_any(),
-                    Err(AppError::NotFound(m)) => {
-                        super::not_found::answer_not_found();
-                        view! {
-                            <PageHeader title="Node not found" subtitle="It may have been removed with its pool." />
-                            <EmptyState title="No such node">
-                                <p>{m} ". Every node is on the " <a href="/">"Fleet"</a> " page."</p>
-                            </EmptyState>
-                        }.into_any()
-                    }
+                    Err(AppError::NotFound(m)) => view! {
+                        <SubjectNotFound title="Node not found" subtitle="It may have been removed with its pool." empty="No such node">
+                            <p>{m} ". Every node is on the " <a href="/">"Fleet"</a> " page."</p>
+                        </SubjectNotFound>
+                    }.into_any(),
                     Err(e) => view! { <p class="banner banner-error" role="alert">{format!("Could not read the node: {e}")}</p> }.into_any(),
                 }
             })}

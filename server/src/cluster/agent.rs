@@ -75,7 +75,7 @@ impl RequestSigner {
     /// Says what the text is instead and how to make a key.
     pub fn from_pem(pem: &str) -> Result<Self, String> {
         const HOW: &str = "make one with `openssl genpkey -algorithm ed25519 -out agent-signing.pem`";
-        let body = pem_body(pem, "PRIVATE KEY")
+        let body = mig::agent_auth::pem_block(pem, "PRIVATE KEY")
             .ok_or_else(|| format!("expected a PEM block `-----BEGIN PRIVATE KEY-----`: {HOW}"))?;
         let der = base64::engine::general_purpose::STANDARD
             .decode(body)
@@ -102,10 +102,7 @@ impl RequestSigner {
     /// The public key as agents read it: a PEM `PUBLIC KEY` block (what `openssl pkey -pubout` writes).
     #[must_use]
     pub fn public_key_pem(&self) -> String {
-        const ED25519_SPKI_PREFIX: [u8; 12] = [
-            0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00,
-        ];
-        let der: Vec<u8> = ED25519_SPKI_PREFIX
+        let der: Vec<u8> = mig::agent_auth::ED25519_SPKI_PREFIX
             .iter()
             .chain(self.key.public_key().as_ref())
             .copied()
@@ -166,15 +163,6 @@ impl RequestSigner {
             &mig::agent_auth::encode_hex(&nonce),
         ))
     }
-}
-
-/// The base64 between `-----BEGIN {label}-----` and `-----END {label}-----`, whitespace removed.
-fn pem_body(pem: &str, label: &str) -> Option<String> {
-    let begin = format!("-----BEGIN {label}-----");
-    let end = format!("-----END {label}-----");
-    let start = pem.find(&begin)? + begin.len();
-    let stop = start + pem[start..].find(&end)?;
-    Some(pem[start..stop].chars().filter(|c| !c.is_whitespace()).collect())
 }
 
 /// An HTTP client for node agents (connections are pooled).
