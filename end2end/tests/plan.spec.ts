@@ -72,6 +72,35 @@ test("drag profiles onto a GPU: allowed starts accept, others refuse with the re
   expect(errors).toEqual([]);
 });
 
+test("dragging works whatever text is selected, and a cancelled drag resets cleanly", async ({ page }) => {
+  const errors = watchErrors(page);
+  await page.setViewportSize({ width: 1280, height: 800 });
+  await openPlanner(page);
+  // The palette's help line, triple-clicked: the chips' own text is not in it.
+  await page.locator(".palette .hint").click({ clickCount: 3 });
+  await drag(page, chip(page, "3g.40gb"), slot(page, 0, 4));
+  await expect(instance(page, 0, "3g.40gb", 4)).toBeVisible();
+  // Everything selected (the chips' text too): a press on selected text must still drag a profile.
+  await page.locator(".palette .hint").click();
+  await page.keyboard.press("Control+A");
+  expect((await page.evaluate(() => window.getSelection()?.toString() ?? "")).length).toBeGreaterThan(100);
+  await drag(page, chip(page, "2g.20gb"), slot(page, 1, 2));
+  await expect(instance(page, 1, "2g.20gb", 2)).toBeVisible();
+  // An instance is moved the same way while text is selected.
+  await page.keyboard.press("Control+A");
+  await drag(page, instance(page, 1, "2g.20gb", 2), slot(page, 1, 4));
+  await expect(instance(page, 1, "2g.20gb", 4)).toBeVisible();
+  // A drag the browser cancels leaves nothing held: the next press and drag work at once.
+  await page.mouse.move(10, 10);
+  await page.mouse.down();
+  await page.evaluate(() => window.dispatchEvent(new PointerEvent("pointercancel", { bubbles: true })));
+  await page.mouse.up();
+  await expect(page.locator(".dragging, .drag-ghost")).toHaveCount(0);
+  await drag(page, chip(page, "1g.10gb"), slot(page, 2, 0));
+  await expect(instance(page, 2, "1g.10gb", 0)).toBeVisible();
+  expect(errors).toEqual([]);
+});
+
 test("a +me slice is named as the device plugin advertises it (no + in a resource name)", async ({ page }) => {
   const errors = watchErrors(page);
   await openPlanner(page);

@@ -213,8 +213,13 @@ impl Planner {
         }
     }
 
-    /// A pointer went down on something draggable.
+    /// A pointer went down on something draggable. Any text selection goes first: a press on
+    /// selected text would start the browser's own text drag, which cancels our pointer stream.
     pub fn press(self, carry: Carry, x: f64, y: f64) {
+        #[cfg(feature = "hydrate")]
+        if let Ok(Some(selection)) = window().get_selection() {
+            let _ = selection.remove_all_ranges();
+        }
         self.press.set(Some(Press { carry, x, y }));
     }
 }
@@ -377,6 +382,13 @@ fn install_window_handlers(p: Planner) {
         p.drag.set(None);
         p.hover.set(None);
     });
+    // While a profile is held, the browser must not start a drag of its own (of selected text or
+    // an image): that would take the pointer away mid-drag.
+    let on_native_drag = window_event_listener(leptos::ev::dragstart, move |ev| {
+        if p.press.get_untracked().is_some() {
+            ev.prevent_default();
+        }
+    });
     let on_key = window_event_listener(leptos::ev::keydown, move |ev| {
         if in_text_field(&ev) {
             return;
@@ -414,6 +426,7 @@ fn install_window_handlers(p: Planner) {
         on_move.remove();
         on_up.remove();
         on_cancel.remove();
+        on_native_drag.remove();
         on_key.remove();
     });
 }
