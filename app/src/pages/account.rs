@@ -143,6 +143,7 @@ fn ChangePassword() -> impl IntoView {
     let again = RwSignal::new(String::new());
     let (result, set_result) = signal(None::<Result<String, String>>);
     let busy = RwSignal::new(false);
+    let ready = super::hydrated();
     let submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
         let (c, n, a) = (
@@ -178,10 +179,10 @@ fn ChangePassword() -> impl IntoView {
                 <span class="muted">"ends your other sessions and your API tokens"</span>
             </div>
             <form class="toolbar-row" on:submit=submit id="password-form">
-                <label class="field">"Current password"<input id="my-current-password" type="password" autocomplete="current-password" required=true bind:value=current /></label>
-                <label class="field">"New password (12+ characters)"<input id="my-new-password" type="password" autocomplete="new-password" required=true minlength="12" bind:value=new /></label>
-                <label class="field">"New password again"<input id="my-new-password-again" type="password" autocomplete="new-password" required=true minlength="12" bind:value=again /></label>
-                <button class="btn btn-primary" type="submit" id="change-password" disabled=move || busy.get()>"Change password"</button>
+                <label class="field">"Current password"<input id="my-current-password" disabled=move || !ready.get() type="password" autocomplete="current-password" required=true bind:value=current /></label>
+                <label class="field">"New password (12+ characters)"<input id="my-new-password" disabled=move || !ready.get() type="password" autocomplete="new-password" required=true minlength="12" bind:value=new /></label>
+                <label class="field">"New password again"<input id="my-new-password-again" disabled=move || !ready.get() type="password" autocomplete="new-password" required=true minlength="12" bind:value=again /></label>
+                <button class="btn btn-primary" type="submit" id="change-password" disabled=move || busy.get() || !ready.get()>"Change password"</button>
             </form>
             {move || result.get().map(|r| match r {
                 Ok(m) => view! { <p class="banner banner-ok" role="status" id="password-result" data-ok="true">{m}</p> }.into_any(),
@@ -198,6 +199,7 @@ fn Tokens(admin: bool) -> impl IntoView {
     let (error, set_error) = signal(None::<String>);
     let name = RwSignal::new(String::new());
     let days = RwSignal::new("30".to_owned());
+    let ready = super::hydrated();
     let create = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
         let d = days.get_untracked();
@@ -240,9 +242,9 @@ fn Tokens(admin: bool) -> impl IntoView {
             </div>
             <p class="muted">"Send a token as " <code>"Authorization: Bearer <token>"</code> " to the REST API (" <a href="/api/v1/openapi.json">"OpenAPI"</a> "). Scripts can also get one with " <code>"POST /api/v1/login"</code> "."</p>
             <form class="toolbar-row" on:submit=create id="token-form">
-                <label class="field">"Name"<input id="token-name" placeholder="ci" bind:value=name required=true maxlength="64" /></label>
-                <label class="field field-narrow">"Days (1-365)"<input id="token-days" inputmode="numeric" placeholder="30" bind:value=days title="Every token expires: at most 365 days, 30 when left blank" /></label>
-                <button class="btn btn-primary" type="submit" id="token-create">"Create token"</button>
+                <label class="field">"Name"<input id="token-name" disabled=move || !ready.get() placeholder="ci" bind:value=name required=true maxlength="64" /></label>
+                <label class="field field-narrow">"Days (1-365)"<input id="token-days" disabled=move || !ready.get() inputmode="numeric" placeholder="30" bind:value=days title="Every token expires: at most 365 days, 30 when left blank" /></label>
+                <button class="btn btn-primary" type="submit" id="token-create" disabled=move || !ready.get()>"Create token"</button>
             </form>
             {move || created.get().map(|t| view! {
                 <p class="note">"Your new token (shown once; copy it now): " <input class="share-url" id="token-secret" readonly=true value=t /></p>

@@ -34,6 +34,15 @@ fn PageHeader(title: &'static str, subtitle: &'static str) -> impl IntoView {
     }
 }
 
+/// False until this component has hydrated in the browser (an Effect runs only there). A form
+/// disabled until then cannot take input that hydration would reset to the signals' values, nor a
+/// click that no handler hears yet (a lazily loaded page hydrates after the shell).
+fn hydrated() -> ReadSignal<bool> {
+    let (ready, set_ready) = signal(false);
+    Effect::new(move |_| set_ready.set(true));
+    ready
+}
+
 /// The page of a subject that does not exist (an unknown deployment or node): its heading, an
 /// empty state saying where the real ones are, and a 404 when rendered on the server.
 #[component]
