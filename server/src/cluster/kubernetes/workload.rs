@@ -426,10 +426,12 @@ mod tests {
         assert!(long.len() <= 63, "{long}");
     }
 
-    #[test]
-    fn the_guides_inference_asks_for_its_slice_with_its_probes() {
-        let text =
-            include_str!("../../../../mig/data/oci-blueprints/mig_inference_single_replica.json");
+    /// The OCI guide's single-replica inference blueprint (a `1g.20gb` service on H100).
+    const GUIDE_SERVICE: &str =
+        include_str!("../../../../mig/data/oci-blueprints/mig_inference_single_replica.json");
+
+    /// The objects of service blueprint `text`, validated against the built-in catalogue, as deployment `id`.
+    fn manifests_of(text: &str, id: i64) -> Vec<serde_json::Value> {
         let checked = mig::blueprint::check(
             text,
             mig::blueprint::Context {
@@ -437,19 +439,24 @@ mod tests {
                 fleet: None,
             },
         );
-        let blueprint = checked.blueprint.expect("the guide's blueprint validates");
+        let blueprint = checked.blueprint.expect("the blueprint validates");
         let mig::blueprint::Action::Workload(workload) = &blueprint.action else {
             panic!("a service")
         };
-        let objects = manifests(
+        manifests(
             "work",
             ClusterWorkload {
-                id: 3,
+                id,
                 blueprint: &blueprint,
                 workload,
             },
         )
-        .expect("manifests");
+        .expect("manifests")
+    }
+
+    #[test]
+    fn the_guides_inference_asks_for_its_slice_with_its_probes() {
+        let objects = manifests_of(GUIDE_SERVICE, 3);
         let d: Deployment = serde_json::from_value(objects[0].clone()).expect("a valid Deployment");
         let spec = d.spec.expect("spec");
         assert_eq!(spec.replicas, Some(1));
@@ -503,29 +510,7 @@ mod tests {
     /// in a resource name).
     #[test]
     fn a_media_extension_slice_is_asked_for_by_the_plugins_resource_name() {
-        let text =
-            include_str!("../../../../mig/data/oci-blueprints/mig_inference_single_replica.json")
-                .replace("\"1g.20gb\"", "\"1g.10gb+me\"");
-        let checked = mig::blueprint::check(
-            &text,
-            mig::blueprint::Context {
-                catalogue: Some(&crate::state::catalogue()),
-                fleet: None,
-            },
-        );
-        let blueprint = checked.blueprint.expect("a 1g.10gb+me slice validates on H100");
-        let mig::blueprint::Action::Workload(workload) = &blueprint.action else {
-            panic!("a service")
-        };
-        let objects = manifests(
-            "work",
-            ClusterWorkload {
-                id: 4,
-                blueprint: &blueprint,
-                workload,
-            },
-        )
-        .expect("manifests");
+        let objects = manifests_of(&GUIDE_SERVICE.replace("\"1g.20gb\"", "\"1g.10gb+me\""), 4);
         let d: Deployment = serde_json::from_value(objects[0].clone()).expect("a valid Deployment");
         let limits = d.spec.and_then(|s| s.template.spec).map(|p| p.containers[0].clone())
             .and_then(|c| c.resources).and_then(|r| r.limits).expect("limits");
