@@ -91,6 +91,27 @@ pub trait Backend: Send + Sync + 'static {
     /// What a share token shows (no blueprint), or why nothing.
     fn shared(&self, token: String) -> BoxFuture<'_, Result<DeploymentDetail, AppError>>;
 
+    /// Makes a signed embed link (its `url` is the page's path).
+    fn create_embed(
+        &self,
+        caller: &Caller,
+        request: mig::wire::NewEmbed,
+    ) -> BoxFuture<'_, Result<mig::wire::CreatedEmbed, AppError>>;
+
+    /// Every embed link, newest first (never their tokens).
+    fn embeds(&self) -> BoxFuture<'_, Result<Vec<mig::wire::EmbedInfo>, AppError>>;
+
+    /// Revokes an embed link.
+    fn revoke_embed(
+        &self,
+        caller: &Caller,
+        id: i64,
+    ) -> BoxFuture<'_, Result<mig::wire::EmbedInfo, AppError>>;
+
+    /// What an embed token shows, or why nothing.
+    fn embed_view(&self, token: String)
+    -> BoxFuture<'_, Result<mig::wire::EmbedContent, AppError>>;
+
     /// A node's page (`None`: no such node).
     fn node(&self, name: String) -> BoxFuture<'_, Result<Option<NodeDetail>, AppError>>;
 

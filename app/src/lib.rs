@@ -83,6 +83,7 @@ pub fn App() -> impl IntoView {
                     <Route path=(StaticSegment("embed"), StaticSegment("fleet")) view={Lazy::<pages::EmbedFleetRoute>::new()} />
                     <Route path=(StaticSegment("embed"), StaticSegment("deployments"), ParamSegment("id")) view={Lazy::<pages::EmbedDeploymentRoute>::new()} />
                     <Route path=(StaticSegment("embed"), StaticSegment("nodes"), ParamSegment("name")) view={Lazy::<pages::EmbedNodeRoute>::new()} />
+                    <Route path=(StaticSegment("embed"), StaticSegment("link"), ParamSegment("token")) view={Lazy::<pages::EmbedLinkRoute>::new()} ssr=SsrMode::Async />
                 </Routes>
             </layout::Shell>
         </Router>

@@ -18,6 +18,7 @@ pub mod charts;
 pub mod cluster;
 pub mod config;
 pub mod configs;
+pub mod embeds;
 pub mod error;
 pub mod health;
 pub mod leader;
@@ -65,7 +66,9 @@ pub fn router_with(state: AppState, security: &security::Security) -> Router {
         security.streams,
         auth_state.clone(),
         state.shares().clone(),
+        state.embeds().clone(),
     );
+    state.embeds().limit_portals(&security.frame_ancestors);
     let router = Router::new()
         .route("/login", post(auth::login_form))
         .route("/logout", post(auth::logout))
@@ -96,6 +99,11 @@ pub fn router_with(state: AppState, security: &security::Security) -> Router {
     };
     let headers = std::sync::Arc::new(security.clone());
     router
+        .layer(axum::Extension(headers.clone()))
+        .layer(axum::middleware::from_fn_with_state(
+            state.embeds().clone(),
+            security::link_framing,
+        ))
         .layer(axum::middleware::from_fn_with_state(
             headers.clone(),
             security::same_origin,

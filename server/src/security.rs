@@ -47,20 +47,8 @@ impl Security {
     pub fn parse(list: &str) -> Result<Self, BadOrigin> {
         let mut frame_ancestors = Vec::new();
         for item in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
-            let origin = item.trim_end_matches('/');
-            let Some((scheme, host)) = origin.split_once("://") else {
-                return Err(BadOrigin(item.to_owned()));
-            };
-            let host_ok =
-                !host.is_empty()
-                    && host != "*"
-                    && host.strip_prefix("*.").unwrap_or(host).chars().all(|c| {
-                        c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']')
-                    });
-            if !matches!(scheme, "http" | "https") || !host_ok {
-                return Err(BadOrigin(item.to_owned()));
-            }
-            frame_ancestors.push(origin.to_ascii_lowercase());
+            let origin = mig::wire::parse_origin(item).map_err(|_| BadOrigin(item.to_owned()))?;
+            frame_ancestors.push(origin);
         }
         Ok(Self {
             frame_ancestors,
@@ -77,13 +65,15 @@ impl Security {
     /// event streams) only to itself. Framing: only views made for it ([`Framing::Portal`]: `/embed/…`
     /// and `/share/…`) may be framed, by migboard itself and the configured portals; every other page
     /// by nobody, so no portal can frame Deploy or Undeploy.
-    pub fn content_security_policy(&self, nonce: Option<&str>, framing: Framing) -> String {
+    pub fn content_security_policy(&self, nonce: Option<&str>, framing: &Framing) -> String {
         let scripts = match nonce {
             Some(nonce) => format!("'self' 'nonce-{nonce}' 'wasm-unsafe-eval'"),
             None => "'self' 'wasm-unsafe-eval'".to_owned(),
         };
         let ancestors = match framing {
             Framing::Deny => "'none'".to_owned(),
+            Framing::Link(origins) if origins.is_empty() => "'none'".to_owned(),
+            Framing::Link(origins) => origins.join(" "),
             Framing::Portal => {
                 let mut ancestors = vec!["'self'".to_owned()];
                 ancestors.extend(self.frame_ancestors.iter().cloned());
@@ -97,23 +87,34 @@ impl Security {
 }
 
 /// Who may frame a response.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Framing {
-    /// Nobody (`frame-ancestors 'none'`, `X-Frame-Options: DENY`): every page but the two below.
+    /// Nobody (`frame-ancestors 'none'`, `X-Frame-Options: DENY`): every page but those below.
     Deny,
     /// migboard itself and the configured portals: `/embed/…` views and `/share/…` links, which are
     /// made to be shown in other sites' frames and change nothing.
     Portal,
+    /// The portals one signed embed link names, and nobody else (not even migboard): the page of
+    /// `/embed/link/<token>` ([`link_framing`] finds them).
+    Link(Vec<String>),
 }
 
+/// The origins that may frame this response: set by [`link_framing`] on a signed embed link's
+/// page, read by [`headers`].
+#[derive(Debug, Clone)]
+struct LinkFraming(Vec<String>);
+
 impl Framing {
-    /// Who may frame the response to a request for `path`.
+    /// Who may frame the response to a request for `path`, as far as the path tells: a signed
+    /// embed link's page is [`Framing::Deny`] unless [`link_framing`] found its link.
     pub fn for_path(path: &str) -> Self {
         let under = |prefix: &str| {
             path.strip_prefix(prefix)
                 .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
         };
-        if under("/embed") || under("/share") {
+        if path.starts_with(crate::embeds::EMBED_LINK_PREFIX) {
+            Self::Deny
+        } else if under("/embed") || under("/share") {
             Self::Portal
         } else {
             Self::Deny
@@ -138,8 +139,12 @@ pub async fn headers(
     request: Request,
     next: Next,
 ) -> Response {
-    let framing = Framing::for_path(request.uri().path());
+    let path_framing = Framing::for_path(request.uri().path());
     let mut response = next.run(request).await;
+    let framing = match response.extensions_mut().remove::<LinkFraming>() {
+        Some(LinkFraming(origins)) => Framing::Link(origins),
+        None => path_framing,
+    };
     let h = response.headers_mut();
     // The page's nonce (see `app::CSP_NONCE_HEADER`); never sent on.
     let nonce = h.remove(app::CSP_NONCE_HEADER);
@@ -147,13 +152,14 @@ pub async fn headers(
         .as_ref()
         .and_then(|v| v.to_str().ok())
         .filter(|n| usable_nonce(n));
-    let csp = security.content_security_policy(nonce, framing);
+    let csp = security.content_security_policy(nonce, &framing);
     h.insert(
         header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_str(&csp)
-            .unwrap_or_else(|_| HeaderValue::from_static("default-src 'self'; frame-ancestors 'none'")),
+        HeaderValue::from_str(&csp).unwrap_or_else(|_| {
+            HeaderValue::from_static("default-src 'self'; frame-ancestors 'none'")
+        }),
     );
-    if framing == Framing::Deny {
+    if matches!(framing, Framing::Deny) || framing == Framing::Link(Vec::new()) {
         h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     }
     if security.cookie_secure {
@@ -172,6 +178,37 @@ pub async fn headers(
         header::REFERRER_POLICY,
         HeaderValue::from_static("strict-origin-when-cross-origin"),
     );
+    response
+}
+
+/// On the page of a signed embed link (`/embed/link/<token>`), marks the response with the link's
+/// own origins, for [`headers`] to put in `frame-ancestors`: a link made for one portal cannot be
+/// framed by another, or by a portal the server's allow-list names but the link does not.
+/// Revoked and expired links keep their origins (the frame then says why it shows nothing); an
+/// unknown token, or a database that cannot answer, gets `'none'`.
+pub async fn link_framing(
+    State(embeds): State<crate::embeds::Embeds>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let token = request
+        .uri()
+        .path()
+        .strip_prefix(crate::embeds::EMBED_LINK_PREFIX)
+        .map(|t| t.trim_end_matches('/').to_owned())
+        .filter(|t| !t.is_empty() && !t.contains('/'));
+    let Some(token) = token else {
+        return next.run(request).await;
+    };
+    let origins = match embeds.frame_ancestors(&token).await {
+        Ok(origins) => origins.unwrap_or_default(),
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot read an embed link's origins: nobody may frame it now");
+            Vec::new()
+        }
+    };
+    let mut response = next.run(request).await;
+    response.extensions_mut().insert(LinkFraming(origins));
     response
 }
 
@@ -255,19 +292,17 @@ mod tests {
             s.frame_ancestors,
             ["https://portal.example.com", "https://*.corp.example:8443"]
         );
+        assert!(s.content_security_policy(None, &Framing::Portal).ends_with(
+            "frame-ancestors 'self' https://portal.example.com https://*.corp.example:8443"
+        ));
         assert!(
-            s.content_security_policy(None, Framing::Portal).ends_with(
-                "frame-ancestors 'self' https://portal.example.com https://*.corp.example:8443"
-            )
-        );
-        assert!(
-            s.content_security_policy(None, Framing::Deny)
+            s.content_security_policy(None, &Framing::Deny)
                 .ends_with("frame-ancestors 'none'")
         );
         assert_eq!(Security::parse("").expect("empty"), Security::default());
         assert!(
             Security::default()
-                .content_security_policy(None, Framing::Portal)
+                .content_security_policy(None, &Framing::Portal)
                 .ends_with("frame-ancestors 'self'")
         );
         for bad in [
@@ -285,7 +320,12 @@ mod tests {
 
     #[test]
     fn only_embed_and_share_views_may_be_framed() {
-        for path in ["/embed", "/embed/fleet", "/embed/deployments/3", "/share/abc"] {
+        for path in [
+            "/embed",
+            "/embed/fleet",
+            "/embed/deployments/3",
+            "/share/abc",
+        ] {
             assert_eq!(Framing::for_path(path), Framing::Portal, "{path}");
         }
         for path in [
@@ -303,14 +343,19 @@ mod tests {
     #[test]
     fn scripts_run_only_from_the_site_or_with_the_pages_nonce() {
         let s = Security::default();
-        let csp = s.content_security_policy(Some("abcdefghijklmnopqrstuv"), Framing::Deny);
+        let csp = s.content_security_policy(Some("abcdefghijklmnopqrstuv"), &Framing::Deny);
         assert!(
             csp.contains("script-src 'self' 'nonce-abcdefghijklmnopqrstuv' 'wasm-unsafe-eval';"),
             "{csp}"
         );
         assert!(!csp.contains("'unsafe-inline' 'wasm"), "{csp}");
         assert!(usable_nonce("Zm9vYmFyYmF6cXV4cXV1eA"));
-        for bad in ["short", "has space in it here ok", "quote'inside-a-nonce-xx", "semi;colon-inside-nonce"] {
+        for bad in [
+            "short",
+            "has space in it here ok",
+            "quote'inside-a-nonce-xx",
+            "semi;colon-inside-nonce",
+        ] {
             assert!(!usable_nonce(bad), "{bad}");
         }
     }

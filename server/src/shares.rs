@@ -7,7 +7,7 @@ use tokio::sync::broadcast;
 
 use crate::audit::{Actor, random_token};
 use crate::orchestrator::{Orchestrator, OrchestratorError};
-use crate::store::{ShareAccess, Store, StoreError};
+use crate::store::{LinkAccess, Store, StoreError};
 
 /// Share links. Cheap to clone.
 #[derive(Clone, Debug)]
@@ -132,22 +132,10 @@ impl Shares {
         &self,
         token: &str,
     ) -> Result<(ShareInfo, DeploymentDetail), OrchestratorError> {
-        let link = match self.store().share(token).await? {
-            ShareAccess::Valid(link) => link,
-            ShareAccess::Expired(link) => {
-                return Err(OrchestratorError::Gone(format!(
-                    "this link expired at {}",
-                    mig::time::Utc::from_unix_ms(link.expires_ms).rfc3339()
-                )));
-            }
-            ShareAccess::Revoked(link) => {
-                return Err(OrchestratorError::Gone(format!(
-                    "this link was revoked at {}",
-                    mig::time::Utc::from_unix_ms(link.revoked_ms.unwrap_or_default()).rfc3339()
-                )));
-            }
-            ShareAccess::Unknown => return Err(OrchestratorError::NotFound(0)),
-        };
+        let link = open_link(self.store().share(token).await?, |l: &ShareInfo| {
+            (l.expires_ms, l.revoked_ms)
+        })
+        .map_err(|gone| gone.map_or(OrchestratorError::NotFound(0), OrchestratorError::Gone))?;
         let mut detail = self
             .orchestrator
             .detail(link.deployment_id)
@@ -155,5 +143,26 @@ impl Shares {
             .ok_or(OrchestratorError::NotFound(link.deployment_id))?;
         detail.blueprint = String::new();
         Ok((link, detail))
+    }
+}
+
+/// The link `access` found, if valid now; else `Some(why)` for an expired or revoked link
+/// ("this link expired at …"), `None` for a token that names none. `times` reads a link's
+/// expiry and revocation (Unix ms).
+pub(crate) fn open_link<T>(
+    access: LinkAccess<T>,
+    times: impl Fn(&T) -> (i64, Option<i64>),
+) -> Result<T, Option<String>> {
+    let at = |ms: i64| mig::time::Utc::from_unix_ms(ms).rfc3339();
+    match access {
+        LinkAccess::Valid(link) => Ok(link),
+        LinkAccess::Expired(link) => {
+            Err(Some(format!("this link expired at {}", at(times(&link).0))))
+        }
+        LinkAccess::Revoked(link) => Err(Some(format!(
+            "this link was revoked at {}",
+            at(times(&link).1.unwrap_or_default())
+        ))),
+        LinkAccess::Unknown => Err(None),
     }
 }

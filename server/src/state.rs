@@ -99,6 +99,7 @@ impl AppState {
         let orchestrator = Orchestrator::new(store, cluster, catalogue, options).await;
         orchestrator.spawn();
         let shares = Shares::new(orchestrator.clone());
+        let embeds = crate::embeds::Embeds::new(orchestrator.clone());
         let configs = crate::configs::MigConfigs::new(orchestrator.clone());
         Self {
             leptos_options,
@@ -107,6 +108,7 @@ impl AppState {
                 sequence: AtomicU64::new(0),
                 orchestrator,
                 shares,
+                embeds,
                 configs,
                 auth,
             }),
@@ -131,6 +133,11 @@ impl AppState {
     /// Share links.
     pub fn shares(&self) -> &Shares {
         &self.inner.shares
+    }
+
+    /// Signed embed links.
+    pub fn embeds(&self) -> &crate::embeds::Embeds {
+        &self.inner.embeds
     }
 
     /// Custom MIG configs.
@@ -183,6 +190,7 @@ struct ServerBackend {
     sequence: AtomicU64,
     orchestrator: Orchestrator,
     shares: Shares,
+    embeds: crate::embeds::Embeds,
     configs: crate::configs::MigConfigs,
     auth: crate::auth::AuthState,
 }
@@ -283,9 +291,10 @@ impl Backend for ServerBackend {
                             .map(|i| format!("at {}: {} ({})", i.path, i.message, i.hint))
                             .unwrap_or_else(|| "the plan request is not valid".into()),
                     ),
-                    PlanError::Internal(why) => AppError::Unavailable(
-                        crate::request_id::internal("applying a fleet plan failed", &why),
-                    ),
+                    PlanError::Internal(why) => AppError::Unavailable(crate::request_id::internal(
+                        "applying a fleet plan failed",
+                        &why,
+                    )),
                 })
         })
     }
@@ -388,6 +397,47 @@ impl Backend for ServerBackend {
 
     fn shared(&self, token: String) -> BoxFuture<'_, Result<DeploymentDetail, AppError>> {
         Box::pin(async move { self.shares.shared(&token).await.map_err(orchestrator_error) })
+    }
+
+    fn create_embed(
+        &self,
+        caller: &Caller,
+        request: mig::wire::NewEmbed,
+    ) -> BoxFuture<'_, Result<mig::wire::CreatedEmbed, AppError>> {
+        let actor = Actor::of(caller);
+        // The browser knows its own origin and puts it in front of the path.
+        Box::pin(async move {
+            self.embeds
+                .create(request, "", &actor)
+                .await
+                .map_err(embed_error)
+        })
+    }
+
+    fn embeds(&self) -> BoxFuture<'_, Result<Vec<mig::wire::EmbedInfo>, AppError>> {
+        Box::pin(async move { self.embeds.list().await.map_err(|e| store_error(&e)) })
+    }
+
+    fn revoke_embed(
+        &self,
+        caller: &Caller,
+        id: i64,
+    ) -> BoxFuture<'_, Result<mig::wire::EmbedInfo, AppError>> {
+        let actor = Actor::of(caller);
+        Box::pin(async move { self.embeds.revoke(id, &actor).await.map_err(embed_error) })
+    }
+
+    fn embed_view(
+        &self,
+        token: String,
+    ) -> BoxFuture<'_, Result<mig::wire::EmbedContent, AppError>> {
+        Box::pin(async move {
+            self.embeds
+                .content(&token)
+                .await
+                .map(|(_, content)| content)
+                .map_err(embed_error)
+        })
     }
 
     fn node(&self, name: String) -> BoxFuture<'_, Result<Option<NodeDetail>, AppError>> {
@@ -508,6 +558,19 @@ impl Backend for ServerBackend {
                 .await
                 .map_err(account_error)
         })
+    }
+}
+
+fn embed_error(e: crate::embeds::EmbedError) -> AppError {
+    use crate::embeds::EmbedError;
+    match e {
+        EmbedError::BadRequest(m) => AppError::BadRequest(m),
+        EmbedError::NotFound(m) => AppError::NotFound(m),
+        EmbedError::Gone(m) => AppError::Gone(m),
+        EmbedError::Store(e) => store_error(&e),
+        EmbedError::NoEntropy(m) => {
+            AppError::Unavailable(crate::request_id::internal("embed links", &m))
+        }
     }
 }
 

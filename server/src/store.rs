@@ -9,6 +9,7 @@
 //! place, so an orchestrator replaying its work after a crash never duplicates a step.
 
 mod accounts;
+mod embeds;
 mod mig_configs;
 
 pub use accounts::UserChange;
@@ -46,6 +47,9 @@ pub enum StoreError {
     /// No share link has this id.
     #[error("no share link {0}")]
     ShareNotFound(i64),
+    /// No embed link has this id.
+    #[error("no embed link {0}")]
+    EmbedNotFound(i64),
     /// A user with this name exists.
     #[error("a user named \"{0}\" already exists")]
     UsernameTaken(String),
@@ -194,18 +198,34 @@ pub struct Sample {
     pub used_mib: u64,
 }
 
-/// What a share token opens.
+/// What a link's token (a share or embed link) opens.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ShareAccess {
-    /// This deployment.
-    Valid(ShareInfo),
+pub enum LinkAccess<T> {
+    /// The link, valid now.
+    Valid(T),
     /// Nothing: it expired.
-    Expired(ShareInfo),
+    Expired(T),
     /// Nothing: it was revoked.
-    Revoked(ShareInfo),
+    Revoked(T),
     /// Nothing: no such link.
     Unknown,
 }
+
+impl<T> LinkAccess<T> {
+    /// The access `link` gives now, revoked at `revoked_ms` (if) and expiring at `expires_ms`.
+    pub fn of(revoked_ms: Option<i64>, expires_ms: i64, link: T) -> Self {
+        if revoked_ms.is_some() {
+            Self::Revoked(link)
+        } else if expires_ms <= now_ms() {
+            Self::Expired(link)
+        } else {
+            Self::Valid(link)
+        }
+    }
+}
+
+/// What a share token opens.
+pub type ShareAccess = LinkAccess<ShareInfo>;
 
 /// SHA-256 of a share token, hex: what the database keeps.
 pub fn token_hash(token: &str) -> String {
@@ -963,13 +983,7 @@ impl Store {
             return Ok(ShareAccess::Unknown);
         };
         let link = share_from(&r)?;
-        Ok(if link.revoked_ms.is_some() {
-            ShareAccess::Revoked(link)
-        } else if link.expires_ms <= now_ms() {
-            ShareAccess::Expired(link)
-        } else {
-            ShareAccess::Valid(link)
-        })
+        Ok(LinkAccess::of(link.revoked_ms, link.expires_ms, link))
     }
 
     /// Deployment `id`'s links, newest first.

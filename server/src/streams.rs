@@ -4,7 +4,7 @@
 //! /64), so one client cannot hold every connection the server has; beyond them the answer is 429.
 //! Once open, a stream asks every [`StreamLimits::recheck`] whether what let it in still holds —
 //! the session (not signed out, user not disabled, password unchanged), the API token (not
-//! revoked or expired), the share link (not revoked or expired) — reading the database, so a
+//! revoked or expired), the share or embed link (not revoked or expired) — reading the database, so a
 //! revocation made through any replica ends it there too. An ended stream sends a last `resync`
 //! event: the page asks again and learns why.
 
@@ -54,6 +54,8 @@ pub enum Holder {
     },
     /// Anyone with a share link, by its token.
     Share(String),
+    /// Anyone with an embed link, by its token.
+    Embed(String),
 }
 
 /// The open streams, counted per key.
@@ -62,6 +64,7 @@ pub struct Streams {
     limits: StreamLimits,
     auth: AuthState,
     shares: crate::shares::Shares,
+    embeds: crate::embeds::Embeds,
     open: Mutex<HashMap<String, usize>>,
 }
 
@@ -91,13 +94,20 @@ impl Drop for Permit {
 }
 
 impl Streams {
-    /// Streams under `limits`, re-checking users through `auth` and links through `shares`.
+    /// Streams under `limits`, re-checking users through `auth` and links through `shares` and
+    /// `embeds`.
     #[must_use]
-    pub fn new(limits: StreamLimits, auth: AuthState, shares: crate::shares::Shares) -> Arc<Self> {
+    pub fn new(
+        limits: StreamLimits,
+        auth: AuthState,
+        shares: crate::shares::Shares,
+        embeds: crate::embeds::Embeds,
+    ) -> Arc<Self> {
         Arc::new(Self {
             limits,
             auth,
             shares,
+            embeds,
             open: Mutex::new(HashMap::new()),
         })
     }
@@ -170,12 +180,14 @@ impl Streams {
                 let holds = match &holder {
                     Holder::User { credential, .. } => streams.auth.still_valid(credential).await,
                     Holder::Share(token) => streams.shares.shared_link(token).await.is_ok(),
+                    Holder::Embed(token) => streams.embeds.link(token).await.is_ok(),
                 };
                 if !holds {
                     tracing::info!(
                         holder = match &holder {
                             Holder::User { .. } => "user",
                             Holder::Share(_) => "share link",
+                            Holder::Embed(_) => "embed link",
                         },
                         "ended an event stream: its credential no longer holds"
                     );

@@ -27,14 +27,17 @@ enum Who {
     Anonymous,
     /// Holds only a share link's token (sent as a Bearer token: the only way to present it).
     ShareHolder,
+    /// Holds only a signed embed link's token for the whole fleet (sent as a Bearer token).
+    EmbedHolder,
     Viewer,
     Operator,
     Admin,
 }
 
-const EVERYONE: [Who; 5] = [
+const EVERYONE: [Who; 6] = [
     Who::Anonymous,
     Who::ShareHolder,
+    Who::EmbedHolder,
     Who::Viewer,
     Who::Operator,
     Who::Admin,
@@ -51,7 +54,7 @@ impl Expect {
     fn allows(self, who: Who) -> bool {
         match (self, who) {
             (Self::Public, _) => true,
-            (Self::AtLeast(_), Who::Anonymous | Who::ShareHolder) => false,
+            (Self::AtLeast(_), Who::Anonymous | Who::ShareHolder | Who::EmbedHolder) => false,
             (Self::AtLeast(role), Who::Viewer) => role <= Role::Viewer,
             (Self::AtLeast(role), Who::Operator) => role <= Role::Operator,
             (Self::AtLeast(_), Who::Admin) => true,
@@ -86,9 +89,21 @@ async fn world_with(security: &server::security::Security) -> World {
         .create_share(deployment, &share_token, 86_400_000, "test")
         .await
         .expect("share");
+    let embed_token = "e".repeat(64);
+    store
+        .create_embed(
+            &embed_token,
+            &mig::wire::EmbedView::Fleet,
+            &["https://portal.example.com".to_owned()],
+            86_400_000,
+            "test",
+        )
+        .await
+        .expect("embed link");
     let mut headers = BTreeMap::new();
     headers.insert(Who::Anonymous, None);
     headers.insert(Who::ShareHolder, Some(format!("Bearer {share_token}")));
+    headers.insert(Who::EmbedHolder, Some(format!("Bearer {embed_token}")));
     headers.insert(
         Who::Viewer,
         Some(common::bearer(&state, "vera", Role::Viewer).await),
@@ -235,6 +250,11 @@ fn rest_expectations() -> BTreeMap<(&'static str, &'static str), Expect> {
         (("/shares/{share}/revoke", "post"), o),
         (("/share/{token}", "get"), Public),
         (("/share/{token}/events", "get"), Public),
+        (("/embeds", "get"), v),
+        (("/embeds", "post"), o),
+        (("/embeds/{id}/revoke", "post"), o),
+        (("/embed/{token}", "get"), Public),
+        (("/embed/{token}/events", "get"), Public),
         (("/events", "get"), v),
         (("/nodes/{node}", "get"), v),
         (("/nodes/{node}/charts/{chart}", "get"), v),
@@ -260,6 +280,7 @@ fn server_fn_expectations() -> BTreeMap<&'static str, Expect> {
     let a = AtLeast(Role::Admin);
     BTreeMap::from([
         ("shared", Public),
+        ("embed_view", Public),
         ("whoami", Public),
         ("status", v),
         ("fleet", v),
@@ -267,6 +288,7 @@ fn server_fn_expectations() -> BTreeMap<&'static str, Expect> {
         ("deployment", v),
         ("node", v),
         ("list_shares", v),
+        ("list_embeds", v),
         ("blueprint_catalogue", v),
         ("named_configs", v),
         ("my_tokens", v),
@@ -281,6 +303,8 @@ fn server_fn_expectations() -> BTreeMap<&'static str, Expect> {
         ("undeploy", o),
         ("create_share", o),
         ("revoke_share", o),
+        ("create_embed", o),
+        ("revoke_embed", o),
         ("users", a),
         ("create_user", a),
         ("update_user", a),
@@ -302,7 +326,7 @@ fn check(who: Who, expect: Expect, what: &str, answer: &Answer, failures: &mut V
         }
     } else {
         let right = match who {
-            Who::Anonymous | Who::ShareHolder => StatusCode::UNAUTHORIZED,
+            Who::Anonymous | Who::ShareHolder | Who::EmbedHolder => StatusCode::UNAUTHORIZED,
             _ => StatusCode::FORBIDDEN,
         };
         if answer.status != right {
@@ -342,6 +366,7 @@ async fn authorization_matrix_over_every_route_and_server_function() {
         let concrete = path
             .replace("/tokens/{id}", "/tokens/999999")
             .replace("/users/{id}", "/users/999999")
+            .replace("/embeds/{id}", "/embeds/999999")
             .replace("{model}", "H100-80GB")
             .replace("{id}", &w.deployment.to_string())
             .replace("{share}", "1")
@@ -948,12 +973,26 @@ async fn share_links_work_without_an_account_and_their_streams_end_at_revocation
     assert_eq!(gone.status, StatusCode::GONE);
     // The page itself says so in its status, for monitors and crawlers: 410 revoked, 404 unknown.
     let page = w
-        .call(Who::Anonymous, Method::GET, &format!("/share/{}", w.share_token), None)
+        .call(
+            Who::Anonymous,
+            Method::GET,
+            &format!("/share/{}", w.share_token),
+            None,
+        )
         .await;
     assert_eq!(page.status, StatusCode::GONE, "{}", page.body);
-    assert!(page.body.contains("This link shows nothing"), "{}", page.body);
+    assert!(
+        page.body.contains("This link shows nothing"),
+        "{}",
+        page.body
+    );
     let unknown = w
-        .call(Who::Anonymous, Method::GET, &format!("/share/{}", "u".repeat(64)), None)
+        .call(
+            Who::Anonymous,
+            Method::GET,
+            &format!("/share/{}", "u".repeat(64)),
+            None,
+        )
         .await;
     assert_eq!(unknown.status, StatusCode::NOT_FOUND, "{}", unknown.body);
 }
@@ -1437,10 +1476,22 @@ async fn viewers_never_read_blueprint_secrets() {
     let url = format!("/api/v1/deployments/{id}");
     let viewer = w.call(Who::Viewer, Method::GET, &url, None).await;
     assert_eq!(viewer.status, StatusCode::OK, "{}", viewer.body);
-    assert!(!viewer.body.contains("hf_very_secret_token"), "{}", viewer.body);
-    assert!(viewer.body.contains("HF_TOKEN") && viewer.body.contains("redacted"), "{}", viewer.body);
+    assert!(
+        !viewer.body.contains("hf_very_secret_token"),
+        "{}",
+        viewer.body
+    );
+    assert!(
+        viewer.body.contains("HF_TOKEN") && viewer.body.contains("redacted"),
+        "{}",
+        viewer.body
+    );
     let operator = w.call(Who::Operator, Method::GET, &url, None).await;
-    assert!(operator.body.contains("hf_very_secret_token"), "{}", operator.body);
+    assert!(
+        operator.body.contains("hf_very_secret_token"),
+        "{}",
+        operator.body
+    );
     // The page's server function, as the browser calls it.
     for (who, shows) in [(Who::Viewer, false), (Who::Admin, true)] {
         let mut b = Request::post("/api/deployment")
@@ -1449,10 +1500,17 @@ async fn viewers_never_read_blueprint_secrets() {
         if let Some(Some(h)) = w.headers.get(&who) {
             b = b.header(header::AUTHORIZATION, h);
         }
-        let a = w.send(b.body(Body::from(format!("id={id}"))).expect("request")).await;
+        let a = w
+            .send(b.body(Body::from(format!("id={id}"))).expect("request"))
+            .await;
         assert_eq!(a.status, StatusCode::OK, "{}", a.body);
         assert!(a.body.contains("HF_TOKEN"), "{}", a.body);
-        assert_eq!(a.body.contains("hf_very_secret_token"), shows, "{who:?}: {}", a.body);
+        assert_eq!(
+            a.body.contains("hf_very_secret_token"),
+            shows,
+            "{who:?}: {}",
+            a.body
+        );
     }
 }
 
@@ -1474,7 +1532,12 @@ async fn common_or_short_passwords_are_refused() {
                 Some(json!({"username": "nora", "password": bad, "role": "viewer"})),
             )
             .await;
-        assert_eq!(a.status, StatusCode::UNPROCESSABLE_ENTITY, "{bad}: {}", a.body);
+        assert_eq!(
+            a.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{bad}: {}",
+            a.body
+        );
         assert!(a.body.contains(why), "{bad}: {}", a.body);
     }
     let ok = w
@@ -1482,7 +1545,9 @@ async fn common_or_short_passwords_are_refused() {
             Who::Admin,
             Method::POST,
             "/api/v1/users",
-            Some(json!({"username": "nora", "password": "copper kettle morning", "role": "viewer"})),
+            Some(
+                json!({"username": "nora", "password": "copper kettle morning", "role": "viewer"}),
+            ),
         )
         .await;
     assert_eq!(ok.status, StatusCode::CREATED, "{}", ok.body);
@@ -1512,7 +1577,10 @@ fn debug_output_never_shows_a_secret() {
     for secret in ["hunter2-but-longer", "mgb_super_secret_token"] {
         assert!(!printed.contains(secret), "{printed}");
     }
-    assert!(printed.contains("ada") && printed.contains("redacted"), "{printed}");
+    assert!(
+        printed.contains("ada") && printed.contains("redacted"),
+        "{printed}"
+    );
     // Serialized, the token is the plain string the client needs.
     let json = serde_json::to_value(&token).expect("json");
     assert_eq!(json["token"], "mgb_super_secret_token");
@@ -1532,7 +1600,10 @@ fn the_client_behind_a_trusted_proxy_is_the_rightmost_untrusted_hop() {
     };
     let trusted = TrustedProxies::parse("10.0.0.0/8, fd00::/8").expect("parse");
     // From an untrusted peer the header is ignored.
-    assert_eq!(trusted.client(ip("198.51.100.7"), &xff("1.2.3.4")), ip("198.51.100.7"));
+    assert_eq!(
+        trusted.client(ip("198.51.100.7"), &xff("1.2.3.4")),
+        ip("198.51.100.7")
+    );
     // Through the ingress: the address it saw, whatever the client prepended.
     assert_eq!(
         trusted.client(ip("10.0.0.5"), &xff("6.6.6.6, 203.0.113.9")),
@@ -1544,16 +1615,28 @@ fn the_client_behind_a_trusted_proxy_is_the_rightmost_untrusted_hop() {
         ip("203.0.113.9")
     );
     // Garbage ends the walk at the last hop a trusted proxy vouched for.
-    assert_eq!(trusted.client(ip("10.0.0.5"), &xff("nonsense")), ip("10.0.0.5"));
-    assert_eq!(trusted.client(ip("10.0.0.5"), &axum::http::HeaderMap::new()), ip("10.0.0.5"));
+    assert_eq!(
+        trusted.client(ip("10.0.0.5"), &xff("nonsense")),
+        ip("10.0.0.5")
+    );
+    assert_eq!(
+        trusted.client(ip("10.0.0.5"), &axum::http::HeaderMap::new()),
+        ip("10.0.0.5")
+    );
     // IPv4-mapped IPv6 peers are IPv4.
     assert_eq!(
         trusted.client(ip("::ffff:10.0.0.5"), &xff("203.0.113.9")),
         ip("203.0.113.9")
     );
     // One budget per IPv6 /64.
-    assert_eq!(limit_key(ip("2001:db8::1")), limit_key(ip("2001:db8::ffff:1")));
-    assert_ne!(limit_key(ip("2001:db8::1")), limit_key(ip("2001:db8:0:1::1")));
+    assert_eq!(
+        limit_key(ip("2001:db8::1")),
+        limit_key(ip("2001:db8::ffff:1"))
+    );
+    assert_ne!(
+        limit_key(ip("2001:db8::1")),
+        limit_key(ip("2001:db8:0:1::1"))
+    );
     assert_eq!(limit_key(ip("198.51.100.7")), ip("198.51.100.7"));
     // A bad entry is named.
     for bad in ["10.0.0.0/33", "ingress", "10.0.0.0/x"] {
@@ -1597,22 +1680,40 @@ async fn sign_in_budgets_are_per_forwarded_client_and_per_username() {
         let a = login(&w, "198.51.100.1", "otto").await;
         assert_eq!(a.status, StatusCode::UNAUTHORIZED, "{n}: {}", a.body);
     }
-    assert_eq!(login(&w, "198.51.100.1", "otto").await.status, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(
+        login(&w, "198.51.100.1", "otto").await.status,
+        StatusCode::TOO_MANY_REQUESTS
+    );
     // Another client behind the same ingress is not held up.
-    assert_eq!(login(&w, "198.51.100.2", "vera").await.status, StatusCode::UNAUTHORIZED);
-    let audit = w.call(Who::Admin, Method::GET, "/api/v1/audit", None).await.body;
-    assert!(audit.contains("198.51.100.1") && audit.contains("198.51.100.2"), "{audit}");
+    assert_eq!(
+        login(&w, "198.51.100.2", "vera").await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    let audit = w
+        .call(Who::Admin, Method::GET, "/api/v1/audit", None)
+        .await
+        .body;
+    assert!(
+        audit.contains("198.51.100.1") && audit.contains("198.51.100.2"),
+        "{audit}"
+    );
     // One name from many addresses: its own budget runs out (otto has used 5 of 10), others' do not.
     let mut statuses = Vec::new();
     for n in 10..(10 + server::auth::USER_LOGIN_BURST) {
         statuses.push(login(&w, &format!("203.0.113.{n}"), "otto").await.status);
     }
-    let limited = statuses.iter().filter(|s| **s == StatusCode::TOO_MANY_REQUESTS).count();
+    let limited = statuses
+        .iter()
+        .filter(|s| **s == StatusCode::TOO_MANY_REQUESTS)
+        .count();
     assert!(limited >= 4, "{statuses:?}");
     let last = login(&w, "203.0.113.99", "otto").await;
     assert_eq!(last.status, StatusCode::TOO_MANY_REQUESTS, "{}", last.body);
     assert!(last.body.contains("for this user"), "{}", last.body);
-    assert_eq!(login(&w, "203.0.113.98", "ada").await.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        login(&w, "203.0.113.98", "ada").await.status,
+        StatusCode::UNAUTHORIZED
+    );
 }
 
 /// Opens an event stream at `path` with `Authorization: auth` or `Cookie: auth` (by its form); the
@@ -1696,9 +1797,13 @@ async fn event_streams_are_capped_per_user_and_per_address() {
     let (s6, _, body) = open_stream(&w, "/api/v1/events", Some(&otto)).await;
     assert_eq!(s6, StatusCode::TOO_MANY_REQUESTS);
     let text = ends_within(body, 5, "a refusal").await;
-    assert!(text.contains("this address has 3 event streams open"), "{text}");
+    assert!(
+        text.contains("this address has 3 event streams open"),
+        "{text}"
+    );
     // Share links' streams count against the address too.
-    let (s7, _, _) = open_stream(&w, &format!("/api/v1/share/{}/events", w.share_token), None).await;
+    let (s7, _, _) =
+        open_stream(&w, &format!("/api/v1/share/{}/events", w.share_token), None).await;
     assert_eq!(s7, StatusCode::TOO_MANY_REQUESTS);
 }
 
@@ -1745,9 +1850,12 @@ async fn event_streams_end_when_their_session_or_token_no_longer_holds() {
         .await;
     assert_eq!(sam.status, StatusCode::CREATED, "{}", sam.body);
     let cookie = w.sign_in("sam", "sam-password-123").await;
-    let (status, _, mut by_session) =
-        open_stream(&w, &format!("/api/v1/deployments/{}/events", w.deployment), Some(&cookie))
-            .await;
+    let (status, _, mut by_session) = open_stream(
+        &w,
+        &format!("/api/v1/deployments/{}/events", w.deployment),
+        Some(&cookie),
+    )
+    .await;
     assert_eq!(status, StatusCode::OK);
     // Vera: nothing changes for her.
     let vera = w.headers[&Who::Viewer].clone().expect("vera");
@@ -1767,17 +1875,26 @@ async fn event_streams_end_when_their_session_or_token_no_longer_holds() {
     let rest = ends_within(by_token, 5, "a disabled user's token stream").await;
     assert!(rest.contains("event: resync"), "{rest}");
     let out = w.form("/logout", "", Some(&cookie)).await;
-    assert!(out.status.is_redirection() || out.status.is_success(), "{}", out.status);
+    assert!(
+        out.status.is_redirection() || out.status.is_success(),
+        "{}",
+        out.status
+    );
     let rest = ends_within(by_session, 5, "a signed-out session's stream").await;
     assert!(rest.contains("event: resync"), "{rest}");
-    assert!(still_open(&mut unchanged, 500).await, "an unchanged user's stream goes on");
+    assert!(
+        still_open(&mut unchanged, 500).await,
+        "an unchanged user's stream goes on"
+    );
 }
 
 #[tokio::test]
 async fn the_generated_first_admin_password_must_be_changed_before_anything_else() {
     // The first start's admin: a generated password must be changed; a chosen one need not.
     for (given, must) in [(None, true), (Some("a-chosen-admin-password"), false)] {
-        let store = server::store::Store::open("sqlite::memory:").await.expect("store");
+        let store = server::store::Store::open("sqlite::memory:")
+            .await
+            .expect("store");
         let generated = server::auth::Accounts::new(store.clone())
             .ensure_admin(given)
             .await
@@ -1798,7 +1915,10 @@ async fn the_generated_first_admin_password_must_be_changed_before_anything_else
         .await
         .expect("read")
         .expect("the first start made an admin");
-    assert!(admin.must_change_password, "AppState's first start generates the password");
+    assert!(
+        admin.must_change_password,
+        "AppState's first start generates the password"
+    );
     let generated = "generated-but-known-here".to_owned();
     store
         .update_user(
@@ -1839,10 +1959,20 @@ async fn the_generated_first_admin_password_must_be_changed_before_anything_else
         b.body(body.map_or_else(Body::empty, |v| Body::from(v.to_string())))
             .expect("request")
     };
-    let refused = w.send(with_token(Method::GET, "/api/v1/deployments", None)).await;
+    let refused = w
+        .send(with_token(Method::GET, "/api/v1/deployments", None))
+        .await;
     assert_eq!(refused.status, StatusCode::FORBIDDEN, "{}", refused.body);
-    assert!(refused.body.contains("generated password"), "{}", refused.body);
-    assert!(refused.body.contains("/api/v1/me/password"), "{}", refused.body);
+    assert!(
+        refused.body.contains("generated password"),
+        "{}",
+        refused.body
+    );
+    assert!(
+        refused.body.contains("/api/v1/me/password"),
+        "{}",
+        refused.body
+    );
     let created = w
         .send(with_token(
             Method::POST,
@@ -1860,10 +1990,14 @@ async fn the_generated_first_admin_password_must_be_changed_before_anything_else
     let page = w.with_cookie(Method::GET, "/deployments", &cookie).await;
     assert_eq!(page.status, StatusCode::SEE_OTHER);
     assert_eq!(
-        page.headers.get(header::LOCATION).and_then(|v| v.to_str().ok()),
+        page.headers
+            .get(header::LOCATION)
+            .and_then(|v| v.to_str().ok()),
         Some("/settings?password=required#change-password")
     );
-    let refused = w.with_cookie(Method::GET, "/api/v1/deployments", &cookie).await;
+    let refused = w
+        .with_cookie(Method::GET, "/api/v1/deployments", &cookie)
+        .await;
     assert_eq!(refused.status, StatusCode::FORBIDDEN, "{}", refused.body);
     // Changed: everything opens again (this session continues under a new id).
     let changed = w
@@ -1875,9 +2009,16 @@ async fn the_generated_first_admin_password_must_be_changed_before_anything_else
         )
         .await;
     assert_eq!(changed.status, StatusCode::OK, "{}", changed.body);
-    assert_eq!(changed.json()["must_change_password"], json!(false), "{}", changed.body);
+    assert_eq!(
+        changed.json()["must_change_password"],
+        json!(false),
+        "{}",
+        changed.body
+    );
     let cookie = changed.cookie().map_or(cookie, |c| pair(&c));
-    let open = w.with_cookie(Method::GET, "/api/v1/deployments", &cookie).await;
+    let open = w
+        .with_cookie(Method::GET, "/api/v1/deployments", &cookie)
+        .await;
     assert_eq!(open.status, StatusCode::OK, "{}", open.body);
 }
 
@@ -1941,16 +2082,34 @@ async fn a_blueprints_secret_values_reach_no_stream_log_or_log_line() {
     blueprint["deployment_name"] = json!("secret-service");
     blueprint["recipe_container_env"] = json!([{"key": "HF_TOKEN", "value": SECRET}]);
     let created = w
-        .call(Who::Operator, Method::POST, "/api/v1/deployments", Some(blueprint))
+        .call(
+            Who::Operator,
+            Method::POST,
+            "/api/v1/deployments",
+            Some(blueprint),
+        )
         .await;
     assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
     let id = created.json()["id"].as_i64().expect("id");
-    let (status, _, mut one) =
-        open_stream(&w, &format!("/api/v1/deployments/{id}/events"), Some(&viewer)).await;
+    let (status, _, mut one) = open_stream(
+        &w,
+        &format!("/api/v1/deployments/{id}/events"),
+        Some(&viewer),
+    )
+    .await;
     assert_eq!(status, StatusCode::OK);
-    let streamed = format!("{}{}", read_for(&mut all, 1500).await, read_for(&mut one, 500).await);
+    let streamed = format!(
+        "{}{}",
+        read_for(&mut all, 1500).await,
+        read_for(&mut one, 500).await
+    );
     let logs = w
-        .call(Who::Viewer, Method::GET, &format!("/api/v1/deployments/{id}/logs"), None)
+        .call(
+            Who::Viewer,
+            Method::GET,
+            &format!("/api/v1/deployments/{id}/logs"),
+            None,
+        )
         .await;
     assert_eq!(logs.status, StatusCode::OK, "{}", logs.body);
     // What was read is real: the streams and the log speak of this deployment.
@@ -1958,7 +2117,300 @@ async fn a_blueprints_secret_values_reach_no_stream_log_or_log_line() {
     assert!(!logs.body.trim().is_empty());
     let log_lines = captured.text();
     assert!(log_lines.contains("deployment scheduled"), "{log_lines}");
-    for (what, text) in [("event streams", &streamed), ("deployment log", &logs.body), ("server log", &log_lines)] {
+    for (what, text) in [
+        ("event streams", &streamed),
+        ("deployment log", &logs.body),
+        ("server log", &log_lines),
+    ] {
         assert!(!text.contains(SECRET), "{what} shows the secret: {text}");
     }
+}
+
+/// Makes an embed link as the operator; its token (from the path).
+async fn make_embed(w: &World, view: &str) -> (i64, String) {
+    let made = w
+        .call(
+            Who::Operator,
+            Method::POST,
+            "/api/v1/embeds",
+            Some(json!({"view": view, "days": 1, "origins": ["https://portal.example.com"]})),
+        )
+        .await;
+    assert_eq!(made.status, StatusCode::CREATED, "{view}: {}", made.body);
+    let j = made.json();
+    let path = j["path"].as_str().expect("path").to_owned();
+    assert!(
+        j["url"]
+            .as_str()
+            .is_some_and(|u| u.starts_with("http://") && u.ends_with(&path)),
+        "{j}"
+    );
+    let token = path
+        .strip_prefix("/embed/link/")
+        .unwrap_or_else(|| panic!("{path}"))
+        .to_owned();
+    assert_eq!(token.len(), 64, "256 random bits, hex");
+    (j["id"].as_i64().expect("id"), token)
+}
+
+#[tokio::test]
+async fn embed_links_show_one_view_until_revoked_or_expired_and_are_audited() {
+    let security = server::security::Security {
+        frame_ancestors: vec!["https://*.example.com".into()],
+        streams: server::streams::StreamLimits {
+            recheck: std::time::Duration::from_millis(100),
+            ..server::streams::StreamLimits::default()
+        },
+        ..server::security::Security::default()
+    };
+    let w = world_with(&security).await;
+    // Requests that make no link say why.
+    for (body, status, says) in [
+        (
+            json!({"view": "fleet", "days": 0, "origins": ["https://portal.example.com"]}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "1 to 90 days",
+        ),
+        (
+            json!({"view": "fleet", "origins": []}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "set \\\"origins\\\"",
+        ),
+        (
+            json!({"view": "fleet", "origins": ["portal.example.com"]}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "origins[0]",
+        ),
+        (
+            json!({"view": "fleet", "origins": ["https://evil.test"]}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "not among the portals",
+        ),
+        (
+            json!({"view": "node/nowhere", "origins": ["https://portal.example.com"]}),
+            StatusCode::NOT_FOUND,
+            "names nothing",
+        ),
+        (
+            json!({"view": "users/1", "origins": ["https://portal.example.com"]}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "not a kind of view",
+        ),
+    ] {
+        let a = w
+            .call(
+                Who::Operator,
+                Method::POST,
+                "/api/v1/embeds",
+                Some(body.clone()),
+            )
+            .await;
+        assert_eq!(a.status, status, "{body}: {}", a.body);
+        assert!(a.body.contains(says), "{body}: {}", a.body);
+    }
+    let (fleet_id, fleet_token) = make_embed(&w, "fleet").await;
+    // Anyone with the token sees the fleet, and nothing else with it.
+    let seen = w
+        .call(
+            Who::Anonymous,
+            Method::GET,
+            &format!("/api/v1/embed/{fleet_token}"),
+            None,
+        )
+        .await;
+    assert_eq!(seen.status, StatusCode::OK, "{}", seen.body);
+    let fleet = seen.json();
+    assert_eq!(fleet["kind"], "fleet");
+    let nodes = fleet["fleet"]["nodes"].as_array().expect("nodes").clone();
+    assert!(!nodes.is_empty());
+    let share = w
+        .call(
+            Who::Anonymous,
+            Method::GET,
+            &format!("/api/v1/share/{fleet_token}"),
+            None,
+        )
+        .await;
+    assert_eq!(
+        share.status,
+        StatusCode::NOT_FOUND,
+        "an embed token is no share token"
+    );
+    let api = w
+        .send(
+            Request::get(format!("/api/v1/deployments/{}", w.deployment))
+                .header(header::AUTHORIZATION, format!("Bearer {fleet_token}"))
+                .body(Body::empty())
+                .expect("request"),
+        )
+        .await;
+    assert_eq!(api.status, StatusCode::UNAUTHORIZED, "{}", api.body);
+    // A pool, a node, a deployment: each link shows that and only that.
+    let pool = fleet["fleet"]["pools"][0]["name"]
+        .as_str()
+        .expect("pool")
+        .to_owned();
+    let (_, pool_token) = make_embed(&w, &format!("pool/{pool}")).await;
+    let p = w
+        .call(
+            Who::Anonymous,
+            Method::GET,
+            &format!("/api/v1/embed/{pool_token}"),
+            None,
+        )
+        .await
+        .json();
+    assert_eq!(p["pool"], pool.as_str());
+    assert!(
+        p["fleet"]["nodes"]
+            .as_array()
+            .expect("nodes")
+            .iter()
+            .all(|n| n["pool"] == pool.as_str())
+    );
+    assert_eq!(p["fleet"]["pools"].as_array().map(Vec::len), Some(1));
+    let node = nodes[0]["name"].as_str().expect("node").to_owned();
+    let (_, node_token) = make_embed(&w, &format!("node/{node}")).await;
+    let n = w
+        .call(
+            Who::Anonymous,
+            Method::GET,
+            &format!("/api/v1/embed/{node_token}"),
+            None,
+        )
+        .await
+        .json();
+    assert_eq!(
+        (n["kind"].as_str(), n["node"]["name"].as_str()),
+        (Some("node"), Some(node.as_str()))
+    );
+    let (deployment_id, deployment_token) =
+        make_embed(&w, &format!("deployment/{}", w.deployment)).await;
+    let d = w
+        .call(
+            Who::Anonymous,
+            Method::GET,
+            &format!("/api/v1/embed/{deployment_token}"),
+            None,
+        )
+        .await
+        .json();
+    assert_eq!(d["kind"], "deployment");
+    assert_eq!(d["detail"]["deployment"]["id"].as_i64(), Some(w.deployment));
+    assert_eq!(d["detail"]["blueprint"], "", "never the blueprint");
+    // The list shows every link, never a token.
+    let list = w
+        .call(Who::Viewer, Method::GET, "/api/v1/embeds", None)
+        .await;
+    // Four made here, and the world's own fleet link.
+    assert_eq!(
+        list.json().as_array().map(Vec::len),
+        Some(5),
+        "{}",
+        list.body
+    );
+    for token in [&fleet_token, &pool_token, &node_token, &deployment_token] {
+        assert!(!list.body.contains(token.as_str()));
+    }
+    // Revoked here: the open view's stream ends at once, with a last resync.
+    let (status, _, body) =
+        open_stream(&w, &format!("/api/v1/embed/{fleet_token}/events"), None).await;
+    assert_eq!(status, StatusCode::OK);
+    let revoke = w
+        .call(
+            Who::Operator,
+            Method::POST,
+            &format!("/api/v1/embeds/{fleet_id}/revoke"),
+            None,
+        )
+        .await;
+    assert_eq!(revoke.status, StatusCode::OK, "{}", revoke.body);
+    let text = ends_within(body, 10, "a revoked link's stream").await;
+    assert!(text.contains("event: resync"), "{text}");
+    let gone = w
+        .call(
+            Who::Anonymous,
+            Method::GET,
+            &format!("/api/v1/embed/{fleet_token}"),
+            None,
+        )
+        .await;
+    assert_eq!(gone.status, StatusCode::GONE);
+    assert!(gone.body.contains("revoked"), "{}", gone.body);
+    // Revoked through another replica (straight in the database, which this one hears nothing
+    // of): the stream's re-check ends it.
+    let (status, _, body) = open_stream(
+        &w,
+        &format!("/api/v1/embed/{deployment_token}/events"),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    w.state
+        .orchestrator()
+        .store()
+        .revoke_embed(deployment_id)
+        .await
+        .expect("revoke");
+    let text = ends_within(body, 10, "a link revoked elsewhere").await;
+    assert!(text.contains("event: resync"), "{text}");
+    // Expiry ends a stream too, and the link says so.
+    let short = "x".repeat(64);
+    w.state
+        .orchestrator()
+        .store()
+        .create_embed(
+            &short,
+            &mig::wire::EmbedView::Fleet,
+            &["https://portal.example.com".into()],
+            1_500,
+            "test",
+        )
+        .await
+        .expect("short link");
+    let (status, _, body) = open_stream(&w, &format!("/api/v1/embed/{short}/events"), None).await;
+    assert_eq!(status, StatusCode::OK);
+    let text = ends_within(body, 10, "an expiring link's stream").await;
+    assert!(text.contains("event: resync"), "{text}");
+    let expired = w
+        .call(
+            Who::Anonymous,
+            Method::GET,
+            &format!("/api/v1/embed/{short}"),
+            None,
+        )
+        .await;
+    assert_eq!(expired.status, StatusCode::GONE);
+    assert!(expired.body.contains("expired"), "{}", expired.body);
+    let unknown = w
+        .call(
+            Who::Anonymous,
+            Method::GET,
+            &format!("/api/v1/embed/{}/events", "u".repeat(64)),
+            None,
+        )
+        .await;
+    assert_eq!(unknown.status, StatusCode::NOT_FOUND);
+    // Made and revoked by whom, for what: in the audit log.
+    let log = w
+        .call(Who::Admin, Method::GET, "/api/v1/audit", None)
+        .await
+        .json();
+    let records = log.as_array().expect("records");
+    let made = records
+        .iter()
+        .find(|r| r["action"] == "embed" && r["target"] == "fleet")
+        .expect("the fleet link's creation");
+    assert_eq!(made["actor"], "otto (token test)");
+    assert!(
+        made["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("https://portal.example.com"))
+    );
+    assert!(
+        records
+            .iter()
+            .any(|r| r["action"] == "revoke-embed" && r["detail"] == format!("link {fleet_id}")),
+        "{log}"
+    );
 }

@@ -27,6 +27,7 @@ fn run(test: impl std::future::Future<Output = ()> + Send + 'static) {
     std::sync::LazyLock::force(&BUILT);
     std::sync::LazyLock::force(&EMPTY);
     std::sync::LazyLock::force(&FRAMED);
+    std::sync::LazyLock::force(&LINKED);
     std::sync::LazyLock::force(&SECURE);
     std::sync::LazyLock::force(&FIRST_START);
     if let Err(e) = RUNTIME.block_on(RUNTIME.spawn(test)) {
@@ -94,6 +95,38 @@ static FRAMED: std::sync::LazyLock<(axum::Router, String)> = std::sync::LazyLock
     let bearer = RUNTIME.block_on(common::bearer(&state, "viewer", mig::wire::Role::Viewer));
     let _in_runtime = RUNTIME.enter();
     (server::router_with(state, &security), bearer)
+});
+
+/// Tokens of the signed embed links [`LINKED`] holds: a live fleet link for
+/// `http://localhost:4321`, one revoked, one expired (for `https://other.example`).
+const LIVE_LINK: &str = "1111111111111111111111111111111111111111111111111111111111111111";
+const REVOKED_LINK: &str = "2222222222222222222222222222222222222222222222222222222222222222";
+const EXPIRED_LINK: &str = "3333333333333333333333333333333333333333333333333333333333333333";
+
+/// The built site's router with one configured portal (as [`FRAMED`]) and three embed links.
+static LINKED: std::sync::LazyLock<axum::Router> = std::sync::LazyLock::new(|| {
+    let security = server::security::Security::parse("https://portal.example.com").expect("origin");
+    let state = RUNTIME.block_on(server::AppState::new(options(BUILT.dir.path())));
+    RUNTIME.block_on(async {
+        let store = state.orchestrator().store().clone();
+        let fleet = mig::wire::EmbedView::Fleet;
+        let make = |token: &'static str, origin: &'static str, ttl_ms: i64| {
+            let store = store.clone();
+            let fleet = fleet.clone();
+            async move {
+                store
+                    .create_embed(token, &fleet, &[origin.to_owned()], ttl_ms, "test")
+                    .await
+                    .expect("embed link")
+            }
+        };
+        make(LIVE_LINK, "http://localhost:4321", 86_400_000).await;
+        let revoked = make(REVOKED_LINK, "https://other.example", 86_400_000).await;
+        store.revoke_embed(revoked.id).await.expect("revoke");
+        make(EXPIRED_LINK, "https://other.example", -1).await;
+    });
+    let _in_runtime = RUNTIME.enter();
+    server::router_with(state, &security)
 });
 
 /// The built site served over HTTPS (`--cookie-secure`), with an operator's `Authorization` value.
@@ -550,7 +583,13 @@ fn every_response_carries_security_headers_and_frame_ancestors_follow_the_allow_
     run(async {
         let site = built_site();
         let mut nonces = Vec::new();
-        for path in ["/", "/api/v1/fleet", "/no/such/page", "/deployments", "/embed/fleet"] {
+        for path in [
+            "/",
+            "/api/v1/fleet",
+            "/no/such/page",
+            "/deployments",
+            "/embed/fleet",
+        ] {
             let mut request = get(path);
             request.headers_mut().insert(
                 header::AUTHORIZATION,
@@ -590,7 +629,10 @@ fn every_response_carries_security_headers_and_frame_ancestors_follow_the_allow_
                 .find(|d| d.trim().starts_with("script-src"))
                 .unwrap_or_default();
             assert!(!scripts.contains("unsafe-inline"), "{path}: {csp}");
-            assert!(h.get(app::CSP_NONCE_HEADER).is_none(), "{path}: the nonce hand-over leaked");
+            assert!(
+                h.get(app::CSP_NONCE_HEADER).is_none(),
+                "{path}: the nonce hand-over leaked"
+            );
             assert!(
                 h.get(header::STRICT_TRANSPORT_SECURITY).is_none(),
                 "{path}: HSTS over plain HTTP"
@@ -634,7 +676,11 @@ fn every_response_carries_security_headers_and_frame_ancestors_follow_the_allow_
             nonces.push(nonce);
         }
         let distinct: std::collections::HashSet<_> = nonces.iter().collect();
-        assert_eq!(distinct.len(), nonces.len(), "a nonce was used twice: {nonces:?}");
+        assert_eq!(
+            distinct.len(),
+            nonces.len(),
+            "a nonce was used twice: {nonces:?}"
+        );
         let mut framed = get("/embed/fleet");
         framed.headers_mut().insert(
             header::AUTHORIZATION,
@@ -758,7 +804,12 @@ fn the_same_origin_check_compares_the_scheme_and_https_gets_hsts() {
         let plain = router_for(built_site().path());
         let plain_bearer = BUILT.bearer.clone();
         assert_eq!(
-            deploy(plain.clone(), plain_bearer.clone(), "https://migboard.example").await,
+            deploy(
+                plain.clone(),
+                plain_bearer.clone(),
+                "https://migboard.example"
+            )
+            .await,
             StatusCode::FORBIDDEN
         );
         assert_eq!(
@@ -810,7 +861,10 @@ fn a_client_that_sends_its_headers_too_slowly_is_cut_off_and_shutdown_is_bounded
             .expect("write");
         let mut answer = String::new();
         ok.read_to_string(&mut answer).await.expect("read");
-        assert!(answer.starts_with("HTTP/1.1 200") && answer.ends_with("hello"), "{answer}");
+        assert!(
+            answer.starts_with("HTTP/1.1 200") && answer.ends_with("hello"),
+            "{answer}"
+        );
         // Half the headers, then nothing: the server closes the connection after the timeout.
         let mut slow = tokio::net::TcpStream::connect(addr).await.expect("connect");
         slow.write_all(b"GET / HTTP/1.1\r\nHost: t\r\n")
@@ -818,15 +872,24 @@ fn a_client_that_sends_its_headers_too_slowly_is_cut_off_and_shutdown_is_bounded
             .expect("write");
         let started = std::time::Instant::now();
         let mut rest = Vec::new();
-        let read = tokio::time::timeout(std::time::Duration::from_secs(5), slow.read_to_end(&mut rest))
-            .await;
-        assert!(read.is_ok(), "a client still sending its headers after 5 s was not cut off");
+        let read = tokio::time::timeout(
+            std::time::Duration::from_secs(5),
+            slow.read_to_end(&mut rest),
+        )
+        .await;
+        assert!(
+            read.is_ok(),
+            "a client still sending its headers after 5 s was not cut off"
+        );
         assert!(
             started.elapsed() >= std::time::Duration::from_millis(400),
             "cut off before the timeout: {:?}",
             started.elapsed()
         );
-        assert!(!String::from_utf8_lossy(&rest).contains("200 OK"), "answered a half request");
+        assert!(
+            !String::from_utf8_lossy(&rest).contains("200 OK"),
+            "answered a half request"
+        );
         // A response that never ends does not hold the shutdown past its bound.
         let mut forever = tokio::net::TcpStream::connect(addr).await.expect("connect");
         forever
@@ -834,7 +897,10 @@ fn a_client_that_sends_its_headers_too_slowly_is_cut_off_and_shutdown_is_bounded
             .await
             .expect("write");
         let mut head = [0u8; 12];
-        forever.read_exact(&mut head).await.expect("the stream's head");
+        forever
+            .read_exact(&mut head)
+            .await
+            .expect("the stream's head");
         assert_eq!(&head, b"HTTP/1.1 200");
         let _ = stop.send(());
         tokio::time::timeout(std::time::Duration::from_secs(5), serving)
@@ -891,6 +957,88 @@ fn with_the_generated_password_settings_opens_with_the_form_and_says_why() {
             html.contains("id=\"password-required\"") && html.contains("id=\"password-form\""),
             "{html}"
         );
-        assert!(!html.contains("id=\"tokens-title\""), "the tokens card waits: {html}");
+        assert!(
+            !html.contains("id=\"tokens-title\""),
+            "the tokens card waits: {html}"
+        );
+    });
+}
+
+#[test]
+fn an_embed_link_page_may_be_framed_only_by_its_own_origins() {
+    run(async {
+        let page = |token: &str| {
+            let request = get(&format!("/embed/link/{token}"));
+            async move {
+                let response = LINKED.clone().oneshot(request).await.expect("infallible");
+                let status = response.status();
+                let h = response.headers().clone();
+                let body = response
+                    .into_body()
+                    .collect()
+                    .await
+                    .expect("body")
+                    .to_bytes();
+                let csp = h
+                    .get(header::CONTENT_SECURITY_POLICY)
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or_default()
+                    .to_owned();
+                let xfo = h.get(header::X_FRAME_OPTIONS).is_some();
+                (
+                    status,
+                    csp,
+                    xfo,
+                    String::from_utf8_lossy(&body).into_owned(),
+                )
+            }
+        };
+        // The live link: its portal only — not migboard itself, not the server-wide portal.
+        let (status, csp, xfo, html) = page(LIVE_LINK).await;
+        assert_eq!(status, StatusCode::OK, "{html}");
+        assert!(
+            csp.ends_with("frame-ancestors http://localhost:4321"),
+            "{csp}"
+        );
+        assert!(!xfo, "X-Frame-Options would refuse every portal");
+        assert!(html.contains("id=\"embed-link\""), "{html}");
+        assert!(
+            !html.contains("class=\"sidebar\"") && !html.contains("href=\"/fleet/nodes/"),
+            "no navigation in an embed link: {html}"
+        );
+        // Revoked and expired: their own portal still frames the page, which says why it is empty.
+        for (token, why, code) in [
+            (REVOKED_LINK, "revoked", StatusCode::GONE),
+            (EXPIRED_LINK, "expired", StatusCode::GONE),
+        ] {
+            let (status, csp, _, html) = page(token).await;
+            assert_eq!(status, code, "{why}: {html}");
+            assert!(
+                csp.ends_with("frame-ancestors https://other.example"),
+                "{why}: {csp}"
+            );
+            assert!(html.contains("This view has ended"), "{why}: {html}");
+            assert!(html.contains(why), "{why}: {html}");
+        }
+        // A token that names no link: 404, and nobody may frame it.
+        let (status, csp, xfo, _) = page(&"9".repeat(64)).await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        assert!(csp.ends_with("frame-ancestors 'none'"), "{csp}");
+        assert!(xfo);
+        // `/embed/...` without a token keeps the server-wide portals (and needs a session).
+        let response = LINKED
+            .clone()
+            .oneshot(get("/embed/fleet"))
+            .await
+            .expect("infallible");
+        let csp = response
+            .headers()
+            .get(header::CONTENT_SECURITY_POLICY)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default();
+        assert!(
+            csp.ends_with("frame-ancestors 'self' https://portal.example.com"),
+            "{csp}"
+        );
     });
 }

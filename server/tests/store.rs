@@ -53,6 +53,7 @@ on_both_backends!(a_slice_holds_one_live_replica_and_drains_free_it);
 on_both_backends!(pools_samples_and_progress);
 on_both_backends!(concurrent_steps_and_samples_never_fail_or_collide);
 on_both_backends!(share_links_open_until_they_expire_or_are_revoked);
+on_both_backends!(embed_links_keep_their_view_and_origins_until_revoked);
 on_both_backends!(the_deployments_that_touched_a_node_come_from_one_query);
 on_both_backends!(accounts_tokens_and_sessions_keep_only_hashes);
 on_both_backends!(custom_configs_keep_every_version_and_deployments_keep_theirs);
@@ -619,6 +620,56 @@ async fn share_links_open_until_they_expire_or_are_revoked(url: String) {
         Err(StoreError::NotFound(999))
     ));
     assert_eq!(store.shares(d.id).await.expect("list").len(), 2);
+}
+
+async fn embed_links_keep_their_view_and_origins_until_revoked(url: String) {
+    use mig::wire::EmbedView;
+    use server::store::LinkAccess;
+    let store = Store::open(&url).await.expect("open");
+    let origins = vec![
+        "https://portal.example.com".to_owned(),
+        "http://localhost:4321".to_owned(),
+    ];
+    let view = EmbedView::Node("10.0.10.11".into());
+    let link = store
+        .create_embed("embed-a", &view, &origins, 60_000, "otto")
+        .await
+        .expect("create");
+    assert_eq!((&link.view, &link.origins), (&view, &origins));
+    assert!(
+        matches!(store.embed("embed-a").await.expect("read"), LinkAccess::Valid(l) if l == link)
+    );
+    assert_eq!(
+        store.embed("embed-b").await.expect("read"),
+        LinkAccess::Unknown
+    );
+    let old = store
+        .create_embed("embed-old", &EmbedView::Deployment(7), &origins, -1, "otto")
+        .await
+        .expect("create");
+    assert!(
+        matches!(store.embed("embed-old").await.expect("read"), LinkAccess::Expired(l) if l.id == old.id && l.view == EmbedView::Deployment(7))
+    );
+    let revoked = store.revoke_embed(link.id).await.expect("revoke");
+    assert!(revoked.revoked_ms.is_some());
+    assert!(
+        matches!(store.embed("embed-a").await.expect("read"), LinkAccess::Revoked(l) if l.origins == origins)
+    );
+    assert_eq!(
+        store.revoke_embed(link.id).await.expect("again").revoked_ms,
+        revoked.revoked_ms,
+        "revoking again keeps the first time"
+    );
+    assert!(matches!(
+        store.revoke_embed(999).await,
+        Err(StoreError::EmbedNotFound(999))
+    ));
+    let all = store.embeds().await.expect("list");
+    assert_eq!(
+        all.iter().map(|l| l.id).collect::<Vec<_>>(),
+        vec![old.id, link.id],
+        "newest first"
+    );
 }
 
 async fn custom_configs_keep_every_version_and_deployments_keep_theirs(url: String) {

@@ -132,15 +132,21 @@ pub async fn get_shared(token: String) -> Result<DeploymentDetail, AppError> {
     let answer = crate::backend::from_context()?.shared(token).await;
     // The `/share/{token}` page (rendered whole before it is sent, `SsrMode::Async`) answers with
     // the link's truth, so monitors and crawlers see it: 404 never existed, 410 expired or revoked.
-    let status = match &answer {
+    answer_status(&answer);
+    answer
+}
+
+/// Sets the rendered page's status from a link's answer: 404 for [`AppError::NotFound`], 410 for
+/// [`AppError::Gone`] (server only; nothing elsewhere).
+#[cfg(feature = "ssr")]
+pub(crate) fn answer_status<T>(answer: &Result<T, AppError>) {
+    let status = match answer {
         Err(AppError::NotFound(_)) => Some(http::StatusCode::NOT_FOUND),
         Err(AppError::Gone(_)) => Some(http::StatusCode::GONE),
         _ => None,
     };
-    if let (Some(status), Some(response)) =
-        (status, use_context::<leptos_axum::ResponseOptions>())
+    if let (Some(status), Some(response)) = (status, use_context::<leptos_axum::ResponseOptions>())
     {
         response.set_status(status);
     }
-    answer
 }

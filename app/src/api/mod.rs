@@ -5,6 +5,7 @@ pub mod blueprints;
 pub mod capacity;
 pub mod configs;
 pub mod deployments;
+pub mod embeds;
 pub mod fleet;
 pub mod plan;
 pub mod status;

@@ -13,6 +13,7 @@ use crate::api::accounts::{
     audit_log, change_password, create_token, create_user, list_users, my_tokens, revoke_token,
     update_user, whoami,
 };
+use crate::api::embeds::{create_embed, list_embeds, revoke_embed};
 use crate::error::AppError;
 
 fn when(ms: i64) -> String {
@@ -125,6 +126,7 @@ fn SettingsPage() -> impl IntoView {
                         })}
                         <ChangePassword />
                         {(!required()).then(|| view! { <Tokens admin=me.role == Role::Admin /> })}
+                        {(!required() && me.role != Role::Viewer).then(|| view! { <EmbedLinks /> })}
                     }.into_any(),
                     Ok(None) => view! { <p class="banner banner-error" role="alert">"Not signed in. " <a href="/login?next=/settings">"Sign in"</a></p> }.into_any(),
                     Err(e) => view! { <p class="banner banner-error" role="alert">{format!("Could not read your account: {e}")}</p> }.into_any(),
@@ -255,6 +257,113 @@ fn Tokens(admin: bool) -> impl IntoView {
                     match tokens.await {
                         Ok(list) if list.is_empty() => view! { <p class="muted" id="no-tokens">"No tokens yet."</p> }.into_any(),
                         Ok(list) => view! { <TokenTable list revoke /> }.into_any(),
+                        Err(e) => view! { <p class="banner banner-error" role="alert">{e.to_string()}</p> }.into_any(),
+                    }
+                })}
+            </Transition>
+        </section>
+    }
+}
+
+/// "Embed links" (operators): signed links that show one view in a portal on another site, with
+/// no session; made, listed and revoked here (or over the API by the portal's backend).
+#[component]
+fn EmbedLinks() -> impl IntoView {
+    let links = Resource::new(|| (), |()| list_embeds());
+    let (created, set_created) = signal(None::<String>);
+    let (error, set_error) = signal(None::<String>);
+    let view_name = RwSignal::new("fleet".to_owned());
+    let days = RwSignal::new("30".to_owned());
+    let origins = RwSignal::new(String::new());
+    let ready = super::hydrated();
+    let create = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let Ok(d) = days.get_untracked().trim().parse::<u32>() else {
+            set_error.set(Some(format!(
+                "No link made: \"{}\" is not a number of days; give 1 to 90",
+                days.get_untracked().trim()
+            )));
+            return;
+        };
+        let (v, o) = (view_name.get_untracked(), origins.get_untracked());
+        leptos::task::spawn_local(async move {
+            match create_embed(v, d, o).await {
+                Ok(c) => {
+                    #[cfg(feature = "hydrate")]
+                    let origin = window().location().origin().unwrap_or_default();
+                    #[cfg(not(feature = "hydrate"))]
+                    let origin = String::new();
+                    set_created.set(Some(format!("{origin}{}", c.path.expose())));
+                    set_error.set(None);
+                    links.refetch();
+                }
+                Err(e) => set_error.set(Some(format!("No link made: {e}"))),
+            }
+        });
+    };
+    let revoke = move |id: i64| {
+        leptos::task::spawn_local(async move {
+            if let Err(e) = revoke_embed(id).await {
+                set_error.set(Some(format!("Not revoked: {e}")));
+            }
+            links.refetch();
+        });
+    };
+    view! {
+        <section class="card" aria-labelledby="embeds-title">
+            <div class="card-head"><h2 id="embeds-title">"Embed links"</h2>
+                <span class="muted">"one live, read-only view for a portal on another site, no sign-in"</span>
+            </div>
+            <p class="muted">
+                "The link opens only its view, and only inside the portals named here (" <code>"frame-ancestors"</code>
+                "). A portal's backend can make its own with an API token: " <code>"POST /api/v1/embeds"</code> "."
+            </p>
+            <form class="toolbar-row" on:submit=create id="embed-form">
+                <label class="field">"View"<input id="embed-view" disabled=move || !ready.get() bind:value=view_name required=true
+                    title="fleet, pool/<name>, node/<name> or deployment/<id>" placeholder="fleet" /></label>
+                <label class="field field-narrow">"Days (1-90)"<input id="embed-days" disabled=move || !ready.get() inputmode="numeric" bind:value=days required=true /></label>
+                <label class="field">"Portal origins"<input id="embed-origins" disabled=move || !ready.get() bind:value=origins required=true
+                    placeholder="https://portal.example.com" title="scheme://host[:port], comma-separated" /></label>
+                <button class="btn btn-primary" type="submit" id="embed-create" disabled=move || !ready.get()>"Create link"</button>
+            </form>
+            {move || created.get().map(|url| {
+                let snippet = format!("<iframe src=\"{url}\" style=\"width:100%;border:0\" title=\"GPU fleet\"></iframe>");
+                view! {
+                    <p class="note">"The link (shown once; copy it now): " <input class="share-url" id="embed-url" readonly=true value=url /></p>
+                    <p class="note">"In the portal's page: " <input class="share-url" id="embed-snippet" readonly=true value=snippet /></p>
+                }
+            })}
+            {move || error.get().map(|e| view! { <p class="banner banner-error" role="alert" id="embed-error">{e}</p> })}
+            <Transition fallback=|| ()>
+                {move || Suspend::new(async move {
+                    match links.await {
+                        Ok(list) if list.is_empty() => view! { <p class="muted" id="no-embeds">"No embed links yet."</p> }.into_any(),
+                        Ok(list) => view! {
+                            <table class="deployments" id="embeds">
+                                <thead><tr><th>"View"</th><th>"Portals"</th><th>"By"</th><th>"Expires"</th><th>"State"</th><th></th></tr></thead>
+                                <tbody>
+                                    {list.into_iter().map(|l| {
+                                        let id = l.id;
+                                        let live = l.revoked_ms.is_none() && u64::try_from(l.expires_ms).unwrap_or(0) > super::now_ms();
+                                        let state = match (l.revoked_ms, live) {
+                                            (Some(_), _) => "revoked",
+                                            (None, true) => "active",
+                                            (None, false) => "expired",
+                                        };
+                                        view! {
+                                            <tr data-id=id data-state=state>
+                                                <td><code>{l.view.to_string()}</code></td>
+                                                <td>{l.origins.join(" ")}</td>
+                                                <td>{l.created_by.clone()}</td>
+                                                <td>{when(l.expires_ms)}</td>
+                                                <td>{match l.revoked_ms { Some(at) => format!("revoked {}", when(at)), None => state.to_owned() }}</td>
+                                                <td>{live.then(|| view! { <button class="btn btn-ghost btn-small revoke" on:click=move |_| revoke(id)>"Revoke"</button> })}</td>
+                                            </tr>
+                                        }
+                                    }).collect_view()}
+                                </tbody>
+                            </table>
+                        }.into_any(),
                         Err(e) => view! { <p class="banner banner-error" role="alert">{e.to_string()}</p> }.into_any(),
                     }
                 })}

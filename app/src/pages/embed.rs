@@ -10,11 +10,12 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
 use leptos_router::{LazyRoute, lazy_route};
-use mig::wire::NodeDetail;
+use mig::wire::{DeploymentDetail, EmbedContent, NodeDetail};
 
 use super::deployments::{NodeBars, StatusBadge, follow, live_deployment};
-use super::fleet::{FleetLayout, FleetNode};
+use super::fleet::{FleetLayout, FleetNode, FleetPools};
 use crate::api::deployments::get_node;
+use crate::api::embeds::get_embed;
 use crate::error::AppError;
 
 /// Tells the parent window this document's height whenever it changes (browser only).
@@ -118,18 +119,105 @@ pub fn EmbedDeployment() -> impl IntoView {
                 let first = rendered.await;
                 move || match fresh.get().unwrap_or_else(|| first.clone()) {
                     Ok(d) => {
-                        let last = d.steps.iter().max_by_key(|s| (s.at_ms, s.seq)).map(|s| format!("{} {}: {}", s.state, s.key, s.message));
-                        view! {
-                            <div class="embed-head" id="embed-deployment" data-status=d.deployment.status.as_str()>
-                                <strong>{d.deployment.name.clone()}</strong> " " <StatusBadge status=d.deployment.status />
-                                <OpenFull href=format!("/deployments/{}", d.deployment.id) />
-                            </div>
-                            <p class="muted">{d.deployment.message.clone()}</p>
-                            <NodeBars nodes=d.nodes.clone() />
-                            {last.map(|l| view! { <p class="embed-last"><code>{l}</code></p> })}
-                        }.into_any()
+                        let href = format!("/deployments/{}", d.deployment.id);
+                        view! { <DeploymentSummary d open=href /> }.into_any()
                     }
                     Err(e) => view! { <p class="banner banner-error" role="alert">{e.to_string()}</p> }.into_any(),
+                }
+            })}
+        </Transition>
+    }
+}
+
+/// A deployment's name, status, progress per GPU and last step; with a link to its full page
+/// when `open` is given.
+#[component]
+fn DeploymentSummary(
+    d: DeploymentDetail,
+    #[prop(optional, into)] open: Option<String>,
+) -> impl IntoView {
+    let last = d
+        .steps
+        .iter()
+        .max_by_key(|s| (s.at_ms, s.seq))
+        .map(|s| format!("{} {}: {}", s.state, s.key, s.message));
+    view! {
+        <div class="embed-head" id="embed-deployment" data-status=d.deployment.status.as_str()>
+            <strong>{d.deployment.name.clone()}</strong> " " <StatusBadge status=d.deployment.status />
+            {open.map(|href| view! { <OpenFull href /> })}
+        </div>
+        <p class="muted">{d.deployment.message.clone()}</p>
+        <NodeBars nodes=d.nodes.clone() />
+        {last.map(|l| view! { <p class="embed-last"><code>{l}</code></p> })}
+    }
+}
+
+/// The lazily loaded signed embed link.
+#[derive(Debug, Clone, Copy)]
+pub struct EmbedLinkRoute;
+
+#[lazy_route]
+impl LazyRoute for EmbedLinkRoute {
+    fn data() -> Self {
+        Self
+    }
+
+    fn view(this: Self) -> AnyView {
+        let EmbedLinkRoute = this;
+        view! { <EmbedLink /> }.into_any()
+    }
+}
+
+/// `/embed/link/:token`: the one view a signed embed link shows, live, for whoever holds the link
+/// (no session: a portal on another site frames it). No navigation: nothing here leads to a
+/// page the link does not open.
+#[component]
+pub fn EmbedLink() -> impl IntoView {
+    report_height();
+    let params = use_params_map();
+    let token = params.with_untracked(|p| p.get("token").unwrap_or_default());
+    let t = token.clone();
+    let rendered = Resource::new(move || t.clone(), get_embed);
+    let (fresh, set_fresh) = signal(None::<Result<EmbedContent, AppError>>);
+    let t = token.clone();
+    follow(
+        format!("/api/v1/embed/{token}/events"),
+        &["fleet", "deployment", "step"],
+        set_fresh,
+        move || Box::pin(get_embed(t.clone())),
+    );
+    view! {
+        <Title text="migboard (embedded)" />
+        <Transition fallback=|| view! { <p class="muted">"Reading…"</p> }>
+            {move || Suspend::new(async move {
+                let first = rendered.await;
+                move || match fresh.get().unwrap_or_else(|| first.clone()) {
+                    Ok(EmbedContent::Fleet { pool, fleet }) => view! {
+                        <div class="embed-head" id="embed-link" data-view=pool.as_ref().map_or_else(|| "fleet".to_owned(), |p| format!("pool/{p}"))>
+                            <strong>{pool.as_ref().map_or_else(|| "GPU fleet".to_owned(), |p| format!("Pool {p}"))}</strong>
+                            <span class="muted">" · live, read-only"</span>
+                        </div>
+                        {if fleet.nodes.is_empty() {
+                            view! { <p class="muted">"No GPU nodes to show."</p> }.into_any()
+                        } else {
+                            view! { <FleetPools fleet /> }.into_any()
+                        }}
+                    }.into_any(),
+                    Ok(EmbedContent::Node { node }) => view! {
+                        <div class="embed-head" id="embed-link" data-view=format!("node/{}", node.name)>
+                            <strong>{format!("Node {}", node.name)}</strong>
+                            <span class="muted">" · live, read-only"</span>
+                        </div>
+                        <FleetNode node />
+                    }.into_any(),
+                    Ok(EmbedContent::Deployment { detail }) => view! { <DeploymentSummary d=detail /> }.into_any(),
+                    Err(AppError::Gone(m) | AppError::NotFound(m)) => view! {
+                        <section class="empty-state" id="embed-refused">
+                            <h2>"This view has ended"</h2>
+                            <p>{m} ". Ask whoever gave you this page for a new link."</p>
+                        </section>
+                    }.into_any(),
+                    Err(e) => view! { <p class="banner banner-error" role="alert">{format!("Could not read it: {e}")}</p> }.into_any(),
                 }
             })}
         </Transition>

@@ -193,7 +193,7 @@ pub(super) fn FleetLayout() -> impl IntoView {
 }
 
 #[component]
-fn FleetPools(fleet: mig::wire::Fleet) -> impl IntoView {
+pub(super) fn FleetPools(fleet: mig::wire::Fleet) -> impl IntoView {
     // Free and used slices per profile across the fleet.
     let mut totals: std::collections::BTreeMap<String, (u32, u32)> = Default::default();
     for g in fleet.nodes.iter().flat_map(|n| &n.gpus) {
@@ -294,7 +294,12 @@ pub(super) fn FleetNode(node: mig::wire::FleetNodeInfo) -> impl IntoView {
                             .join(" ")
                     },
                 );
-                format!("GPU {}: has {}, {} wants {want}", g.gpu, have(g.gpu), d.config)
+                format!(
+                    "GPU {}: has {}, {} wants {want}",
+                    g.gpu,
+                    have(g.gpu),
+                    d.config
+                )
             })
             .collect();
         (d.config, lines)
@@ -302,7 +307,11 @@ pub(super) fn FleetNode(node: mig::wire::FleetNodeInfo) -> impl IntoView {
     view! {
         <div class="fleet-node" data-node=node.name.clone()>
             <div class="fleet-node-head">
-                <a class="fleet-node-name" href=format!("/fleet/nodes/{}", node.name)><strong>{node.name.clone()}</strong></a>
+                {if embedded {
+                    view! { <strong class="fleet-node-name">{node.name.clone()}</strong> }.into_any()
+                } else {
+                    view! { <a class="fleet-node-name" href=format!("/fleet/nodes/{}", node.name)><strong>{node.name.clone()}</strong></a> }.into_any()
+                }}
                 <span class="muted">{format!(" · {} · ", node.shape)}</span>
                 <span class="fleet-config">{config}</span>
                 {plan_link.map(|href| view! { <a class="btn btn-ghost btn-small open-in-planner" href=href>"Open in planner"</a> })}

@@ -15,7 +15,7 @@ pub use account::{AuditRoute, LoginRoute, SettingsRoute, UsersRoute};
 pub use blueprints::BlueprintsRoute;
 pub use capacity::CapacityRoute;
 pub use deployments::{DeploymentRoute, DeploymentsRoute, SharedRoute};
-pub use embed::{EmbedDeploymentRoute, EmbedFleetRoute, EmbedNodeRoute};
+pub use embed::{EmbedDeploymentRoute, EmbedFleetRoute, EmbedLinkRoute, EmbedNodeRoute};
 pub use fleet::FleetRoute;
 pub use node::NodeRoute;
 pub use not_found::NotFound;

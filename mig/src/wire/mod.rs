@@ -1,6 +1,6 @@
 //! JSON shapes the server's REST API and the browser share, by audience: the MIG catalogue
-//! ([`catalogue`]), the fleet ([`fleet`]), deployments and their events ([`deployments`]), and
-//! accounts ([`accounts`]). What node agents answer is [`crate::agent_api`], the agent protocol;
+//! ([`catalogue`]), the fleet ([`fleet`]), deployments and their events ([`deployments`]), signed
+//! embed links ([`embeds`]) and accounts ([`accounts`]). What node agents answer is [`crate::agent_api`], the agent protocol;
 //! the fleet embeds its inventory types, re-exported here.
 
 /// `as_str`, `parse` and `Display` for an enum stored and sent by name: one table per enum.
@@ -36,10 +36,12 @@ macro_rules! spelled {
 pub mod accounts;
 pub mod catalogue;
 pub mod deployments;
+pub mod embeds;
 pub mod fleet;
 
 pub use crate::agent_api::{BusySlice, Inventory, InventoryGpu};
 pub use accounts::*;
 pub use catalogue::*;
 pub use deployments::*;
+pub use embeds::*;
 pub use fleet::*;

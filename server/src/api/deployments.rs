@@ -4,10 +4,10 @@ use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::Extension;
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::Extension;
 use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
@@ -214,24 +214,43 @@ pub async fn shared_events(
         Err(refused) => return Ok(*refused),
     };
     // Subscribed before the link is checked, so a revocation in between is not missed.
-    let mut revoked = state.shares().revocations();
+    let revoked = state.shares().revocations();
     let (link, detail) = state
         .shares()
         .shared_link(&token)
         .await
         .map_err(orchestrator_error)?;
     let id = detail.deployment.id;
-    // The stream ends when the link is revoked or expires: a last `resync` makes the page ask
-    // again, and learn that the link is gone.
-    let left_ms = link
-        .expires_ms
-        .saturating_sub(crate::store::now_ms())
-        .max(0);
-    let end = async move {
+    let end = link_end(revoked, link.id, link.expires_ms, streams, holder);
+    let first = tokio_stream::once(Ok(sse(&Event::Deployment {
+        deployment: detail.deployment,
+    })));
+    let body = held(
+        futures_util::StreamExt::take_until(first.chain(live(&state, Some(id))), end)
+            .chain(tokio_stream::once(Ok(sse(&Event::Resync)))),
+        permit,
+    );
+    Ok(sse_response(body))
+}
+
+/// Completes when link `link_id` (a share or embed link, whose revocations this replica announces
+/// on `revoked`) ends: revoked here, expired (at `expires_ms`), or found no longer valid by the
+/// stream re-checks (a revocation through another replica). A stream that ends so sends a last
+/// `resync`: the page asks again and learns why.
+pub(super) fn link_end(
+    mut revoked: tokio::sync::broadcast::Receiver<i64>,
+    link_id: i64,
+    expires_ms: i64,
+    streams: Arc<Streams>,
+    holder: Holder,
+) -> impl std::future::Future<Output = ()> + Send + 'static {
+    let left_ms = expires_ms.saturating_sub(crate::store::now_ms()).max(0);
+    let rechecked = streams.revoked(holder);
+    async move {
         let revoked = async {
             loop {
                 match revoked.recv().await {
-                    Ok(share) if share != link.id => {}
+                    Ok(id) if id != link_id => {}
                     // Revoked, or revocations missed (lagged): end; a reconnect checks again.
                     Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => break,
                     Err(tokio::sync::broadcast::error::RecvError::Closed) => {
@@ -243,28 +262,13 @@ pub async fn shared_events(
         tokio::select! {
             () = revoked => {}
             () = tokio::time::sleep(Duration::from_millis(u64::try_from(left_ms).unwrap_or(0))) => {}
+            () = rechecked => {}
         }
-    };
-    let first = tokio_stream::once(Ok(sse(&Event::Deployment {
-        deployment: detail.deployment,
-    })));
-    // This replica hears its own revocations at once; the database tells of other replicas'.
-    let end = async move {
-        tokio::select! {
-            () = end => {}
-            () = streams.revoked(holder) => {}
-        }
-    };
-    let body = held(
-        futures_util::StreamExt::take_until(first.chain(live(&state, Some(id))), end)
-            .chain(tokio_stream::once(Ok(sse(&Event::Resync)))),
-        permit,
-    );
-    Ok(sse_response(body))
+    }
 }
 
 /// An event stream's response, with a comment every 15 s so proxies keep it open.
-fn sse_response<S>(body: S) -> Response
+pub(super) fn sse_response<S>(body: S) -> Response
 where
     S: Stream<Item = Result<SseEvent, Infallible>> + Send + 'static,
 {
@@ -352,14 +356,17 @@ pub fn rfc3339(ms: i64) -> String {
     mig::time::Utc::from_unix_ms(ms).rfc3339()
 }
 
-fn sse(event: &Event) -> SseEvent {
+pub(super) fn sse(event: &Event) -> SseEvent {
     SseEvent::default()
         .event(event.name())
         .data(serde_json::to_string(event).unwrap_or_else(|_| "{}".into()))
 }
 
 /// `stream`, holding `permit` (its place under the stream caps) until it is dropped.
-fn held<S>(stream: S, permit: Permit) -> impl Stream<Item = Result<SseEvent, Infallible>> + use<S>
+pub(super) fn held<S>(
+    stream: S,
+    permit: Permit,
+) -> impl Stream<Item = Result<SseEvent, Infallible>> + use<S>
 where
     S: Stream<Item = Result<SseEvent, Infallible>>,
 {
@@ -429,12 +436,25 @@ impl Watcher {
 }
 
 /// The live stream, with `resync` for a watcher that fell behind.
-fn live(
+pub(super) fn live(
     state: &AppState,
     only: Option<i64>,
 ) -> impl Stream<Item = Result<SseEvent, Infallible>> + use<> {
+    live_where(state, move |event| {
+        only.is_none() || event.deployment_id() == only
+    })
+}
+
+/// The events `keep` keeps, as SSE, from now on; `resync` when this watcher fell behind.
+pub(super) fn live_where<F>(
+    state: &AppState,
+    keep: F,
+) -> impl Stream<Item = Result<SseEvent, Infallible>> + use<F>
+where
+    F: Fn(&Event) -> bool + Send + 'static,
+{
     BroadcastStream::new(state.orchestrator().subscribe()).filter_map(move |e| match e {
-        Ok(event) if only.is_none() || event.deployment_id() == only => Some(Ok(sse(&event))),
+        Ok(event) if keep(&event) => Some(Ok(sse(&event))),
         Ok(_) => None,
         Err(tokio_stream::wrappers::errors::BroadcastStreamRecvError::Lagged(_)) => {
             Some(Ok(sse(&Event::Resync)))

@@ -5,6 +5,7 @@ mod accounts;
 mod blueprints;
 mod configs;
 mod deployments;
+mod embeds;
 mod fleet;
 mod models;
 pub mod openapi;
@@ -66,6 +67,10 @@ pub fn routes() -> Router<AppState> {
         .route("/shares/{share}/revoke", post(deployments::revoke_share))
         .route("/share/{token}", get(deployments::shared))
         .route("/share/{token}/events", get(deployments::shared_events))
+        .route("/embeds", get(embeds::list).post(embeds::create))
+        .route("/embeds/{id}/revoke", post(embeds::revoke))
+        .route("/embed/{token}", get(embeds::view))
+        .route("/embed/{token}/events", get(embeds::events))
         .route("/events", get(deployments::all_events))
         .route("/nodes/{node}", get(deployments::node))
         .route("/nodes/{node}/charts/{chart}", get(deployments::chart))

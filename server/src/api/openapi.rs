@@ -33,6 +33,10 @@ pub const PATHS: &[(&str, &[&str])] = &[
     ("/shares/{share}/revoke", &["post"]),
     ("/share/{token}", &["get"]),
     ("/share/{token}/events", &["get"]),
+    ("/embeds", &["get", "post"]),
+    ("/embeds/{id}/revoke", &["post"]),
+    ("/embed/{token}", &["get"]),
+    ("/embed/{token}/events", &["get"]),
     ("/events", &["get"]),
     ("/nodes/{node}", &["get"]),
     ("/nodes/{node}/charts/{chart}", &["get"]),
@@ -382,6 +386,86 @@ fn build() -> Value {
         Some(id_param("token", "share token", false)),
     );
     add(
+        "/embeds",
+        "get",
+        op(
+            "Embed links",
+            "Every signed embed link (never its token), newest first.",
+            (
+                "200",
+                json_of(json!({"type": "array", "items": r("EmbedInfo")})),
+            ),
+            &[],
+        ),
+        None,
+    );
+    let mut create_embed = op(
+        "Create a signed embed link",
+        "A link showing one view (`fleet`, `pool/<name>`, `node/<name>`, `deployment/<id>`), live and read-only, with no session, framed only by `origins` (which must be within MIGBOARD_FRAME_ANCESTORS when that is set), for `days` (1 to 90, default 30). The token is in `url` and `path` of this answer only; the server keeps its SHA-256.",
+        (
+            "201",
+            json_of(
+                json!({"type": "object", "properties": {"id": {"type": "integer"}, "url": {"type": "string"}, "path": {"type": "string"}, "link": r("EmbedInfo")}}),
+            ),
+        ),
+        &[
+            ("404", "the pool, node or deployment does not exist"),
+            ("422", "a view, days or origin that is not usable"),
+        ],
+    );
+    create_embed["requestBody"] = json!({ "required": true, "content": { "application/json": { "schema": { "type": "object", "required": ["view", "origins"], "properties": { "view": { "type": "string", "examples": ["fleet", "pool/gpu-pool", "node/10.0.10.11", "deployment/3"] }, "days": { "type": "integer", "minimum": 1, "maximum": 90, "default": 30 }, "origins": { "type": "array", "minItems": 1, "maxItems": 16, "items": { "type": "string", "examples": ["https://portal.example.com"] } } } } } } });
+    add("/embeds", "post", create_embed, None);
+    add(
+        "/embeds/{id}/revoke",
+        "post",
+        op(
+            "Revoke an embed link",
+            "It opens nothing from now on; views open on it end within seconds.",
+            ("200", json_of(r("EmbedInfo"))),
+            &[("404", "no such link")],
+        ),
+        Some(id_param("id", "embed link id", true)),
+    );
+    add(
+        "/embed/{token}",
+        "get",
+        op(
+            "What an embed link shows",
+            "`{\"kind\": \"fleet\", \"pool\", \"fleet\"}`, `{\"kind\": \"node\", \"node\"}` or `{\"kind\": \"deployment\", \"detail\"}` (no blueprint).",
+            (
+                "200",
+                json_of(
+                    json!({"type": "object", "properties": {"kind": {"type": "string", "enum": ["fleet", "node", "deployment"]}}}),
+                ),
+            ),
+            &[
+                ("404", "no such link"),
+                (
+                    "410",
+                    "the link expired or was revoked, or what it showed is gone",
+                ),
+            ],
+        ),
+        Some(id_param("token", "embed token", false)),
+    );
+    add(
+        "/embed/{token}/events",
+        "get",
+        op(
+            "Watch what an embed link shows (SSE)",
+            "`fleet` events for a fleet, pool or node link; `deployment` and `step` of its deployment for a deployment link; a last `resync` when the link is revoked or expires.",
+            (
+                "200",
+                json!({ "text/event-stream": { "schema": { "type": "string" } } }),
+            ),
+            &[
+                ("404", "no such link"),
+                ("410", "the link expired or was revoked"),
+            ],
+        ),
+        Some(id_param("token", "embed token", false)),
+    );
+    add(
         "/events",
         "get",
         op(
@@ -724,6 +808,7 @@ fn build() -> Value {
             "DeploymentInfo": { "type": "object", "required": ["id", "name", "mode", "status", "message", "created_ms", "updated_ms", "progress"], "properties": { "id": {"type": "integer"}, "name": {"type": "string"}, "mode": {"type": "string"}, "status": r("DeploymentStatus"), "message": {"type": "string"}, "created_ms": {"type": "integer"}, "updated_ms": {"type": "integer"}, "progress": { "type": "object", "properties": { "done": {"type": "integer"}, "total": {"type": "integer"} } } } },
             "Step": { "type": "object", "properties": { "seq": {"type": "integer"}, "key": {"type": "string"}, "state": {"type": "string", "enum": ["pending", "running", "done", "skipped", "failed"]}, "message": {"type": "string"}, "at_ms": {"type": "integer"} } },
             "DeploymentDetail": { "type": "object", "properties": { "deployment": r("DeploymentInfo"), "blueprint": {"type": "string"}, "steps": {"type": "array", "items": r("Step")}, "placements": {"type": "array", "items": {"type": "object"}}, "nodes": {"type": "array", "items": {"type": "object", "properties": {"node": {"type": "string"}, "gpus": {"type": "array"}}}} } },
+            "EmbedInfo": { "type": "object", "properties": { "id": {"type": "integer"}, "view": {"type": "string"}, "origins": {"type": "array", "items": {"type": "string"}}, "created_ms": {"type": "integer"}, "expires_ms": {"type": "integer"}, "revoked_ms": {"type": ["integer", "null"]}, "created_by": {"type": "string"} } },
             "ShareInfo": { "type": "object", "properties": { "id": {"type": "integer"}, "deployment_id": {"type": "integer"}, "created_ms": {"type": "integer"}, "expires_ms": {"type": "integer"}, "revoked_ms": {"type": ["integer", "null"]}, "created_by": {"type": "string"} } },
             "Fleet": { "type": "object", "properties": { "backend": {"type": "string"}, "pools": {"type": "array"}, "nodes": {"type": "array"} } }
         } }

@@ -17,6 +17,7 @@ pub enum Need {
 /// an admin (the authorization matrix test fails for it).
 const SERVER_FNS: &[(&str, Need)] = &[
     ("shared", Need::Public),
+    ("embed_view", Need::Public),
     ("whoami", Need::Public),
     ("status", Need::Role(Role::Viewer)),
     ("fleet", Need::Role(Role::Viewer)),
@@ -24,6 +25,7 @@ const SERVER_FNS: &[(&str, Need)] = &[
     ("deployment", Need::Role(Role::Viewer)),
     ("node", Need::Role(Role::Viewer)),
     ("list_shares", Need::Role(Role::Viewer)),
+    ("list_embeds", Need::Role(Role::Viewer)),
     ("blueprint_catalogue", Need::Role(Role::Viewer)),
     ("named_configs", Need::Role(Role::Viewer)),
     ("my_tokens", Need::Role(Role::Viewer)),
@@ -38,6 +40,8 @@ const SERVER_FNS: &[(&str, Need)] = &[
     ("undeploy", Need::Role(Role::Operator)),
     ("create_share", Need::Role(Role::Operator)),
     ("revoke_share", Need::Role(Role::Operator)),
+    ("create_embed", Need::Role(Role::Operator)),
+    ("revoke_embed", Need::Role(Role::Operator)),
     ("users", Need::Role(Role::Admin)),
     ("create_user", Need::Role(Role::Admin)),
     ("update_user", Need::Role(Role::Admin)),
@@ -47,7 +51,7 @@ const SERVER_FNS: &[(&str, Need)] = &[
 /// What `method path` needs: the whole authorization policy.
 ///
 /// Reading needs a viewer; planning, validating, deploying, undeploying and sharing an operator;
-/// users and the audit log an admin. Public: sign-in, health, static files, share links and the
+/// users and the audit log an admin. Public: sign-in, health, static files, share and embed links and the
 /// API description. Everyone manages their own API tokens (they could mint one with their password
 /// anyway); admins see and revoke everyone's.
 #[must_use]
@@ -59,7 +63,10 @@ pub fn policy(method: &Method, path: &str) -> Need {
     if let Some(rest) = path.strip_prefix("/api/v1/") {
         let seg: Vec<&str> = rest.split('/').collect();
         return match (read, seg.as_slice()) {
-            (true, ["share", _] | ["share", _, "events"] | ["openapi.json"]) => Need::Public,
+            (
+                true,
+                ["share" | "embed", _] | ["share" | "embed", _, "events"] | ["openapi.json"],
+            ) => Need::Public,
             (false, ["login"]) => Need::Public,
             (true, ["users"] | ["audit"]) => ADMIN,
             (true, _) => VIEWER,
@@ -71,6 +78,8 @@ pub fn policy(method: &Method, path: &str) -> Need {
                 | ["deployments"]
                 | ["deployments", _, "undeploy" | "shares"]
                 | ["shares", _, "revoke"]
+                | ["embeds"]
+                | ["embeds", _, "revoke"]
                 | ["mig-configs"]
                 | ["mig-configs", _]
                 | ["fleet-plans", "apply"],
@@ -96,7 +105,8 @@ pub fn policy(method: &Method, path: &str) -> Need {
         || path == "/favicon.ico"
         || path == "/favicon.svg"
         || path.starts_with("/pkg/")
-        || path.starts_with("/share/");
+        || path.starts_with("/share/")
+        || path.starts_with(crate::embeds::EMBED_LINK_PREFIX);
     if public_page {
         Need::Public
     } else if path.starts_with("/settings/users") || path.starts_with("/settings/audit") {

@@ -1,0 +1,13 @@
+-- Signed embed links (#23): one view (`fleet`, `pool/<name>`, `node/<name>`, `deployment/<id>`)
+-- for portals on other sites. Only a hash of each token is kept; `origins` is the JSON array of
+-- portals that may frame it.
+CREATE TABLE embed_links (
+    id         BIGSERIAL PRIMARY KEY,
+    token_hash TEXT    NOT NULL UNIQUE,
+    view       TEXT    NOT NULL,
+    origins    TEXT    NOT NULL,
+    created_ms BIGINT  NOT NULL,
+    expires_ms BIGINT  NOT NULL,
+    revoked_ms BIGINT,
+    created_by TEXT    NOT NULL
+);
