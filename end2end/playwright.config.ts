@@ -48,8 +48,10 @@ export default defineConfig({
       MIGBOARD_ADDR: `127.0.0.1:${port}`,
       LEPTOS_SITE_ROOT: "../target/site",
       MIGBOARD_DATA_DIR: "../target/e2e-data",
-      // The embed test serves a "portal" page on the next port; only it may frame migboard.
-      MIGBOARD_FRAME_ANCESTORS: `http://127.0.0.1:${port + 1}`,
+      // The embed test serves a "portal" page on the next port; only it may frame migboard's
+      // /embed views. Signed embed links name their own portals among these: one on another site
+      // (localhost is not 127.0.0.1 to the browser), port + 3.
+      MIGBOARD_FRAME_ANCESTORS: `http://127.0.0.1:${port + 1},http://localhost:${port + 3}`,
       RUST_LOG: "warn",
       // The first start's admin (see setup/auth.setup.ts).
       MIGBOARD_ADMIN_PASSWORD: process.env.MIGBOARD_E2E_ADMIN_PASSWORD ?? "e2e-admin-password",

@@ -9,14 +9,14 @@ import { waitForHydration } from "./helpers";
 const port = Number(process.env.MIGBOARD_E2E_PORT ?? 3900);
 const migboard = `http://127.0.0.1:${port}`;
 
-function portal(listenPort: number, src: string): Promise<Server> {
+function portal(listenPort: number, src: string, origin = migboard): Promise<Server> {
   const html = `<!doctype html><title>portal</title>
 <h1>Team portal</h1>
 <iframe id="mb" src="${src}" style="width:640px;height:200px;border:1px solid #ccc"></iframe>
 <script>
   window.heights = [];
   addEventListener("message", (e) => {
-    if (e.origin === ${JSON.stringify(migboard)} && e.data && e.data.type === "migboard:resize") {
+    if (e.origin === ${JSON.stringify(origin)} && e.data && e.data.type === "migboard:resize") {
       window.heights.push(e.data.height);
       document.getElementById("mb").style.height = e.data.height + "px";
     }
@@ -96,4 +96,67 @@ test("even an allowed portal cannot frame a page that changes things, only the e
   expect(csp).toMatch(/script-src 'self' 'nonce-[A-Za-z0-9_-]+' 'wasm-unsafe-eval'/);
   expect(csp).not.toContain("'unsafe-inline' 'wasm");
   expect(csp).toContain("frame-ancestors 'none'");
+});
+
+test("a signed fleet link shows the live fleet in a portal on another site, with no sign-in, until revoked", async ({ browser, request }) => {
+  test.setTimeout(90_000);
+  // The portal is http://localhost:<port + 3>, migboard http://127.0.0.1:<port>: different sites, so
+  // the frame gets no migboard cookie (partitioned, or blocked) and only the link can open the view.
+  const portalOrigin = `http://localhost:${port + 3}`;
+  const made = await request.post("/api/v1/embeds", { data: { view: "fleet", days: 1, origins: [portalOrigin] } });
+  expect(made.status()).toBe(201);
+  const link = await made.json();
+  expect(link.path).toMatch(/^\/embed\/link\/[0-9a-f]{64}$/);
+  expect(link.url).toBe(`${migboard}${link.path}`);
+
+  const crossSite = await portal(port + 3, link.url);
+  // A portal the server admits for its /embed views, but this link does not name.
+  const notNamed = await portal(port + 1, link.url);
+  const context = await browser.newContext({ storageState: { cookies: [], origins: [] } });
+  const page = await context.newPage();
+  try {
+    await page.goto(`${portalOrigin}/`);
+    const frame = page.frameLocator("#mb");
+    await expect(frame.locator("#embed-link")).toHaveAttribute("data-view", "fleet");
+    await expect(frame.locator(".fleet-node")).toHaveCount(3);
+    await expect(frame.locator('.fleet-node[data-node="10.0.20.11"] .fleet-config')).toHaveText("all-1g.5gb");
+    // No sign-in form, no navigation, nothing that leads elsewhere in migboard.
+    await expect(frame.locator("#login-form, #username, .sidebar, .open-in-planner, .reapply")).toHaveCount(0);
+    await expect(frame.locator("a")).toHaveCount(0);
+    // It sized itself in the portal.
+    await expect.poll(() => page.evaluate(() => (window as unknown as { heights: number[] }).heights.length)).toBeGreaterThan(0);
+    await page.screenshot({ path: "test-results/screenshots/embed-link-portal.png", fullPage: true });
+
+    // A change elsewhere (an update of one node) reaches the open frame live.
+    const change = async (config: string, name: string) => {
+      const update = { recipe_mode: "update", deployment_name: name, recipe_node_name: "10.0.20.11", shared_node_pool_mig_config: config };
+      const created = await request.post("/api/v1/deployments", { data: update });
+      expect(created.status()).toBe(201);
+      await expect(frame.locator('.fleet-node[data-node="10.0.20.11"] .fleet-config')).toHaveText(config, { timeout: 30_000 });
+    };
+    await change("all-2g.10gb", "embed-link-away");
+    await page.screenshot({ path: "test-results/screenshots/embed-link-updated.png", fullPage: true });
+    // Back as the later specs expect it.
+    await change("all-1g.5gb", "embed-link-back");
+
+    // The same link framed by a portal it does not name: refused by the browser.
+    const other = await context.newPage();
+    const refused: string[] = [];
+    other.on("console", (m) => refused.push(m.text()));
+    await other.goto(`http://127.0.0.1:${port + 1}/`);
+    await expect.poll(() => refused.some((t) => t.includes("frame-ancestors")), { timeout: 10_000 }).toBe(true);
+    await expect(other.frameLocator("#mb").locator("#embed-link")).toHaveCount(0);
+    await other.close();
+
+    // Revoked: the open frame says so within seconds, without a reload.
+    const revoked = await request.post(`/api/v1/embeds/${link.id}/revoke`);
+    expect(revoked.status()).toBe(200);
+    await expect(frame.locator("#embed-refused")).toContainText("this link was revoked at", { timeout: 15_000 });
+    await expect(frame.locator(".fleet-node")).toHaveCount(0);
+    await page.screenshot({ path: "test-results/screenshots/embed-link-revoked.png", fullPage: true });
+  } finally {
+    await context.close();
+    crossSite.close();
+    notNamed.close();
+  }
 });
