@@ -153,7 +153,8 @@ pub(crate) fn open_link<T>(
     access: LinkAccess<T>,
     times: impl Fn(&T) -> (i64, Option<i64>),
 ) -> Result<T, Option<String>> {
-    let at = |ms: i64| mig::time::Utc::from_unix_ms(ms).rfc3339();
+    // Read by people (the refused page says it): minutes and the zone, not RFC 3339.
+    let at = |ms: i64| mig::time::Utc::from_unix_ms(ms).minutes();
     match access {
         LinkAccess::Valid(link) => Ok(link),
         LinkAccess::Expired(link) => {
