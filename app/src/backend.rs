@@ -70,6 +70,20 @@ pub trait Backend: Send + Sync + 'static {
     fn undeploy(&self, caller: &Caller, id: i64)
     -> BoxFuture<'_, Result<DeploymentInfo, AppError>>;
 
+    /// For an update: the layout it replaced on each node.
+    fn previous_layouts(
+        &self,
+        id: i64,
+    ) -> BoxFuture<'_, Result<Vec<mig::wire::PreviousLayout>, AppError>>;
+
+    /// Reverts a finished update: one update deployment per node it reconfigured.
+    fn revert_deployment(
+        &self,
+        caller: &Caller,
+        id: i64,
+        drain: bool,
+    ) -> BoxFuture<'_, Result<Vec<DeploymentInfo>, AppError>>;
+
     /// Creates a read-only link to a deployment for `days` days.
     fn share(
         &self,

@@ -92,9 +92,50 @@ test("the deployments list updates live when a deployment starts elsewhere", asy
   expect(answer.status()).toBe(201);
   const row = page.locator("#deployments tr", { hasText: "live-list-check" });
   await expect(row.locator(".badge")).toHaveText("completed", { timeout: 20_000 });
-  const id = (await answer.json()).id;
-  await request.post(`/api/v1/deployments/${id}/undeploy`);
-  await expect(row.locator(".badge")).toHaveText("undeployed", { timeout: 20_000 });
+  // Another one, started elsewhere too, appears without a reload.
+  const again = await request.post("/api/v1/deployments", { data: { ...update, deployment_name: "live-list-again" } });
+  expect(again.status()).toBe(201);
+  await expect(page.locator("#deployments tr", { hasText: "live-list-again" }).locator(".badge")).toHaveText("completed", { timeout: 20_000 });
+  expect(errors).toEqual([]);
+});
+
+test("an update offers to revert to the layout it replaced, never to undeploy (#22 item 4)", async ({ page, request }) => {
+  test.setTimeout(90_000);
+  const errors = watchErrors(page);
+  const node = "10.0.20.11";
+  const deploy = async (name: string, config: string) => {
+    const created = await request.post("/api/v1/deployments", { data: { recipe_mode: "update", deployment_name: name, recipe_node_name: node, shared_node_pool_mig_config: config } });
+    expect(created.status()).toBe(201);
+    const id = (await created.json()).id;
+    await expect.poll(async () => (await (await request.get(`/api/v1/deployments/${id}`)).json()).deployment.status, { timeout: 30_000 }).toBe("completed");
+    return id;
+  };
+  await deploy("revert-base", "all-1g.5gb");
+  const changed = await deploy("revert-away", "all-2g.10gb");
+  await page.goto(`/deployments/${changed}`);
+  await waitForHydration(page);
+  // No "Undeploy" that would claim the layout went away; what it replaced, and the way back.
+  await expect(page.locator("#undeploy")).toHaveCount(0);
+  await expect(page.locator("#revert-targets li")).toHaveText([`${node} → all-1g.5gb (from revert-base)`]);
+  await expect(page.locator("#revert-previous")).toBeEnabled();
+  await page.screenshot({ path: "test-results/screenshots/deploy-revert-offer.png", fullPage: true });
+  const asked: string[] = [];
+  page.once("dialog", (d) => {
+    asked.push(d.message());
+    void d.accept();
+  });
+  await page.locator("#revert-previous").click();
+  await expect(page).not.toHaveURL(new RegExp(`/deployments/${changed}$`));
+  expect(asked[0]).toContain(`${node} → all-1g.5gb`);
+  await expect(page.locator(".page-header .badge")).toHaveText("completed", { timeout: 30_000 });
+  await expect(page.locator("#deployment-name")).toContainText(`revert-${node}-to-all-1g.5gb`);
+  const fleet = await (await request.get("/api/v1/fleet")).json();
+  const gpus = fleet.nodes.find((n: { name: string }) => n.name === node).gpus;
+  expect(gpus.every((g: { instances: { profile: string }[] }) => g.instances.length === 7 && g.instances.every((i) => i.profile === "1g.5gb"))).toBe(true);
+  // The API says the same: undeploying an update is refused with the way out.
+  const refused = await request.post(`/api/v1/deployments/${changed}/undeploy`);
+  expect(refused.status()).toBe(409);
+  expect((await refused.json()).error.message).toContain("nothing to undeploy");
   expect(errors).toEqual([]);
 });
 

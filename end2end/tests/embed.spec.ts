@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import { expect, test } from "@playwright/test";
 import { waitForHydration } from "./helpers";
@@ -127,17 +128,20 @@ test("a signed fleet link shows the live fleet in a portal on another site, with
     await expect.poll(() => page.evaluate(() => (window as unknown as { heights: number[] }).heights.length)).toBeGreaterThan(0);
     await page.screenshot({ path: "test-results/screenshots/embed-link-portal.png", fullPage: true });
 
-    // A change elsewhere (an update of one node) reaches the open frame live.
-    const change = async (config: string, name: string) => {
-      const update = { recipe_mode: "update", deployment_name: name, recipe_node_name: "10.0.20.11", shared_node_pool_mig_config: config };
-      const created = await request.post("/api/v1/deployments", { data: update });
-      expect(created.status()).toBe(201);
-      await expect(frame.locator('.fleet-node[data-node="10.0.20.11"] .fleet-config')).toHaveText(config, { timeout: 30_000 });
-    };
-    await change("all-2g.10gb", "embed-link-away");
+    // A placement elsewhere (an inference replica on a 1g.10gb slice) reaches the open frame live,
+    // and so does its removal.
+    const used = frame.locator('#fleet-totals tr[data-profile="1g.10gb"] .used');
+    const before = Number(await used.textContent());
+    const blueprint = JSON.parse(readFileSync("../mig/data/oci-blueprints/mig_inference_single_replica_10gb.json", "utf8"));
+    blueprint.deployment_name = "embed-link-placed";
+    const placed = await request.post("/api/v1/deployments", { data: blueprint });
+    expect(placed.status()).toBe(201);
+    await expect(used).toHaveText(String(before + 1), { timeout: 30_000 });
+    await expect(frame.locator(".fleet-inst.busy")).not.toHaveCount(0);
     await page.screenshot({ path: "test-results/screenshots/embed-link-updated.png", fullPage: true });
-    // Back as the later specs expect it.
-    await change("all-1g.5gb", "embed-link-back");
+    const removed = await request.post(`/api/v1/deployments/${(await placed.json()).id}/undeploy`);
+    expect(removed.status()).toBe(202);
+    await expect(used).toHaveText(String(before), { timeout: 30_000 });
 
     // The same link framed by a portal it does not name: refused by the browser.
     const other = await context.newPage();
@@ -159,4 +163,34 @@ test("a signed fleet link shows the live fleet in a portal on another site, with
     crossSite.close();
     notNamed.close();
   }
+});
+
+test("an operator makes, copies and revokes an embed link in Settings", async ({ page }) => {
+  await page.goto("/settings");
+  await waitForHydration(page);
+  await expect(page.locator("#embed-create")).toBeEnabled();
+  // A mistake is said plainly, with what to write instead.
+  await page.locator("#embed-view").fill("pool");
+  await page.locator("#embed-origins").fill("https://portal.example.com");
+  await page.locator("#embed-create").click();
+  await expect(page.locator("#embed-error")).toContainText('"pool" is not a view');
+  await page.locator("#embed-view").fill("node/10.0.10.11");
+  await page.locator("#embed-origins").fill(`http://localhost:${port + 3}`);
+  await page.locator("#embed-create").click();
+  await expect(page.locator("#embed-url")).toHaveValue(new RegExp(`^${migboard.replace(/\./g, "\\.")}/embed/link/[0-9a-f]{64}$`));
+  await expect(page.locator("#embed-snippet")).toHaveValue(/^<iframe src="http:\/\/127\.0\.0\.1:\d+\/embed\/link\/[0-9a-f]{64}"/);
+  const row = page.locator("#embeds tbody tr").filter({ hasText: "node/10.0.10.11" });
+  await expect(row).toHaveAttribute("data-state", "active");
+  await page.screenshot({ path: "test-results/screenshots/settings-embed-links.png", fullPage: true });
+  // The link opens the node alone, with no session (a fresh context).
+  const url = await page.locator("#embed-url").inputValue();
+  const stranger = await page.context().browser()!.newContext({ storageState: { cookies: [], origins: [] } });
+  const view = await stranger.newPage();
+  await view.goto(url);
+  await expect(view.locator('.fleet-node[data-node="10.0.10.11"] .fleet-gpu')).toHaveCount(8);
+  await expect(view.locator("a")).toHaveCount(0);
+  await row.locator(".revoke").click();
+  await expect(page.locator("#embeds tbody tr").filter({ hasText: "node/10.0.10.11" })).toHaveAttribute("data-state", "revoked");
+  await expect(view.locator("#embed-refused")).toContainText("revoked", { timeout: 15_000 });
+  await stranger.close();
 });

@@ -348,6 +348,41 @@ impl Backend for ServerBackend {
         })
     }
 
+    fn previous_layouts(
+        &self,
+        id: i64,
+    ) -> BoxFuture<'_, Result<Vec<mig::wire::PreviousLayout>, AppError>> {
+        Box::pin(async move {
+            self.orchestrator
+                .previous_layouts(id)
+                .await
+                .map_err(orchestrator_error)
+        })
+    }
+
+    fn revert_deployment(
+        &self,
+        caller: &Caller,
+        id: i64,
+        drain: bool,
+    ) -> BoxFuture<'_, Result<Vec<DeploymentInfo>, AppError>> {
+        let actor = Actor::of(caller);
+        Box::pin(async move {
+            match self.orchestrator.revert_update(id, drain, &actor).await {
+                Err(OrchestratorError::Invalid(issues)) => Err(AppError::BadRequest(format!(
+                    "the revert does not validate: {}",
+                    issues
+                        .iter()
+                        .filter(|i| i.is_error())
+                        .map(|i| i.message.as_str())
+                        .collect::<Vec<_>>()
+                        .join("; ")
+                ))),
+                other => other.map_err(orchestrator_error),
+            }
+        })
+    }
+
     fn undeploy(
         &self,
         caller: &Caller,

@@ -9,7 +9,7 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 use leptos::config::LeptosOptions;
 use mig::blueprint::templates::template;
-use serde_json::Value;
+use serde_json::{Value, json};
 use server::cluster::embedded::{Embedded, FleetSpec, agent_binary};
 use server::orchestrator::Options;
 
@@ -511,21 +511,63 @@ async fn bad_requests_get_clear_answers() {
         .call("POST", "/api/v1/deployments/99/undeploy", None)
         .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
-    // An update is done; undeploying twice is a conflict, not a crash.
+    // An update leaves nothing to undeploy (its layout stays): undeploying it is refused with
+    // what can be done instead (#22 item 4), and it stays completed.
     let update = r#"{"recipe_mode": "update", "deployment_name": "noop", "recipe_node_name": "10.0.20.11", "shared_node_pool_mig_config": "all-1g.5gb"}"#;
     let done = w.deploy(update, "").await;
     assert_eq!(done["deployment"]["status"], "completed", "{done:#}");
-    let id = done["deployment"]["id"].as_i64().expect("id");
-    w.undeploy(id).await;
+    let first = done["deployment"]["id"].as_i64().expect("id");
     let (status, body) = w
-        .call("POST", &format!("/api/v1/deployments/{id}/undeploy"), None)
+        .call("POST", &format!("/api/v1/deployments/{first}/undeploy"), None)
         .await;
     assert_eq!(status, StatusCode::CONFLICT, "{body:#}");
+    let message = body["error"]["message"].as_str().unwrap_or_default();
     assert!(
-        body["error"]["message"]
-            .as_str()
-            .is_some_and(|m| m.contains("undeployed already"))
+        message.contains("nothing to undeploy") && message.contains("/revert"),
+        "{body:#}"
     );
+    assert_eq!(w.settle(first).await["deployment"]["status"], "completed");
+    // The first update replaced a layout migboard never applied: nothing on record to revert to.
+    let (status, body) = w
+        .call("GET", &format!("/api/v1/deployments/{first}/previous"), None)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body:#}");
+    assert_eq!(body, json!([{"node": "10.0.20.11", "layout": null}]));
+    let (status, body) = w
+        .call("POST", &format!("/api/v1/deployments/{first}/revert"), None)
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body:#}");
+    assert!(body["error"]["message"].as_str().is_some_and(|m| m.contains("no earlier layout of 10.0.20.11")), "{body:#}");
+    // A second update replaces the first one's layout: reverting it puts that back, as an update.
+    let second = w
+        .deploy(
+            r#"{"recipe_mode": "update", "deployment_name": "to-2g", "recipe_node_name": "10.0.20.11", "shared_node_pool_mig_config": "all-2g.10gb"}"#,
+            "",
+        )
+        .await;
+    assert_eq!(second["deployment"]["status"], "completed", "{second:#}");
+    let second = second["deployment"]["id"].as_i64().expect("id");
+    assert!(all_of(node(&w.fleet().await, "10.0.20.11"), "2g.10gb", 3));
+    let (_, body) = w
+        .call("GET", &format!("/api/v1/deployments/{second}/previous"), None)
+        .await;
+    assert_eq!(body[0]["layout"]["deployment_id"].as_i64(), Some(first), "{body:#}");
+    assert_eq!(body[0]["layout"]["config"], "all-1g.5gb", "{body:#}");
+    let (status, body) = w
+        .call("POST", &format!("/api/v1/deployments/{second}/revert"), None)
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body:#}");
+    let reverts = body.as_array().expect("the reverts started");
+    assert_eq!(reverts.len(), 1, "{body:#}");
+    let revert = w.settle(reverts[0]["id"].as_i64().expect("id")).await;
+    assert_eq!(revert["deployment"]["status"], "completed", "{revert:#}");
+    assert!(all_of(node(&w.fleet().await, "10.0.20.11"), "1g.5gb", 7));
+    // Not an update: nothing to revert, undeploy it instead.
+    let (status, body) = w
+        .call("POST", "/api/v1/deployments/99/revert", None)
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body:#}");
+    let id = first;
     // Whole-GPU workloads are refused by the embedded fleet with the reason.
     let whole = template("vllm-open-hf-model").map(|t| t.json.to_owned());
     if let Some(whole) = whole {

@@ -67,6 +67,27 @@ pub async fn undeploy(id: i64) -> Result<DeploymentInfo, AppError> {
         .await
 }
 
+/// For an update: the layout it replaced on each node it reconfigured (empty for others).
+///
+/// # Errors
+/// [`AppError::NotFound`].
+#[server(endpoint = "previous_layouts")]
+pub async fn previous_layouts(id: i64) -> Result<Vec<mig::wire::PreviousLayout>, AppError> {
+    crate::backend::from_context()?.previous_layouts(id).await
+}
+
+/// Puts every node a finished update reconfigured back on the layout it replaced; the update
+/// deployments started, one per node.
+///
+/// # Errors
+/// [`AppError::Conflict`] for no update, one still running, or an earlier layout not on record.
+#[server(endpoint = "revert_deployment")]
+pub async fn revert_deployment(id: i64, drain: bool) -> Result<Vec<DeploymentInfo>, AppError> {
+    crate::backend::from_context()?
+        .revert_deployment(&crate::backend::caller()?, id, drain)
+        .await
+}
+
 /// A node with its GPUs, charts and the deployments that touched it.
 ///
 /// # Errors

@@ -12,7 +12,8 @@ use mig::wire::{DeploymentDetail, DeploymentInfo, DeploymentStatus, NodeProgress
 use super::live::use_events;
 use super::{EmptyState, PageHeader, SubjectNotFound};
 use crate::api::deployments::{
-    create_share, get_deployment, get_shared, list_deployments, list_shares, revoke_share, undeploy,
+    create_share, get_deployment, get_shared, list_deployments, list_shares, previous_layouts,
+    revert_deployment, revoke_share, undeploy,
 };
 use crate::error::AppError;
 
@@ -274,6 +275,9 @@ fn Detail(d: DeploymentDetail) -> impl IntoView {
         });
     };
     let can_undeploy = info.status.can_undeploy();
+    // An update leaves nothing running to undeploy: what can be undone is the layout change.
+    let is_update = info.mode == "update";
+    let finished = matches!(info.status, DeploymentStatus::Completed | DeploymentStatus::Failed);
     let logs = format!("/api/v1/deployments/{id}/logs");
     view! {
         <header class="page-header">
@@ -289,11 +293,14 @@ fn Detail(d: DeploymentDetail) -> impl IntoView {
             <Bar done=info.progress.done total=info.progress.total label="steps".into() />
             <div class="toolbar-actions">
                 <a class="btn btn-ghost" href=logs target="_blank" id="logs">"Logs (text)"</a>
-                <button class="btn btn-danger" id="undeploy" disabled=move || !can_undeploy || asking.get() on:click=on_undeploy>
-                    {move || if asking.get() { "Undeploying…" } else { "Undeploy" }}
-                </button>
+                {(!is_update).then(|| view! {
+                    <button class="btn btn-danger" id="undeploy" disabled=move || !can_undeploy || asking.get() on:click=on_undeploy>
+                        {move || if asking.get() { "Undeploying…" } else { "Undeploy" }}
+                    </button>
+                })}
             </div>
             {move || notice.get().map(|n| view! { <p class="note" id="detail-notice">{n}</p> })}
+            {is_update.then(|| view! { <RevertUpdate id finished /> })}
         </div>
         {(!d.nodes.is_empty()).then(|| view! { <Reconfiguration nodes=d.nodes.clone() /> })}
         {(!d.placements.is_empty()).then(|| view! {
@@ -321,6 +328,87 @@ fn Detail(d: DeploymentDetail) -> impl IntoView {
             <summary>"Blueprint as submitted"</summary>
             <pre class="blueprint-source">{d.blueprint.clone()}</pre>
         </details>
+    }
+}
+
+/// "Revert to the previous layout" for an update: each node it reconfigured back on the layout
+/// it replaced (an update deployment per node), offered only where migboard knows that layout.
+#[component]
+fn RevertUpdate(id: i64, finished: bool) -> impl IntoView {
+    let previous = Resource::new(move || id, previous_layouts);
+    let drain = RwSignal::new(false);
+    let busy = RwSignal::new(false);
+    let error = RwSignal::new(None::<String>);
+    let ready = super::hydrated();
+    let navigate = leptos_router::hooks::use_navigate();
+    view! {
+        <Transition fallback=|| ()>
+            {move || {
+                let navigate = navigate.clone();
+                Suspend::new(async move {
+                    let list = match previous.await {
+                        Ok(list) => list,
+                        Err(e) => return view! { <p class="banner banner-error" role="alert">{format!("Could not read the layouts it replaced: {e}")}</p> }.into_any(),
+                    };
+                    let unknown: Vec<String> = list.iter().filter(|p| p.layout.is_none()).map(|p| p.node.clone()).collect();
+                    if list.is_empty() {
+                        return view! { <p class="muted" id="revert-none">"It reconfigured no node: there is nothing to revert."</p> }.into_any();
+                    }
+                    if !unknown.is_empty() {
+                        return view! {
+                            <p class="muted" id="revert-none">
+                                {format!("An update has nothing to undeploy: its layout stays until another update changes it. migboard has no earlier layout of {} on record (set before migboard, or by hand), so there is nothing to revert to; apply the layout you want from the node's page or the planner.", unknown.join(", "))}
+                            </p>
+                        }.into_any();
+                    }
+                    let targets: Vec<String> = list.iter().filter_map(|p| p.layout.as_ref().map(|l| {
+                        let config = l.version.map_or_else(|| l.config.clone(), |v| format!("{} v{v}", l.config));
+                        format!("{} → {config} (from {})", p.node, l.deployment)
+                    })).collect();
+                    let question = format!("Put back the layout this update replaced?\n\n{}\n\nThis starts an update deployment per node.", targets.join("\n"));
+                    let revert = move |_| {
+                        #[cfg(feature = "hydrate")]
+                        if !window().confirm_with_message(&question).unwrap_or(false) {
+                            return;
+                        }
+                        #[cfg(not(feature = "hydrate"))]
+                        let _ = &question;
+                        busy.set(true);
+                        let navigate = navigate.clone();
+                        leptos::task::spawn_local(async move {
+                            match revert_deployment(id, drain.get_untracked()).await {
+                                Ok(started) => {
+                                    if let Some(first) = started.first() {
+                                        navigate(&format!("/deployments/{}", first.id), Default::default());
+                                    }
+                                }
+                                Err(e) => {
+                                    let _ = error.try_set(Some(e.to_string()));
+                                }
+                            }
+                            let _ = busy.try_set(false);
+                        });
+                    };
+                    view! {
+                        <div class="revert-update" id="revert-update">
+                            <p class="muted">"An update has nothing to undeploy: its layout stays until another update changes it. It replaced:"</p>
+                            <ul id="revert-targets">{targets.into_iter().map(|t| view! { <li><code>{t}</code></li> }).collect_view()}</ul>
+                            <div class="toolbar-row">
+                                <button class="btn btn-danger" id="revert-previous" title=if finished { "" } else { "once it has finished" }
+                                    disabled=move || !finished || busy.get() || !ready.get() on:click=revert>
+                                    {move || if busy.get() { "Reverting…" } else { "Revert to the previous layout" }}
+                                </button>
+                                <label class="check">
+                                    <input id="revert-update-drain" type="checkbox" prop:checked=move || drain.get() on:change=move |ev| drain.set(event_target_checked(&ev)) />
+                                    " Drain busy nodes (move replicas in the way)"
+                                </label>
+                            </div>
+                            {move || error.get().map(|e| view! { <p class="banner banner-error" role="alert" id="revert-error">{format!("Not reverted: {e}")}</p> })}
+                        </div>
+                    }.into_any()
+                })
+            }}
+        </Transition>
     }
 }
 

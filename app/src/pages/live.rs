@@ -36,11 +36,23 @@ pub fn use_events(url: String, on_event: impl Fn(&str, &str) + 'static) {
             let _ = source.add_event_listener_with_callback(kind, closure.as_ref().unchecked_ref());
             closures.push(closure);
         }
-        let held = send_wrapper::SendWrapper::new((source, closures));
+        // The server refused the stream (a 4xx: the link was revoked, the session ended) and the
+        // browser gave up on it: read the page again, as after a `resync`, to learn why. Without
+        // this a page that connected just after its link ended would wait for its safety poll.
+        let handler = on_event.clone();
+        let closed_source = source.clone();
+        let on_error = Closure::<dyn Fn(web_sys::Event)>::new(move |_: web_sys::Event| {
+            if closed_source.ready_state() == web_sys::EventSource::CLOSED {
+                handler("resync", "");
+            }
+        });
+        let _ = source.add_event_listener_with_callback("error", on_error.as_ref().unchecked_ref());
+        let held = send_wrapper::SendWrapper::new((source, closures, on_error));
         on_cleanup(move || {
-            let (source, closures) = held.take();
+            let (source, closures, on_error) = held.take();
             source.close();
             drop(closures);
+            drop(on_error);
         });
     }
     #[cfg(not(feature = "hydrate"))]

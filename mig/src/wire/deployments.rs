@@ -332,6 +332,16 @@ pub struct LayoutChange {
     pub status: DeploymentStatus,
 }
 
+/// What an update replaced on one node it reconfigured: the layout to revert to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PreviousLayout {
+    /// The node.
+    pub node: String,
+    /// The newest completed deployment before the update that gave the node a MIG config;
+    /// `None` when migboard has none on record (set before migboard, or by hand).
+    pub layout: Option<LayoutChange>,
+}
+
 /// A read-only link to a deployment, as its owner sees it (never its token, which only its creator
 /// got once).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

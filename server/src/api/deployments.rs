@@ -316,6 +316,43 @@ pub async fn undeploy(
     )
 }
 
+/// `GET /api/v1/deployments/{id}/previous`: for an update, the layout it replaced on each node
+/// it reconfigured (`layout: null` where migboard has no earlier one on record); `[]` for other
+/// deployments.
+pub async fn previous(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+) -> Result<Response, ApiError> {
+    answer(StatusCode::OK, state.orchestrator().previous_layouts(id).await)
+}
+
+/// `POST /api/v1/deployments/{id}/revert[?drain=true]`: puts every node a finished update
+/// reconfigured back on the layout it replaced; 201 with the update deployments started (one
+/// per node).
+pub async fn revert(
+    State(state): State<AppState>,
+    Signed(caller): Signed,
+    Path(id): Path<i64>,
+    query: Result<Query<DeployQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, ApiError> {
+    let Query(query) = query.map_err(|e| ApiError::BadRequest {
+        message: e.body_text(),
+        hint: "the only parameter is drain=true|false".into(),
+    })?;
+    let actor = Actor::of(&caller);
+    match state
+        .orchestrator()
+        .revert_update(id, query.drain, &actor)
+        .await
+    {
+        Err(OrchestratorError::Conflict(message)) => Err(ApiError::Conflict {
+            message,
+            hint: "GET /api/v1/deployments/{id}/previous shows what each node had before".into(),
+        }),
+        other => answer(StatusCode::CREATED, other),
+    }
+}
+
 /// `GET /api/v1/deployments/{id}/logs`: the step log as text, one line per step.
 pub async fn logs(
     State(state): State<AppState>,

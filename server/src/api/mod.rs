@@ -58,6 +58,8 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/deployments/{id}", get(deployments::one))
         .route("/deployments/{id}/undeploy", post(deployments::undeploy))
+        .route("/deployments/{id}/previous", get(deployments::previous))
+        .route("/deployments/{id}/revert", post(deployments::revert))
         .route("/deployments/{id}/logs", get(deployments::logs))
         .route("/deployments/{id}/events", get(deployments::events))
         .route(

@@ -27,6 +27,8 @@ pub const PATHS: &[(&str, &[&str])] = &[
     ("/deployments", &["get", "post"]),
     ("/deployments/{id}", &["get"]),
     ("/deployments/{id}/undeploy", &["post"]),
+    ("/deployments/{id}/previous", &["get"]),
+    ("/deployments/{id}/revert", &["post"]),
     ("/deployments/{id}/logs", &["get"]),
     ("/deployments/{id}/events", &["get"]),
     ("/deployments/{id}/shares", &["get", "post"]),
@@ -300,6 +302,31 @@ fn build() -> Value {
         ),
         Some(id_param("id", "deployment id", true)),
     );
+    add(
+        "/deployments/{id}/previous",
+        "get",
+        op(
+            "The layouts an update replaced",
+            "For an update: each node it reconfigured with the layout it had before (the newest completed deployment that gave it a MIG config), `layout: null` where migboard has none on record. `[]` for other deployments.",
+            ("200", json_of(json!({"type": "array", "items": {"type": "object", "properties": {"node": {"type": "string"}, "layout": {"type": ["object", "null"]}}}}))),
+            &[("404", "no such deployment")],
+        ),
+        Some(id_param("id", "deployment id", true)),
+    );
+    let revert = op(
+        "Revert an update",
+        "Puts every node a finished update reconfigured back on the layout it replaced: one update deployment per node (custom configs at the version they had). An update cannot be undeployed (its layout stays); this is how it is undone.",
+        ("201", json_of(json!({"type": "array", "items": r("DeploymentInfo")}))),
+        &[
+            ("404", "no such deployment"),
+            ("409", "not an update, still running, or a node whose earlier layout migboard has no record of"),
+        ],
+    );
+    let mut params = id_param("id", "deployment id", true);
+    if let Some(list) = params.as_array_mut() {
+        list.push(json!({ "name": "drain", "in": "query", "required": false, "schema": { "type": "boolean", "default": false }, "description": "move replicas off busy GPUs first" }));
+    }
+    add("/deployments/{id}/revert", "post", revert, Some(params));
     add(
         "/deployments/{id}/events",
         "get",

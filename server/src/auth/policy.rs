@@ -25,6 +25,7 @@ const SERVER_FNS: &[(&str, Need)] = &[
     ("deployment", Need::Role(Role::Viewer)),
     ("node", Need::Role(Role::Viewer)),
     ("list_shares", Need::Role(Role::Viewer)),
+    ("previous_layouts", Need::Role(Role::Viewer)),
     ("list_embeds", Need::Role(Role::Viewer)),
     ("blueprint_catalogue", Need::Role(Role::Viewer)),
     ("named_configs", Need::Role(Role::Viewer)),
@@ -38,6 +39,7 @@ const SERVER_FNS: &[(&str, Need)] = &[
     ("revert_node", Need::Role(Role::Operator)),
     ("apply_fleet_plan", Need::Role(Role::Operator)),
     ("undeploy", Need::Role(Role::Operator)),
+    ("revert_deployment", Need::Role(Role::Operator)),
     ("create_share", Need::Role(Role::Operator)),
     ("revoke_share", Need::Role(Role::Operator)),
     ("create_embed", Need::Role(Role::Operator)),
@@ -76,7 +78,7 @@ pub fn policy(method: &Method, path: &str) -> Need {
                 | ["sizing"]
                 | ["blueprints", "validate"]
                 | ["deployments"]
-                | ["deployments", _, "undeploy" | "shares"]
+                | ["deployments", _, "undeploy" | "shares" | "revert"]
                 | ["shares", _, "revoke"]
                 | ["embeds"]
                 | ["embeds", _, "revoke"]

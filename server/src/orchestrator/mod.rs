@@ -558,6 +558,14 @@ impl Orchestrator {
                 d.status.as_str()
             )));
         }
+        // An update changes layouts and leaves nothing running: "undeployed" would claim the layout
+        // went away while it stays. What can be undone is the change itself.
+        if d.mode == "update" {
+            return Err(OrchestratorError::Conflict(format!(
+                "deployment {id} ({}) is an update: there is nothing to undeploy, its layout stays until another update changes it; to put back the layout it replaced, revert it (POST /api/v1/deployments/{id}/revert, or \"Revert to the previous layout\" on its page)",
+                d.name
+            )));
+        }
         if let Some(busy) = self.pool_in_use(&d).await? {
             return Err(OrchestratorError::Conflict(busy));
         }
@@ -698,6 +706,123 @@ impl Orchestrator {
             mig::blueprint::Action::SharedNodePool(p) => p.mig_config,
             _ => None,
         }
+    }
+
+    /// What update `id` replaced on each node it reconfigured: the newest completed deployment
+    /// before it that gave the node a MIG config (`None` for a node migboard has no earlier layout
+    /// of: set before migboard, or by hand).
+    ///
+    /// # Errors
+    /// [`OrchestratorError::NotFound`]; [`OrchestratorError::Store`].
+    pub async fn previous_layouts(
+        &self,
+        id: i64,
+    ) -> Result<Vec<mig::wire::PreviousLayout>, OrchestratorError> {
+        let detail = self.detail(id).await?.ok_or(OrchestratorError::NotFound(id))?;
+        if detail.deployment.mode != "update" {
+            return Ok(Vec::new());
+        }
+        let mut previous = Vec::with_capacity(detail.nodes.len());
+        for node in detail.nodes.iter().map(|n| n.node.clone()) {
+            let mut found = None;
+            for d in self.inner.store.deployments_touching(&node).await? {
+                if d.id >= id || d.status != DeploymentStatus::Completed {
+                    continue;
+                }
+                let Some(config) = self.config_of(&d) else {
+                    continue;
+                };
+                // Touching may mean only naming the node in a message: it must have been
+                // reconfigured by that deployment.
+                let prefix = format!("reconfigure/{node}/");
+                if !self
+                    .inner
+                    .store
+                    .steps(d.id)
+                    .await?
+                    .iter()
+                    .any(|s| s.key.starts_with(&prefix))
+                {
+                    continue;
+                }
+                let version = self.inner.store.pinned_version(d.id, &config).await?;
+                found = Some(mig::wire::LayoutChange {
+                    deployment_id: d.id,
+                    deployment: d.name.clone(),
+                    at_ms: d.updated_ms,
+                    config,
+                    version,
+                    by: self.inner.store.deployed_by(d.id).await?.unwrap_or_default(),
+                    status: d.status,
+                });
+                break;
+            }
+            previous.push(mig::wire::PreviousLayout {
+                node,
+                layout: found,
+            });
+        }
+        Ok(previous)
+    }
+
+    /// Puts every node update `id` reconfigured back on the layout it had before (see
+    /// [`Orchestrator::previous_layouts`]): one update deployment per node. The update must be
+    /// finished, and every node's earlier layout known.
+    ///
+    /// # Errors
+    /// [`OrchestratorError::NotFound`]; [`OrchestratorError::Conflict`] for a deployment that is
+    /// no update, still running, or replaced a layout migboard has no record of;
+    /// [`OrchestratorError::Invalid`] as [`Orchestrator::submit`].
+    pub async fn revert_update(
+        &self,
+        id: i64,
+        drain: bool,
+        actor: &Actor,
+    ) -> Result<Vec<DeploymentInfo>, OrchestratorError> {
+        let d = self
+            .inner
+            .store
+            .deployment(id)
+            .await?
+            .ok_or(OrchestratorError::NotFound(id))?;
+        if d.mode != "update" {
+            return Err(OrchestratorError::Conflict(format!(
+                "deployment {id} ({}) is a {} deployment, not an update: undeploy it instead",
+                d.name, d.mode
+            )));
+        }
+        if !matches!(d.status, DeploymentStatus::Completed | DeploymentStatus::Failed) {
+            return Err(OrchestratorError::Conflict(format!(
+                "deployment {id} ({}) is {}: revert it once it has finished",
+                d.name,
+                d.status.as_str()
+            )));
+        }
+        let previous = self.previous_layouts(id).await?;
+        if previous.is_empty() {
+            return Err(OrchestratorError::Conflict(format!(
+                "deployment {id} ({}) reconfigured no node: there is nothing to revert",
+                d.name
+            )));
+        }
+        let unknown: Vec<&str> = previous
+            .iter()
+            .filter(|p| p.layout.is_none())
+            .map(|p| p.node.as_str())
+            .collect();
+        if !unknown.is_empty() {
+            return Err(OrchestratorError::Conflict(format!(
+                "migboard has no earlier layout of {} on record (set before migboard, or by hand): apply the layout you want with an update instead",
+                unknown.join(", ")
+            )));
+        }
+        let mut started = Vec::with_capacity(previous.len());
+        for p in previous {
+            if let Some(layout) = p.layout {
+                started.push(self.revert(&p.node, layout.deployment_id, drain, actor).await?);
+            }
+        }
+        Ok(started)
     }
 
     /// Puts `node` back on the layout deployment `from` applied to it: an update deployment of
