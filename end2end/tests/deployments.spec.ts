@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import { expect, test } from "@playwright/test";
 import { watchErrors, waitForHydration } from "./helpers";
 
@@ -143,4 +144,68 @@ test("an unknown deployment gets a helpful page", async ({ page }) => {
   await page.goto("/deployments/424242");
   await expect(page.locator("h1")).toHaveText("Deployment not found");
   await expect(page.locator("main")).toContainText("no deployment 424242");
+});
+
+test("an update of a busy node waits for drain, says where to tick it, and a refused one retries with drain (#22 item 3)", async ({ page, request }) => {
+  test.setTimeout(120_000);
+  const errors = watchErrors(page);
+  // A replica on a 1g.10gb slice of an H100 node.
+  const blueprint = JSON.parse(readFileSync("../mig/data/oci-blueprints/mig_inference_single_replica_10gb.json", "utf8"));
+  blueprint.deployment_name = "busy-maker";
+  const made = await request.post("/api/v1/deployments", { data: blueprint });
+  expect(made.status()).toBe(201);
+  const serviceId = (await made.json()).id;
+  let node = "";
+  await expect.poll(async () => {
+    const d = await (await request.get(`/api/v1/deployments/${serviceId}`)).json();
+    node = d.placements?.[0]?.node ?? "";
+    return node;
+  }, { timeout: 30_000 }).not.toBe("");
+  // An update that takes its 1g.10gb slices away (all-3g.40gb has none).
+  const update = { recipe_mode: "update", deployment_name: "busy-update", recipe_node_name: node, shared_node_pool_mig_config: "all-3g.40gb" };
+  await page.goto("/blueprints");
+  await waitForHydration(page);
+  await page.locator("#blueprint-json").fill(JSON.stringify(update, null, 2));
+  await page.locator("#validate-server").click();
+  // The server's warning names the replica, not a process id, and Deploy waits for drain.
+  const warning = page.locator('#issues [data-code="node_busy"]');
+  await expect(warning).toContainText("busy-maker replica");
+  await expect(warning).not.toContainText("pid ");
+  await expect(page.locator("#deploy")).toBeDisabled();
+  await expect(page.locator("#busy-note")).toContainText("Drain busy nodes");
+  await page.screenshot({ path: "test-results/screenshots/deploy-busy-blocked.png", fullPage: true });
+  await page.locator("#drain").check();
+  await expect(page.locator("#busy-note")).toHaveCount(0);
+  await expect(page.locator("#deploy")).toBeEnabled();
+
+  // Deployed without drain through the API: refused at its busy check, which heads the steps; the
+  // page says how to go on and offers it; the GPU steps it never reached read "not run".
+  const refused = await request.post("/api/v1/deployments", { data: update });
+  expect(refused.status()).toBe(201);
+  const refusedId = (await refused.json()).id;
+  await page.goto(`/deployments/${refusedId}`);
+  await waitForHydration(page);
+  await expect(page.locator(".page-header .badge")).toHaveText("failed", { timeout: 30_000 });
+  const keys = await page.locator("#steps .step").evaluateAll((steps) => steps.map((s) => s.getAttribute("data-key") ?? ""));
+  expect(keys.indexOf("busy-check")).toBeGreaterThanOrEqual(0);
+  expect(keys.indexOf("busy-check")).toBeLessThan(keys.findIndex((k) => k.startsWith("reconfigure/")));
+  await expect(page.locator('#steps .step[data-key="busy-check"]')).toHaveAttribute("data-state", "failed");
+  await expect(page.locator("#deployment-message")).toContainText("Retry with drain");
+  await expect(page.locator("#deployment-message")).toContainText("busy-maker replica");
+  await expect(page.locator('#steps .step[data-state="pending"]')).toHaveCount(0);
+  await expect(page.locator('#steps .step[data-state="not_run"]').first().locator(".step-state")).toHaveText("not run");
+  await page.screenshot({ path: "test-results/screenshots/deploy-busy-refused.png", fullPage: true });
+  await page.locator("#retry-with-drain").click();
+  await expect(page).not.toHaveURL(new RegExp(`/deployments/${refusedId}$`));
+  await expect(page.locator("#deployment-name")).toHaveText("busy-update");
+  await expect(page.locator(".page-header .badge")).toHaveText("completed", { timeout: 60_000 });
+  await expect(page.locator('#steps .step[data-key^="drain/"]')).toHaveAttribute("data-state", "done");
+
+  // Put things back as the later specs expect them: the replica away, the node on all-balanced.
+  expect((await request.post(`/api/v1/deployments/${serviceId}/undeploy`)).status()).toBe(202);
+  const back = await request.post("/api/v1/deployments", { data: { ...update, deployment_name: "busy-back", shared_node_pool_mig_config: "all-balanced" } });
+  expect(back.status()).toBe(201);
+  const backId = (await back.json()).id;
+  await expect.poll(async () => (await (await request.get(`/api/v1/deployments/${backId}`)).json()).deployment.status, { timeout: 60_000 }).toBe("completed");
+  expect(errors).toEqual([]);
 });

@@ -339,3 +339,23 @@ test("touch: a finger drags a profile onto a GPU", async ({ browser }) => {
   await expect(page.locator("#plan-notice")).toHaveText("Placed 3g.40gb on GPU 0 at memory slice 4");
   await context.close();
 });
+
+test("the result of a drop is in view while working on GPU 0, whatever the window's height (#22 item 6)", async ({ page }) => {
+  const errors = watchErrors(page);
+  for (const [gpu, height] of [[0, 900], [1, 700]]) {
+    await page.setViewportSize({ width: 1400, height });
+    await openPlanner(page);
+    await page.evaluate(() => window.scrollTo(0, 0));
+    await slot(page, gpu, 0).scrollIntoViewIfNeeded();
+    await drag(page, chip(page, "1g.10gb"), slot(page, gpu, 6));
+    await expect(page.locator("#plan-notice")).toHaveText(`Placed 1g.10gb on GPU ${gpu} at memory slice 6`);
+    await expect(page.locator("#plan-notice")).toBeInViewport({ ratio: 1 });
+    // A refusal too (slice 6 is taken now).
+    await drag(page, chip(page, "1g.10gb"), slot(page, gpu, 6));
+    await expect(page.locator("#plan-notice")).toHaveAttribute("data-kind", "refused");
+    await expect(page.locator("#plan-notice")).toBeInViewport({ ratio: 1 });
+    await expect(slot(page, gpu, 0)).toBeInViewport();
+  }
+  await page.screenshot({ path: "test-results/screenshots/plan-notice-in-view.png" });
+  expect(errors).toEqual([]);
+});

@@ -459,16 +459,21 @@ impl Store {
         message: &str,
     ) -> Result<(), StoreError> {
         let now = now_ms();
+        // A deployment's name is free again once it ends: undeployed, or an update that finished
+        // (an update is a change, not something that runs; there is nothing to undeploy).
         let ended = (status == DeploymentStatus::Undeployed).then_some(now);
+        let finished = matches!(status, DeploymentStatus::Completed | DeploymentStatus::Failed)
+            .then_some(now);
         let done = sqlx::query(
             "UPDATE deployments SET status = $1, message = $2, updated_ms = $3, \
-             ended_ms = COALESCE(ended_ms, $4) WHERE id = $5",
+             ended_ms = COALESCE(ended_ms, $4, CASE WHEN mode = 'update' THEN $6 END) WHERE id = $5",
         )
         .bind(status.as_str())
         .bind(message)
         .bind(now)
         .bind(ended)
         .bind(id)
+        .bind(finished)
         .execute(&self.pool)
         .await?;
         if done.rows_affected() == 0 {

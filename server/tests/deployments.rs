@@ -276,6 +276,21 @@ async fn quickstart(w: World) {
         "{message}"
     );
     assert_eq!(step(&refused, "busy-check")["state"], "failed");
+    // The check heads the step log (it runs before any GPU changes), and the GPU steps it never
+    // reached read "not run", not "pending" forever (#22 item 3).
+    let steps = refused["steps"].as_array().expect("steps");
+    let at = |prefix: &str| steps.iter().position(|s| s["key"].as_str().is_some_and(|k| k.starts_with(prefix)));
+    assert!(at("busy-check") < at("reconfigure/") && at("busy-check").is_some(), "{refused:#}");
+    let reconfigure: Vec<&Value> = steps
+        .iter()
+        .filter(|s| s["key"].as_str().is_some_and(|k| k.starts_with("reconfigure/")))
+        .collect();
+    assert!(!reconfigure.is_empty());
+    assert!(reconfigure.iter().all(|s| s["state"] == "not_run"), "{refused:#}");
+    assert!(
+        message.contains("Retry with drain") && !message.contains("pid"),
+        "says how to go on in the UI's words too: {message}"
+    );
     let fleet = w.fleet().await;
     assert!(
         all_of(node(&fleet, &new_node), "1g.20gb", 4),
@@ -283,23 +298,9 @@ async fn quickstart(w: World) {
     );
     assert_eq!(busy(node(&fleet, &new_node)).len(), 1);
 
-    // As the guide's step 4 redeploys under the same name, the user undeploys the inference (and the
-    // failed update, whose name stays taken until then), then updates again.
-    let (status, body) = w
-        .call("POST", "/api/v1/deployments", Some(update.clone()))
-        .await;
-    assert_eq!(
-        status,
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "the name is taken: {body:#}"
-    );
-    assert!(
-        body["issues"].to_string().contains("already exists"),
-        "{body:#}"
-    );
+    // As the guide's step 4 redeploys under the same name, the user undeploys the inference, then
+    // updates again under the same name: a failed update has ended, its name is free.
     w.undeploy(first_id).await;
-    w.undeploy(refused["deployment"]["id"].as_i64().expect("id"))
-        .await;
     let fleet = w.fleet().await;
     assert!(
         busy(node(&fleet, &new_node)).is_empty(),

@@ -240,6 +240,15 @@ fn Toolbar(ed: Editor) -> impl IntoView {
         })
     };
     let drain = RwSignal::new(false);
+    // The server found workloads on the node this update reconfigures: without drain it would
+    // fail at its busy check, so Deploy waits for "Drain busy nodes" (or for them to go).
+    let busy = move || {
+        ed.issues()
+            .into_iter()
+            .find(|i| i.code == "node_busy")
+            .map(|i| i.message)
+    };
+    let blocked = move || busy().is_some() && !drain.get();
     let deploying = RwSignal::new(false);
     let navigate = leptos_router::hooks::use_navigate();
     let download = move || {
@@ -300,8 +309,8 @@ fn Toolbar(ed: Editor) -> impl IntoView {
                 <button
                     class="btn"
                     id="deploy"
-                    disabled=move || !valid() || deploying.get()
-                    title=move || if valid() { "Deploy this blueprint onto the fleet" } else { "Fix the errors first" }
+                    disabled=move || !valid() || blocked() || deploying.get()
+                    title=move || if !valid() { "Fix the errors first" } else if blocked() { "Workloads run on the node: check \"Drain busy nodes\" first" } else { "Deploy this blueprint onto the fleet" }
                     on:click=move |_| {
                         let text = ed.text.get_untracked();
                         let navigate = navigate.clone();
@@ -323,6 +332,11 @@ fn Toolbar(ed: Editor) -> impl IntoView {
                     {move || if deploying.get() { "Deploying…" } else { "Deploy" }}
                 </button>
             </div>
+            {move || busy().filter(|_| !drain.get()).map(|m| view! {
+                <p class="banner" id="busy-note" role="status">
+                    {m} ". Check " <strong>"Drain busy nodes"</strong> " to move them to free slices while it reconfigures, or undeploy them first."
+                </p>
+            })}
         </div>
     }
 }

@@ -278,6 +278,11 @@ fn Detail(d: DeploymentDetail) -> impl IntoView {
     // An update leaves nothing running to undeploy: what can be undone is the layout change.
     let is_update = info.mode == "update";
     let finished = matches!(info.status, DeploymentStatus::Completed | DeploymentStatus::Failed);
+    // Failed because workloads ran where it had to change MIG: the way on is the same update with
+    // drain.
+    let busy_refused = is_update
+        && info.status == DeploymentStatus::Failed
+        && d.steps.iter().any(|s| s.key == "busy-check" && s.state == mig::wire::StepState::Failed);
     let logs = format!("/api/v1/deployments/{id}/logs");
     view! {
         <header class="page-header">
@@ -300,6 +305,7 @@ fn Detail(d: DeploymentDetail) -> impl IntoView {
                 })}
             </div>
             {move || notice.get().map(|n| view! { <p class="note" id="detail-notice">{n}</p> })}
+            {busy_refused.then(|| view! { <RetryWithDrain blueprint=d.blueprint.clone() /> })}
             {is_update.then(|| view! { <RevertUpdate id finished /> })}
         </div>
         {(!d.nodes.is_empty()).then(|| view! { <Reconfiguration nodes=d.nodes.clone() /> })}
@@ -328,6 +334,55 @@ fn Detail(d: DeploymentDetail) -> impl IntoView {
             <summary>"Blueprint as submitted"</summary>
             <pre class="blueprint-source">{d.blueprint.clone()}</pre>
         </details>
+    }
+}
+
+/// Opens deployment `id` from another deployment's page: a whole page load, as the page
+/// follows the deployment it was opened on (its event stream and its last state); the router
+/// would keep them when only the id in the path changes.
+fn open_deployment(navigate: &impl Fn(&str, leptos_router::NavigateOptions), id: i64) {
+    let path = format!("/deployments/{id}");
+    #[cfg(feature = "hydrate")]
+    if window().location().set_href(&path).is_ok() {
+        return;
+    }
+    navigate(&path, Default::default());
+}
+
+/// "Retry with drain" for an update refused because workloads ran on instances it destroys: the
+/// same blueprint again (its name is free: the failed update has ended), with drain.
+#[component]
+fn RetryWithDrain(blueprint: String) -> impl IntoView {
+    let busy = RwSignal::new(false);
+    let error = RwSignal::new(None::<String>);
+    let ready = super::hydrated();
+    let navigate = leptos_router::hooks::use_navigate();
+    let retry = move |_| {
+        busy.set(true);
+        let (text, navigate) = (blueprint.clone(), navigate.clone());
+        leptos::task::spawn_local(async move {
+            match crate::api::deployments::deploy_blueprint(text, true).await {
+                Ok(crate::api::deployments::Deployed::Created(d)) => {
+                    open_deployment(&navigate, d.id);
+                }
+                Ok(crate::api::deployments::Deployed::Invalid(issues)) => {
+                    let _ = error.try_set(Some(issues.iter().filter(|i| i.is_error()).map(|i| i.message.clone()).collect::<Vec<_>>().join("; ")));
+                }
+                Err(e) => {
+                    let _ = error.try_set(Some(e.to_string()));
+                }
+            }
+            let _ = busy.try_set(false);
+        });
+    };
+    view! {
+        <div class="retry-drain" id="retry-drain">
+            <p class="muted">"Workloads ran on MIG instances this update removes. With drain, migboard stops them, reconfigures, and starts them again on free slices of their profile."</p>
+            <button class="btn btn-primary" id="retry-with-drain" disabled=move || busy.get() || !ready.get() on:click=retry>
+                {move || if busy.get() { "Retrying…" } else { "Retry with drain" }}
+            </button>
+            {move || error.get().map(|e| view! { <p class="banner banner-error" role="alert">{format!("Not retried: {e}")}</p> })}
+        </div>
     }
 }
 
@@ -379,7 +434,7 @@ fn RevertUpdate(id: i64, finished: bool) -> impl IntoView {
                             match revert_deployment(id, drain.get_untracked()).await {
                                 Ok(started) => {
                                     if let Some(first) = started.first() {
-                                        navigate(&format!("/deployments/{}", first.id), Default::default());
+                                        open_deployment(&navigate, first.id);
                                     }
                                 }
                                 Err(e) => {
@@ -616,7 +671,7 @@ fn Steps(steps: Vec<StepInfo>) -> impl IntoView {
                         {steps.into_iter().map(|s| view! {
                             <li class=format!("step step-{}", s.state) data-key=s.key.clone() data-state=s.state.as_str()>
                                 <time>{clock(s.at_ms)}</time>
-                                <span class="step-state">{s.state.as_str()}</span>
+                                <span class="step-state">{s.state.as_str().replace('_', " ")}</span>
                                 <code class="step-key">{s.key.clone()}</code>
                                 <span class="step-msg">{s.message.clone()}</span>
                             </li>

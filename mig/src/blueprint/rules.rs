@@ -931,7 +931,7 @@ impl Rules<'_, '_> {
                     Some(node) => {
                         model = node.model;
                         if raw.shared_node_pool_mig_config.is_some() && !node.workloads.is_empty() {
-                            self.warning("node_busy", "recipe_node_name", format!("node {name} runs {} workload{} ({}); changing MIG fails on busy GPUs", node.workloads.len(), if node.workloads.len() == 1 { "" } else { "s" }, node.workloads.join(", ")), "undeploy them first, or let the deployment drain the node".into());
+                            self.warning("node_busy", "recipe_node_name", format!("node {name} runs {} workload{} ({}); changing MIG fails on the GPUs they use", node.workloads.len(), if node.workloads.len() == 1 { "" } else { "s" }, node.workloads.join(", ")), "deploy with drain (the editor's \"Drain busy nodes\", or ?drain=true) to move them to free slices while the node reconfigures, or undeploy them first".into());
                         }
                     }
                     None => {

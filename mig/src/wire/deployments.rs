@@ -90,6 +90,9 @@ pub enum StepState {
     Skipped,
     /// Failed; the message says why.
     Failed,
+    /// Never started: the deployment failed before it (a failed deployment leaves no step
+    /// pending).
+    NotRun,
 }
 
 spelled!(StepState {
@@ -98,6 +101,7 @@ spelled!(StepState {
     Done => "done",
     Skipped => "skipped",
     Failed => "failed",
+    NotRun => "not_run",
 });
 
 impl StepState {

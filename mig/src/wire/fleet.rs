@@ -90,12 +90,24 @@ impl Fleet {
                                 .collect(),
                         })
                         .collect(),
-                    workloads: n
-                        .gpus
-                        .iter()
-                        .flat_map(|g| &g.busy)
-                        .flat_map(|b| b.pids.iter().map(|p| format!("pid {p}")))
-                        .collect(),
+                    // By replica ("chat replica 2") where migboard placed it; by process
+                    // otherwise (something it did not place).
+                    workloads: {
+                        let mut names: Vec<String> = Vec::new();
+                        for b in n.gpus.iter().flat_map(|g| &g.busy) {
+                            let these: Vec<String> = if b.owners.is_empty() {
+                                b.pids.iter().map(|p| format!("pid {p}")).collect()
+                            } else {
+                                b.owners.clone()
+                            };
+                            for name in these {
+                                if !names.contains(&name) {
+                                    names.push(name);
+                                }
+                            }
+                        }
+                        names
+                    },
                 })
                 .collect(),
             deployments,

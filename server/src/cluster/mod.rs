@@ -48,7 +48,7 @@ pub enum ClusterError {
     #[error("no node named \"{0}\" in the fleet")]
     NoSuchNode(String),
     /// GPU pods run on a node that must be idle before its MIG layout changes (Kubernetes).
-    #[error("node {node} is not idle: GPU pods run there: {}. Undeploy them, or deploy again with drain (POST /api/v1/deployments?drain=true) to evict them", pods.join(", "))]
+    #[error("node {node} is not idle: GPU pods run there: {}. Retry with drain to evict them (\"Retry with drain\" on the deployment's page, the editor's \"Drain busy nodes\", or POST /api/v1/deployments?drain=true), or undeploy them first", pods.join(", "))]
     PodsRunning {
         /// The node.
         node: String,

@@ -214,6 +214,19 @@ impl Orchestrator {
         let fleet = self.refresh().await;
         let steps = self.inner.store.steps(d.id).await?;
         let known: BTreeSet<&str> = steps.iter().map(|s| s.key.as_str()).collect();
+        let busy_checked = steps
+            .iter()
+            .any(|s| s.key == "busy-check" && s.state == StepState::Done);
+        // The check runs before any GPU changes: it heads the step list.
+        if !known.contains("busy-check") {
+            self.step(
+                d.id,
+                "busy-check",
+                StepState::Pending,
+                "checking that no instance this update destroys runs a workload",
+            )
+            .await?;
+        }
         let mut work = Vec::new();
         let mut conflicts = Vec::new();
         for name in nodes {
@@ -285,12 +298,21 @@ impl Orchestrator {
             let listed: Vec<&str> = conflicts.iter().map(|c| c.3.as_str()).collect();
             if !d.drain {
                 let message = format!(
-                    "not idle: {label} would destroy MIG instances in use: {}. Undeploy those workloads, or deploy this update again with drain (POST /api/v1/deployments?drain=true) to move them",
+                    "not idle: {label} would destroy MIG instances in use: {}. Retry with drain to move them to free slices while it reconfigures (\"Retry with drain\" on this deployment's page, the editor's \"Drain busy nodes\", or POST /api/v1/deployments?drain=true), or undeploy those workloads first",
                     listed.join("; ")
                 );
                 self.step(d.id, "busy-check", StepState::Failed, &message)
                     .await?;
                 return Err(Failure::Permanent(message));
+            }
+            if !busy_checked {
+                self.step(
+                    d.id,
+                    "busy-check",
+                    StepState::Done,
+                    &format!("busy, draining first: {}", listed.join("; ")),
+                )
+                .await?;
             }
             let mut by_node: BTreeMap<&str, Vec<(u32, u8)>> = BTreeMap::new();
             for (node, gpu, start, _) in &conflicts {
@@ -329,7 +351,7 @@ impl Orchestrator {
                 )
                 .await?;
             }
-        } else if !known.contains("busy-check") {
+        } else if !busy_checked {
             self.step(
                 d.id,
                 "busy-check",

@@ -81,6 +81,16 @@ impl Orchestrator {
                 return false;
             }
         };
+        // A failed deployment leaves no step waiting: what it did not reach reads "not run".
+        if status == DeploymentStatus::Failed
+            && let Ok(steps) = self.inner.store.steps(d.id).await
+        {
+            for s in steps.iter().filter(|s| s.state == StepState::Pending) {
+                let _ = self
+                    .step(d.id, &s.key, StepState::NotRun, &format!("the deployment failed before it ({})", s.message))
+                    .await;
+            }
+        }
         if let Err(e) = self.set_status(d.id, status, &message).await {
             tracing::warn!(id = d.id, error = %e, "cannot record the deployment's status; will retry");
             return false;
