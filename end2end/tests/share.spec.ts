@@ -17,6 +17,9 @@ test("sign in, share a deployment read-only with a fresh browser, revoke the lin
   await page.locator("#password").fill("not-the-password");
   await page.locator("#sign-in").click();
   await expect(page.locator("#login-error")).toContainText("Wrong username or password");
+  // The username stays; only the password is to be typed again (#22 item 13).
+  await expect(page.locator("#username")).toHaveValue("admin");
+  await expect(page.locator("#password")).toHaveValue("");
   await page.screenshot({ path: "test-results/screenshots/login-refused.png" });
   await page.locator("#username").fill("admin");
   await page.locator("#password").fill(process.env.MIGBOARD_E2E_ADMIN_PASSWORD ?? "e2e-admin-password");

@@ -308,19 +308,10 @@ impl Backend for ServerBackend {
     ) -> BoxFuture<'_, Result<DeploymentInfo, AppError>> {
         let actor = Actor::of(caller);
         Box::pin(async move {
-            match self.orchestrator.revert(&node, from, drain, &actor).await {
-                Ok(info) => Ok(info),
-                Err(OrchestratorError::Invalid(issues)) => Err(AppError::BadRequest(format!(
-                    "the revert does not validate: {}",
-                    issues
-                        .iter()
-                        .filter(|i| i.is_error())
-                        .map(|i| i.message.as_str())
-                        .collect::<Vec<_>>()
-                        .join("; ")
-                ))),
-                Err(e) => Err(orchestrator_error(e)),
-            }
+            self.orchestrator
+                .revert(&node, from, drain, &actor)
+                .await
+                .map_err(revert_error)
         })
     }
 
@@ -368,18 +359,10 @@ impl Backend for ServerBackend {
     ) -> BoxFuture<'_, Result<Vec<DeploymentInfo>, AppError>> {
         let actor = Actor::of(caller);
         Box::pin(async move {
-            match self.orchestrator.revert_update(id, drain, &actor).await {
-                Err(OrchestratorError::Invalid(issues)) => Err(AppError::BadRequest(format!(
-                    "the revert does not validate: {}",
-                    issues
-                        .iter()
-                        .filter(|i| i.is_error())
-                        .map(|i| i.message.as_str())
-                        .collect::<Vec<_>>()
-                        .join("; ")
-                ))),
-                other => other.map_err(orchestrator_error),
-            }
+            self.orchestrator
+                .revert_update(id, drain, &actor)
+                .await
+                .map_err(revert_error)
         })
     }
 
@@ -606,6 +589,22 @@ fn embed_error(e: crate::embeds::EmbedError) -> AppError {
         EmbedError::NoEntropy(m) => {
             AppError::Unavailable(crate::request_id::internal("embed links", &m))
         }
+    }
+}
+
+/// A revert that does not validate says which rules it breaks; else as [`orchestrator_error`].
+fn revert_error(e: OrchestratorError) -> AppError {
+    match e {
+        OrchestratorError::Invalid(issues) => AppError::BadRequest(format!(
+            "the revert does not validate: {}",
+            issues
+                .iter()
+                .filter(|i| i.is_error())
+                .map(|i| i.message.as_str())
+                .collect::<Vec<_>>()
+                .join("; ")
+        )),
+        other => orchestrator_error(other),
     }
 }
 

@@ -587,6 +587,7 @@ async fn signing_in_rotates_the_session_id_and_sets_a_strict_cookie() {
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default();
     assert!(to.starts_with("/login?error=credentials"), "{to}");
+    assert!(to.ends_with("&username=sam"), "the form keeps the username: {to}");
     // An open redirect through `next` is refused, also the tab-in-the-middle form browsers read as
     // `//evil.example` (another host).
     let c = w

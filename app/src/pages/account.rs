@@ -43,13 +43,16 @@ impl LazyRoute for LoginRoute {
 #[component]
 fn LoginPage() -> impl IntoView {
     let q = use_query_map();
-    let (error, next, signed_out) = q.with_untracked(|q| {
+    let (error, next, signed_out, username) = q.with_untracked(|q| {
         (
             q.get("error"),
             q.get("next").unwrap_or_else(|| "/".to_owned()),
             q.get("signed_out").is_some(),
+            q.get("username").unwrap_or_default(),
         )
     });
+    // After a failed attempt the username is kept: the password is what to type again.
+    let retyping = !username.is_empty();
     let message = error.map(|e| match e.as_str() {
         "rate" => "Too many sign-in attempts from this address. Wait a minute, then try again.",
         _ => "Wrong username or password.",
@@ -63,10 +66,10 @@ fn LoginPage() -> impl IntoView {
             <form method="post" action="/login" class="login-form">
                 <input type="hidden" name="next" value=next />
                 <label class="field">"Username"
-                    <input name="username" id="username" autocomplete="username" required=true autofocus=true />
+                    <input name="username" id="username" autocomplete="username" required=true autofocus=!retyping value=username />
                 </label>
                 <label class="field">"Password"
-                    <input name="password" id="password" type="password" autocomplete="current-password" required=true />
+                    <input name="password" id="password" type="password" autocomplete="current-password" required=true autofocus=retyping />
                 </label>
                 <button class="btn btn-primary" type="submit" id="sign-in">"Sign in"</button>
             </form>

@@ -72,9 +72,20 @@ pub async fn login_form(
             Err(e) => (StatusCode::SERVICE_UNAVAILABLE, e.to_string()).into_response(),
         },
         Err(AccountError::TooMany(_)) => Redirect::to("/login?error=rate").into_response(),
+        // Back to the form with the username kept (only the password is to be typed again);
+        // a name too long to be one is not carried.
         Err(AccountError::BadCredentials) => {
-            Redirect::to(&format!("/login?error=credentials&next={}", encode(&next)))
-                .into_response()
+            let username = form.username.trim();
+            let keep = if username.len() <= 64 {
+                format!("&username={}", encode(username))
+            } else {
+                String::new()
+            };
+            Redirect::to(&format!(
+                "/login?error=credentials&next={}{keep}",
+                encode(&next)
+            ))
+            .into_response()
         }
         Err(e) => (StatusCode::SERVICE_UNAVAILABLE, e.to_string()).into_response(),
     }

@@ -545,12 +545,7 @@ impl Orchestrator {
         id: i64,
         actor: &Actor,
     ) -> Result<DeploymentInfo, OrchestratorError> {
-        let d = self
-            .inner
-            .store
-            .deployment(id)
-            .await?
-            .ok_or(OrchestratorError::NotFound(id))?;
+        let d = self.existing(id).await?;
         if !d.status.can_undeploy() {
             return Err(OrchestratorError::Conflict(format!(
                 "deployment {id} ({}) is {} already",
@@ -708,6 +703,15 @@ impl Orchestrator {
         }
     }
 
+    /// Deployment `id`, which must exist.
+    async fn existing(&self, id: i64) -> Result<Deployment, OrchestratorError> {
+        self.inner
+            .store
+            .deployment(id)
+            .await?
+            .ok_or(OrchestratorError::NotFound(id))
+    }
+
     /// What update `id` replaced on each node it reconfigured: the newest completed deployment
     /// before it that gave the node a MIG config (`None` for a node migboard has no earlier layout
     /// of: set before migboard, or by hand).
@@ -779,12 +783,7 @@ impl Orchestrator {
         drain: bool,
         actor: &Actor,
     ) -> Result<Vec<DeploymentInfo>, OrchestratorError> {
-        let d = self
-            .inner
-            .store
-            .deployment(id)
-            .await?
-            .ok_or(OrchestratorError::NotFound(id))?;
+        let d = self.existing(id).await?;
         if d.mode != "update" {
             return Err(OrchestratorError::Conflict(format!(
                 "deployment {id} ({}) is a {} deployment, not an update: undeploy it instead",
@@ -839,12 +838,7 @@ impl Orchestrator {
         drain: bool,
         actor: &Actor,
     ) -> Result<DeploymentInfo, OrchestratorError> {
-        let d = self
-            .inner
-            .store
-            .deployment(from)
-            .await?
-            .ok_or(OrchestratorError::NotFound(from))?;
+        let d = self.existing(from).await?;
         let config = self.config_of(&d).ok_or_else(|| {
             OrchestratorError::BadRequest(format!(
                 "deployment {from} ({}) applied no MIG config to revert to",
