@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import { expect, test } from "@playwright/test";
 import { watchErrors, waitForHydration } from "./helpers";
 
@@ -19,5 +20,27 @@ test("the fleet page draws every node and GPU of the embedded fleet with its liv
   await expect(page.locator('#fleet-totals tr[data-profile="1g.5gb"] .free')).toHaveText("56");
   await expect(page.locator('.fleet-node[data-node="10.0.20.11"] .fleet-config')).toHaveText("all-1g.5gb");
   await page.screenshot({ path: "test-results/screenshots/fleet.png", fullPage: true });
+  expect(errors).toEqual([]);
+});
+
+test("the fleet page shows a placement and its removal as they happen, not at its next poll (#22 item 8)", async ({ page, request }) => {
+  const errors = watchErrors(page);
+  await page.goto("/");
+  await waitForHydration(page);
+  const used = page.locator('#fleet-totals tr[data-profile="1g.10gb"] .used');
+  await expect(used).toHaveText("0");
+  const blueprint = JSON.parse(readFileSync("../mig/data/oci-blueprints/mig_inference_single_replica_10gb.json", "utf8"));
+  blueprint.deployment_name = "fleet-live";
+  const made = await request.post("/api/v1/deployments", { data: blueprint });
+  expect(made.status()).toBe(201);
+  const id = (await made.json()).id;
+  // Placed within a second or so: the page reads the fleet again on the server's `fleet` event
+  // (it polled every 5 s, so this waited up to 5 s).
+  await expect.poll(async () => (await (await request.get(`/api/v1/deployments/${id}`)).json()).placements?.length ?? 0).toBe(1);
+  await expect(used).toHaveText("1", { timeout: 2_500 });
+  await expect(page.locator(".fleet-inst.busy")).toHaveCount(1);
+  expect((await request.post(`/api/v1/deployments/${id}/undeploy`)).status()).toBe(202);
+  await expect.poll(async () => (await (await request.get(`/api/v1/deployments/${id}`)).json()).deployment.status).toBe("undeployed");
+  await expect(used).toHaveText("0", { timeout: 2_500 });
   expect(errors).toEqual([]);
 });

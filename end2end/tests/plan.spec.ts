@@ -359,3 +359,29 @@ test("the result of a drop is in view while working on GPU 0, whatever the windo
   await page.screenshot({ path: "test-results/screenshots/plan-notice-in-view.png" });
   expect(errors).toEqual([]);
 });
+
+test("planner labels say what they do and fit the GPU in the plan (#22 item 11, part)", async ({ page }) => {
+  const errors = watchErrors(page);
+  await page.setViewportSize({ width: 1400, height: 900 });
+  await openPlanner(page);
+  // A button that changes MIG mode says so (it read like a status).
+  await expect(page.locator('[data-gpu-row="0"] .gpu-actions .btn-mini').first()).toHaveText("Turn MIG off");
+  // The sizing card names the guide, and one byte is "1 byte".
+  await page.locator("#sizing-precision").selectOption("fp8");
+  await expect(page.locator(".sizing")).toContainText("OCI AI Blueprints' MIG guide");
+  await expect(page.locator(".sizing .assumptions")).toContainText("× 1 byte (Fp8)");
+  // On a full plan, "Fill free space" is off and says why (it reported "Added 0 × …").
+  await page.locator("#named-config").selectOption("all-1g.10gb");
+  await page.locator("#config-target").selectOption("all");
+  await page.locator("#apply-config").click();
+  await expect(page.locator("#sizing-fill")).toBeDisabled();
+  await expect(page.locator("#sizing-fill")).toHaveText(/^No free space for a \d+g\.\d+gb/);
+  // The bandwidth note's example is this GPU's own profile: 1g.35gb on an H200, not the H100's 1g.20gb.
+  await openPlanner(page, "?shape=BM.GPU.H200.8");
+  await page.locator("#named-config").selectOption("all-balanced");
+  await page.locator("#config-target").selectOption("all");
+  await page.locator("#apply-config").click();
+  await expect(page.locator("#throughput")).toContainText("(a 1g.35gb gets 2/8)");
+  await expect(page.locator("#throughput")).not.toContainText("1g.20gb");
+  expect(errors).toEqual([]);
+});

@@ -46,6 +46,15 @@ impl Precision {
     }
 }
 
+/// "1 byte", "2 bytes", "0.5 bytes": a size per value, in words.
+fn bytes_each(bytes: f64) -> String {
+    if (bytes - 1.0).abs() < f64::EPSILON {
+        "1 byte".to_owned()
+    } else {
+        format!("{bytes} bytes")
+    }
+}
+
 /// The shape of a transformer model, enough to size its weights and KV cache.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct ModelShape {
@@ -308,9 +317,9 @@ pub fn estimate(input: &SizingInput) -> Result<Estimate, SizingError> {
     let overhead = RUNTIME_OVERHEAD_BYTES as f64 + ACTIVATION_FRACTION * weights;
     let mut assumptions = vec![
         format!(
-            "weights: {} B parameters × {} bytes ({:?})",
+            "weights: {} B parameters × {} ({:?})",
             input.params_billion,
-            input.precision.bytes(),
+            bytes_each(input.precision.bytes()),
             input.precision
         ),
         format!(
@@ -321,11 +330,11 @@ pub fn estimate(input: &SizingInput) -> Result<Estimate, SizingError> {
     ];
     if with_kv {
         assumptions.push(format!(
-            "KV cache: 2 × {} layers × {} KV heads × {} head dim × {} bytes ({:?}) × {} tokens × {} sequences, all resident at once",
+            "KV cache: 2 × {} layers × {} KV heads × {} head dim × {} ({:?}) × {} tokens × {} sequences, all resident at once",
             input.layers,
             input.kv_heads,
             input.head_dim,
-            kv_precision.bytes(),
+            bytes_each(kv_precision.bytes()),
             kv_precision,
             input.context_tokens,
             input.concurrent_sequences

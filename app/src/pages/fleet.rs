@@ -152,21 +152,15 @@ mod tests {
     }
 }
 
-/// How often the fleet refreshes itself once the page is interactive.
-const FLEET_REFRESH: Duration = Duration::from_secs(5);
-
 /// Every pool, node and GPU with its MIG layout; slices with processes on them are marked in use.
 #[component]
 pub(super) fn FleetLayout() -> impl IntoView {
     let rendered = Resource::new(|| (), |()| get_fleet());
     let (fresh, set_fresh) = signal(None::<Result<mig::wire::Fleet, AppError>>);
-    Effect::new(move |_| {
-        let refresh = move || {
-            leptos::task::spawn_local(async move { set_fresh.set(Some(get_fleet().await)) })
-        };
-        if let Ok(handle) = set_interval_with_handle(refresh, FLEET_REFRESH) {
-            on_cleanup(move || handle.clear());
-        }
+    // Read again on every fleet change the server announces (a layout, a placement, a removal),
+    // as the deployment pages do: at once, not at the next tick of a poll (#22 item 8).
+    super::deployments::follow("/api/v1/events".into(), &["fleet"], set_fresh, || {
+        Box::pin(get_fleet())
     });
     view! {
         <Transition fallback=|| view! { <p class="muted">"Reading the fleet…"</p> }>

@@ -129,7 +129,7 @@ fn GpuRow(planner: Planner, gpu: usize, targets: Memo<Targets>) -> impl IntoView
                 <span class="gpu-stats" id=format!("gpu-{gpu}-stats")>{stats}</span>
                 <span class="gpu-actions">
                     <button class="btn-mini" on:click=toggle title="MIG mode changes need a GPU reset when applied">
-                        {move || if enabled() { "MIG off" } else { "MIG on" }}
+                        {move || if enabled() { "Turn MIG off" } else { "Turn MIG on" }}
                     </button>
                     <button class="btn-mini" on:click=copy disabled=move || !enabled()>"Copy to all"</button>
                 </span>

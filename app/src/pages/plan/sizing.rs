@@ -78,12 +78,22 @@ pub fn Sizing(planner: Planner) -> impl IntoView {
             )
         })
     };
+    // How many of the smallest fitting profile the free space takes (0: the plan is full for it).
+    let room = move || {
+        smallest().map(|profile| {
+            let mut trial = p.plan.get();
+            trial.fill(None, profile).unwrap_or(0)
+        })
+    };
     let fill = move |_| {
         let (Some(profile), Some(n)) = (smallest(), need()) else {
             return;
         };
         p.commit(|plan| {
             let added = plan.fill(None, profile).map_err(|e| e.to_string())?;
+            if added == 0 {
+                return Err(format!("No free space holds a {profile}: remove an instance first"));
+            }
             let held = plan
                 .replicas_per_profile(n)
                 .into_iter()
@@ -174,7 +184,7 @@ pub fn Sizing(planner: Planner) -> impl IntoView {
                             {gib(e.overhead_bytes)}
                             " overhead. "
                             <span class="muted">
-                                {format!("(The guide's formula says {:.1} GB: it leaves out the KV cache.)", e.guide_formula_bytes as f64 / 1e9)}
+                                {format!("(The formula in OCI AI Blueprints' MIG guide gives {:.1} GB: it leaves out the KV cache.)", e.guide_formula_bytes as f64 / 1e9)}
                             </span>
                         </p>
                         <ul class="fits" id="sizing-fits">
@@ -224,10 +234,11 @@ pub fn Sizing(planner: Planner) -> impl IntoView {
                         .into_any()
                 }
             }}
-            <button class="btn" id="sizing-fill" on:click=fill disabled=move || smallest().is_none()>
-                {move || match smallest() {
-                    Some(s) => format!("Fill free space with {s}"),
-                    None => "No profile of this GPU holds it".to_owned(),
+            <button class="btn" id="sizing-fill" on:click=fill disabled=move || smallest().is_none() || room() == Some(0)>
+                {move || match (smallest(), room()) {
+                    (Some(s), Some(0)) => format!("No free space for a {s}"),
+                    (Some(s), _) => format!("Fill free space with {s}"),
+                    (None, _) => "No profile of this GPU holds it".to_owned(),
                 }}
             </button>
         </section>

@@ -76,12 +76,23 @@ pub fn Summary(
         if gpus == 0.0 || s.per_node.is_empty() {
             return None;
         }
-        let a = aggregate(model.get(), &s.per_node);
+        let m = model.get();
+        let a = aggregate(m, &s.per_node);
+        // The example is this model's own one-compute-slice profile with two memory slices
+        // (1g.20gb on an H100, 1g.35gb on an H200, 1g.10gb on an A100 40GB).
+        let example = m
+            .spec()
+            .profiles
+            .iter()
+            .find(|p| p.compute_slices() == 1 && p.memory_slices() == 2)
+            .map(|p| format!(" (a {} gets 2/{})", p.profile_name(), mig::model::MEMORY_SLICES))
+            .unwrap_or_default();
         Some(format!(
-            "The instances get {:.0}% of the SMs and {:.0}% of the memory bandwidth of the {} GPU(s) with MIG on. Each instance's share of bandwidth is its memory slices out of 8 (a 1g.20gb gets 2/8), so several small instances add up to at most one GPU's bandwidth: their combined throughput cannot exceed what the whole GPU delivers, whatever the per-instance speed.",
+            "The instances get {:.0}% of the SMs and {:.0}% of the memory bandwidth of the {} GPU(s) with MIG on. Each instance's share of bandwidth is its memory slices out of {}{example}, so several small instances add up to at most one GPU's bandwidth: their combined throughput cannot exceed what the whole GPU delivers, whatever the per-instance speed.",
             a.compute_fraction * 100.0 / gpus,
             a.bandwidth_fraction * 100.0 / gpus,
-            gpus
+            gpus,
+            mig::model::MEMORY_SLICES
         ))
     };
     view! {
