@@ -5,23 +5,25 @@ use server_fn::codec::JsonEncoding;
 use server_fn::error::{FromServerFnError, ServerFnErrorErr};
 
 /// An error a server function returns to the browser. Serializable, so the UI can match on the
-/// variant instead of parsing a string.
+/// variant instead of parsing a string. Shown, a request's own fault (bad request, not found, gone,
+/// conflict) is its message alone, which says what and how to fix it: no "bad request:" in front of
+/// what people read.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
 pub enum AppError {
     /// The server is running but a dependency it needs is not available yet.
     #[error("service unavailable: {0}")]
     Unavailable(String),
     /// The request is wrong; the message says what and how to fix it.
-    #[error("bad request: {0}")]
+    #[error("{0}")]
     BadRequest(String),
     /// What was asked for does not exist.
-    #[error("not found: {0}")]
+    #[error("{0}")]
     NotFound(String),
     /// It existed and is gone for good (an expired or revoked share link); the message says why.
-    #[error("gone: {0}")]
+    #[error("{0}")]
     Gone(String),
     /// The request conflicts with the current state; the message says what is in the way.
-    #[error("conflict: {0}")]
+    #[error("{0}")]
     Conflict(String),
     /// Nobody is signed in; the message says how to.
     #[error("not signed in: {0}")]

@@ -94,3 +94,39 @@ test("an admin adds a viewer, who can read but not deploy; the audit log says wh
   await page.screenshot({ path: "test-results/screenshots/audit.png", fullPage: true });
   expect(errors).toEqual([]);
 });
+
+test("an admin changes a role only once confirmed and sees it saved; sets a password; errors read plainly (#22 item 12, part)", async ({ page }) => {
+  const errors = watchErrors(page);
+  await page.goto("/settings/users");
+  await waitForHydration(page);
+  await page.locator("#new-username").fill("rhea");
+  await page.locator("#new-password").fill("rhea-password-1");
+  await page.locator("#user-create").click();
+  const row = page.locator('#users tr[data-user="rhea"]');
+  await expect(row).toContainText("enabled");
+  // Declined: nothing changes, and the select shows what is stored.
+  page.once("dialog", (d) => {
+    expect(d.message()).toContain("Make rhea an operator?");
+    void d.dismiss();
+  });
+  await row.locator(".user-role").selectOption("operator");
+  await expect(row.locator(".user-role")).toHaveValue("viewer");
+  await expect(page.locator("#users-saved")).toHaveCount(0);
+  // Confirmed: saved, and said so.
+  page.once("dialog", (d) => void d.accept());
+  await row.locator(".user-role").selectOption("operator");
+  await expect(page.locator("#users-saved")).toHaveText("Saved: rhea is now operator.");
+  await expect(page.locator('#users tr[data-user="rhea"] .user-role')).toHaveValue("operator");
+  // An admin sets a password here; a refused one says why, without "bad request:" in front.
+  await page.locator('#users tr[data-user="rhea"] .set-password').click();
+  await page.locator('#users tr[data-user="rhea"] .new-user-password').fill("password1234");
+  await page.locator('#users tr[data-user="rhea"] .set-password-form button').click();
+  await expect(page.locator("#users-error")).toContainText("Not changed: the password is among the most common ones");
+  await expect(page.locator("#users-error")).not.toContainText("bad request");
+  await page.locator('#users tr[data-user="rhea"] .set-password').click();
+  await page.locator('#users tr[data-user="rhea"] .new-user-password').fill("rhea-new-password-2");
+  await page.locator('#users tr[data-user="rhea"] .set-password-form button').click();
+  await expect(page.locator("#users-saved")).toContainText("Saved: rhea has a new password");
+  await page.screenshot({ path: "test-results/screenshots/users-saved.png", fullPage: true });
+  expect(errors).toEqual([]);
+});

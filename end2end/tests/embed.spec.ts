@@ -173,7 +173,7 @@ test("an operator makes, copies and revokes an embed link in Settings", async ({
   await page.locator("#embed-view").fill("pool");
   await page.locator("#embed-origins").fill("https://portal.example.com");
   await page.locator("#embed-create").click();
-  await expect(page.locator("#embed-error")).toContainText('"pool" is not a view');
+  await expect(page.locator("#embed-error")).toHaveText(/^No link made: "pool" is not a view/);
   await page.locator("#embed-view").fill("node/10.0.10.11");
   await page.locator("#embed-origins").fill(`http://localhost:${port + 3}`);
   await page.locator("#embed-create").click();

@@ -385,3 +385,27 @@ test("planner labels say what they do and fit the GPU in the plan (#22 item 11, 
   await expect(page.locator("#throughput")).not.toContainText("1g.20gb");
   expect(errors).toEqual([]);
 });
+
+test("the export shows the whole blueprint and its link keeps the deployment name (#22 item 11, part)", async ({ page }) => {
+  const errors = watchErrors(page);
+  await page.setViewportSize({ width: 1400, height: 900 });
+  await openPlanner(page);
+  // What the select does, not what the board is (an empty board is all-enabled, the select offers all-balanced).
+  await expect(page.locator("#named-config-label")).toHaveText("Apply a named config");
+  await page.locator("#named-config").selectOption("all-balanced");
+  await page.locator("#config-target").selectOption("all");
+  await page.locator("#apply-config").click();
+  await page.locator("#export-name").fill("chat-pool");
+  const blueprint = page.locator("#export-blueprint");
+  await expect(blueprint).toContainText('"deployment_name": "chat-pool"');
+  const clipped = await blueprint.evaluate((e) => e.scrollWidth > e.clientWidth + 1);
+  expect(clipped).toBe(false);
+  await page.locator("#tab-link").click();
+  const link = await page.locator("#share-link").inputValue();
+  expect(link).toContain("&name=chat-pool");
+  await page.goto(link);
+  await waitForHydration(page);
+  await expect(page.locator("#export-name")).toHaveValue("chat-pool");
+  await expect(page.locator("#export-blueprint")).toContainText('"deployment_name": "chat-pool"');
+  expect(errors).toEqual([]);
+});

@@ -100,3 +100,18 @@ test("an unknown deployment or node answers 404 with a page that says so", async
   // The browser reports the 404 documents (and the unknown deployment's event stream) itself.
   expect(errors.filter((e) => !e.includes("404"))).toEqual([]);
 });
+
+test("on a phone the navigation is one row and the page starts below it (#22 item 13)", async ({ page }) => {
+  await page.setViewportSize({ width: 390, height: 844 });
+  await page.goto("/plan");
+  await waitForHydration(page);
+  const bar = await page.locator(".sidebar").boundingBox();
+  expect(bar?.height ?? 999).toBeLessThan(90);
+  // Every destination is still there (the row scrolls sideways).
+  for (const name of ["Fleet", "Plan", "Capacity", "Blueprints", "Deployments", "Settings"]) {
+    const link = page.locator(".nav a", { hasText: name });
+    await link.scrollIntoViewIfNeeded();
+    await expect(link).toBeInViewport();
+  }
+  await page.screenshot({ path: "test-results/screenshots/phone-nav.png" });
+});

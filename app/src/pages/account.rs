@@ -443,11 +443,19 @@ fn UsersPage() -> impl IntoView {
             }
         });
     };
-    let change = move |id: i64, role: Option<Role>, disabled: Option<bool>| {
+    let (saved, set_saved) = signal(None::<String>);
+    let change = move |id: i64, change: UserEdit| {
         leptos::task::spawn_local(async move {
-            match update_user(id, role, disabled, None).await {
-                Ok(_) => set_error.set(None),
-                Err(e) => set_error.set(Some(format!("Not changed: {e}"))),
+            let (role, disabled, password) = change.parts();
+            match update_user(id, role, disabled, password).await {
+                Ok(u) => {
+                    set_error.set(None);
+                    set_saved.set(Some(change.done(&u)));
+                }
+                Err(e) => {
+                    set_saved.set(None);
+                    set_error.set(Some(format!("Not changed: {e}")));
+                }
             }
             users.refetch();
         });
@@ -471,7 +479,8 @@ fn UsersPage() -> impl IntoView {
                 <button class="btn btn-primary" type="submit" id="user-create">"Create user"</button>
             </form>
         </section>
-        {move || error.get().map(|e| view! { <p class="banner banner-error" role="alert">{e}</p> })}
+        {move || error.get().map(|e| view! { <p class="banner banner-error" role="alert" id="users-error">{e}</p> })}
+        {move || saved.get().map(|m| view! { <p class="banner banner-ok" role="status" id="users-saved">{m}</p> })}
         <Transition fallback=|| view! { <p class="muted">"Reading users…"</p> }>
             {move || Suspend::new(async move {
                 match users.await {
@@ -486,7 +495,7 @@ fn UsersPage() -> impl IntoView {
 #[component]
 fn UserTable<F>(list: Vec<UserInfo>, change: F) -> impl IntoView
 where
-    F: Fn(i64, Option<Role>, Option<bool>) + Copy + Send + Sync + 'static,
+    F: Fn(i64, UserEdit) + Copy + Send + Sync + 'static,
 {
     view! {
         <section class="card">
@@ -496,24 +505,127 @@ where
                     {list.into_iter().map(|u| {
                         let id = u.id;
                         let disabled = u.disabled;
+                        let role = u.role;
+                        let name = u.username.clone();
+                        let (n1, n2) = (name.clone(), name.clone());
+                        let setting = RwSignal::new(false);
+                        let password = RwSignal::new(String::new());
+                        let set_password = move |ev: leptos::ev::SubmitEvent| {
+                            ev.prevent_default();
+                            change(id, UserEdit::Password(password.get_untracked()));
+                            password.set(String::new());
+                            setting.set(false);
+                        };
                         view! {
                             <tr data-user=u.username.clone()>
                                 <td>{u.username.clone()}</td>
                                 <td>
-                                    <select aria-label=format!("Role of {}", u.username) on:change=move |ev| change(id, Role::parse(&event_target_value(&ev)), None)>
+                                    <select class="user-role" aria-label=format!("Role of {}", u.username) on:change=move |ev| {
+                                        let Some(r) = Role::parse(&event_target_value(&ev)) else { return };
+                                        let edit = UserEdit::Role(n1.clone(), r);
+                                        if edit.confirmed() {
+                                            change(id, edit);
+                                        } else {
+                                            // Declined: the select shows the stored role again.
+                                            #[cfg(not(feature = "hydrate"))]
+                                            let _ = role;
+                                            #[cfg(feature = "hydrate")]
+                                            if let Some(target) = ev.target() {
+                                                let _ = web_sys::js_sys::Reflect::set(&target, &"value".into(), &role.as_str().into());
+                                            }
+                                        }
+                                    }>
                                         {Role::ALL.into_iter().map(|r| view! { <option value=r.as_str() selected=r == u.role>{r.as_str()}</option> }).collect_view()}
                                     </select>
                                 </td>
                                 <td>{if disabled { "disabled" } else { "enabled" }}</td>
                                 <td>{when(u.created_ms)}</td>
                                 <td>{when_opt(u.last_login_ms, "never")}</td>
-                                <td><button class="btn btn-ghost btn-small" on:click=move |_| change(id, None, Some(!disabled))>{if disabled { "Enable" } else { "Disable" }}</button></td>
+                                <td class="user-actions">
+                                    <button class="btn btn-ghost btn-small" on:click=move |_| {
+                                        let edit = UserEdit::Disabled(n2.clone(), !disabled);
+                                        if edit.confirmed() {
+                                            change(id, edit);
+                                        }
+                                    }>{if disabled { "Enable" } else { "Disable" }}</button>
+                                    <button class="btn btn-ghost btn-small set-password" on:click=move |_| setting.update(|s| *s = !*s)>"Set password"</button>
+                                    {move || setting.get().then(|| view! {
+                                        <form class="toolbar-row set-password-form" on:submit=set_password.clone()>
+                                            <input type="password" class="new-user-password" autocomplete="new-password" required=true minlength="12"
+                                                aria-label=format!("New password of {name}") placeholder="12+ characters" bind:value=password />
+                                            <button class="btn btn-primary btn-small" type="submit">"Save"</button>
+                                        </form>
+                                    })}
+                                </td>
                             </tr>
                         }
                     }).collect_view()}
                 </tbody>
             </table>
         </section>
+    }
+}
+
+/// One change an admin makes to a user, with the user's name for what is asked and said.
+#[derive(Debug, Clone)]
+enum UserEdit {
+    Role(String, Role),
+    Disabled(String, bool),
+    Password(String),
+}
+
+impl UserEdit {
+    /// What to ask before a change that matters (a role); `None` when the click says it all.
+    fn question(&self) -> Option<String> {
+        match self {
+            Self::Role(name, role) => Some(format!(
+                "Make {name} {article} {role}? {what}",
+                article = if *role == Role::Viewer { "a" } else { "an" },
+                what = match role {
+                    Role::Viewer => "They will read everything and change nothing.",
+                    Role::Operator => "They will plan, deploy, undeploy and share.",
+                    Role::Admin => "They will also manage users and read the audit log.",
+                }
+            )),
+            Self::Disabled(name, true) => Some(format!(
+                "Disable {name}? Their sessions and API tokens stop working at once."
+            )),
+            Self::Disabled(_, false) | Self::Password(_) => None,
+        }
+    }
+
+    /// Whether the admin wants it: asked in a dialog when [`UserEdit::question`] has something
+    /// to ask (always yes on the server, where nothing is clicked).
+    fn confirmed(&self) -> bool {
+        let question = self.question();
+        #[cfg(feature = "hydrate")]
+        if let Some(q) = question {
+            return window().confirm_with_message(&q).unwrap_or(false);
+        }
+        #[cfg(not(feature = "hydrate"))]
+        let _ = question;
+        true
+    }
+
+    fn parts(&self) -> (Option<Role>, Option<bool>, Option<String>) {
+        match self {
+            Self::Role(_, r) => (Some(*r), None, None),
+            Self::Disabled(_, d) => (None, Some(*d), None),
+            Self::Password(p) => (None, None, Some(p.clone())),
+        }
+    }
+
+    /// What was saved, in words.
+    fn done(&self, u: &UserInfo) -> String {
+        match self {
+            Self::Role(..) => format!("Saved: {} is now {}.", u.username, u.role.as_str()),
+            Self::Disabled(..) if u.disabled => format!("Saved: {} is disabled.", u.username),
+            Self::Disabled(..) => format!("Saved: {} is enabled.", u.username),
+            Self::Password(_) => format!(
+                "Saved: {} has a new password; their sessions and API tokens have ended.",
+                u.username
+            ),
+        }
     }
 }
 

@@ -20,6 +20,9 @@ fn copy(p: Planner, text: String, what: &str) {
     ))));
 }
 
+/// The deployment name an export starts with (a link carries only another one).
+const DEFAULT_NAME: &str = "mig-pool";
+
 /// The export card.
 #[component]
 pub fn Export(
@@ -28,7 +31,11 @@ pub fn Export(
 ) -> impl IntoView {
     let p = planner;
     let tab = RwSignal::new(Tab::Blueprint);
-    let name = RwSignal::new("mig-pool".to_owned());
+    // The deployment name travels with a plan link (`name=`), so the link restores the whole export.
+    let named = leptos_router::hooks::use_query_map()
+        .with_untracked(|q| q.get("name"))
+        .filter(|n| !n.trim().is_empty());
+    let name = RwSignal::new(named.unwrap_or_else(|| DEFAULT_NAME.to_owned()));
     // The page's origin, known only in the browser; the server renders a relative link.
     let origin = RwSignal::new(String::new());
     Effect::new(move |_| {
@@ -37,10 +44,14 @@ pub fn Export(
         }
     });
     let link = move || {
+        let named = name.with(|n| {
+            (n != DEFAULT_NAME).then(|| format!("&name={}", mig::planner::encode_component(n)))
+        });
         format!(
-            "{}/plan?{}",
+            "{}/plan?{}{}",
             origin.get(),
-            p.plan.with(|plan| plan.to_query())
+            p.plan.with(|plan| plan.to_query()),
+            named.unwrap_or_default()
         )
     };
     let yaml = move || p.plan.with(|plan| plan.to_mig_parted("migboard-plan"));

@@ -183,7 +183,8 @@ pub fn Toolbar(
             </div>
             <div class="toolbar-row">
                 <label class="field">
-                    <span>"Named config"</span>
+                    // A choice of what to apply, not what the board is (the summary says that).
+                    <span id="named-config-label">"Apply a named config"</span>
                     <Transition fallback=|| view! { <select disabled=true><option>"Loading…"</option></select> }>
                         {move || Suspend::new(async move {
                             match configs.await {
