@@ -67,15 +67,6 @@ impl EmbedView {
             _ => Err(format!("\"{kind}\" is not a kind of view: {HINT}")),
         }
     }
-
-    /// The server-sent event types this view changes with.
-    #[must_use]
-    pub fn event_kinds(&self) -> &'static [&'static str] {
-        match self {
-            Self::Deployment(_) => &["deployment", "step"],
-            Self::Fleet | Self::Pool(_) | Self::Node(_) => &["fleet"],
-        }
-    }
 }
 
 impl fmt::Display for EmbedView {

@@ -664,21 +664,7 @@ impl Orchestrator {
             let Some(config) = self.config_of(d) else {
                 continue;
             };
-            let version = self.inner.store.pinned_version(d.id, &config).await?;
-            history.push(mig::wire::LayoutChange {
-                deployment_id: d.id,
-                deployment: d.name.clone(),
-                at_ms: d.updated_ms,
-                config,
-                version,
-                by: self
-                    .inner
-                    .store
-                    .deployed_by(d.id)
-                    .await?
-                    .unwrap_or_default(),
-                status: d.status,
-            });
+            history.push(self.layout_change(d, config).await?);
         }
         let deployments = touching
             .into_iter()
@@ -691,6 +677,24 @@ impl Orchestrator {
             deployments,
             history,
         }))
+    }
+
+    /// Deployment `d`'s change of a node's layout to `config`: one row of the node's history
+    /// (the version it pinned, who deployed it).
+    async fn layout_change(
+        &self,
+        d: &Deployment,
+        config: String,
+    ) -> Result<mig::wire::LayoutChange, StoreError> {
+        Ok(mig::wire::LayoutChange {
+            deployment_id: d.id,
+            deployment: d.name.clone(),
+            at_ms: d.updated_ms,
+            version: self.inner.store.pinned_version(d.id, &config).await?,
+            config,
+            by: self.inner.store.deployed_by(d.id).await?.unwrap_or_default(),
+            status: d.status,
+        })
     }
 
     /// The MIG config an update or pool deployment applies, if it names one.
@@ -749,16 +753,7 @@ impl Orchestrator {
                 {
                     continue;
                 }
-                let version = self.inner.store.pinned_version(d.id, &config).await?;
-                found = Some(mig::wire::LayoutChange {
-                    deployment_id: d.id,
-                    deployment: d.name.clone(),
-                    at_ms: d.updated_ms,
-                    config,
-                    version,
-                    by: self.inner.store.deployed_by(d.id).await?.unwrap_or_default(),
-                    status: d.status,
-                });
+                found = Some(self.layout_change(&d, config).await?);
                 break;
             }
             previous.push(mig::wire::PreviousLayout {
