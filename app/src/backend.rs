@@ -126,8 +126,12 @@ pub trait Backend: Send + Sync + 'static {
     fn embed_view(&self, token: String)
     -> BoxFuture<'_, Result<mig::wire::EmbedContent, AppError>>;
 
-    /// A node's page (`None`: no such node).
-    fn node(&self, name: String) -> BoxFuture<'_, Result<Option<NodeDetail>, AppError>>;
+    /// A node's page with charts over `range` (`None`: no such node).
+    fn node(
+        &self,
+        name: String,
+        range: mig::wire::ChartRange,
+    ) -> BoxFuture<'_, Result<Option<NodeDetail>, AppError>>;
 
     /// The caller's API tokens (an admin's: everyone's).
     fn tokens(&self, caller: &Caller) -> BoxFuture<'_, Result<Vec<TokenInfo>, AppError>>;

@@ -614,6 +614,7 @@ fn live_fleet() -> mig::wire::Fleet {
         error: None,
         mig_state: None,
         drift: None,
+        labels: Default::default(),
     };
     let a = (0..8)
         .map(|i| {

@@ -458,10 +458,14 @@ impl Backend for ServerBackend {
         })
     }
 
-    fn node(&self, name: String) -> BoxFuture<'_, Result<Option<NodeDetail>, AppError>> {
+    fn node(
+        &self,
+        name: String,
+        range: mig::wire::ChartRange,
+    ) -> BoxFuture<'_, Result<Option<NodeDetail>, AppError>> {
         Box::pin(async move {
             self.orchestrator
-                .node_detail(&name)
+                .node_detail(&name, range)
                 .await
                 .map_err(|e| store_error(&e))
         })

@@ -198,6 +198,21 @@ pub struct Sample {
     pub used_mib: u64,
 }
 
+/// Which memory samples [`Store::add_samples`] keeps: none before `since_ms`; between it and
+/// `full_since_ms`, only those taken in the first `coarse_window_ms` of each `coarse_every_ms` (about
+/// one per window when the window spans two sampling periods); every sample after `full_since_ms`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SampleRetention {
+    /// Nothing older is kept, Unix ms.
+    pub since_ms: i64,
+    /// Everything newer is kept, Unix ms.
+    pub full_since_ms: i64,
+    /// The period older samples are thinned to, ms.
+    pub coarse_every_ms: i64,
+    /// How much of each period's start keeps its samples, ms.
+    pub coarse_window_ms: i64,
+}
+
 /// What a link's token (a share or embed link) opens.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LinkAccess<T> {
@@ -878,14 +893,14 @@ impl Store {
         Ok(())
     }
 
-    /// Appends memory samples (one transaction) and drops those older than `keep_since_ms`.
+    /// Appends memory samples (one transaction) and thins the older ones as `keep` says.
     ///
     /// # Errors
     /// [`StoreError::Db`] on database failure.
     pub async fn add_samples(
         &self,
         samples: &[Sample],
-        keep_since_ms: i64,
+        keep: SampleRetention,
     ) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
         for x in samples {
@@ -902,7 +917,13 @@ impl Store {
             .await?;
         }
         sqlx::query("DELETE FROM samples WHERE at_ms < $1")
-            .bind(keep_since_ms)
+            .bind(keep.since_ms)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("DELETE FROM samples WHERE at_ms < $1 AND at_ms % $2 >= $3")
+            .bind(keep.full_since_ms)
+            .bind(keep.coarse_every_ms.max(1))
+            .bind(keep.coarse_window_ms)
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;

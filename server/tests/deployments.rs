@@ -891,6 +891,46 @@ async fn a_custom_config_is_applied_as_drawn_and_versioned() {
         [("mix-a".to_owned(), Some(2)), ("mix-a".to_owned(), Some(1))],
         "{detail:#}"
     );
+    // The node page's facts: the labels the GPU Operator would set (the config the node matches,
+    // its state), each GPU's UUID; the charts cover 24 h unless asked, and say so (#22 item 10).
+    let labels = &detail["node"]["labels"];
+    assert_eq!(labels["nvidia.com/mig.config"], "mix-a", "{detail:#}");
+    assert_eq!(labels["nvidia.com/mig.config.state"], "success");
+    assert_eq!(labels["nvidia.com/gpu.count"], "8");
+    assert!(
+        detail["node"]["gpus"][0]["uuid"]
+            .as_str()
+            .is_some_and(|u| u.starts_with("GPU-")),
+        "{detail:#}"
+    );
+    assert_eq!(detail["range"], "24h");
+    assert!(
+        detail["applies_chart_svg"]
+            .as_str()
+            .is_some_and(|svg| svg.contains("last 24 h")),
+        "{detail:#}"
+    );
+    let (status, week) = w
+        .call("GET", "/api/v1/nodes/10.0.10.11?range=7d", None)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{week:#}");
+    assert_eq!(week["range"], "7d");
+    assert!(
+        week["applies_chart_svg"]
+            .as_str()
+            .is_some_and(|svg| svg.contains("per 6 h, last 7 days")),
+        "{week:#}"
+    );
+    let (status, refused) = w
+        .call("GET", "/api/v1/nodes/10.0.10.11?range=2w", None)
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{refused:#}");
+    assert!(
+        refused["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("\"2w\"") && m.contains("1h, 24h or 7d")),
+        "{refused:#}"
+    );
     let actor = server::audit::Actor::new("operator", "test");
     let reverted = w
         .state

@@ -4,8 +4,8 @@
 //! runs say so and check nothing.
 
 use server::store::{
-    AuditRecord, DeploymentStatus, NewDeployment, Placement, PlacementState, Sample, ShareAccess,
-    StepState, Store, StoreError, StoredPool,
+    AuditRecord, DeploymentStatus, NewDeployment, Placement, PlacementState, Sample,
+    SampleRetention, ShareAccess, StepState, Store, StoreError, StoredPool,
 };
 
 fn new(name: &str) -> NewDeployment {
@@ -493,12 +493,24 @@ async fn pools_samples_and_progress(url: String) {
         at_ms,
         used_mib,
     };
+    let keep_all = SampleRetention {
+        since_ms: 0,
+        full_since_ms: 0,
+        coarse_every_ms: 1,
+        coarse_window_ms: 1,
+    };
     store
-        .add_samples(&[sample(1_000, 100), sample(2_000, 200)], 0)
+        .add_samples(&[sample(1_000, 100), sample(2_000, 200)], keep_all)
         .await
         .expect("add");
     store
-        .add_samples(&[sample(3_000, 300)], 1_500)
+        .add_samples(
+            &[sample(3_000, 300)],
+            SampleRetention {
+                since_ms: 1_500,
+                ..keep_all
+            },
+        )
         .await
         .expect("add and prune");
     let kept = store.samples("n1", 0).await.expect("samples");
@@ -506,6 +518,31 @@ async fn pools_samples_and_progress(url: String) {
         kept,
         [sample(2_000, 200), sample(3_000, 300)],
         "the oldest was pruned"
+    );
+    // Older than `full_since_ms`, only the samples in the first 150 ms of each second stay.
+    store
+        .add_samples(
+            &[sample(4_100, 4), sample(4_500, 5), sample(5_000, 6), sample(6_100, 7)],
+            SampleRetention {
+                since_ms: 1_500,
+                full_since_ms: 6_000,
+                coarse_every_ms: 1_000,
+                coarse_window_ms: 150,
+            },
+        )
+        .await
+        .expect("add and thin");
+    let kept = store.samples("n1", 0).await.expect("samples");
+    assert_eq!(
+        kept,
+        [
+            sample(2_000, 200),
+            sample(3_000, 300),
+            sample(4_100, 4),
+            sample(5_000, 6),
+            sample(6_100, 7)
+        ],
+        "4_500 was thinned out; 6_100 is recent and stays"
     );
     assert!(store.samples("n2", 0).await.expect("samples").is_empty());
 
@@ -560,7 +597,15 @@ async fn concurrent_steps_and_samples_never_fail_or_collide(url: String) {
                 used_mib: 1,
             };
             sampler
-                .add_samples(&[sample], 0)
+                .add_samples(
+                    &[sample],
+                    SampleRetention {
+                        since_ms: 0,
+                        full_since_ms: 0,
+                        coarse_every_ms: 1,
+                        coarse_window_ms: 1,
+                    },
+                )
                 .await
                 .expect("samples are written under contention");
         }

@@ -93,9 +93,12 @@ pub async fn revert_deployment(id: i64, drain: bool) -> Result<Vec<DeploymentInf
 /// # Errors
 /// [`AppError::NotFound`] for an unknown node.
 #[server(endpoint = "node")]
-pub async fn get_node(name: String) -> Result<NodeDetail, AppError> {
+pub async fn get_node(
+    name: String,
+    range: mig::wire::ChartRange,
+) -> Result<NodeDetail, AppError> {
     crate::backend::from_context()?
-        .node(name.clone())
+        .node(name.clone(), range)
         .await?
         .ok_or_else(|| AppError::NotFound(format!("no node named \"{name}\" in the fleet")))
 }

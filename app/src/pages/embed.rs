@@ -247,11 +247,13 @@ pub fn EmbedNode() -> impl IntoView {
     let params = use_params_map();
     let name = params.with_untracked(|p| p.get("name").unwrap_or_default());
     let n = name.clone();
-    let rendered = Resource::new(move || n.clone(), get_node);
+    // The embed shows the layout only; the shortest range keeps the unused charts cheap.
+    let hour = mig::wire::ChartRange::Hour;
+    let rendered = Resource::new(move || n.clone(), move |n| get_node(n, hour));
     let (fresh, set_fresh) = signal(None::<Result<NodeDetail, AppError>>);
     let n = name.clone();
     follow("/api/v1/events".into(), &["fleet"], set_fresh, move || {
-        Box::pin(get_node(n.clone()))
+        Box::pin(get_node(n.clone(), hour))
     });
     view! {
         <Title text="Node (embedded)" />

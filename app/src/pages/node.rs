@@ -3,9 +3,9 @@
 
 use leptos::prelude::*;
 use leptos_meta::Title;
-use leptos_router::hooks::use_params_map;
+use leptos_router::hooks::{use_params_map, use_query_map};
 use leptos_router::{LazyRoute, lazy_route};
-use mig::wire::NodeDetail;
+use mig::wire::{ChartRange, InventoryGpu, NodeDetail};
 
 use super::deployments::follow;
 use super::fleet::FleetNode;
@@ -33,12 +33,21 @@ impl LazyRoute for NodeRoute {
 #[component]
 pub fn NodePage() -> impl IntoView {
     let params = use_params_map();
+    let query = use_query_map();
     let name = move || params.with(|p| p.get("name").unwrap_or_default());
-    let rendered = Resource::new(name, get_node);
+    // `?range=` picks the charts' span; an unknown spelling shows the default (24 h).
+    let range = move || {
+        query.with(|q| {
+            q.get("range")
+                .and_then(|r| ChartRange::parse(&r).ok())
+                .unwrap_or_default()
+        })
+    };
+    let rendered = Resource::new(move || (name(), range()), |(n, r)| get_node(n, r));
     let (fresh, set_fresh) = signal(None::<Result<NodeDetail, AppError>>);
-    let n = name();
+    let (n, r) = (name(), range());
     follow("/api/v1/events".into(), &["fleet"], set_fresh, move || {
-        Box::pin(get_node(n.clone()))
+        Box::pin(get_node(n.clone(), r))
     });
     view! {
         <Title text=move || format!("Node {}", name()) />
@@ -63,6 +72,9 @@ pub fn NodePage() -> impl IntoView {
 fn Node(d: NodeDetail) -> impl IntoView {
     let node = d.node.clone();
     let node_name = node.name.clone();
+    let range = d.range;
+    let gpus = node.gpus.clone();
+    let labels = node.labels.clone();
     view! {
         <header class="page-header">
             <p class="crumbs"><a href="/">"Fleet"</a> " / " {node.pool.clone()} " /"</p>
@@ -72,11 +84,25 @@ fn Node(d: NodeDetail) -> impl IntoView {
         <section class="card">
             <FleetNode node />
         </section>
-        <section class="card chart" id="memory-chart" aria-label="Memory used per MIG instance, last hour">
-            <div class="chart-svg" inner_html=d.memory_chart_svg></div>
-        </section>
-        <section class="card chart" id="applies-chart" aria-label="GPU reconfigurations, last day">
-            <div class="chart-svg" inner_html=d.applies_chart_svg></div>
+        <GpuDetails gpus />
+        <Labels labels />
+        <section class="card charts" aria-label="Charts">
+            <div class="card-head">
+                <h2>"Charts"</h2>
+                // Full page loads: the charts are drawn on the server, and the link is shareable.
+                <nav class="segmented" id="chart-range" aria-label="Time range">
+                    {ChartRange::ALL.into_iter().map(|r| view! {
+                        <a href=format!("?range={}", r.as_str()) rel="external" data-range=r.as_str()
+                            aria-current=(r == range).then_some("true")>{r.as_str()}</a>
+                    }).collect_view()}
+                </nav>
+            </div>
+            <div class="chart" id="memory-chart" aria-label=format!("Memory used per MIG instance, {}", range.words())>
+                <div class="chart-svg" inner_html=d.memory_chart_svg></div>
+            </div>
+            <div class="chart" id="applies-chart" aria-label=format!("GPU reconfigurations, {}", range.words())>
+                <div class="chart-svg" inner_html=d.applies_chart_svg></div>
+            </div>
         </section>
         <History node=node_name history=d.history />
         <section class="card">
@@ -157,5 +183,110 @@ fn History(node: String, history: Vec<mig::wire::LayoutChange>) -> impl IntoView
             </label>
             {move || error.get().map(|e| view! { <p class="banner banner-error" role="alert">{format!("Could not revert: {e}")}</p> })}
         </section>
+    }
+}
+
+/// Each GPU as NVML reports it: UUID, MIG mode and the mode after the next reset, memory in use,
+/// instances and the processes on them.
+#[component]
+fn GpuDetails(gpus: Vec<InventoryGpu>) -> impl IntoView {
+    let rows = gpus
+        .into_iter()
+        .map(|g| {
+            let used_mib: u64 = g.busy.iter().map(|b| b.used_memory_mib).sum();
+            let mode = match (g.mig_mode, g.pending_mig_mode) {
+                (now, Some(next)) => format!("{} → {} at the next reset", mode_word(now), mode_word(next)),
+                (now, None) => mode_word(now).to_owned(),
+            };
+            let processes: Vec<String> = g
+                .busy
+                .iter()
+                .map(|b| {
+                    let who = if b.owners.is_empty() {
+                        b.pids.iter().map(|p| format!("pid {p}")).collect::<Vec<_>>().join(", ")
+                    } else {
+                        b.owners.join(", ")
+                    };
+                    format!("{}@{}: {who} ({})", b.profile, b.start, mib(b.used_memory_mib))
+                })
+                .collect();
+            view! {
+                <tr data-gpu=g.index>
+                    <td>{g.index}</td>
+                    <td><code class="gpu-uuid">{g.uuid.clone()}</code><div class="muted small">{g.name.clone()}</div></td>
+                    <td class="gpu-mode" class:pending=g.pending_mig_mode.is_some()>{mode}</td>
+                    <td class="gpu-memory">
+                        <span>{format!("{} of {}", mib(used_mib), mib(g.memory_mib))}</span>
+                        <meter min="0" max=g.memory_mib.to_string() value=used_mib.to_string()></meter>
+                    </td>
+                    <td>{g.instances.len()}</td>
+                    <td class="gpu-processes">
+                        {if processes.is_empty() {
+                            view! { <span class="muted">"none"</span> }.into_any()
+                        } else {
+                            view! { <ul>{processes.into_iter().map(|p| view! { <li>{p}</li> }).collect_view()}</ul> }.into_any()
+                        }}
+                    </td>
+                </tr>
+            }
+        })
+        .collect_view();
+    view! {
+        <section class="card" id="gpu-details">
+            <div class="card-head"><h2>"GPUs"</h2></div>
+            <div class="table-scroll">
+                <table class="gpu-table">
+                    <thead><tr><th>"GPU"</th><th>"UUID"</th><th>"MIG mode"</th><th>"Memory used"</th><th>"Instances"</th><th>"Processes"</th></tr></thead>
+                    <tbody>{rows}</tbody>
+                </table>
+            </div>
+        </section>
+    }
+}
+
+fn mode_word(mode: mig::MigMode) -> &'static str {
+    match mode {
+        mig::MigMode::Enabled => "MIG on",
+        mig::MigMode::Disabled => "MIG off",
+    }
+}
+
+/// `81559` → `79.6 GiB`, `512` → `512 MiB`.
+fn mib(v: u64) -> String {
+    if v >= 1024 {
+        format!("{:.1} GiB", v as f64 / 1024.0)
+    } else {
+        format!("{v} MiB")
+    }
+}
+
+/// The node's GPU Operator and topology labels.
+#[component]
+fn Labels(labels: std::collections::BTreeMap<String, String>) -> impl IntoView {
+    view! {
+        <section class="card" id="node-labels">
+            <div class="card-head"><h2>"Labels"</h2></div>
+            {if labels.is_empty() {
+                view! { <p class="muted">"The cluster reports no GPU labels on this node."</p> }.into_any()
+            } else {
+                view! {
+                    <p class="hint">"NVIDIA's and the pool's labels, as the GPU Operator sets them on Kubernetes (the embedded fleet derives them from what its agents report)."</p>
+                    <dl class="labels">
+                        {labels.into_iter().map(|(k, v)| view! {
+                            <div data-label=k.clone()><dt><code>{k.clone()}</code></dt><dd><code>{v}</code></dd></div>
+                        }).collect_view()}
+                    </dl>
+                }.into_any()
+            }}
+        </section>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn memory_reads_in_the_unit_that_fits() {
+        assert_eq!(super::mib(512), "512 MiB");
+        assert_eq!(super::mib(81_559), "79.6 GiB");
     }
 }

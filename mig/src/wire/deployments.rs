@@ -300,14 +300,98 @@ impl Event {
     }
 }
 
+/// The time span a node page's charts cover: `1h`, `24h` (the default) or `7d`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+pub enum ChartRange {
+    /// The last hour.
+    #[serde(rename = "1h")]
+    Hour,
+    /// The last 24 hours.
+    #[default]
+    #[serde(rename = "24h")]
+    Day,
+    /// The last 7 days.
+    #[serde(rename = "7d")]
+    Week,
+}
+
+impl ChartRange {
+    /// Every range, shortest first.
+    pub const ALL: [Self; 3] = [Self::Hour, Self::Day, Self::Week];
+
+    /// The spelling in URLs and JSON: `1h`, `24h`, `7d`.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Hour => "1h",
+            Self::Day => "24h",
+            Self::Week => "7d",
+        }
+    }
+
+    /// The range spelled `text`.
+    ///
+    /// # Errors
+    /// A message naming the accepted spellings.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        Self::ALL
+            .into_iter()
+            .find(|r| r.as_str() == text)
+            .ok_or_else(|| format!("unknown chart range \"{text}\": use 1h, 24h or 7d"))
+    }
+
+    /// How far back it reaches, ms.
+    #[must_use]
+    pub fn span_ms(self) -> i64 {
+        match self {
+            Self::Hour => 3_600_000,
+            Self::Day => 86_400_000,
+            Self::Week => 7 * 86_400_000,
+        }
+    }
+
+    /// The width of one bar of the reconfiguration chart, ms: 5 min, 30 min, 6 h.
+    #[must_use]
+    pub fn bucket_ms(self) -> i64 {
+        match self {
+            Self::Hour => 300_000,
+            Self::Day => 1_800_000,
+            Self::Week => 6 * 3_600_000,
+        }
+    }
+
+    /// The distance between two labelled ticks of the time axis, ms: 10 min, 4 h, 1 day.
+    #[must_use]
+    pub fn tick_ms(self) -> i64 {
+        match self {
+            Self::Hour => 600_000,
+            Self::Day => 4 * 3_600_000,
+            Self::Week => 86_400_000,
+        }
+    }
+
+    /// In words, for captions: `last hour`, `last 24 h`, `last 7 days`.
+    #[must_use]
+    pub fn words(self) -> &'static str {
+        match self {
+            Self::Hour => "last hour",
+            Self::Day => "last 24 h",
+            Self::Week => "last 7 days",
+        }
+    }
+}
+
 /// What a node's page shows besides its layout: charts and its history.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NodeDetail {
     /// The node with its GPUs.
     pub node: FleetNodeInfo,
-    /// Memory used per MIG instance over the last hour, an SVG document.
+    /// The span the charts cover.
+    #[serde(default)]
+    pub range: ChartRange,
+    /// Memory used per MIG instance over `range`, an SVG document drawn in `currentColor`.
     pub memory_chart_svg: String,
-    /// Reconfigurations (GPU applies) per 10 minutes over the last day, an SVG document.
+    /// Reconfigurations (GPU applies) per [`ChartRange::bucket_ms`] over `range`, an SVG document.
     pub applies_chart_svg: String,
     /// The deployments that touched this node, newest first: id, name, status.
     pub deployments: Vec<(i64, String, DeploymentStatus)>,
@@ -396,5 +480,22 @@ impl Validation {
             issues: checked.issues,
             fleet_nodes,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ChartRange;
+
+    #[test]
+    fn chart_ranges_round_trip_and_refuse_other_spellings() {
+        for r in ChartRange::ALL {
+            assert_eq!(ChartRange::parse(r.as_str()), Ok(r));
+            assert_eq!(serde_json::to_value(r).unwrap(), r.as_str());
+            assert_eq!(r.span_ms() % r.bucket_ms(), 0, "{r:?}: whole bars");
+            assert_eq!(r.span_ms() % r.tick_ms(), 0, "{r:?}: whole ticks");
+        }
+        let e = ChartRange::parse("2w").unwrap_err();
+        assert!(e.contains("\"2w\"") && e.contains("1h, 24h or 7d"), "{e}");
     }
 }

@@ -27,6 +27,11 @@ pub struct FleetNodeInfo {
     /// Its GPUs differ from the config migboard last applied to it (changed outside migboard).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub drift: Option<crate::agent_api::Drift>,
+    /// Its GPU Operator and topology labels (`nvidia.com/*`, the pool and instance-type labels):
+    /// read from the Node on Kubernetes; on the embedded fleet, the ones the GPU Operator would
+    /// set for what the agent reports.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub labels: std::collections::BTreeMap<String, String>,
 }
 
 /// A node pool.

@@ -525,18 +525,41 @@ pub async fn all_events(State(state): State<AppState>, watcher: Watcher) -> Resp
     watcher.serve(live(&state, None))
 }
 
-/// `GET /api/v1/nodes/{node}`: a node with its GPUs, charts (SVG) and the deployments that touched it.
+/// `?range=1h|24h|7d` of the node routes: the span the charts cover (24h when absent).
+#[derive(Debug, Deserialize)]
+pub struct RangeQuery {
+    range: Option<String>,
+}
+
+impl RangeQuery {
+    fn range(&self) -> Result<mig::wire::ChartRange, ApiError> {
+        self.range.as_deref().map_or(Ok(Default::default()), |r| {
+            mig::wire::ChartRange::parse(r).map_err(|message| ApiError::BadRequest {
+                message,
+                hint: "leave range out for the last 24 hours".into(),
+            })
+        })
+    }
+}
+
+/// `GET /api/v1/nodes/{node}?range=`: a node with its GPUs, charts (SVG) and the deployments that
+/// touched it.
 pub async fn node(
     State(state): State<AppState>,
     Path(name): Path<String>,
+    Query(q): Query<RangeQuery>,
 ) -> Result<Response, ApiError> {
-    Ok(Json(node_detail(&state, &name).await?).into_response())
+    Ok(Json(node_detail(&state, &name, q.range()?).await?).into_response())
 }
 
-async fn node_detail(state: &AppState, name: &str) -> Result<mig::wire::NodeDetail, ApiError> {
+async fn node_detail(
+    state: &AppState,
+    name: &str,
+    range: mig::wire::ChartRange,
+) -> Result<mig::wire::NodeDetail, ApiError> {
     state
         .orchestrator()
-        .node_detail(name)
+        .node_detail(name, range)
         .await
         .map_err(|e| internal(&e))?
         .ok_or_else(|| ApiError::NotFound {
@@ -545,12 +568,13 @@ async fn node_detail(state: &AppState, name: &str) -> Result<mig::wire::NodeDeta
         })
 }
 
-/// `GET /api/v1/nodes/{node}/charts/{memory|applies}.svg`: one chart as an SVG document.
+/// `GET /api/v1/nodes/{node}/charts/{memory|applies}.svg?range=`: one chart as an SVG document.
 pub async fn chart(
     State(state): State<AppState>,
     Path((name, chart)): Path<(String, String)>,
+    Query(q): Query<RangeQuery>,
 ) -> Result<Response, ApiError> {
-    let detail = node_detail(&state, &name).await?;
+    let detail = node_detail(&state, &name, q.range()?).await?;
     let svg = match chart.as_str() {
         "memory.svg" => detail.memory_chart_svg,
         "applies.svg" => detail.applies_chart_svg,

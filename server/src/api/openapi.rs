@@ -53,6 +53,11 @@ pub const PATHS: &[(&str, &[&str])] = &[
     ("/audit", &["get"]),
 ];
 
+/// `?range=1h|24h|7d` of the node routes.
+fn range_param() -> Value {
+    json!({ "name": "range", "in": "query", "required": false, "description": "the charts' time span (default 24h)", "schema": { "type": "string", "enum": ["1h", "24h", "7d"] } })
+}
+
 fn op(summary: &str, description: &str, ok: (&str, Value), extra: &[(&str, &str)]) -> Value {
     let mut responses = json!({
         ok.0: { "description": "success", "content": ok.1 },
@@ -508,27 +513,34 @@ fn build() -> Value {
         "get",
         op(
             "One node",
-            "Its GPUs, memory and apply charts (SVG) and the deployments that touched it.",
+            "Its GPUs, labels, memory and apply charts (SVG) over `range` and the deployments that touched it.",
             ("200", json_of(json!({"type": "object"}))),
-            &[("404", "no such node")],
+            &[("400", "unknown range"), ("404", "no such node")],
         ),
-        Some(id_param("node", "node name", false)),
+        Some({
+            let mut p = id_param("node", "node name", false);
+            if let Some(a) = p.as_array_mut() {
+                a.push(range_param());
+            }
+            p
+        }),
     );
     let mut chart_params = id_param("node", "node name", false);
     if let Some(a) = chart_params.as_array_mut() {
         a.push(json!({ "name": "chart", "in": "path", "required": true, "schema": { "type": "string", "enum": ["memory.svg", "applies.svg"] } }));
+        a.push(range_param());
     }
     add(
         "/nodes/{node}/charts/{chart}",
         "get",
         op(
             "A node chart",
-            "Memory used per MIG instance (last hour) or GPU reconfigurations (last day), as SVG.",
+            "Memory used per MIG instance or GPU reconfigurations over `range` (default 24h), as SVG drawn in currentColor.",
             (
                 "200",
                 json!({"image/svg+xml": {"schema": {"type": "string"}}}),
             ),
-            &[("404", "no such node or chart")],
+            &[("400", "unknown range"), ("404", "no such node or chart")],
         ),
         Some(chart_params),
     );

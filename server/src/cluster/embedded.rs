@@ -566,15 +566,23 @@ impl Cluster for Embedded {
                     Ok(gpus) => (gpus, None),
                     Err(e) => (Vec::new(), Some(e)),
                 };
+                let mig_config = self.matching_config(node.shape, &gpus);
+                let labels = super::operator_labels(
+                    &node.pool,
+                    node.shape.name,
+                    mig_config.as_deref(),
+                    &gpus,
+                );
                 nodes.push(FleetNodeInfo {
                     name: node.name.clone(),
                     pool: node.pool.clone(),
                     shape: node.shape.name.to_owned(),
-                    mig_config: self.matching_config(node.shape, &gpus),
+                    mig_config,
                     gpus,
                     error,
                     mig_state: None,
                     drift: None,
+                    labels,
                 });
             }
             Fleet {

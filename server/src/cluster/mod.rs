@@ -241,7 +241,7 @@ impl Fixed {
                 .and_then(|c| catalogue.config(pool.shape.model, c))
                 .and_then(|c| c.layout(pool.shape.model).ok().flatten());
             for name in pool.nodes.iter().map(|n| &n.name) {
-                let gpus = (0..pool.shape.gpus)
+                let gpus: Vec<InventoryGpu> = (0..pool.shape.gpus)
                     .map(|index| {
                         InventoryGpu::described(
                             index,
@@ -251,6 +251,12 @@ impl Fixed {
                         )
                     })
                     .collect();
+                let labels = operator_labels(
+                    &pool.name,
+                    pool.shape.name,
+                    pool.mig_config.as_deref(),
+                    &gpus,
+                );
                 fleet.nodes.push(FleetNodeInfo {
                     name: name.clone(),
                     pool: pool.name.clone(),
@@ -260,6 +266,7 @@ impl Fixed {
                     error: None,
                     mig_state: None,
                     drift: None,
+                    labels,
                 });
             }
         }
@@ -318,4 +325,35 @@ impl Cluster for Fixed {
     fn remove_node<'a>(&'a self, _: &'a str) -> BoxFuture<'a, Result<(), ClusterError>> {
         Box::pin(async { Err(ClusterError::Unsupported(FIXED.into())) })
     }
+}
+
+/// The labels the GPU Operator (GPU Feature Discovery, mig-manager) and the cloud would give a
+/// Kubernetes node whose GPUs are `gpus`: what a fleet without Nodes (embedded, described as data)
+/// shows in their place. `nvidia.com/mig.config.state` is `pending` while a GPU waits for the reset
+/// that a MIG mode change needs, `success` otherwise.
+#[must_use]
+pub fn operator_labels(
+    pool: &str,
+    shape: &str,
+    config: Option<&str>,
+    gpus: &[InventoryGpu],
+) -> std::collections::BTreeMap<String, String> {
+    use kubernetes::{GPU_COUNT, GPU_PRODUCT, INSTANCE_TYPE, MIG_CONFIG, MIG_STATE, MIGBOARD_POOL};
+    let mut labels = std::collections::BTreeMap::new();
+    let mut put = |k: &str, v: String| {
+        labels.insert(k.to_owned(), v);
+    };
+    put(MIGBOARD_POOL, pool.to_owned());
+    put(INSTANCE_TYPE, shape.to_owned());
+    put(GPU_COUNT, gpus.len().to_string());
+    if let Some(g) = gpus.first() {
+        put(GPU_PRODUCT, g.name.replace(' ', "-"));
+    }
+    put("nvidia.com/mig.strategy", "mixed".to_owned());
+    if let Some(c) = config {
+        put(MIG_CONFIG, c.to_owned());
+    }
+    let waiting = gpus.iter().any(|g| g.pending_mig_mode.is_some());
+    put(MIG_STATE, if waiting { "pending" } else { "success" }.to_owned());
+    labels
 }

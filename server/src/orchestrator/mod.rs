@@ -643,20 +643,25 @@ impl Orchestrator {
         }))
     }
 
-    /// A node's page: its GPUs, memory and apply charts, and the deployments that touched it.
+    /// A node's page: its GPUs, memory and apply charts over `range`, and the deployments that
+    /// touched it.
     ///
     /// # Errors
     /// [`StoreError`] on database failure.
-    pub async fn node_detail(&self, name: &str) -> Result<Option<NodeDetail>, StoreError> {
+    pub async fn node_detail(
+        &self,
+        name: &str,
+        range: mig::wire::ChartRange,
+    ) -> Result<Option<NodeDetail>, StoreError> {
         let Some(node) = self.fleet().nodes.into_iter().find(|n| n.name == name) else {
             return Ok(None);
         };
         let now = now_ms();
-        let samples = self.inner.store.samples(name, now - 3_600_000).await?;
+        let samples = self.inner.store.samples(name, now - range.span_ms()).await?;
         let applies = self
             .inner
             .store
-            .step_times(&format!("reconfigure/{name}/"), now - 86_400_000)
+            .step_times(&format!("reconfigure/{name}/"), now - range.span_ms())
             .await?;
         let touching = self.inner.store.deployments_touching(name).await?;
         let mut history = Vec::new();
@@ -671,8 +676,9 @@ impl Orchestrator {
             .map(|d| (d.id, d.name, d.status))
             .collect();
         Ok(Some(NodeDetail {
-            memory_chart_svg: crate::charts::memory(&node, &samples, now),
-            applies_chart_svg: crate::charts::applies(&applies, now),
+            memory_chart_svg: crate::charts::memory(&node, &samples, now, range),
+            applies_chart_svg: crate::charts::applies(&applies, now, range),
+            range,
             node,
             deployments,
             history,

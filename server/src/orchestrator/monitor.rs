@@ -38,11 +38,18 @@ impl Orchestrator {
                         })
                     })
                     .collect();
-                if let Err(e) = self
-                    .inner
-                    .store
-                    .add_samples(&samples, now - 86_400_000)
-                    .await
+                // A week of samples for the node page's 7-day chart: every sample of the last day,
+                // about one per 10 minutes before that.
+                let every = i64::try_from(self.inner.options.sample_every.as_millis())
+                    .unwrap_or(i64::MAX);
+                let keep = crate::store::SampleRetention {
+                    since_ms: now - mig::wire::ChartRange::Week.span_ms(),
+                    full_since_ms: now - mig::wire::ChartRange::Day.span_ms(),
+                    coarse_every_ms: 600_000,
+                    // Two sampling periods, so each 10 minutes keeps at least one sample.
+                    coarse_window_ms: every.saturating_mul(2),
+                };
+                if let Err(e) = self.inner.store.add_samples(&samples, keep).await
                 {
                     tracing::warn!(error = %e, "cannot store memory samples");
                 }

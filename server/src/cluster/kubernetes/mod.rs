@@ -1035,6 +1035,21 @@ fn mig_state(labels: &BTreeMap<String, String>) -> Option<String> {
         .cloned()
 }
 
+/// The labels of a Node that the node page shows: NVIDIA's (`nvidia.com/…`), migboard's, the pool
+/// label and the instance type; not the dozens of others a Node carries.
+fn shown_labels(labels: &BTreeMap<String, String>, pool_label: &str) -> BTreeMap<String, String> {
+    labels
+        .iter()
+        .filter(|(k, _)| {
+            k.starts_with("nvidia.com/")
+                || k.starts_with("migboard.io/")
+                || *k == pool_label
+                || *k == INSTANCE_TYPE
+        })
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect()
+}
+
 /// The fleet as the cluster's labels and resources describe it.
 ///
 /// Each node's GPUs are laid out by its `nvidia.com/mig.config` (or, without it, the named config
@@ -1124,6 +1139,7 @@ pub fn fleet_of(
                 error,
                 mig_state: mig_state(labels),
                 drift: None,
+                labels: shown_labels(labels, pool_label),
             });
             continue;
         };
@@ -1215,6 +1231,7 @@ pub fn fleet_of(
             error,
             mig_state: mig_state(labels),
             drift: None,
+            labels: shown_labels(labels, pool_label),
         });
         if !fleet.pools.iter().any(|p| p.name == pool) {
             fleet.pools.push(FleetPoolInfo {
