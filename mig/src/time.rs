@@ -62,6 +62,14 @@ impl Utc {
         )
     }
 
+    /// `2026-11-26 01:02:03 UTC`.
+    pub fn seconds(&self) -> String {
+        format!(
+            "{:04}-{:02}-{:02} {:02}:{:02}:{:02} UTC",
+            self.year, self.month, self.day, self.hour, self.minute, self.second
+        )
+    }
+
     /// `01:02:03`.
     pub fn clock(&self) -> String {
         format!("{:02}:{:02}:{:02}", self.hour, self.minute, self.second)
@@ -87,6 +95,10 @@ mod tests {
         assert_eq!(
             Utc::from_unix_ms(1_795_656_123_456).minutes(),
             "2026-11-26 01:22 UTC"
+        );
+        assert_eq!(
+            Utc::from_unix_ms(1_795_656_123_456).seconds(),
+            "2026-11-26 01:22:03 UTC"
         );
         assert_eq!(Utc::from_unix_ms(1_795_656_123_456).clock(), "01:22:03");
     }

@@ -385,7 +385,35 @@ fn exports() {
         back.resolve("migboard-plan", GpuModel::H100_80GB, 5),
         Ok(config(&configs, "all-1g.20gb").desired.clone())
     );
+    // An update of the pool (or node) the plan came from: OCI's `update` recipe, validated as such.
+    let pool = UpdateTarget::parse("pool:h100migpool").expect("pool target");
+    assert_eq!(pool.to_param(), "pool:h100migpool");
+    let update = plan
+        .to_update_blueprint(&configs, "resize", &pool)
+        .expect("named and uniform");
+    let v: serde_json::Value = serde_json::from_str(&update).expect("valid JSON");
+    assert_eq!(
+        v,
+        serde_json::json!({"recipe_mode": "update", "deployment_name": "resize",
+            "recipe_node_pool_name": "h100migpool", "shared_node_pool_mig_config": "all-1g.20gb"})
+    );
+    let node = UpdateTarget::parse("node:10.0.10.11").expect("node target");
+    let update = plan
+        .to_update_blueprint(&configs, "one", &node)
+        .expect("node");
+    let v: serde_json::Value = serde_json::from_str(&update).expect("valid JSON");
+    assert_eq!(v["recipe_node_name"], "10.0.10.11");
+    assert!(v.get("recipe_node_pool_name").is_none(), "{v}");
+    let checked = mig::blueprint::check(&update, mig::blueprint::Context::default());
+    assert!(checked.is_valid(), "{:?}", checked.issues);
+    for bad in ["pool:", "cluster:x", "h100migpool", ""] {
+        assert_eq!(UpdateTarget::parse(bad), None, "{bad}");
+    }
     plan.remove(3, 0).expect("remove");
+    let err = plan
+        .to_update_blueprint(&configs, "x", &pool)
+        .expect_err("custom");
+    assert!(err.contains("pool h100migpool") && err.contains("custom config"), "{err}");
     let err = plan.to_blueprint(&configs, "x").expect_err("custom");
     assert!(err.contains("export the mig-parted YAML"), "{err}");
     let custom = NodePlan::custom(GpuModel::H100_80GB, 2).expect("2");

@@ -122,7 +122,7 @@ impl Embeds {
             .await?;
         self.store()
             .audit(&actor.audit(
-                "embed",
+                "embed.create",
                 request.view.to_string(),
                 format!(
                     "link {} for {days} day(s), framed by {}",
@@ -218,7 +218,7 @@ impl Embeds {
             Err(e) => return Err(e.into()),
         };
         self.store()
-            .audit(&actor.audit("revoke-embed", link.view.to_string(), format!("link {id}")))
+            .audit(&actor.audit("embed.revoke", link.view.to_string(), format!("link {id}")))
             .await?;
         let _ = self.revocations.send(id);
         Ok(link)

@@ -64,7 +64,7 @@ impl Shares {
         };
         self.store()
             .audit(&actor.audit(
-                "share",
+                "share.create",
                 format!("deployment {id}"),
                 format!("link {} for {days} day(s)", link.id),
             ))
@@ -104,7 +104,7 @@ impl Shares {
         };
         self.store()
             .audit(&actor.audit(
-                "revoke-share",
+                "share.revoke",
                 format!("deployment {}", link.deployment_id),
                 format!("link {share_id}"),
             ))

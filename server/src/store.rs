@@ -1136,7 +1136,7 @@ impl Store {
     /// [`StoreError::Db`] on database failure.
     pub async fn deployed_by(&self, id: i64) -> Result<Option<String>, StoreError> {
         let row = sqlx::query(
-            "SELECT actor FROM audit WHERE action = 'deploy' AND target LIKE $1 ORDER BY id LIMIT 1",
+            "SELECT actor FROM audit WHERE action = 'deployment.create' AND target LIKE $1 ORDER BY id LIMIT 1",
         )
         .bind(format!("deployment {id} (%"))
         .fetch_optional(&self.pool)

@@ -2404,7 +2404,7 @@ async fn embed_links_show_one_view_until_revoked_or_expired_and_are_audited() {
     let records = log.as_array().expect("records");
     let made = records
         .iter()
-        .find(|r| r["action"] == "embed" && r["target"] == "fleet")
+        .find(|r| r["action"] == "embed.create" && r["target"] == "fleet")
         .expect("the fleet link's creation");
     assert_eq!(made["actor"], "otto (token test)");
     assert!(
@@ -2415,7 +2415,7 @@ async fn embed_links_show_one_view_until_revoked_or_expired_and_are_audited() {
     assert!(
         records
             .iter()
-            .any(|r| r["action"] == "revoke-embed" && r["detail"] == format!("link {fleet_id}")),
+            .any(|r| r["action"] == "embed.revoke" && r["detail"] == format!("link {fleet_id}")),
         "{log}"
     );
 }

@@ -252,7 +252,8 @@ fn Tokens(admin: bool) -> impl IntoView {
                 <button class="btn btn-primary" type="submit" id="token-create" disabled=move || !ready.get()>"Create token"</button>
             </form>
             {move || created.get().map(|t| view! {
-                <p class="note">"Your new token (shown once; copy it now): " <input class="share-url" id="token-secret" readonly=true value=t /></p>
+                <p class="note">"Your new token (shown once; copy it now): "</p>
+                <div class="copy-row"><input class="share-url" id="token-secret" readonly=true value=t.clone() aria-label="The new token" /><super::CopyButton text=t id="copy-token" /></div>
             })}
             {move || error.get().map(|e| view! { <p class="banner banner-error" role="alert">{e}</p> })}
             <Transition fallback=|| ()>
@@ -332,8 +333,10 @@ fn EmbedLinks() -> impl IntoView {
             {move || created.get().map(|url| {
                 let snippet = format!("<iframe src=\"{url}\" style=\"width:100%;border:0\" title=\"GPU fleet\"></iframe>");
                 view! {
-                    <p class="note">"The link (shown once; copy it now): " <input class="share-url" id="embed-url" readonly=true value=url /></p>
-                    <p class="note">"In the portal's page: " <input class="share-url" id="embed-snippet" readonly=true value=snippet /></p>
+                    <p class="note">"The link (shown once; copy it now): "</p>
+                    <div class="copy-row"><input class="share-url" id="embed-url" readonly=true value=url.clone() aria-label="The embed link" /><super::CopyButton text=url id="copy-embed-url" /></div>
+                    <p class="note">"In the portal's page: "</p>
+                    <div class="copy-row"><input class="share-url" id="embed-snippet" readonly=true value=snippet.clone() aria-label="The iframe snippet" /><super::CopyButton text=snippet id="copy-embed-snippet" /></div>
                 }
             })}
             {move || error.get().map(|e| view! { <p class="banner banner-error" role="alert" id="embed-error">{e}</p> })}
@@ -648,6 +651,23 @@ impl LazyRoute for AuditRoute {
 #[component]
 fn AuditPage() -> impl IntoView {
     let log = Resource::new(|| (), |()| audit_log(500));
+    // `?q=` filters the rows (who, action, target, detail, address), so a filtered view is a link.
+    let query = leptos_router::hooks::use_query_map();
+    let filter = RwSignal::new(query.with_untracked(|q| q.get("q")).unwrap_or_default());
+    Effect::watch(
+        move || filter.get(),
+        move |f, _, _| {
+            let url = if f.is_empty() {
+                "/settings/audit".to_owned()
+            } else {
+                format!("/settings/audit?q={}", mig::planner::encode_component(f))
+            };
+            if let Ok(h) = window().history() {
+                let _ = h.replace_state_with_url(&leptos::wasm_bindgen::JsValue::NULL, "", Some(&url));
+            }
+        },
+        false,
+    );
     view! {
         <Title text="Audit log" />
         <PageHeader title="Audit log" subtitle="Every change and sign-in: who, what, when (UTC), from where. Newest first." />
@@ -656,25 +676,49 @@ fn AuditPage() -> impl IntoView {
             {move || Suspend::new(async move {
                 match log.await {
                     Ok(list) if list.is_empty() => view! { <EmptyState title="Nothing yet"><p>"Changes and sign-ins will be listed here."</p></EmptyState> }.into_any(),
-                    Ok(list) => view! {
-                        <section class="card">
-                            <table class="deployments" id="audit">
-                                <thead><tr><th>"When"</th><th>"Who"</th><th>"Action"</th><th>"Target"</th><th>"Detail"</th><th>"From"</th></tr></thead>
-                                <tbody>
-                                    {list.into_iter().map(|a| { let action = a.action.clone(); view! {
-                                        <tr data-action=action>
-                                            <td>{when(a.at_ms)}</td>
-                                            <td>{a.actor}</td>
-                                            <td><code>{a.action}</code></td>
-                                            <td>{a.target}</td>
-                                            <td class="muted">{a.detail}</td>
-                                            <td>{a.source}</td>
-                                        </tr>
-                                    }}).collect_view()}
-                                </tbody>
-                            </table>
-                        </section>
-                    }.into_any(),
+                    Ok(list) => {
+                        let total = list.len();
+                        let mut actions: Vec<String> = list.iter().map(|a| a.action.clone()).collect();
+                        actions.sort();
+                        actions.dedup();
+                        let list = StoredValue::new(list);
+                        let shown = move || {
+                            let f = filter.get().to_lowercase();
+                            list.with_value(|l| {
+                                l.iter()
+                                    .filter(|a| f.is_empty() || [&a.actor, &a.action, &a.target, &a.detail, &a.source].iter().any(|x| x.to_lowercase().contains(&f)))
+                                    .cloned()
+                                    .collect::<Vec<_>>()
+                            })
+                        };
+                        view! {
+                            <section class="card">
+                                <div class="audit-filter">
+                                    <label class="field">
+                                        <span>"Filter"</span>
+                                        <input id="audit-filter" type="search" list="audit-actions" placeholder="user, action (user.create), target…" prop:value=move || filter.get() on:input=move |ev| filter.set(event_target_value(&ev)) />
+                                    </label>
+                                    <datalist id="audit-actions">{actions.into_iter().map(|a| view! { <option value=a></option> }).collect_view()}</datalist>
+                                    <span class="muted" id="audit-count">{move || { let n = shown().len(); if n == total { format!("{total} records") } else { format!("{n} of {total} records") } }}</span>
+                                </div>
+                                <table class="deployments" id="audit">
+                                    <thead><tr><th>"When (UTC)"</th><th>"Who"</th><th>"Action"</th><th>"Target"</th><th>"Detail"</th><th>"From"</th></tr></thead>
+                                    <tbody>
+                                        {move || shown().into_iter().map(|a| { let action = a.action.clone(); view! {
+                                            <tr data-action=action>
+                                                <td class="nowrap">{mig::time::Utc::from_unix_ms(a.at_ms).seconds()}</td>
+                                                <td>{a.actor}</td>
+                                                <td><code>{a.action}</code></td>
+                                                <td>{a.target}</td>
+                                                <td class="muted">{a.detail}</td>
+                                                <td>{a.source}</td>
+                                            </tr>
+                                        }}).collect_view()}
+                                    </tbody>
+                                </table>
+                            </section>
+                        }.into_any()
+                    }
                     Err(AppError::Forbidden(m)) => view! { <p class="banner banner-error" role="alert">{m}</p> }.into_any(),
                     Err(e) => view! { <p class="banner banner-error" role="alert">{format!("Could not read the audit log: {e}")}</p> }.into_any(),
                 }

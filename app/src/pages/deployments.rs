@@ -309,26 +309,7 @@ fn Detail(d: DeploymentDetail) -> impl IntoView {
             {is_update.then(|| view! { <RevertUpdate id finished /> })}
         </div>
         {(!d.nodes.is_empty()).then(|| view! { <Reconfiguration nodes=d.nodes.clone() /> })}
-        {(!d.placements.is_empty()).then(|| view! {
-            <section class="card">
-                <div class="card-head"><h2>"Replicas"</h2></div>
-                <table class="placements" id="placements">
-                    <thead><tr><th>"Replica"</th><th>"Node"</th><th>"GPU"</th><th>"Slice"</th><th>"Process"</th><th>"State"</th></tr></thead>
-                    <tbody>
-                        {d.placements.iter().map(|p| view! {
-                            <tr data-replica=p.replica>
-                                <td>{p.replica}</td>
-                                <td><a href=format!("/fleet/nodes/{}", p.node)>{p.node.clone()}</a></td>
-                                <td>{p.gpu}</td>
-                                <td><code>{format!("{}@{}", p.profile, p.start)}</code></td>
-                                <td>{p.pid}</td>
-                                <td>{p.state.as_str()}</td>
-                            </tr>
-                        }).collect_view()}
-                    </tbody>
-                </table>
-            </section>
-        })}
+        <Replicas placements=d.placements.clone() endpoint=d.endpoint.clone() links=true />
         <Steps steps=d.steps.clone() />
         <details class="card">
             <summary>"Blueprint as submitted"</summary>
@@ -562,6 +543,7 @@ fn SharePanel(id: i64) -> impl IntoView {
                         let _ = e;
                     } />
                 </p>
+                <div class="copy-row"><super::CopyButton text=url id="copy-share-url" /></div>
             })}
             {move || error.get().map(|e| view! { <p class="banner banner-error" role="alert">{e}</p> })}
             <Transition fallback=|| ()>
@@ -643,6 +625,8 @@ pub fn SharedPage() -> impl IntoView {
                                 <NodeBars nodes=d.nodes.clone() plain=true />
                             </section>
                         })}
+                        // No links to node pages: they need a session the link's holder has not.
+                        <Replicas placements=d.placements.clone() endpoint=d.endpoint.clone() links=false />
                         <Steps steps=d.steps.clone() />
                     }.into_any(),
                     Err(AppError::Gone(m) | AppError::NotFound(m)) => view! {
@@ -656,6 +640,63 @@ pub fn SharedPage() -> impl IntoView {
             })}
         </Transition>
     }
+}
+
+/// Where each replica runs, in the words of the page's header (a placed replica's process runs:
+/// the monitor restarts it if it stops), and where the service answers.
+#[component]
+fn Replicas(
+    placements: Vec<mig::wire::PlacementInfo>,
+    endpoint: Option<mig::wire::ServiceEndpoint>,
+    links: bool,
+) -> impl IntoView {
+    if placements.is_empty() && endpoint.is_none() {
+        return ().into_any();
+    }
+    let count = placements.len();
+    view! {
+        <section class="card" id="replicas">
+            <div class="card-head"><h2>"Replicas"</h2><span class="muted">{format!("{count} placed")}</span></div>
+            {endpoint.map(|e| match e {
+                mig::wire::ServiceEndpoint::Url { url } => view! {
+                    <p id="service-endpoint" data-endpoint="url">"Service endpoint (in the cluster): " <code>{url}</code></p>
+                }.into_any(),
+                mig::wire::ServiceEndpoint::None { why } => view! {
+                    <p id="service-endpoint" class="muted" data-endpoint="none">{format!("No service endpoint: {why}.")}</p>
+                }.into_any(),
+            })}
+            {(!placements.is_empty()).then(|| view! {
+                <div class="table-scroll">
+                <table class="placements" id="placements">
+                    <thead><tr><th>"Replica"</th><th>"Node"</th><th>"GPU"</th><th>"Slice"</th><th>"Process"</th><th>"State"</th></tr></thead>
+                    <tbody>
+                        {placements.into_iter().map(|p| {
+                            let state = match p.state {
+                                mig::wire::PlacementState::Placed => "running",
+                                mig::wire::PlacementState::Displaced => "waiting for a slice (drained)",
+                            };
+                            view! {
+                                <tr data-replica=p.replica data-state=p.state.as_str()>
+                                    <td>{p.replica}</td>
+                                    <td>{if links {
+                                        view! { <a href=format!("/fleet/nodes/{}", p.node)>{p.node.clone()}</a> }.into_any()
+                                    } else {
+                                        view! { <span>{p.node.clone()}</span> }.into_any()
+                                    }}</td>
+                                    <td>{p.gpu}</td>
+                                    <td><code>{format!("{}@{}", p.profile, p.start)}</code></td>
+                                    <td>{p.pid}</td>
+                                    <td class="replica-state">{state}</td>
+                                </tr>
+                            }
+                        }).collect_view()}
+                    </tbody>
+                </table>
+                </div>
+            })}
+        </section>
+    }
+    .into_any()
 }
 
 #[component]

@@ -55,6 +55,7 @@ pub fn FleetPage() -> impl IntoView {
             title="Fleet"
             subtitle="Node pools, their GPUs and how each GPU is sliced into MIG instances."
         />
+        <FleetLayout />
         <section class="card status-card" aria-labelledby="server-status-title">
             <div class="card-head">
                 <h2 id="server-status-title">"Server"</h2>
@@ -83,7 +84,6 @@ pub fn FleetPage() -> impl IntoView {
                 })}
             </Transition>
         </section>
-        <FleetLayout />
     }
 }
 
@@ -186,42 +186,117 @@ pub(super) fn FleetLayout() -> impl IntoView {
     }
 }
 
+/// Per profile: instances free and in use.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct Use {
+    free: u32,
+    used: u32,
+}
+
+/// What a set of nodes offers: instances per profile, and memory slices no instance covers.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+struct PoolUse {
+    profiles: std::collections::BTreeMap<String, Use>,
+    /// Memory slices of MIG-enabled GPUs outside every instance: no workload can get them until the
+    /// layout changes.
+    stranded: u32,
+    /// GPUs with MIG off (whole GPUs).
+    whole: u32,
+}
+
+impl PoolUse {
+    fn of<'a>(nodes: impl IntoIterator<Item = &'a mig::wire::FleetNodeInfo>) -> Self {
+        let mut u = Self::default();
+        for g in nodes.into_iter().flat_map(|n| &n.gpus) {
+            if g.mig_mode == mig::MigMode::Disabled {
+                u.whole += 1;
+                continue;
+            }
+            let mut covered = 0u32;
+            for i in &g.instances {
+                let e = u.profiles.entry(i.profile.clone()).or_default();
+                if g.busy.iter().any(|b| b.start == i.start) {
+                    e.used += 1;
+                } else {
+                    e.free += 1;
+                }
+                covered += g
+                    .model
+                    .and_then(|m| m.profile(&i.profile))
+                    .map_or(1, |p| u32::from(p.memory_slices()));
+            }
+            u.stranded += u32::from(mig::model::MEMORY_SLICES).saturating_sub(covered);
+        }
+        u
+    }
+}
+
+/// One profile's use as a bar: in use, then free.
+#[component]
+fn UseBar(used: u32, free: u32) -> impl IntoView {
+    let total = (used + free).max(1);
+    let pct = f64::from(used) * 100.0 / f64::from(total);
+    view! {
+        <span class="use-bar" role="img" aria-label=format!("{used} of {} in use", used + free)>
+            <span class="use-bar-used" style=format!("width: {pct:.1}%")></span>
+        </span>
+    }
+}
+
+/// The fleet: per-pool use first (instances per profile, in use and free, and stranded memory),
+/// a legend, then every pool's nodes with their GPUs.
 #[component]
 pub(super) fn FleetPools(fleet: mig::wire::Fleet) -> impl IntoView {
-    // Free and used slices per profile across the fleet.
-    let mut totals: std::collections::BTreeMap<String, (u32, u32)> = Default::default();
-    for g in fleet.nodes.iter().flat_map(|n| &n.gpus) {
-        for i in &g.instances {
-            let e = totals.entry(i.profile.clone()).or_default();
-            if g.busy.iter().any(|b| b.start == i.start) {
-                e.1 += 1
-            } else {
-                e.0 += 1
-            }
-        }
-    }
     let gpus: usize = fleet.nodes.iter().map(|n| n.gpus.len()).sum();
     let summary = format!(
         "{} pools · {} nodes · {gpus} GPUs",
         fleet.pools.len(),
         fleet.nodes.len()
     );
+    let embedded = embedded();
+    let totals = PoolUse::of(&fleet.nodes);
+    let per_pool: Vec<(String, String, usize, PoolUse, Option<String>)> = fleet
+        .pools
+        .iter()
+        .map(|pool| {
+            let nodes: Vec<&mig::wire::FleetNodeInfo> =
+                fleet.nodes.iter().filter(|n| n.pool == pool.name).collect();
+            let link = pool_plan_link(&pool.name, &nodes).filter(|_| !embedded);
+            (pool.name.clone(), pool.shape.clone(), nodes.len(), PoolUse::of(nodes), link)
+        })
+        .collect();
     view! {
-        <section class="card" aria-labelledby="fleet-slices-title">
-            <div class="card-head"><h2 id="fleet-slices-title">"MIG slices"</h2><span class="muted" id="fleet-summary">{summary}</span></div>
-            <table class="fleet-totals" id="fleet-totals">
-                <thead><tr><th>"Profile"</th><th>"Free"</th><th>"In use"</th><th>"Resource"</th></tr></thead>
-                <tbody>
-                    {totals.into_iter().map(|(p, (free, used))| view! {
-                        <tr data-profile=p.clone()><td><code>{p.clone()}</code></td><td class="free">{free}</td><td class="used">{used}</td><td><code>{mig::profile::resource_name(&p)}</code></td></tr>
-                    }).collect_view()}
-                </tbody>
-            </table>
+        <section class="card" aria-labelledby="fleet-slices-title" id="pool-use">
+            <div class="card-head"><h2 id="fleet-slices-title">"MIG slices by pool"</h2><span class="muted" id="fleet-summary">{summary}</span></div>
+            <div class="pool-use-grid">
+                {per_pool.into_iter().map(|(name, shape, nodes, u, link)| view! {
+                    <div class="pool-use" data-pool=name.clone()>
+                        <h3>
+                            <a href=format!("#pool-{name}")>{name.clone()}</a>
+                            <span class="muted">{format!(" · {nodes} × {shape}")}</span>
+                            {link.map(|href| view! { <a class="btn btn-ghost btn-small open-in-planner" href=href title="Plan a new layout for this pool; export it as an update of the pool">"Open in planner"</a> })}
+                        </h3>
+                        <UseTable u />
+                    </div>
+                }).collect_view()}
+            </div>
+            <details class="fleet-totals-all">
+                <summary>"All pools"</summary>
+                <table class="fleet-totals" id="fleet-totals">
+                    <thead><tr><th>"Profile"</th><th>"Free"</th><th>"In use"</th><th>"Resource"</th></tr></thead>
+                    <tbody>
+                        {totals.profiles.into_iter().map(|(p, u)| view! {
+                            <tr data-profile=p.clone()><td><code>{p.clone()}</code></td><td class="free">{u.free}</td><td class="used">{u.used}</td><td><code>{mig::profile::resource_name(&p)}</code></td></tr>
+                        }).collect_view()}
+                    </tbody>
+                </table>
+            </details>
+            <Legend />
         </section>
         {fleet.pools.iter().map(|pool| {
             let nodes: Vec<_> = fleet.nodes.iter().filter(|n| n.pool == pool.name).cloned().collect();
             view! {
-                <section class="card fleet-pool" data-pool=pool.name.clone()>
+                <section class="card fleet-pool" data-pool=pool.name.clone() id=format!("pool-{}", pool.name)>
                     <div class="card-head">
                         <h2>{pool.name.clone()}</h2>
                         <span class="muted">{format!("{} × {} · {} pods per node", nodes.len(), pool.shape, pool.max_pods_per_node)}</span>
@@ -233,6 +308,92 @@ pub(super) fn FleetPools(fleet: mig::wire::Fleet) -> impl IntoView {
     }
 }
 
+/// One pool's instances per profile: a bar of in use against free, the counts, the resource name.
+#[component]
+fn UseTable(u: PoolUse) -> impl IntoView {
+    let stranded = u.stranded;
+    let whole = u.whole;
+    view! {
+        <table class="pool-use-table">
+            <tbody>
+                {u.profiles.into_iter().map(|(p, x)| view! {
+                    <tr data-profile=p.clone()>
+                        <td><code>{p.clone()}</code></td>
+                        <td class="bar-cell"><UseBar used=x.used free=x.free /></td>
+                        <td class="counts"><span class="used">{x.used}</span>" in use · "<span class="free">{x.free}</span>" free"</td>
+                        <td class="resource"><code>{mig::profile::resource_name(&p)}</code></td>
+                    </tr>
+                }).collect_view()}
+                {(whole > 0).then(|| view! {
+                    <tr class="whole"><td colspan="4">{format!("{whole} GPU{} with MIG off (whole GPUs)", if whole == 1 { "" } else { "s" })}</td></tr>
+                })}
+                {(stranded > 0).then(|| view! {
+                    <tr class="stranded" data-stranded=stranded><td colspan="4">
+                        <span class="swatch swatch-stranded"></span>
+                        {format!(" {stranded} memory slice{} not in any instance: stranded until the layout changes", if stranded == 1 { "" } else { "s" })}
+                    </td></tr>
+                })}
+            </tbody>
+        </table>
+    }
+}
+
+/// What the colours of a GPU bar mean.
+#[component]
+fn Legend() -> impl IntoView {
+    view! {
+        <ul class="legend" id="fleet-legend" aria-label="Legend">
+            <li><span class="swatch swatch-free"></span>" Free instance"</li>
+            <li><span class="swatch swatch-busy"></span>" In use (the replica is named on it)"</li>
+            <li><span class="swatch swatch-stranded"></span>" Stranded: memory no instance covers"</li>
+            <li><span class="swatch swatch-whole"></span>" MIG off: the whole GPU"</li>
+        </ul>
+    }
+}
+
+/// Whether this page is an embedded (read-only, no links out) view.
+fn embedded() -> bool {
+    leptos_router::hooks::use_location()
+        .pathname
+        .get_untracked()
+        .starts_with("/embed")
+}
+
+/// The planner on `node`'s live layout, every GPU, ready to export as an update of `target`.
+fn plan_link(
+    node: &mig::wire::FleetNodeInfo,
+    nodes: u32,
+    target: &mig::planner::UpdateTarget,
+) -> Option<String> {
+    let shape = mig::shape::shape(&node.shape)?;
+    let mut plan = mig::NodePlan::from_inventory(shape, &node.gpus).ok()?;
+    if nodes > 1 {
+        plan.set_nodes(nodes);
+    }
+    let enc = mig::planner::encode_component;
+    let name = match target {
+        mig::planner::UpdateTarget::Pool(p) | mig::planner::UpdateTarget::Node(p) => {
+            format!("update-{p}")
+        }
+    };
+    Some(format!(
+        "/plan?{}&update={}&name={}",
+        plan.to_query(),
+        enc(&target.to_param()),
+        enc(&name)
+    ))
+}
+
+/// The planner on a pool: its first node's layout for every node of the pool.
+fn pool_plan_link(pool: &str, nodes: &[&mig::wire::FleetNodeInfo]) -> Option<String> {
+    let first = nodes.first()?;
+    plan_link(
+        first,
+        u32::try_from(nodes.len()).ok()?,
+        &mig::planner::UpdateTarget::Pool(pool.to_owned()),
+    )
+}
+
 /// One node with every GPU's layout; busy slices marked.
 #[component]
 pub(super) fn FleetNode(node: mig::wire::FleetNodeInfo) -> impl IntoView {
@@ -240,10 +401,13 @@ pub(super) fn FleetNode(node: mig::wire::FleetNodeInfo) -> impl IntoView {
         .mig_config
         .clone()
         .unwrap_or_else(|| "custom layout".to_owned());
-    // "Open in planner": the node's live layout, every GPU, as a plan link.
-    let plan_link = mig::shape::shape(&node.shape)
-        .and_then(|shape| mig::NodePlan::from_inventory(shape, &node.gpus).ok())
-        .map(|plan| format!("/plan?{}", plan.to_query()));
+    // "Open in planner" (and the config name): the node's live layout, every GPU, as a plan link
+    // whose export is an update of this node.
+    let plan_link = plan_link(
+        &node,
+        1,
+        &mig::planner::UpdateTarget::Node(node.name.clone()),
+    );
     let resets: Vec<String> = node
         .gpus
         .iter()
@@ -252,10 +416,7 @@ pub(super) fn FleetNode(node: mig::wire::FleetNodeInfo) -> impl IntoView {
         .collect();
     let resets = (!resets.is_empty()).then(|| resets.join(", "));
     // Embedded views are read-only and stay on their page: no links out, no actions.
-    let embedded = leptos_router::hooks::use_location()
-        .pathname
-        .get_untracked()
-        .starts_with("/embed");
+    let embedded = embedded();
     let plan_link = plan_link.filter(|_| !embedded);
     let drift = node.drift.clone().map(|d| {
         let have = |gpu: u32| {
@@ -307,7 +468,10 @@ pub(super) fn FleetNode(node: mig::wire::FleetNodeInfo) -> impl IntoView {
                     view! { <a class="fleet-node-name" href=format!("/fleet/nodes/{}", node.name)><strong>{node.name.clone()}</strong></a> }.into_any()
                 }}
                 <span class="muted">{format!(" · {} · ", node.shape)}</span>
-                <span class="fleet-config">{config}</span>
+                {match plan_link.clone() {
+                    Some(href) => view! { <a class="fleet-config" href=href title="Open this layout in the planner">{config}</a> }.into_any(),
+                    None => view! { <span class="fleet-config">{config}</span> }.into_any(),
+                }}
                 {plan_link.map(|href| view! { <a class="btn btn-ghost btn-small open-in-planner" href=href>"Open in planner"</a> })}
             </div>
             {drift.map(|(config, lines)| {
@@ -372,18 +536,30 @@ pub(super) fn FleetNode(node: mig::wire::FleetNodeInfo) -> impl IntoView {
                         None => format!("GPU {}", g.index),
                     };
                     let cells = if g.mig_mode == mig::MigMode::Enabled {
-                        g.instances.iter().map(|i| {
+                        let mut covered = 0u8;
+                        let instances = g.instances.iter().map(|i| {
                             let slices = model.and_then(|m| m.profile(&i.profile)).map_or(1, |p| p.memory_slices());
-                            let busy = g.busy.iter().any(|b| b.start == i.start);
+                            covered |= (u8::MAX >> (8 - slices.min(8))) << i.start.min(7);
+                            let owner = g.busy.iter().find(|b| b.start == i.start).map(|b| b.owners.join(", "));
+                            let busy = owner.is_some();
                             let style = format!("grid-column: {} / span {slices}", i.start + 1);
-                            let owner = g.busy.iter().find(|b| b.start == i.start).map(|b| b.owners.join(", ")).filter(|o| !o.is_empty());
-                            let title = match (busy, owner) {
-                                (true, Some(o)) => format!("{} at {} — in use by {o}", i.profile, i.start),
-                                (true, None) => format!("{} at {} — in use", i.profile, i.start),
-                                _ => format!("{} at {} — free", i.profile, i.start),
+                            let title = match owner.as_deref() {
+                                Some(o) if !o.is_empty() => format!("{} at {} — in use by {o}", i.profile, i.start),
+                                Some(_) => format!("{} at {} — in use", i.profile, i.start),
+                                None => format!("{} at {} — free", i.profile, i.start),
                             };
-                            view! { <div class="fleet-inst" class:busy=busy style=style title=title data-profile=i.profile.clone() data-start=i.start>{i.profile.clone()}</div> }
-                        }).collect_view().into_any()
+                            view! {
+                                <div class="fleet-inst" class:busy=busy style=style title=title.clone() aria-label=title data-profile=i.profile.clone() data-start=i.start>
+                                    <ProfileLabel profile=i.profile.clone() />
+                                    {owner.filter(|o| !o.is_empty()).map(|o| view! { <span class="inst-owner">{o}</span> })}
+                                </div>
+                            }
+                        }).collect_view();
+                        // Memory slices no instance covers: stranded capacity, drawn as such.
+                        let gaps = (0..mig::model::MEMORY_SLICES).filter(|s| covered & (1 << s) == 0).map(|s| view! {
+                            <div class="fleet-gap" style=format!("grid-column: {} / span 1", s + 1) title=format!("memory slice {s}: in no instance (stranded)")></div>
+                        }).collect_view();
+                        view! { {instances} {gaps} }.into_any()
                     } else {
                         view! { <div class="fleet-inst fleet-whole" style="grid-column: 1 / span 8">"MIG off · whole GPU"</div> }.into_any()
                     };
@@ -396,5 +572,19 @@ pub(super) fn FleetNode(node: mig::wire::FleetNodeInfo) -> impl IntoView {
                 }).collect_view()}
             </div>
         </div>
+    }
+}
+
+/// `1g.10gb` as `1g` + `.10gb` (+ `+me`), with break opportunities between: on a narrow slice the
+/// name wraps onto two lines instead of being cut to `1g.1…`.
+#[component]
+fn ProfileLabel(profile: String) -> impl IntoView {
+    let (compute, rest) = profile.split_once('.').map_or((profile.as_str(), ""), |(c, r)| (c, r));
+    let (memory, suffix) = rest.split_once('+').map_or((rest, None), |(m, s)| (m, Some(s)));
+    view! {
+        <span class="inst-profile">
+            <span>{compute.to_owned()}</span><wbr /><span>{format!(".{memory}")}</span>
+            {suffix.map(|s| view! { <wbr /><span>{format!("+{s}")}</span> })}
+        </span>
     }
 }

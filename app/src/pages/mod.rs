@@ -116,3 +116,38 @@ pub(crate) fn now_ms() -> u64 {
         0
     }
 }
+
+/// A "Copy" button for a secret or link shown once: writes `text` to the clipboard and says so
+/// (or says to copy by hand where the browser refuses, e.g. on plain HTTP away from localhost).
+#[component]
+pub(crate) fn CopyButton(
+    /// What is copied.
+    text: String,
+    /// The button's id.
+    id: &'static str,
+) -> impl IntoView {
+    let state = RwSignal::new(None::<bool>);
+    let copy = move |_| {
+        #[cfg(feature = "hydrate")]
+        {
+            let text = text.clone();
+            leptos::task::spawn_local(async move {
+                let promise = window().navigator().clipboard().write_text(&text);
+                let ok = wasm_bindgen_futures::JsFuture::from(promise).await.is_ok();
+                let _ = state.try_set(Some(ok));
+            });
+        }
+        #[cfg(not(feature = "hydrate"))]
+        let _ = (&text, state);
+    };
+    view! {
+        <button type="button" class="btn btn-ghost btn-small copy" id=id on:click=copy
+            data-copied=move || state.get().map(|ok| ok.to_string())>
+            {move || match state.get() {
+                None => "Copy",
+                Some(true) => "Copied",
+                Some(false) => "Copy refused: select and copy by hand",
+            }}
+        </button>
+    }
+}

@@ -17,7 +17,98 @@ pub(crate) struct PoolBlueprint<'a> {
     pub shared_node_pool_mig_config: &'a str,
 }
 
+/// What an `update` blueprint exported from a plan changes: a node pool or one node of the fleet
+/// (the planner was opened from it). In a link: `update=pool:<name>` or `update=node:<name>`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UpdateTarget {
+    /// `recipe_node_pool_name`.
+    Pool(String),
+    /// `recipe_node_name`.
+    Node(String),
+}
+
+impl UpdateTarget {
+    /// Reads `pool:<name>` or `node:<name>`; `None` for anything else.
+    #[must_use]
+    pub fn parse(text: &str) -> Option<Self> {
+        let (kind, name) = text.split_once(':')?;
+        let name = name.trim();
+        if name.is_empty() {
+            return None;
+        }
+        match kind {
+            "pool" => Some(Self::Pool(name.to_owned())),
+            "node" => Some(Self::Node(name.to_owned())),
+            _ => None,
+        }
+    }
+
+    /// The link spelling, [`parse`](Self::parse)'s inverse.
+    #[must_use]
+    pub fn to_param(&self) -> String {
+        match self {
+            Self::Pool(n) => format!("pool:{n}"),
+            Self::Node(n) => format!("node:{n}"),
+        }
+    }
+
+    /// `pool h100migpool`, `node 10.0.10.11`.
+    #[must_use]
+    pub fn describe(&self) -> String {
+        match self {
+            Self::Pool(n) => format!("pool {n}"),
+            Self::Node(n) => format!("node {n}"),
+        }
+    }
+}
+
+/// The `update` recipe a plan exports, members in the order OCI's samples use.
+#[derive(Serialize)]
+struct UpdateBlueprint<'a> {
+    recipe_mode: &'static str,
+    deployment_name: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    recipe_node_pool_name: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    recipe_node_name: Option<&'a str>,
+    shared_node_pool_mig_config: &'a str,
+}
+
 impl NodePlan {
+    /// An `update` blueprint (OCI AI Blueprints JSON) giving `target` this plan's config, when every
+    /// GPU has the same named config (NVIDIA's, or a custom config saved in migboard).
+    ///
+    /// # Errors
+    /// Why the plan cannot be written as such a blueprint, and what to do instead.
+    pub fn to_update_blueprint(
+        &self,
+        configs: &[NamedConfig],
+        deployment_name: &str,
+        target: &UpdateTarget,
+    ) -> Result<String, String> {
+        let name = self.matching_config(configs).ok_or_else(|| {
+            format!(
+                "an update's shared_node_pool_mig_config names one config for every GPU of {}; this plan is custom. \
+                 Save it as a custom config (\"Apply to a node\" below) and export again, or apply a named config to all GPUs",
+                target.describe()
+            )
+        })?;
+        let (pool, node) = match target {
+            UpdateTarget::Pool(p) => (Some(p.as_str()), None),
+            UpdateTarget::Node(n) => (None, Some(n.as_str())),
+        };
+        let blueprint = UpdateBlueprint {
+            recipe_mode: "update",
+            deployment_name,
+            recipe_node_pool_name: pool,
+            recipe_node_name: node,
+            shared_node_pool_mig_config: name,
+        };
+        serde_json::to_string_pretty(&blueprint)
+            .map(|json| json + "\n")
+            .map_err(|e| format!("writing the blueprint: {e}"))
+    }
+
     /// A `shared_node_pool` blueprint (OCI AI Blueprints JSON) creating a pool of this plan, when the
     /// plan is a shape with one named config on every GPU.
     ///

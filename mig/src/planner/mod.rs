@@ -15,6 +15,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use link::link_error;
+pub use export::UpdateTarget;
 pub use link::{PlanLinkError, encode_component};
 pub use live::{GpuDiff, diff_node};
 pub use summary::{GpuSummary, PlanSummary};

@@ -197,6 +197,25 @@ pub struct DeploymentDetail {
     pub placements: Vec<PlacementInfo>,
     /// Reconfiguration progress per node, from the `reconfigure/<node>/<gpu>` steps.
     pub nodes: Vec<NodeProgress>,
+    /// Where a `service` deployment answers (`None` for other modes).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoint: Option<ServiceEndpoint>,
+}
+
+/// Where a `service` deployment answers, or why it has no address.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum ServiceEndpoint {
+    /// Its address inside the cluster (the Service migboard made).
+    Url {
+        /// `http://mgb-7-llama.migboard-workloads.svc.cluster.local:80`.
+        url: String,
+    },
+    /// It has none.
+    None {
+        /// Why, in words.
+        why: String,
+    },
 }
 
 impl DeploymentDetail {

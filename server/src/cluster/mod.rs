@@ -210,6 +210,17 @@ pub trait Cluster: Send + Sync + std::fmt::Debug + 'static {
     fn delete_workload(&self, _id: i64) -> BoxFuture<'_, Result<u32, ClusterError>> {
         unsupported("this fleet places replicas itself".into())
     }
+    /// Where deployment `id`'s `service` answers. Fleets that place replicas themselves run
+    /// simulated processes, which serve nothing.
+    fn service_endpoint(
+        &self,
+        _id: i64,
+        _blueprint: &mig::blueprint::Blueprint,
+    ) -> mig::wire::ServiceEndpoint {
+        mig::wire::ServiceEndpoint::None {
+            why: "this fleet's replicas are simulated processes: each holds its MIG slice and serves nothing (on Kubernetes a Service gives it an address)".into(),
+        }
+    }
 }
 
 const FIXED: &str = "the fixed fleet (--cluster none) cannot change; start migboard with --cluster embedded to deploy";

@@ -517,7 +517,7 @@ impl Orchestrator {
         self.inner
             .store
             .audit(&actor.audit(
-                "deploy",
+                "deployment.create",
                 format!("deployment {} ({})", created.id, created.name),
                 if drain {
                     "drain allowed".into()
@@ -571,7 +571,7 @@ impl Orchestrator {
         self.inner
             .store
             .audit(&actor.audit(
-                "undeploy",
+                "deployment.undeploy",
                 format!("deployment {id} ({})", d.name),
                 String::new(),
             ))
@@ -634,10 +634,18 @@ impl Orchestrator {
             .into_iter()
             .map(|p| p.info)
             .collect();
+        let endpoint = mig::blueprint::check(&d.blueprint, Context::default())
+            .blueprint
+            .filter(|b| {
+                matches!(&b.action, mig::blueprint::Action::Workload(w)
+                    if w.kind == mig::blueprint::WorkloadKind::Service)
+            })
+            .map(|b| self.inner.cluster.service_endpoint(d.id, &b));
         Ok(Some(DeploymentDetail {
             deployment: d.info(progress_of(&steps)),
             blueprint: d.blueprint.clone(),
             nodes: DeploymentDetail::progress_of(&steps),
+            endpoint,
             steps,
             placements,
         }))

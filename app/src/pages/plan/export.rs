@@ -2,6 +2,7 @@
 
 use leptos::prelude::*;
 use mig::NamedConfig;
+use mig::planner::UpdateTarget;
 
 use super::{Notice, Planner};
 use crate::error::AppError;
@@ -32,9 +33,17 @@ pub fn Export(
     let p = planner;
     let tab = RwSignal::new(Tab::Blueprint);
     // The deployment name travels with a plan link (`name=`), so the link restores the whole export.
-    let named = leptos_router::hooks::use_query_map()
+    let query = leptos_router::hooks::use_query_map();
+    let named = query
         .with_untracked(|q| q.get("name"))
         .filter(|n| !n.trim().is_empty());
+    // Opened from a pool or node of the fleet (`update=pool:<name>`): the blueprint is an update of it
+    // unless the user asks for a new pool.
+    let target = query
+        .with_untracked(|q| q.get("update"))
+        .and_then(|t| UpdateTarget::parse(&t));
+    let as_update = RwSignal::new(target.is_some());
+    let target = StoredValue::new(target);
     let name = RwSignal::new(named.unwrap_or_else(|| DEFAULT_NAME.to_owned()));
     // The page's origin, known only in the browser; the server renders a relative link.
     let origin = RwSignal::new(String::new());
@@ -47,11 +56,17 @@ pub fn Export(
         let named = name.with(|n| {
             (n != DEFAULT_NAME).then(|| format!("&name={}", mig::planner::encode_component(n)))
         });
+        let update = target.with_value(|t| {
+            t.as_ref()
+                .filter(|_| as_update.get())
+                .map(|t| format!("&update={}", mig::planner::encode_component(&t.to_param())))
+        });
         format!(
-            "{}/plan?{}{}",
+            "{}/plan?{}{}{}",
             origin.get(),
             p.plan.with(|plan| plan.to_query()),
-            named.unwrap_or_default()
+            named.unwrap_or_default(),
+            update.unwrap_or_default()
         )
     };
     let yaml = move || p.plan.with(|plan| plan.to_mig_parted("migboard-plan"));
@@ -83,10 +98,27 @@ pub fn Export(
                     <span>"deployment_name"</span>
                     <input id="export-name" type="text" prop:value=move || name.get() on:input=move |ev| name.set(event_target_value(&ev)) />
                 </label>
+                {target.get_value().map(|t| view! {
+                    <fieldset class="export-kind" id="export-kind">
+                        <legend>"Export as"</legend>
+                        <label class="check">
+                            <input type="radio" name="export-kind" id="export-as-update" prop:checked=move || as_update.get() on:change=move |_| as_update.set(true) />
+                            {format!(" an update of {} (recipe_mode update)", t.describe())}
+                        </label>
+                        <label class="check">
+                            <input type="radio" name="export-kind" id="export-as-pool" prop:checked=move || !as_update.get() on:change=move |_| as_update.set(false) />
+                            " a new shared node pool"
+                        </label>
+                    </fieldset>
+                })}
                 <Transition fallback=|| view! { <p class="muted">"Loading named configs…"</p> }>
                     {move || Suspend::new(async move {
                         let configs = configs.await.unwrap_or_default();
-                        match p.plan.with(|plan| plan.to_blueprint(&configs, &name.get())) {
+                        let written = p.plan.with(|plan| match target.get_value().filter(|_| as_update.get()) {
+                            Some(t) => plan.to_update_blueprint(&configs, &name.get(), &t),
+                            None => plan.to_blueprint(&configs, &name.get()),
+                        });
+                        match written {
                             Ok(json) => {
                                 let text = json.clone();
                                 let json_for_link = json.clone();

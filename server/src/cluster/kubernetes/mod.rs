@@ -1380,6 +1380,14 @@ impl Cluster for Kubernetes {
             id,
         ))
     }
+
+    fn service_endpoint(
+        &self,
+        id: i64,
+        blueprint: &mig::blueprint::Blueprint,
+    ) -> mig::wire::ServiceEndpoint {
+        workload::endpoint(&self.options.workload_namespace, id, blueprint)
+    }
 }
 
 #[cfg(test)]

@@ -60,6 +60,29 @@ fn probe(p: &Probe, default_port: Option<i64>) -> Value {
     v
 }
 
+/// Where the Service [`manifests`] makes for deployment `id` answers inside the cluster.
+#[must_use]
+pub fn endpoint(
+    namespace: &str,
+    id: i64,
+    blueprint: &mig::blueprint::Blueprint,
+) -> mig::wire::ServiceEndpoint {
+    let raw = &blueprint.raw;
+    let port = |p: &Option<String>| p.as_deref().and_then(|p| p.trim().parse::<u16>().ok());
+    if port(&raw.recipe_container_port).is_none() {
+        return mig::wire::ServiceEndpoint::None {
+            why: "the blueprint sets no recipe_container_port, so no Service was made".into(),
+        };
+    }
+    let host = port(&raw.recipe_host_port).unwrap_or(80);
+    mig::wire::ServiceEndpoint::Url {
+        url: format!(
+            "http://{}.{namespace}.svc.cluster.local:{host}",
+            object_name(id, &blueprint.name)
+        ),
+    }
+}
+
 /// The objects for one workload, as JSON manifests (Deployment or Job first, then a Service).
 ///
 /// # Errors
@@ -504,6 +527,37 @@ mod tests {
                 .as_deref(),
             Some("3")
         );
+    }
+
+    /// #22 item 13: a service's page names where its Service answers, the name and port
+    /// [`manifests`] gives it; without a container port there is none, and it says why.
+    #[test]
+    fn a_service_endpoint_is_the_services_cluster_address() {
+        let checked = |text: &str| {
+            mig::blueprint::check(text, mig::blueprint::Context::default())
+                .blueprint
+                .expect("valid")
+        };
+        let guide = checked(GUIDE_SERVICE);
+        assert_eq!(
+            endpoint("work", 3, &guide),
+            mig::wire::ServiceEndpoint::Url {
+                url: format!("http://{}.work.svc.cluster.local:80", object_name(3, &guide.name))
+            }
+        );
+        let objects = manifests_of(GUIDE_SERVICE, 3);
+        assert_eq!(
+            objects[1]["metadata"]["name"].as_str(),
+            Some(object_name(3, &guide.name).as_str()),
+            "the address names the Service manifests() makes"
+        );
+        let mut v: serde_json::Value = serde_json::from_str(GUIDE_SERVICE).expect("json");
+        v.as_object_mut().expect("object").remove("recipe_container_port");
+        let no_port = checked(&v.to_string());
+        assert!(matches!(
+            endpoint("work", 3, &no_port),
+            mig::wire::ServiceEndpoint::None { why } if why.contains("recipe_container_port")
+        ));
     }
 
     /// #22 item 2: a `+me` slice is asked for as the device plugin spells it (`+` is not allowed
