@@ -17,10 +17,21 @@ logs="target/test-logs"
 mkdir -p "$logs"
 passed=0 failed=0 ignored=0 status=0
 
+# target/site is a link to target/site-a or target/site-b. A build goes to the other folder, and the
+# link is swapped to it in one rename, so a `make run` server on this checkout keeps serving whole
+# files meanwhile instead of half-written ones (#22). A plain folder left by an older checkout or
+# `make build` is moved aside once.
 site() {
   echo "==> The browser bundle, release (cargo leptos build --release --split --frontend-only)"
-  if cargo leptos build --release --split --frontend-only 2>&1 | tee "$logs/site.log"; then
-    echo "site: target/site built"
+  local current next
+  current="$(readlink target/site 2>/dev/null || true)"
+  next="site-a"; [ "$current" = "site-a" ] && next="site-b"
+  rm -rf "target/$next"
+  if LEPTOS_SITE_ROOT="target/$next" cargo leptos build --release --split --frontend-only 2>&1 | tee "$logs/site.log"; then
+    if [ -d target/site ] && [ ! -L target/site ]; then rm -rf target/site.old && mv target/site target/site.old; fi
+    ln -sfn "$next" target/site.swap && mv -T target/site.swap target/site
+    rm -rf target/site.old
+    echo "site: target/site built (-> target/$next)"
   else
     echo "site: the browser bundle did NOT build; log: $logs/site.log" >&2; status=1
   fi

@@ -131,3 +131,47 @@ test("an admin changes a role only once confirmed and sees it saved; sets a pass
   // The one error is the refused password's answer (400), which the page showed above.
   expect(errors).toEqual(["console: Failed to load resource: the server responded with a status of 400 (Bad Request)"]);
 });
+
+test("a token made with Days left blank expires in 30 days, Copy puts it on the clipboard, the audit log filters to the second (#22 item 12)", async ({ page, context }) => {
+  const errors = watchErrors(page);
+  await context.grantPermissions(["clipboard-read", "clipboard-write"]);
+  await page.goto("/settings");
+  await waitForHydration(page);
+  await page.locator("#token-name").fill("e2e-blank-days");
+  await page.locator("#token-days").fill("");
+  await page.locator("#token-create").click();
+  const secret = await page.locator("#token-secret").inputValue();
+  expect(secret).toMatch(/^mgb_[0-9a-f]{64}$/);
+  await page.locator("#copy-token").click();
+  await expect(page.locator("#copy-token")).toHaveAttribute("data-copied", "true");
+  expect(await page.evaluate(() => navigator.clipboard.readText())).toBe(secret);
+  const row = page.locator("#tokens tr", { hasText: "e2e-blank-days" });
+  const expires = (await row.locator("td").nth(3).innerText()).trim();
+  expect(expires).not.toBe("never");
+  const days = (Date.parse(expires.replace(" UTC", "Z").replace(" ", "T")) - Date.now()) / 86_400_000;
+  expect(days).toBeGreaterThan(29.9);
+  expect(days).toBeLessThan(30.1);
+  await row.locator(".revoke").click();
+  await expect(row).toHaveAttribute("data-state", "revoked");
+
+  await page.goto("/settings/audit");
+  await waitForHydration(page);
+  // Seconds, in UTC; one spelling of actions (noun.verb), never the old `revoke-share` kind.
+  await expect(page.locator("#audit tbody tr").first().locator("td").first()).toHaveText(/^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2} UTC$/);
+  const actions = await page.locator("#audit tbody tr").evaluateAll((rows) => rows.map((r) => r.getAttribute("data-action")));
+  expect(actions.filter((a) => !/^[a-z-]+(\.[a-z-]+)*$/.test(a ?? "") || ["deploy", "undeploy", "share", "revoke-share", "embed", "revoke-embed"].includes(a ?? ""))).toEqual([]);
+  const total = actions.length;
+  await page.locator("#audit-filter").fill("token.revoke");
+  await expect(page).toHaveURL(/\/settings\/audit\?q=token\.revoke$/);
+  const shown = page.locator("#audit tbody tr");
+  await expect(shown.first()).toHaveAttribute("data-action", "token.revoke");
+  const kinds = await shown.evaluateAll((rows) => rows.map((r) => r.getAttribute("data-action")));
+  expect(new Set(kinds)).toEqual(new Set(["token.revoke"]));
+  await expect(page.locator("#audit-count")).toHaveText(`${kinds.length} of ${total} records`);
+  // The filter is in the link: opened again, the same rows.
+  await page.reload();
+  await waitForHydration(page);
+  await expect(page.locator("#audit-filter")).toHaveValue("token.revoke");
+  await expect(page.locator("#audit-count")).toHaveText(`${kinds.length} of ${total} records`);
+  expect(errors).toEqual([]);
+});

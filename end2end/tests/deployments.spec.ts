@@ -209,3 +209,36 @@ test("an update of a busy node waits for drain, says where to tick it, and a ref
   await expect.poll(async () => (await (await request.get(`/api/v1/deployments/${backId}`)).json()).deployment.status, { timeout: 60_000 }).toBe("completed");
   expect(errors).toEqual([]);
 });
+
+test("a service's replicas read running as its header does, say where it answers, and the shared view lists them (#22 item 13)", async ({ page, request, browser }) => {
+  const errors = watchErrors(page);
+  const blueprint = JSON.parse(readFileSync("../mig/data/oci-blueprints/mig_inference_single_replica_10gb.json", "utf8"));
+  blueprint.deployment_name = "replica-words";
+  const made = await request.post("/api/v1/deployments", { data: blueprint });
+  expect(made.status()).toBe(201);
+  const id = (await made.json()).id;
+  await expect.poll(async () => (await (await request.get(`/api/v1/deployments/${id}`)).json()).placements?.length ?? 0).toBe(1);
+  await page.goto(`/deployments/${id}`);
+  await waitForHydration(page);
+  const replica = page.locator('#placements tr[data-replica="0"]');
+  await expect(replica).toHaveAttribute("data-state", "placed");
+  await expect(replica.locator(".replica-state")).toHaveText("running");
+  // The embedded fleet's replicas serve nothing, and the page says so rather than showing nothing.
+  await expect(page.locator("#service-endpoint")).toHaveAttribute("data-endpoint", "none");
+  await expect(page.locator("#service-endpoint")).toContainText("simulated");
+
+  const share = await request.post(`/api/v1/deployments/${id}/shares`, { data: { days: 1 } });
+  expect(share.status()).toBe(201);
+  const path = (await share.json()).path as string;
+  const other = await browser.newContext({ storageState: { cookies: [], origins: [] } });
+  const viewer = await other.newPage();
+  await viewer.goto(path);
+  await waitForHydration(viewer);
+  await expect(viewer.locator('#placements tr[data-replica="0"] .replica-state')).toHaveText("running");
+  await expect(viewer.locator("#service-endpoint")).toBeVisible();
+  await expect(viewer.locator("a")).toHaveCount(0);
+  await other.close();
+  expect((await request.post(`/api/v1/deployments/${id}/undeploy`)).status()).toBe(202);
+  await expect.poll(async () => (await (await request.get(`/api/v1/deployments/${id}`)).json()).deployment.status).toBe("undeployed");
+  expect(errors).toEqual([]);
+});

@@ -44,3 +44,95 @@ test("the fleet page shows a placement and its removal as they happen, not at it
   await expect(used).toHaveText("0", { timeout: 2_500 });
   expect(errors).toEqual([]);
 });
+
+/** WCAG contrast ratio of two CSS colours as getComputedStyle reports them (`rgb(…)`, `rgba(…)`, `color(srgb …)`). */
+function contrast(fg: string, bg: string): number {
+  const channels = (c: string): number[] => {
+    const srgb = c.match(/color\(srgb ([\d.]+) ([\d.]+) ([\d.]+)/);
+    if (srgb) return srgb.slice(1, 4).map(Number);
+    const rgb = c.match(/rgba?\(([\d.]+),? ([\d.]+),? ([\d.]+)/);
+    if (rgb) return rgb.slice(1, 4).map((v) => Number(v) / 255);
+    throw new Error(`unparsed colour ${c}`);
+  };
+  const lum = (c: string) => {
+    const [r, g, b] = channels(c).map((v) => (v <= 0.04045 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4));
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b;
+  };
+  const [a, b] = [lum(fg), lum(bg)].sort((x, y) => y - x);
+  return (a + 0.05) / (b + 0.05);
+}
+
+test("the fleet at a glance: per-pool use first, a legend, whole slice labels at every width, the replica on its slice (#22 item 7)", async ({ page, request }) => {
+  const errors = watchErrors(page);
+  const blueprint = JSON.parse(readFileSync("../mig/data/oci-blueprints/mig_inference_single_replica_10gb.json", "utf8"));
+  blueprint.deployment_name = "glance-replica";
+  const made = await request.post("/api/v1/deployments", { data: blueprint });
+  expect(made.status()).toBe(201);
+  const id = (await made.json()).id;
+  await expect.poll(async () => (await (await request.get(`/api/v1/deployments/${id}`)).json()).placements?.length ?? 0).toBe(1);
+  for (const scheme of ["light", "dark"] as const) {
+    for (const width of [1400, 390]) {
+      await page.emulateMedia({ colorScheme: scheme });
+      await page.setViewportSize({ width, height: 900 });
+      await page.goto("/");
+      await waitForHydration(page);
+      // Use per pool comes first, the server's facts last.
+      const use = page.locator("#pool-use");
+      const status = page.locator(".status-card");
+      expect((await use.boundingBox())!.y).toBeLessThan((await status.boundingBox())!.y);
+      expect((await use.boundingBox())!.y).toBeLessThan((await page.locator(".fleet-pool").first().boundingBox())!.y);
+      const h100 = use.locator('.pool-use[data-pool="h100-pool"]');
+      await expect(h100.locator('tr[data-profile="1g.10gb"] .used')).toHaveText("1");
+      await expect(h100.locator('tr[data-profile="1g.10gb"] .free')).toHaveText("31");
+      await expect(h100.locator('tr[data-profile="1g.10gb"] .use-bar')).toHaveAttribute("aria-label", "1 of 32 in use");
+      // A100 40GB on all-1g.5gb: 7 instances cover 7 of 8 memory slices, so 8 slices are stranded.
+      await expect(use.locator('.pool-use[data-pool="a100-pool"] tr.stranded')).toHaveAttribute("data-stranded", "8");
+      await expect(page.locator('.fleet-node[data-node="10.0.20.11"] .fleet-gap')).toHaveCount(8);
+      await expect(page.locator("#fleet-legend li")).toHaveCount(4);
+      // The replica is named on its slice, not only in a tooltip.
+      await expect(page.locator(".fleet-inst.busy .inst-owner")).toContainText("glance-replica");
+      // Every slice label is whole: its text fits its box (no "1g.1…").
+      const cut = await page.locator(".fleet-inst .inst-profile").evaluateAll((els) =>
+        els.filter((e) => e.scrollWidth > e.clientWidth + 1 || e.parentElement!.scrollWidth > e.parentElement!.clientWidth + 1).map((e) => e.textContent),
+      );
+      expect(cut, `${scheme} ${width}px`).toEqual([]);
+      // Text on free and busy slices reads at 4.5:1 or better.
+      for (const sel of [".fleet-inst:not(.busy):not(.fleet-whole)", ".fleet-inst.busy"]) {
+        const [fg, bg] = await page.locator(sel).first().evaluate((e) => [getComputedStyle(e).color, getComputedStyle(e).backgroundColor]);
+        expect(contrast(fg, bg), `${sel} ${scheme}: ${fg} on ${bg}`).toBeGreaterThanOrEqual(4.5);
+      }
+      await page.screenshot({ path: `test-results/screenshots/fleet-glance-${scheme}-${width}.png`, fullPage: width > 1000 });
+    }
+  }
+  expect((await request.post(`/api/v1/deployments/${id}/undeploy`)).status()).toBe(202);
+  await expect.poll(async () => (await (await request.get(`/api/v1/deployments/${id}`)).json()).deployment.status).toBe("undeployed");
+  expect(errors).toEqual([]);
+});
+
+test("config names, nodes and pools lead to the planner, whose export updates that node or pool (#22 item 9)", async ({ page }) => {
+  const errors = watchErrors(page);
+  await page.goto("/");
+  await waitForHydration(page);
+  const config = page.locator('.fleet-node[data-node="10.0.10.11"] a.fleet-config');
+  await expect(config).toHaveText("all-balanced");
+  await expect(page.locator('.fleet-node[data-node="10.0.10.11"] a.fleet-node-name')).toHaveAttribute("href", "/fleet/nodes/10.0.10.11");
+  await config.click();
+  await expect(page).toHaveURL(/\/plan\?.*update=node%3A10\.0\.10\.11/);
+  await waitForHydration(page);
+  await expect(page.locator("#export-as-update")).toBeChecked();
+  let exported = JSON.parse(await page.locator("#export-blueprint").innerText());
+  expect(exported).toEqual({ recipe_mode: "update", deployment_name: "update-10.0.10.11", recipe_node_name: "10.0.10.11", shared_node_pool_mig_config: "all-balanced" });
+
+  await page.goto("/");
+  await waitForHydration(page);
+  await page.locator('.pool-use[data-pool="h100-pool"] .open-in-planner').click();
+  await expect(page).toHaveURL(/\/plan\?.*nodes=2.*update=pool%3Ah100-pool/);
+  await waitForHydration(page);
+  exported = JSON.parse(await page.locator("#export-blueprint").innerText());
+  expect(exported).toEqual({ recipe_mode: "update", deployment_name: "update-h100-pool", recipe_node_pool_name: "h100-pool", shared_node_pool_mig_config: "all-balanced" });
+  // A new pool instead, from the same plan.
+  await page.locator("#export-as-pool").check();
+  await expect(page.locator("#export-blueprint")).toContainText('"recipe_mode": "shared_node_pool"');
+  await expect(page.locator("#export-blueprint")).toContainText('"shared_node_pool_size": 2');
+  expect(errors).toEqual([]);
+});

@@ -212,15 +212,15 @@ fn GpuDetails(gpus: Vec<InventoryGpu>) -> impl IntoView {
                 .collect();
             view! {
                 <tr data-gpu=g.index>
-                    <td>{g.index}</td>
-                    <td><code class="gpu-uuid">{g.uuid.clone()}</code><div class="muted small">{g.name.clone()}</div></td>
-                    <td class="gpu-mode" class:pending=g.pending_mig_mode.is_some()>{mode}</td>
-                    <td class="gpu-memory">
+                    <td class="gpu-index" data-label="GPU">{g.index}</td>
+                    <td data-label="UUID"><code class="gpu-uuid">{g.uuid.clone()}</code><div class="muted small">{g.name.clone()}</div></td>
+                    <td class="gpu-mode" data-label="MIG mode" class:pending=g.pending_mig_mode.is_some()>{mode}</td>
+                    <td class="gpu-memory" data-label="Memory used">
                         <span>{format!("{} of {}", mib(used_mib), mib(g.memory_mib))}</span>
                         <meter min="0" max=g.memory_mib.to_string() value=used_mib.to_string()></meter>
                     </td>
-                    <td>{g.instances.len()}</td>
-                    <td class="gpu-processes">
+                    <td data-label="Instances">{g.instances.len()}</td>
+                    <td class="gpu-processes" data-label="Processes">
                         {if processes.is_empty() {
                             view! { <span class="muted">"none"</span> }.into_any()
                         } else {
