@@ -16,7 +16,7 @@ setup: ## install missing prerequisites (apt, cargo-leptos, wasm-bindgen-cli, np
 
 build: setup ## build the release site: server binary + hydration bundle in target/site
 	@source scripts/env.sh && echo "==> building the release site (cargo leptos build --release --split)" \
-	  && cargo leptos build --release --split \
+	  && cargo leptos build --release --split && scripts/pack-split.py target/site \
 	  && echo "==> building the node agent (the embedded fleet runs it)" && cargo build --release -p agent --bin migboard-agent
 
 run: build ## build, then serve on http://$(ADDR)
@@ -50,7 +50,7 @@ fuzz: setup ## fuzz blueprint parse+validate for FUZZ_SECONDS (default 600)
 bench-events: build ## SSE watchers (1k, 10k) on one deployment and GET /api/v1/fleet throughput against the release server
 	@source scripts/env.sh && cargo bench -p server --bench events -- 1000 10000
 
-bench-e2e: build ## browser benchmarks: planner drag latency on 8 GPUs (prints JSON, see BENCHMARKS.md)
+bench-e2e: build ## browser benchmarks: planner drag latency on 8 GPUs, page load (requests, time to interactive at 0 and 100 ms latency); JSON, see BENCHMARKS.md
 	@source scripts/env.sh && cd end2end && CI=1 npx playwright test --config playwright.bench.config.ts
 
 clean: ## remove build outputs (keeps installed tools)

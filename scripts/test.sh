@@ -27,7 +27,8 @@ site() {
   current="$(readlink target/site 2>/dev/null || true)"
   next="site-a"; [ "$current" = "site-a" ] && next="site-b"
   rm -rf "target/$next"
-  if LEPTOS_SITE_ROOT="target/$next" cargo leptos build --release --split --frontend-only 2>&1 | tee "$logs/site.log"; then
+  if LEPTOS_SITE_ROOT="target/$next" cargo leptos build --release --split --frontend-only 2>&1 | tee "$logs/site.log" \
+    && scripts/pack-split.py "target/$next" | tee -a "$logs/site.log"; then
     if [ -d target/site ] && [ ! -L target/site ]; then rm -rf target/site.old && mv target/site target/site.old; fi
     ln -sfn "$next" target/site.swap && mv -T target/site.swap target/site
     rm -rf target/site.old

@@ -24,6 +24,7 @@ pub mod health;
 pub mod leader;
 pub mod logging;
 pub mod orchestrator;
+pub mod pack;
 pub mod plans;
 pub mod request_id;
 pub mod security;
@@ -74,6 +75,7 @@ pub fn router_with(state: AppState, security: &security::Security) -> Router {
         .route("/logout", post(auth::logout))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
+        .route("/pkg/pack", get(pack::serve))
         .nest("/api/v1", api::routes())
         .leptos_routes_with_context(
             &state,

@@ -52,6 +52,7 @@ fn make_built_site() -> tempfile::TempDir {
     std::fs::create_dir_all(&pkg).expect("mkdir pkg");
     std::fs::write(pkg.join("migboard.js"), "// glue").expect("write js");
     std::fs::write(pkg.join("migboard.wasm"), b"\0asm").expect("write wasm");
+    std::fs::write(pkg.join("chunk_7.wasm"), b"\0asm-chunk").expect("write chunk");
     std::fs::write(dir.path().join("favicon.svg"), "<svg/>").expect("write favicon");
     dir
 }
@@ -365,6 +366,40 @@ fn static_assets_are_served_from_the_site_root() {
         let (status, _, body) = send(site.path(), get("/favicon.svg")).await;
         assert_eq!(status, StatusCode::OK);
         assert_eq!(body, "<svg/>");
+    });
+}
+
+/// #22: the split modules a page needs come in one response, to anyone (the sign-in page loads
+/// them too), and only module files of the site's `pkg` folder can be read through it.
+#[test]
+fn split_modules_come_in_one_pack_without_a_session() {
+    run(async {
+        let site = built_site();
+        let anonymous = |path: &str| {
+            let mut r = get(path);
+            r.headers_mut()
+                .insert(header::AUTHORIZATION, "Bearer nobody".parse().expect("header"));
+            r
+        };
+        let reply = common::send(router_for(site.path()), get("/pkg/pack?m=chunk_7,migboard")).await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
+        let body = reply.body.to_vec();
+        let u32_at = |i: usize| u32::from_le_bytes(body[i..i + 4].try_into().expect("4 bytes"));
+        assert_eq!((u32_at(0), u32_at(4), u32_at(8)), (2, 10, 4));
+        assert_eq!(&body[12..], b"\0asm-chunk\0asm");
+        let etag = reply.headers.get(header::ETAG).cloned().expect("an ETag");
+        let mut again = get("/pkg/pack?m=chunk_7,migboard");
+        again.headers_mut().insert(header::IF_NONE_MATCH, etag);
+        assert_eq!(
+            common::send(router_for(site.path()), again).await.status,
+            StatusCode::NOT_MODIFIED
+        );
+        let (status, _, body) = send(site.path(), anonymous("/pkg/pack?m=chunk_7,..%2Ffavicon")).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+        assert!(body.contains("not a module name"), "{body}");
+        let (status, _, body) = send(site.path(), anonymous("/pkg/pack?m=chunk_8")).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+        assert!(body.contains("no module \"chunk_8\""), "{body}");
     });
 }
 
