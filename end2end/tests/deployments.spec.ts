@@ -1,6 +1,5 @@
-import { readFileSync } from "node:fs";
 import { expect, test } from "@playwright/test";
-import { watchErrors, waitForHydration } from "./helpers";
+import { deployOneReplica, undeployAndWait, watchErrors, waitForHydration } from "./helpers";
 
 // Deploy from the blueprint editor, watch the per-GPU progress bars fill without reloading, see the
 // node page's charts, and undeploy. The embedded fleet's simulated GPUs take 20 ms per MIG change, so a
@@ -150,17 +149,7 @@ test("an update of a busy node waits for drain, says where to tick it, and a ref
   test.setTimeout(120_000);
   const errors = watchErrors(page);
   // A replica on a 1g.10gb slice of an H100 node.
-  const blueprint = JSON.parse(readFileSync("../mig/data/oci-blueprints/mig_inference_single_replica_10gb.json", "utf8"));
-  blueprint.deployment_name = "busy-maker";
-  const made = await request.post("/api/v1/deployments", { data: blueprint });
-  expect(made.status()).toBe(201);
-  const serviceId = (await made.json()).id;
-  let node = "";
-  await expect.poll(async () => {
-    const d = await (await request.get(`/api/v1/deployments/${serviceId}`)).json();
-    node = d.placements?.[0]?.node ?? "";
-    return node;
-  }, { timeout: 30_000 }).not.toBe("");
+  const { id: serviceId, node } = await deployOneReplica(request, "busy-maker");
   // An update that takes its 1g.10gb slices away (all-3g.40gb has none).
   const update = { recipe_mode: "update", deployment_name: "busy-update", recipe_node_name: node, shared_node_pool_mig_config: "all-3g.40gb" };
   await page.goto("/blueprints");
@@ -212,12 +201,7 @@ test("an update of a busy node waits for drain, says where to tick it, and a ref
 
 test("a service's replicas read running as its header does, say where it answers, and the shared view lists them (#22 item 13)", async ({ page, request, browser }) => {
   const errors = watchErrors(page);
-  const blueprint = JSON.parse(readFileSync("../mig/data/oci-blueprints/mig_inference_single_replica_10gb.json", "utf8"));
-  blueprint.deployment_name = "replica-words";
-  const made = await request.post("/api/v1/deployments", { data: blueprint });
-  expect(made.status()).toBe(201);
-  const id = (await made.json()).id;
-  await expect.poll(async () => (await (await request.get(`/api/v1/deployments/${id}`)).json()).placements?.length ?? 0).toBe(1);
+  const { id } = await deployOneReplica(request, "replica-words");
   await page.goto(`/deployments/${id}`);
   await waitForHydration(page);
   const replica = page.locator('#placements tr[data-replica="0"]');
@@ -238,7 +222,6 @@ test("a service's replicas read running as its header does, say where it answers
   await expect(viewer.locator("#service-endpoint")).toBeVisible();
   await expect(viewer.locator("a")).toHaveCount(0);
   await other.close();
-  expect((await request.post(`/api/v1/deployments/${id}/undeploy`)).status()).toBe(202);
-  await expect.poll(async () => (await (await request.get(`/api/v1/deployments/${id}`)).json()).deployment.status).toBe("undeployed");
+  await undeployAndWait(request, id);
   expect(errors).toEqual([]);
 });

@@ -1,6 +1,5 @@
-import { readFileSync } from "node:fs";
 import { expect, test } from "@playwright/test";
-import { watchErrors, waitForHydration } from "./helpers";
+import { deployOneReplica, undeployAndWait, watchErrors, waitForHydration } from "./helpers";
 
 // The fleet page against the embedded fleet: real node agents on simulated GPUs, started by the server.
 
@@ -29,18 +28,12 @@ test("the fleet page shows a placement and its removal as they happen, not at it
   await waitForHydration(page);
   const used = page.locator('#fleet-totals tr[data-profile="1g.10gb"] .used');
   await expect(used).toHaveText("0");
-  const blueprint = JSON.parse(readFileSync("../mig/data/oci-blueprints/mig_inference_single_replica_10gb.json", "utf8"));
-  blueprint.deployment_name = "fleet-live";
-  const made = await request.post("/api/v1/deployments", { data: blueprint });
-  expect(made.status()).toBe(201);
-  const id = (await made.json()).id;
   // Placed within a second or so: the page reads the fleet again on the server's `fleet` event
   // (it polled every 5 s, so this waited up to 5 s).
-  await expect.poll(async () => (await (await request.get(`/api/v1/deployments/${id}`)).json()).placements?.length ?? 0).toBe(1);
+  const { id } = await deployOneReplica(request, "fleet-live");
   await expect(used).toHaveText("1", { timeout: 2_500 });
   await expect(page.locator(".fleet-inst.busy")).toHaveCount(1);
-  expect((await request.post(`/api/v1/deployments/${id}/undeploy`)).status()).toBe(202);
-  await expect.poll(async () => (await (await request.get(`/api/v1/deployments/${id}`)).json()).deployment.status).toBe("undeployed");
+  await undeployAndWait(request, id);
   await expect(used).toHaveText("0", { timeout: 2_500 });
   expect(errors).toEqual([]);
 });
@@ -64,12 +57,7 @@ function contrast(fg: string, bg: string): number {
 
 test("the fleet at a glance: per-pool use first, a legend, whole slice labels at every width, the replica on its slice (#22 item 7)", async ({ page, request }) => {
   const errors = watchErrors(page);
-  const blueprint = JSON.parse(readFileSync("../mig/data/oci-blueprints/mig_inference_single_replica_10gb.json", "utf8"));
-  blueprint.deployment_name = "glance-replica";
-  const made = await request.post("/api/v1/deployments", { data: blueprint });
-  expect(made.status()).toBe(201);
-  const id = (await made.json()).id;
-  await expect.poll(async () => (await (await request.get(`/api/v1/deployments/${id}`)).json()).placements?.length ?? 0).toBe(1);
+  const { id } = await deployOneReplica(request, "glance-replica");
   for (const scheme of ["light", "dark"] as const) {
     for (const width of [1400, 390]) {
       await page.emulateMedia({ colorScheme: scheme });
@@ -104,8 +92,7 @@ test("the fleet at a glance: per-pool use first, a legend, whole slice labels at
       await page.screenshot({ path: `test-results/screenshots/fleet-glance-${scheme}-${width}.png`, fullPage: width > 1000 });
     }
   }
-  expect((await request.post(`/api/v1/deployments/${id}/undeploy`)).status()).toBe(202);
-  await expect.poll(async () => (await (await request.get(`/api/v1/deployments/${id}`)).json()).deployment.status).toBe("undeployed");
+  await undeployAndWait(request, id);
   expect(errors).toEqual([]);
 });
 

@@ -1,4 +1,5 @@
-import { expect, type Page } from "@playwright/test";
+import { readFileSync } from "node:fs";
+import { expect, type APIRequestContext, type Page } from "@playwright/test";
 
 /** Collects console errors and uncaught exceptions so a test can insist there were none. */
 export function watchErrors(page: Page): string[] {
@@ -14,4 +15,27 @@ export function watchErrors(page: Page): string[] {
 export async function waitForHydration(page: Page) {
   await expect(page.locator("#live-status")).toHaveAttribute("data-hydrated", "true");
   await expect(page.locator("#live-status")).toHaveText("live");
+}
+
+/** Deploys the guide's single-replica inference on a 1g.10gb slice as `name` and waits until it is placed: its id and node. */
+export async function deployOneReplica(request: APIRequestContext, name: string): Promise<{ id: number; node: string }> {
+  const blueprint = JSON.parse(readFileSync("../mig/data/oci-blueprints/mig_inference_single_replica_10gb.json", "utf8"));
+  blueprint.deployment_name = name;
+  const made = await request.post("/api/v1/deployments", { data: blueprint });
+  expect(made.status()).toBe(201);
+  const id: number = (await made.json()).id;
+  let node = "";
+  await expect
+    .poll(async () => {
+      node = (await (await request.get(`/api/v1/deployments/${id}`)).json()).placements?.[0]?.node ?? "";
+      return node;
+    }, { timeout: 30_000 })
+    .not.toBe("");
+  return { id, node };
+}
+
+/** Undeploys deployment `id` and waits until it says so. */
+export async function undeployAndWait(request: APIRequestContext, id: number) {
+  expect((await request.post(`/api/v1/deployments/${id}/undeploy`)).status()).toBe(202);
+  await expect.poll(async () => (await (await request.get(`/api/v1/deployments/${id}`)).json()).deployment.status).toBe("undeployed");
 }
