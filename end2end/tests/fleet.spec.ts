@@ -59,7 +59,8 @@ test("the fleet at a glance: per-pool use first, a legend, whole slice labels at
   const errors = watchErrors(page);
   const { id } = await deployOneReplica(request, "glance-replica");
   for (const scheme of ["light", "dark"] as const) {
-    for (const width of [1400, 390]) {
+    // 1000 and 1240 px: just wide enough for two and three GPUs a row, where slices are narrowest.
+    for (const width of [1400, 1240, 1000, 390]) {
       await page.emulateMedia({ colorScheme: scheme });
       await page.setViewportSize({ width, height: 900 });
       await page.goto("/");

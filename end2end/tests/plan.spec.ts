@@ -299,7 +299,8 @@ test("narrow screens: the planner fits 390 px and taps place profiles", async ({
 test("the planner's code is a separate chunk that other pages do not download", async ({ page }) => {
   const wasm: string[] = [];
   page.on("request", (r) => {
-    if (r.url().endsWith(".wasm")) wasm.push(new URL(r.url()).pathname);
+    // A module by itself (`/pkg/split_….wasm`), or in the pack a load asks for (`/pkg/pack?m=…,split_….wasm`).
+    if (r.url().endsWith(".wasm")) wasm.push(decodeURIComponent(new URL(r.url()).pathname + new URL(r.url()).search));
   });
   await page.goto("/");
   await expect(page.locator("#live-status")).toHaveAttribute("data-hydrated", "true");

@@ -272,7 +272,12 @@ pub(super) fn FleetPools(fleet: mig::wire::Fleet) -> impl IntoView {
                 {per_pool.into_iter().map(|(name, shape, nodes, u, link)| view! {
                     <div class="pool-use" data-pool=name.clone()>
                         <h3>
-                            <a href=format!("#pool-{name}")>{name.clone()}</a>
+                            // Embedded views lead nowhere, not even within the page.
+                            {if embedded {
+                                view! { <strong>{name.clone()}</strong> }.into_any()
+                            } else {
+                                view! { <a href=format!("#pool-{name}")>{name.clone()}</a> }.into_any()
+                            }}
                             <span class="muted">{format!(" · {nodes} × {shape}")}</span>
                             {link.map(|href| view! { <a class="btn btn-ghost btn-small open-in-planner" href=href title="Plan a new layout for this pool; export it as an update of the pool">"Open in planner"</a> })}
                         </h3>
