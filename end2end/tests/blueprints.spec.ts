@@ -1,5 +1,5 @@
 import { expect, test, type Page } from "@playwright/test";
-import { watchErrors, waitForHydration } from "./helpers";
+import { undeployAndWait, watchErrors, waitForHydration } from "./helpers";
 
 // The blueprint editor (/blueprints): templates, validation as you type with every issue marked at its
 // line, the form view that rewrites only its members, and the server's fleet-aware check.
@@ -161,5 +161,53 @@ test("a blueprint carried in the link opens in the editor (the planner's export 
   await page.locator("#f-config").fill("all-1g.5gb");
   await page.locator("#f-config").press("Tab");
   await expect(page.locator('#issues [data-code="mig_config_unknown"] .issue-message')).toContainText("for BM.GPU.H100.8");
+  expect(errors).toEqual([]);
+});
+
+test("a request no node can serve offers to make room: Apply and deploy recuts one node and deploys onto it (#17)", async ({ page, request }) => {
+  test.setTimeout(120_000);
+  const errors = watchErrors(page);
+  await open(page, "mig_inference_single_replica_10gb");
+  await page.locator("#template").selectOption("mig_inference_single_replica.json");
+  await expect(editor(page)).toHaveValue(/"mig_resource_request": "1g.20gb"/);
+  await page.locator("#validate-server").click();
+  const issue = page.locator('#issues .issue-error[data-code="mig_profile_unconfigured"]');
+  await expect(issue).toBeVisible();
+  // The fix: the cheapest change to the live fleet, with what it does in its title.
+  const apply = issue.locator(".make-room-apply");
+  await expect(apply).toBeEnabled();
+  const summary = (await apply.getAttribute("title")) ?? "";
+  expect(summary).toMatch(/1g\.20gb/);
+  await apply.click();
+  // It saves the node's new layout, reconfigures that node, then deploys: the deployment's page opens.
+  await expect(page).toHaveURL(/\/deployments\/\d+$/, { timeout: 90_000 });
+  const id = Number(page.url().split("/").pop());
+  await waitForHydration(page);
+  let placed: { node: string; profile: string } | undefined;
+  await expect
+    .poll(async () => {
+      placed = (await (await request.get(`/api/v1/deployments/${id}`)).json()).placements?.[0];
+      return placed?.profile ?? "";
+    }, { timeout: 30_000 })
+    .toBe("1g.20gb");
+  const node = placed!.node;
+  await expect(page.locator('#placements tr[data-replica="0"] .replica-state')).toHaveText("running");
+  // The node now has the custom config made for it, a 1g.20gb instance among its slices.
+  const fleet = await (await request.get("/api/v1/fleet")).json();
+  const recut = fleet.nodes.find((n: { name: string }) => n.name === node);
+  expect(recut.mig_config).toBe(`room-${node}-1g.20gb`);
+  expect(recut.gpus.some((g: { instances: { profile: string }[] }) => g.instances.some((i) => i.profile === "1g.20gb"))).toBe(true);
+  await page.screenshot({ path: "test-results/screenshots/blueprints-make-room.png", fullPage: true });
+
+  // Put things back as the later specs expect them: the replica away, the node on all-balanced,
+  // and the config made for it deleted.
+  await undeployAndWait(request, id);
+  const back = await request.post("/api/v1/deployments", {
+    data: { recipe_mode: "update", deployment_name: "make-room-back", recipe_node_name: node, shared_node_pool_mig_config: "all-balanced" },
+  });
+  expect(back.status()).toBe(201);
+  const backId = (await back.json()).id;
+  await expect.poll(async () => (await (await request.get(`/api/v1/deployments/${backId}`)).json()).deployment.status, { timeout: 30_000 }).toBe("completed");
+  expect((await request.delete(`/api/v1/mig-configs/${recut.mig_config}`)).status()).toBe(204);
   expect(errors).toEqual([]);
 });
