@@ -31,6 +31,17 @@ export async function deployOneReplica(request: APIRequestContext, name: string)
       return node;
     }, { timeout: 30_000 })
     .not.toBe("");
+  // The fleet (what validation and the pages read) shows the slice busy a moment after the store
+  // has the placement: wait for that too, so a check that follows sees the replica.
+  await expect
+    .poll(async () => {
+      const fleet = await (await request.get("/api/v1/fleet")).json();
+      const n = fleet.nodes.find((x: { name: string }) => x.name === node);
+      return (n?.gpus ?? []).some((g: { busy?: { owners?: string[] }[] }) =>
+        (g.busy ?? []).some((b) => (b.owners ?? []).some((o) => o.startsWith(`${name} `))),
+      );
+    }, { timeout: 30_000 })
+    .toBe(true);
   return { id, node };
 }
 
