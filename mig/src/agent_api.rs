@@ -461,6 +461,19 @@ impl InventoryGpu {
             }
         }
     }
+
+    /// The memory slices its instances occupy, as a mask (bit `s` is slice `s`); an instance of a
+    /// profile its model has no entry for counts as its first slice only. The slices outside it
+    /// are stranded: no workload gets them until the layout changes.
+    #[must_use]
+    pub fn used_mask(&self) -> u8 {
+        self.instances.iter().fold(0, |mask, i| {
+            mask | self
+                .model
+                .and_then(|m| m.profile(&i.profile))
+                .map_or_else(|| 1u8.checked_shl(u32::from(i.start)).unwrap_or(0), |p| p.mask_at(i.start))
+        })
+    }
 }
 
 impl crate::NamedConfig {
@@ -603,6 +616,34 @@ pub struct Stopped {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_used_mask_covers_each_instance_and_leaves_stranded_slices_clear() {
+        let spec = |profile: &str, start: u8| InstanceSpec {
+            profile: profile.into(),
+            start,
+        };
+        let gpu = |model: crate::GpuModel, instances: &[InstanceSpec]| {
+            let layout = crate::Layout::new(model, instances).expect("valid layout");
+            InventoryGpu::described(0, "GPU-0".into(), model, Some(&layout))
+        };
+        let balanced = [
+            spec("1g.10gb", 2),
+            spec("1g.10gb", 3),
+            spec("2g.20gb", 0),
+            spec("3g.40gb", 4),
+        ];
+        assert_eq!(gpu(crate::GpuModel::H100_80GB, &balanced).used_mask(), 0xFF);
+        // Seven 1g.5gb on an A100 40GB: slice 7 is in no instance.
+        let sevens: Vec<InstanceSpec> = (0..7).map(|s| spec("1g.5gb", s)).collect();
+        assert_eq!(gpu(crate::GpuModel::A100_40GB, &sevens).used_mask(), 0x7F);
+        let one = gpu(crate::GpuModel::H100_80GB, &[spec("3g.40gb", 4)]);
+        assert_eq!(one.used_mask(), 0xF0);
+        // A profile the table does not have is counted as its first slice only.
+        let mut odd = one;
+        odd.instances.push(spec("9g.99gb", 1));
+        assert_eq!(odd.used_mask(), 0xF2);
+    }
 
     #[test]
     fn an_apply_request_is_one_of_three_targets_on_the_wire() {

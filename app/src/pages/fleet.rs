@@ -212,7 +212,6 @@ impl PoolUse {
                 u.whole += 1;
                 continue;
             }
-            let mut covered = 0u32;
             for i in &g.instances {
                 let e = u.profiles.entry(i.profile.clone()).or_default();
                 if g.busy.iter().any(|b| b.start == i.start) {
@@ -220,12 +219,8 @@ impl PoolUse {
                 } else {
                     e.free += 1;
                 }
-                covered += g
-                    .model
-                    .and_then(|m| m.profile(&i.profile))
-                    .map_or(1, |p| u32::from(p.memory_slices()));
             }
-            u.stranded += u32::from(mig::model::MEMORY_SLICES).saturating_sub(covered);
+            u.stranded += u32::from(mig::model::MEMORY_SLICES) - g.used_mask().count_ones();
         }
         u
     }
@@ -541,10 +536,9 @@ pub(super) fn FleetNode(node: mig::wire::FleetNodeInfo) -> impl IntoView {
                         None => format!("GPU {}", g.index),
                     };
                     let cells = if g.mig_mode == mig::MigMode::Enabled {
-                        let mut covered = 0u8;
+                        let covered = g.used_mask();
                         let instances = g.instances.iter().map(|i| {
                             let slices = model.and_then(|m| m.profile(&i.profile)).map_or(1, |p| p.memory_slices());
-                            covered |= (u8::MAX >> (8 - slices.min(8))) << i.start.min(7);
                             let owner = g.busy.iter().find(|b| b.start == i.start).map(|b| b.owners.join(", "));
                             let busy = owner.is_some();
                             let style = format!("grid-column: {} / span {slices}", i.start + 1);
