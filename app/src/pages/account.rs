@@ -657,13 +657,10 @@ fn AuditPage() -> impl IntoView {
     Effect::watch(
         move || filter.get(),
         move |f, _, _| {
-            let url = if f.is_empty() {
-                "/settings/audit".to_owned()
+            if f.is_empty() {
+                super::replace_url("/settings/audit");
             } else {
-                format!("/settings/audit?q={}", mig::planner::encode_component(f))
-            };
-            if let Ok(h) = window().history() {
-                let _ = h.replace_state_with_url(&leptos::wasm_bindgen::JsValue::NULL, "", Some(&url));
+                super::replace_url(&format!("/settings/audit?q={}", mig::planner::encode_component(f)));
             }
         },
         false,
@@ -681,16 +678,14 @@ fn AuditPage() -> impl IntoView {
                         let mut actions: Vec<String> = list.iter().map(|a| a.action.clone()).collect();
                         actions.sort();
                         actions.dedup();
-                        let list = StoredValue::new(list);
-                        let shown = move || {
+                        // Filtered once per change of the filter; the count and the rows read it.
+                        let shown = Memo::new(move |_| {
                             let f = filter.get().to_lowercase();
-                            list.with_value(|l| {
-                                l.iter()
-                                    .filter(|a| f.is_empty() || [&a.actor, &a.action, &a.target, &a.detail, &a.source].iter().any(|x| x.to_lowercase().contains(&f)))
-                                    .cloned()
-                                    .collect::<Vec<_>>()
-                            })
-                        };
+                            list.iter()
+                                .filter(|a| f.is_empty() || [&a.actor, &a.action, &a.target, &a.detail, &a.source].iter().any(|x| x.to_lowercase().contains(&f)))
+                                .cloned()
+                                .collect::<Vec<_>>()
+                        });
                         view! {
                             <section class="card">
                                 <div class="audit-filter">
@@ -699,12 +694,12 @@ fn AuditPage() -> impl IntoView {
                                         <input id="audit-filter" type="search" list="audit-actions" placeholder="user, action (user.create), target…" prop:value=move || filter.get() on:input=move |ev| filter.set(event_target_value(&ev)) />
                                     </label>
                                     <datalist id="audit-actions">{actions.into_iter().map(|a| view! { <option value=a></option> }).collect_view()}</datalist>
-                                    <span class="muted" id="audit-count">{move || { let n = shown().len(); if n == total { format!("{total} records") } else { format!("{n} of {total} records") } }}</span>
+                                    <span class="muted" id="audit-count">{move || { let n = shown.with(Vec::len); if n == total { format!("{total} records") } else { format!("{n} of {total} records") } }}</span>
                                 </div>
                                 <table class="deployments" id="audit">
                                     <thead><tr><th>"When (UTC)"</th><th>"Who"</th><th>"Action"</th><th>"Target"</th><th>"Detail"</th><th>"From"</th></tr></thead>
                                     <tbody>
-                                        {move || shown().into_iter().map(|a| { let action = a.action.clone(); view! {
+                                        {move || shown.get().into_iter().map(|a| { let action = a.action.clone(); view! {
                                             <tr data-action=action>
                                                 <td class="nowrap">{mig::time::Utc::from_unix_ms(a.at_ms).seconds()}</td>
                                                 <td>{a.actor}</td>

@@ -56,16 +56,6 @@ fn clock_ms() -> f64 {
     }
 }
 
-/// Replaces the address bar's URL without navigating.
-fn replace_url(url: &str) {
-    #[cfg(feature = "hydrate")]
-    if let Ok(history) = window().history() {
-        let _ = history.replace_state_with_url(&leptos::wasm_bindgen::JsValue::NULL, "", Some(url));
-    }
-    #[cfg(not(feature = "hydrate"))]
-    let _ = url;
-}
-
 /// The example mix the empty page offers: five inference workloads of a platform team.
 fn example() -> PlanRequest {
     let w = |name: &str,
@@ -364,7 +354,7 @@ pub fn CapacityPage() -> impl IntoView {
         move || request.get(),
         move |req, _, _| {
             let json = serde_json::to_string(req).unwrap_or_default();
-            replace_url(&format!(
+            super::replace_url(&format!(
                 "/capacity?q={}",
                 mig::planner::encode_component(&json)
             ));

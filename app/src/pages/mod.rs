@@ -151,3 +151,13 @@ pub(crate) fn CopyButton(
         </button>
     }
 }
+
+/// Replaces the address bar's URL without navigating (a page's state written into its link).
+pub(crate) fn replace_url(url: &str) {
+    #[cfg(feature = "hydrate")]
+    if let Ok(history) = window().history() {
+        let _ = history.replace_state_with_url(&leptos::wasm_bindgen::JsValue::NULL, "", Some(url));
+    }
+    #[cfg(not(feature = "hydrate"))]
+    let _ = url;
+}

@@ -262,7 +262,7 @@ pub fn PlanPage() -> AnyView {
     // Browser only: the link follows the plan, and window-wide pointer and keyboard handling.
     Effect::watch(
         move || planner.plan.with(NodePlan::to_query),
-        move |query, _, _| replace_url(&format!("/plan?{query}")),
+        move |query, _, _| super::replace_url(&format!("/plan?{query}")),
         false,
     );
     Effect::new(move |_| install_window_handlers(planner));
@@ -319,13 +319,6 @@ pub fn PlanPage() -> AnyView {
         <board::DragGhost planner />
     }
     .into_any()
-}
-
-/// Replaces the address bar's URL without navigating (no router round trip, no history entry).
-fn replace_url(url: &str) {
-    if let Ok(history) = window().history() {
-        let _ = history.replace_state_with_url(&leptos::wasm_bindgen::JsValue::NULL, "", Some(url));
-    }
 }
 
 /// Pointer moves and releases are followed on the window, so a drag continues wherever the pointer
