@@ -634,12 +634,10 @@ impl Orchestrator {
             .into_iter()
             .map(|p| p.info)
             .collect();
-        let endpoint = mig::blueprint::check(&d.blueprint, Context::default())
-            .blueprint
-            .filter(|b| {
-                matches!(&b.action, mig::blueprint::Action::Workload(w)
-                    if w.kind == mig::blueprint::WorkloadKind::Service)
-            })
+        // Only a `service` has an address; the stored mode says so without parsing the blueprint.
+        let endpoint = (d.mode == "service")
+            .then(|| mig::blueprint::check(&d.blueprint, Context::default()).blueprint)
+            .flatten()
             .map(|b| self.inner.cluster.service_endpoint(d.id, &b));
         Ok(Some(DeploymentDetail {
             deployment: d.info(progress_of(&steps)),
