@@ -81,7 +81,7 @@ test("the 10gb template: break it three ways, see three marked issues, fix them,
   // The form rewrote only its member: everything else is as the template wrote it (4-space indents kept).
   expect(await editor(page).inputValue()).toBe(original.replace('"recipe_replica_count": 1', '"recipe_replica_count": 2'));
 
-  // The server agrees, against the fleet (its h100-pool runs all-balanced, which has 1g.10gb slices).
+  // The server agrees, against the fleet (its h100migpool runs all-balanced, which has 1g.10gb slices).
   await page.locator("#validate-server").click();
   await expect(page.locator("#bp-status")).toContainText("checked on the server against the fleet (3 nodes)");
   await expect(page.locator("#bp-status")).toHaveAttribute("data-state", "valid");
@@ -101,7 +101,7 @@ test("fleet rules run on the server: a 1g.20gb request fails with the guide's re
   await expect(issue).toBeVisible();
   await expect(issue.locator(".issue-message")).toContainText("1g.20gb is not configured on any node of the fleet");
   await expect(issue.locator(".issue-hint")).toContainText("`all-1g.20gb`");
-  await expect(issue.locator(".issue-hint")).toContainText("h100-pool");
+  await expect(issue.locator(".issue-hint")).toContainText("h100migpool");
   await expect(page.locator("#deploy")).toBeDisabled();
   await page.screenshot({ path: "test-results/screenshots/blueprints-fleet-rule.png", fullPage: true });
 

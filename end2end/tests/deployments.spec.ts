@@ -40,7 +40,7 @@ test("deploy the guide's shared MIG pool from the editor, watch it reconfigure l
   await page.screenshot({ path: "test-results/screenshots/deploy-progress.png", fullPage: true });
   await expect(node).toHaveAttribute("data-done", "8", { timeout: 30_000 });
   await expect(node.locator('.segment[data-state="done"]')).toHaveCount(8);
-  await expect(page.locator(".page-header .badge")).toHaveText("completed");
+  await expect(page.locator(".page-header .badge")).toHaveText("active");
   await expect(page.locator("#deployment-message")).toContainText('pool "H100_pool_mig" ready: 1 node(s) on all-1g.20gb');
   await expect(page.locator('#steps .step[data-key="pool/create"]')).toHaveAttribute("data-state", "done");
   expect(await page.evaluate(() => (window as unknown as { __noReload?: boolean }).__noReload)).toBe(true);

@@ -9,7 +9,7 @@ test("the fleet page draws every node and GPU of the embedded fleet with its liv
   await waitForHydration(page);
   await expect(page.locator("#server-backend")).toContainText("embedded fleet (simulated GPUs, real agents)");
   await expect(page.locator("#fleet-summary")).toHaveText("2 pools · 3 nodes · 24 GPUs");
-  // h100-pool runs all-balanced: per GPU 2 × 1g.10gb, 1 × 2g.20gb, 1 × 3g.40gb; a100-pool all-1g.5gb.
+  // h100migpool runs all-balanced: per GPU 2 × 1g.10gb, 1 × 2g.20gb, 1 × 3g.40gb; a100-pool all-1g.5gb.
   const h100 = page.locator('.fleet-node[data-node="10.0.10.11"]');
   await expect(h100.locator(".fleet-config")).toHaveText("all-balanced");
   await expect(h100.locator(".fleet-gpu")).toHaveCount(8);
@@ -70,7 +70,7 @@ test("the fleet at a glance: per-pool use first, a legend, whole slice labels at
       const status = page.locator(".status-card");
       expect((await use.boundingBox())!.y).toBeLessThan((await status.boundingBox())!.y);
       expect((await use.boundingBox())!.y).toBeLessThan((await page.locator(".fleet-pool").first().boundingBox())!.y);
-      const h100 = use.locator('.pool-use[data-pool="h100-pool"]');
+      const h100 = use.locator('.pool-use[data-pool="h100migpool"]');
       await expect(h100.locator('tr[data-profile="1g.10gb"] .used')).toHaveText("1");
       await expect(h100.locator('tr[data-profile="1g.10gb"] .free')).toHaveText("31");
       await expect(h100.locator('tr[data-profile="1g.10gb"] .use-bar')).toHaveAttribute("aria-label", "1 of 32 in use");
@@ -113,11 +113,11 @@ test("config names, nodes and pools lead to the planner, whose export updates th
 
   await page.goto("/");
   await waitForHydration(page);
-  await page.locator('.pool-use[data-pool="h100-pool"] .open-in-planner').click();
-  await expect(page).toHaveURL(/\/plan\?.*nodes=2.*update=pool%3Ah100-pool/);
+  await page.locator('.pool-use[data-pool="h100migpool"] .open-in-planner').click();
+  await expect(page).toHaveURL(/\/plan\?.*nodes=2.*update=pool%3Ah100migpool/);
   await waitForHydration(page);
   exported = JSON.parse(await page.locator("#export-blueprint").innerText());
-  expect(exported).toEqual({ recipe_mode: "update", deployment_name: "update-h100-pool", recipe_node_pool_name: "h100-pool", shared_node_pool_mig_config: "all-balanced" });
+  expect(exported).toEqual({ recipe_mode: "update", deployment_name: "update-h100migpool", recipe_node_pool_name: "h100migpool", shared_node_pool_mig_config: "all-balanced" });
   // A new pool instead, from the same plan.
   await page.locator("#export-as-pool").check();
   await expect(page.locator("#export-blueprint")).toContainText('"recipe_mode": "shared_node_pool"');

@@ -3,7 +3,7 @@ import { watchErrors, waitForHydration } from "./helpers";
 import { chip, drag, instance, slot } from "./planner-board";
 
 // Plan → apply → verify, as drawn (#16): two different layouts drawn with real drags on GPUs 0-3
-// and 4-7 of an H100 node, the diff against node 10.0.10.12 of h100-pool, applied as a custom
+// and 4-7 of an H100 node, the diff against node 10.0.10.12 of h100migpool, applied as a custom
 // config and watched live; the fleet then shows exactly those placements, and "Open in planner"
 // loads the same plan back, and the node's layout history reverts it to all-balanced (as the other
 // specs expect it).

@@ -33,6 +33,7 @@ fn bench(c: &mut Criterion) {
             let ctx = Context {
                 catalogue: Some(&cat),
                 fleet: Some(&fleet),
+                platform: None,
             };
             b.iter(|| check(black_box(sample), ctx))
         },
@@ -41,6 +42,7 @@ fn bench(c: &mut Criterion) {
         let ctx = Context {
             catalogue: Some(&cat),
             fleet: Some(&fleet),
+            platform: None,
         };
         b.iter(|| check(black_box(&broken), ctx))
     });

@@ -450,6 +450,7 @@ fn a_plan_becomes_valid_custom_configs_and_pool_blueprints() {
     let ctx = mig::blueprint::Context {
         catalogue: Some(&catalogue),
         fleet: None,
+        platform: None,
     };
     let mut nodes = 0;
     for (i, text) in blueprints.iter().enumerate() {
@@ -489,7 +490,7 @@ fn view_with_balanced_node(idle_on_gpu3: &[u8]) -> mig::blueprint::FleetView {
     FleetView {
         nodes: vec![FleetNode {
             name: "10.0.10.12".into(),
-            pool: Some("h100-pool".into()),
+            pool: Some("h100migpool".into()),
             model: Some(GpuModel::H100_80GB),
             mig_config: Some("all-balanced".into()),
             gpus,
@@ -565,6 +566,7 @@ fn the_validator_offers_the_fix_for_a_deployment_with_no_free_slice() {
         Context {
             catalogue: None,
             fleet: Some(&view),
+            platform: None,
         },
     );
     let issue = checked

@@ -179,6 +179,8 @@ pub struct StoredPool {
     pub deployment_id: i64,
     /// Its nodes, in order.
     pub nodes: Vec<String>,
+    /// Pods per node (`recipe_max_pods_per_node`), fixed at creation.
+    pub max_pods_per_node: u32,
 }
 
 /// Memory used by one MIG instance at one time.
@@ -477,7 +479,10 @@ impl Store {
         // A deployment's name is free again once it ends: undeployed, or an update that finished
         // (an update is a change, not something that runs; there is nothing to undeploy).
         let ended = (status == DeploymentStatus::Undeployed).then_some(now);
-        let finished = matches!(status, DeploymentStatus::Completed | DeploymentStatus::Failed)
+        let finished = matches!(
+            status,
+            DeploymentStatus::Completed | DeploymentStatus::Active | DeploymentStatus::Failed
+        )
             .then_some(now);
         let done = sqlx::query(
             "UPDATE deployments SET status = $1, message = $2, updated_ms = $3, \
@@ -806,14 +811,15 @@ impl Store {
     pub async fn create_pool(&self, pool: &StoredPool) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
         let done = sqlx::query(
-            "INSERT INTO pools (name, shape, mig_config, deployment_id, created_ms) VALUES ($1, $2, $3, $4, $5) \
-             ON CONFLICT (name) DO NOTHING",
+            "INSERT INTO pools (name, shape, mig_config, deployment_id, created_ms, max_pods_per_node) \
+             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (name) DO NOTHING",
         )
         .bind(&pool.name)
         .bind(&pool.shape)
         .bind(pool.mig_config.as_deref())
         .bind(pool.deployment_id)
         .bind(now_ms())
+        .bind(i64::from(pool.max_pods_per_node))
         .execute(&mut *tx)
         .await?;
         if done.rows_affected() == 1 {
@@ -848,7 +854,7 @@ impl Store {
     /// [`StoreError::Db`] on database failure.
     pub async fn pools(&self) -> Result<Vec<StoredPool>, StoreError> {
         let rows = sqlx::query(
-            "SELECT name, shape, mig_config, deployment_id FROM pools ORDER BY created_ms, name",
+            "SELECT name, shape, mig_config, deployment_id, max_pods_per_node FROM pools ORDER BY created_ms, name",
         )
         .fetch_all(&self.pool)
         .await?;
@@ -864,10 +870,13 @@ impl Store {
                         members.push(n.try_get(0)?);
                     }
                 }
+                let max_pods: i64 = r.try_get(4)?;
                 Ok(StoredPool {
                     shape: r.try_get(1)?,
                     mig_config: r.try_get(2)?,
                     deployment_id: r.try_get(3)?,
+                    max_pods_per_node: u32::try_from(max_pods)
+                        .unwrap_or(mig::blueprint::DEFAULT_MAX_PODS_PER_NODE),
                     nodes: members,
                     name,
                 })

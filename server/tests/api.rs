@@ -306,7 +306,30 @@ async fn validate_answers_every_issue_with_pointer_line_and_hint() {
     )
     .await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    assert_eq!(body, json!({"valid": true, "issues": [], "fleet_nodes": 3}));
+    assert_eq!((&body["valid"], &body["fleet_nodes"]), (&json!(true), &json!(3)), "{body}");
+    // Valid, and it says what the embedded fleet does not do with it (#20): all warnings.
+    let said: Vec<(&str, &str, &str)> = body["issues"]
+        .as_array()
+        .expect("issues")
+        .iter()
+        .map(|i| {
+            (
+                i["code"].as_str().unwrap_or(""),
+                i["path"].as_str().unwrap_or(""),
+                i["severity"].as_str().unwrap_or(""),
+            )
+        })
+        .collect();
+    assert_eq!(
+        said,
+        [
+            ("simulated", "/recipe_image_uri", "warning"),
+            ("not_carried", "/recipe_prometheus_enabled", "warning"),
+            ("not_carried", "/recipe_node_boot_volume_size_in_gbs", "warning"),
+            ("autoscaling_needs_metrics", "/recipe_pod_autoscaling_params", "warning"),
+        ],
+        "{body}"
+    );
 
     // The embedded fleet has no 1g.20gb slice: the guide's reason, and where to fix it.
     let (status, body) = post(
@@ -316,13 +339,20 @@ async fn validate_answers_every_issue_with_pointer_line_and_hint() {
     .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body["valid"], false);
-    assert_eq!(body["issues"][0]["code"], "mig_profile_unconfigured");
-    assert_eq!(body["issues"][0]["path"], "/mig_resource_request");
-    assert_eq!(body["issues"][0]["line"], 22);
+    let errors: Vec<&Value> = body["issues"]
+        .as_array()
+        .expect("issues")
+        .iter()
+        .filter(|i| i["severity"] == "error")
+        .collect();
+    assert_eq!(errors.len(), 1, "{body}");
+    assert_eq!(errors[0]["code"], "mig_profile_unconfigured");
+    assert_eq!(errors[0]["path"], "/mig_resource_request");
+    assert_eq!(errors[0]["line"], 22);
     assert!(
-        body["issues"][0]["hint"]
+        errors[0]["hint"]
             .as_str()
-            .is_some_and(|h| h.contains("h100-pool")),
+            .is_some_and(|h| h.contains("h100migpool")),
         "{body}"
     );
 

@@ -123,7 +123,7 @@ impl World {
                 .as_str()
                 .unwrap_or_default()
                 .to_owned();
-            if !matches!(s.as_str(), "scheduled" | "active" | "undeploying") {
+            if !matches!(s.as_str(), "scheduled" | "deploying" | "undeploying") {
                 return body;
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
@@ -223,7 +223,7 @@ async fn quickstart(w: World) {
 
     // 1. Launch the shared pool: one BM.GPU.H100.8 on all-1g.20gb.
     let pool = w.deploy(&json("mig_enabled_shared_node_pool"), "").await;
-    assert_eq!(pool["deployment"]["status"], "completed", "{pool:#}");
+    assert_eq!(pool["deployment"]["status"], "active", "{pool:#}");
     let fleet = w.fleet().await;
     let pool_nodes: Vec<&Value> = fleet["nodes"]
         .as_array()
@@ -233,6 +233,8 @@ async fn quickstart(w: World) {
         .collect();
     assert_eq!(pool_nodes.len(), 1, "shared_node_pool_size 1: {fleet:#}");
     let new_node = pool_nodes[0]["name"].as_str().expect("name").to_owned();
+    // Named as in the guide, so its update sample runs verbatim.
+    assert_eq!(new_node, "10.0.10.138");
     assert!(all_of(pool_nodes[0], "1g.20gb", 4), "{fleet:#}");
     assert_eq!(pool_nodes[0]["mig_config"], "all-1g.20gb");
     // Every GPU's reconfiguration is a step, done; the progress covers them.
@@ -267,7 +269,7 @@ async fn quickstart(w: World) {
 
     // 3. Update the node to all-1g.10gb. It runs the inference, so without drain it fails, naming it,
     //    and changes nothing.
-    let update = json("mig_update_node_with_node_name").replace("10.0.10.138", &new_node);
+    let update = json("mig_update_node_with_node_name");
     let refused = w.deploy(&update, "").await;
     assert_eq!(refused["deployment"]["status"], "failed", "{refused:#}");
     let message = refused["deployment"]["message"].as_str().expect("message");
@@ -313,12 +315,27 @@ async fn quickstart(w: World) {
     assert!(all_of(node(&fleet, &new_node), "1g.10gb", 7), "{fleet:#}");
     assert_eq!(node(&fleet, &new_node)["mig_config"], "all-1g.10gb");
 
-    // 4. Inference again, on 1g.10gb.
+    // The guide's other update, by pool name, verbatim: the default fleet's H100 pool is
+    // `h100migpool`, idle, so both its nodes go to all-2g.20gb and the quickstart's node stays.
+    let by_pool = w
+        .deploy(&json("mig_update_shared_pool_with_node_pool_name"), "")
+        .await;
+    assert_eq!(by_pool["deployment"]["status"], "completed", "{by_pool:#}");
+    let fleet = w.fleet().await;
+    for n in ["10.0.10.11", "10.0.10.12"] {
+        assert!(all_of(node(&fleet, n), "2g.20gb", 3), "{fleet:#}");
+        assert_eq!(node(&fleet, n)["mig_config"], "all-2g.20gb");
+    }
+    assert_eq!(node(&fleet, &new_node)["mig_config"], "all-1g.10gb");
+
+    // 4. Inference again, on 1g.10gb: only the updated node has 1g.10gb slices now.
+
     let second = w
         .deploy(&json("mig_inference_single_replica_10gb"), "")
         .await;
     assert_eq!(second["deployment"]["status"], "monitoring", "{second:#}");
     assert_eq!(second["placements"][0]["profile"], "1g.10gb");
+    assert_eq!(second["placements"][0]["node"], new_node.as_str());
     let fleet = w.fleet().await;
     let owners: Vec<String> = fleet["nodes"]
         .as_array()
@@ -355,8 +372,19 @@ async fn quickstart(w: World) {
         "{issue:#}"
     );
 
-    // The pool cannot be undeployed while a workload... runs elsewhere: it is idle now, so it can.
+    // The pool cannot be undeployed while the inference runs on it; once that is undeployed, it can.
     let pool_id = pool["deployment"]["id"].as_i64().expect("id");
+    let (status, body) = w
+        .call("POST", &format!("/api/v1/deployments/{pool_id}/undeploy"), None)
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body:#}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("autoscale_mig replica 0")),
+        "{body:#}"
+    );
+    w.undeploy(second["deployment"]["id"].as_i64().expect("id")).await;
     w.undeploy(pool_id).await;
     let fleet = w.fleet().await;
     assert!(
@@ -378,7 +406,7 @@ async fn quickstart(w: World) {
         "{logs}"
     );
     let (_, list) = w.call("GET", "/api/v1/deployments", None).await;
-    assert_eq!(list.as_array().map(Vec::len), Some(5), "{list:#}");
+    assert_eq!(list.as_array().map(Vec::len), Some(6), "{list:#}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -387,7 +415,9 @@ async fn an_update_with_drain_moves_the_workloads_in_its_way() {
     let service = template("mig_inference_multiple_replicas")
         .expect("template")
         .json
-        .replace("\"recipe_replica_count\": 5", "\"recipe_replica_count\": 2");
+        .replace("\"recipe_replica_count\": 5", "\"recipe_replica_count\": 2")
+        // The embedded fleet runs the autoscaler's floor.
+        .replace("\"min_replicas\": 5", "\"min_replicas\": 2");
     // Two replicas on 1g.10gb: all-balanced has two per GPU, so both land on 10.0.10.11 GPU 0.
     let svc = w.deploy(&service, "").await;
     assert_eq!(svc["deployment"]["status"], "monitoring", "{svc:#}");
@@ -751,7 +781,7 @@ fn placements(node: &Value, gpu: usize) -> Vec<(String, u64)> {
 }
 
 /// A custom config with two layouts, at placements migboard itself would not choose, made over the
-/// API, applied by an update to one node of `h100-pool`, lands on the GPUs exactly as drawn; the
+/// API, applied by an update to one node of `h100migpool`, lands on the GPUs exactly as drawn; the
 /// deployment keeps the version it applied; the config cannot be deleted while the node runs it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_custom_config_is_applied_as_drawn_and_versioned() {
@@ -1007,7 +1037,7 @@ async fn a_custom_config_is_applied_as_drawn_and_versioned() {
     // (v2, current when it was submitted).
     let pool = r#"{"recipe_mode": "shared_node_pool", "deployment_name": "mix-pool", "shared_node_pool_size": 1, "shared_node_pool_shape": "BM.GPU.H100.8", "shared_node_pool_boot_volume_size_in_gbs": 500, "shared_node_pool_mig_config": "mix-a"}"#;
     let done = w.deploy(pool, "").await;
-    assert_eq!(done["deployment"]["status"], "completed", "{done:#}");
+    assert_eq!(done["deployment"]["status"], "active", "{done:#}");
     let fleet = w.fleet().await;
     let new_node = fleet["nodes"]
         .as_array()
@@ -1090,7 +1120,7 @@ async fn a_gpu_waiting_for_a_reset_is_not_reported_done() {
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    assert_eq!(detail["deployment"]["status"], "active", "{detail:#}");
+    assert_eq!(detail["deployment"]["status"], "deploying", "{detail:#}");
     let message = detail["deployment"]["message"].as_str().unwrap_or_default();
     assert!(
         message.starts_with("waiting for GPU reset on 10.0.10.12 GPU 0"),
@@ -1348,4 +1378,167 @@ async fn applying_a_fleet_plan_recuts_the_planned_gpus_and_nothing_else() {
     assert_eq!(status, StatusCode::OK, "{again:#}");
     assert_eq!(again["reconfigured_gpus"].as_u64(), Some(0), "{again:#}");
     assert_eq!(again["fleet"]["kept_gpus"].as_u64(), Some(per), "{again:#}");
+}
+
+/// `skip_capacity_validation` queues (#20): replicas without a free slice wait, the deployment is
+/// `scheduled` saying for what, they are placed as soon as slices free up, and undeploy cancels.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn skipping_capacity_validation_waits_for_slices() {
+    let w = world().await;
+    let service = |name: &str, replicas: u32, skip: bool| {
+        json!({
+            "recipe_mode": "service", "deployment_name": name, "recipe_image_uri": "i",
+            "recipe_node_shape": "BM.GPU.H100.8", "mig_resource_request": "3g.40gb",
+            "recipe_replica_count": replicas, "skip_capacity_validation": skip,
+        })
+        .to_string()
+    };
+    // h100migpool has 16 3g.40gb slices (2 nodes × 8 GPUs on all-balanced): take 15.
+    let big = w.deploy(&service("big", 15, false), "").await;
+    assert_eq!(big["deployment"]["status"], "monitoring", "{big:#}");
+    // Three more cannot all fit: without the flag, validation refuses.
+    let (status, body) = w
+        .call("POST", "/api/v1/deployments", Some(service("late", 3, false)))
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body:#}");
+    // With it, one is placed and two wait.
+    let (status, body) = w
+        .call("POST", "/api/v1/deployments", Some(service("late", 3, true)))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body:#}");
+    let late = body["id"].as_i64().expect("id");
+    let detail = async |id: i64| w.call("GET", &format!("/api/v1/deployments/{id}"), None).await.1;
+    let mut queued = Value::Null;
+    for _ in 0..100 {
+        queued = detail(late).await;
+        if queued["placements"].as_array().map(Vec::len) == Some(1)
+            && queued["deployment"]["message"]
+                .as_str()
+                .is_some_and(|m| m.starts_with("waiting for"))
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(queued["deployment"]["status"], "scheduled", "{queued:#}");
+    let message = queued["deployment"]["message"].as_str().expect("message");
+    assert!(
+        message.starts_with("waiting for 2 free 3g.40gb slices") && message.contains("1 of 3 replicas running"),
+        "{message}"
+    );
+    assert_eq!(step(&queued, "replica/1")["state"], "pending", "{queued:#}");
+    // It stays queued while nothing frees up.
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    assert_eq!(detail(late).await["deployment"]["status"], "scheduled");
+    // Slices free up: the waiting replicas are placed and it runs.
+    w.undeploy(big["deployment"]["id"].as_i64().expect("id")).await;
+    let placed = w.settle(late).await;
+    assert_eq!(placed["deployment"]["status"], "monitoring", "{placed:#}");
+    assert_eq!(placed["placements"].as_array().map(Vec::len), Some(3), "{placed:#}");
+
+    // Undeploy cancels a queued deployment: more replicas than the fleet has slices.
+    let (status, body) = w
+        .call("POST", "/api/v1/deployments", Some(service("never", 40, true)))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body:#}");
+    let never = body["id"].as_i64().expect("id");
+    for _ in 0..100 {
+        if detail(never).await["deployment"]["message"]
+            .as_str()
+            .is_some_and(|m| m.starts_with("waiting for 27 free"))
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let d = detail(never).await;
+    assert_eq!(d["deployment"]["status"], "scheduled", "{d:#}");
+    assert_eq!(d["placements"].as_array().map(Vec::len), Some(13), "the 13 free slices: {d:#}");
+    w.undeploy(never).await;
+    let fleet = w.fleet().await;
+    let owners: Vec<String> = fleet["nodes"]
+        .as_array()
+        .expect("nodes")
+        .iter()
+        .flat_map(busy)
+        .flat_map(|b| b.3)
+        .filter(|o| o.starts_with("never"))
+        .collect();
+    assert!(owners.is_empty(), "cancelled: {owners:?}");
+}
+
+/// `recipe_max_pods_per_node` is stored with the pool it creates and bounds its replicas per node
+/// (#20): less the system pods every GPU node runs, both in validation and in placement.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pools_max_pods_per_node_bounds_its_replicas_per_node() {
+    let w = world().await;
+    let pool = json!({
+        "recipe_mode": "shared_node_pool", "deployment_name": "tight", "shared_node_pool_size": 1,
+        "shared_node_pool_shape": "BM.GPU.H100.8", "shared_node_pool_boot_volume_size_in_gbs": 500,
+        "shared_node_pool_mig_config": "all-1g.20gb", "recipe_max_pods_per_node": 30,
+    });
+    let done = w.deploy(&pool.to_string(), "").await;
+    assert_eq!(done["deployment"]["status"], "active", "{done:#}");
+    let stored = w.state.orchestrator().store().pools().await.expect("pools");
+    assert_eq!(
+        stored.iter().find(|p| p.name == "tight").map(|p| p.max_pods_per_node),
+        Some(30)
+    );
+    let fleet = w.fleet().await;
+    let tight = fleet["nodes"]
+        .as_array()
+        .expect("nodes")
+        .iter()
+        .find(|n| n["pool"] == "tight")
+        .unwrap_or_else(|| panic!("{fleet:#}"));
+    assert!(all_of(tight, "1g.20gb", 4), "32 slices: {fleet:#}");
+    let service = |name: &str, replicas: u32, skip: bool| {
+        json!({
+            "recipe_mode": "service", "deployment_name": name, "recipe_image_uri": "i",
+            "recipe_node_shape": "BM.GPU.H100.8", "mig_resource_request": "1g.20gb",
+            "recipe_replica_count": replicas, "skip_capacity_validation": skip,
+        })
+        .to_string()
+    };
+    // 32 slices, but 30 pods less 10 system pods: room for 20 replicas.
+    let (status, body) = w
+        .call("POST", "/api/v1/deployments", Some(service("too-many", 25, false)))
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body:#}");
+    let capacity = body["issues"]
+        .as_array()
+        .and_then(|i| i.iter().find(|i| i["code"] == "capacity"))
+        .unwrap_or_else(|| panic!("{body:#}"));
+    assert!(
+        capacity["message"].as_str().is_some_and(|m| m.contains("20 free")),
+        "{capacity:#}"
+    );
+    let fits = w.deploy(&service("fits", 20, false), "").await;
+    assert_eq!(fits["deployment"]["status"], "monitoring", "{fits:#}");
+    // One more waits although 12 slices are free: the node has no pod left.
+    let (status, body) = w
+        .call("POST", "/api/v1/deployments", Some(service("one-more", 1, true)))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body:#}");
+    let id = body["id"].as_i64().expect("id");
+    let mut d = Value::Null;
+    for _ in 0..100 {
+        d = w.call("GET", &format!("/api/v1/deployments/{id}"), None).await.1;
+        if d["deployment"]["message"]
+            .as_str()
+            .is_some_and(|m| m.starts_with("waiting for 1 free 1g.20gb slice"))
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(d["deployment"]["status"], "scheduled", "{d:#}");
+    assert!(
+        d["deployment"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("12 of 32 1g.20gb slices in the fleet are free, but")
+                && m.contains("leave room for 0")),
+        "{d:#}"
+    );
+    w.undeploy(id).await;
 }

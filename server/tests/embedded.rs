@@ -13,6 +13,7 @@ fn one_node(config: &str) -> FleetSpec {
             shape: mig::shape::shape("BM.GPU.H100.8").expect("shape"),
             nodes: vec!["10.0.10.138".into()],
             mig_config: Some(config.into()),
+            max_pods_per_node: mig::blueprint::DEFAULT_MAX_PODS_PER_NODE,
         }],
         sim_latency: std::time::Duration::ZERO,
     }
@@ -56,6 +57,7 @@ async fn agents_start_apply_their_pool_config_and_keep_it_across_restarts() {
             mig::blueprint::Context {
                 catalogue: Some(&catalogue.get()),
                 fleet: Some(&view),
+                platform: None,
             },
         );
         assert!(checked.is_valid(), "{:#?}", checked.issues);
@@ -224,6 +226,7 @@ async fn real_agents_are_reached_by_url() {
                 }),
             }],
             mig_config: Some("all-7g.80gb".into()),
+            max_pods_per_node: mig::blueprint::DEFAULT_MAX_PODS_PER_NODE,
         }],
         sim_latency: std::time::Duration::ZERO,
     };

@@ -164,7 +164,7 @@ async fn idle_node_with_a_real_agent() -> (FakeKube, u16, (tokio::process::Child
     let fake = FakeKube::start().await;
     fake.put(node(
         "gpu-1",
-        "h100-pool",
+        "h100migpool",
         "all-disabled",
         &[("nvidia.com/gpu", 8)],
     ));
@@ -177,13 +177,13 @@ async fn the_fleet_comes_from_labels_allocatable_and_pod_requests() {
     let fake = FakeKube::start().await;
     fake.put(node(
         "10.0.10.11",
-        "h100-pool",
+        "h100migpool",
         "all-1g.10gb",
         &[("nvidia.com/mig-1g.10gb", 56)],
     ));
     fake.put(node(
         "10.0.10.12",
-        "h100-pool",
+        "h100migpool",
         "all-balanced",
         &[
             ("nvidia.com/mig-1g.10gb", 16),
@@ -210,7 +210,7 @@ async fn the_fleet_comes_from_labels_allocatable_and_pod_requests() {
             fleet.pools[0].shape.as_str(),
             fleet.pools[0].max_pods_per_node
         ),
-        ("h100-pool", "BM.GPU.H100.8", 110)
+        ("h100migpool", "BM.GPU.H100.8", 110)
     );
     let a = &fleet.nodes[0];
     assert_eq!(
@@ -260,6 +260,7 @@ async fn the_fleet_comes_from_labels_allocatable_and_pod_requests() {
             mig::blueprint::Context {
                 catalogue: Some(&catalogue),
                 fleet: Some(&view),
+                platform: None,
             },
         )
     };
@@ -278,6 +279,42 @@ async fn the_fleet_comes_from_labels_allocatable_and_pod_requests() {
         "1g.20gb is offered by no node: {:#?}",
         no_20gb.issues
     );
+
+    // Nodes that allow OKE's default 31 pods: the guide's pool blueprint, adopting them, fails at
+    // recipe_max_pods_per_node and says how to recreate the node pool (#20).
+    for n in ["10.0.10.11", "10.0.10.12"] {
+        fake.patch("v1/nodes", "", n, &json!({"status": {"allocatable": {"pods": "31"}}}));
+    }
+    let fleet = fleet_until(&k, |f| f.pools.first().is_some_and(|p| p.max_pods_per_node == 31)).await;
+    let view = fleet.view(Vec::new());
+    let pool = std::fs::read_to_string(format!(
+        "{}/../mig/data/oci-blueprints/mig_enabled_shared_node_pool.json",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .expect("blueprint")
+    .replace("H100_pool_mig", "h100migpool");
+    let catalogue = server::state::catalogue();
+    let checked = mig::blueprint::check(
+        &pool,
+        mig::blueprint::Context {
+            catalogue: Some(&catalogue),
+            fleet: Some(&view),
+            platform: Some(mig::blueprint::Platform::Kubernetes),
+        },
+    );
+    let issue = checked
+        .issues
+        .iter()
+        .find(|i| i.code == "max_pods_immutable")
+        .unwrap_or_else(|| panic!("{:#?}", checked.issues));
+    assert!(issue.is_error() && issue.message.contains("31 pods per node"), "{issue:#?}");
+    assert!(
+        issue.hint.contains("OKE's default is 31") && issue.hint.contains("recreate the node pool"),
+        "{issue:#?}"
+    );
+    // And 31 pods leave room for 21 workloads per node, less the two pods 10.0.10.11 runs.
+    assert_eq!(view.nodes[0].name, "10.0.10.11");
+    assert_eq!(view.pod_room(&view.nodes[0]), 19, "{:?}", view.nodes[0].workloads);
     assert_rbac_allows(&fake);
 }
 
@@ -432,7 +469,7 @@ async fn a_busy_node_is_refused_with_its_pods_and_left_untouched() {
     let fake = FakeKube::start().await;
     fake.put(node(
         "gpu-1",
-        "h100-pool",
+        "h100migpool",
         "all-1g.10gb",
         &[("nvidia.com/mig-1g.10gb", 56)],
     ));
@@ -655,7 +692,7 @@ async fn a_failure_mid_apply_leaves_the_device_plugin_restored_and_the_state_fai
     let fake = FakeKube::start().await;
     fake.put(node(
         "gpu-1",
-        "h100-pool",
+        "h100migpool",
         "all-1g.10gb",
         &[("nvidia.com/mig-1g.10gb", 56)],
     ));
@@ -848,7 +885,7 @@ async fn a_follower_takes_over_when_the_leader_dies() {
     let fake = FakeKube::start().await;
     let mut first = node(
         "gpu-1",
-        "h100-pool",
+        "h100migpool",
         "all-1g.10gb",
         &[("nvidia.com/mig-1g.10gb", 56)],
     );
@@ -1069,7 +1106,7 @@ async fn a_service_becomes_a_deployment_and_service_is_monitored_and_undeploy_de
     let fake = FakeKube::start().await;
     fake.put(node(
         "10.0.10.11",
-        "h100-pool",
+        "h100migpool",
         "all-1g.10gb",
         &[("nvidia.com/mig-1g.10gb", 56)],
     ));
@@ -1245,7 +1282,7 @@ async fn a_service_becomes_a_deployment_and_service_is_monitored_and_undeploy_de
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mig_manager_mode_writes_custom_configs_into_its_configmap() {
     let fake = FakeKube::start().await;
-    let mut n = node("gpu-1", "h100-pool", "all-balanced", &[]);
+    let mut n = node("gpu-1", "h100migpool", "all-balanced", &[]);
     n["metadata"]["annotations"] = json!({"test/applied": "all-balanced"});
     fake.put(n);
     fake_mig_manager(fake.clone());

@@ -219,7 +219,7 @@ async fn deployments_and_steps_survive_reopening_and_steps_are_idempotent(url: S
             (DeploymentStatus::Scheduled, "all-1g10gb")
         );
         store
-            .set_status(d.id, DeploymentStatus::Active, "reconfiguring")
+            .set_status(d.id, DeploymentStatus::Deploying, "reconfiguring")
             .await
             .expect("status");
         let a = store
@@ -257,7 +257,7 @@ async fn deployments_and_steps_survive_reopening_and_steps_are_idempotent(url: S
         .expect("still there");
     assert_eq!(
         (d.status, d.message.as_str()),
-        (DeploymentStatus::Active, "reconfiguring")
+        (DeploymentStatus::Deploying, "reconfiguring")
     );
     let steps = store.steps(id).await.expect("steps");
     let got: Vec<(i64, &str, &str)> = steps
@@ -326,7 +326,7 @@ async fn names_are_unique_among_live_deployments_only(url: String) {
 async fn unknown_ids_are_errors_not_panics(url: String) {
     let store = Store::open(&url).await.expect("open");
     assert!(matches!(
-        store.set_status(42, DeploymentStatus::Active, "").await,
+        store.set_status(42, DeploymentStatus::Deploying, "").await,
         Err(StoreError::NotFound(42))
     ));
     assert!(matches!(
@@ -468,6 +468,7 @@ async fn pools_samples_and_progress(url: String) {
         mig_config: Some("all-1g.20gb".into()),
         deployment_id: d.id,
         nodes: vec!["10.0.30.11".into(), "10.0.30.12".into()],
+        max_pods_per_node: 31,
     };
     store.create_pool(&pool).await.expect("create");
     // Again (a resumed step): nothing changes, nothing doubles.

@@ -166,6 +166,7 @@ pub fn BlueprintsPage() -> impl IntoView {
         let ctx = Context {
             catalogue: cat.as_ref(),
             fleet: None,
+            platform: None,
         };
         text.with(|t| check(t, ctx))
     });

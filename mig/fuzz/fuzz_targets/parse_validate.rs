@@ -23,7 +23,7 @@ static FLEET: LazyLock<FleetView> = LazyLock::new(|| {
 
 fuzz_target!(|data: &[u8]| {
     let Ok(input) = std::str::from_utf8(data) else { return };
-    for ctx in [Context::default(), Context { catalogue: Some(&CATALOGUE), fleet: Some(&FLEET) }] {
+    for ctx in [Context::default(), Context { catalogue: Some(&CATALOGUE), fleet: Some(&FLEET), platform: None }] {
         let checked = check(input, ctx);
         assert_eq!(checked.is_valid(), checked.blueprint.is_some());
         for issue in &checked.issues {

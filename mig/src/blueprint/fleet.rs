@@ -195,6 +195,28 @@ impl FleetView {
         self.pools.iter().find(|p| p.name == name)
     }
 
+    /// How many more pods node `node` may run: its pool's `recipe_max_pods_per_node` (the default
+    /// for a node without a known pool) less [`super::SYSTEM_PODS_PER_NODE`] and the workloads it
+    /// runs (replicas and pods, by name).
+    pub fn pod_room(&self, node: &FleetNode) -> u32 {
+        let max = node
+            .pool
+            .as_deref()
+            .and_then(|p| self.pool(p))
+            .map_or(super::DEFAULT_MAX_PODS_PER_NODE, |p| p.max_pods_per_node);
+        // Pods by name, not slices in use: a slice the device plugin does not advertise is not
+        // free, but runs no pod.
+        let running = node.workloads.len();
+        max.saturating_sub(super::SYSTEM_PODS_PER_NODE)
+            .saturating_sub(u32::try_from(running).unwrap_or(u32::MAX))
+    }
+
+    /// Replicas of `profile` node `node` can take now: its free slices of it, at most its
+    /// [`FleetView::pod_room`].
+    pub fn placeable(&self, node: &FleetNode, profile: &str) -> u32 {
+        node.slices_of(profile).1.min(self.pod_room(node))
+    }
+
     /// The nodes of pool `name`.
     pub fn pool_nodes<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a FleetNode> {
         self.nodes

@@ -9,6 +9,7 @@
 pub mod fleet;
 pub mod json;
 pub mod labels;
+pub mod members;
 pub mod raw;
 pub mod redact;
 mod rules;
@@ -23,6 +24,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 pub use fleet::{Catalogue, FleetGpu, FleetNode, FleetPool, FleetSlice, FleetView};
+pub use members::Platform;
 pub use raw::{RawRecipe, RecipeMode};
 pub use text::{MAX_BYTES, MAX_DEPTH, Position};
 
@@ -103,6 +105,9 @@ pub struct Context<'a> {
     /// The current fleet; without it, fleet rules (targets exist, slices configured, capacity,
     /// unique names, immutable pool settings) are not checked.
     pub fleet: Option<&'a FleetView>,
+    /// Where it will be carried out; without it, only members no platform carries out are
+    /// flagged (see [`members`]).
+    pub platform: Option<Platform>,
 }
 
 /// The result of checking a blueprint.
@@ -265,5 +270,9 @@ pub struct PoolSpec {
 
 /// `recipe_max_pods_per_node` when absent: enough for 56 slices of a BM.GPU.H100.8 plus system pods.
 pub const DEFAULT_MAX_PODS_PER_NODE: u32 = 90;
+/// Pods every GPU node runs besides workloads (OKE's kube-proxy, CNI and CSI, the GPU Operator's
+/// device plugin, feature discovery, DCGM exporter, MIG manager, toolkit and validator, migboard's
+/// agent): what `recipe_max_pods_per_node` must leave room for.
+pub const SYSTEM_PODS_PER_NODE: u32 = 10;
 /// The most pods per node OKE allows.
 pub const MAX_PODS_PER_NODE: u32 = 110;

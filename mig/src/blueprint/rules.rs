@@ -31,6 +31,10 @@ pub(crate) const MODE_REQUIRED: &[(RecipeMode, &[&str])] = &[
 
 /// Members that only mean something in some modes: (member, modes it belongs to).
 const MODE_ONLY: &[(&str, &[RecipeMode])] = &[
+    (
+        "recipe_max_pods_per_node",
+        &[RecipeMode::SharedNodePool, RecipeMode::Update],
+    ),
     ("recipe_image_uri", WORKLOAD),
     ("mig_resource_request", WORKLOAD),
     ("recipe_replica_count", WORKLOAD),
@@ -114,10 +118,33 @@ pub(crate) fn validate(
             .and_then(|t| t.team_name.clone())
             .map(|name| Action::Team { name }),
     };
+    r.carried(mode);
+    r.portability(mode);
     let name = name?;
     let action = action?;
     Some(Blueprint { name, action, raw })
 }
+
+/// Whether the mode rules already flag `key` as having no effect in `mode`.
+fn ignored_in(key: &str, mode: RecipeMode) -> bool {
+    MODE_ONLY
+        .iter()
+        .any(|(k, modes)| *k == key && !modes.contains(&mode))
+}
+
+/// The MIG configs OCI AI Blueprints' MIG guide lists (its "Mig Configurations" table).
+pub const OCI_GUIDE_CONFIGS: &[&str] = &[
+    "all-1g.10gb",
+    "all-1g.20gb",
+    "all-2g.20gb",
+    "all-3g.40gb",
+    "all-4g.40gb",
+    "all-7g.80gb",
+    "all-balanced",
+    "all-disabled",
+];
+/// The one shape OCI AI Blueprints supports MIG on.
+pub const OCI_MIG_SHAPE: &str = "BM.GPU.H100.8";
 
 fn mode_label(mode: RecipeMode) -> String {
     format!("\"{mode}\" mode")
@@ -337,6 +364,165 @@ impl Rules<'_, '_> {
                 format!("priority_threshold must be 0 or more, found {p}"),
                 "use 0 for the lowest priority".into(),
             ));
+        }
+    }
+
+    /// Members the platform does not carry out, each named (`not_carried`); the container
+    /// settings the embedded fleet only simulates, in one warning (`simulated`). Without a platform
+    /// (the browser) only members that no platform carries out are named.
+    fn carried(&mut self, mode: RecipeMode) {
+        use super::members::{Does, MEMBERS};
+        let platform = self.ctx.platform;
+        let mut simulated = Vec::new();
+        for m in MEMBERS {
+            if !self.has(m.name) || ignored_in(m.name, mode) {
+                continue;
+            }
+            let does = match platform {
+                Some(p) => m.on(p),
+                None => match (m.embedded, m.kubernetes) {
+                    (Does::Not(why), Does::Not(_)) => Does::Not(why),
+                    _ => continue,
+                },
+            };
+            match does {
+                Does::Not(why) => self.warning(
+                    "not_carried",
+                    m.name,
+                    format!(
+                        "`{}` is not carried out{}: {why}",
+                        m.name,
+                        platform
+                            .map(|p| format!(" on {}", p.words()))
+                            .unwrap_or_default()
+                    ),
+                    "remove it, or keep it for OCI's own platform: migboard stores it with the blueprint and does nothing with it".into(),
+                ),
+                Does::Simulated => simulated.push(m.name),
+                Does::Carried(_) => {}
+            }
+        }
+        if let Some(first) = simulated.first() {
+            self.warning(
+                "simulated",
+                first,
+                format!(
+                    "the embedded fleet simulates replicas: each holds its GPU or MIG slice but runs no container, so {} take effect on Kubernetes only",
+                    simulated
+                        .iter()
+                        .map(|m| format!("`{m}`"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+                "nothing to change: deploy it to a Kubernetes cluster to run the container".into(),
+            );
+        }
+        if self.raw.recipe_use_shared_node_pool == Some(false) && !ignored_in("recipe_use_shared_node_pool", mode) && matches!(mode, RecipeMode::Service | RecipeMode::Job) {
+            self.warning(
+                "dedicated_pool",
+                "recipe_use_shared_node_pool",
+                "`recipe_use_shared_node_pool` is false: OCI would create nodes for this deployment alone, migboard places it on shared-pool nodes".into(),
+                "set it to true (what migboard does), or create a pool for it first with a shared_node_pool blueprint".into(),
+            );
+        }
+    }
+
+    /// What works in migboard but not on OCI's own platform, so users know before they copy a
+    /// blueprint back (`oci_portability`).
+    fn portability(&mut self, mode: RecipeMode) {
+        let raw = self.raw;
+        let hint = || "nothing to change for migboard; on OCI AI Blueprints use BM.GPU.H100.8 and a config from its MIG guide".to_owned();
+        let mig_shape = match mode {
+            RecipeMode::Service | RecipeMode::Job if raw.mig_resource_request.is_some() => {
+                raw.recipe_node_shape.as_deref().map(|s| ("recipe_node_shape", s))
+            }
+            RecipeMode::SharedNodePool
+                if raw
+                    .shared_node_pool_mig_config
+                    .as_deref()
+                    .is_some_and(|c| c != "all-disabled") =>
+            {
+                raw.shared_node_pool_shape.as_deref().map(|s| ("shared_node_pool_shape", s))
+            }
+            _ => None,
+        };
+        if let Some((key, shape)) = mig_shape
+            && shape != OCI_MIG_SHAPE
+            && GpuShape::find(shape).is_some_and(|s| s.mig_model().is_some())
+        {
+            self.warning(
+                "oci_portability",
+                key,
+                format!("MIG on {shape} works in migboard, but OCI AI Blueprints supports MIG only on {OCI_MIG_SHAPE}"),
+                hint(),
+            );
+        }
+        // Only a config that exists (an unknown one is an error already).
+        if matches!(mode, RecipeMode::SharedNodePool | RecipeMode::Update)
+            && let Some(config) = raw.shared_node_pool_mig_config.as_deref()
+            && !OCI_GUIDE_CONFIGS.contains(&config)
+            && self.ctx.catalogue.is_some_and(|c| c.any_has(config))
+        {
+            self.warning(
+                "oci_portability",
+                "shared_node_pool_mig_config",
+                format!("\"{config}\" works in migboard, but OCI AI Blueprints' MIG guide lists only {}", OCI_GUIDE_CONFIGS.join(", ")),
+                hint(),
+            );
+        }
+    }
+
+    /// A replica on a MIG slice cannot spread a model over several slices: NCCL does not work
+    /// across MIG instances, so a tensor-parallel size above 1 is an error where it is written.
+    fn tensor_parallel(&mut self) {
+        let raw = self.raw;
+        let env = raw.recipe_container_env.as_deref().unwrap_or_default();
+        let env_at = At::ROOT.key("recipe_container_env");
+        let value_of = |name: &str| {
+            env.iter().enumerate().find_map(|(i, e)| {
+                e.key
+                    .as_deref()
+                    .filter(|k| k.eq_ignore_ascii_case(name))
+                    .and_then(|_| e.value.as_ref())
+                    .map(|v| (i, v.to_string()))
+            })
+        };
+        let too_many = |v: &str| v.trim().parse::<i64>().is_ok_and(|n| n > 1);
+        let message = |n: &str| format!("a tensor-parallel size of {n} spreads one model over {n} GPUs, but a replica on a MIG slice has one slice, and NCCL does not work across MIG instances");
+        let hint = "set it to 1 and ask for a larger slice (mig_resource_request), or run on whole GPUs (recipe_nvidia_gpu_count) on a pool with MIG off (all-disabled)".to_owned();
+        if let Some((i, v)) = value_of("tensor_parallel_size")
+            && too_many(&v)
+        {
+            self.out.push(Issue::error("tensor_parallel", &env_at.index(i).key("value"), message(&v), hint.clone()));
+        }
+        for (key, list) in [
+            ("recipe_container_command_args", raw.recipe_container_command_args.as_deref()),
+            ("recipe_container_command", raw.recipe_container_command.as_deref()),
+        ] {
+            let Some(list) = list else { continue };
+            let at = root(key);
+            for (i, arg) in list.iter().enumerate() {
+                let (flag, inline) = match arg.split_once('=') {
+                    Some((f, v)) => (f, Some(v)),
+                    None => (arg.as_str(), None),
+                };
+                if !matches!(flag, "--tensor-parallel-size" | "-tp" | "--tp") {
+                    continue;
+                }
+                let (at_i, value) = match inline {
+                    Some(v) => (i, v.to_owned()),
+                    None => match list.get(i + 1) {
+                        Some(v) => (i + 1, v.clone()),
+                        None => continue,
+                    },
+                };
+                // `$(tensor_parallel_size)` names the env variable, checked above.
+                if !value.starts_with("$(")
+                    && too_many(&value)
+                {
+                    self.out.push(Issue::error("tensor_parallel", &at.index(at_i), message(&value), hint.clone()));
+                }
+            }
         }
     }
 
@@ -645,6 +831,31 @@ impl Rules<'_, '_> {
                 0
             }
         };
+        // Without metrics to scale on, the embedded fleet runs the autoscaler's floor.
+        let replicas = match (self.ctx.platform, &raw.recipe_pod_autoscaling_params) {
+            (Some(super::Platform::Embedded), Some(a)) if replicas >= 1 => {
+                let min = a.min_replicas.unwrap_or(1).max(1);
+                self.warning(
+                    "autoscaling_needs_metrics",
+                    "recipe_pod_autoscaling_params",
+                    format!("the embedded fleet has no metrics to scale on: it runs min_replicas ({min}) and does not scale"),
+                    "nothing to change: on Kubernetes migboard makes a HorizontalPodAutoscaler with this range".into(),
+                );
+                u32::try_from(min).unwrap_or(u32::MAX)
+            }
+            _ => replicas,
+        };
+        if let Some(profile) = &raw.mig_resource_request {
+            self.tensor_parallel();
+            if profile.starts_with("7g.") {
+                self.warning(
+                    "whole_gpu_slice",
+                    "mig_resource_request",
+                    format!("a {profile} slice takes a whole GPU as one MIG instance (on some models with fewer SMs or less memory than the GPU has); OCI's MIG guide recommends MIG off for full-GPU work"),
+                    "for full compute, update the pool to all-disabled and ask for recipe_nvidia_gpu_count 1 instead of a MIG slice".into(),
+                );
+            }
+        }
         let gpu = if let Some(profile) = &raw.mig_resource_request {
             self.mig_request(
                 profile,
@@ -655,6 +866,21 @@ impl Rules<'_, '_> {
         } else {
             self.gpu_count(shape)
         };
+        if self.ctx.platform == Some(super::Platform::Embedded)
+            && let Some(GpuRequest::Gpus(_) | GpuRequest::AmdGpus(_)) = &gpu
+        {
+            let key = if raw.recipe_amd_gpu_count.is_some() {
+                "recipe_amd_gpu_count"
+            } else {
+                "recipe_nvidia_gpu_count"
+            };
+            self.error(
+                "embedded_mig_only",
+                key,
+                "the embedded fleet runs MIG workloads only: its replicas hold one MIG slice each, and whole GPUs are left to a Kubernetes fleet's scheduler".into(),
+                "ask for a slice with mig_resource_request (and recipe_nvidia_gpu_count 1), or deploy to Kubernetes".into(),
+            );
+        }
         if raw.recipe_amd_gpu_count.is_some() && raw.recipe_nvidia_gpu_count.is_some() {
             self.error(
                 "gpu_count",
@@ -823,10 +1049,14 @@ impl Rules<'_, '_> {
                 .iter()
                 .filter(|n| model.is_none() || n.model == model)
                 .collect();
-            let (configured, free) = nodes
+            // Free slices, each node at most as many as its pool's pods per node leave room for.
+            let (configured, free, unbounded) = nodes
                 .iter()
-                .map(|n| n.slices_of(profile))
-                .fold((0, 0), |(a, f), (x, y)| (a + x, f + y));
+                .map(|n| {
+                    let (all, free) = n.slices_of(profile);
+                    (all, fleet.placeable(n, profile), free)
+                })
+                .fold((0, 0, 0), |(a, f, u), (x, y, z)| (a + x, f + y, u + z));
             if configured == 0 {
                 let m = model
                     .or_else(|| nodes.iter().find_map(|n| n.model))
@@ -878,7 +1108,7 @@ impl Rules<'_, '_> {
             } else if !skip_capacity && replicas > free {
                 let per_node = nodes
                     .iter()
-                    .map(|n| (n.name.as_str(), n.slices_of(profile).1))
+                    .map(|n| (n.name.as_str(), fleet.placeable(n, profile)))
                     .filter(|(_, f)| *f > 0)
                     .map(|(n, f)| format!("{n}: {f}"))
                     .collect::<Vec<_>>()
@@ -893,7 +1123,7 @@ impl Rules<'_, '_> {
                         "lower recipe_replica_count to {free}, free some slices, or set \"skip_capacity_validation\": true to queue until slices free up"
                     ),
                 };
-                self.error("capacity", "recipe_replica_count", format!("{replicas} replicas need {replicas} free {profile} slices; the fleet has {free} free of {configured}{}", if per_node.is_empty() { String::new() } else { format!(" ({per_node})") }), hint);
+                self.error("capacity", "recipe_replica_count", format!("{replicas} replicas need {replicas} free {profile} slices; the fleet has {free} free of {configured}{}{}", if per_node.is_empty() { String::new() } else { format!(" ({per_node})") }, if unbounded > free { format!("; {unbounded} are free, but pods per node (recipe_max_pods_per_node less {} system pods) leave room for {free}", super::SYSTEM_PODS_PER_NODE) } else { String::new() }), hint);
                 self.attach(fix);
             }
         }
@@ -1076,7 +1306,7 @@ impl Rules<'_, '_> {
             let slices = s.mig_model().map_or(0, |m| {
                 u32::from(m.spec().profiles[0].max_count()) * s.gpus()
             });
-            if slices > 0 && n >= 1 && n < i64::from(slices) + 10 {
+            if slices > 0 && n >= 1 && n < i64::from(slices + super::SYSTEM_PODS_PER_NODE) {
                 self.warning("max_pods_low", "recipe_max_pods_per_node", format!("{n} pods per node cannot use all {slices} slices a {} can have with 1g profiles (and system pods need some)", s.name()), format!("leave it at the default {DEFAULT_MAX_PODS_PER_NODE}; it cannot be raised after the pool is created"));
             }
         }
@@ -1084,7 +1314,22 @@ impl Rules<'_, '_> {
             && let Some(pool) = fleet.pool(name)
         {
             if pool.max_pods_per_node != max_pods {
-                self.error("max_pods_immutable", "recipe_max_pods_per_node", format!("pool \"{name}\" exists with {} pods per node; recipe_max_pods_per_node cannot change after the pool is created", pool.max_pods_per_node), format!("set it to {} (or remove it if that is the default), or remove the nodes and add them again with the new value", pool.max_pods_per_node));
+                // Too few for the slices the pool's MIG config may expose: OKE's default of 31 is
+                // the case OCI's MIG guide warns about.
+                let slices = shape.and_then(|s| {
+                    s.mig_model()
+                        .map(|m| u32::from(m.spec().profiles[0].max_count()) * s.gpus())
+                });
+                let hint = match slices {
+                    Some(slices)
+                        if raw.shared_node_pool_mig_config.as_deref().is_some_and(|c| c != "all-disabled")
+                            && pool.max_pods_per_node < slices + super::SYSTEM_PODS_PER_NODE =>
+                    {
+                        format!("its nodes allow {} pods (OKE's default is 31), too few for the {slices} MIG slices a node can have plus {} system pods; pods per node are fixed when a node pool is created: recreate the node pool in OKE with {max_pods} pods per node (OCI's MIG guide uses {DEFAULT_MAX_PODS_PER_NODE}), then deploy this again to adopt it", pool.max_pods_per_node, super::SYSTEM_PODS_PER_NODE)
+                    }
+                    _ => format!("set it to {} (or remove it if that is the default), or remove the nodes and add them again with the new value", pool.max_pods_per_node),
+                };
+                self.error("max_pods_immutable", "recipe_max_pods_per_node", format!("pool \"{name}\" exists with {} pods per node; recipe_max_pods_per_node cannot change after the pool is created", pool.max_pods_per_node), hint);
             }
             if let Some(shape) = shape_name
                 && !pool.shape.eq_ignore_ascii_case(shape)
@@ -1174,6 +1419,7 @@ mod tests {
         let sample = |key: &str| -> serde_json::Value {
             match key {
                 "recipe_replica_count"
+                | "recipe_max_pods_per_node"
                 | "recipe_nvidia_gpu_count"
                 | "shared_node_pool_size"
                 | "shared_node_pool_boot_volume_size_in_gbs" => 1.into(),

@@ -11,13 +11,16 @@ pub enum DeploymentStatus {
     /// Accepted, not started.
     Scheduled,
     /// Being carried out.
-    Active,
+    Deploying,
     /// Done and running (services, jobs): watched.
     Monitoring,
     /// Stopped on an error it cannot retry past.
     Failed,
-    /// Done (updates, pools).
+    /// Done (updates, teams).
     Completed,
+    /// A pool that is ready: its nodes are up and laid out, deployments may use it (OCI's guide:
+    /// "launch MIG inference when pool is active").
+    Active,
     /// Being removed.
     Undeploying,
     /// Removed by the user.
@@ -26,10 +29,11 @@ pub enum DeploymentStatus {
 
 spelled!(DeploymentStatus {
     Scheduled => "scheduled",
-    Active => "active",
+    Deploying => "deploying",
     Monitoring => "monitoring",
     Failed => "failed",
     Completed => "completed",
+    Active => "active",
     Undeploying => "undeploying",
     Undeployed => "undeployed",
 });
@@ -37,7 +41,7 @@ spelled!(DeploymentStatus {
 impl DeploymentStatus {
     /// Whether the orchestrator still has work to do for it.
     pub fn is_unfinished(self) -> bool {
-        matches!(self, Self::Scheduled | Self::Active | Self::Undeploying)
+        matches!(self, Self::Scheduled | Self::Deploying | Self::Undeploying)
     }
 
     /// Whether it may be undeployed now.

@@ -36,6 +36,8 @@ pub struct PoolSpec {
     pub nodes: Vec<NodeSpec>,
     /// Named MIG config applied to a simulated node the first time it starts.
     pub mig_config: Option<String>,
+    /// Pods per node (`recipe_max_pods_per_node`): bounds the replicas migboard places on a node.
+    pub max_pods_per_node: u32,
 }
 
 /// A node of a pool: simulated (migboard runs its agent) or a real agent reached by URL.
@@ -82,7 +84,7 @@ pub struct FleetSpec {
 }
 
 impl FleetSpec {
-    /// migboard's default fleet: pool `h100-pool` with two BM.GPU.H100.8 on `all-balanced`, pool
+    /// migboard's default fleet: pool `h100migpool` with two BM.GPU.H100.8 on `all-balanced`, pool
     /// `a100-pool` with one BM.GPU4.8 (A100 40GB) on `all-1g.5gb`.
     pub fn default_fleet() -> Self {
         let pool = |name: &str, shape: &str, nodes: &[&str], config: &str| {
@@ -91,12 +93,13 @@ impl FleetSpec {
                 shape,
                 nodes: nodes.iter().map(|n| NodeSpec::simulated(n)).collect(),
                 mig_config: Some(config.to_owned()),
+                max_pods_per_node: mig::blueprint::DEFAULT_MAX_PODS_PER_NODE,
             })
         };
         Self {
             pools: [
                 pool(
-                    "h100-pool",
+                    "h100migpool",
                     "BM.GPU.H100.8",
                     &["10.0.10.11", "10.0.10.12"],
                     "all-balanced",
@@ -127,6 +130,7 @@ impl FleetSpec {
                 nodes: p.nodes.iter().map(|n| NodeSpec::simulated(n)).collect(),
                 // Its config is applied by the deployment's own steps, which resume if unfinished.
                 mig_config: None,
+                max_pods_per_node: p.max_pods_per_node,
             });
         }
         self
@@ -164,6 +168,8 @@ impl FleetSpec {
             shape: String,
             #[serde(default)]
             mig_config: Option<String>,
+            #[serde(default)]
+            max_pods_per_node: Option<u32>,
             #[serde(default)]
             nodes: Vec<String>,
             #[serde(default)]
@@ -254,11 +260,23 @@ impl FleetSpec {
                     return Err(bad(format!("{at}: node \"{}\" is listed twice", n.name)));
                 }
             }
+            let max_pods_per_node = match p.max_pods_per_node {
+                None => mig::blueprint::DEFAULT_MAX_PODS_PER_NODE,
+                Some(n) if (1..=mig::blueprint::MAX_PODS_PER_NODE).contains(&n) => n,
+                Some(n) => {
+                    return Err(bad(format!(
+                        "{at}.max_pods_per_node: {n} is outside 1..={}; remove it for the default {}",
+                        mig::blueprint::MAX_PODS_PER_NODE,
+                        mig::blueprint::DEFAULT_MAX_PODS_PER_NODE
+                    )));
+                }
+            };
             pools.push(PoolSpec {
                 name: p.name,
                 shape,
                 nodes,
                 mig_config: p.mig_config,
+                max_pods_per_node,
             });
         }
         Ok(Self {
@@ -424,7 +442,7 @@ impl Embedded {
             pools.push(FleetPoolInfo {
                 name: pool.name.clone(),
                 shape: pool.shape.name.to_owned(),
-                max_pods_per_node: mig::blueprint::DEFAULT_MAX_PODS_PER_NODE,
+                max_pods_per_node: pool.max_pods_per_node,
             });
         }
     }
@@ -641,6 +659,7 @@ impl Cluster for Embedded {
                 shape: node.shape,
                 nodes: Vec::new(),
                 mig_config: None,
+                max_pods_per_node: node.max_pods_per_node,
             });
             let agent = self.spawn(&node.name, &node.pool, node.shape).await?;
             self.push(agent);

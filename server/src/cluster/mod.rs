@@ -79,6 +79,8 @@ pub struct NewNode {
     pub pool: String,
     /// Its shape.
     pub shape: &'static mig::shape::NodeShape,
+    /// Its pool's pods per node.
+    pub max_pods_per_node: u32,
 }
 
 /// Who decides where a workload's replicas run.
@@ -244,7 +246,7 @@ impl Fixed {
             fleet.pools.push(FleetPoolInfo {
                 name: pool.name.clone(),
                 shape: pool.shape.name.to_owned(),
-                max_pods_per_node: mig::blueprint::DEFAULT_MAX_PODS_PER_NODE,
+                max_pods_per_node: pool.max_pods_per_node,
             });
             let layout = pool
                 .mig_config

@@ -106,7 +106,13 @@ enum Failure {
     /// Waits on something outside migboard (a GPU reset): the deployment stays active with this
     /// message and is tried again later.
     Waiting(String),
+    /// Queued (`skip_capacity_validation`): replicas wait for free slices; the deployment is
+    /// `scheduled` with this message (which starts with [`QUEUED`]) and is tried again later.
+    Queued(String),
 }
+
+/// How a queued deployment's message starts.
+pub(super) const QUEUED: &str = "waiting for ";
 
 impl From<StoreError> for Failure {
     fn from(e: StoreError) -> Self {
@@ -225,6 +231,15 @@ impl Orchestrator {
 
     fn schedules(&self) -> Scheduling {
         self.inner.cluster.scheduling()
+    }
+
+    /// Where blueprints are carried out, for the rules that depend on it (what is simulated,
+    /// autoscaling's floor).
+    pub(super) fn platform(&self) -> mig::blueprint::Platform {
+        match self.schedules() {
+            Scheduling::Slices => mig::blueprint::Platform::Embedded,
+            Scheduling::Cluster => mig::blueprint::Platform::Kubernetes,
+        }
     }
 
     /// The database.
@@ -427,6 +442,7 @@ impl Orchestrator {
             Context {
                 catalogue: Some(&catalogue),
                 fleet: Some(&view),
+                platform: Some(self.platform()),
             },
         );
         // This server's label settings (the browser knows only the built-in reserved domains).
@@ -746,7 +762,7 @@ impl Orchestrator {
         for node in detail.nodes.iter().map(|n| n.node.clone()) {
             let mut found = None;
             for d in self.inner.store.deployments_touching(&node).await? {
-                if d.id >= id || d.status != DeploymentStatus::Completed {
+                if d.id >= id || !matches!(d.status, DeploymentStatus::Completed | DeploymentStatus::Active) {
                     continue;
                 }
                 let Some(config) = self.config_of(&d) else {

@@ -52,6 +52,7 @@ impl Orchestrator {
                         mig_config: spec.mig_config.clone(),
                         deployment_id: d.id,
                         nodes: names.clone(),
+                        max_pods_per_node: spec.max_pods_per_node,
                     })
                     .await?;
                 self.step(
@@ -108,6 +109,7 @@ impl Orchestrator {
                     name: name.clone(),
                     pool: spec.name.clone(),
                     shape,
+                    max_pods_per_node: spec.max_pods_per_node,
                 })
                 .await?;
             self.step(
@@ -122,7 +124,7 @@ impl Orchestrator {
             self.reconfigure(d, &nodes, config).await?;
         }
         Ok((
-            DeploymentStatus::Completed,
+            DeploymentStatus::Active,
             format!(
                 "pool \"{}\" ready: {} node(s){}",
                 spec.name,
@@ -135,7 +137,9 @@ impl Orchestrator {
         ))
     }
 
-    /// `size` node names in a free `10.0.N.0/24` (OKE names nodes by private IP).
+    /// `size` node names, as OKE names nodes (by private IP): free addresses of the worker subnet
+    /// `10.0.10.0/24` from `10.0.10.138` up (the address OCI's MIG guide gives its quickstart pool's
+    /// node, so the guide's update sample runs verbatim), else a free `10.0.N.0/24`.
     pub(super) async fn allocate_names(
         &self,
         fleet: &Fleet,
@@ -144,6 +148,14 @@ impl Orchestrator {
         let mut used: BTreeSet<String> = fleet.nodes.iter().map(|n| n.name.clone()).collect();
         for p in self.inner.store.pools().await? {
             used.extend(p.nodes);
+        }
+        let worker: Vec<String> = (138..=254u32)
+            .map(|h| format!("10.0.10.{h}"))
+            .filter(|n| !used.contains(n))
+            .take(size as usize)
+            .collect();
+        if worker.len() == size as usize {
+            return Ok(worker);
         }
         let subnet = (30..=250u32)
             .find(|k| !used.iter().any(|n| n.starts_with(&format!("10.0.{k}."))))

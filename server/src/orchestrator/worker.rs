@@ -46,9 +46,13 @@ impl Orchestrator {
         let outcome = match d.status {
             DeploymentStatus::Undeploying => self.undeploy_now(d).await,
             _ => {
+                // A queued deployment stays scheduled until its replicas are all placed.
+                let queued =
+                    d.status == DeploymentStatus::Scheduled && d.message.starts_with(super::QUEUED);
                 if d.status == DeploymentStatus::Scheduled
+                    && !queued
                     && let Err(e) = self
-                        .set_status(d.id, DeploymentStatus::Active, "started")
+                        .set_status(d.id, DeploymentStatus::Deploying, "started")
                         .await
                 {
                     tracing::warn!(id = d.id, error = %e, "cannot mark the deployment active");
@@ -68,6 +72,18 @@ impl Orchestrator {
                     .set_status(d.id, d.status.max_active(), &m)
                     .await;
                 let _ = self.announce(d.id).await;
+                return false;
+            }
+            Err(Failure::Queued(m)) => {
+                if d.status != DeploymentStatus::Scheduled || d.message != m {
+                    tracing::info!(id = d.id, queued = %m, "deployment queued");
+                    let _ = self
+                        .inner
+                        .store
+                        .set_status(d.id, DeploymentStatus::Scheduled, &m)
+                        .await;
+                    let _ = self.announce(d.id).await;
+                }
                 return false;
             }
             Err(Failure::Transient(m)) => {
@@ -106,6 +122,7 @@ impl Orchestrator {
             Context {
                 catalogue: Some(&catalogue),
                 fleet: None,
+                platform: Some(self.platform()),
             },
         );
         checked.blueprint.ok_or_else(|| {
@@ -220,7 +237,7 @@ impl MaxActive for DeploymentStatus {
     /// The status to keep while retrying: a scheduled deployment has started.
     fn max_active(self) -> Self {
         match self {
-            DeploymentStatus::Scheduled => DeploymentStatus::Active,
+            DeploymentStatus::Scheduled => DeploymentStatus::Deploying,
             other => other,
         }
     }

@@ -70,17 +70,31 @@ impl Orchestrator {
                     let Some((node, gpu, start)) =
                         self.free_slot(&fleet, &profile, &w.shape).await?
                     else {
-                        let (free, total) =
-                            fleet
-                                .view(Vec::new())
-                                .nodes
-                                .iter()
-                                .fold((0, 0), |(f, t), n| {
-                                    let (nt, nf) = n.slices_of(&profile);
-                                    (f + nf, t + nt)
-                                });
+                        let waiting = w.replicas - replica;
+                        let view = fleet.view(Vec::new());
+                        let (free, total, placeable) =
+                            view.nodes.iter().fold((0, 0, 0), |(f, t, p), n| {
+                                let (nt, nf) = n.slices_of(&profile);
+                                (f + nf, t + nt, p + view.placeable(n, &profile))
+                            });
+                        let pods = if placeable < free {
+                            format!(", but their nodes' pods per node (recipe_max_pods_per_node less {} system pods) leave room for {placeable}", mig::blueprint::SYSTEM_PODS_PER_NODE)
+                        } else {
+                            String::new()
+                        };
+                        if w.skip_capacity_validation {
+                            // Queued, as skip_capacity_validation promises: placed as slices free up.
+                            let message = format!(
+                                "{}{waiting} free {profile} slice{} ({replica} of {} replicas running; {free} of {total} {profile} slices in the fleet are free{pods}): placed as slices free up, undeploy to cancel",
+                                super::QUEUED,
+                                if waiting == 1 { "" } else { "s" },
+                                w.replicas
+                            );
+                            self.step(d.id, &key, StepState::Pending, &message).await?;
+                            return Err(Failure::Queued(message));
+                        }
                         let message = format!(
-                            "no free {profile} slice for replica {replica} of {} ({free} of {total} {profile} slices in the fleet are free); apply a config with {profile} to more nodes, or lower recipe_replica_count",
+                            "no free {profile} slice for replica {replica} of {} ({free} of {total} {profile} slices in the fleet are free{pods}); apply a config with {profile} to more nodes, or lower recipe_replica_count",
                             w.replicas
                         );
                         self.step(d.id, &key, StepState::Failed, &message).await?;
@@ -139,6 +153,21 @@ impl Orchestrator {
             .collect();
         for node in &fleet.nodes {
             if node.error.is_some() || !(shape.is_empty() || node.shape.eq_ignore_ascii_case(shape))
+            {
+                continue;
+            }
+            // The pool's pods per node bound the replicas a node runs (recipe_max_pods_per_node,
+            // less the system pods every GPU node runs).
+            let max_pods = fleet
+                .pools
+                .iter()
+                .find(|p| p.name == node.pool)
+                .map_or(mig::blueprint::DEFAULT_MAX_PODS_PER_NODE, |p| p.max_pods_per_node);
+            let running = taken.iter().filter(|(n, _, _)| *n == node.name).count().max(
+                node.gpus.iter().map(|g| g.busy.len()).sum::<usize>(),
+            );
+            if u32::try_from(running).unwrap_or(u32::MAX)
+                >= max_pods.saturating_sub(mig::blueprint::SYSTEM_PODS_PER_NODE)
             {
                 continue;
             }

@@ -1,9 +1,11 @@
 //! Blueprint workloads as Kubernetes objects: a `service` is a Deployment (and a Service when it
 //! has a port), a `job` a Job; each replica asks the device plugin for its slice
-//! (`nvidia.com/mig-1g.20gb: 1`). Every object carries the deployment's id as a label, so status and
+//! (`nvidia.com/mig-1g.20gb: 1`); a service with `recipe_pod_autoscaling_params` gets a
+//! HorizontalPodAutoscaler. Every object carries the deployment's id as a label, so status and
 //! undeploy find exactly what one deployment made: no orphans, nothing of anyone else's.
 
 use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{Pod, Service};
 use kube::ResourceExt as _;
@@ -179,8 +181,15 @@ pub fn manifests(namespace: &str, w: ClusterWorkload<'_>) -> Result<Vec<Value>, 
         pod_spec["containers"][0]["volumeMounts"] =
             json!([{"name": "dshm", "mountPath": "/dev/shm"}]);
     }
+    let mut selector_labels = serde_json::Map::new();
     if !w.workload.shape.is_empty() {
-        pod_spec["nodeSelector"] = json!({super::INSTANCE_TYPE: w.workload.shape});
+        selector_labels.insert(super::INSTANCE_TYPE.into(), json!(w.workload.shape));
+    }
+    if let Some(arch) = &raw.recipe_node_selector_arch {
+        selector_labels.insert("kubernetes.io/arch".into(), json!(arch));
+    }
+    if !selector_labels.is_empty() {
+        pod_spec["nodeSelector"] = Value::Object(selector_labels);
     }
     if let Some(secret) = &raw.recipe_container_secret_name {
         pod_spec["imagePullSecrets"] = json!([{"name": secret}]);
@@ -232,7 +241,65 @@ pub fn manifests(namespace: &str, w: ClusterWorkload<'_>) -> Result<Vec<Value>, 
             }));
         }
     }
+    if w.workload.kind == WorkloadKind::Service
+        && let Some(a) = &raw.recipe_pod_autoscaling_params
+    {
+        out.push(autoscaler(&metadata, &name, a, w.workload.replicas));
+    }
     Ok(out)
+}
+
+/// A HorizontalPodAutoscaler (autoscaling/v2) for the Deployment `name`: the blueprint's range, its
+/// metric (a per-pod metric at `scaling_threshold` on average; without one, Kubernetes' default of
+/// 80 % CPU) and its stabilization windows and periods.
+fn autoscaler(
+    metadata: &Value,
+    name: &str,
+    a: &mig::blueprint::raw::PodAutoscaling,
+    replicas: u32,
+) -> Value {
+    let min = a.min_replicas.unwrap_or(i64::from(replicas)).max(1);
+    let max = a.max_replicas.unwrap_or(min).max(min);
+    let mut spec = json!({
+        "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": name},
+        "minReplicas": min,
+        "maxReplicas": max,
+    });
+    if let Some(metric) = &a.scaling_metric {
+        let target = a.scaling_threshold.map_or_else(|| "1".to_owned(), |t| t.to_string());
+        spec["metrics"] = json!([{
+            "type": "Pods",
+            "pods": {"metric": {"name": metric}, "target": {"type": "AverageValue", "averageValue": target}},
+        }]);
+    }
+    let mut behavior = serde_json::Map::new();
+    for (direction, window, period) in [
+        ("scaleUp", a.stabilization_window_up, a.scaling_period_up),
+        ("scaleDown", a.stabilization_window_down, a.scaling_period_down),
+    ] {
+        let mut rules = serde_json::Map::new();
+        if let Some(w) = window {
+            rules.insert("stabilizationWindowSeconds".into(), json!(w));
+        }
+        if let Some(p) = period {
+            rules.insert(
+                "policies".into(),
+                json!([{"type": "Percent", "value": 100, "periodSeconds": p.max(1)}]),
+            );
+        }
+        if !rules.is_empty() {
+            behavior.insert(direction.into(), Value::Object(rules));
+        }
+    }
+    if !behavior.is_empty() {
+        spec["behavior"] = Value::Object(behavior);
+    }
+    json!({
+        "apiVersion": "autoscaling/v2",
+        "kind": "HorizontalPodAutoscaler",
+        "metadata": metadata,
+        "spec": spec,
+    })
 }
 
 fn err(message: String, e: &kube::Error) -> ClusterError {
@@ -306,6 +373,14 @@ pub async fn deploy(
                 .await
             }
             "Job" => apply_one(Api::<Job>::namespaced(client.clone(), namespace), &name, o).await,
+            "HorizontalPodAutoscaler" => {
+                apply_one(
+                    Api::<HorizontalPodAutoscaler>::namespaced(client.clone(), namespace),
+                    &name,
+                    o,
+                )
+                .await
+            }
             _ => {
                 apply_one(
                     Api::<Service>::namespaced(client.clone(), namespace),
@@ -422,14 +497,19 @@ pub async fn status(
     Ok(status)
 }
 
-/// Deletes every Deployment, Job and Service of deployment `id` (pods go with their owners).
+/// Deletes every Deployment, Job, Service and HorizontalPodAutoscaler of deployment `id` (pods go with their owners).
 pub async fn delete(client: &kube::Client, namespace: &str, id: i64) -> Result<u32, ClusterError> {
     let deployments =
         delete_labelled(Api::<Deployment>::namespaced(client.clone(), namespace), id).await?;
     let jobs = delete_labelled(Api::<Job>::namespaced(client.clone(), namespace), id).await?;
     let services =
         delete_labelled(Api::<Service>::namespaced(client.clone(), namespace), id).await?;
-    Ok(deployments + jobs + services)
+    let autoscalers = delete_labelled(
+        Api::<HorizontalPodAutoscaler>::namespaced(client.clone(), namespace),
+        id,
+    )
+    .await?;
+    Ok(deployments + jobs + services + autoscalers)
 }
 
 /// A Kubernetes replica count (`int32`, absent meaning `default`), never negative.
@@ -460,6 +540,7 @@ mod tests {
             mig::blueprint::Context {
                 catalogue: Some(&crate::state::catalogue()),
                 fleet: None,
+                platform: None,
             },
         );
         let blueprint = checked.blueprint.expect("the blueprint validates");
@@ -475,6 +556,105 @@ mod tests {
             },
         )
         .expect("manifests")
+    }
+
+    /// Every pod-level member the member table says Kubernetes carries out lands in the objects
+    /// (`mig::blueprint::members`).
+    #[test]
+    fn manifests_carry_every_pod_member() {
+        let text = serde_json::json!({
+            "recipe_mode": "service", "deployment_name": "every-member",
+            "recipe_image_uri": "registry.example/app:1", "recipe_node_shape": "BM.GPU.H100.8",
+            "recipe_container_secret_name": "pull-me",
+            "recipe_environment_secrets": [{"envvar_name": "HF_TOKEN", "secret_name": "hf", "secret_key": "token"}],
+            "recipe_container_command": ["python3", "serve.py"],
+            "recipe_container_command_use_shell": true,
+            "recipe_container_command_args": ["--port", "8000"],
+            "recipe_readiness_probe_params": {"endpoint_path": "/ready", "port": 8000},
+            "recipe_container_port": "8000",
+            "recipe_shared_memory_volume_size_limit_in_mb": 512,
+            "recipe_ephemeral_storage_size": 20,
+            "recipe_container_memory_size": 64,
+            "recipe_container_cpu_count": 8,
+            "recipe_node_selector_arch": "amd64",
+        })
+        .to_string();
+        let objects = manifests_of(&text, 5);
+        let pod = &objects[0]["spec"]["template"]["spec"];
+        let c = &pod["containers"][0];
+        assert_eq!(pod["imagePullSecrets"], serde_json::json!([{"name": "pull-me"}]));
+        assert_eq!(
+            c["command"],
+            serde_json::json!(["/bin/sh", "-c", "python3 serve.py --port 8000"])
+        );
+        assert!(
+            c["env"].as_array().expect("env").iter().any(|e| e["name"] == "HF_TOKEN"
+                && e["valueFrom"]["secretKeyRef"] == serde_json::json!({"name": "hf", "key": "token"})),
+            "{c:#}"
+        );
+        assert_eq!(c["readinessProbe"]["httpGet"]["path"], "/ready");
+        assert_eq!(c["ports"][0]["containerPort"], 8000);
+        assert_eq!(pod["volumes"][0]["emptyDir"]["sizeLimit"], "512Mi");
+        assert_eq!(c["volumeMounts"][0]["mountPath"], "/dev/shm");
+        let limits = &c["resources"]["limits"];
+        assert_eq!(
+            (&limits["ephemeral-storage"], &limits["memory"], &limits["cpu"]),
+            (&serde_json::json!("20Gi"), &serde_json::json!("64Gi"), &serde_json::json!("8"))
+        );
+        assert_eq!(pod["nodeSelector"]["kubernetes.io/arch"], "amd64");
+        assert_eq!(pod["nodeSelector"][super::super::INSTANCE_TYPE], "BM.GPU.H100.8");
+        // Without the shell, command and args stay apart.
+        let plain = text.replace("\"recipe_container_command_use_shell\":true,", "");
+        assert_ne!(plain, text);
+        let c = &manifests_of(&plain, 5)[0]["spec"]["template"]["spec"]["containers"][0];
+        assert_eq!(c["command"], serde_json::json!(["python3", "serve.py"]));
+        assert_eq!(c["args"], serde_json::json!(["--port", "8000"]));
+        // Whole AMD GPUs are the AMD device plugin's resource.
+        let amd = serde_json::json!({
+            "recipe_mode": "service", "deployment_name": "amd", "recipe_image_uri": "i",
+            "recipe_node_shape": "BM.GPU.MI300X.8", "recipe_amd_gpu_count": 2,
+        })
+        .to_string();
+        let limits = &manifests_of(&amd, 6)[0]["spec"]["template"]["spec"]["containers"][0]["resources"]["limits"];
+        assert_eq!(limits["amd.com/gpu"], "2", "{limits:#}");
+    }
+
+    /// The guide's inference scales 1..=50: a HorizontalPodAutoscaler on its Deployment, after the
+    /// Service; with a metric, on that metric per pod.
+    #[test]
+    fn pod_autoscaling_is_a_horizontal_pod_autoscaler() {
+        use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
+        let objects = manifests_of(GUIDE_SERVICE, 3);
+        let kinds: Vec<&str> = objects.iter().filter_map(|o| o["kind"].as_str()).collect();
+        assert_eq!(kinds, ["Deployment", "Service", "HorizontalPodAutoscaler"]);
+        let hpa: HorizontalPodAutoscaler =
+            serde_json::from_value(objects[2].clone()).expect("a valid HorizontalPodAutoscaler");
+        let spec = hpa.spec.expect("spec");
+        assert_eq!((spec.min_replicas, spec.max_replicas), (Some(1), 50));
+        assert_eq!(spec.scale_target_ref.kind, "Deployment");
+        assert_eq!(spec.scale_target_ref.name, objects[0]["metadata"]["name"].as_str().expect("name"));
+        assert!(spec.metrics.is_none(), "no metric given: Kubernetes' default");
+        let mut v: serde_json::Value = serde_json::from_str(GUIDE_SERVICE).expect("json");
+        v["recipe_pod_autoscaling_params"] = serde_json::json!({
+            "min_replicas": 2, "max_replicas": 6, "scaling_metric": "vllm:num_requests_waiting",
+            "scaling_threshold": 4.0, "stabilization_window_down": 300, "scaling_period_up": 15,
+        });
+        let objects = manifests_of(&v.to_string(), 3);
+        let hpa: HorizontalPodAutoscaler =
+            serde_json::from_value(objects[2].clone()).expect("a valid HorizontalPodAutoscaler");
+        let spec = hpa.spec.expect("spec");
+        assert_eq!((spec.min_replicas, spec.max_replicas), (Some(2), 6));
+        let metric = &spec.metrics.expect("metrics")[0];
+        let pods = metric.pods.as_ref().expect("a Pods metric");
+        assert_eq!(pods.metric.name, "vllm:num_requests_waiting");
+        assert_eq!(pods.target.average_value.as_ref().map(|q| q.0.as_str()), Some("4"));
+        let behavior = spec.behavior.expect("behavior");
+        assert_eq!(behavior.scale_down.and_then(|d| d.stabilization_window_seconds), Some(300));
+        assert_eq!(behavior.scale_up.and_then(|u| u.policies).map(|p| p[0].period_seconds), Some(15));
+        // A job is not scaled.
+        let job = v.to_string().replace("\"service\"", "\"job\"");
+        let objects = manifests_of(&job, 4);
+        assert!(objects.iter().all(|o| o["kind"] != "HorizontalPodAutoscaler"));
     }
 
     #[test]
