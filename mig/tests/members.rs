@@ -288,43 +288,68 @@ fn mig_outside_ocis_support_is_flagged_as_not_portable() {
 }
 
 #[test]
-fn a_dedicated_pool_request_is_said_to_run_on_shared_pools() {
+fn a_deployment_of_its_own_gets_nodes_on_its_profiles_config_on_the_embedded_fleet() {
     let t = mig::blueprint::templates::template("mig_inference_single_replica.json").expect("template");
-    let text = t.json.replace("\"recipe_use_shared_node_pool\": true", "\"recipe_use_shared_node_pool\": false");
-    assert_ne!(text, t.json);
-    let issues = check(&text, Context::default()).issues;
+    // Without autoscaling (on the embedded fleet its floor would set the replicas).
+    let mut v: Value = serde_json::from_str(t.json).expect("json");
+    v["recipe_use_shared_node_pool"] = json!(false);
+    v.as_object_mut().expect("object").remove("recipe_pod_autoscaling_params");
+    let text = serde_json::to_string_pretty(&v).expect("json");
+    let cat = fixtures::catalogue();
+    let fleet = fixtures::fleet_without_mig();
+    let on = |text: &str, platform| {
+        check(text, Context { catalogue: Some(&cat), fleet: Some(&fleet), platform: Some(platform) })
+    };
+    // The fleet has no 1g.20gb slice, but its own node will: valid, one node on all-1g.20gb.
+    let embedded = on(&text, Platform::Embedded);
+    assert!(embedded.is_valid(), "{:#?}", embedded.issues);
+    let Some(mig::blueprint::Action::Workload(w)) = embedded.blueprint.map(|b| b.action) else {
+        panic!("a workload")
+    };
+    assert_eq!(w.pool_use, mig::blueprint::PoolUse::Dedicated);
+    assert_eq!(
+        w.own_nodes,
+        Some(mig::blueprint::OwnNodes { size: 1, max: 1, per_node: 32, config: "all-1g.20gb".into() })
+    );
+    // 40 replicas need two nodes of 32 slices.
+    let many = text.replace("\"recipe_replica_count\": 1", "\"recipe_replica_count\": 40");
+    assert_ne!(many, text);
+    let refused = on(&many, Platform::Embedded);
+    let capacity = refused
+        .issues
+        .iter()
+        .find(|i| i.code == "capacity")
+        .unwrap_or_else(|| panic!("{:#?}", refused.issues));
+    assert!(capacity.hint.contains("raise recipe_node_pool_size to 2"), "{capacity:#?}");
+    let two = many.replace("\"recipe_replica_count\": 40", "\"recipe_replica_count\": 40, \"recipe_node_pool_size\": 2");
+    assert!(on(&two, Platform::Embedded).is_valid());
+    // Node autoscaling: it starts at min_nodes and may grow to max_nodes, which bounds the replicas.
+    let mut grow: Value = serde_json::from_str(&many).expect("json");
+    grow["recipe_replica_count"] = json!(70);
+    grow["recipe_node_autoscaling_params"] = json!({"min_nodes": 1, "max_nodes": 3});
+    let grows = on(&grow.to_string(), Platform::Embedded);
+    assert!(grows.is_valid(), "{:#?}", grows.issues);
+    let Some(mig::blueprint::Action::Workload(w)) = grows.blueprint.map(|b| b.action) else {
+        panic!("a workload")
+    };
+    assert_eq!(w.own_nodes.map(|o| (o.size, o.max)), Some((1, 3)));
+    grow["recipe_replica_count"] = json!(100);
+    let too_many = on(&grow.to_string(), Platform::Embedded);
     assert!(
-        issues
-            .iter()
-            .any(|i| i.code == "dedicated_pool" && i.path == "/recipe_use_shared_node_pool"),
+        too_many.issues.iter().any(|i| i.code == "capacity" && i.hint.contains("raise max_nodes")),
+        "{:#?}",
+        too_many.issues
+    );
+    // On Kubernetes it runs on nodes outside shared pools, which the fleet rules do not see: the
+    // slice must exist in the fleet as for any request.
+    let k8s = on(&text, Platform::Kubernetes);
+    assert!(k8s.issues.iter().any(|i| i.code == "mig_profile_unconfigured"), "{:#?}", k8s.issues);
+    // Without it, recipe_node_pool_size means nothing and says so.
+    let shared = t.json.replace("\"recipe_replica_count\": 1,", "\"recipe_replica_count\": 1, \"recipe_node_pool_size\": 2,");
+    assert_ne!(shared, t.json);
+    let issues = on(&shared, Platform::Embedded).issues;
+    assert!(
+        issues.iter().any(|i| i.code == "ignored" && i.path == "/recipe_node_pool_size"),
         "{issues:#?}"
     );
-}
-
-#[test]
-fn whole_gpus_are_refused_on_the_embedded_fleet_and_asked_for_on_kubernetes() {
-    let text = json!({
-        "recipe_mode": "service", "deployment_name": "whole", "recipe_image_uri": "i",
-        "recipe_node_shape": "BM.GPU.H100.8", "recipe_nvidia_gpu_count": 2,
-    })
-    .to_string();
-    let on = |platform| {
-        check(
-            &text,
-            Context {
-                platform: Some(platform),
-                ..Context::default()
-            },
-        )
-    };
-    let embedded = on(Platform::Embedded);
-    assert!(
-        embedded
-            .issues
-            .iter()
-            .any(|i| i.code == "embedded_mig_only" && i.path == "/recipe_nvidia_gpu_count" && i.is_error()),
-        "{:#?}",
-        embedded.issues
-    );
-    assert!(on(Platform::Kubernetes).is_valid());
 }

@@ -181,6 +181,9 @@ pub struct StoredPool {
     pub nodes: Vec<String>,
     /// Pods per node (`recipe_max_pods_per_node`), fixed at creation.
     pub max_pods_per_node: u32,
+    /// The deployment whose own nodes these are (`recipe_use_shared_node_pool: false`), or `None`
+    /// for a shared pool.
+    pub dedicated_to: Option<String>,
 }
 
 /// Memory used by one MIG instance at one time.
@@ -811,8 +814,8 @@ impl Store {
     pub async fn create_pool(&self, pool: &StoredPool) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
         let done = sqlx::query(
-            "INSERT INTO pools (name, shape, mig_config, deployment_id, created_ms, max_pods_per_node) \
-             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (name) DO NOTHING",
+            "INSERT INTO pools (name, shape, mig_config, deployment_id, created_ms, max_pods_per_node, dedicated_to) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (name) DO NOTHING",
         )
         .bind(&pool.name)
         .bind(&pool.shape)
@@ -820,6 +823,7 @@ impl Store {
         .bind(pool.deployment_id)
         .bind(now_ms())
         .bind(i64::from(pool.max_pods_per_node))
+        .bind(pool.dedicated_to.as_deref())
         .execute(&mut *tx)
         .await?;
         if done.rows_affected() == 1 {
@@ -831,6 +835,29 @@ impl Store {
                     .execute(&mut *tx)
                     .await?;
             }
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Adds `nodes` to pool `pool`, after the nodes it has (a deployment's own pool growing).
+    ///
+    /// # Errors
+    /// [`StoreError::Db`] on database failure.
+    pub async fn add_pool_nodes(&self, pool: &str, nodes: &[String]) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let count: i64 = sqlx::query("SELECT COUNT(*) FROM pool_nodes WHERE pool = $1")
+            .bind(pool)
+            .fetch_one(&mut *tx)
+            .await?
+            .try_get(0)?;
+        for (i, node) in nodes.iter().enumerate() {
+            sqlx::query("INSERT INTO pool_nodes (node, pool, ordinal) VALUES ($1, $2, $3)")
+                .bind(node)
+                .bind(pool)
+                .bind(count + i64::try_from(i).unwrap_or(i64::MAX))
+                .execute(&mut *tx)
+                .await?;
         }
         tx.commit().await?;
         Ok(())
@@ -854,7 +881,7 @@ impl Store {
     /// [`StoreError::Db`] on database failure.
     pub async fn pools(&self) -> Result<Vec<StoredPool>, StoreError> {
         let rows = sqlx::query(
-            "SELECT name, shape, mig_config, deployment_id, max_pods_per_node FROM pools ORDER BY created_ms, name",
+            "SELECT name, shape, mig_config, deployment_id, max_pods_per_node, dedicated_to FROM pools ORDER BY created_ms, name",
         )
         .fetch_all(&self.pool)
         .await?;
@@ -877,6 +904,7 @@ impl Store {
                     deployment_id: r.try_get(3)?,
                     max_pods_per_node: u32::try_from(max_pods)
                         .unwrap_or(mig::blueprint::DEFAULT_MAX_PODS_PER_NODE),
+                    dedicated_to: r.try_get(5)?,
                     nodes: members,
                     name,
                 })

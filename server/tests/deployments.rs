@@ -1542,3 +1542,90 @@ async fn a_pools_max_pods_per_node_bounds_its_replicas_per_node() {
     );
     w.undeploy(id).await;
 }
+
+/// `recipe_use_shared_node_pool: false` on the embedded fleet (#20): the deployment gets nodes of
+/// its own (`recipe_node_pool_size`, on `all-<profile>`), its replicas run only there, nothing else
+/// is placed there, and undeploy removes them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deployment_of_its_own_gets_nodes_of_its_own() {
+    let w = world().await;
+    let own = json!({
+        "recipe_mode": "service", "deployment_name": "solo", "recipe_image_uri": "i",
+        "recipe_node_shape": "BM.GPU.H100.8", "mig_resource_request": "2g.20gb",
+        "recipe_replica_count": 30, "recipe_use_shared_node_pool": false, "recipe_node_pool_size": 2,
+    });
+    let done = w.deploy(&own.to_string(), "").await;
+    assert_eq!(done["deployment"]["status"], "monitoring", "{done:#}");
+    assert!(
+        step(&done, "pool/create")["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("nodes of its own") && m.contains("2 × BM.GPU.H100.8 on all-2g.20gb")),
+        "{done:#}"
+    );
+    let fleet = w.fleet().await;
+    let solo: Vec<&Value> = fleet["nodes"]
+        .as_array()
+        .expect("nodes")
+        .iter()
+        .filter(|n| n["pool"] == "solo")
+        .collect();
+    assert_eq!(solo.len(), 2, "{fleet:#}");
+    assert!(solo.iter().all(|n| all_of(n, "2g.20gb", 3)), "{fleet:#}");
+    let pool = fleet["pools"]
+        .as_array()
+        .and_then(|p| p.iter().find(|p| p["name"] == "solo"))
+        .unwrap_or_else(|| panic!("{fleet:#}"));
+    assert_eq!(pool["dedicated_to"], "solo");
+    let names: Vec<&str> = solo.iter().filter_map(|n| n["name"].as_str()).collect();
+    let placed = done["placements"].as_array().expect("placements");
+    assert_eq!(placed.len(), 30);
+    assert!(
+        placed.iter().all(|p| names.contains(&p["node"].as_str().unwrap_or_default())),
+        "only on its own nodes: {done:#}"
+    );
+    // Its 18 free slices serve nothing else: a shared request of 2g.20gb sees only h100migpool's
+    // 16 and cannot take 20.
+    let other = json!({
+        "recipe_mode": "service", "deployment_name": "other", "recipe_image_uri": "i",
+        "recipe_node_shape": "BM.GPU.H100.8", "mig_resource_request": "2g.20gb",
+        "recipe_replica_count": 20,
+    });
+    let (status, body) = w
+        .call("POST", "/api/v1/deployments", Some(other.to_string()))
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body:#}");
+    assert!(
+        body["issues"]
+            .as_array()
+            .and_then(|i| i.iter().find(|i| i["code"] == "capacity"))
+            .and_then(|i| i["message"].as_str())
+            .is_some_and(|m| m.contains("the fleet has 16 free of 16")),
+        "{body:#}"
+    );
+    // Undeploy removes its nodes.
+    w.undeploy(done["deployment"]["id"].as_i64().expect("id")).await;
+    let fleet = w.fleet().await;
+    assert!(
+        fleet["nodes"].as_array().expect("nodes").iter().all(|n| n["pool"] != "solo"),
+        "{fleet:#}"
+    );
+
+    // Node autoscaling: it starts at min_nodes and grows while replicas would wait, up to max_nodes
+    // (30 replicas of 24 per node: 2 nodes of at most 3).
+    let mut grows = own.clone();
+    grows["deployment_name"] = json!("grows");
+    grows.as_object_mut().expect("object").remove("recipe_node_pool_size");
+    grows["recipe_node_autoscaling_params"] = json!({"min_nodes": 1, "max_nodes": 3});
+    let done = w.deploy(&grows.to_string(), "").await;
+    assert_eq!(done["deployment"]["status"], "monitoring", "{done:#}");
+    assert!(
+        step(&done, "pool/grow/2")["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("grows to 2 nodes") && m.contains("at most 3")),
+        "{done:#}"
+    );
+    let fleet = w.fleet().await;
+    let nodes = fleet["nodes"].as_array().expect("nodes").iter().filter(|n| n["pool"] == "grows").count();
+    assert_eq!(nodes, 2, "{fleet:#}");
+    w.undeploy(done["deployment"]["id"].as_i64().expect("id")).await;
+}

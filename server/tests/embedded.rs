@@ -14,6 +14,7 @@ fn one_node(config: &str) -> FleetSpec {
             nodes: vec!["10.0.10.138".into()],
             mig_config: Some(config.into()),
             max_pods_per_node: mig::blueprint::DEFAULT_MAX_PODS_PER_NODE,
+            dedicated_to: None,
         }],
         sim_latency: std::time::Duration::ZERO,
     }
@@ -227,6 +228,7 @@ async fn real_agents_are_reached_by_url() {
             }],
             mig_config: Some("all-7g.80gb".into()),
             max_pods_per_node: mig::blueprint::DEFAULT_MAX_PODS_PER_NODE,
+            dedicated_to: None,
         }],
         sim_latency: std::time::Duration::ZERO,
     };

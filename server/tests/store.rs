@@ -469,6 +469,7 @@ async fn pools_samples_and_progress(url: String) {
         deployment_id: d.id,
         nodes: vec!["10.0.30.11".into(), "10.0.30.12".into()],
         max_pods_per_node: 31,
+        dedicated_to: Some("llm".into()),
     };
     store.create_pool(&pool).await.expect("create");
     // Again (a resumed step): nothing changes, nothing doubles.

@@ -11,6 +11,7 @@ use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 use leptos_router::{LazyRoute, lazy_route};
 use mig::blueprint::templates::{TEMPLATES, template};
+use mig::blueprint::members::is_notice;
 use mig::blueprint::{Catalogue, Checked, Context, Issue, Severity, check, text};
 use serde_json::Value;
 
@@ -347,7 +348,8 @@ fn Status(ed: Editor) -> impl IntoView {
     let summary = move || {
         let issues = ed.issues();
         let errors = issues.iter().filter(|i| i.is_error()).count();
-        let warnings = issues.len() - errors;
+        let notes = issues.iter().filter(|i| is_notice(i)).count();
+        let warnings = issues.len() - errors - notes;
         let plural = |n: usize, w: &str| format!("{n} {w}{}", if n == 1 { "" } else { "s" });
         let server = ed.server_current();
         let scope = match &server {
@@ -366,10 +368,11 @@ fn Status(ed: Editor) -> impl IntoView {
                 "valid",
                 format!(
                     "Valid{}{what}",
-                    if warnings > 0 {
-                        format!(" with {}", plural(warnings, "warning"))
-                    } else {
-                        String::new()
+                    match (warnings, notes) {
+                        (0, 0) => String::new(),
+                        (w, 0) => format!(" with {}", plural(w, "warning")),
+                        (0, n) => format!(" with {}", plural(n, "note")),
+                        (w, n) => format!(" with {} and {}", plural(w, "warning"), plural(n, "note")),
                     }
                 ),
             )
@@ -444,7 +447,8 @@ fn JsonEditor(ed: Editor) -> impl IntoView {
     let marks = Memo::new(move |_| {
         let mut by_line: std::collections::BTreeMap<u32, (Severity, Vec<String>)> =
             Default::default();
-        for i in ed.issues() {
+        // Notes (what the platform does not carry out) are in the list, not on the lines.
+        for i in ed.issues().into_iter().filter(|i| !is_notice(i)) {
             let line = i.line.unwrap_or(1);
             let e = by_line.entry(line).or_insert((i.severity, Vec::new()));
             e.0 = e.0.min(i.severity);
@@ -654,7 +658,15 @@ fn IssueList(ed: Editor) -> impl IntoView {
                             .into_iter()
                             .map(|i| {
                                 let line = i.line.unwrap_or(1);
-                                let sev = if i.is_error() { "error" } else { "warning" };
+                                // A note says what this platform does not carry out (or where
+                                // OCI differs): worth knowing, not a mistake.
+                                let sev = if i.is_error() {
+                                    "error"
+                                } else if is_notice(&i) {
+                                    "note"
+                                } else {
+                                    "warning"
+                                };
                                 view! {
                                     <li class=format!("issue issue-{sev}") data-code=i.code.clone() data-line=line data-path=i.path.clone()>
                                         <button class="issue-jump" title="Go to the line" on:click=move |_| ed.jump_to(line)>

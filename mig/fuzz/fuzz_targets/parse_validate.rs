@@ -16,7 +16,7 @@ static FLEET: LazyLock<FleetView> = LazyLock::new(|| {
     let cfg = CATALOGUE.config(h100.model, "all-balanced");
     FleetView {
         nodes: vec![FleetNode::configured("10.0.10.138", Some("h100migpool"), h100, cfg)],
-        pools: vec![FleetPool { name: "h100migpool".into(), shape: h100.name.into(), max_pods_per_node: 90 }],
+        pools: vec![FleetPool { name: "h100migpool".into(), shape: h100.name.into(), max_pods_per_node: 90, dedicated_to: None }],
         deployments: vec!["taken".into()],
     }
 });

@@ -144,6 +144,10 @@ pub struct FleetPool {
     pub shape: String,
     /// Pods per node, fixed when the pool was created.
     pub max_pods_per_node: u32,
+    /// The deployment whose own pool it is (`recipe_use_shared_node_pool: false`): nothing else
+    /// runs there.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dedicated_to: Option<String>,
 }
 
 /// A GPU node.
@@ -214,7 +218,18 @@ impl FleetView {
     /// Replicas of `profile` node `node` can take now: its free slices of it, at most its
     /// [`FleetView::pod_room`].
     pub fn placeable(&self, node: &FleetNode, profile: &str) -> u32 {
+        if self.is_dedicated(node) {
+            return 0;
+        }
         node.slices_of(profile).1.min(self.pod_room(node))
+    }
+
+    /// Whether `node` is in a deployment's own pool, where nothing else runs.
+    pub fn is_dedicated(&self, node: &FleetNode) -> bool {
+        node.pool
+            .as_deref()
+            .and_then(|p| self.pool(p))
+            .is_some_and(|p| p.dedicated_to.is_some())
     }
 
     /// The nodes of pool `name`.

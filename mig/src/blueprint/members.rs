@@ -176,21 +176,24 @@ pub const MEMBERS: &[Member] = &[
     },
     Member {
         name: "recipe_node_pool_size",
-        embedded: Does::Not(NO_CLOUD),
+        embedded: Does::Carried(
+            "with `recipe_use_shared_node_pool: false`, that many nodes of its own (default 1); otherwise it warns `ignored`",
+        ),
         kubernetes: Does::Not(NO_CLOUD),
-        tests: &[],
+        tests: &["server/tests/deployments.rs::a_deployment_of_its_own_gets_nodes_of_its_own"],
     },
     Member {
         name: "recipe_use_shared_node_pool",
         embedded: Does::Carried(
-            "`true`: placed on shared-pool nodes (every embedded pool is one); `false` warns `dedicated_pool`",
+            "`true`: placed on shared-pool nodes (every embedded pool is one); `false`: nodes of its own, started for it on `all-<profile>`, where nothing else runs, and removed at undeploy",
         ),
         kubernetes: Does::Carried(
-            "`true`: placed on shared-pool nodes (every pool migboard knows is one); `false` warns `dedicated_pool`",
+            "`true`: node affinity to nodes with the pool label (shared pools); `false`: to nodes without it",
         ),
         tests: &[
             "server/tests/deployments.rs::the_guides_quickstart_runs_step_by_step",
-            VALIDATION,
+            "server/tests/deployments.rs::a_deployment_of_its_own_gets_nodes_of_its_own",
+            K8S_POD,
         ],
     },
     Member {
@@ -285,11 +288,13 @@ pub const MEMBERS: &[Member] = &[
     },
     Member {
         name: "recipe_node_autoscaling_params",
-        embedded: Does::Not("pools keep the nodes they were created with"),
+        embedded: Does::Carried(
+            "with nodes of its own (`recipe_use_shared_node_pool: false`): starts at min_nodes (or recipe_node_pool_size within the range) and grows up to max_nodes while replicas wait for slices; on shared pools it warns `ignored`",
+        ),
         kubernetes: Does::Not(
             "node autoscaling is the cloud's (OKE cluster autoscaler), not migboard's",
         ),
-        tests: &[],
+        tests: &["server/tests/deployments.rs::a_deployment_of_its_own_gets_nodes_of_its_own"],
     },
     Member {
         name: "recipe_pod_autoscaling_params",
@@ -533,7 +538,6 @@ pub fn member(name: &str) -> Option<&'static Member> {
 pub const NOTICE_CODES: &[&str] = &[
     "not_carried",
     "simulated",
-    "dedicated_pool",
     "autoscaling_needs_metrics",
     "oci_portability",
 ];

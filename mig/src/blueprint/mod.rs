@@ -212,10 +212,38 @@ pub struct Workload {
     pub replicas: u32,
     /// What each replica needs of a GPU.
     pub gpu: GpuRequest,
-    /// Runs on a shared pool.
-    pub shared_pool: bool,
+    /// Which nodes it may run on (`recipe_use_shared_node_pool`).
+    pub pool_use: PoolUse,
+    /// On the embedded fleet with `recipe_use_shared_node_pool: false`: the nodes started for it.
+    pub own_nodes: Option<OwnNodes>,
     /// Skip the free-capacity check.
     pub skip_capacity_validation: bool,
+}
+
+/// Which nodes a workload may run on, as `recipe_use_shared_node_pool` says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PoolUse {
+    /// `true`: nodes of shared pools only.
+    Shared,
+    /// `false`: nodes of its own (OCI creates a pool for it); on Kubernetes, nodes outside shared
+    /// pools.
+    Dedicated,
+    /// Not said: any node with what it asks for.
+    Any,
+}
+
+/// The nodes a deployment gets of its own (the embedded fleet; OCI creates a node pool for it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OwnNodes {
+    /// Nodes to start with (`recipe_node_pool_size`, else `min_nodes`, else 1).
+    pub size: u32,
+    /// The most nodes it may grow to while replicas wait for slices
+    /// (`recipe_node_autoscaling_params.max_nodes`; without it, `size`).
+    pub max: u32,
+    /// Replicas one node takes (its GPUs × the profile's instances per GPU, at most the pods).
+    pub per_node: u32,
+    /// The named config their GPUs get (`all-<profile>`).
+    pub config: String,
 }
 
 /// What a replica needs of a GPU.

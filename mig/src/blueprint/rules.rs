@@ -417,14 +417,6 @@ impl Rules<'_, '_> {
                 "nothing to change: deploy it to a Kubernetes cluster to run the container".into(),
             );
         }
-        if self.raw.recipe_use_shared_node_pool == Some(false) && !ignored_in("recipe_use_shared_node_pool", mode) && matches!(mode, RecipeMode::Service | RecipeMode::Job) {
-            self.warning(
-                "dedicated_pool",
-                "recipe_use_shared_node_pool",
-                "`recipe_use_shared_node_pool` is false: OCI would create nodes for this deployment alone, migboard places it on shared-pool nodes".into(),
-                "set it to true (what migboard does), or create a pool for it first with a shared_node_pool blueprint".into(),
-            );
-        }
     }
 
     /// What works in migboard but not on OCI's own platform, so users know before they copy a
@@ -856,12 +848,50 @@ impl Rules<'_, '_> {
                 );
             }
         }
+        let pool_use = match raw.recipe_use_shared_node_pool {
+            Some(true) => super::PoolUse::Shared,
+            Some(false) => super::PoolUse::Dedicated,
+            None => super::PoolUse::Any,
+        };
+        // On the embedded fleet `false` means nodes of its own, started for it.
+        let own_nodes = match (&raw.mig_resource_request, shape) {
+            (Some(profile), Some(GpuShape::Mig(s)))
+                if pool_use == super::PoolUse::Dedicated
+                    && self.ctx.platform == Some(super::Platform::Embedded) =>
+            {
+                self.own_nodes(profile.trim(), s, replicas)
+            }
+            _ => None,
+        };
+        if raw.recipe_node_autoscaling_params.is_some()
+            && pool_use != super::PoolUse::Dedicated
+            && self.ctx.platform == Some(super::Platform::Embedded)
+        {
+            self.warning(
+                "ignored",
+                "recipe_node_autoscaling_params",
+                "`recipe_node_autoscaling_params` has no effect on shared pools: the embedded fleet grows only a deployment's nodes of its own".into(),
+                "remove it, or set \"recipe_use_shared_node_pool\": false to give the deployment nodes of its own that grow within this range".into(),
+            );
+        }
+        if raw.recipe_node_pool_size.is_some()
+            && pool_use != super::PoolUse::Dedicated
+            && self.ctx.platform == Some(super::Platform::Embedded)
+        {
+            self.warning(
+                "ignored",
+                "recipe_node_pool_size",
+                "`recipe_node_pool_size` has no effect unless recipe_use_shared_node_pool is false (a deployment with nodes of its own)".into(),
+                "remove it, or set \"recipe_use_shared_node_pool\": false to give the deployment that many nodes of its own".into(),
+            );
+        }
         let gpu = if let Some(profile) = &raw.mig_resource_request {
             self.mig_request(
                 profile,
                 shape,
                 replicas,
                 raw.skip_capacity_validation.unwrap_or(false),
+                own_nodes.is_none(),
             )
         } else {
             self.gpu_count(shape)
@@ -894,8 +924,65 @@ impl Rules<'_, '_> {
             shape: shape_name?.to_owned(),
             replicas,
             gpu: gpu?,
-            shared_pool: raw.recipe_use_shared_node_pool.unwrap_or(false),
+            pool_use,
+            own_nodes,
             skip_capacity_validation: raw.skip_capacity_validation.unwrap_or(false),
+        })
+    }
+
+    /// The nodes a deployment gets of its own on the embedded fleet: `recipe_node_pool_size` (1)
+    /// nodes of its shape on the named config `all-<profile>`, enough for its replicas.
+    fn own_nodes(
+        &mut self,
+        profile: &str,
+        shape: &'static crate::shape::NodeShape,
+        replicas: u32,
+    ) -> Option<super::OwnNodes> {
+        let spec = shape.model.profile(profile)?;
+        let config = format!("all-{profile}");
+        if let Some(c) = self.ctx.catalogue
+            && c.config(shape.model, &config).is_none()
+        {
+            self.error(
+                "dedicated_pool",
+                "recipe_use_shared_node_pool",
+                format!("a deployment's own nodes are laid out as `{config}`, which {} does not have", shape.model.spec().display_name),
+                format!("set \"recipe_use_shared_node_pool\": true and run on a pool that has {profile} slices"),
+            );
+            return None;
+        }
+        let positive = |n: Option<i64>| n.and_then(|n| u32::try_from(n).ok()).filter(|n| *n >= 1);
+        let range = self.raw.recipe_node_autoscaling_params.as_ref().map(|a| {
+            let min = positive(a.min_nodes).unwrap_or(1);
+            (min, positive(a.max_nodes).unwrap_or(min).max(min))
+        });
+        let size = positive(self.raw.recipe_node_pool_size)
+            .or(range.map(|(min, _)| min))
+            .unwrap_or(1);
+        let (size, max) = match range {
+            Some((min, max)) => (size.clamp(min, max), max),
+            None => (size, size),
+        };
+        let per_node = (u32::from(spec.max_count()) * shape.gpus)
+            .min(DEFAULT_MAX_PODS_PER_NODE - super::SYSTEM_PODS_PER_NODE);
+        if replicas > max * per_node && !self.raw.skip_capacity_validation.unwrap_or(false) {
+            let what = if range.is_some() {
+                "max_nodes (recipe_node_autoscaling_params)"
+            } else {
+                "recipe_node_pool_size"
+            };
+            self.error(
+                "capacity",
+                "recipe_replica_count",
+                format!("{replicas} replicas need {replicas} {profile} slices; {max} node(s) of its own ({} on {config}) have {}", shape.name, max * per_node),
+                format!("raise {what} to {}, or lower recipe_replica_count", replicas.div_ceil(per_node)),
+            );
+        }
+        Some(super::OwnNodes {
+            size,
+            max,
+            per_node,
+            config,
         })
     }
 
@@ -988,6 +1075,7 @@ impl Rules<'_, '_> {
         shape: Option<GpuShape>,
         replicas: u32,
         skip_capacity: bool,
+        fleet_rules: bool,
     ) -> Option<GpuRequest> {
         let raw = self.raw;
         if let Some(n) = raw.recipe_nvidia_gpu_count
@@ -1043,11 +1131,12 @@ impl Rules<'_, '_> {
             );
             return None;
         }
-        if let Some(fleet) = self.ctx.fleet {
+        if let Some(fleet) = self.ctx.fleet.filter(|_| fleet_rules) {
+            // A deployment's own nodes serve it alone.
             let nodes: Vec<_> = fleet
                 .nodes
                 .iter()
-                .filter(|n| model.is_none() || n.model == model)
+                .filter(|n| (model.is_none() || n.model == model) && !fleet.is_dedicated(n))
                 .collect();
             // Free slices, each node at most as many as its pool's pods per node leave room for.
             let (configured, free, unbounded) = nodes

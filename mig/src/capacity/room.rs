@@ -165,7 +165,7 @@ pub fn make_room(
         u32,
         usize,
     )> = Vec::new();
-    for node in &view.nodes {
+    for node in view.nodes.iter().filter(|n| !view.is_dedicated(n)) {
         let Some(m) = node.model.filter(|m| model.is_none_or(|want| want == *m)) else {
             continue;
         };

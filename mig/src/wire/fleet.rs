@@ -43,6 +43,9 @@ pub struct FleetPoolInfo {
     pub shape: String,
     /// Pods per node.
     pub max_pods_per_node: u32,
+    /// The deployment whose own pool it is (`recipe_use_shared_node_pool: false`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dedicated_to: Option<String>,
 }
 
 /// The fleet: pools and nodes with their GPUs' live layouts.
@@ -65,6 +68,7 @@ impl Fleet {
                     name: p.name.clone(),
                     shape: p.shape.clone(),
                     max_pods_per_node: p.max_pods_per_node,
+                    dedicated_to: p.dedicated_to.clone(),
                 })
                 .collect(),
             nodes: self

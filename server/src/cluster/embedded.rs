@@ -38,6 +38,8 @@ pub struct PoolSpec {
     pub mig_config: Option<String>,
     /// Pods per node (`recipe_max_pods_per_node`): bounds the replicas migboard places on a node.
     pub max_pods_per_node: u32,
+    /// The deployment whose own nodes these are, or `None` for a shared pool.
+    pub dedicated_to: Option<String>,
 }
 
 /// A node of a pool: simulated (migboard runs its agent) or a real agent reached by URL.
@@ -94,6 +96,7 @@ impl FleetSpec {
                 nodes: nodes.iter().map(|n| NodeSpec::simulated(n)).collect(),
                 mig_config: Some(config.to_owned()),
                 max_pods_per_node: mig::blueprint::DEFAULT_MAX_PODS_PER_NODE,
+                dedicated_to: None,
             })
         };
         Self {
@@ -131,6 +134,7 @@ impl FleetSpec {
                 // Its config is applied by the deployment's own steps, which resume if unfinished.
                 mig_config: None,
                 max_pods_per_node: p.max_pods_per_node,
+                dedicated_to: p.dedicated_to.clone(),
             });
         }
         self
@@ -277,6 +281,7 @@ impl FleetSpec {
                 nodes,
                 mig_config: p.mig_config,
                 max_pods_per_node,
+                dedicated_to: None,
             });
         }
         Ok(Self {
@@ -443,6 +448,7 @@ impl Embedded {
                 name: pool.name.clone(),
                 shape: pool.shape.name.to_owned(),
                 max_pods_per_node: pool.max_pods_per_node,
+                dedicated_to: pool.dedicated_to.clone(),
             });
         }
     }
@@ -660,6 +666,7 @@ impl Cluster for Embedded {
                 nodes: Vec::new(),
                 mig_config: None,
                 max_pods_per_node: node.max_pods_per_node,
+                dedicated_to: node.dedicated_to.clone(),
             });
             let agent = self.spawn(&node.name, &node.pool, node.shape).await?;
             self.push(agent);

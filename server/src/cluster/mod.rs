@@ -81,6 +81,8 @@ pub struct NewNode {
     pub shape: &'static mig::shape::NodeShape,
     /// Its pool's pods per node.
     pub max_pods_per_node: u32,
+    /// The deployment whose own node it is, or `None` in a shared pool.
+    pub dedicated_to: Option<String>,
 }
 
 /// Who decides where a workload's replicas run.
@@ -247,6 +249,7 @@ impl Fixed {
                 name: pool.name.clone(),
                 shape: pool.shape.name.to_owned(),
                 max_pods_per_node: pool.max_pods_per_node,
+                dedicated_to: pool.dedicated_to.clone(),
             });
             let layout = pool
                 .mig_config

@@ -602,11 +602,25 @@ impl Orchestrator {
         let Some(pool) = self.inner.store.pool_of(d.id).await? else {
             return Ok(None);
         };
-        let owners = self.owners().await?;
-        let running: Vec<String> = owners
-            .iter()
-            .filter(|((node, _, _), _)| pool.nodes.contains(node))
-            .map(|((node, gpu, start), who)| format!("{who} on {node} GPU {gpu} slice {start}"))
+        // Another deployment's replicas; a workload's own replicas on its own nodes go with it.
+        let names = self.inner.store.deployment_names().await?;
+        let running: Vec<String> = self
+            .inner
+            .store
+            .placed()
+            .await?
+            .into_iter()
+            .filter(|p| p.deployment_id != d.id && pool.nodes.contains(&p.info.node))
+            .map(|p| {
+                format!(
+                    "{} replica {} on {} GPU {} slice {}",
+                    names.get(&p.deployment_id).cloned().unwrap_or_default(),
+                    p.info.replica,
+                    p.info.node,
+                    p.info.gpu,
+                    p.info.start
+                )
+            })
             .collect();
         Ok((!running.is_empty()).then(|| {
             format!(

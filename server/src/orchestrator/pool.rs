@@ -53,6 +53,7 @@ impl Orchestrator {
                         deployment_id: d.id,
                         nodes: names.clone(),
                         max_pods_per_node: spec.max_pods_per_node,
+                        dedicated_to: None,
                     })
                     .await?;
                 self.step(
@@ -86,8 +87,45 @@ impl Orchestrator {
                 existing
             }
         };
+        self.start_nodes(
+            d,
+            &fleet,
+            &NewPool {
+                name: &spec.name,
+                shape,
+                max_pods_per_node: spec.max_pods_per_node,
+                dedicated_to: None,
+            },
+            &nodes,
+        )
+        .await?;
+        if let Some(config) = &spec.mig_config {
+            self.reconfigure(d, &nodes, config).await?;
+        }
+        Ok((
+            DeploymentStatus::Active,
+            format!(
+                "pool \"{}\" ready: {} node(s){}",
+                spec.name,
+                nodes.len(),
+                spec.mig_config
+                    .as_deref()
+                    .map(|c| format!(" on {c}"))
+                    .unwrap_or_default()
+            ),
+        ))
+    }
+
+    /// Starts the nodes of `pool` the fleet does not have yet, each a step (`node/<name>`).
+    async fn start_nodes(
+        &self,
+        d: &Deployment,
+        fleet: &Fleet,
+        pool: &NewPool<'_>,
+        nodes: &[String],
+    ) -> Result<(), Failure> {
         let done = self.done_steps(d.id).await?;
-        for name in &nodes {
+        for name in nodes {
             let key = format!("node/{name}");
             if done.contains(&key) || fleet.nodes.iter().any(|n| &n.name == name) {
                 if !done.contains(&key) {
@@ -107,34 +145,117 @@ impl Orchestrator {
                 .cluster
                 .add_node(&NewNode {
                     name: name.clone(),
-                    pool: spec.name.clone(),
-                    shape,
-                    max_pods_per_node: spec.max_pods_per_node,
+                    pool: pool.name.to_owned(),
+                    shape: pool.shape,
+                    max_pods_per_node: pool.max_pods_per_node,
+                    dedicated_to: pool.dedicated_to.map(str::to_owned),
                 })
                 .await?;
             self.step(
                 d.id,
                 &key,
                 StepState::Done,
-                &format!("node {name} is up ({} GPUs)", shape.gpus),
+                &format!("node {name} is up ({} GPUs)", pool.shape.gpus),
             )
             .await?;
         }
-        if let Some(config) = &spec.mig_config {
-            self.reconfigure(d, &nodes, config).await?;
+        Ok(())
+    }
+
+    /// The nodes workload deployment `d` has of its own (`recipe_use_shared_node_pool: false` on
+    /// the embedded fleet): created the first time, as a pool named after it, laid out with
+    /// `own.config`; the pool's name.
+    pub(super) async fn own_pool(
+        &self,
+        d: &Deployment,
+        w: &mig::blueprint::Workload,
+        own: &mig::blueprint::OwnNodes,
+    ) -> Result<String, Failure> {
+        let shape = mig::shape::shape(&w.shape).ok_or_else(|| {
+            Failure::Permanent(format!("{} is not a MIG-capable shape", w.shape))
+        })?;
+        let fleet = self.refresh().await;
+        let (name, nodes) = match self.inner.store.pool_of(d.id).await? {
+            Some(p) => (p.name, p.nodes),
+            None => {
+                let stored = self.inner.store.pools().await?;
+                let taken = |n: &str| {
+                    fleet.pools.iter().any(|p| p.name == n) || stored.iter().any(|p| p.name == n)
+                };
+                let name = if taken(&d.name) {
+                    format!("{}-{}", d.name, d.id)
+                } else {
+                    d.name.clone()
+                };
+                let names = self.allocate_names(&fleet, own.size).await?;
+                self.inner
+                    .store
+                    .create_pool(&StoredPool {
+                        name: name.clone(),
+                        shape: shape.name.to_owned(),
+                        mig_config: Some(own.config.clone()),
+                        deployment_id: d.id,
+                        nodes: names.clone(),
+                        max_pods_per_node: mig::blueprint::DEFAULT_MAX_PODS_PER_NODE,
+                        dedicated_to: Some(d.name.clone()),
+                    })
+                    .await?;
+                self.step(
+                    d.id,
+                    "pool/create",
+                    StepState::Done,
+                    &format!(
+                        "nodes of its own (recipe_use_shared_node_pool false): pool \"{name}\", {} × {} on {} (nodes {})",
+                        names.len(),
+                        shape.name,
+                        own.config,
+                        names.join(", ")
+                    ),
+                )
+                .await?;
+                (name, names)
+            }
+        };
+        // Node autoscaling: replicas that would wait for slices grow the pool, up to its most.
+        let want = own
+            .size
+            .max(w.replicas.div_ceil(own.per_node.max(1)))
+            .min(own.max) as usize;
+        let mut nodes = nodes;
+        if nodes.len() < want {
+            let more = self
+                .allocate_names(&fleet, u32::try_from(want - nodes.len()).unwrap_or(1))
+                .await?;
+            self.inner.store.add_pool_nodes(&name, &more).await?;
+            self.step(
+                d.id,
+                &format!("pool/grow/{want}"),
+                StepState::Done,
+                &format!(
+                    "pool \"{name}\" grows to {want} nodes (adds {}): {} replicas need more slices than {} node(s) have (recipe_node_autoscaling_params, at most {})",
+                    more.join(", "),
+                    w.replicas,
+                    nodes.len(),
+                    own.max
+                ),
+            )
+            .await?;
+            nodes.extend(more);
         }
-        Ok((
-            DeploymentStatus::Active,
-            format!(
-                "pool \"{}\" ready: {} node(s){}",
-                spec.name,
-                nodes.len(),
-                spec.mig_config
-                    .as_deref()
-                    .map(|c| format!(" on {c}"))
-                    .unwrap_or_default()
-            ),
-        ))
+        self.start_nodes(
+            d,
+            &fleet,
+            &NewPool {
+                name: &name,
+                shape,
+                max_pods_per_node: mig::blueprint::DEFAULT_MAX_PODS_PER_NODE,
+                dedicated_to: Some(&d.name),
+            },
+            &nodes,
+        )
+        .await?;
+        self.reconfigure(d, &nodes, &own.config).await?;
+        Ok(name)
     }
 
     /// `size` node names, as OKE names nodes (by private IP): free addresses of the worker subnet
@@ -166,4 +287,12 @@ impl Orchestrator {
             .map(|i| format!("10.0.{subnet}.{}", 11 + i))
             .collect())
     }
+}
+
+/// A pool whose nodes [`Orchestrator::start_nodes`] starts.
+struct NewPool<'a> {
+    name: &'a str,
+    shape: &'static mig::shape::NodeShape,
+    max_pods_per_node: u32,
+    dedicated_to: Option<&'a str>,
 }

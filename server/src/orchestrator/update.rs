@@ -41,10 +41,11 @@ fn request_for(config: &NamedConfig, want: &GpuWant, gpu: u32, drained: bool) ->
 }
 
 /// Whether deployment `d` may reset GPUs whose MIG mode change waits for one: when it drains
-/// busy nodes (its operator agreed to stop what runs), or creates a pool (new nodes run nothing).
-/// The agent still refuses to reset a GPU with processes on it.
+/// busy nodes (its operator agreed to stop what runs), or creates a pool or a workload's nodes of
+/// its own (new nodes run nothing; a workload reconfigures no other node). The agent still refuses
+/// to reset a GPU with processes on it.
 fn may_reset(d: &Deployment) -> bool {
-    d.drain || d.mode == "shared_node_pool"
+    d.drain || matches!(d.mode.as_str(), "shared_node_pool" | "service" | "job")
 }
 
 /// How steps and messages name a config: `all-balanced`, or `inference-mix v3`.
@@ -550,7 +551,7 @@ impl Orchestrator {
                     _ => None,
                 })
                 .unwrap_or_default();
-            match self.free_slot(&fleet, &p.profile, &shape).await? {
+            match self.free_slot(&fleet, &p.profile, &shape, None).await? {
                 Some((node, gpu, start)) => {
                     self.step(
                         by,

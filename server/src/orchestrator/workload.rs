@@ -57,6 +57,11 @@ impl Orchestrator {
                 return Err(Failure::Permanent(message));
             }
         };
+        // Nodes of its own (recipe_use_shared_node_pool false): started first, placed only there.
+        let own_pool = match &w.own_nodes {
+            Some(own) => Some(self.own_pool(d, w, own).await?),
+            None => None,
+        };
         let placed = self.inner.store.placements(d.id).await?;
         for replica in 0..w.replicas {
             let key = format!("replica/{replica}");
@@ -68,7 +73,7 @@ impl Orchestrator {
                 None => {
                     let fleet = self.refresh().await;
                     let Some((node, gpu, start)) =
-                        self.free_slot(&fleet, &profile, &w.shape).await?
+                        self.free_slot(&fleet, &profile, &w.shape, own_pool.as_deref()).await?
                     else {
                         let waiting = w.replicas - replica;
                         let view = fleet.view(Vec::new());
@@ -142,6 +147,7 @@ impl Orchestrator {
         fleet: &Fleet,
         profile: &str,
         shape: &str,
+        only_pool: Option<&str>,
     ) -> Result<Option<(String, u32, u8)>, Failure> {
         let taken: BTreeSet<(String, u32, u8)> = self
             .inner
@@ -156,13 +162,18 @@ impl Orchestrator {
             {
                 continue;
             }
+            // A deployment's own nodes serve it alone; one with nodes of its own runs only there.
+            let pool = fleet.pools.iter().find(|p| p.name == node.pool);
+            let dedicated = pool.is_some_and(|p| p.dedicated_to.is_some());
+            match only_pool {
+                Some(only) if node.pool != only => continue,
+                None if dedicated => continue,
+                _ => {}
+            }
             // The pool's pods per node bound the replicas a node runs (recipe_max_pods_per_node,
             // less the system pods every GPU node runs).
-            let max_pods = fleet
-                .pools
-                .iter()
-                .find(|p| p.name == node.pool)
-                .map_or(mig::blueprint::DEFAULT_MAX_PODS_PER_NODE, |p| p.max_pods_per_node);
+            let max_pods =
+                pool.map_or(mig::blueprint::DEFAULT_MAX_PODS_PER_NODE, |p| p.max_pods_per_node);
             let running = taken.iter().filter(|(n, _, _)| *n == node.name).count().max(
                 node.gpus.iter().map(|g| g.busy.len()).sum::<usize>(),
             );

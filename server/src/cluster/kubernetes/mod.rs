@@ -1238,6 +1238,7 @@ pub fn fleet_of(
                 name: pool,
                 shape: shape.name.to_owned(),
                 max_pods_per_node: max_pods,
+                dedicated_to: None,
             });
         }
     }
@@ -1361,6 +1362,7 @@ impl Cluster for Kubernetes {
         Box::pin(workload::deploy(
             &self.client,
             &self.options.workload_namespace,
+            &self.options.pool_label,
             w,
         ))
     }

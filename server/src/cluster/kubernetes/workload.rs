@@ -11,7 +11,7 @@ use k8s_openapi::api::core::v1::{Pod, Service};
 use kube::ResourceExt as _;
 use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PropagationPolicy};
 use mig::blueprint::raw::{Probe, RawRecipe};
-use mig::blueprint::{GpuRequest, WorkloadKind};
+use mig::blueprint::{GpuRequest, PoolUse, WorkloadKind};
 use serde_json::{Value, json};
 
 use super::{api_error, api_failure, status_code};
@@ -85,11 +85,16 @@ pub fn endpoint(
     }
 }
 
-/// The objects for one workload, as JSON manifests (Deployment or Job first, then a Service).
+/// The objects for one workload, as JSON manifests (Deployment or Job first, then a Service, then
+/// a HorizontalPodAutoscaler). Nodes of shared pools carry `pool_label`.
 ///
 /// # Errors
 /// A message when the blueprint lacks what a pod needs (an image).
-pub fn manifests(namespace: &str, w: ClusterWorkload<'_>) -> Result<Vec<Value>, String> {
+pub fn manifests(
+    namespace: &str,
+    pool_label: &str,
+    w: ClusterWorkload<'_>,
+) -> Result<Vec<Value>, String> {
     let raw: &RawRecipe = &w.blueprint.raw;
     let name = object_name(w.id, &w.blueprint.name);
     let image = raw
@@ -190,6 +195,17 @@ pub fn manifests(namespace: &str, w: ClusterWorkload<'_>) -> Result<Vec<Value>, 
     }
     if !selector_labels.is_empty() {
         pod_spec["nodeSelector"] = Value::Object(selector_labels);
+    }
+    // recipe_use_shared_node_pool: shared pools' nodes carry the pool label, others do not.
+    let operator = match w.workload.pool_use {
+        PoolUse::Shared => Some("Exists"),
+        PoolUse::Dedicated => Some("DoesNotExist"),
+        PoolUse::Any => None,
+    };
+    if let Some(operator) = operator {
+        pod_spec["affinity"] = json!({"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {
+            "nodeSelectorTerms": [{"matchExpressions": [{"key": pool_label, "operator": operator}]}],
+        }}});
     }
     if let Some(secret) = &raw.recipe_container_secret_name {
         pod_spec["imagePullSecrets"] = json!([{"name": secret}]);
@@ -349,9 +365,10 @@ where
 pub async fn deploy(
     client: &kube::Client,
     namespace: &str,
+    pool_label: &str,
     w: ClusterWorkload<'_>,
 ) -> Result<String, ClusterError> {
-    let objects = manifests(namespace, w).map_err(|m| ClusterError::Refused {
+    let objects = manifests(namespace, pool_label, w).map_err(|m| ClusterError::Refused {
         node: "(cluster)".into(),
         message: m,
     })?;
@@ -549,6 +566,7 @@ mod tests {
         };
         manifests(
             "work",
+            super::super::OKE_POOL,
             ClusterWorkload {
                 id,
                 blueprint: &blueprint,
@@ -603,6 +621,18 @@ mod tests {
         );
         assert_eq!(pod["nodeSelector"]["kubernetes.io/arch"], "amd64");
         assert_eq!(pod["nodeSelector"][super::super::INSTANCE_TYPE], "BM.GPU.H100.8");
+        // recipe_use_shared_node_pool: not said, any node; true, shared pools' nodes (they carry
+        // the pool label); false, the others.
+        assert!(pod.get("affinity").is_none(), "{pod:#}");
+        let expression = |shared: bool| {
+            let mut v: serde_json::Value = serde_json::from_str(&text).expect("json");
+            v["recipe_use_shared_node_pool"] = serde_json::json!(shared);
+            manifests_of(&v.to_string(), 5)[0]["spec"]["template"]["spec"]["affinity"]["nodeAffinity"]
+                ["requiredDuringSchedulingIgnoredDuringExecution"]["nodeSelectorTerms"][0]["matchExpressions"][0]
+                .clone()
+        };
+        assert_eq!(expression(true), serde_json::json!({"key": super::super::OKE_POOL, "operator": "Exists"}));
+        assert_eq!(expression(false), serde_json::json!({"key": super::super::OKE_POOL, "operator": "DoesNotExist"}));
         // Without the shell, command and args stay apart.
         let plain = text.replace("\"recipe_container_command_use_shell\":true,", "");
         assert_ne!(plain, text);
