@@ -1173,6 +1173,19 @@ async fn a_service_becomes_a_deployment_and_service_is_monitored_and_undeploy_de
         1,
         "the blueprint has a port"
     );
+    // recipe_use_shared_node_pool true: only nodes of shared pools, which carry the pool label.
+    let term = &d["spec"]["template"]["spec"]["affinity"]["nodeAffinity"]
+        ["requiredDuringSchedulingIgnoredDuringExecution"]["nodeSelectorTerms"][0]["matchExpressions"][0];
+    assert_eq!(term["operator"], "Exists", "{d:#}");
+    assert_eq!(term["key"], options().pool_label.as_str(), "{d:#}");
+    // recipe_pod_autoscaling_params (1..=50): a HorizontalPodAutoscaler on the Deployment.
+    let hpas = fake.list("autoscaling/v2/horizontalpodautoscalers");
+    assert_eq!(hpas.len(), 1, "{hpas:#?}");
+    assert_eq!(
+        (&hpas[0]["spec"]["minReplicas"], &hpas[0]["spec"]["maxReplicas"]),
+        (&json!(1), &json!(50))
+    );
+    assert_eq!(hpas[0]["spec"]["scaleTargetRef"]["name"], d["metadata"]["name"]);
 
     // Kubelet's part: a pod waiting on its image, then ready. The deployment's log says both.
     let name = d["metadata"]["name"].as_str().expect("name").to_owned();
@@ -1270,7 +1283,9 @@ async fn a_service_becomes_a_deployment_and_service_is_monitored_and_undeploy_de
     })
     .await;
     assert!(
-        fake.list("apps/v1/deployments").is_empty() && fake.list("v1/services").is_empty(),
+        fake.list("apps/v1/deployments").is_empty()
+            && fake.list("v1/services").is_empty()
+            && fake.list("autoscaling/v2/horizontalpodautoscalers").is_empty(),
         "nothing left behind"
     );
     assert_rbac_allows(&fake);
