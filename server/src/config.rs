@@ -141,6 +141,11 @@ pub struct Config {
     #[arg(long, env = "MIGBOARD_AGENT_TOKEN_FILE", conflicts_with = "agent_signing_key_file")]
     pub agent_token_file: Option<PathBuf>,
 
+    /// A file holding the bearer token Prometheus sends to `GET /metrics`. Without it, `/metrics`
+    /// answers only requests from the loopback address that no proxy forwarded.
+    #[arg(long, env = "MIGBOARD_METRICS_TOKEN_FILE")]
+    pub metrics_token_file: Option<PathBuf>,
+
     /// Kubernetes: the Ed25519 private key (PEM, `openssl genpkey -algorithm ed25519`) that signs
     /// every request to a node agent for that node; agents hold only the public key.
     #[arg(long, env = "MIGBOARD_AGENT_SIGNING_KEY_FILE")]

@@ -23,6 +23,7 @@ pub mod error;
 pub mod health;
 pub mod leader;
 pub mod logging;
+pub mod metrics;
 pub mod orchestrator;
 pub mod pack;
 pub mod plans;
@@ -70,12 +71,14 @@ pub fn router_with(state: AppState, security: &security::Security) -> Router {
         state.embeds().clone(),
     );
     state.embeds().limit_portals(&security.frame_ancestors);
+    let requests = std::sync::Arc::new(metrics::RequestMetrics::default());
     let router = Router::new()
         .route("/login", post(auth::login_form))
         .route("/logout", post(auth::logout))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/pkg/pack", get(pack::serve))
+        .route("/metrics", get(metrics::serve))
         .nest("/api/v1", api::routes())
         .leptos_routes_with_context(
             &state,
@@ -86,7 +89,15 @@ pub fn router_with(state: AppState, security: &security::Security) -> Router {
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(
             app::shell,
         ))
+        .layer(axum::middleware::from_fn_with_state(
+            requests.clone(),
+            metrics::track,
+        ))
         .layer(axum::Extension(streams))
+        .layer(axum::Extension(requests))
+        .layer(axum::Extension(std::sync::Arc::new(metrics::MetricsAccess {
+            token: security.metrics_token.clone(),
+        })))
         .layer(axum::middleware::from_fn(auth::server_fn_status))
         .layer(axum::middleware::from_fn_with_state(
             auth_state,

@@ -105,6 +105,18 @@ async fn main() -> anyhow::Result<()> {
         per_address: config.max_streams_per_address as usize,
         recheck: std::time::Duration::from_millis(config.stream_recheck_ms),
     };
+    if let Some(path) = &config.metrics_token_file {
+        let token = std::fs::read_to_string(path)
+            .with_context(|| format!("--metrics-token-file {}: cannot read it", path.display()))?;
+        let token = token.trim();
+        anyhow::ensure!(
+            token.len() >= 16,
+            "--metrics-token-file {}: the token has {} characters; use at least 16 (for example `openssl rand -hex 24`)",
+            path.display(),
+            token.len()
+        );
+        security.metrics_token = Some(mig::wire::Secret::from(token));
+    }
     let app = server::router_with(state, &security);
 
     let listener = tokio::net::TcpListener::bind(config.addr)

@@ -28,6 +28,8 @@ pub struct Security {
     pub trusted_proxies: crate::auth::client::TrustedProxies,
     /// Caps on open event streams, and how often they re-check their credential.
     pub streams: crate::streams::StreamLimits,
+    /// The bearer token `/metrics` wants; `None`: loopback only ([`crate::metrics`]).
+    pub metrics_token: Option<mig::wire::Secret>,
 }
 
 /// Why a frame-ancestor is not usable.

@@ -840,6 +840,41 @@ impl Store {
         Ok(())
     }
 
+    /// Deployments per status, for `/metrics` (no blueprints read).
+    ///
+    /// # Errors
+    /// [`StoreError::Db`] on database failure.
+    pub async fn status_counts(&self) -> Result<Vec<(String, i64)>, StoreError> {
+        let rows = sqlx::query("SELECT status, COUNT(*) FROM deployments GROUP BY status ORDER BY status")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+            .collect()
+    }
+
+    /// GPU reconfiguration steps (`reconfigure/<node>/<gpu>`) per state, for `/metrics`: the log
+    /// keeps them across restarts.
+    ///
+    /// # Errors
+    /// [`StoreError::Db`] on database failure.
+    pub async fn reconfigure_counts(&self) -> Result<Vec<(String, i64)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT state, COUNT(*) FROM deployment_steps WHERE step_key LIKE 'reconfigure/%' GROUP BY state ORDER BY state",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+            .collect()
+    }
+
+    /// Connections the database pool holds, and how many are idle.
+    #[must_use]
+    pub fn pool_stats(&self) -> (u32, usize) {
+        (self.pool.size(), self.pool.num_idle())
+    }
+
     /// Adds `nodes` to pool `pool`, after the nodes it has (a deployment's own pool growing).
     ///
     /// # Errors

@@ -66,6 +66,8 @@ pub struct Streams {
     shares: crate::shares::Shares,
     embeds: crate::embeds::Embeds,
     open: Mutex<HashMap<String, usize>>,
+    /// Streams open now (for `/metrics`).
+    watchers: std::sync::atomic::AtomicUsize,
 }
 
 /// One admitted stream's place under the caps; given back when the stream ends (dropped).
@@ -77,6 +79,9 @@ pub struct Permit {
 
 impl Drop for Permit {
     fn drop(&mut self) {
+        self.streams
+            .watchers
+            .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
         let mut open = self
             .streams
             .open
@@ -109,7 +114,14 @@ impl Streams {
             shares,
             embeds,
             open: Mutex::new(HashMap::new()),
+            watchers: std::sync::atomic::AtomicUsize::new(0),
         })
+    }
+
+    /// Event streams open now.
+    #[must_use]
+    pub fn watchers(&self) -> usize {
+        self.watchers.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// The caps in force.
@@ -154,6 +166,8 @@ impl Streams {
         for (key, _, _) in &keys {
             *open.entry(key.clone()).or_insert(0) += 1;
         }
+        self.watchers
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         Ok(Permit {
             streams: Arc::clone(self),
             keys: keys.into_iter().map(|(key, _, _)| key).collect(),

@@ -104,6 +104,8 @@ pub fn policy(method: &Method, path: &str) -> Need {
         || path == "/logout"
         || path == "/healthz"
         || path == "/readyz"
+        // A scraper has no account: /metrics checks its own token or loopback (crate::metrics).
+        || path == "/metrics"
         || path == "/favicon.ico"
         || path == "/favicon.svg"
         || path.starts_with("/pkg/")
