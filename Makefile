@@ -44,7 +44,7 @@ wasm-size: build ## print the shipped bundle sizes (raw and gzip), as recorded i
 bench: setup ## Rust benchmarks (criterion) of the `mig` rules and blueprint validation; numbers go in BENCHMARKS.md
 	@source scripts/env.sh && cargo bench -p mig --bench rules --bench blueprint
 
-fuzz: setup ## fuzz blueprint parse+validate for FUZZ_SECONDS (default 600)
+fuzz: setup ## fuzz blueprint parse+validate for FUZZ_SECONDS (default 600), the link codec, mig-parted import and custom configs a third of that each
 	@FUZZ_SECONDS=$${FUZZ_SECONDS:-600} scripts/fuzz.sh
 
 bench-events: build ## SSE watchers (1k, 10k) on one deployment and GET /api/v1/fleet throughput against the release server

@@ -84,11 +84,11 @@ wasm() {
 }
 
 fuzz() {
-  echo "==> Fuzzing blueprint parse+validate for ${FUZZ_SECONDS:-60} s (cargo fuzz, mig/fuzz)"
+  echo "==> Fuzzing for ${FUZZ_SECONDS:-60} s: blueprint parse+validate, then a third of that each: planner link, mig-parted import, custom config (cargo fuzz, mig/fuzz)"
   if FUZZ_SECONDS="${FUZZ_SECONDS:-60}" scripts/fuzz.sh > "$logs/fuzz.log" 2>&1; then
     local runs
-    runs=$(grep -Eo 'number_of_executed_units: *[0-9]+' "$logs/fuzz.log" | grep -Eo '[0-9]+$' || echo "?")
-    echo "fuzz: $runs inputs, no crash"
+    runs=$(grep -Eo 'number_of_executed_units: *[0-9]+' "$logs/fuzz.log" | grep -Eo '[0-9]+$' | awk '{ s += $1 } END { print s + 0 }')
+    echo "fuzz: $runs inputs over 4 targets, no crash"
     passed=$((passed + 1))
   else
     echo "fuzz: FAILED (crash, timeout or build error); log: $logs/fuzz.log, inputs: mig/fuzz/artifacts" >&2

@@ -51,7 +51,7 @@ fn embedded_templates_are_the_reference_files_verbatim() {
         if name == "blueprint_json_schema.json" {
             // The member table's test (members.rs) reads the vendored copy.
             assert_eq!(
-                include_str!("../data/oci-blueprints/blueprint_json_schema.json"),
+                include_str!("../data/oci-blueprint-schema.json"),
                 std::fs::read_to_string(&path).expect("readable"),
                 "the vendored schema differs from the reference"
             );

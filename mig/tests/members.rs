@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 
 mod fixtures;
 
-const SCHEMA: &str = include_str!("../data/oci-blueprints/blueprint_json_schema.json");
+const SCHEMA: &str = include_str!("../data/oci-blueprint-schema.json");
 
 /// `recipe_payload`'s properties, in the schema's order.
 fn schema_members() -> serde_json::Map<String, Value> {

@@ -23,7 +23,13 @@ static FLEET: LazyLock<FleetView> = LazyLock::new(|| {
 
 fuzz_target!(|data: &[u8]| {
     let Ok(input) = std::str::from_utf8(data) else { return };
-    for ctx in [Context::default(), Context { catalogue: Some(&CATALOGUE), fleet: Some(&FLEET), platform: None }] {
+    let with = |platform| Context { catalogue: Some(&CATALOGUE), fleet: Some(&FLEET), platform };
+    for ctx in [
+        Context::default(),
+        with(None),
+        with(Some(mig::blueprint::Platform::Embedded)),
+        with(Some(mig::blueprint::Platform::Kubernetes)),
+    ] {
         let checked = check(input, ctx);
         assert_eq!(checked.is_valid(), checked.blueprint.is_some());
         for issue in &checked.issues {
