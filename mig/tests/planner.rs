@@ -464,6 +464,13 @@ fn links_round_trip() {
         Ok(custom)
     );
     assert_eq!(NodePlan::from_query([]), Ok(NodePlan::default()));
+    // Repeat counts that overflow when added up are an error, not a panic (found by fuzzing).
+    let huge = format!("-*2;-*2;-*{};-*{}", usize::MAX, usize::MAX);
+    let refused = NodePlan::from_query([("model", "h100-80gb"), ("count", "2"), ("layout", huge.as_str())]);
+    assert!(
+        refused.as_ref().is_err_and(|e| e.param == "layout"),
+        "{refused:?}"
+    );
     assert_eq!(
         NodePlan::from_query([("utm_source", "x")]),
         Ok(NodePlan::default())

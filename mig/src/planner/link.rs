@@ -199,6 +199,7 @@ fn parse_layouts(
         }
         gpus.extend(std::iter::repeat_n(layout, repeat));
     }
+    // Saturating: a link may claim any repeat count (`*18446744073709551615`); found by fuzzing.
     let described: usize = text
         .split(';')
         .map(|g| {
@@ -206,7 +207,7 @@ fn parse_layouts(
                 .and_then(|(_, n)| n.trim().parse::<usize>().ok())
                 .unwrap_or(1)
         })
-        .sum();
+        .fold(0, usize::saturating_add);
     if described != expected {
         return Err(link_error(
             "layout",
