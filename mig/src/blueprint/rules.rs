@@ -132,17 +132,6 @@ fn ignored_in(key: &str, mode: RecipeMode) -> bool {
         .any(|(k, modes)| *k == key && !modes.contains(&mode))
 }
 
-/// The MIG configs OCI AI Blueprints' MIG guide lists (its "Mig Configurations" table).
-pub const OCI_GUIDE_CONFIGS: &[&str] = &[
-    "all-1g.10gb",
-    "all-1g.20gb",
-    "all-2g.20gb",
-    "all-3g.40gb",
-    "all-4g.40gb",
-    "all-7g.80gb",
-    "all-balanced",
-    "all-disabled",
-];
 /// The one shape OCI AI Blueprints supports MIG on.
 pub const OCI_MIG_SHAPE: &str = "BM.GPU.H100.8";
 
@@ -452,13 +441,13 @@ impl Rules<'_, '_> {
         // Only a config that exists (an unknown one is an error already).
         if matches!(mode, RecipeMode::SharedNodePool | RecipeMode::Update)
             && let Some(config) = raw.shared_node_pool_mig_config.as_deref()
-            && !OCI_GUIDE_CONFIGS.contains(&config)
+            && !crate::parted::GUIDE_CONFIGS.contains(&config)
             && self.ctx.catalogue.is_some_and(|c| c.any_has(config))
         {
             self.warning(
                 "oci_portability",
                 "shared_node_pool_mig_config",
-                format!("\"{config}\" works in migboard, but OCI AI Blueprints' MIG guide lists only {}", OCI_GUIDE_CONFIGS.join(", ")),
+                format!("\"{config}\" works in migboard, but OCI AI Blueprints' MIG guide lists only {}", crate::parted::GUIDE_CONFIGS.join(", ")),
                 hint(),
             );
         }
