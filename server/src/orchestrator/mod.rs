@@ -603,24 +603,19 @@ impl Orchestrator {
             return Ok(None);
         };
         // Another deployment's replicas; a workload's own replicas on its own nodes go with it.
-        let names = self.inner.store.deployment_names().await?;
-        let running: Vec<String> = self
+        let mine: std::collections::BTreeSet<(String, u32, u8)> = self
             .inner
             .store
-            .placed()
+            .placements(d.id)
             .await?
             .into_iter()
-            .filter(|p| p.deployment_id != d.id && pool.nodes.contains(&p.info.node))
-            .map(|p| {
-                format!(
-                    "{} replica {} on {} GPU {} slice {}",
-                    names.get(&p.deployment_id).cloned().unwrap_or_default(),
-                    p.info.replica,
-                    p.info.node,
-                    p.info.gpu,
-                    p.info.start
-                )
-            })
+            .map(|p| (p.info.node, p.info.gpu, p.info.start))
+            .collect();
+        let owners = self.owners().await?;
+        let running: Vec<String> = owners
+            .iter()
+            .filter(|(slot, _)| pool.nodes.contains(&slot.0) && !mine.contains(*slot))
+            .map(|((node, gpu, start), who)| format!("{who} on {node} GPU {gpu} slice {start}"))
             .collect();
         Ok((!running.is_empty()).then(|| {
             format!(

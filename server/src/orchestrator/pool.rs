@@ -44,9 +44,16 @@ impl Orchestrator {
             }
             None if existing.is_empty() => {
                 let names = self.allocate_names(&fleet, spec.size).await?;
-                self.inner
-                    .store
-                    .create_pool(&StoredPool {
+                let message = format!(
+                    "pool \"{}\": {} × {} (nodes {})",
+                    spec.name,
+                    names.len(),
+                    shape.name,
+                    names.join(", ")
+                );
+                self.record_pool(
+                    d,
+                    &StoredPool {
                         name: spec.name.clone(),
                         shape: shape.name.to_owned(),
                         mig_config: spec.mig_config.clone(),
@@ -54,19 +61,8 @@ impl Orchestrator {
                         nodes: names.clone(),
                         max_pods_per_node: spec.max_pods_per_node,
                         dedicated_to: None,
-                    })
-                    .await?;
-                self.step(
-                    d.id,
-                    "pool/create",
-                    StepState::Done,
-                    &format!(
-                        "pool \"{}\": {} × {} (nodes {})",
-                        spec.name,
-                        names.len(),
-                        shape.name,
-                        names.join(", ")
-                    ),
+                    },
+                    &message,
                 )
                 .await?;
                 names
@@ -114,6 +110,18 @@ impl Orchestrator {
                     .unwrap_or_default()
             ),
         ))
+    }
+
+    /// Records `pool`, which deployment `d` creates, and its `pool/create` step saying `message`.
+    async fn record_pool(
+        &self,
+        d: &Deployment,
+        pool: &StoredPool,
+        message: &str,
+    ) -> Result<(), Failure> {
+        self.inner.store.create_pool(pool).await?;
+        self.step(d.id, "pool/create", StepState::Done, message).await?;
+        Ok(())
     }
 
     /// Starts the nodes of `pool` the fleet does not have yet, each a step (`node/<name>`).
@@ -188,9 +196,16 @@ impl Orchestrator {
                     d.name.clone()
                 };
                 let names = self.allocate_names(&fleet, own.size).await?;
-                self.inner
-                    .store
-                    .create_pool(&StoredPool {
+                let message = format!(
+                    "nodes of its own (recipe_use_shared_node_pool false): pool \"{name}\", {} × {} on {} (nodes {})",
+                    names.len(),
+                    shape.name,
+                    own.config,
+                    names.join(", ")
+                );
+                self.record_pool(
+                    d,
+                    &StoredPool {
                         name: name.clone(),
                         shape: shape.name.to_owned(),
                         mig_config: Some(own.config.clone()),
@@ -198,19 +213,8 @@ impl Orchestrator {
                         nodes: names.clone(),
                         max_pods_per_node: mig::blueprint::DEFAULT_MAX_PODS_PER_NODE,
                         dedicated_to: Some(d.name.clone()),
-                    })
-                    .await?;
-                self.step(
-                    d.id,
-                    "pool/create",
-                    StepState::Done,
-                    &format!(
-                        "nodes of its own (recipe_use_shared_node_pool false): pool \"{name}\", {} × {} on {} (nodes {})",
-                        names.len(),
-                        shape.name,
-                        own.config,
-                        names.join(", ")
-                    ),
+                    },
+                    &message,
                 )
                 .await?;
                 (name, names)
