@@ -353,3 +353,34 @@ fn a_deployment_of_its_own_gets_nodes_on_its_profiles_config_on_the_embedded_fle
         "{issues:#?}"
     );
 }
+
+#[test]
+fn a_deployments_own_nodes_cannot_be_updated() {
+    let cat = fixtures::catalogue();
+    let mut fleet = fixtures::fleet(&cat);
+    fleet.pools[0].dedicated_to = Some("solo".into());
+    let ctx = Context { catalogue: Some(&cat), fleet: Some(&fleet), platform: Some(Platform::Embedded) };
+    for (key, target) in [("recipe_node_name", "10.0.10.138"), ("recipe_node_pool_name", "h100migpool")] {
+        let text = json!({
+            "recipe_mode": "update", "deployment_name": "recut", key: target,
+            "shared_node_pool_mig_config": "all-1g.10gb",
+        })
+        .to_string();
+        let issues = check(&text, ctx).issues;
+        let refused = issues
+            .iter()
+            .find(|i| i.code == "dedicated_pool")
+            .unwrap_or_else(|| panic!("{key}: {issues:#?}"));
+        assert!(refused.is_error() && refused.path == format!("/{key}"), "{refused:#?}");
+        assert!(refused.message.contains("\"solo\""), "{refused:#?}");
+    }
+    // A shared pool may be updated as before.
+    fleet.pools[0].dedicated_to = None;
+    let ctx = Context { catalogue: Some(&cat), fleet: Some(&fleet), platform: Some(Platform::Embedded) };
+    let text = json!({
+        "recipe_mode": "update", "deployment_name": "recut", "recipe_node_pool_name": "h100migpool",
+        "shared_node_pool_mig_config": "all-1g.10gb",
+    })
+    .to_string();
+    assert!(check(&text, ctx).is_valid());
+}

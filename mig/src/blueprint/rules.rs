@@ -1291,6 +1291,27 @@ impl Rules<'_, '_> {
                 }
             }
         }
+        // A deployment's own nodes are laid out for it alone: an update would cut them under it.
+        if let (Some(fleet), Some(t)) = (self.ctx.fleet, &target) {
+            let (key, pool) = match t {
+                Target::Node(name) => (
+                    "recipe_node_name",
+                    fleet.node(name).and_then(|n| n.pool.as_deref()),
+                ),
+                Target::Pool(name) => ("recipe_node_pool_name", Some(name.as_str())),
+            };
+            if let Some(owner) = pool
+                .and_then(|p| fleet.pool(p))
+                .and_then(|p| p.dedicated_to.as_deref())
+            {
+                self.error(
+                    "dedicated_pool",
+                    key,
+                    format!("these are deployment \"{owner}\"'s own nodes (recipe_use_shared_node_pool false), laid out for it alone"),
+                    format!("undeploy \"{owner}\" (its nodes go with it) and deploy it again with what it needs; update shared pools only"),
+                );
+            }
+        }
         let mig_config = raw.shared_node_pool_mig_config.clone();
         if let Some(config) = &mig_config {
             self.config_name(config, model, None);
