@@ -852,27 +852,26 @@ impl Rules<'_, '_> {
             }
             _ => None,
         };
-        if raw.recipe_node_autoscaling_params.is_some()
-            && pool_use != super::PoolUse::Dedicated
+        // The members about nodes of its own mean nothing on the embedded fleet's shared pools.
+        if pool_use != super::PoolUse::Dedicated
             && self.ctx.platform == Some(super::Platform::Embedded)
         {
-            self.warning(
-                "ignored",
-                "recipe_node_autoscaling_params",
-                "`recipe_node_autoscaling_params` has no effect on shared pools: the embedded fleet grows only a deployment's nodes of its own".into(),
-                "remove it, or set \"recipe_use_shared_node_pool\": false to give the deployment nodes of its own that grow within this range".into(),
-            );
-        }
-        if raw.recipe_node_pool_size.is_some()
-            && pool_use != super::PoolUse::Dedicated
-            && self.ctx.platform == Some(super::Platform::Embedded)
-        {
-            self.warning(
-                "ignored",
-                "recipe_node_pool_size",
-                "`recipe_node_pool_size` has no effect unless recipe_use_shared_node_pool is false (a deployment with nodes of its own)".into(),
-                "remove it, or set \"recipe_use_shared_node_pool\": false to give the deployment that many nodes of its own".into(),
-            );
+            if raw.recipe_node_autoscaling_params.is_some() {
+                self.warning(
+                    "ignored",
+                    "recipe_node_autoscaling_params",
+                    "`recipe_node_autoscaling_params` has no effect on shared pools: the embedded fleet grows only a deployment's nodes of its own".into(),
+                    "remove it, or set \"recipe_use_shared_node_pool\": false to give the deployment nodes of its own that grow within this range".into(),
+                );
+            }
+            if raw.recipe_node_pool_size.is_some() {
+                self.warning(
+                    "ignored",
+                    "recipe_node_pool_size",
+                    "`recipe_node_pool_size` has no effect unless recipe_use_shared_node_pool is false (a deployment with nodes of its own)".into(),
+                    "remove it, or set \"recipe_use_shared_node_pool\": false to give the deployment that many nodes of its own".into(),
+                );
+            }
         }
         let gpu = if let Some(profile) = &raw.mig_resource_request {
             self.mig_request(
