@@ -105,6 +105,70 @@ test("bad input says where, and a phone shows the answer", async ({ page }) => {
   expect(errors).toEqual([]);
 });
 
+test("compare node shapes with their costs: the cheapest mix, each shape alone, the split, and a shared link", async ({ page, request }) => {
+  test.setTimeout(90_000);
+  const errors = watchErrors(page);
+  await page.setViewportSize({ width: 1400, height: 900 });
+  await page.goto("/capacity");
+  await waitForHydration(page);
+  await page.locator("#load-example").click();
+  await expect(page.locator("#workloads tr.workload")).toHaveCount(5);
+  await page.locator("#compare-shapes").check();
+  // Two of OCI's shapes to start; one model of your own added: a two-GPU H100 box.
+  await expect(page.locator("#shapes tr.shape")).toHaveCount(2);
+  await expect(page.locator("#capacity-model")).toBeHidden();
+  await page.locator("#add-shape").click();
+  const mine = page.locator("#shapes tr.shape").nth(2);
+  await mine.locator(".s-name").fill("h100-2x");
+  await mine.locator(".s-name").press("Tab");
+  await expect(page.locator("#plan-issues")).toContainText("/shapes/2/name");
+  await mine.locator(".s-model").selectOption("h100-80gb");
+  await mine.locator(".s-gpus").fill("2");
+  await mine.locator(".s-gpus").press("Tab");
+  await mine.locator(".s-cost").fill("3");
+  await mine.locator(".s-cost").press("Tab");
+
+  const cost = page.locator("#shapes-cost");
+  await expect(cost).toHaveText(/^cost [\d.]+$/);
+  const total = Number(await cost.getAttribute("data-cost"));
+  await expect(page.locator("#plan-optimal")).toContainText("Proven optimal: no mix of these shapes serves this for less than");
+  await expect(page.locator("#plan-saving")).toContainText(/over the cheapest single shape/);
+  // The per-shape rows add up to the cost; each shape used has its boards; every workload is split.
+  const rows = page.locator("#shapes-result tbody tr");
+  await expect(rows).toHaveCount(3);
+  const perShape = await rows.evaluateAll((trs) => trs.map((tr) => Number(tr.getAttribute("data-nodes"))));
+  const costs = [10, 6, 3];
+  expect(perShape.reduce((a, n, i) => a + n * costs[i], 0)).toBeCloseTo(total, 6);
+  await expect(page.locator("section.shape-layouts")).toHaveCount(perShape.filter((n) => n > 0).length);
+  await expect(page.locator("#shapes-split tbody tr")).toHaveCount(5);
+  await page.screenshot({ path: "test-results/screenshots/capacity-6-shapes.png", fullPage: true });
+
+  // The link re-solves to the same answer, and the REST API agrees with the browser.
+  await expect(page).toHaveURL(/\/capacity\?q=/);
+  const url = page.url();
+  const q = JSON.parse(new URL(url).searchParams.get("q")!);
+  expect(q.shapes).toHaveLength(3);
+  expect(q.model).toBeUndefined();
+  await page.goto(url);
+  await waitForHydration(page);
+  await expect(page.locator("#shapes tr.shape")).toHaveCount(3);
+  await expect(page.locator("#shapes-cost")).toHaveAttribute("data-cost", String(total));
+  const api = await request.post("/api/v1/fleet-plans", { data: q });
+  expect(api.status()).toBe(200);
+  const body = await api.json();
+  expect(body.cost).toBeCloseTo(total, 6);
+  expect(body.optimal).toBe(true);
+
+  // A cost of 0 is refused at its pointer; turning shapes off plans the one model again.
+  await page.locator("#shapes tr.shape").first().locator(".s-cost").fill("0");
+  await page.locator("#shapes tr.shape").first().locator(".s-cost").press("Tab");
+  await expect(page.locator("#plan-issues")).toContainText("/shapes/0/cost");
+  await page.locator("#compare-shapes").uncheck();
+  await expect(page.locator("#plan-gpus")).toHaveText(/^\d+ GPUs$/);
+  await expect(page.locator("#capacity-model")).toBeVisible();
+  expect(errors).toEqual([]);
+});
+
 test("a fleet of about 512 and 4,096 GPUs solves in the browser's wasm, proven", async ({ page }) => {
   const errors = watchErrors(page);
   // Instances per profile for about 512 GPUs, then 8 times that (BENCHMARKS.md records the times printed).

@@ -3,13 +3,16 @@
 //! Before criterion's timings it prints, over 50 random inference mixes per size (`mig::capacity::
 //! inference_mix`, seeds 0..50), how many answers were proven optimal, the largest gap to the lower bound,
 //! and the median and worst solve time; then, for a 64-GPU current fleet and a ±20 % change of its demand,
-//! the GPUs reconfigured against re-planning from scratch.
+//! the GPUs reconfigured against re-planning from scratch; and, over node shapes with costs, the same
+//! mixes on `BM.GPU.H100.8` (10), `BM.GPU.A100-v2.8` (7) and a two-GPU H100 box (3): proven optimal, gap,
+//! solve time and the saving over the cheapest single shape.
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use mig::GpuModel;
+use mig::capacity::shapes::{ShapeInput, plan_shapes};
 use mig::capacity::{FleetGpu, FleetInput, PlanRequest, inference_mix, plan};
 
 fn solve(req: &PlanRequest) -> (mig::capacity::FleetPlan, f64) {
@@ -77,7 +80,64 @@ fn summary() {
     );
 }
 
+fn shapes() -> Vec<ShapeInput> {
+    let oci = |name: &str, cost: f64| ShapeInput {
+        name: name.into(),
+        cost,
+        ..ShapeInput::default()
+    };
+    vec![
+        oci("BM.GPU.H100.8", 10.0),
+        oci("BM.GPU.A100-v2.8", 7.0),
+        ShapeInput {
+            name: "h100-2x".into(),
+            model: Some("h100-80gb".into()),
+            gpus_per_node: Some(2),
+            cost: 3.0,
+        },
+    ]
+}
+
+fn shapes_summary() {
+    for about in [64u32, 512, 4096] {
+        let mut times = Vec::new();
+        let (mut optimal, mut worst_gap, mut saved, mut mixed) = (0, 0.0f64, 0.0f64, 0);
+        for seed in 0..50 {
+            let mut req = inference_mix(GpuModel::H100_80GB, seed, about);
+            req.model = String::new();
+            req.shapes = shapes();
+            let r = req.resolve_shapes().expect("valid mix");
+            let t = Instant::now();
+            let deadline = t + Duration::from_secs(1);
+            let p = plan_shapes(&r, &mut || Instant::now() > deadline);
+            times.push(t.elapsed().as_secs_f64() * 1000.0);
+            if p.optimal {
+                optimal += 1;
+            }
+            if p.shapes.iter().filter(|s| s.nodes > 0).count() > 1 {
+                mixed += 1;
+            }
+            worst_gap = worst_gap.max((p.cost - p.lower_bound) / p.cost.max(1e-9));
+            let single = p
+                .single_shape
+                .iter()
+                .filter_map(|s| s.cost)
+                .fold(f64::INFINITY, f64::min);
+            saved += (single - p.cost) / single;
+        }
+        times.sort_by(f64::total_cmp);
+        println!(
+            "capacity shapes summary: ~{about} GPUs, 3 shapes, 50 mixes: {optimal}/50 proven optimal, worst gap {:.2} %, {mixed}/50 mix shapes, mean saving over the cheapest single shape {:.2} %, solve median {:.2} ms, worst {:.2} ms",
+            worst_gap * 100.0,
+            saved / 50.0 * 100.0,
+            times[times.len() / 2],
+            times[times.len() - 1]
+        );
+    }
+}
+
 fn bench(c: &mut Criterion) {
+    shapes_summary();
     summary();
     let model = GpuModel::H100_80GB;
     for about in [64u32, 512, 4096] {

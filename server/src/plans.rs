@@ -11,7 +11,8 @@ use mig::capacity::apply::{
     AppliedPlan, ApplyOutcome, ApplyRequest, DEFAULT_PREFIX, NodeApplied, NodeOutcome,
     check_prefix, fleet_gpus, node_changes, planned_changes, same_changes,
 };
-use mig::capacity::{FleetInput, FleetName, FleetPlan, PlanRequest, plan};
+use mig::capacity::shapes::plan_shapes;
+use mig::capacity::{Answer, FleetInput, FleetName, FleetPlan, PlanRequest, plan};
 
 use crate::audit::Actor;
 use crate::cluster::Fleet;
@@ -57,6 +58,33 @@ pub async fn solve(fleet: &Fleet, mut req: PlanRequest) -> Result<FleetPlan, Pla
     })?;
     tracing::info!(model = %solved.model.id(), gpus = solved.gpus, lower_bound = solved.lower_bound, optimal = solved.optimal, solve_ms = solved.solve_ms, "fleet plan");
     Ok(solved)
+}
+
+/// Solves `req` in whichever form it takes: one model ([`solve`]), or node shapes with costs (the
+/// cheapest mix of nodes), on a blocking thread within the request's time budget.
+///
+/// # Errors
+/// As [`solve`].
+pub async fn answer(fleet: &Fleet, req: PlanRequest) -> Result<Answer, PlanError> {
+    if req.shapes.is_empty() {
+        return solve(fleet, req).await.map(Answer::Fleet);
+    }
+    let resolved = req.resolve_shapes().map_err(PlanError::Invalid)?;
+    let budget = Duration::from_millis(u64::from(req.budget_ms()));
+    let solved = tokio::task::spawn_blocking(move || {
+        let start = Instant::now();
+        let deadline = start + budget;
+        let mut p = plan_shapes(&resolved, &mut || Instant::now() > deadline);
+        p.solve_ms = start.elapsed().as_secs_f64() * 1000.0;
+        p
+    })
+    .await
+    .map_err(|e| {
+        tracing::error!(error = %e, "fleet planner task failed");
+        PlanError::Internal("the planner failed on this request".into())
+    })?;
+    tracing::info!(shapes = solved.shapes.len(), nodes = solved.nodes, cost = solved.cost, lower_bound = solved.lower_bound, optimal = solved.optimal, solve_ms = solved.solve_ms, "fleet plan over node shapes");
+    Ok(Answer::Shapes(solved))
 }
 
 /// Plans `req.request` against the live fleet and carries it out: per node with a GPU to recut, saves

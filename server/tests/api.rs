@@ -495,3 +495,48 @@ async fn fleet_plans_answer_with_a_bound_baselines_and_pointers_to_bad_input() {
     .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body:#}");
 }
+
+#[tokio::test]
+async fn fleet_plans_over_node_shapes_answer_the_cheapest_mix_and_each_shape_alone() {
+    // 18 × 3g.40gb = 9 GPUs: one A100 node (8 GPUs) and a two-GPU box for the ninth beats any one shape.
+    let (status, body) = post(
+        "/api/v1/fleet-plans",
+        r#"{"shapes":[{"name":"BM.GPU.H100.8","cost":10},{"name":"BM.GPU.A100-v2.8","cost":7},
+            {"name":"h100-2x","model":"h100-80gb","gpus_per_node":2,"cost":3}],
+            "demand":{"3g.40gb":18}}"#,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body:#}");
+    assert_eq!(body["cost"].as_f64(), Some(10.0), "{body:#}");
+    assert_eq!(body["lower_bound"].as_f64(), Some(10.0));
+    assert_eq!(body["optimal"], true);
+    let nodes: Vec<u64> = body["shapes"]
+        .as_array()
+        .expect("shapes")
+        .iter()
+        .map(|s| s["nodes"].as_u64().expect("nodes"))
+        .collect();
+    assert_eq!(nodes, [0, 1, 1]);
+    let alone: Vec<f64> = body["single_shape"]
+        .as_array()
+        .expect("single_shape")
+        .iter()
+        .map(|s| s["cost"].as_f64().expect("cost"))
+        .collect();
+    assert_eq!(alone, [20.0, 14.0, 15.0]);
+    assert_eq!(body["split"][0]["per_shape"], serde_json::json!([0, 16, 2]));
+
+    let (status, body) = post(
+        "/api/v1/fleet-plans",
+        r#"{"model":"h100-80gb","shapes":[{"name":"BM.GPU4.8","cost":0},{"name":"mine","cost":1}],"demand":{"1g.20gb":3}}"#,
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body:#}");
+    let paths: Vec<&str> = body["issues"]
+        .as_array()
+        .expect("issues")
+        .iter()
+        .map(|i| i["path"].as_str().expect("path"))
+        .collect();
+    assert_eq!(paths, ["/model", "/shapes/0/cost", "/shapes/1/name"]);
+}

@@ -7,6 +7,8 @@
 //! ("Plan against the live fleet"), the answer keeps the GPUs that already serve, lists every GPU it
 //! recuts, and "Apply to the fleet" carries it out (the server re-plans, saves a config per node and
 //! submits one update per node; then the page follows the updates and re-reads the fleet).
+//! "Compare node shapes" plans over several shapes, each with a relative cost per node, instead of one
+//! model: the cheapest mix of nodes, what each shape serves, and what each shape alone would cost.
 
 use std::collections::BTreeMap;
 
@@ -17,6 +19,7 @@ use leptos_router::{LazyRoute, lazy_route};
 use mig::GpuModel;
 use mig::blueprint::Issue;
 use mig::capacity::apply::{ApplyOutcome, ApplyRequest, NodeOutcome, fleet_gpus, planned_changes};
+use mig::capacity::shapes::{ShapeInput, ShapesPlan, plan_shapes};
 use mig::capacity::{FleetInput, FleetName, FleetPlan, PlanRequest, RawWorkload, plan};
 use mig::layout::InstanceSpec;
 use mig::sizing::{CATALOGUE, Precision};
@@ -141,6 +144,8 @@ struct Form {
     next: RwSignal<u32>,
     /// `"fleet"` of the request: the live fleet (`"current"`), GPUs pasted as JSON, or none.
     fleet: RwSignal<Option<FleetInput>>,
+    /// Node shapes to compare (none: plan one model).
+    shapes: RwSignal<Vec<ShapeInput>>,
 }
 
 impl Form {
@@ -153,6 +158,7 @@ impl Form {
             rows: RwSignal::new(Vec::new()),
             next: RwSignal::new(0),
             fleet: RwSignal::new(None),
+            shapes: RwSignal::new(Vec::new()),
         };
         f.load(req);
         f
@@ -169,6 +175,7 @@ impl Form {
             .set(req.efficiency.unwrap_or(mig::capacity::DEFAULT_EFFICIENCY));
         self.demand.set(req.demand.clone());
         self.fleet.set(req.fleet.clone());
+        self.shapes.set(req.shapes.clone());
         let rows = req
             .workloads
             .iter()
@@ -183,8 +190,11 @@ impl Form {
 
     fn request(self) -> PlanRequest {
         let efficiency = self.efficiency.get();
+        let shapes = self.shapes.get();
+        let by_shape = !shapes.is_empty();
         PlanRequest {
-            model: self.model.get(),
+            model: if by_shape { String::new() } else { self.model.get() },
+            shapes,
             demand: self
                 .demand
                 .get()
@@ -194,21 +204,39 @@ impl Form {
             workloads: self
                 .rows
                 .with(|rows| rows.iter().map(|(_, w)| w.get()).collect()),
-            fleet: self.fleet.get(),
-            gpus_per_node: Some(self.gpus_per_node.get()),
+            fleet: if by_shape { None } else { self.fleet.get() },
+            gpus_per_node: (!by_shape).then(|| self.gpus_per_node.get()),
             efficiency: ((efficiency - mig::capacity::DEFAULT_EFFICIENCY).abs() > 1e-9)
                 .then_some(efficiency),
             time_budget_ms: None,
         }
     }
 
-    /// The chosen model's profile names (none while the model is unknown).
+    /// The chosen model's profile names (none while the model is unknown); comparing shapes, every
+    /// profile one of their models has.
     fn profile_names(self) -> Vec<&'static str> {
-        self.model
-            .get()
-            .parse::<GpuModel>()
-            .map(|m| m.profile_names())
-            .unwrap_or_default()
+        let shapes = self.shapes.get();
+        if shapes.is_empty() {
+            return self
+                .model
+                .get()
+                .parse::<GpuModel>()
+                .map(|m| m.profile_names())
+                .unwrap_or_default();
+        }
+        let mut names: Vec<&'static str> = Vec::new();
+        for m in shapes.iter().filter_map(shape_model) {
+            for p in m.profile_names() {
+                if !names.contains(&p) {
+                    names.push(p);
+                }
+            }
+        }
+        names
+    }
+
+    fn by_shape(self) -> bool {
+        self.shapes.with(|s| !s.is_empty())
     }
 
     fn live(self) -> bool {
@@ -232,6 +260,30 @@ impl Form {
             ));
         });
     }
+}
+
+/// A shape's GPU model: the one given, else OCI's shape's.
+fn shape_model(s: &ShapeInput) -> Option<GpuModel> {
+    match &s.model {
+        Some(m) => m.parse().ok(),
+        None => mig::shape::shape(s.name.trim()).map(|k| k.model),
+    }
+}
+
+/// The shapes "Compare node shapes" starts with: OCI's H100 and A100 80GB nodes at relative costs.
+fn default_shapes() -> Vec<ShapeInput> {
+    vec![
+        ShapeInput {
+            name: "BM.GPU.H100.8".into(),
+            cost: 10.0,
+            ..ShapeInput::default()
+        },
+        ShapeInput {
+            name: "BM.GPU.A100-v2.8".into(),
+            cost: 6.0,
+            ..ShapeInput::default()
+        },
+    ]
 }
 
 fn opt_num<T: std::str::FromStr>(text: &str) -> Option<T> {
@@ -279,6 +331,8 @@ enum Solved {
     Issues(Vec<Issue>),
     /// The answer.
     Plan(FleetPlan),
+    /// The answer over node shapes.
+    Shapes(ShapesPlan),
 }
 
 /// The fleet planner page.
@@ -330,6 +384,18 @@ pub fn CapacityPage() -> impl IntoView {
         if !has_input {
             return Solved::Empty;
         }
+        if !req.shapes.is_empty() {
+            return match req.resolve_shapes() {
+                Err(issues) => Solved::Issues(issues),
+                Ok(resolved) => {
+                    let start = clock_ms();
+                    let budget = f64::from(req.budget_ms());
+                    let mut p = plan_shapes(&resolved, &mut || clock_ms() - start > budget);
+                    p.solve_ms = clock_ms() - start;
+                    Solved::Shapes(p)
+                }
+            };
+        }
         if matches!(req.fleet, Some(FleetInput::Named(FleetName::Current))) {
             let model = req.model.parse::<GpuModel>().ok();
             match (fleet_now.get(), model) {
@@ -379,14 +445,22 @@ pub fn CapacityPage() -> impl IntoView {
                     <h2 id="workloads-title">"Workloads"</h2>
                     <a class="btn btn-ghost" id="capacity-link" href=link title="This page with this plan: send it, it re-solves on load">"Link to this plan"</a>
                 </div>
+                <label class="check" id="shapes-toggle">
+                    <input type="checkbox" id="compare-shapes" prop:checked=move || form.by_shape()
+                        on:change=move |ev| form.shapes.set(if event_target_checked(&ev) { default_shapes() } else { Vec::new() }) />
+                    <span>"Compare node shapes, each with its cost per node: the cheapest mix"</span>
+                </label>
+                <Show when=move || form.by_shape()>
+                    <ShapesTable form />
+                </Show>
                 <div class="form-grid capacity-settings">
-                    <label class="field">
+                    <label class="field" class:hidden=move || form.by_shape()>
                         <span>"GPU model"</span>
                         <select id="capacity-model" prop:value=move || form.model.get() on:change=move |ev| form.model.set(event_target_value(&ev))>
                             {GpuModel::all().map(|m| view! { <option value=m.id()>{m.spec().display_name}</option> }).collect_view()}
                         </select>
                     </label>
-                    <label class="field">
+                    <label class="field" class:hidden=move || form.by_shape()>
                         <span>"GPUs per node"</span>
                         <input id="gpus-per-node" type="number" min="1" max="64" prop:value=move || form.gpus_per_node.get().to_string()
                             on:input=move |ev| { if let Some(n) = opt_num::<u32>(&event_target_value(&ev)).filter(|n| *n > 0) { form.gpus_per_node.set(n) } } />
@@ -397,7 +471,7 @@ pub fn CapacityPage() -> impl IntoView {
                             on:input=move |ev| { if let Some(n) = opt_num::<f64>(&event_target_value(&ev)) { form.efficiency.set(n) } } />
                     </label>
                 </div>
-                <label class="check" id="live-toggle">
+                <label class="check" id="live-toggle" class:hidden=move || form.by_shape()>
                     <input type="checkbox" id="against-fleet" prop:checked=move || form.live()
                         on:change=move |ev| { live.applied.set(None); form.fleet.set(event_target_checked(&ev).then_some(FleetInput::Named(FleetName::Current))); } />
                     <span>"Plan against the live fleet: keep the GPUs that already serve, recut as few as possible, then apply"</span>
@@ -438,6 +512,7 @@ pub fn CapacityPage() -> impl IntoView {
                         <button class="btn" on:click=move |_| read_fleet()>"Try again"</button>
                     </section>
                 }.into_any(),
+                Solved::Shapes(p) => view! { <ShapesAnswer p /> }.into_any(),
                 Solved::Plan(p) => {
                     let live_plan = p.fleet.is_some() && form.live();
                     view! {
@@ -446,6 +521,70 @@ pub fn CapacityPage() -> impl IntoView {
                     }.into_any()
                 }
             }}
+        </div>
+    }
+}
+
+/// The node shapes to compare: OCI's by name (model and GPUs known) or your own, each with its cost.
+#[component]
+fn ShapesTable(form: Form) -> impl IntoView {
+    let set = move |i: usize, f: Box<dyn FnOnce(&mut ShapeInput)>| {
+        form.shapes.update(|s| {
+            if let Some(x) = s.get_mut(i) {
+                f(x);
+            }
+        });
+    };
+    let rows = move || {
+        form.shapes.get().into_iter().enumerate().map(|(i, sh)| {
+            let known = mig::shape::shape(sh.name.trim());
+            let gpus_hint = known.map_or_else(|| "8".to_owned(), |k| k.gpus.to_string());
+            view! {
+                <tr class="shape" data-shape=i>
+                    <td><input class="s-name" type="text" list="oci-shapes" aria-label="Shape name" prop:value=sh.name.clone()
+                        on:change=move |ev| { let v = event_target_value(&ev); set(i, Box::new(move |x| x.name = v)); } /></td>
+                    <td>
+                        <select class="s-model" aria-label="GPU model" prop:value=sh.model.clone().unwrap_or_default()
+                            on:change=move |ev| { let v = event_target_value(&ev); set(i, Box::new(move |x| x.model = (!v.is_empty()).then_some(v))); }>
+                            <option value="">{known.map_or_else(|| "choose a model".to_owned(), |k| format!("{} (the shape's)", k.model.spec().display_name))}</option>
+                            {GpuModel::all().map(|m| view! { <option value=m.id()>{m.spec().display_name}</option> }).collect_view()}
+                        </select>
+                    </td>
+                    <td><input class="s-gpus" type="number" min="1" max="16" aria-label="GPUs per node" placeholder=gpus_hint
+                        prop:value=sh.gpus_per_node.map(|n| n.to_string()).unwrap_or_default()
+                        on:change=move |ev| { let v = opt_num::<u32>(&event_target_value(&ev)); set(i, Box::new(move |x| x.gpus_per_node = v)); } /></td>
+                    <td><input class="s-cost" type="number" min="0" step="0.1" aria-label="Cost per node" prop:value=sh.cost.to_string()
+                        on:change=move |ev| { let v = opt_num::<f64>(&event_target_value(&ev)).unwrap_or(0.0); set(i, Box::new(move |x| x.cost = v)); } /></td>
+                    <td><button class="btn btn-ghost s-remove" aria-label="Remove this shape" on:click=move |_| form.shapes.update(|s| { s.remove(i); })>"×"</button></td>
+                </tr>
+            }
+        }).collect_view()
+    };
+    view! {
+        <div class="table-wrap">
+            <table class="workloads" id="shapes">
+                <thead>
+                    <tr>
+                        <th scope="col">"Shape"</th>
+                        <th scope="col">"GPU model"</th>
+                        <th scope="col">"GPUs per node"</th>
+                        <th scope="col">"Cost per node"</th>
+                        <th scope="col"><span class="sr-only">"Remove"</span></th>
+                    </tr>
+                </thead>
+                <tbody>{rows}</tbody>
+            </table>
+            <datalist id="oci-shapes">
+                {mig::shape::SHAPES.iter().map(|s| view! { <option value=s.name>{format!("{} × {}", s.gpus, s.model.spec().display_name)}</option> }).collect_view()}
+            </datalist>
+        </div>
+        <div class="row-actions">
+            <button class="btn" id="add-shape" disabled=move || form.shapes.with(|s| s.len() >= mig::capacity::shapes::MAX_SHAPES)
+                on:click=move |_| form.shapes.update(|s| {
+                    let name = mig::shape::SHAPES.iter().map(|k| k.name).find(|n| s.iter().all(|x| x.name != *n)).unwrap_or("my-node");
+                    s.push(ShapeInput { name: name.into(), cost: 1.0, ..ShapeInput::default() });
+                })>"Add shape"</button>
+            <span class="muted">"Costs are relative: a price per hour, or any unit all shapes share."</span>
         </div>
     }
 }
@@ -667,6 +806,154 @@ fn Answer(p: FleetPlan) -> impl IntoView {
         </section>
         {(!p.throughput.is_empty()).then(|| view! { <Throughput p=p.clone() /> })}
         <Actions p=plan_for_actions />
+    }
+}
+
+/// A cost as people read it: whole numbers without decimals.
+fn money(c: f64) -> String {
+    if (c - c.round()).abs() < 1e-9 {
+        format!("{c:.0}")
+    } else {
+        format!("{c:.2}")
+    }
+}
+
+/// The answer over node shapes: the cheapest mix, its proof, each shape alone, the split and the boards.
+#[component]
+fn ShapesAnswer(p: ShapesPlan) -> impl IntoView {
+    let cheapest = p
+        .single_shape
+        .iter()
+        .filter_map(|s| s.cost.map(|c| (s.name.clone(), c)))
+        .min_by(|a, b| a.1.total_cmp(&b.1));
+    let most = p
+        .single_shape
+        .iter()
+        .filter_map(|s| s.cost)
+        .fold(p.cost, f64::max)
+        .max(1e-9);
+    let bar = |label: String, cost: f64, class: &'static str| {
+        view! {
+            <div class="cmp-row">
+                <span class="cmp-label">{label}</span>
+                <span class=format!("cmp-bar {class}") style:width=format!("{:.1}%", cost * 100.0 / most)></span>
+                <span class="cmp-value">{money(cost)}</span>
+            </div>
+        }
+    };
+    let proof = if p.optimal {
+        format!(
+            "Proven optimal: no mix of these shapes serves this for less than {}.",
+            money(p.lower_bound)
+        )
+    } else {
+        format!(
+            "Best found in the time budget; no mix costs less than {} (gap {:.1} %).",
+            money(p.lower_bound),
+            (p.cost - p.lower_bound) / p.cost.max(1e-9) * 100.0
+        )
+    };
+    let saving = match &cheapest {
+        Some((name, c)) => format!(
+            "Saves {} ({:.1} %) over the cheapest single shape, {name} at {}.",
+            money(c - p.cost),
+            (c - p.cost) / c.max(1e-9) * 100.0,
+            money(*c)
+        ),
+        None => "No single shape serves all of it: the mix is the only answer.".into(),
+    };
+    let names: Vec<String> = p.shapes.iter().map(|s| s.name.clone()).collect();
+    let assumptions = p.assumptions.clone();
+    view! {
+        <section class="card capacity-answer" aria-labelledby="answer-title" id="shapes-answer">
+            <div class="card-head"><h2 id="answer-title">"Answer"</h2></div>
+            <p class="answer-head">
+                <strong id="shapes-cost" data-cost=money(p.cost)>{format!("cost {}", money(p.cost))}</strong>
+                {format!(" · {} node(s), {} GPUs", p.nodes, p.gpus)}
+                <span class="muted" id="solve-ms">{format!(" · solved in {:.1} ms, {} branch-and-bound nodes", p.solve_ms, p.explored)}</span>
+            </p>
+            <p id="plan-optimal" class:ok-text=p.optimal>{proof}</p>
+            <p id="plan-saving">{saving}</p>
+            <div class="cmp" role="img" aria-label=format!("cost: this mix {}, each shape alone as listed", money(p.cost))>
+                {bar("This mix".into(), p.cost, "best")}
+                {p.single_shape.iter().filter_map(|s| s.cost.map(|c| bar(format!("{} alone", s.name), c, ""))).collect_view()}
+            </div>
+            {p.single_shape.iter().filter_map(|s| s.cannot.clone().map(|why| view! { <p class="muted shape-cannot">{format!("{} alone cannot: {why}.", s.name)}</p> })).collect_view()}
+            <div class="table-wrap">
+                <table class="workloads" id="shapes-result">
+                    <thead><tr>
+                        <th scope="col">"Shape"</th><th scope="col">"GPU"</th><th scope="col">"Nodes"</th>
+                        <th scope="col">"GPUs used"</th><th scope="col">"Cost"</th>
+                    </tr></thead>
+                    <tbody>
+                        {p.shapes.iter().map(|s| view! {
+                            <tr data-shape=s.name.clone() data-nodes=s.nodes>
+                                <th scope="row">{s.name.clone()}</th>
+                                <td>{format!("{} × {}", s.gpus_per_node, s.model.spec().display_name)}</td>
+                                <td>{s.nodes}</td>
+                                <td>{s.gpus}</td>
+                                <td>{format!("{} × {} = {}", s.nodes, money(s.cost_per_node), money(s.cost))}</td>
+                            </tr>
+                        }).collect_view()}
+                    </tbody>
+                </table>
+            </div>
+            <h3>"Who serves what"</h3>
+            <div class="table-wrap">
+                <table class="workloads" id="shapes-split">
+                    <thead><tr>
+                        <th scope="col">"Profile or workload"</th>
+                        {names.iter().map(|n| view! { <th scope="col">{n.clone()}</th> }).collect_view()}
+                    </tr></thead>
+                    <tbody>
+                        {p.split.iter().map(|i| view! {
+                            <tr>
+                                <th scope="row">{i.name.clone()}</th>
+                                {i.per_shape.iter().map(|n| view! { <td>{*n}</td> }).collect_view()}
+                            </tr>
+                        }).collect_view()}
+                    </tbody>
+                </table>
+            </div>
+        </section>
+        {p.shapes.iter().filter(|s| s.nodes > 0).map(|s| {
+            let model = s.model;
+            let throughput = s.throughput.clone();
+            view! {
+                <section class="card shape-layouts" data-shape=s.name.clone()>
+                    <div class="card-head"><h2>{format!("{}: {} node(s), {} GPUs", s.name, s.nodes, s.gpus)}</h2></div>
+                    <div class="board">
+                        {s.layouts.iter().map(|g| {
+                            let serves = g.serves.iter().map(|(w, n)| format!("{n} × {w}")).collect::<Vec<_>>().join(", ");
+                            view! {
+                                <div class="gpu layout-group" data-count=g.count>
+                                    <div class="gpu-head">
+                                        <span class="gpu-name">{format!("{} ×", g.count)}</span>
+                                        <span class="gpu-stats">{g.counts.to_string()}</span>
+                                    </div>
+                                    {gpu_bar(model, &g.instances)}
+                                    {(!serves.is_empty()).then(|| view! { <p class="serves muted">{format!("serves {serves}")}</p> })}
+                                </div>
+                            }
+                        }).collect_view()}
+                    </div>
+                    {(!s.spare.is_empty()).then(|| view! { <p class="muted">{format!("Spare beyond its share: {}.", s.spare)}</p> })}
+                    {(!throughput.is_empty()).then(|| view! {
+                        <ul class="shape-throughput">
+                            {throughput.into_iter().map(|t| view! {
+                                <li>{format!("{}: {} × {} at {:.0} decode tokens/s each, {:.0} in all", t.name, t.replicas, t.profile, t.per_replica.decode_tokens_per_s, t.decode_tokens_per_s)}</li>
+                            }).collect_view()}
+                        </ul>
+                    })}
+                </section>
+            }
+        }).collect_view()}
+        {(!assumptions.is_empty()).then(|| view! {
+            <details class="card assumptions">
+                <summary>"How throughput is estimated, per GPU model"</summary>
+                <ul>{assumptions.into_iter().map(|a| view! { <li>{a}</li> }).collect_view()}</ul>
+            </details>
+        })}
     }
 }
 

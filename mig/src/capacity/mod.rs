@@ -15,6 +15,7 @@ pub mod apply;
 pub mod export;
 mod lp;
 pub mod room;
+pub mod shapes;
 pub mod solve;
 pub mod throughput;
 
@@ -41,8 +42,13 @@ pub const MAX_FLEET_GPUS: usize = 20_000;
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PlanRequest {
-    /// GPU model id, such as `h100-80gb`.
+    /// GPU model id, such as `h100-80gb`; or leave it out and give `shapes`.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub model: String,
+    /// Node shapes to choose from, each with a relative cost per node, instead of one `model`: the
+    /// answer is the cheapest mix of nodes ([`shapes::plan_shapes`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub shapes: Vec<shapes::ShapeInput>,
     /// Instances per profile (`{"1g.10gb": 120}`); added to what the workloads need.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub demand: BTreeMap<String, i64>,
@@ -348,6 +354,26 @@ impl PlanRequest {
     /// Every problem, each at its JSON pointer (`/demand/1g.10gb`, `/workloads/2/model`), with a hint.
     pub fn resolve(&self) -> Result<Resolved, Vec<Issue>> {
         let mut issues = Vec::new();
+        if !self.shapes.is_empty() {
+            return Err(vec![err(
+                "plan_shapes",
+                "/shapes".into(),
+                "this request lists node shapes, which this planner does not take".into(),
+                "plan node shapes with POST /api/v1/fleet-plans (or on /capacity); applying to the live fleet takes one model",
+            )]);
+        }
+        if self.model.trim().is_empty() {
+            let ids: Vec<&str> = GpuModel::all().map(GpuModel::id).collect();
+            return Err(vec![err(
+                "plan_model_missing",
+                "/model".into(),
+                "the request names no GPU model and no node shapes".into(),
+                format!(
+                    "give \"model\" (one of {}) or \"shapes\": [{{\"name\": \"BM.GPU.H100.8\", \"cost\": 1}}]",
+                    ids.join(", ")
+                ),
+            )]);
+        }
         let Ok(model) = self.model.parse::<GpuModel>() else {
             let ids: Vec<&str> = GpuModel::all().map(GpuModel::id).collect();
             return Err(vec![err(
@@ -679,6 +705,29 @@ fn baselines(model: GpuModel, d: &Counts, ffd_gpus: u32) -> Baselines {
             how: "instances biggest first, each on the first GPU that can still hold it".into(),
             pools: Vec::new(),
         },
+    }
+}
+
+/// The planner's answer: for one GPU model, or the cheapest mix of node shapes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+#[allow(clippy::large_enum_variant)]
+pub enum Answer {
+    /// Several node shapes with their costs (the request listed `shapes`).
+    Shapes(shapes::ShapesPlan),
+    /// One model.
+    Fleet(FleetPlan),
+}
+
+/// Checks and plans `req`, whichever form it takes (`model` or `shapes`).
+///
+/// # Errors
+/// Every problem of the request at its JSON pointer.
+pub fn answer(req: &PlanRequest, stop: &mut dyn FnMut() -> bool) -> Result<Answer, Vec<Issue>> {
+    if req.shapes.is_empty() {
+        Ok(Answer::Fleet(plan(&req.resolve()?, stop)))
+    } else {
+        Ok(Answer::Shapes(shapes::plan_shapes(&req.resolve_shapes()?, stop)))
     }
 }
 

@@ -176,11 +176,17 @@ fn build() -> Value {
     );
     let mut fleet_plan = op(
         "Plan a fleet",
-        "The fewest GPUs, and their exact layouts, for instances per profile (`demand`) and/or `workloads` (a catalogue or custom model sized to a profile, replicas or a target tokens/s). Answers with a proven `lower_bound` and `optimal`, both baselines (one uniform named config per profile; first-fit-decreasing), throughput per workload with its assumptions, and with `\"fleet\": \"current\"` the fleet GPUs kept and reconfigured. Bad input is 422 with every issue at its JSON pointer. Any viewer may plan.",
+        "The fewest GPUs, and their exact layouts, for instances per profile (`demand`) and/or `workloads` (a catalogue or custom model sized to a profile, replicas or a target tokens/s). Answers with a proven `lower_bound` and `optimal`, both baselines (one uniform named config per profile; first-fit-decreasing), throughput per workload with its assumptions, and with `\"fleet\": \"current\"` the fleet GPUs kept and reconfigured. With `shapes` instead of `model` (node shapes, each with a relative `cost` per node: OCI's by name, or your own with `model` and `gpus_per_node`) it answers the cheapest mix of nodes: `cost`, its proven `lower_bound`, `optimal`, per shape its nodes, GPUs and layouts, how each profile and workload is split between shapes, and each shape alone for comparison. Bad input is 422 with every issue at its JSON pointer. Any viewer may plan.",
         (
             "200",
             json_of(
-                json!({"type": "object", "required": ["gpus", "lower_bound", "optimal", "layouts", "baselines", "solve_ms"]}),
+                json!({"oneOf": [
+                    {"type": "object", "required": ["gpus", "lower_bound", "optimal", "layouts", "baselines", "solve_ms"]},
+                    {"type": "object", "description": "the answer to a request with shapes", "required": ["cost", "lower_bound", "optimal", "nodes", "gpus", "shapes", "single_shape", "split", "solve_ms"], "properties": {
+                        "shapes": {"type": "array", "items": {"type": "object", "required": ["name", "model", "gpus_per_node", "cost_per_node", "nodes", "gpus", "cost", "layouts"]}},
+                        "single_shape": {"type": "array", "items": {"type": "object", "required": ["name"], "properties": {"cost": {"type": "number"}, "nodes": {"type": "integer"}, "cannot": {"type": "string"}}}},
+                        "split": {"type": "array", "items": {"type": "object", "required": ["name", "per_shape"]}}}}
+                ]}),
             ),
         ),
         &[(
@@ -188,8 +194,13 @@ fn build() -> Value {
             "an unknown model or profile, a negative count, a workload no slice holds",
         )],
     );
-    fleet_plan["requestBody"] = json!({ "required": true, "content": { "application/json": { "schema": {"type": "object", "required": ["model"], "properties": {
-            "model": {"type": "string", "examples": ["h100-80gb"]},
+    fleet_plan["requestBody"] = json!({ "required": true, "content": { "application/json": { "schema": {"type": "object", "properties": {
+            "model": {"type": "string", "examples": ["h100-80gb"], "description": "one GPU model; or give shapes"},
+            "shapes": {"type": "array", "maxItems": 4, "description": "node shapes to choose from, instead of model", "items": {"type": "object", "required": ["name", "cost"], "properties": {
+                "name": {"type": "string", "examples": ["BM.GPU.H100.8"]},
+                "model": {"type": "string", "description": "for a shape of your own"},
+                "gpus_per_node": {"type": "integer", "minimum": 1, "maximum": 16, "description": "for a shape of your own"},
+                "cost": {"type": "number", "exclusiveMinimum": 0, "description": "relative cost of one node"}}}},
             "demand": {"type": "object", "additionalProperties": {"type": "integer", "minimum": 0}},
             "workloads": {"type": "array", "items": {"type": "object", "required": ["name"]}},
             "fleet": {"oneOf": [{"const": "current"}, {"type": "array"}]},

@@ -47,7 +47,7 @@ fn plan_error(e: PlanError) -> Response {
 
 /// `POST /api/v1/fleet-plans`: 200 with the plan, 422 with every issue at its JSON pointer.
 pub async fn create(State(state): State<AppState>, ApiJson(req): ApiJson<PlanRequest>) -> Response {
-    match crate::plans::solve(&state.fleet(), req).await {
+    match crate::plans::answer(&state.fleet(), req).await {
         Ok(p) => Json(p).into_response(),
         Err(e) => plan_error(e),
     }
