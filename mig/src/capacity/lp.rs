@@ -129,7 +129,14 @@ pub(crate) struct General {
 /// infeasible primal. The entering column is the most improving one, falling back to Bland's rule (which
 /// cannot cycle) after a run of pivots that did not improve the objective: the fleet planner's rows are
 /// highly degenerate (most costs are 0).
-pub(crate) fn solve_general(columns: &[Vec<f64>], cost: &[f64], b: &[f64]) -> Outcome {
+///
+/// `stop` is asked every 32 pivots; when it says yes the answer is [`Outcome::Unsolved`].
+pub(crate) fn solve_general(
+    columns: &[Vec<f64>],
+    cost: &[f64],
+    b: &[f64],
+    stop: &mut dyn FnMut() -> bool,
+) -> Outcome {
     let n = columns.len();
     let m = b.len();
     debug_assert!(columns.iter().all(|c| c.len() == m));
@@ -148,7 +155,10 @@ pub(crate) fn solve_general(columns: &[Vec<f64>], cost: &[f64], b: &[f64]) -> Ou
     }
     let mut basis: Vec<usize> = (m..m + n).collect();
     let mut stalled = 0u32;
-    for _ in 0..50_000 {
+    for pivot in 0..50_000u32 {
+        if pivot % 32 == 31 && stop() {
+            return Outcome::Unsolved;
+        }
         let enter = if stalled < 50 {
             (0..m + n)
                 .filter(|&c| z[c] < -EPS)
@@ -214,7 +224,8 @@ pub(crate) enum Outcome {
     Solved(General),
     /// No `x` satisfies the rows.
     Infeasible,
-    /// The iteration cap was reached first (floating-point trouble): neither a bound nor a proof.
+    /// Stopped, or the iteration cap was reached first (floating-point trouble): neither a bound nor a
+    /// proof.
     Unsolved,
 }
 
@@ -272,7 +283,7 @@ mod tests {
             vec![1.0, -1.0, 0.0],
             vec![1.0, 0.0, -1.0],
         ];
-        let r = solve_general(&cols, &[3.0, 5.0, 0.0, 0.0], &[6.0, 0.0, 0.0]).solved().expect("feasible");
+        let r = solve_general(&cols, &[3.0, 5.0, 0.0, 0.0], &[6.0, 0.0, 0.0], &mut || false).solved().expect("feasible");
         // Per unit: 1.5 vs 1.25, so all on the second: 1.5 × 5 = 7.5.
         assert!((r.value - 7.5).abs() < 1e-9, "{}", r.value);
         assert!((r.x[1] - 1.5).abs() < 1e-9 && r.x[0].abs() < 1e-9, "{:?}", r.x);
@@ -281,7 +292,7 @@ mod tests {
         for (c, extra) in cols2.iter_mut().zip([0.0, -1.0, 0.0, 0.0]) {
             c.push(extra);
         }
-        let r = solve_general(&cols2, &[3.0, 5.0, 0.0, 0.0], &[6.0, 0.0, 0.0, -1.0])
+        let r = solve_general(&cols2, &[3.0, 5.0, 0.0, 0.0], &[6.0, 0.0, 0.0, -1.0], &mut || false)
             .solved()
             .expect("feasible");
         assert!((r.value - 8.0).abs() < 1e-9, "{}", r.value);
@@ -291,7 +302,7 @@ mod tests {
     fn the_general_form_says_when_rows_cannot_hold() {
         // x >= 2 and -x >= -1.
         assert!(matches!(
-            solve_general(&[vec![1.0, -1.0]], &[1.0], &[2.0, -1.0]),
+            solve_general(&[vec![1.0, -1.0]], &[1.0], &[2.0, -1.0], &mut || false),
             Outcome::Infeasible
         ));
     }
