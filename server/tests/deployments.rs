@@ -1629,3 +1629,31 @@ async fn a_deployment_of_its_own_gets_nodes_of_its_own() {
     assert_eq!(nodes, 2, "{fleet:#}");
     w.undeploy(done["deployment"]["id"].as_i64().expect("id")).await;
 }
+
+#[tokio::test]
+async fn every_watcher_gets_the_same_serialised_bytes_of_an_event() {
+    let w = world().await;
+    let mut first = w.state.orchestrator().subscribe();
+    let mut second = w.state.orchestrator().subscribe();
+    let service = json!({
+        "recipe_mode": "service", "deployment_name": "shared-bytes", "recipe_image_uri": "i",
+        "recipe_node_shape": "BM.GPU.H100.8", "mig_resource_request": "1g.10gb",
+    })
+    .to_string();
+    let (status, body) = w.call("POST", "/api/v1/deployments", Some(service)).await;
+    assert_eq!(status, StatusCode::CREATED, "{body:#}");
+    let a = tokio::time::timeout(std::time::Duration::from_secs(10), first.recv())
+        .await
+        .expect("an event")
+        .expect("received");
+    let b = tokio::time::timeout(std::time::Duration::from_secs(10), second.recv())
+        .await
+        .expect("an event")
+        .expect("received");
+    // One serialisation, shared: both watchers hold the very same frame.
+    assert!(Arc::ptr_eq(&a, &b));
+    assert_eq!(a.frame, server::orchestrator::sse_frame(&a.event));
+    let text = std::str::from_utf8(&a.frame).expect("utf-8");
+    assert!(text.starts_with(&format!("event: {}\ndata: {{", a.event.name())), "{text}");
+    assert!(text.ends_with("}\n\n") && text.matches('\n').count() == 3, "{text}");
+}

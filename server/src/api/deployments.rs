@@ -10,7 +10,6 @@ use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, header};
-use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use futures_util::Stream;
 use mig::wire::Event;
@@ -222,12 +221,12 @@ pub async fn shared_events(
         .map_err(orchestrator_error)?;
     let id = detail.deployment.id;
     let end = link_end(revoked, link.id, link.expires_ms, streams, holder);
-    let first = tokio_stream::once(Ok(sse(&Event::Deployment {
+    let first = tokio_stream::once(sse(&Event::Deployment {
         deployment: detail.deployment,
-    })));
+    }));
     let body = held(
         futures_util::StreamExt::take_until(first.chain(live(&state, Some(id))), end)
-            .chain(tokio_stream::once(Ok(sse(&Event::Resync)))),
+            .chain(tokio_stream::once(sse(&Event::Resync))),
         permit,
     );
     Ok(sse_response(body))
@@ -267,13 +266,33 @@ pub(super) fn link_end(
     }
 }
 
-/// An event stream's response, with a comment every 15 s so proxies keep it open.
+/// One piece of an event stream's body: an SSE frame (or a keep-alive comment).
+pub(super) type Frame = Result<bytes::Bytes, Infallible>;
+
+/// How often an event stream sends a comment, so proxies keep it open.
+const KEEP_ALIVE: Duration = Duration::from_secs(15);
+
+/// An event stream's response (`text/event-stream`) of ready frames — most of them the bytes the
+/// orchestrator serialised once for every watcher — with a comment every 15 s so proxies keep it
+/// open; it ends when `body` does.
 pub(super) fn sse_response<S>(body: S) -> Response
 where
-    S: Stream<Item = Result<SseEvent, Infallible>> + Send + 'static,
+    S: Stream<Item = Frame> + Send + 'static,
 {
-    Sse::new(body)
-        .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
+    let events = body.map(Some).chain(tokio_stream::once(None));
+    let start = tokio::time::Instant::now() + KEEP_ALIVE;
+    let pings = tokio_stream::wrappers::IntervalStream::new(tokio::time::interval_at(start, KEEP_ALIVE))
+        .map(|_| Some(Ok(bytes::Bytes::from_static(b":\n\n"))));
+    let merged = futures_util::stream::select(events, pings)
+        .take_while(Option::is_some)
+        .filter_map(|frame| frame);
+    (
+        [
+            (header::CONTENT_TYPE, "text/event-stream"),
+            (header::CACHE_CONTROL, "no-cache"),
+        ],
+        axum::body::Body::from_stream(merged),
+    )
         .into_response()
 }
 
@@ -393,19 +412,18 @@ pub fn rfc3339(ms: i64) -> String {
     mig::time::Utc::from_unix_ms(ms).rfc3339()
 }
 
-pub(super) fn sse(event: &Event) -> SseEvent {
-    SseEvent::default()
-        .event(event.name())
-        .data(serde_json::to_string(event).unwrap_or_else(|_| "{}".into()))
+/// `event`'s frame, for the events one stream sends alone (its first, its last `resync`).
+pub(super) fn sse(event: &Event) -> Frame {
+    Ok(crate::orchestrator::sse_frame(event))
 }
 
 /// `stream`, holding `permit` (its place under the stream caps) until it is dropped.
 pub(super) fn held<S>(
     stream: S,
     permit: Permit,
-) -> impl Stream<Item = Result<SseEvent, Infallible>> + use<S>
+) -> impl Stream<Item = Frame> + use<S>
 where
-    S: Stream<Item = Result<SseEvent, Infallible>>,
+    S: Stream<Item = Frame>,
 {
     stream.map(move |event| {
         let _held = &permit;
@@ -453,7 +471,7 @@ impl Watcher {
     /// `resync`, so the page asks again and learns why) once the session or token no longer holds.
     fn serve<S>(self, stream: S) -> Response
     where
-        S: Stream<Item = Result<SseEvent, Infallible>> + Send + 'static,
+        S: Stream<Item = Frame> + Send + 'static,
     {
         let holder = Holder::User {
             user_id: self.caller.user_id,
@@ -466,7 +484,7 @@ impl Watcher {
         let end = self.streams.revoked(holder);
         sse_response(held(
             futures_util::StreamExt::take_until(stream, end)
-                .chain(tokio_stream::once(Ok(sse(&Event::Resync)))),
+                .chain(tokio_stream::once(sse(&Event::Resync))),
             permit,
         ))
     }
@@ -476,7 +494,7 @@ impl Watcher {
 pub(super) fn live(
     state: &AppState,
     only: Option<i64>,
-) -> impl Stream<Item = Result<SseEvent, Infallible>> + use<> {
+) -> impl Stream<Item = Frame> + use<> {
     live_where(state, move |event| {
         only.is_none() || event.deployment_id() == only
     })
@@ -486,15 +504,16 @@ pub(super) fn live(
 pub(super) fn live_where<F>(
     state: &AppState,
     keep: F,
-) -> impl Stream<Item = Result<SseEvent, Infallible>> + use<F>
+) -> impl Stream<Item = Frame> + use<F>
 where
     F: Fn(&Event) -> bool + Send + 'static,
 {
     BroadcastStream::new(state.orchestrator().subscribe()).filter_map(move |e| match e {
-        Ok(event) if keep(&event) => Some(Ok(sse(&event))),
+        // The shared bytes: cloning `Bytes` counts a reference, it copies nothing.
+        Ok(published) if keep(&published.event) => Some(Ok(published.frame.clone())),
         Ok(_) => None,
         Err(tokio_stream::wrappers::errors::BroadcastStreamRecvError::Lagged(_)) => {
-            Some(Ok(sse(&Event::Resync)))
+            Some(sse(&Event::Resync))
         }
     })
 }
@@ -514,9 +533,9 @@ pub async fn events(
         .await
         .map_err(|e| internal(&e))?
         .ok_or_else(|| not_found(id))?;
-    let first = tokio_stream::once(Ok(sse(&Event::Deployment {
+    let first = tokio_stream::once(sse(&Event::Deployment {
         deployment: detail.deployment,
-    })));
+    }));
     Ok(watcher.serve(first.chain(stream)))
 }
 

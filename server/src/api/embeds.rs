@@ -147,7 +147,7 @@ pub async fn events(
     });
     let body = held(
         futures_util::StreamExt::take_until(changes, end)
-            .chain(tokio_stream::once(Ok(sse(&Event::Resync)))),
+            .chain(tokio_stream::once(sse(&Event::Resync))),
         permit,
     );
     Ok(sse_response(body))

@@ -147,7 +147,7 @@ struct Inner {
     catalogue: SharedCatalogue,
     options: Options,
     fleet: RwLock<Fleet>,
-    events: broadcast::Sender<Event>,
+    events: broadcast::Sender<Arc<Published>>,
     wake: Notify,
     /// Held while the fleet is changed: by the worker per deployment, by the monitor when it repairs.
     work: Mutex<()>,
@@ -185,6 +185,39 @@ impl std::fmt::Debug for Inner {
 
 /// Events a watcher may fall behind by before it is told to read the state again.
 const EVENT_BUFFER: usize = 4096;
+
+/// An event as published: the event, and its SSE frame (`event: <name>`, `data: <json>`), serialised
+/// once and shared by every watcher — 10,000 watchers of one deployment cost one serialisation per
+/// event, not 10,000.
+#[derive(Debug)]
+pub struct Published {
+    /// The event, for the streams that filter on it.
+    pub event: Event,
+    /// Its SSE frame, ready to write.
+    pub frame: bytes::Bytes,
+}
+
+impl Published {
+    /// `event` with its frame.
+    pub fn new(event: Event) -> Self {
+        let frame = sse_frame(&event);
+        Self { event, frame }
+    }
+}
+
+/// `event`'s SSE frame: `event: <name>\ndata: <json>\n\n`. Compact JSON has no line breaks (a
+/// newline in a string is escaped), so one `data:` line carries it.
+pub fn sse_frame(event: &Event) -> bytes::Bytes {
+    let json = serde_json::to_string(event).unwrap_or_else(|_| "{}".into());
+    let name = event.name();
+    let mut out = Vec::with_capacity(json.len() + name.len() + 16);
+    out.extend_from_slice(b"event: ");
+    out.extend_from_slice(name.as_bytes());
+    out.extend_from_slice(b"\ndata: ");
+    out.extend_from_slice(json.as_bytes());
+    out.extend_from_slice(b"\n\n");
+    bytes::Bytes::from(out)
+}
 
 impl Orchestrator {
     /// An orchestrator over `store` and `cluster`. Call [`Orchestrator::spawn`] to start its work.
@@ -410,14 +443,18 @@ impl Orchestrator {
             .collect())
     }
 
-    /// A receiver of every event from now on.
-    pub fn subscribe(&self) -> broadcast::Receiver<Event> {
+    /// A receiver of every event from now on, each with its SSE frame.
+    pub fn subscribe(&self) -> broadcast::Receiver<Arc<Published>> {
         self.inner.events.subscribe()
     }
 
     fn publish(&self, event: Event) {
-        // No receiver is not an error: nobody is watching.
-        let _ = self.inner.events.send(event);
+        // Nobody watching: nothing to serialise (one subscribing now only hears of later events).
+        if self.inner.events.receiver_count() == 0 {
+            return;
+        }
+        // Serialised once here; every watcher's stream sends these same bytes.
+        let _ = self.inner.events.send(Arc::new(Published::new(event)));
     }
 
     /// Checks `text` with every rule against the fleet as it is and the names of live deployments:
