@@ -40,11 +40,21 @@ struct Args {
         requires = "simulate"
     )]
     sim_latency_ms: u64,
-    /// The NVML library to load (default: `libnvidia-ml.so.1` from the library path).
     /// With `--simulate`: MIG mode changes take effect at once, as if each GPU were reset right
     /// after (real GPUs, and the simulator by default, keep them pending until a reset).
     #[arg(long, global = true, env = "MIGBOARD_AGENT_SIM_RESET_IMMEDIATELY")]
     sim_reset_immediately: bool,
+    /// With `--simulate`: the N-th change this process makes fails, once, as a failing NVML call
+    /// does (error 999) — for failure tests and campaigns. 0: none.
+    #[arg(
+        long,
+        global = true,
+        env = "MIGBOARD_AGENT_SIM_FAULT_AT",
+        default_value_t = 0,
+        requires = "simulate"
+    )]
+    sim_fault_at: u64,
+    /// The NVML library to load (default: `libnvidia-ml.so.1` from the library path).
     #[arg(long, global = true, env = "MIGBOARD_NVML_LIB")]
     nvml_lib: Option<PathBuf>,
     #[command(subcommand)]
@@ -139,10 +149,14 @@ fn driver(args: &Args) -> anyhow::Result<Box<dyn GpuDriver>> {
                 },
             )
             .with_latency(std::time::Duration::from_millis(args.sim_latency_ms));
-            Ok(Box::new(match &args.sim_state {
+            let sim = match &args.sim_state {
                 Some(path) => sim.with_state_file(path)?,
                 None => sim,
-            }))
+            };
+            if args.sim_fault_at > 0 {
+                sim.inject_fault_after(args.sim_fault_at);
+            }
+            Ok(Box::new(sim))
         }
         None => match agent::nvml::NvmlDriver::open(args.nvml_lib.as_deref()) {
             Ok(d) => Ok(Box::new(d)),

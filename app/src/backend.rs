@@ -70,6 +70,9 @@ pub trait Backend: Send + Sync + 'static {
     fn undeploy(&self, caller: &Caller, id: i64)
     -> BoxFuture<'_, Result<DeploymentInfo, AppError>>;
 
+    /// Resumes a rollout paused after a batch with a failed node.
+    fn resume(&self, caller: &Caller, id: i64) -> BoxFuture<'_, Result<DeploymentInfo, AppError>>;
+
     /// For an update: the layout it replaced on each node.
     fn previous_layouts(
         &self,

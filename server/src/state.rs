@@ -366,6 +366,16 @@ impl Backend for ServerBackend {
         })
     }
 
+    fn resume(&self, caller: &Caller, id: i64) -> BoxFuture<'_, Result<DeploymentInfo, AppError>> {
+        let actor = Actor::of(caller);
+        Box::pin(async move {
+            self.orchestrator
+                .resume(id, &actor)
+                .await
+                .map_err(orchestrator_error)
+        })
+    }
+
     fn undeploy(
         &self,
         caller: &Caller,

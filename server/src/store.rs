@@ -105,6 +105,8 @@ pub struct NewDeployment {
     pub blueprint: String,
     /// An update may drain busy nodes instead of failing.
     pub drain: bool,
+    /// Nodes a rollout changes at a time (at least 1).
+    pub max_unavailable: u32,
     /// The custom MIG config version it applies (name, version), fixed now.
     pub config: Option<(String, u32)>,
 }
@@ -130,6 +132,8 @@ pub struct Deployment {
     pub updated_ms: i64,
     /// An update may drain busy nodes instead of failing.
     pub drain: bool,
+    /// Nodes a rollout (a pool update or a pool's layout) changes at a time.
+    pub max_unavailable: u32,
 }
 
 impl Deployment {
@@ -352,8 +356,8 @@ impl Store {
         let now = now_ms();
         let mut tx = self.pool.begin().await?;
         let row = sqlx::query(
-            "INSERT INTO deployments (name, mode, blueprint, status, message, created_ms, updated_ms, drain) \
-             VALUES ($1, $2, $3, $4, '', $5, $6, $7) RETURNING id",
+            "INSERT INTO deployments (name, mode, blueprint, status, message, created_ms, updated_ms, drain, max_unavailable) \
+             VALUES ($1, $2, $3, $4, '', $5, $6, $7, $8) RETURNING id",
         )
         .bind(&new.name)
         .bind(&new.mode)
@@ -362,6 +366,7 @@ impl Store {
         .bind(now)
         .bind(now)
         .bind(i64::from(new.drain))
+        .bind(i64::from(new.max_unavailable.max(1)))
         .fetch_one(&mut *tx)
         .await
         .map_err(|e| match &e {
@@ -391,7 +396,7 @@ impl Store {
     /// [`StoreError::Db`] on database failure.
     pub async fn deployment(&self, id: i64) -> Result<Option<Deployment>, StoreError> {
         let row = sqlx::query(
-            "SELECT id, name, mode, blueprint, status, message, created_ms, updated_ms, drain \
+            "SELECT id, name, mode, blueprint, status, message, created_ms, updated_ms, drain, max_unavailable \
              FROM deployments WHERE id = $1",
         )
         .bind(id)
@@ -406,7 +411,7 @@ impl Store {
     /// [`StoreError::Db`] on database failure.
     pub async fn deployments(&self) -> Result<Vec<Deployment>, StoreError> {
         let rows = sqlx::query(
-            "SELECT id, name, mode, blueprint, status, message, created_ms, updated_ms, drain \
+            "SELECT id, name, mode, blueprint, status, message, created_ms, updated_ms, drain, max_unavailable \
              FROM deployments ORDER BY id DESC",
         )
         .fetch_all(&self.pool)
@@ -444,7 +449,7 @@ impl Store {
             })
             .collect();
         let rows = sqlx::query(
-            "SELECT id, name, mode, blueprint, status, message, created_ms, updated_ms, drain \
+            "SELECT id, name, mode, blueprint, status, message, created_ms, updated_ms, drain, max_unavailable \
              FROM deployments WHERE id IN (SELECT deployment_id FROM deployment_steps \
              WHERE step_key LIKE $1 ESCAPE '\\' OR step_key LIKE $2 ESCAPE '\\' OR message LIKE $3 ESCAPE '\\') \
              ORDER BY id DESC",
@@ -1267,5 +1272,8 @@ fn deployment_from(r: &sqlx::any::AnyRow) -> Result<Deployment, StoreError> {
         created_ms: r.try_get(6)?,
         updated_ms: r.try_get(7)?,
         drain: r.try_get::<i64, _>(8)? != 0,
+        max_unavailable: u32::try_from(r.try_get::<i64, _>(9)?)
+            .unwrap_or(1)
+            .max(1),
     })
 }

@@ -79,6 +79,7 @@ async fn world_with(security: &server::security::Security) -> World {
             mode: "update".into(),
             blueprint: "{}".into(),
             drain: false,
+            max_unavailable: 1,
             config: None,
         })
         .await
@@ -243,6 +244,7 @@ fn rest_expectations() -> BTreeMap<(&'static str, &'static str), Expect> {
         (("/deployments", "post"), o),
         (("/deployments/{id}", "get"), v),
         (("/deployments/{id}/undeploy", "post"), o),
+        (("/deployments/{id}/resume", "post"), o),
         (("/deployments/{id}/previous", "get"), v),
         (("/deployments/{id}/revert", "post"), o),
         (("/deployments/{id}/logs", "get"), v),
@@ -304,6 +306,7 @@ fn server_fn_expectations() -> BTreeMap<&'static str, Expect> {
         ("revert_node", o),
         ("apply_fleet_plan", o),
         ("undeploy", o),
+        ("resume_deployment", o),
         ("revert_deployment", o),
         ("create_share", o),
         ("revoke_share", o),
@@ -1475,6 +1478,7 @@ async fn viewers_never_read_blueprint_secrets() {
             mode: "service".into(),
             blueprint,
             drain: false,
+            max_unavailable: 1,
             config: None,
         })
         .await

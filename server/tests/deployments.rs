@@ -29,6 +29,11 @@ async fn world() -> World {
 
 /// A world whose database is `url` (SQLite in its directory when `None`).
 async fn world_on(url: Option<String>) -> World {
+    world_of(url, FleetSpec::default_fleet()).await
+}
+
+/// A world running fleet `spec` (SQLite when `url` is `None`).
+async fn world_of(url: Option<String>, spec: FleetSpec) -> World {
     // The orchestrator's warnings (retries) show in a failing test's output.
     let _ = tracing_subscriber::fmt()
         .with_env_filter("server=info")
@@ -37,7 +42,7 @@ async fn world_on(url: Option<String>) -> World {
     let dir = tempfile::tempdir().expect("tempdir");
     let catalogue = server::catalogue::SharedCatalogue::default();
     let cluster = Embedded::start(
-        &FleetSpec::default_fleet(),
+        &spec,
         dir.path(),
         &agent_binary().expect("the agent binary is built (cargo build -p agent)"),
         catalogue.clone(),
@@ -1656,4 +1661,119 @@ async fn every_watcher_gets_the_same_serialised_bytes_of_an_event() {
     let text = std::str::from_utf8(&a.frame).expect("utf-8");
     assert!(text.starts_with(&format!("event: {}\ndata: {{", a.event.name())), "{text}");
     assert!(text.ends_with("}\n\n") && text.matches('\n').count() == 3, "{text}");
+}
+
+/// A stand-alone agent on 8 simulated H100s whose `fault_at`-th MIG change fails once, reached by
+/// token: (process, URL, token).
+async fn faulty_agent(dir: &std::path::Path, node: &str, fault_at: u32) -> (tokio::process::Child, String, String) {
+    use tokio::io::AsyncBufReadExt as _;
+    let token = "rollout-test-token-0123456789abcdef".to_owned();
+    std::fs::write(dir.join("token"), &token).expect("token file");
+    let mut child = tokio::process::Command::new(agent_binary().expect("agent binary"))
+        .args(["--simulate", "h100-80gbx8", "--sim-reset-immediately", "--sim-fault-at"])
+        .arg(fault_at.to_string())
+        .arg("--sim-state")
+        .arg(dir.join("node.json"))
+        .args(["serve", "--addr", "127.0.0.1:0", "--exit-with-parent", "--journal"])
+        .arg(dir.join("node.journal"))
+        .arg("--token-file")
+        .arg(dir.join("token"))
+        .env("NODE_NAME", node)
+        .env("RUST_LOG", "warn")
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("agent starts");
+    let mut lines = tokio::io::BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let first = lines.next_line().await.expect("read").expect("a line");
+    let port: u16 = first
+        .rsplit(':')
+        .next()
+        .and_then(|p| p.trim().parse().ok())
+        .unwrap_or_else(|| panic!("{first}"));
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    (child, format!("http://127.0.0.1:{port}"), token)
+}
+
+#[tokio::test]
+async fn a_pool_update_rolls_out_in_batches_pauses_on_a_failed_node_and_resumes() {
+    use server::cluster::embedded::{NodeSpec, PoolSpec, RemoteAgent};
+    // Pool "batchpool": four H100 nodes; the first is a stand-alone agent whose first change fails.
+    let agent_dir = tempfile::tempdir().expect("tempdir");
+    let (_agent, url, token) = faulty_agent(agent_dir.path(), "10.0.30.11", 1).await;
+    let mut spec = FleetSpec::default_fleet();
+    spec.pools.push(PoolSpec {
+        name: "batchpool".into(),
+        shape: mig::shape::shape("BM.GPU.H100.8").expect("shape"),
+        nodes: vec![
+            NodeSpec {
+                name: "10.0.30.11".into(),
+                remote: Some(RemoteAgent {
+                    url,
+                    token: mig::wire::Secret::from(token),
+                }),
+            },
+            NodeSpec::simulated("10.0.30.12"),
+            NodeSpec::simulated("10.0.30.13"),
+            NodeSpec::simulated("10.0.30.14"),
+        ],
+        mig_config: Some("all-balanced".into()),
+        max_pods_per_node: mig::blueprint::DEFAULT_MAX_PODS_PER_NODE,
+        dedicated_to: None,
+    });
+    let w = world_of(None, spec).await;
+    let update = r#"{"recipe_mode": "update", "deployment_name": "batches", "recipe_node_pool_name": "batchpool", "shared_node_pool_mig_config": "all-1g.10gb"}"#;
+    let (status, body) = w
+        .call("POST", "/api/v1/deployments?max_unavailable=0", Some(update.into()))
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body:#}");
+    // Two nodes at a time: batch 1 = 10.0.30.11 (fails) + 10.0.30.12; batch 2 = the other two.
+    let paused = w.deploy(update, "?max_unavailable=2").await;
+    let id = paused["deployment"]["id"].as_i64().expect("id");
+    assert_eq!(paused["deployment"]["status"], "paused", "{paused:#}");
+    let message = paused["deployment"]["message"].as_str().unwrap_or_default();
+    assert!(message.starts_with("rollout paused at batch 1 of 2: 10.0.30.11: "), "{message}");
+    assert!(message.contains("injected fault"), "{message}");
+    assert!(message.contains("2 node(s) after it untouched (10.0.30.13, 10.0.30.14)"), "{message}");
+    let first = step(&paused, "rollout/1");
+    assert_eq!(first["state"], "failed", "{first:#}");
+    assert_eq!(step(&paused, "rollout/2")["state"], "pending", "{paused:#}");
+    assert_eq!(
+        step(&paused, "rollout/2")["message"],
+        "batch 2 of 2: 10.0.30.13, 10.0.30.14"
+    );
+    // The failed node's batch-mate finished; the next batch was not touched.
+    assert_eq!(step(&paused, "reconfigure/10.0.30.12/7")["state"], "done", "{paused:#}");
+    assert_eq!(step(&paused, "reconfigure/10.0.30.13/0")["state"], "pending", "{paused:#}");
+    let fleet = w.fleet().await;
+    assert!(all_of(node(&fleet, "10.0.30.12"), "1g.10gb", 7));
+    for untouched in ["10.0.30.13", "10.0.30.14"] {
+        let n = node(&fleet, untouched);
+        assert!(!all_of(n, "1g.10gb", 7), "{untouched} changed: {n:#}");
+        assert_eq!(placements(n, 0).len(), 4, "{untouched} keeps all-balanced: {n:#}");
+    }
+    // Only a paused deployment resumes; this one does, retries the failed node and goes on.
+    let (status, body) = w
+        .call("POST", &format!("/api/v1/deployments/{id}/resume"), None)
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body:#}");
+    let done = w.settle(id).await;
+    assert_eq!(done["deployment"]["status"], "completed", "{done:#}");
+    for key in ["rollout/1", "rollout/2", "reconfigure/10.0.30.11/0", "reconfigure/10.0.30.14/7"] {
+        assert_eq!(step(&done, key)["state"], "done", "{key}: {done:#}");
+    }
+    assert_eq!(step(&done, "rollout/2")["message"], "batch 2 of 2: 10.0.30.13, 10.0.30.14 done");
+    let fleet = w.fleet().await;
+    for n in ["10.0.30.11", "10.0.30.12", "10.0.30.13", "10.0.30.14"] {
+        assert!(all_of(node(&fleet, n), "1g.10gb", 7), "{n}: {:#}", node(&fleet, n));
+    }
+    let (status, body) = w
+        .call("POST", &format!("/api/v1/deployments/{id}/resume"), None)
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body:#}");
+    // One node at a time by default: a pool of four is four batches.
+    let update = r#"{"recipe_mode": "update", "deployment_name": "one-at-a-time", "recipe_node_pool_name": "batchpool", "shared_node_pool_mig_config": "all-balanced"}"#;
+    let done = w.deploy(update, "").await;
+    assert_eq!(done["deployment"]["status"], "completed", "{done:#}");
+    assert_eq!(step(&done, "rollout/4")["message"], "batch 4 of 4: 10.0.30.14 done");
 }

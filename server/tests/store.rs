@@ -14,6 +14,7 @@ fn new(name: &str) -> NewDeployment {
         mode: "update".to_owned(),
         blueprint: format!("{{\"recipe_mode\": \"update\", \"deployment_name\": \"{name}\"}}"),
         drain: false,
+        max_unavailable: 1,
         config: None,
     }
 }

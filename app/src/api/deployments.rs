@@ -67,6 +67,17 @@ pub async fn undeploy(id: i64) -> Result<DeploymentInfo, AppError> {
         .await
 }
 
+/// Resumes deployment `id`, a rollout paused after a batch with a failed node.
+///
+/// # Errors
+/// [`AppError::NotFound`], [`AppError::Conflict`] (not paused).
+#[server(endpoint = "resume_deployment")]
+pub async fn resume_deployment(id: i64) -> Result<DeploymentInfo, AppError> {
+    crate::backend::from_context()?
+        .resume(&crate::backend::caller()?, id)
+        .await
+}
+
 /// For an update: the layout it replaced on each node it reconfigured (empty for others).
 ///
 /// # Errors

@@ -16,6 +16,9 @@ pub enum DeploymentStatus {
     Monitoring,
     /// Stopped on an error it cannot retry past.
     Failed,
+    /// A rollout stopped after a batch with a failed node: the nodes after it are untouched; resume
+    /// to retry the failed node(s) and go on.
+    Paused,
     /// Done (updates, teams).
     Completed,
     /// A pool that is ready: its nodes are up and laid out, deployments may use it (OCI's guide:
@@ -32,6 +35,7 @@ spelled!(DeploymentStatus {
     Deploying => "deploying",
     Monitoring => "monitoring",
     Failed => "failed",
+    Paused => "paused",
     Completed => "completed",
     Active => "active",
     Undeploying => "undeploying",

@@ -46,6 +46,9 @@ pub struct DeployQuery {
     /// An update may move workloads off busy nodes instead of failing.
     #[serde(default)]
     pub drain: bool,
+    /// Nodes a pool update or a pool's layout changes at a time (default 1).
+    #[serde(default)]
+    pub max_unavailable: Option<u32>,
 }
 
 /// `POST /api/v1/deployments[?drain=true]`: the body is the blueprint JSON. 201 with the deployment
@@ -58,12 +61,26 @@ pub async fn create(
 ) -> Result<Response, ApiError> {
     let Query(query) = query.map_err(|e| ApiError::BadRequest {
         message: e.body_text(),
-        hint: "the only query parameter is drain=true|false".into(),
+        hint: "the query parameters are drain=true|false and max_unavailable=N (nodes at a time)".into(),
     })?;
+    let max_unavailable = query.max_unavailable.unwrap_or(1);
+    if !(1..=crate::orchestrator::MAX_UNAVAILABLE).contains(&max_unavailable) {
+        return Err(ApiError::BadRequest {
+            message: format!("max_unavailable={max_unavailable} is not a number of nodes at a time"),
+            hint: format!(
+                "give 1 (one node at a time, the default) to {}",
+                crate::orchestrator::MAX_UNAVAILABLE
+            ),
+        });
+    }
     let text = super::blueprints::blueprint_text(body)?;
+    let rollout = crate::orchestrator::Rollout {
+        drain: query.drain,
+        max_unavailable,
+    };
     match state
         .orchestrator()
-        .submit(&text, query.drain, &Actor::of(&caller))
+        .submit_with(&text, rollout, &Actor::of(&caller))
         .await
     {
         Ok(info) => Ok((
@@ -320,6 +337,16 @@ pub async fn one(
         .map_err(|e| internal(&e))?
         .ok_or_else(|| not_found(id))?;
     Ok(Json(detail.for_role(caller.role)).into_response())
+}
+
+/// `POST /api/v1/deployments/{id}/resume`: 202; 409 when it is not a paused rollout.
+pub async fn resume(
+    State(state): State<AppState>,
+    Signed(caller): Signed,
+    Path(id): Path<i64>,
+) -> Result<Response, ApiError> {
+    let actor = Actor::of(&caller);
+    answer(StatusCode::ACCEPTED, state.orchestrator().resume(id, &actor).await)
 }
 
 /// `POST /api/v1/deployments/{id}/undeploy`: 202; 409 when undeployed already or a pool in use.

@@ -58,6 +58,7 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/deployments/{id}", get(deployments::one))
         .route("/deployments/{id}/undeploy", post(deployments::undeploy))
+        .route("/deployments/{id}/resume", post(deployments::resume))
         .route("/deployments/{id}/previous", get(deployments::previous))
         .route("/deployments/{id}/revert", post(deployments::revert))
         .route("/deployments/{id}/logs", get(deployments::logs))

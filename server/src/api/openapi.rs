@@ -27,6 +27,7 @@ pub const PATHS: &[(&str, &[&str])] = &[
     ("/deployments", &["get", "post"]),
     ("/deployments/{id}", &["get"]),
     ("/deployments/{id}/undeploy", &["post"]),
+    ("/deployments/{id}/resume", &["post"]),
     ("/deployments/{id}/previous", &["get"]),
     ("/deployments/{id}/revert", &["post"]),
     ("/deployments/{id}/logs", &["get"]),
@@ -86,7 +87,7 @@ fn build() -> Value {
     let sse = json!({ "text/event-stream": { "schema": { "type": "string", "description": "SSE: `event:` is the Event's type, `data:` its JSON" } } });
     let mut deploy = op(
         "Deploy a blueprint",
-        "Validates the blueprint (OCI AI Blueprints recipe JSON) against the fleet as it is and schedules it. `drain=true` lets an update move workloads off busy nodes instead of failing.",
+        "Validates the blueprint (OCI AI Blueprints recipe JSON) against the fleet as it is and schedules it. `drain=true` lets an update move workloads off busy nodes instead of failing. `max_unavailable=N` rolls a pool update or a pool's layout out N nodes at a time (default 1); a batch with a failed node pauses the rollout (status `paused`, the nodes after it untouched) until `POST /deployments/{id}/resume`.",
         ("201", json_of(r("DeploymentInfo"))),
         &[
             ("400", "the body is not JSON"),
@@ -97,7 +98,10 @@ fn build() -> Value {
             ),
         ],
     );
-    deploy["parameters"] = json!([{ "name": "drain", "in": "query", "required": false, "schema": { "type": "boolean", "default": false } }]);
+    deploy["parameters"] = json!([
+        { "name": "drain", "in": "query", "required": false, "schema": { "type": "boolean", "default": false } },
+        { "name": "max_unavailable", "in": "query", "required": false, "schema": { "type": "integer", "minimum": 1, "maximum": 100, "default": 1 } }
+    ]);
     deploy["requestBody"] = json!({ "required": true, "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Blueprint" } } } });
     let mut paths = serde_json::Map::new();
     let mut add = |path: &str, method: &str, mut operation: Value, params: Option<Value>| {
@@ -304,6 +308,17 @@ fn build() -> Value {
                 ("404", "no such deployment"),
                 ("409", "undeployed already, or a pool still in use"),
             ],
+        ),
+        Some(id_param("id", "deployment id", true)),
+    );
+    add(
+        "/deployments/{id}/resume",
+        "post",
+        op(
+            "Resume a paused rollout",
+            "A pool update or pool layout rolls out `max_unavailable` nodes at a time; a batch with a node that failed pauses it (status `paused`), the nodes after it untouched. Resuming retries the failed node(s) and goes on; what is done stays done.",
+            ("202", json_of(r("DeploymentInfo"))),
+            &[("404", "no such deployment"), ("409", "not paused")],
         ),
         Some(id_param("id", "deployment id", true)),
     );
@@ -854,7 +869,7 @@ fn build() -> Value {
             "Blueprint": blueprint,
             "Error": { "type": "object", "required": ["error"], "properties": { "error": { "type": "object", "required": ["code", "message", "hint"], "properties": { "code": {"type": "string"}, "message": {"type": "string"}, "hint": {"type": "string"} } }, "issues": { "type": "array", "items": r("Issue") } } },
             "Issue": { "type": "object", "properties": { "path": {"type": "string", "description": "JSON pointer"}, "message": {"type": "string"}, "hint": {"type": "string"}, "severity": {"type": "string", "enum": ["error", "warning"]}, "code": {"type": "string"}, "line": {"type": ["integer", "null"]}, "column": {"type": ["integer", "null"]} } },
-            "DeploymentStatus": { "type": "string", "enum": ["scheduled", "deploying", "monitoring", "failed", "completed", "active", "undeploying", "undeployed"] },
+            "DeploymentStatus": { "type": "string", "enum": ["scheduled", "deploying", "monitoring", "failed", "paused", "completed", "active", "undeploying", "undeployed"] },
             "DeploymentInfo": { "type": "object", "required": ["id", "name", "mode", "status", "message", "created_ms", "updated_ms", "progress"], "properties": { "id": {"type": "integer"}, "name": {"type": "string"}, "mode": {"type": "string"}, "status": r("DeploymentStatus"), "message": {"type": "string"}, "created_ms": {"type": "integer"}, "updated_ms": {"type": "integer"}, "progress": { "type": "object", "properties": { "done": {"type": "integer"}, "total": {"type": "integer"} } } } },
             "Step": { "type": "object", "properties": { "seq": {"type": "integer"}, "key": {"type": "string"}, "state": {"type": "string", "enum": ["pending", "running", "done", "skipped", "failed"]}, "message": {"type": "string"}, "at_ms": {"type": "integer"} } },
             "DeploymentDetail": { "type": "object", "properties": { "deployment": r("DeploymentInfo"), "blueprint": {"type": "string"}, "steps": {"type": "array", "items": r("Step")}, "placements": {"type": "array", "items": {"type": "object"}}, "nodes": {"type": "array", "items": {"type": "object", "properties": {"node": {"type": "string"}, "gpus": {"type": "array"}}}} } },

@@ -39,6 +39,7 @@ const SERVER_FNS: &[(&str, Need)] = &[
     ("revert_node", Need::Role(Role::Operator)),
     ("apply_fleet_plan", Need::Role(Role::Operator)),
     ("undeploy", Need::Role(Role::Operator)),
+    ("resume_deployment", Need::Role(Role::Operator)),
     ("revert_deployment", Need::Role(Role::Operator)),
     ("create_share", Need::Role(Role::Operator)),
     ("revoke_share", Need::Role(Role::Operator)),
@@ -78,7 +79,7 @@ pub fn policy(method: &Method, path: &str) -> Need {
                 | ["sizing"]
                 | ["blueprints", "validate"]
                 | ["deployments"]
-                | ["deployments", _, "undeploy" | "shares" | "revert"]
+                | ["deployments", _, "undeploy" | "shares" | "revert" | "resume"]
                 | ["shares", _, "revoke"]
                 | ["embeds"]
                 | ["embeds", _, "revoke"]

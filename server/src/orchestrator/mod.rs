@@ -109,7 +109,32 @@ enum Failure {
     /// Queued (`skip_capacity_validation`): replicas wait for free slices; the deployment is
     /// `scheduled` with this message (which starts with [`QUEUED`]) and is tried again later.
     Queued(String),
+    /// A rollout batch had a node fail: the deployment is `paused` with this message, the nodes
+    /// after the batch untouched, until someone resumes it.
+    Paused(String),
 }
+
+/// How a deployment's changes roll out over nodes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rollout {
+    /// Busy instances in the way may be drained (their replicas moved) instead of failing.
+    pub drain: bool,
+    /// Nodes changed at a time (default 1, as OCI's guide: one node at a time); a batch with a failed
+    /// node pauses the rollout.
+    pub max_unavailable: u32,
+}
+
+impl Default for Rollout {
+    fn default() -> Self {
+        Self {
+            drain: false,
+            max_unavailable: 1,
+        }
+    }
+}
+
+/// The most nodes a rollout may change at a time.
+pub const MAX_UNAVAILABLE: u32 = 100;
 
 /// How a queued deployment's message starts.
 pub(super) const QUEUED: &str = "waiting for ";
@@ -508,17 +533,32 @@ impl Orchestrator {
         drain: bool,
         actor: &Actor,
     ) -> Result<DeploymentInfo, OrchestratorError> {
-        self.submit_pinned(text, drain, actor, None).await
+        self.submit_with(text, Rollout { drain, ..Rollout::default() }, actor)
+            .await
+    }
+
+    /// [`Orchestrator::submit`] with how its rollout goes: drain, and nodes at a time.
+    ///
+    /// # Errors
+    /// As [`Orchestrator::submit`].
+    pub async fn submit_with(
+        &self,
+        text: &str,
+        rollout: Rollout,
+        actor: &Actor,
+    ) -> Result<DeploymentInfo, OrchestratorError> {
+        self.submit_pinned(text, rollout, actor, None).await
     }
 
     /// [`Orchestrator::submit`], applying custom config version `pin` rather than the current one.
     async fn submit_pinned(
         &self,
         text: &str,
-        drain: bool,
+        rollout: Rollout,
         actor: &Actor,
         pin: Option<(String, u32)>,
     ) -> Result<DeploymentInfo, OrchestratorError> {
+        let drain = rollout.drain;
         let (checked, _) = self.check(text).await?;
         let Some(blueprint) = checked.blueprint else {
             return Err(OrchestratorError::Invalid(checked.issues));
@@ -551,6 +591,7 @@ impl Orchestrator {
                 mode,
                 blueprint: text.to_owned(),
                 drain,
+                max_unavailable: rollout.max_unavailable.max(1),
                 config,
             })
             .await
@@ -572,10 +613,11 @@ impl Orchestrator {
             .audit(&actor.audit(
                 "deployment.create",
                 format!("deployment {} ({})", created.id, created.name),
-                if drain {
-                    "drain allowed".into()
-                } else {
-                    String::new()
+                match (drain, rollout.max_unavailable > 1) {
+                    (true, true) => format!("drain allowed; {} nodes at a time", rollout.max_unavailable),
+                    (true, false) => "drain allowed".into(),
+                    (false, true) => format!("{} nodes at a time", rollout.max_unavailable),
+                    (false, false) => String::new(),
                 },
             ))
             .await?;
@@ -584,6 +626,38 @@ impl Orchestrator {
         self.publish(Event::Deployment {
             deployment: info.clone(),
         });
+        self.inner.wake.notify_one();
+        Ok(info)
+    }
+
+    /// Resumes deployment `id`, paused after a rollout batch with a failed node: the worker retries
+    /// the failed node(s) and goes on with the batches after it (what is done stays done).
+    ///
+    /// # Errors
+    /// [`OrchestratorError::NotFound`]; [`OrchestratorError::Conflict`] when it is not paused.
+    pub async fn resume(&self, id: i64, actor: &Actor) -> Result<DeploymentInfo, OrchestratorError> {
+        let d = self.existing(id).await?;
+        if d.status != DeploymentStatus::Paused {
+            return Err(OrchestratorError::Conflict(format!(
+                "deployment {id} ({}) is {}, not paused: only a paused rollout resumes",
+                d.name,
+                d.status.as_str()
+            )));
+        }
+        self.inner
+            .store
+            .set_status(id, DeploymentStatus::Scheduled, "resumed")
+            .await?;
+        self.inner
+            .store
+            .audit(&actor.audit(
+                "deployment.resume",
+                format!("deployment {id} ({})", d.name),
+                d.message.clone(),
+            ))
+            .await?;
+        tracing::info!(id, name = %d.name, "rollout resumed");
+        let info = self.announce(id).await?;
         self.inner.wake.notify_one();
         Ok(info)
     }
@@ -924,7 +998,16 @@ impl Orchestrator {
             "shared_node_pool_mig_config": config,
         })
         .to_string();
-        self.submit_pinned(&blueprint, drain, actor, pin).await
+        self.submit_pinned(
+            &blueprint,
+            Rollout {
+                drain,
+                ..Rollout::default()
+            },
+            actor,
+            pin,
+        )
+        .await
     }
 
     async fn info(&self, d: &Deployment) -> Result<DeploymentInfo, StoreError> {

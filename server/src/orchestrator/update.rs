@@ -56,6 +56,51 @@ pub(super) fn config_label(config: &NamedConfig) -> String {
     }
 }
 
+/// How a rollout step names batch `i` (from 0) of `of`: "batch 2 of 3: 10.0.10.13, 10.0.10.14".
+fn batch_label(i: usize, of: usize, batch: &[String]) -> String {
+    format!("batch {} of {of}: {}", i + 1, batch.join(", "))
+}
+
+/// When a batch of a rollout (`batched`: more than one batch) had a node fail for good, the message
+/// the rollout pauses with: which node failed and why, and the nodes after it left untouched.
+/// `None` otherwise (a transient failure is retried as ever; a single batch fails as ever).
+fn paused(
+    id: i64,
+    failed: &[(&String, Failure)],
+    i: usize,
+    batches: &[&[String]],
+    batched: bool,
+) -> Option<String> {
+    if !batched {
+        return None;
+    }
+    let why: Vec<String> = failed
+        .iter()
+        .filter_map(|(node, f)| match f {
+            Failure::Permanent(m) => Some(format!("{node}: {m}")),
+            _ => None,
+        })
+        .collect();
+    if why.is_empty() {
+        return None;
+    }
+    let later: Vec<&str> = batches[i + 1..]
+        .iter()
+        .flat_map(|b| b.iter().map(String::as_str))
+        .collect();
+    let untouched = if later.is_empty() {
+        "no batch after it".to_owned()
+    } else {
+        format!("{} node(s) after it untouched ({})", later.len(), later.join(", "))
+    };
+    Some(format!(
+        "rollout paused at batch {} of {}: {}; {untouched}. Fix the cause and resume to retry the failed node(s) and go on (\"Resume\" on this deployment's page, or POST /api/v1/deployments/{id}/resume)",
+        i + 1,
+        batches.len(),
+        why.join("; ")
+    ))
+}
+
 impl Orchestrator {
     pub(super) async fn run_update(
         &self,
@@ -295,30 +340,55 @@ impl Orchestrator {
             }
         }
         let done = self.done_steps(d.id).await?;
-        if !conflicts.is_empty() {
-            let listed: Vec<&str> = conflicts.iter().map(|c| c.3.as_str()).collect();
-            if !d.drain {
-                let message = format!(
-                    "not idle: {label} would destroy MIG instances in use: {}. Retry with drain to move them to free slices while it reconfigures (\"Retry with drain\" on this deployment's page, the editor's \"Drain busy nodes\", or POST /api/v1/deployments?drain=true), or undeploy those workloads first",
-                    listed.join("; ")
-                );
-                self.step(d.id, "busy-check", StepState::Failed, &message)
-                    .await?;
-                return Err(Failure::Permanent(message));
-            }
-            if !busy_checked {
-                self.step(
-                    d.id,
-                    "busy-check",
-                    StepState::Done,
-                    &format!("busy, draining first: {}", listed.join("; ")),
-                )
+        let listed: Vec<&str> = conflicts.iter().map(|c| c.3.as_str()).collect();
+        if !conflicts.is_empty() && !d.drain {
+            let message = format!(
+                "not idle: {label} would destroy MIG instances in use: {}. Retry with drain to move them to free slices while it reconfigures (\"Retry with drain\" on this deployment's page, the editor's \"Drain busy nodes\", or POST /api/v1/deployments?drain=true), or undeploy those workloads first",
+                listed.join("; ")
+            );
+            self.step(d.id, "busy-check", StepState::Failed, &message)
                 .await?;
+            return Err(Failure::Permanent(message));
+        }
+        if !busy_checked {
+            let message = if conflicts.is_empty() {
+                "idle: no instance to destroy runs a workload".to_owned()
+            } else {
+                format!("busy, draining first (each batch's nodes before changing them): {}", listed.join("; "))
+            };
+            self.step(d.id, "busy-check", StepState::Done, &message)
+                .await?;
+        }
+        // `max_unavailable` nodes at a time; one batch (a node, or a pool that fits in one) is no
+        // rollout to pause: its failure fails the deployment as before.
+        let batches: Vec<&[String]> = nodes.chunks(d.max_unavailable.max(1) as usize).collect();
+        let batched = batches.len() > 1;
+        if batched {
+            for (i, batch) in batches.iter().enumerate() {
+                let key = format!("rollout/{}", i + 1);
+                if !known.contains(key.as_str()) {
+                    self.step(d.id, &key, StepState::Pending, &batch_label(i, batches.len(), batch))
+                        .await?;
+                }
             }
+        }
+        for (i, batch) in batches.iter().enumerate() {
+            let key = format!("rollout/{}", i + 1);
+            if batched {
+                if done.contains(&key) {
+                    continue;
+                }
+                self.step(d.id, &key, StepState::Running, &batch_label(i, batches.len(), batch))
+                    .await?;
+            }
+            // This batch's busy instances only: the nodes after it are not touched yet.
             let mut by_node: BTreeMap<&str, Vec<(u32, u8)>> = BTreeMap::new();
             for (node, gpu, start, _) in &conflicts {
-                by_node.entry(node).or_default().push((*gpu, *start));
+                if batch.contains(node) {
+                    by_node.entry(node).or_default().push((*gpu, *start));
+                }
             }
+            let drained = !by_node.is_empty();
             for (node, slices) in by_node {
                 let key = format!("drain/{node}");
                 self.step(
@@ -352,31 +422,57 @@ impl Orchestrator {
                 )
                 .await?;
             }
-        } else if !busy_checked {
-            self.step(
-                d.id,
-                "busy-check",
-                StepState::Done,
-                "idle: no instance to destroy runs a workload",
-            )
-            .await?;
-        }
-        for (node, gpu, key, request) in work {
-            if done.contains(&key) {
-                continue;
+            // The batch's nodes at once, each GPU by GPU.
+            let results = futures_util::future::join_all(batch.iter().map(|node| {
+                let work = &work;
+                let done = &done;
+                let label = &label;
+                async move {
+                    for (_, gpu, key, request) in work.iter().filter(|w| &w.0 == node) {
+                        if done.contains(key) {
+                            continue;
+                        }
+                        let what = (
+                            format!("applying {label} to {node} GPU {gpu}"),
+                            format!("{node} GPU {gpu} on {label}"),
+                        );
+                        self.apply_step(d.id, key, node, Change::Request(request), what)
+                            .await?;
+                    }
+                    Ok::<(), Failure>(())
+                }
+            }))
+            .await;
+            if drained {
+                self.reschedule(d.id).await?;
             }
-            let what = (
-                format!("applying {label} to {node} GPU {gpu}"),
-                format!("{node} GPU {gpu} on {label}"),
-            );
-            self.apply_step(d.id, &key, &node, Change::Request(&request), what)
+            let failed: Vec<(&String, Failure)> = batch
+                .iter()
+                .zip(results)
+                .filter_map(|(node, r)| r.err().map(|e| (node, e)))
+                .collect();
+            if let Some(message) = paused(d.id, &failed, i, &batches, batched) {
+                self.step(d.id, &key, StepState::Failed, &message).await?;
+                return Err(Failure::Paused(message));
+            }
+            if let Some((_, f)) = failed.into_iter().next() {
+                return Err(f);
+            }
+            for node in *batch {
+                self.inner
+                    .store
+                    .set_desired_version(node, config, applied_version)
+                    .await?;
+            }
+            if batched {
+                self.step(
+                    d.id,
+                    &key,
+                    StepState::Done,
+                    &format!("{} done", batch_label(i, batches.len(), batch)),
+                )
                 .await?;
-        }
-        for node in nodes {
-            self.inner
-                .store
-                .set_desired_version(node, config, applied_version)
-                .await?;
+            }
         }
         self.reschedule(d.id).await?;
         Ok(label)
@@ -449,17 +545,15 @@ impl Orchestrator {
         let fleet = self.fleet();
         // The config at the version the deployment fixed, per GPU model (read once per model).
         let mut configs: BTreeMap<GpuModel, NamedConfig> = BTreeMap::new();
+        let how = if d.drain {
+            ", draining its GPU pods first if any run"
+        } else {
+            ""
+        };
+        // Per node: its step, and the config at the version the deployment fixed when the node's
+        // model is known (else the catalogue's by name, which the cluster resolves).
+        let mut work = Vec::new();
         for node in nodes {
-            let key = format!("reconfigure/{node}");
-            if done.contains(&key) {
-                continue;
-            }
-            let how = if d.drain {
-                ", draining its GPU pods first if any run"
-            } else {
-                ""
-            };
-            // The config at the version the deployment fixed, when the node's model is known.
             let model = fleet
                 .nodes
                 .iter()
@@ -473,30 +567,97 @@ impl Orchestrator {
                 ),
                 None => None,
             };
-            let label = pinned
-                .as_ref()
-                .map_or_else(|| config.to_owned(), config_label);
-            let what = (
-                format!("applying {label} to {node}{how}"),
-                format!("{node} on {label}"),
-            );
-            let request = named(config, &[], d.drain).with_reset(may_reset(d));
-            let change = match &pinned {
-                Some(config) => Change::Config {
-                    config,
-                    drained: d.drain,
-                },
-                None => Change::Request(&request),
-            };
-            self.apply_step(d.id, &key, node, change, what).await?;
-            let version = match &pinned {
-                Some(c) => c.custom.as_ref().map(|c| c.version),
-                None => self.inner.store.pinned_version(d.id, config).await?,
-            };
-            self.inner
+            work.push((node.clone(), pinned));
+        }
+        let request = named(config, &[], d.drain).with_reset(may_reset(d));
+        let batches: Vec<&[String]> = nodes.chunks(d.max_unavailable.max(1) as usize).collect();
+        let batched = batches.len() > 1;
+        if batched {
+            let known: BTreeSet<String> = self
+                .inner
                 .store
-                .set_desired_version(node, config, version)
+                .steps(d.id)
+                .await?
+                .into_iter()
+                .map(|s| s.key)
+                .collect();
+            for (i, batch) in batches.iter().enumerate() {
+                let key = format!("rollout/{}", i + 1);
+                if !known.contains(&key) {
+                    self.step(d.id, &key, StepState::Pending, &batch_label(i, batches.len(), batch))
+                        .await?;
+                }
+            }
+        }
+        for (i, batch) in batches.iter().enumerate() {
+            let key = format!("rollout/{}", i + 1);
+            if batched {
+                if done.contains(&key) {
+                    continue;
+                }
+                self.step(d.id, &key, StepState::Running, &batch_label(i, batches.len(), batch))
+                    .await?;
+            }
+            // The batch's nodes at once: the cluster checks (or drains) and applies each.
+            let results = futures_util::future::join_all(batch.iter().map(|node| {
+                let work = &work;
+                let done = &done;
+                let request = &request;
+                async move {
+                    let key = format!("reconfigure/{node}");
+                    if done.contains(&key) {
+                        return Ok(());
+                    }
+                    let pinned = work
+                        .iter()
+                        .find(|(n, _)| n == node)
+                        .and_then(|(_, p)| p.as_ref());
+                    let label = pinned.map_or_else(|| config.to_owned(), config_label);
+                    let what = (
+                        format!("applying {label} to {node}{how}"),
+                        format!("{node} on {label}"),
+                    );
+                    let change = match pinned {
+                        Some(config) => Change::Config {
+                            config,
+                            drained: d.drain,
+                        },
+                        None => Change::Request(request),
+                    };
+                    self.apply_step(d.id, &key, node, change, what).await?;
+                    let version = match pinned {
+                        Some(c) => c.custom.as_ref().map(|c| c.version),
+                        None => self.inner.store.pinned_version(d.id, config).await?,
+                    };
+                    self.inner
+                        .store
+                        .set_desired_version(node, config, version)
+                        .await?;
+                    Ok::<(), Failure>(())
+                }
+            }))
+            .await;
+            let failed: Vec<(&String, Failure)> = batch
+                .iter()
+                .zip(results)
+                .filter_map(|(node, r)| r.err().map(|e| (node, e)))
+                .collect();
+            if let Some(message) = paused(d.id, &failed, i, &batches, batched) {
+                self.step(d.id, &key, StepState::Failed, &message).await?;
+                return Err(Failure::Paused(message));
+            }
+            if let Some((_, f)) = failed.into_iter().next() {
+                return Err(f);
+            }
+            if batched {
+                self.step(
+                    d.id,
+                    &key,
+                    StepState::Done,
+                    &format!("{} done", batch_label(i, batches.len(), batch)),
+                )
                 .await?;
+            }
         }
         Ok(())
     }

@@ -64,6 +64,8 @@ impl Orchestrator {
         let (status, message) = match outcome {
             Ok(done) => done,
             Err(Failure::Permanent(m)) => (DeploymentStatus::Failed, m),
+            // Its pending steps stay pending: resuming runs them.
+            Err(Failure::Paused(m)) => (DeploymentStatus::Paused, m),
             Err(Failure::Waiting(m)) => {
                 tracing::info!(id = d.id, waiting = %m, "deployment waits");
                 let _ = self
