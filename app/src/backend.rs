@@ -34,12 +34,14 @@ pub trait Backend: Send + Sync + 'static {
     fn deployment(&self, id: i64) -> BoxFuture<'_, Result<Option<DeploymentDetail>, AppError>>;
 
     /// Validates a blueprint against the fleet and schedules it; `drain` lets an update move
-    /// workloads off busy nodes instead of failing.
+    /// workloads off busy nodes instead of failing; a pool rollout changes `max_unavailable` nodes
+    /// at a time.
     fn deploy(
         &self,
         caller: &Caller,
         blueprint: String,
         drain: bool,
+        max_unavailable: u32,
     ) -> BoxFuture<'_, Result<Deployed, AppError>>;
 
     /// Saves a custom MIG config: created, or the next version of the one of that name.

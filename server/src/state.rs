@@ -263,10 +263,15 @@ impl Backend for ServerBackend {
         caller: &Caller,
         blueprint: String,
         drain: bool,
+        max_unavailable: u32,
     ) -> BoxFuture<'_, Result<Deployed, AppError>> {
         let actor = Actor::of(caller);
+        let rollout = crate::orchestrator::Rollout {
+            drain,
+            max_unavailable: max_unavailable.clamp(1, crate::orchestrator::MAX_UNAVAILABLE),
+        };
         Box::pin(async move {
-            match self.orchestrator.submit(&blueprint, drain, &actor).await {
+            match self.orchestrator.submit_with(&blueprint, rollout, &actor).await {
                 Ok(info) => Ok(Deployed::Created(info)),
                 Err(OrchestratorError::Invalid(issues)) => Ok(Deployed::Invalid(issues)),
                 Err(e) => Err(orchestrator_error(e)),

@@ -39,12 +39,18 @@ pub async fn get_deployment(id: i64) -> Result<DeploymentDetail, AppError> {
         .ok_or_else(|| AppError::NotFound(format!("no deployment {id}")))
 }
 
-/// Validates `text` against the fleet and schedules it.
+/// Validates `text` against the fleet and schedules it; `drain` lets an update move workloads off
+/// busy nodes; a pool rollout changes `max_unavailable` nodes at a time (1 to 100; 0 or absent: 1).
 ///
 /// # Errors
 /// [`AppError::BadRequest`] over 1 MiB; [`AppError::Unavailable`] as above.
 #[server(endpoint = "deploy")]
-pub async fn deploy_blueprint(text: String, drain: bool) -> Result<Deployed, AppError> {
+pub async fn deploy_blueprint(
+    text: String,
+    drain: bool,
+    // Left out by older pages and scripts: 0, which means one node at a time.
+    #[server(default)] max_unavailable: u32,
+) -> Result<Deployed, AppError> {
     if text.len() > mig::blueprint::MAX_BYTES {
         return Err(AppError::BadRequest(format!(
             "the blueprint is {} bytes; the limit is 1 MiB",
@@ -52,7 +58,7 @@ pub async fn deploy_blueprint(text: String, drain: bool) -> Result<Deployed, App
         )));
     }
     crate::backend::from_context()?
-        .deploy(&crate::backend::caller()?, text, drain)
+        .deploy(&crate::backend::caller()?, text, drain, max_unavailable)
         .await
 }
 

@@ -241,6 +241,19 @@ fn Toolbar(ed: Editor) -> impl IntoView {
                 .is_some_and(|b| matches!(b.action, mig::blueprint::Action::Update(_)))
         })
     };
+    // A pool update or a pool's layout rolls out over nodes: how many at a time.
+    let rolls_out = move || {
+        ed.local.with(|c| {
+            c.blueprint.as_ref().is_some_and(|b| match &b.action {
+                mig::blueprint::Action::Update(u) => {
+                    matches!(u.target, mig::blueprint::Target::Pool(_))
+                }
+                mig::blueprint::Action::SharedNodePool(p) => p.mig_config.is_some(),
+                _ => false,
+            })
+        })
+    };
+    let at_a_time = RwSignal::new(1u32);
     let drain = RwSignal::new(false);
     // The server found workloads on the node this update reconfigures: without drain it would
     // fail at its busy check, so Deploy waits for "Drain busy nodes" (or for them to go).
@@ -308,6 +321,13 @@ fn Toolbar(ed: Editor) -> impl IntoView {
                         " Drain busy nodes"
                     </label>
                 })}
+                {move || rolls_out().then(|| view! {
+                    <label class="check" title="Nodes changed at a time; a batch with a node that fails pauses the rollout, the nodes after it untouched, until you resume it">
+                        " Nodes at a time "
+                        <input type="number" id="max-unavailable" min="1" max="100" class="narrow" prop:value=move || at_a_time.get().to_string()
+                            on:input=move |e| { if let Ok(n) = event_target_value(&e).trim().parse::<u32>() { at_a_time.set(n.clamp(1, 100)) } } />
+                    </label>
+                })}
                 <button
                     class="btn"
                     id="deploy"
@@ -318,7 +338,7 @@ fn Toolbar(ed: Editor) -> impl IntoView {
                         let navigate = navigate.clone();
                         deploying.set(true);
                         leptos::task::spawn_local(async move {
-                            match deploy_blueprint(text, drain.get_untracked()).await {
+                            match deploy_blueprint(text, drain.get_untracked(), at_a_time.get_untracked()).await {
                                 Ok(Deployed::Created(d)) => navigate(&format!("/deployments/{}", d.id), Default::default()),
                                 Ok(Deployed::Invalid(issues)) => {
                                     let errors = issues.iter().filter(|i| i.is_error()).count();
@@ -569,7 +589,7 @@ fn MakeRoom(ed: Editor, fix: mig::capacity::room::RoomFix) -> impl IntoView {
                     "shared_node_pool_mig_config": config.name,
                 })
                 .to_string();
-                let id = match deploy_blueprint(update, false).await {
+                let id = match deploy_blueprint(update, false, 1).await {
                     Ok(Deployed::Created(d)) => d.id,
                     Ok(Deployed::Invalid(issues)) => {
                         say(format!(
@@ -618,7 +638,7 @@ fn MakeRoom(ed: Editor, fix: mig::capacity::room::RoomFix) -> impl IntoView {
                 }
             }
             say("Room made; deploying…".to_owned());
-            match deploy_blueprint(text, false).await {
+            match deploy_blueprint(text, false, 1).await {
                 Ok(Deployed::Created(d)) => {
                     navigate(&format!("/deployments/{}", d.id), Default::default())
                 }

@@ -13,7 +13,7 @@ use super::live::use_events;
 use super::{EmptyState, PageHeader, SubjectNotFound};
 use crate::api::deployments::{
     create_share, get_deployment, get_shared, list_deployments, list_shares, previous_layouts,
-    revert_deployment, revoke_share, undeploy,
+    resume_deployment, revert_deployment, revoke_share, undeploy,
 };
 use crate::error::AppError;
 
@@ -274,6 +274,17 @@ fn Detail(d: DeploymentDetail) -> impl IntoView {
             set_asking.set(false);
         });
     };
+    let paused = info.status == DeploymentStatus::Paused;
+    let on_resume = move |_| {
+        set_asking.set(true);
+        leptos::task::spawn_local(async move {
+            match resume_deployment(id).await {
+                Ok(_) => set_notice.set(Some("Resumed: the failed node(s) are tried again, then the next batches.".into())),
+                Err(e) => set_notice.set(Some(format!("Not resumed: {e}"))),
+            }
+            set_asking.set(false);
+        });
+    };
     let can_undeploy = info.status.can_undeploy();
     // An update leaves nothing running to undeploy: what can be undone is the layout change.
     let is_update = info.mode == "update";
@@ -297,6 +308,9 @@ fn Detail(d: DeploymentDetail) -> impl IntoView {
         <div class="card detail-actions">
             <Bar done=info.progress.done total=info.progress.total label="steps".into() />
             <div class="toolbar-actions">
+                {paused.then(|| view! {
+                    <button class="btn" id="resume" title="Retry the node(s) that failed, then roll out the batches after them" disabled=move || asking.get() on:click=on_resume>"Resume rollout"</button>
+                })}
                 <a class="btn btn-ghost" href=logs target="_blank" id="logs">"Logs (text)"</a>
                 {(!is_update).then(|| view! {
                     <button class="btn btn-danger" id="undeploy" disabled=move || !can_undeploy || asking.get() on:click=on_undeploy>
@@ -342,7 +356,7 @@ fn RetryWithDrain(blueprint: String) -> impl IntoView {
         busy.set(true);
         let (text, navigate) = (blueprint.clone(), navigate.clone());
         leptos::task::spawn_local(async move {
-            match crate::api::deployments::deploy_blueprint(text, true).await {
+            match crate::api::deployments::deploy_blueprint(text, true, 1).await {
                 Ok(crate::api::deployments::Deployed::Created(d)) => {
                     open_deployment(&navigate, d.id);
                 }

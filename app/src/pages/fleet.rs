@@ -489,7 +489,7 @@ pub(super) fn FleetNode(node: mig::wire::FleetNodeInfo) -> impl IntoView {
                     .to_string();
                     let navigate = navigate.clone();
                     leptos::task::spawn_local(async move {
-                        match crate::api::deployments::deploy_blueprint(blueprint, false).await {
+                        match crate::api::deployments::deploy_blueprint(blueprint, false, 1).await {
                             Ok(crate::api::deployments::Deployed::Created(info)) => {
                                 navigate(&format!("/deployments/{}", info.id), Default::default());
                             }

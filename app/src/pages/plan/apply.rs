@@ -207,7 +207,7 @@ pub fn Apply(planner: Planner) -> impl IntoView {
                 "shared_node_pool_mig_config": saved.name,
             })
             .to_string();
-            match deploy_blueprint(blueprint, drain.get_untracked()).await {
+            match deploy_blueprint(blueprint, drain.get_untracked(), 1).await {
                 Ok(Deployed::Created(info)) => {
                     navigate(&format!("/deployments/{}", info.id), Default::default());
                 }
