@@ -8,7 +8,9 @@
 //! - delivery latency of the `monitor` events (the orchestrator checks the service every 2 s and stamps
 //!   each event with the time it was published; a watcher's latency is receive time minus that stamp,
 //!   same machine, same clock), p50/p99/max over every event every watcher received,
-//! - then `GET /api/v1/fleet` throughput with C keep-alive connections for a few seconds.
+//! - then `GET /api/v1/fleet` throughput with C keep-alive connections for a few seconds;
+//! - then, on a second server with a 500-node, 4,000-GPU fleet as data (`--cluster none`), the same
+//!   request's size and latency p50/p95/p99.
 //!
 //! Run: `cargo bench -p server --bench events -- [WATCHERS...]` (default 1000 10000). Needs
 //! `target/release/migboard-agent` (`make build`). Results go in BENCHMARKS.md.
@@ -116,7 +118,7 @@ async fn watch(
     latencies
 }
 
-async fn fleet_throughput(port: u16, connections: usize, seconds: u64) -> (f64, i64, i64) {
+async fn fleet_throughput(port: u16, connections: usize, seconds: u64) -> (f64, i64, i64, i64) {
     let until = Instant::now() + Duration::from_secs(seconds);
     let mut tasks = Vec::new();
     for _ in 0..connections {
@@ -164,8 +166,73 @@ async fn fleet_throughput(port: u16, connections: usize, seconds: u64) -> (f64, 
     (
         all.len() as f64 / seconds as f64,
         percentile(&all, 0.5),
+        percentile(&all, 0.95),
         percentile(&all, 0.99),
     )
+}
+
+/// A fleet file of `nodes` BM.GPU.H100.8 nodes in pools of 100, on five named configs.
+fn big_fleet(nodes: usize) -> String {
+    let configs = ["all-balanced", "all-1g.10gb", "all-3g.40gb", "all-2g.20gb", "all-1g.20gb"];
+    let mut out = String::new();
+    for p in 0..nodes.div_ceil(100) {
+        let names: Vec<String> = (0..100.min(nodes - p * 100))
+            .map(|n| format!("\"10.{}.{}.{}\"", 1 + p / 200, p % 200, 10 + n))
+            .collect();
+        out.push_str(&format!(
+            "[[pools]]\nname = \"pool-{p}\"\nshape = \"BM.GPU.H100.8\"\nmig_config = \"{}\"\nnodes = [{}]\n\n",
+            configs[p % configs.len()],
+            names.join(", ")
+        ));
+    }
+    out
+}
+
+/// `GET /api/v1/fleet` of a 500-node, 4,000-GPU fleet (`--cluster none`: the fleet as data, no
+/// agents, so the bench measures the API, not 500 simulated agents on two cores).
+async fn big_fleet_api() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("fleet.toml");
+    std::fs::write(&file, big_fleet(500)).expect("fleet file");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("port")
+        .port();
+    let mut server = tokio::process::Command::new(env!("CARGO_BIN_EXE_migboard"))
+        .env("MIGBOARD_ADDR", format!("127.0.0.1:{port}"))
+        .env("MIGBOARD_DATA_DIR", dir.path())
+        .env("LEPTOS_SITE_ROOT", dir.path().join("no-site"))
+        .env("MIGBOARD_CLUSTER", "none")
+        .env("MIGBOARD_FLEET_FILE", &file)
+        .env("RUST_LOG", "error")
+        .kill_on_drop(true)
+        .spawn()
+        .expect("start target/release/migboard");
+    let pid = server.id().expect("pid");
+    for _ in 0..300 {
+        if TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let fleet = request(port, "GET", "/api/v1/fleet", "").await;
+    let gpus = fleet.matches("\"uuid\"").count();
+    println!(
+        "500 nodes: GET /api/v1/fleet answers {} bytes of JSON ({gpus} GPUs); server RSS {:.1} MiB",
+        fleet.len(),
+        rss_kib(pid) as f64 / 1024.0
+    );
+    for c in [1usize, 16] {
+        let (rps, p50, p95, p99) = fleet_throughput(port, c, 5).await;
+        println!(
+            "500 nodes: GET /api/v1/fleet, {c} keep-alive connection(s): {rps:.0} req/s, latency p50 {:.1} ms, p95 {:.1} ms, p99 {:.1} ms",
+            p50 as f64 / 1000.0,
+            p95 as f64 / 1000.0,
+            p99 as f64 / 1000.0
+        );
+    }
+    let _ = server.start_kill();
+    let _ = server.wait().await;
 }
 
 #[tokio::main]
@@ -272,11 +339,12 @@ async fn main() {
     let fleet = request(port, "GET", "/api/v1/fleet", "").await;
     println!("GET /api/v1/fleet answers {} bytes of JSON", fleet.len());
     for c in [1usize, 16, 64] {
-        let (rps, p50, p99) = fleet_throughput(port, c, 5).await;
+        let (rps, p50, _, p99) = fleet_throughput(port, c, 5).await;
         println!(
             "GET /api/v1/fleet, {c} keep-alive connection(s): {rps:.0} req/s, latency p50 {p50} µs, p99 {p99} µs"
         );
     }
     let _ = server.start_kill();
     let _ = server.wait().await;
+    big_fleet_api().await;
 }

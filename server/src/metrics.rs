@@ -22,22 +22,118 @@ use crate::AppState;
 /// Upper bounds of the request latency buckets, seconds.
 const BUCKETS: [f64; 11] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
 
-/// One latency histogram.
-#[derive(Debug, Clone, Default)]
-struct Histogram {
-    /// Observations at or below each of [`BUCKETS`] (not cumulative here).
-    buckets: [u64; BUCKETS.len()],
+/// Upper bounds of the step duration buckets, seconds: a GPU step takes milliseconds to minutes.
+const STEP_BUCKETS: [f64; 11] = [0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0];
+
+/// One latency histogram over `N` bucket bounds.
+#[derive(Debug, Clone)]
+struct Histogram<const N: usize> {
+    /// Observations at or below each bound (not cumulative here).
+    buckets: [u64; N],
     count: u64,
     sum: f64,
 }
 
-impl Histogram {
-    fn observe(&mut self, seconds: f64) {
-        if let Some(i) = BUCKETS.iter().position(|b| seconds <= *b) {
+impl<const N: usize> Default for Histogram<N> {
+    fn default() -> Self {
+        Self {
+            buckets: [0; N],
+            count: 0,
+            sum: 0.0,
+        }
+    }
+}
+
+impl<const N: usize> Histogram<N> {
+    fn observe(&mut self, bounds: &[f64; N], seconds: f64) {
+        if let Some(i) = bounds.iter().position(|b| seconds <= *b) {
             self.buckets[i] += 1;
         }
         self.count += 1;
         self.sum += seconds;
+    }
+
+    /// Writes it as `name` with `labels` (cumulative buckets, `+Inf`, sum, count).
+    fn write(&self, out: &mut Exposition, name: &str, labels: &[(&str, &str)], bounds: &[f64; N]) {
+        let mut cumulative = 0;
+        for (bound, n) in bounds.iter().zip(self.buckets) {
+            cumulative += n;
+            let le = bound.to_string();
+            let mut with = labels.to_vec();
+            with.push(("le", &le));
+            out.sample(&format!("{name}_bucket"), &with, cumulative as f64);
+        }
+        let mut with = labels.to_vec();
+        with.push(("le", "+Inf"));
+        out.sample(&format!("{name}_bucket"), &with, self.count as f64);
+        out.sample(&format!("{name}_sum"), labels, self.sum);
+        out.sample(&format!("{name}_count"), labels, self.count as f64);
+    }
+}
+
+/// How long deployment steps take, by kind (the key's first part: `reconfigure`, `rollout`, `drain`,
+/// `replica`, `pool`, …) and outcome, measured in this process from `running` to `done`, `failed` or
+/// `skipped` (a restart loses the steps in flight, as Prometheus expects of a process's counters).
+#[derive(Debug, Default)]
+pub struct StepMetrics {
+    started: Mutex<std::collections::HashMap<(i64, String), std::time::Instant>>,
+    by: Mutex<BTreeMap<(String, &'static str), Histogram<{ STEP_BUCKETS.len() }>>>,
+}
+
+/// The most steps timed at once (a bound on memory if steps never finish).
+const MAX_TIMED_STEPS: usize = 10_000;
+
+impl StepMetrics {
+    /// Step `key` of deployment `id` went to `state`.
+    pub fn record(&self, id: i64, key: &str, state: mig::wire::StepState) {
+        use mig::wire::StepState;
+        let mut started = self
+            .started
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let outcome = match state {
+            StepState::Running => {
+                // A retried step keeps its first start: its duration is the whole wait.
+                if started.len() < MAX_TIMED_STEPS {
+                    started
+                        .entry((id, key.to_owned()))
+                        .or_insert_with(std::time::Instant::now);
+                }
+                return;
+            }
+            StepState::Done => "done",
+            StepState::Failed => "failed",
+            StepState::Skipped => "skipped",
+            _ => return,
+        };
+        let Some(at) = started.remove(&(id, key.to_owned())) else {
+            return;
+        };
+        drop(started);
+        let kind = key.split('/').next().unwrap_or(key).to_owned();
+        self.by
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .entry((kind, outcome))
+            .or_default()
+            .observe(&STEP_BUCKETS, at.elapsed().as_secs_f64());
+    }
+
+    fn write(&self, out: &mut Exposition) {
+        let by = self
+            .by
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone();
+        let name = "migboard_step_duration_seconds";
+        out.family(
+            name,
+            "histogram",
+            "Deployment step durations (running to done, failed or skipped), by kind and outcome.",
+        );
+        for ((kind, outcome), h) in &by {
+            h.write(out, name, &[("kind", kind), ("outcome", outcome)], &STEP_BUCKETS);
+        }
     }
 }
 
@@ -45,7 +141,7 @@ impl Histogram {
 /// (`/api/v1/deployments/:id`), never raw paths, so the label set stays small.
 #[derive(Debug, Default)]
 pub struct RequestMetrics {
-    by: Mutex<BTreeMap<(String, String, &'static str), Histogram>>,
+    by: Mutex<BTreeMap<(String, String, &'static str), Histogram<{ BUCKETS.len() }>>>,
 }
 
 /// Middleware: times every request into [`RequestMetrics`].
@@ -72,7 +168,7 @@ pub async fn track(State(metrics): State<Arc<RequestMetrics>>, request: Request,
         .unwrap_or_else(std::sync::PoisonError::into_inner)
         .entry((method, route, class))
         .or_default()
-        .observe(started.elapsed().as_secs_f64());
+        .observe(&BUCKETS, started.elapsed().as_secs_f64());
     response
 }
 
@@ -160,6 +256,7 @@ pub async fn serve(
         &[("state", "in_use")],
         f64::from(size).max(idle as f64) - idle as f64,
     );
+    state.orchestrator().step_metrics().write(&mut out);
     latencies(&mut out, &requests);
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
@@ -271,18 +368,6 @@ fn latencies(out: &mut Exposition, requests: &RequestMetrics) {
     out.family(name, "histogram", "HTTP request latency by method, route and status class.");
     for ((method, route, class), h) in &by {
         let labels = [("method", method.as_str()), ("route", route.as_str()), ("status", *class)];
-        let mut cumulative = 0;
-        for (bound, n) in BUCKETS.iter().zip(h.buckets) {
-            cumulative += n;
-            let le = bound.to_string();
-            let mut with = labels.to_vec();
-            with.push(("le", &le));
-            out.sample(&format!("{name}_bucket"), &with, cumulative as f64);
-        }
-        let mut with = labels.to_vec();
-        with.push(("le", "+Inf"));
-        out.sample(&format!("{name}_bucket"), &with, h.count as f64);
-        out.sample(&format!("{name}_sum"), &labels, h.sum);
-        out.sample(&format!("{name}_count"), &labels, h.count as f64);
+        h.write(out, name, &labels, &BUCKETS);
     }
 }

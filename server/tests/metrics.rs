@@ -202,3 +202,50 @@ async fn metrics_describe_the_fleet_deployments_streams_and_requests() {
     }
     let _ = header::CONTENT_TYPE;
 }
+
+#[tokio::test]
+async fn step_durations_are_histograms_by_kind_and_outcome() {
+    // The fixed fleet refuses every change: an update's first GPU step runs, then fails.
+    let state = state().await;
+    let app = router(&state, Some(TOKEN));
+    let operator = common::bearer(&state, "operator", mig::wire::Role::Operator).await;
+    let update = r#"{"recipe_mode": "update", "deployment_name": "timed", "recipe_node_name": "10.0.10.12", "shared_node_pool_mig_config": "all-1g.10gb"}"#;
+    let request = Request::post("/api/v1/deployments")
+        .header("authorization", &operator)
+        .header("content-type", "application/json")
+        .body(Body::from(update))
+        .expect("request");
+    let reply = common::send(app.clone(), request).await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text());
+    let id = reply.json()["id"].as_i64().expect("id");
+    let mut status = String::new();
+    for _ in 0..200 {
+        let d = common::send(
+            app.clone(),
+            get(&format!("/api/v1/deployments/{id}"), None, &[("authorization", &operator)]),
+        )
+        .await
+        .json();
+        status = d["deployment"]["status"].as_str().unwrap_or_default().to_owned();
+        if status == "failed" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(status, "failed");
+    let bearer = format!("Bearer {TOKEN}");
+    let reply = common::send(app.clone(), get("/metrics", None, &[("authorization", &bearer)])).await;
+    let scrape = parse(&reply.text());
+    let failed = find(
+        &scrape,
+        "migboard_step_duration_seconds",
+        &[("kind", "reconfigure"), ("outcome", "failed")],
+    );
+    assert_eq!(failed.len(), 1, "{:#?}", scrape.samples.iter().map(|s| &s.metric).collect::<Vec<_>>());
+    let Value::Histogram(buckets) = &failed[0].value else {
+        panic!("a histogram: {:?}", failed[0].value)
+    };
+    assert_eq!(buckets.last().map(|b| b.count), Some(1.0), "one GPU step ran and failed: {buckets:?}");
+    // A step recorded done without running first (`select`) has no duration to observe.
+    assert!(find(&scrape, "migboard_step_duration_seconds", &[("kind", "select")]).is_empty());
+}

@@ -178,6 +178,8 @@ struct Inner {
     work: Mutex<()>,
     /// Nodes whose MIG layout a deployment is changing now: never reported as drifted meanwhile.
     changing: std::sync::Mutex<std::collections::BTreeSet<String>>,
+    /// How long steps take, for `/metrics`.
+    step_metrics: Arc<crate::metrics::StepMetrics>,
 }
 
 /// Marks nodes as being changed for as long as it lives (see [`Inner::changing`]).
@@ -264,6 +266,7 @@ impl Orchestrator {
                 wake: Notify::new(),
                 work: Mutex::new(()),
                 changing: std::sync::Mutex::default(),
+                step_metrics: Arc::default(),
             }),
         };
         this.refresh().await;
@@ -466,6 +469,11 @@ impl Orchestrator {
                 )
             })
             .collect())
+    }
+
+    /// How long steps take, for `/metrics`.
+    pub fn step_metrics(&self) -> &crate::metrics::StepMetrics {
+        &self.inner.step_metrics
     }
 
     /// A receiver of every event from now on, each with its SSE frame.
@@ -1053,6 +1061,7 @@ impl Orchestrator {
             .store
             .record_step(id, key, state, message)
             .await?;
+        self.inner.step_metrics.record(id, key, state);
         self.publish(Event::Step {
             deployment_id: id,
             step,
