@@ -1366,3 +1366,113 @@ async fn mig_manager_mode_writes_custom_configs_into_its_configmap() {
     let file = read(&fake);
     assert!(file.configs.contains_key("mix") && file.configs.contains_key("halves"));
 }
+
+/// A stand-in for NVIDIA's mig-manager that reports `failed` on node `bad` the first time it is
+/// asked for a change there, and applies every other change (a node left `failed` waits until asked
+/// again: migboard sets `pending` when it retries).
+fn flaky_mig_manager(fake: FakeKube, bad: &'static str) {
+    tokio::spawn(async move {
+        let mut failed_once = false;
+        loop {
+            for n in fake.list("v1/nodes") {
+                let name = n["metadata"]["name"].as_str().unwrap_or_default().to_owned();
+                let want = n["metadata"]["labels"][MIG_CONFIG].clone();
+                if n["metadata"]["labels"][MIG_STATE] == "failed"
+                    || n["metadata"]["annotations"]["test/applied"] == want
+                {
+                    continue;
+                }
+                if name == bad && !failed_once {
+                    failed_once = true;
+                    fake.patch("v1/nodes", "", &name, &json!({"metadata": {"labels": {MIG_STATE: "failed"}}}));
+                    continue;
+                }
+                fake.patch("v1/nodes", "", &name, &json!({"metadata": {"labels": {MIG_STATE: "success"}, "annotations": {"test/applied": want}}}));
+            }
+            tokio::time::sleep(Duration::from_millis(30)).await;
+        }
+    });
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pool_rollout_goes_node_by_node_pauses_where_mig_manager_fails_and_resumes() {
+    use mig::wire::DeploymentStatus;
+    let fake = FakeKube::start().await;
+    for name in ["10.0.10.11", "10.0.10.12", "10.0.10.13"] {
+        let mut n = node(name, "h100migpool", "all-balanced", &[]);
+        n["metadata"]["annotations"] = json!({"test/applied": "all-balanced"});
+        fake.put(n);
+    }
+    flaky_mig_manager(fake.clone(), "10.0.10.11");
+    let k = backend(
+        &fake,
+        kubernetes::Options {
+            apply_mode: kubernetes::ApplyMode::MigManager,
+            ..options()
+        },
+    )
+    .await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = server::store::Store::open_in(dir.path()).await.expect("store");
+    let site = leptos::config::LeptosOptions::builder()
+        .output_name("migboard")
+        .site_root(dir.path().join("site").to_string_lossy().to_string())
+        .build();
+    let state = server::AppState::start(
+        site,
+        Arc::new(k),
+        server::catalogue::SharedCatalogue::default(),
+        store,
+        server::orchestrator::Options {
+            monitor_interval: Duration::from_millis(100),
+            retry_after: Duration::from_millis(100),
+            ..server::orchestrator::Options::default()
+        },
+    )
+    .await;
+    let orchestrator = state.orchestrator();
+    until("the fleet has the three nodes", 10, async || {
+        (orchestrator.refresh().await.nodes.len() == 3).then_some(())
+    })
+    .await;
+    let actor = server::audit::Actor::new("test", "test");
+    let update = r#"{"recipe_mode": "update", "deployment_name": "node-by-node", "recipe_node_pool_name": "h100migpool", "shared_node_pool_mig_config": "all-1g.10gb"}"#;
+    let info = orchestrator
+        .submit_with(update, server::orchestrator::Rollout::default(), &actor)
+        .await
+        .expect("accepted");
+    let status_of = async |want: DeploymentStatus| {
+        let d = orchestrator.detail(info.id).await.ok()??;
+        (d.deployment.status == want).then_some(d)
+    };
+    let paused = until("paused", 15, async || status_of(DeploymentStatus::Paused).await).await;
+    assert!(
+        paused.deployment.message.starts_with("rollout paused at batch 1 of 3: 10.0.10.11: "),
+        "{}",
+        paused.deployment.message
+    );
+    assert!(paused.deployment.message.contains("2 node(s) after it untouched (10.0.10.12, 10.0.10.13)"));
+    // One node at a time: the others were never asked.
+    for untouched in ["10.0.10.12", "10.0.10.13"] {
+        let labels = fake.get("v1/nodes", "", untouched).expect("node")["metadata"]["labels"].clone();
+        assert_eq!(labels[MIG_CONFIG], "all-balanced", "{untouched}");
+    }
+    orchestrator.resume(info.id, &actor).await.expect("resumed");
+    let done = until("completed", 15, async || status_of(DeploymentStatus::Completed).await).await;
+    let states: Vec<(String, String)> = done
+        .steps
+        .iter()
+        .filter(|s| s.key.starts_with("rollout/"))
+        .map(|s| (s.key.clone(), s.state.as_str().to_owned()))
+        .collect();
+    assert_eq!(
+        states,
+        [("rollout/1", "done"), ("rollout/2", "done"), ("rollout/3", "done")]
+            .map(|(k, s)| (k.to_owned(), s.to_owned()))
+    );
+    for n in ["10.0.10.11", "10.0.10.12", "10.0.10.13"] {
+        let labels = fake.get("v1/nodes", "", n).expect("node")["metadata"]["labels"].clone();
+        assert_eq!(labels[MIG_CONFIG], "all-1g.10gb", "{n}");
+        assert_eq!(labels[MIG_STATE], "success", "{n}");
+    }
+}
