@@ -20,6 +20,42 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
+/// The admin password the bench starts its servers with, and the API token it signed in for.
+const PASSWORD: &str = "bench-admin-password-0123456789";
+static TOKEN: std::sync::Mutex<String> = std::sync::Mutex::new(String::new());
+
+/// The `authorization` header line every request carries (after [`sign_in`]).
+fn auth() -> String {
+    let token = TOKEN.lock().map(|t| t.clone()).unwrap_or_default();
+    if token.is_empty() {
+        String::new()
+    } else {
+        format!("authorization: Bearer {token}\r\n")
+    }
+}
+
+/// Signs in as the admin the server made from `MIGBOARD_ADMIN_PASSWORD`, for an API token that
+/// every later request carries.
+async fn sign_in(port: u16) {
+    if let Ok(mut t) = TOKEN.lock() {
+        t.clear();
+    }
+    let answer = request(
+        port,
+        "POST",
+        "/api/v1/login",
+        &format!(r#"{{"username": "admin", "password": "{PASSWORD}"}}"#),
+    )
+    .await;
+    let token = serde_json::from_str::<serde_json::Value>(&answer)
+        .ok()
+        .and_then(|v| v["token"].as_str().map(str::to_owned))
+        .unwrap_or_else(|| panic!("signed in: {answer}"));
+    if let Ok(mut t) = TOKEN.lock() {
+        *t = token;
+    }
+}
+
 fn now_ms() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -43,7 +79,8 @@ async fn request(port: u16, method: &str, path: &str, body: &str) -> String {
         .await
         .expect("connect");
     let req = format!(
-        "{method} {path} HTTP/1.1\r\nhost: bench\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+        "{method} {path} HTTP/1.1\r\nhost: bench\r\n{}content-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+        auth(),
         body.len()
     );
     s.write_all(req.as_bytes()).await.expect("write");
@@ -75,7 +112,8 @@ async fn watch(
         return latencies;
     };
     let req = format!(
-        "GET /api/v1/deployments/{id}/events HTTP/1.1\r\nhost: bench\r\naccept: text/event-stream\r\n\r\n"
+        "GET /api/v1/deployments/{id}/events HTTP/1.1\r\nhost: bench\r\n{}accept: text/event-stream\r\n\r\n",
+        auth()
     );
     if s.write_all(req.as_bytes()).await.is_err() {
         return latencies;
@@ -128,11 +166,10 @@ async fn fleet_throughput(port: u16, connections: usize, seconds: u64) -> (f64, 
                 .await
                 .expect("connect");
             let mut buf = vec![0u8; 1 << 16];
+            let get = format!("GET /api/v1/fleet HTTP/1.1\r\nhost: bench\r\n{}\r\n", auth());
             while Instant::now() < until {
                 let t = Instant::now();
-                s.write_all(b"GET /api/v1/fleet HTTP/1.1\r\nhost: bench\r\n\r\n")
-                    .await
-                    .expect("write");
+                s.write_all(get.as_bytes()).await.expect("write");
                 // Read one response: headers, then content-length bytes.
                 let mut got = Vec::new();
                 let (header_end, length) = loop {
@@ -205,6 +242,7 @@ async fn big_fleet_api() {
         .env("MIGBOARD_CLUSTER", "none")
         .env("MIGBOARD_FLEET_FILE", &file)
         .env("RUST_LOG", "error")
+        .env("MIGBOARD_ADMIN_PASSWORD", PASSWORD)
         .kill_on_drop(true)
         .spawn()
         .expect("start target/release/migboard");
@@ -215,6 +253,7 @@ async fn big_fleet_api() {
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    sign_in(port).await;
     let fleet = request(port, "GET", "/api/v1/fleet", "").await;
     let gpus = fleet.matches("\"uuid\"").count();
     println!(
@@ -261,6 +300,7 @@ async fn main() {
         .env("MIGBOARD_MAX_STREAMS_PER_USER", "10000")
         .env("MIGBOARD_MAX_STREAMS_PER_ADDRESS", "100000")
         .env("RUST_LOG", "error")
+        .env("MIGBOARD_ADMIN_PASSWORD", PASSWORD)
         .kill_on_drop(true)
         .spawn()
         .expect("start target/release/migboard (needs target/release/migboard-agent: make build)");
@@ -271,6 +311,7 @@ async fn main() {
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    sign_in(port).await;
     let blueprint = mig::blueprint::templates::template("mig_inference_single_replica_10gb")
         .expect("template")
         .json;

@@ -39,7 +39,8 @@ pub struct Config {
     pub database_url: Option<String>,
 
     /// A fleet file (TOML) describing the embedded fleet's pools and nodes, simulated or real agents
-    /// by URL (see docs/fleet.example.toml); the built-in default fleet when unset.
+    /// by URL (see docs/fleet.example.toml); the built-in default fleet when unset. With
+    /// `--cluster none`, its pools' layouts as data (no agents).
     #[arg(long, env = "MIGBOARD_FLEET_FILE")]
     pub fleet_file: Option<PathBuf>,
 

@@ -51,11 +51,29 @@ async fn main() -> anyhow::Result<()> {
     };
     let mut elector = None;
     let cluster: std::sync::Arc<dyn server::cluster::Cluster> = match config.cluster {
-        ClusterKind::None => std::sync::Arc::new(server::cluster::Fixed::new(
-            &embedded::FleetSpec::default_fleet(),
-            &catalogue.get(),
-            "fixed fleet (no agents): the default fleet's layout as data",
-        )),
+        // The fleet file's (or the default fleet's) layout as data: a demo, or a big fleet to measure
+        // the API without hundreds of agents.
+        ClusterKind::None => {
+            let (spec, what) = match &config.fleet_file {
+                Some(path) => {
+                    let text = std::fs::read_to_string(path)
+                        .with_context(|| format!("reading the fleet file {}", path.display()))?;
+                    (
+                        embedded::FleetSpec::from_toml(
+                            &text,
+                            &path.display().to_string(),
+                            &catalogue.get(),
+                        )?,
+                        format!("fixed fleet (no agents): {} as data", path.display()),
+                    )
+                }
+                None => (
+                    embedded::FleetSpec::default_fleet(),
+                    "fixed fleet (no agents): the default fleet's layout as data".to_owned(),
+                ),
+            };
+            std::sync::Arc::new(server::cluster::Fixed::new(&spec, &catalogue.get(), &what))
+        }
         ClusterKind::Embedded => {
             let mut spec = match &config.fleet_file {
                 Some(path) => {
