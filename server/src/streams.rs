@@ -68,6 +68,36 @@ pub struct Streams {
     open: Mutex<HashMap<String, usize>>,
     /// Streams open now (for `/metrics`).
     watchers: std::sync::atomic::AtomicUsize,
+    /// The re-checks running, one per holder (credential or link), shared by its open streams.
+    checks: Mutex<HashMap<String, std::sync::Weak<Check>>>,
+}
+
+/// One holder's periodic re-check, shared by every stream that holder has open: 10,000 viewers of
+/// one embed link (or tabs of one session) cost one database check per period, not 10,000. It runs
+/// while any of those streams holds it; the last one to end stops it.
+#[derive(Debug)]
+struct Check {
+    /// Turns `true` when the holder no longer holds.
+    ended: tokio::sync::watch::Receiver<bool>,
+    _task: AbortOnDrop,
+}
+
+impl Holder {
+    /// What identifies the holder's re-check (in memory only; never logged).
+    fn key(&self) -> String {
+        match self {
+            Self::User {
+                credential: Credential::Session(id),
+                ..
+            } => format!("session:{id}"),
+            Self::User {
+                credential: Credential::Token(token),
+                ..
+            } => format!("token:{}", token.expose()),
+            Self::Share(token) => format!("share:{token}"),
+            Self::Embed(token) => format!("embed:{token}"),
+        }
+    }
 }
 
 /// One admitted stream's place under the caps; given back when the stream ends (dropped).
@@ -115,6 +145,7 @@ impl Streams {
             embeds,
             open: Mutex::new(HashMap::new()),
             watchers: std::sync::atomic::AtomicUsize::new(0),
+            checks: Mutex::new(HashMap::new()),
         })
     }
 
@@ -179,11 +210,45 @@ impl Streams {
     ///
     /// The checks run in a task of their own, not in the response body: the body is polled only as
     /// fast as the client reads, and a check paused mid-query would hold a database connection for
-    /// as long as a client chose not to read. The task ends with the returned future (dropped with
-    /// the stream).
+    /// as long as a client chose not to read. One task per holder serves all of that holder's
+    /// streams ([`Check`]); it ends when the last of their futures is dropped.
     pub fn revoked(self: &Arc<Self>, holder: Holder) -> impl Future<Output = ()> + Send + use<> {
+        let key = holder.key();
+        let check = {
+            let mut checks = self
+                .checks
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            match checks
+                .get(&key)
+                .and_then(std::sync::Weak::upgrade)
+                .filter(|c| !*c.ended.borrow())
+            {
+                Some(running) => running,
+                None => {
+                    // Now and then, forget the checks whose streams have all ended.
+                    if checks.len() % 256 == 255 {
+                        checks.retain(|_, c| c.strong_count() > 0);
+                    }
+                    let started = Arc::new(self.start_check(holder));
+                    checks.insert(key, Arc::downgrade(&started));
+                    started
+                }
+            }
+        };
+        let mut ended = check.ended.clone();
+        async move {
+            let _check = check;
+            // An error means the check is gone (it panicked): end the stream rather than trust it
+            // unchecked.
+            let _ = ended.wait_for(|ended| *ended).await;
+        }
+    }
+
+    /// Starts `holder`'s re-check: every period, until it no longer holds.
+    fn start_check(self: &Arc<Self>, holder: Holder) -> Check {
         let streams = Arc::clone(self);
-        let (ended, when) = tokio::sync::oneshot::channel::<()>();
+        let (ended_tx, ended) = tokio::sync::watch::channel(false);
         let task = tokio::spawn(async move {
             let mut tick = tokio::time::interval(streams.limits.recheck);
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -203,18 +268,16 @@ impl Streams {
                             Holder::Share(_) => "share link",
                             Holder::Embed(_) => "embed link",
                         },
-                        "ended an event stream: its credential no longer holds"
+                        "ended the event streams of a credential that no longer holds"
                     );
-                    let _ = ended.send(());
+                    let _ = ended_tx.send(true);
                     return;
                 }
             }
         });
-        let checks = AbortOnDrop(task.abort_handle());
-        async move {
-            let _checks = checks;
-            // An error means the checks panicked: end the stream rather than trust it unchecked.
-            let _ = when.await;
+        Check {
+            ended,
+            _task: AbortOnDrop(task.abort_handle()),
         }
     }
 }

@@ -1850,6 +1850,14 @@ async fn event_streams_end_when_their_session_or_token_no_longer_holds() {
     let token = format!("Bearer {}", t.json()["token"].as_str().expect("token"));
     let (status, _, mut by_token) = open_stream(&w, "/api/v1/events", Some(&token)).await;
     assert_eq!(status, StatusCode::OK);
+    // A second stream of the same token shares its re-check: both end together.
+    let (status, _, mut by_token_too) = open_stream(
+        &w,
+        &format!("/api/v1/deployments/{}/events", w.deployment),
+        Some(&token),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
     // Sam: a browser session, then signed out.
     let sam = w
         .call(
@@ -1872,7 +1880,11 @@ async fn event_streams_end_when_their_session_or_token_no_longer_holds() {
     let vera = w.headers[&Who::Viewer].clone().expect("vera");
     let (status, _, mut unchanged) = open_stream(&w, "/api/v1/events", Some(&vera)).await;
     assert_eq!(status, StatusCode::OK);
-    assert!(still_open(&mut by_token, 400).await && still_open(&mut by_session, 10).await);
+    assert!(
+        still_open(&mut by_token, 400).await
+            && still_open(&mut by_token_too, 10).await
+            && still_open(&mut by_session, 10).await
+    );
 
     let off = w
         .call(
@@ -1884,6 +1896,8 @@ async fn event_streams_end_when_their_session_or_token_no_longer_holds() {
         .await;
     assert_eq!(off.status, StatusCode::OK, "{}", off.body);
     let rest = ends_within(by_token, 5, "a disabled user's token stream").await;
+    assert!(rest.contains("event: resync"), "{rest}");
+    let rest = ends_within(by_token_too, 5, "the token's second stream").await;
     assert!(rest.contains("event: resync"), "{rest}");
     let out = w.form("/logout", "", Some(&cookie)).await;
     assert!(
