@@ -208,6 +208,37 @@ async fn fleet_throughput(port: u16, connections: usize, seconds: u64) -> (f64, 
     )
 }
 
+/// Starts the release `migboard` with its data in `dir` and these settings, waits until it listens,
+/// and signs in: (process, port).
+async fn start_server(dir: &std::path::Path, env: &[(&str, &str)]) -> (tokio::process::Child, u16) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("port")
+        .port();
+    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_migboard"));
+    command
+        .env("MIGBOARD_ADDR", format!("127.0.0.1:{port}"))
+        .env("MIGBOARD_DATA_DIR", dir)
+        .env("LEPTOS_SITE_ROOT", dir.join("no-site"))
+        .env("RUST_LOG", "error")
+        .env("MIGBOARD_ADMIN_PASSWORD", PASSWORD)
+        .kill_on_drop(true);
+    for (k, v) in env {
+        command.env(k, v);
+    }
+    let server = command
+        .spawn()
+        .expect("start target/release/migboard (needs target/release/migboard-agent: make build)");
+    for _ in 0..300 {
+        if TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    sign_in(port).await;
+    (server, port)
+}
+
 /// A fleet file of `nodes` BM.GPU.H100.8 nodes in pools of 100, on five named configs.
 fn big_fleet(nodes: usize) -> String {
     let configs = ["all-balanced", "all-1g.10gb", "all-3g.40gb", "all-2g.20gb", "all-1g.20gb"];
@@ -231,29 +262,13 @@ async fn big_fleet_api() {
     let dir = tempfile::tempdir().expect("tempdir");
     let file = dir.path().join("fleet.toml");
     std::fs::write(&file, big_fleet(500)).expect("fleet file");
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("port")
-        .port();
-    let mut server = tokio::process::Command::new(env!("CARGO_BIN_EXE_migboard"))
-        .env("MIGBOARD_ADDR", format!("127.0.0.1:{port}"))
-        .env("MIGBOARD_DATA_DIR", dir.path())
-        .env("LEPTOS_SITE_ROOT", dir.path().join("no-site"))
-        .env("MIGBOARD_CLUSTER", "none")
-        .env("MIGBOARD_FLEET_FILE", &file)
-        .env("RUST_LOG", "error")
-        .env("MIGBOARD_ADMIN_PASSWORD", PASSWORD)
-        .kill_on_drop(true)
-        .spawn()
-        .expect("start target/release/migboard");
+    let file = file.to_string_lossy().into_owned();
+    let (mut server, port) = start_server(
+        dir.path(),
+        &[("MIGBOARD_CLUSTER", "none"), ("MIGBOARD_FLEET_FILE", &file)],
+    )
+    .await;
     let pid = server.id().expect("pid");
-    for _ in 0..300 {
-        if TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    sign_in(port).await;
     let fleet = request(port, "GET", "/api/v1/fleet", "").await;
     let gpus = fleet.matches("\"uuid\"").count();
     println!(
@@ -286,32 +301,18 @@ async fn main() {
         counts
     };
     let dir = tempfile::tempdir().expect("tempdir");
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("port")
-        .port();
-    let mut server = tokio::process::Command::new(env!("CARGO_BIN_EXE_migboard"))
-        .env("MIGBOARD_ADDR", format!("127.0.0.1:{port}"))
-        .env("MIGBOARD_DATA_DIR", dir.path())
-        .env("LEPTOS_SITE_ROOT", dir.path().join("no-site"))
-        .env("MIGBOARD_SIM_LATENCY_MS", "0")
-        // Every watcher comes from this one address and user: lift the per-client stream caps
-        // (production defaults: 16 per user, 64 per address) so the bench measures fan-out.
-        .env("MIGBOARD_MAX_STREAMS_PER_USER", "10000")
-        .env("MIGBOARD_MAX_STREAMS_PER_ADDRESS", "100000")
-        .env("RUST_LOG", "error")
-        .env("MIGBOARD_ADMIN_PASSWORD", PASSWORD)
-        .kill_on_drop(true)
-        .spawn()
-        .expect("start target/release/migboard (needs target/release/migboard-agent: make build)");
+    let (mut server, port) = start_server(
+        dir.path(),
+        &[
+            ("MIGBOARD_SIM_LATENCY_MS", "0"),
+            // Every watcher comes from this one address and user: lift the per-client stream caps
+            // (production defaults: 16 per user, 64 per address) so the bench measures fan-out.
+            ("MIGBOARD_MAX_STREAMS_PER_USER", "10000"),
+            ("MIGBOARD_MAX_STREAMS_PER_ADDRESS", "100000"),
+        ],
+    )
+    .await;
     let pid = server.id().expect("pid");
-    for _ in 0..300 {
-        if TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    sign_in(port).await;
     let blueprint = mig::blueprint::templates::template("mig_inference_single_replica_10gb")
         .expect("template")
         .json;

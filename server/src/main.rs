@@ -50,44 +50,29 @@ async fn main() -> anyhow::Result<()> {
         ..server::orchestrator::Options::default()
     };
     let mut elector = None;
+    // The fleet file's pools, or the default fleet.
+    let fleet_spec = || -> anyhow::Result<embedded::FleetSpec> {
+        Ok(match &config.fleet_file {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .with_context(|| format!("reading the fleet file {}", path.display()))?;
+                embedded::FleetSpec::from_toml(&text, &path.display().to_string(), &catalogue.get())?
+            }
+            None => embedded::FleetSpec::default_fleet(),
+        })
+    };
     let cluster: std::sync::Arc<dyn server::cluster::Cluster> = match config.cluster {
         // The fleet file's (or the default fleet's) layout as data: a demo, or a big fleet to measure
         // the API without hundreds of agents.
         ClusterKind::None => {
-            let (spec, what) = match &config.fleet_file {
-                Some(path) => {
-                    let text = std::fs::read_to_string(path)
-                        .with_context(|| format!("reading the fleet file {}", path.display()))?;
-                    (
-                        embedded::FleetSpec::from_toml(
-                            &text,
-                            &path.display().to_string(),
-                            &catalogue.get(),
-                        )?,
-                        format!("fixed fleet (no agents): {} as data", path.display()),
-                    )
-                }
-                None => (
-                    embedded::FleetSpec::default_fleet(),
-                    "fixed fleet (no agents): the default fleet's layout as data".to_owned(),
-                ),
+            let what = match &config.fleet_file {
+                Some(path) => format!("fixed fleet (no agents): {} as data", path.display()),
+                None => "fixed fleet (no agents): the default fleet's layout as data".to_owned(),
             };
-            std::sync::Arc::new(server::cluster::Fixed::new(&spec, &catalogue.get(), &what))
+            std::sync::Arc::new(server::cluster::Fixed::new(&fleet_spec()?, &catalogue.get(), &what))
         }
         ClusterKind::Embedded => {
-            let mut spec = match &config.fleet_file {
-                Some(path) => {
-                    let text = std::fs::read_to_string(path)
-                        .with_context(|| format!("reading the fleet file {}", path.display()))?;
-                    embedded::FleetSpec::from_toml(
-                        &text,
-                        &path.display().to_string(),
-                        &catalogue.get(),
-                    )?
-                }
-                None => embedded::FleetSpec::default_fleet(),
-            }
-            .with_stored(&store.pools().await.context("reading stored pools")?);
+            let mut spec = fleet_spec()?.with_stored(&store.pools().await.context("reading stored pools")?);
             spec.sim_latency = std::time::Duration::from_millis(config.sim_latency_ms);
             let agent = embedded::agent_binary()?;
             info!(data_dir = %config.data_dir.display(), agent = %agent.display(), "starting the embedded fleet");

@@ -42,22 +42,30 @@ pub async fn solve(fleet: &Fleet, mut req: PlanRequest) -> Result<FleetPlan, Pla
         req.fleet = Some(FleetInput::Gpus(fleet_gpus(fleet, model)));
     }
     let resolved = req.resolve().map_err(PlanError::Invalid)?;
-    let budget = Duration::from_millis(u64::from(req.budget_ms()));
-    // CPU-bound: off the async workers.
-    let solved = tokio::task::spawn_blocking(move || {
+    let (mut solved, ms) = off_thread(req.budget_ms(), move |stop| plan(&resolved, stop)).await?;
+    solved.solve_ms = ms;
+    tracing::info!(model = %solved.model.id(), gpus = solved.gpus, lower_bound = solved.lower_bound, optimal = solved.optimal, solve_ms = solved.solve_ms, "fleet plan");
+    Ok(solved)
+}
+
+/// Runs the solver `f` on a blocking thread (it is CPU-bound: off the async workers), its `stop`
+/// saying yes once `budget_ms` have passed; with the milliseconds it took.
+async fn off_thread<T: Send + 'static>(
+    budget_ms: u32,
+    f: impl FnOnce(&mut dyn FnMut() -> bool) -> T + Send + 'static,
+) -> Result<(T, f64), PlanError> {
+    let budget = Duration::from_millis(u64::from(budget_ms));
+    tokio::task::spawn_blocking(move || {
         let start = Instant::now();
         let deadline = start + budget;
-        let mut p = plan(&resolved, &mut || Instant::now() > deadline);
-        p.solve_ms = start.elapsed().as_secs_f64() * 1000.0;
-        p
+        let out = f(&mut || Instant::now() > deadline);
+        (out, start.elapsed().as_secs_f64() * 1000.0)
     })
     .await
     .map_err(|e| {
         tracing::error!(error = %e, "fleet planner task failed");
         PlanError::Internal("the planner failed on this request".into())
-    })?;
-    tracing::info!(model = %solved.model.id(), gpus = solved.gpus, lower_bound = solved.lower_bound, optimal = solved.optimal, solve_ms = solved.solve_ms, "fleet plan");
-    Ok(solved)
+    })
 }
 
 /// Solves `req` in whichever form it takes: one model ([`solve`]), or node shapes with costs (the
@@ -70,19 +78,9 @@ pub async fn answer(fleet: &Fleet, req: PlanRequest) -> Result<Answer, PlanError
         return solve(fleet, req).await.map(Answer::Fleet);
     }
     let resolved = req.resolve_shapes().map_err(PlanError::Invalid)?;
-    let budget = Duration::from_millis(u64::from(req.budget_ms()));
-    let solved = tokio::task::spawn_blocking(move || {
-        let start = Instant::now();
-        let deadline = start + budget;
-        let mut p = plan_shapes(&resolved, &mut || Instant::now() > deadline);
-        p.solve_ms = start.elapsed().as_secs_f64() * 1000.0;
-        p
-    })
-    .await
-    .map_err(|e| {
-        tracing::error!(error = %e, "fleet planner task failed");
-        PlanError::Internal("the planner failed on this request".into())
-    })?;
+    let (mut solved, ms) =
+        off_thread(req.budget_ms(), move |stop| plan_shapes(&resolved, stop)).await?;
+    solved.solve_ms = ms;
     tracing::info!(shapes = solved.shapes.len(), nodes = solved.nodes, cost = solved.cost, lower_bound = solved.lower_bound, optimal = solved.optimal, solve_ms = solved.solve_ms, "fleet plan over node shapes");
     Ok(Answer::Shapes(solved))
 }

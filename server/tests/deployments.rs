@@ -1666,10 +1666,10 @@ async fn every_watcher_gets_the_same_serialised_bytes_of_an_event() {
 /// A stand-alone agent on 8 simulated H100s whose `fault_at`-th MIG change fails once, reached by
 /// token: (process, URL, token).
 async fn faulty_agent(dir: &std::path::Path, node: &str, fault_at: u32) -> (tokio::process::Child, String, String) {
-    use tokio::io::AsyncBufReadExt as _;
     let token = "rollout-test-token-0123456789abcdef".to_owned();
     std::fs::write(dir.join("token"), &token).expect("token file");
-    let mut child = tokio::process::Command::new(agent_binary().expect("agent binary"))
+    let mut agent = tokio::process::Command::new(agent_binary().expect("agent binary"));
+    agent
         .args(["--simulate", "h100-80gbx8", "--sim-reset-immediately", "--sim-fault-at"])
         .arg(fault_at.to_string())
         .arg("--sim-state")
@@ -1678,20 +1678,8 @@ async fn faulty_agent(dir: &std::path::Path, node: &str, fault_at: u32) -> (toki
         .arg(dir.join("node.journal"))
         .arg("--token-file")
         .arg(dir.join("token"))
-        .env("NODE_NAME", node)
-        .env("RUST_LOG", "warn")
-        .stdout(std::process::Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("agent starts");
-    let mut lines = tokio::io::BufReader::new(child.stdout.take().expect("stdout")).lines();
-    let first = lines.next_line().await.expect("read").expect("a line");
-    let port: u16 = first
-        .rsplit(':')
-        .next()
-        .and_then(|p| p.trim().parse().ok())
-        .unwrap_or_else(|| panic!("{first}"));
-    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        .env("NODE_NAME", node);
+    let (child, port) = common::spawn_agent(agent).await;
     (child, format!("http://127.0.0.1:{port}"), token)
 }
 

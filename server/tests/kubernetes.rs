@@ -94,6 +94,29 @@ async fn backend(fake: &FakeKube, options: kubernetes::Options) -> Kubernetes {
     .expect("the backend starts against the fake API server")
 }
 
+/// The server's state (orchestrator, SQLite in a temporary folder) over backend `k`, checking fast.
+async fn orchestrated(k: Kubernetes) -> (server::AppState, tempfile::TempDir) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = server::store::Store::open_in(dir.path()).await.expect("store");
+    let site = leptos::config::LeptosOptions::builder()
+        .output_name("migboard")
+        .site_root(dir.path().join("site").to_string_lossy().to_string())
+        .build();
+    let state = server::AppState::start(
+        site,
+        Arc::new(k),
+        server::catalogue::SharedCatalogue::default(),
+        store,
+        server::orchestrator::Options {
+            monitor_interval: Duration::from_millis(100),
+            retry_after: Duration::from_millis(100),
+            ..server::orchestrator::Options::default()
+        },
+    )
+    .await;
+    (state, dir)
+}
+
 /// Waits until the backend's fleet satisfies `ok` (the reflectors are fed by watches).
 async fn fleet_until(
     k: &Kubernetes,
@@ -114,10 +137,10 @@ async fn fleet_until(
 
 /// A real agent on simulated H100s: (process, port).
 async fn real_agent(dir: &std::path::Path, node: &str) -> (tokio::process::Child, u16) {
-    use tokio::io::AsyncBufReadExt as _;
-    let mut child = tokio::process::Command::new(
+    let mut agent = tokio::process::Command::new(
         server::cluster::embedded::agent_binary().expect("agent binary (cargo build -p agent)"),
-    )
+    );
+    agent
     .args(["--simulate", "h100-80gbx8", "--sim-state"])
     .arg(dir.join("node.json"))
     .args([
@@ -132,21 +155,8 @@ async fn real_agent(dir: &std::path::Path, node: &str) -> (tokio::process::Child
     .arg(dir.join("node.journal"))
     .arg("--verify-key-file")
     .arg(verify_key(dir))
-    .env("NODE_NAME", node)
-    .env("RUST_LOG", "warn")
-    .stdout(std::process::Stdio::piped())
-    .kill_on_drop(true)
-    .spawn()
-    .expect("agent starts");
-    let mut lines = tokio::io::BufReader::new(child.stdout.take().expect("stdout")).lines();
-    let first = lines.next_line().await.expect("read").expect("a line");
-    let port = first
-        .rsplit(':')
-        .next()
-        .and_then(|p| p.parse().ok())
-        .unwrap_or_else(|| panic!("{first}"));
-    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-    (child, port)
+    .env("NODE_NAME", node);
+    common::spawn_agent(agent).await
 }
 
 /// The signing key's public half, in a PEM file in `dir`.
@@ -1111,26 +1121,7 @@ async fn a_service_becomes_a_deployment_and_service_is_monitored_and_undeploy_de
         &[("nvidia.com/mig-1g.10gb", 56)],
     ));
     let k = backend(&fake, options()).await;
-    let dir = tempfile::tempdir().expect("tempdir");
-    let store = server::store::Store::open_in(dir.path())
-        .await
-        .expect("store");
-    let site = leptos::config::LeptosOptions::builder()
-        .output_name("migboard")
-        .site_root(dir.path().join("site").to_string_lossy().to_string())
-        .build();
-    let state = server::AppState::start(
-        site,
-        Arc::new(k),
-        server::catalogue::SharedCatalogue::default(),
-        store,
-        server::orchestrator::Options {
-            monitor_interval: Duration::from_millis(100),
-            retry_after: Duration::from_millis(100),
-            ..server::orchestrator::Options::default()
-        },
-    )
-    .await;
+    let (state, _dir) = orchestrated(k).await;
     let orchestrator = state.orchestrator();
     // The reflector has the node before the validator looks for a 1g.10gb slice.
     until("the fleet has the node", 10, async || {
@@ -1412,24 +1403,7 @@ async fn a_pool_rollout_goes_node_by_node_pauses_where_mig_manager_fails_and_res
         },
     )
     .await;
-    let dir = tempfile::tempdir().expect("tempdir");
-    let store = server::store::Store::open_in(dir.path()).await.expect("store");
-    let site = leptos::config::LeptosOptions::builder()
-        .output_name("migboard")
-        .site_root(dir.path().join("site").to_string_lossy().to_string())
-        .build();
-    let state = server::AppState::start(
-        site,
-        Arc::new(k),
-        server::catalogue::SharedCatalogue::default(),
-        store,
-        server::orchestrator::Options {
-            monitor_interval: Duration::from_millis(100),
-            retry_after: Duration::from_millis(100),
-            ..server::orchestrator::Options::default()
-        },
-    )
-    .await;
+    let (state, _dir) = orchestrated(k).await;
     let orchestrator = state.orchestrator();
     until("the fleet has the three nodes", 10, async || {
         (orchestrator.refresh().await.nodes.len() == 3).then_some(())

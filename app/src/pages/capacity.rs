@@ -787,20 +787,7 @@ fn Answer(p: FleetPlan) -> impl IntoView {
         <section class="card" aria-labelledby="layouts-title">
             <div class="card-head"><h2 id="layouts-title">"Layouts"</h2></div>
             <div class="board" id="plan-layouts">
-                {p.layouts.iter().zip(&configs).map(|(g, c)| {
-                    let serves = g.serves.iter().map(|(w, n)| format!("{n} × {w}")).collect::<Vec<_>>().join(", ");
-                    view! {
-                        <div class="gpu layout-group" data-count=g.count>
-                            <div class="gpu-head">
-                                <span class="gpu-name">{format!("{} ×", g.count)}</span>
-                                <code class="gpu-stats">{c.name.clone()}</code>
-                                <span class="gpu-stats">{g.counts.to_string()}</span>
-                            </div>
-                            {gpu_bar(model, &g.instances)}
-                            {(!serves.is_empty()).then(|| view! { <p class="serves muted">{format!("serves {serves}")}</p> })}
-                        </div>
-                    }
-                }).collect_view()}
+                {p.layouts.iter().zip(&configs).map(|(g, c)| layout_group(model, g, Some(c.name.clone()))).collect_view()}
             </div>
             {(!p.spare.is_empty()).then(|| view! { <p class="muted" id="plan-spare">{format!("Spare beyond the demand: {}.", p.spare)}</p> })}
         </section>
@@ -923,19 +910,7 @@ fn ShapesAnswer(p: ShapesPlan) -> impl IntoView {
                 <section class="card shape-layouts" data-shape=s.name.clone()>
                     <div class="card-head"><h2>{format!("{}: {} node(s), {} GPUs", s.name, s.nodes, s.gpus)}</h2></div>
                     <div class="board">
-                        {s.layouts.iter().map(|g| {
-                            let serves = g.serves.iter().map(|(w, n)| format!("{n} × {w}")).collect::<Vec<_>>().join(", ");
-                            view! {
-                                <div class="gpu layout-group" data-count=g.count>
-                                    <div class="gpu-head">
-                                        <span class="gpu-name">{format!("{} ×", g.count)}</span>
-                                        <span class="gpu-stats">{g.counts.to_string()}</span>
-                                    </div>
-                                    {gpu_bar(model, &g.instances)}
-                                    {(!serves.is_empty()).then(|| view! { <p class="serves muted">{format!("serves {serves}")}</p> })}
-                                </div>
-                            }
-                        }).collect_view()}
+                        {s.layouts.iter().map(|g| layout_group(model, g, None)).collect_view()}
                     </div>
                     {(!s.spare.is_empty()).then(|| view! { <p class="muted">{format!("Spare beyond its share: {}.", s.spare)}</p> })}
                     {(!throughput.is_empty()).then(|| view! {
@@ -954,6 +929,32 @@ fn ShapesAnswer(p: ShapesPlan) -> impl IntoView {
                 <ul>{assumptions.into_iter().map(|a| view! { <li>{a}</li> }).collect_view()}</ul>
             </details>
         })}
+    }
+}
+
+/// GPUs sharing a layout: how many, the config they would be saved as (when known), the layout
+/// drawn and the replicas they serve.
+fn layout_group(
+    model: GpuModel,
+    g: &mig::capacity::LayoutGroup,
+    config: Option<String>,
+) -> impl IntoView + use<> {
+    let serves = g
+        .serves
+        .iter()
+        .map(|(w, n)| format!("{n} × {w}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    view! {
+        <div class="gpu layout-group" data-count=g.count>
+            <div class="gpu-head">
+                <span class="gpu-name">{format!("{} ×", g.count)}</span>
+                {config.map(|c| view! { <code class="gpu-stats">{c}</code> })}
+                <span class="gpu-stats">{g.counts.to_string()}</span>
+            </div>
+            {gpu_bar(model, &g.instances)}
+            {(!serves.is_empty()).then(|| view! { <p class="serves muted">{format!("serves {serves}")}</p> })}
+        </div>
     }
 }
 

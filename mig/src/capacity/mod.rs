@@ -347,6 +347,60 @@ fn pointer(token: &str) -> String {
     token.replace('~', "~0").replace('/', "~1")
 }
 
+/// The request's efficiency (default [`DEFAULT_EFFICIENCY`]), with an issue when it is no share of
+/// the peak.
+fn efficiency_of(req: &PlanRequest, issues: &mut Vec<Issue>) -> f64 {
+    let efficiency = req.efficiency.unwrap_or(DEFAULT_EFFICIENCY);
+    if !(efficiency.is_finite() && efficiency > 0.0 && efficiency <= 1.0) {
+        issues.push(err(
+            "plan_efficiency",
+            "/efficiency".into(),
+            format!("efficiency {efficiency} is not a share of the peak"),
+            "give a number above 0 and at most 1, such as 0.6",
+        ));
+    }
+    efficiency
+}
+
+/// `n` instances of `name` as a count, or the issue at `path`.
+fn count_of(name: &str, n: i64, path: String) -> Result<u32, Issue> {
+    if (0..=MAX_COUNT).contains(&n) {
+        Ok(n as u32)
+    } else {
+        Err(err(
+            "plan_count",
+            path,
+            format!("{n} × {name} is not a count of instances"),
+            format!("give a whole number from 0 to {MAX_COUNT}"),
+        ))
+    }
+}
+
+/// The issue for too many workloads, if there are.
+fn too_many_workloads(req: &PlanRequest, issues: &mut Vec<Issue>) {
+    if req.workloads.len() > MAX_WORKLOADS {
+        issues.push(err(
+            "plan_too_many_workloads",
+            "/workloads".into(),
+            format!("{} workloads", req.workloads.len()),
+            format!("plan at most {MAX_WORKLOADS} at once"),
+        ));
+    }
+}
+
+/// `issues`, or `Ok` — with the "nothing to plan" issue when there are none and nothing was asked.
+fn finish(mut issues: Vec<Issue>, nothing_asked: bool) -> Result<(), Vec<Issue>> {
+    if issues.is_empty() && nothing_asked {
+        issues.push(err(
+            "plan_empty",
+            String::new(),
+            "nothing to plan: no demand and no workloads".into(),
+            "give \"demand\": {\"1g.10gb\": 14} or a workload",
+        ));
+    }
+    if issues.is_empty() { Ok(()) } else { Err(issues) }
+}
+
 impl PlanRequest {
     /// Checks the request and sizes its workloads.
     ///
@@ -383,15 +437,7 @@ impl PlanRequest {
                 format!("use one of {}", ids.join(", ")),
             )]);
         };
-        let efficiency = self.efficiency.unwrap_or(DEFAULT_EFFICIENCY);
-        if !(efficiency.is_finite() && efficiency > 0.0 && efficiency <= 1.0) {
-            issues.push(err(
-                "plan_efficiency",
-                "/efficiency".into(),
-                format!("efficiency {efficiency} is not a share of the peak"),
-                "give a number above 0 and at most 1, such as 0.6",
-            ));
-        }
+        let efficiency = efficiency_of(self, &mut issues);
         if let Some(0) = self.gpus_per_node {
             issues.push(err(
                 "plan_gpus_per_node",
@@ -421,25 +467,12 @@ impl PlanRequest {
                 ));
                 continue;
             };
-            if !(0..=MAX_COUNT).contains(&n) {
-                issues.push(err(
-                    "plan_count",
-                    path,
-                    format!("{n} × {name} is not a count of instances"),
-                    format!("give a whole number from 0 to {MAX_COUNT}"),
-                ));
-                continue;
+            match count_of(name, n, path) {
+                Ok(n) => demand[p.kind as usize] += n,
+                Err(issue) => issues.push(issue),
             }
-            demand[p.kind as usize] += n as u32;
         }
-        if self.workloads.len() > MAX_WORKLOADS {
-            issues.push(err(
-                "plan_too_many_workloads",
-                "/workloads".into(),
-                format!("{} workloads", self.workloads.len()),
-                format!("plan at most {MAX_WORKLOADS} at once"),
-            ));
-        }
+        too_many_workloads(self, &mut issues);
         let mut workloads = Vec::new();
         for (i, w) in self.workloads.iter().take(MAX_WORKLOADS).enumerate() {
             match size_workload(model, w, i, efficiency) {
@@ -496,17 +529,7 @@ impl PlanRequest {
                 }
             }
         };
-        if issues.is_empty() && demand.iter().all(|&n| n == 0) {
-            issues.push(err(
-                "plan_empty",
-                String::new(),
-                "nothing to plan: no demand and no workloads".into(),
-                "give \"demand\": {\"1g.10gb\": 14} or a workload",
-            ));
-        }
-        if !issues.is_empty() {
-            return Err(issues);
-        }
+        finish(issues, demand.iter().all(|&n| n == 0))?;
         Ok(Resolved {
             model,
             demand,

@@ -21,8 +21,8 @@ use serde::{Deserialize, Serialize};
 
 use super::solve::{self, Column, Counts, K};
 use super::{
-    DEFAULT_EFFICIENCY, LayoutGroup, MAX_WORKLOADS, PlanRequest, Resolved, WorkloadPlan, err,
-    lp, pointer, size_workload, throughput,
+    LayoutGroup, PlanRequest, Resolved, WorkloadPlan, count_of, efficiency_of, err, finish, lp,
+    pointer, size_workload, throughput, too_many_workloads,
 };
 use crate::blueprint::Issue;
 use crate::layout::ProfileCounts;
@@ -215,15 +215,7 @@ impl PlanRequest {
                 format!("compare at most {MAX_SHAPES} at once"),
             ));
         }
-        let efficiency = self.efficiency.unwrap_or(DEFAULT_EFFICIENCY);
-        if !(efficiency.is_finite() && efficiency > 0.0 && efficiency <= 1.0) {
-            issues.push(err(
-                "plan_efficiency",
-                "/efficiency".into(),
-                format!("efficiency {efficiency} is not a share of the peak"),
-                "give a number above 0 and at most 1, such as 0.6",
-            ));
-        }
+        let efficiency = efficiency_of(self, &mut issues);
         let mut shapes: Vec<Shape> = Vec::new();
         for (i, s) in self.shapes.iter().take(MAX_SHAPES).enumerate() {
             if let Some(shape) = check_shape(s, i, &mut issues) {
@@ -245,15 +237,13 @@ impl PlanRequest {
         let mut items: Vec<Item> = Vec::new();
         for (name, &n) in &self.demand {
             let path = format!("/demand/{}", pointer(name));
-            if !(0..=super::MAX_COUNT).contains(&n) {
-                issues.push(err(
-                    "plan_count",
-                    path,
-                    format!("{n} × {name} is not a count of instances"),
-                    format!("give a whole number from 0 to {}", super::MAX_COUNT),
-                ));
-                continue;
-            }
+            let n = match count_of(name, n, path.clone()) {
+                Ok(n) => n,
+                Err(issue) => {
+                    issues.push(issue);
+                    continue;
+                }
+            };
             let needs: Vec<Option<Need>> = shapes
                 .iter()
                 .map(|s| {
@@ -279,21 +269,14 @@ impl PlanRequest {
             if n > 0 {
                 items.push(Item {
                     name: name.clone(),
-                    target: n as f64,
+                    target: f64::from(n),
                     needs,
                     sized: vec![None; shapes.len()],
                 });
             }
         }
-        if self.workloads.len() > MAX_WORKLOADS {
-            issues.push(err(
-                "plan_too_many_workloads",
-                "/workloads".into(),
-                format!("{} workloads", self.workloads.len()),
-                format!("plan at most {MAX_WORKLOADS} at once"),
-            ));
-        }
-        for (i, w) in self.workloads.iter().take(MAX_WORKLOADS).enumerate() {
+        too_many_workloads(self, &mut issues);
+        for (i, w) in self.workloads.iter().take(super::MAX_WORKLOADS).enumerate() {
             let mut needs = Vec::new();
             let mut sized = Vec::new();
             let mut problems: Vec<Issue> = Vec::new();
@@ -340,17 +323,7 @@ impl PlanRequest {
                 None => issues.append(&mut problems),
             }
         }
-        if issues.is_empty() && items.is_empty() {
-            issues.push(err(
-                "plan_empty",
-                String::new(),
-                "nothing to plan: no demand and no workloads".into(),
-                "give \"demand\": {\"1g.10gb\": 14} or a workload",
-            ));
-        }
-        if !issues.is_empty() {
-            return Err(issues);
-        }
+        finish(issues, items.is_empty())?;
         Ok(ResolvedShapes {
             shapes,
             items,

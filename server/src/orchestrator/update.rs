@@ -101,6 +101,103 @@ fn paused(
     ))
 }
 
+/// A rollout's batches: `max_unavailable` nodes at a time, each a `rollout/<n>` step when there is
+/// more than one (one batch is no rollout to pause: its failure fails the deployment as ever).
+struct Batches<'n> {
+    id: i64,
+    all: Vec<&'n [String]>,
+}
+
+impl<'n> Batches<'n> {
+    fn of(d: &Deployment, nodes: &'n [String]) -> Self {
+        Self {
+            id: d.id,
+            all: nodes.chunks(d.max_unavailable.max(1) as usize).collect(),
+        }
+    }
+
+    fn batched(&self) -> bool {
+        self.all.len() > 1
+    }
+
+    fn key(i: usize) -> String {
+        format!("rollout/{}", i + 1)
+    }
+
+    /// Lists every batch as a pending step (those not listed before), so the page shows them all.
+    async fn announce(&self, o: &Orchestrator) -> Result<(), Failure> {
+        if !self.batched() {
+            return Ok(());
+        }
+        let known: BTreeSet<String> = o
+            .inner
+            .store
+            .steps(self.id)
+            .await?
+            .into_iter()
+            .map(|s| s.key)
+            .collect();
+        for (i, batch) in self.all.iter().enumerate() {
+            if !known.contains(&Self::key(i)) {
+                o.step(self.id, &Self::key(i), StepState::Pending, &batch_label(i, self.all.len(), batch))
+                    .await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Starts batch `i`; `false` when it was done before (skip it).
+    async fn start(&self, o: &Orchestrator, i: usize, done: &BTreeSet<String>) -> Result<bool, Failure> {
+        if !self.batched() {
+            return Ok(true);
+        }
+        if done.contains(&Self::key(i)) {
+            return Ok(false);
+        }
+        o.step(self.id, &Self::key(i), StepState::Running, &batch_label(i, self.all.len(), self.all[i]))
+            .await?;
+        Ok(true)
+    }
+
+    /// Batch `i`'s nodes' `results`, in `batch` order: a node failed for good pauses the rollout
+    /// (the step says so); otherwise the first failure is the deployment's (retried or failed as ever).
+    async fn check(
+        &self,
+        o: &Orchestrator,
+        i: usize,
+        batch: &[String],
+        results: Vec<Result<(), Failure>>,
+    ) -> Result<(), Failure> {
+        let failed: Vec<(&String, Failure)> = batch
+            .iter()
+            .zip(results)
+            .filter_map(|(node, r)| r.err().map(|e| (node, e)))
+            .collect();
+        if let Some(message) = paused(self.id, &failed, i, &self.all, self.batched()) {
+            o.step(self.id, &Self::key(i), StepState::Failed, &message).await?;
+            return Err(Failure::Paused(message));
+        }
+        match failed.into_iter().next() {
+            Some((_, f)) => Err(f),
+            None => Ok(()),
+        }
+    }
+
+    /// Batch `i` is through.
+    async fn done(&self, o: &Orchestrator, i: usize) -> Result<(), Failure> {
+        if self.batched() {
+            o.step(
+                self.id,
+                &Self::key(i),
+                StepState::Done,
+                &format!("{} done", batch_label(i, self.all.len(), self.all[i])),
+            )
+            .await?;
+        }
+        Ok(())
+    }
+}
+
 impl Orchestrator {
     pub(super) async fn run_update(
         &self,
@@ -359,27 +456,11 @@ impl Orchestrator {
             self.step(d.id, "busy-check", StepState::Done, &message)
                 .await?;
         }
-        // `max_unavailable` nodes at a time; one batch (a node, or a pool that fits in one) is no
-        // rollout to pause: its failure fails the deployment as before.
-        let batches: Vec<&[String]> = nodes.chunks(d.max_unavailable.max(1) as usize).collect();
-        let batched = batches.len() > 1;
-        if batched {
-            for (i, batch) in batches.iter().enumerate() {
-                let key = format!("rollout/{}", i + 1);
-                if !known.contains(key.as_str()) {
-                    self.step(d.id, &key, StepState::Pending, &batch_label(i, batches.len(), batch))
-                        .await?;
-                }
-            }
-        }
-        for (i, batch) in batches.iter().enumerate() {
-            let key = format!("rollout/{}", i + 1);
-            if batched {
-                if done.contains(&key) {
-                    continue;
-                }
-                self.step(d.id, &key, StepState::Running, &batch_label(i, batches.len(), batch))
-                    .await?;
+        let batches = Batches::of(d, nodes);
+        batches.announce(self).await?;
+        for (i, batch) in batches.all.iter().enumerate() {
+            if !batches.start(self, i, &done).await? {
+                continue;
             }
             // This batch's busy instances only: the nodes after it are not touched yet.
             let mut by_node: BTreeMap<&str, Vec<(u32, u8)>> = BTreeMap::new();
@@ -446,33 +527,14 @@ impl Orchestrator {
             if drained {
                 self.reschedule(d.id).await?;
             }
-            let failed: Vec<(&String, Failure)> = batch
-                .iter()
-                .zip(results)
-                .filter_map(|(node, r)| r.err().map(|e| (node, e)))
-                .collect();
-            if let Some(message) = paused(d.id, &failed, i, &batches, batched) {
-                self.step(d.id, &key, StepState::Failed, &message).await?;
-                return Err(Failure::Paused(message));
-            }
-            if let Some((_, f)) = failed.into_iter().next() {
-                return Err(f);
-            }
+            batches.check(self, i, batch, results).await?;
             for node in *batch {
                 self.inner
                     .store
                     .set_desired_version(node, config, applied_version)
                     .await?;
             }
-            if batched {
-                self.step(
-                    d.id,
-                    &key,
-                    StepState::Done,
-                    &format!("{} done", batch_label(i, batches.len(), batch)),
-                )
-                .await?;
-            }
+            batches.done(self, i).await?;
         }
         self.reschedule(d.id).await?;
         Ok(label)
@@ -570,33 +632,11 @@ impl Orchestrator {
             work.push((node.clone(), pinned));
         }
         let request = named(config, &[], d.drain).with_reset(may_reset(d));
-        let batches: Vec<&[String]> = nodes.chunks(d.max_unavailable.max(1) as usize).collect();
-        let batched = batches.len() > 1;
-        if batched {
-            let known: BTreeSet<String> = self
-                .inner
-                .store
-                .steps(d.id)
-                .await?
-                .into_iter()
-                .map(|s| s.key)
-                .collect();
-            for (i, batch) in batches.iter().enumerate() {
-                let key = format!("rollout/{}", i + 1);
-                if !known.contains(&key) {
-                    self.step(d.id, &key, StepState::Pending, &batch_label(i, batches.len(), batch))
-                        .await?;
-                }
-            }
-        }
-        for (i, batch) in batches.iter().enumerate() {
-            let key = format!("rollout/{}", i + 1);
-            if batched {
-                if done.contains(&key) {
-                    continue;
-                }
-                self.step(d.id, &key, StepState::Running, &batch_label(i, batches.len(), batch))
-                    .await?;
+        let batches = Batches::of(d, nodes);
+        batches.announce(self).await?;
+        for (i, batch) in batches.all.iter().enumerate() {
+            if !batches.start(self, i, &done).await? {
+                continue;
             }
             // The batch's nodes at once: the cluster checks (or drains) and applies each.
             let results = futures_util::future::join_all(batch.iter().map(|node| {
@@ -637,27 +677,8 @@ impl Orchestrator {
                 }
             }))
             .await;
-            let failed: Vec<(&String, Failure)> = batch
-                .iter()
-                .zip(results)
-                .filter_map(|(node, r)| r.err().map(|e| (node, e)))
-                .collect();
-            if let Some(message) = paused(d.id, &failed, i, &batches, batched) {
-                self.step(d.id, &key, StepState::Failed, &message).await?;
-                return Err(Failure::Paused(message));
-            }
-            if let Some((_, f)) = failed.into_iter().next() {
-                return Err(f);
-            }
-            if batched {
-                self.step(
-                    d.id,
-                    &key,
-                    StepState::Done,
-                    &format!("{} done", batch_label(i, batches.len(), batch)),
-                )
-                .await?;
-            }
+            batches.check(self, i, batch, results).await?;
+            batches.done(self, i).await?;
         }
         Ok(())
     }

@@ -129,3 +129,25 @@ pub fn named(config: &str, drained: bool) -> mig::agent_api::ApplyRequest {
         drained,
     )
 }
+
+/// Spawns `agent` (a `migboard-agent … serve --addr 127.0.0.1:0` command), killed when dropped, and
+/// reads the port it listens on from its first line; the rest of its output is drained.
+#[allow(dead_code)]
+pub async fn spawn_agent(mut agent: tokio::process::Command) -> (tokio::process::Child, u16) {
+    use tokio::io::AsyncBufReadExt as _;
+    let mut child = agent
+        .env("RUST_LOG", "warn")
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("agent starts");
+    let mut lines = tokio::io::BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let first = lines.next_line().await.expect("read").expect("a line");
+    let port = first
+        .rsplit(':')
+        .next()
+        .and_then(|p| p.trim().parse().ok())
+        .unwrap_or_else(|| panic!("{first}"));
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    (child, port)
+}
