@@ -31,6 +31,7 @@ test("draw two layouts, see the diff, apply them to a node, and open the node ba
     .toBe("completed");
   await page.goto("/plan");
   await waitForHydration(page);
+  await expect(page.locator("#model")).toHaveAttribute("data-ready", "true");
   await expect(page.locator(".gpu")).toHaveCount(8);
 
   // Draw: GPUs 0-3 get 3g.40gb@0 + 1g.10gb@6, GPUs 4-7 get 4g.40gb@0 + 1g.20gb@4 + 1g.10gb@6.

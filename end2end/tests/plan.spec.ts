@@ -9,7 +9,9 @@ import { center, chip, drag, instance, slot } from "./planner-board";
 async function openPlanner(page: Page, query = "") {
   await page.goto(`/plan${query}`);
   await waitForHydration(page);
-  // The named configs arrive with the page; the apply button works once they are there.
+  // The planner is a lazily loaded route: its controls work once it has hydrated too (a change
+  // before then is lost), and the named configs arrive with the page.
+  await expect(page.locator("#model")).toHaveAttribute("data-ready", "true");
   await expect(page.locator("#named-config")).toBeVisible();
 }
 

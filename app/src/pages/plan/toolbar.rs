@@ -19,6 +19,10 @@ pub fn Toolbar(
     let shape_name = Memo::new(move |_| p.plan.with(|plan| plan.shape().map(|s| s.name)));
     let gpu_count = Memo::new(move |_| p.plan.with(|plan| plan.gpus().len()));
     let chosen = RwSignal::new("all-balanced".to_owned());
+    // `data-ready` says the controls work: the page's shell hydrates before this lazily loaded
+    // route does, and a change in between would be lost.
+    let (ready, set_ready) = signal(false);
+    Effect::new(move |_| set_ready.set(true));
 
     let on_model = move |ev| {
         let Ok(m) = event_target_value(&ev).parse::<GpuModel>() else {
@@ -105,7 +109,7 @@ pub fn Toolbar(
             <div class="toolbar-row">
                 <label class="field">
                     <span>"GPU model"</span>
-                    <select id="model" on:change=on_model prop:value=move || model.get().id()>
+                    <select id="model" data-ready=move || ready.get().to_string() on:change=on_model prop:value=move || model.get().id()>
                         {GpuModel::all()
                             .map(|m| {
                                 view! {
