@@ -10,6 +10,7 @@ pub mod api;
 pub mod apply;
 pub mod auth;
 pub mod driver;
+pub mod many;
 // The NVML FFI: the one module of the agent where `unsafe` is allowed.
 #[allow(unsafe_code)]
 pub mod nvml;

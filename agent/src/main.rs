@@ -88,6 +88,21 @@ enum Command {
         #[arg(long)]
         exit_with_parent: bool,
     },
+    /// Serve many simulated nodes from one process, each under `/nodes/{name}` with its own token,
+    /// GPUs, state file and journal: a JSON list (`mig::agent_api::SimNodes`) read on standard
+    /// input, or from `--nodes-file`. How migboard's embedded fleet runs hundreds of nodes.
+    ServeMany {
+        /// Address to listen on.
+        #[arg(long, env = "MIGBOARD_AGENT_ADDR", default_value = "127.0.0.1:9400")]
+        addr: SocketAddr,
+        /// Read the node list from this file instead of standard input (keep it private: it
+        /// holds the nodes' tokens).
+        #[arg(long)]
+        nodes_file: Option<PathBuf>,
+        /// Exit when the process that started this one exits.
+        #[arg(long)]
+        exit_with_parent: bool,
+    },
     /// List the GPUs, their MIG mode and GPU instances.
     Inventory,
     /// Apply a named MIG config to every GPU (or `--gpu` ones).
@@ -233,6 +248,36 @@ fn run(mut args: Args) -> anyhow::Result<ExitCode> {
                 }
             };
             serve(addr, app, exit_with_parent)
+        }
+        Command::ServeMany {
+            addr,
+            nodes_file,
+            exit_with_parent,
+        } => {
+            if args.simulate.is_some() {
+                bail!("serve-many takes each node's GPUs from its node list (`simulate`), not --simulate");
+            }
+            let text = match &nodes_file {
+                Some(path) => std::fs::read_to_string(path)
+                    .with_context(|| format!("reading {}", path.display()))?,
+                None => std::io::read_to_string(std::io::stdin()).context("reading the node list on standard input")?,
+            };
+            let origin = nodes_file
+                .as_ref()
+                .map_or_else(|| "standard input".to_owned(), |p| p.display().to_string());
+            let nodes: mig::agent_api::SimNodes = serde_json::from_str(&text).with_context(|| {
+                format!("the node list on {origin} is not a SimNodes JSON (`{{\"nodes\": [{{\"name\", \"simulate\", \"token\", \"state\"?, \"journal\"?, \"latency_ms\"?}}]}}`)")
+            })?;
+            let started = agent::many::start(&nodes)
+                .map_err(anyhow::Error::msg)
+                .with_context(|| format!("the node list on {origin}"))?;
+            for node in &started {
+                if let Some(op) = &node.resumed {
+                    tracing::warn!(node = %node.name, operation = op.id, status = ?op.status, "resumed an interrupted apply");
+                }
+            }
+            tracing::info!(nodes = started.len(), "serving simulated nodes");
+            serve(addr, agent::many::router(started), exit_with_parent)
         }
         Command::Inventory => {
             let d = driver(&args)?;

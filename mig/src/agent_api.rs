@@ -13,6 +13,11 @@
 //! | `POST /v1/workloads` | [`WorkloadRequest`] | 201 [`WorkloadRequest`] (simulated GPUs only) |
 //! | `DELETE /v1/workloads/{gpu}/{start}` | | [`Stopped`] |
 //!
+//! One process may serve many simulated nodes (`migboard-agent serve-many`, how the embedded fleet
+//! runs hundreds of nodes without hundreds of processes): it reads a [`SimNodes`] on standard input
+//! and serves each node's API, exactly as above, under [`node_prefix`] (`/nodes/{name}`), each with
+//! its own token, simulated GPUs, state file and journal.
+//!
 //! Every error is an [`ErrorBody`]: `{"error": {"code", "message", "instances"?}}` with a
 //! [`ErrorCode`] the caller matches on.
 
@@ -613,9 +618,145 @@ pub struct Stopped {
     pub stopped: u32,
 }
 
+/// What `migboard-agent serve-many` reads on standard input (never on its command line, where
+/// tokens would show in `ps`): the simulated nodes one process serves.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SimNodes {
+    /// The nodes; names unique, each a [`valid_node_name`].
+    pub nodes: Vec<SimNode>,
+}
+
+/// One simulated node of [`SimNodes`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SimNode {
+    /// Node name: its API is served under [`node_prefix`] of it.
+    pub name: String,
+    /// Its GPUs, as `--simulate` takes them: `h100-80gbx8`.
+    pub simulate: String,
+    /// The bearer token its API wants.
+    pub token: crate::wire::Secret,
+    /// Where its simulated GPUs are kept across restarts (`--sim-state`), if anywhere.
+    #[serde(default)]
+    pub state: Option<String>,
+    /// Its apply journal (`--journal`), if any: an interrupted apply is resumed at start.
+    #[serde(default)]
+    pub journal: Option<String>,
+    /// How long each simulated change takes, milliseconds.
+    #[serde(default)]
+    pub latency_ms: u64,
+}
+
+/// At most this many nodes in one `serve-many` process (500 nodes × 8 GPUs is the scale migboard
+/// is measured at; a few times that still fits one process).
+pub const MAX_SIM_NODES: usize = 4096;
+
+/// Where node `name`'s API lives in a `serve-many` process: `/nodes/{name}`.
+#[must_use]
+pub fn node_prefix(name: &str) -> String {
+    format!("/nodes/{name}")
+}
+
+/// Whether `name` can be a node of a `serve-many` process: 1–253 characters of letters, digits,
+/// `.`, `-` and `_` (Kubernetes node names and IP addresses are), not starting with `.`.
+///
+/// # Errors
+/// What is wrong with it, to show as is.
+pub fn valid_node_name(name: &str) -> Result<(), String> {
+    if name.is_empty() || name.len() > 253 {
+        return Err(format!("node name \"{name}\" must have 1 to 253 characters"));
+    }
+    if name.starts_with('.')
+        || !name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
+    {
+        return Err(format!(
+            "node name \"{name}\" may use only letters, digits, `.`, `-` and `_`, and not start with `.`"
+        ));
+    }
+    Ok(())
+}
+
+impl SimNodes {
+    /// Checks the list: not empty, at most [`MAX_SIM_NODES`], names valid and unique.
+    ///
+    /// # Errors
+    /// Every problem, one per line, naming the node.
+    pub fn check(&self) -> Result<(), String> {
+        let mut problems = Vec::new();
+        if self.nodes.is_empty() {
+            problems.push("no nodes: list at least one in `nodes`".to_owned());
+        }
+        if self.nodes.len() > MAX_SIM_NODES {
+            problems.push(format!(
+                "{} nodes: one process serves at most {MAX_SIM_NODES}; start another",
+                self.nodes.len()
+            ));
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        for (i, n) in self.nodes.iter().enumerate() {
+            if let Err(e) = valid_node_name(&n.name) {
+                problems.push(format!("nodes[{i}]: {e}"));
+            }
+            if !seen.insert(n.name.as_str()) {
+                problems.push(format!("nodes[{i}]: node \"{}\" is listed twice", n.name));
+            }
+            if n.token.expose().len() < 16 {
+                problems.push(format!(
+                    "nodes[{i}] (\"{}\"): the token must be at least 16 characters",
+                    n.name
+                ));
+            }
+        }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(problems.join("\n"))
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_sim_node_list_is_checked_whole() {
+        let node = |name: &str, token: &str| SimNode {
+            name: name.into(),
+            simulate: "h100x8".into(),
+            token: token.to_owned().into(),
+            state: None,
+            journal: None,
+            latency_ms: 0,
+        };
+        let good = SimNodes {
+            nodes: vec![node("10.0.10.11", "0123456789abcdef"), node("gpu-node_2", "0123456789abcdef")],
+        };
+        assert_eq!(good.check(), Ok(()));
+        assert_eq!(node_prefix("10.0.10.11"), "/nodes/10.0.10.11");
+        let bad = SimNodes {
+            nodes: vec![
+                node("a", "0123456789abcdef"),
+                node("a", "0123456789abcdef"),
+                node("../etc", "0123456789abcdef"),
+                node("b", "short"),
+            ],
+        };
+        let err = bad.check().expect_err("three problems");
+        assert_eq!(err.lines().count(), 3, "{err}");
+        assert!(err.contains("nodes[1]: node \"a\" is listed twice"), "{err}");
+        assert!(err.contains("nodes[2]: node name \"../etc\" may use only"), "{err}");
+        assert!(err.contains("nodes[3] (\"b\"): the token must be at least 16"), "{err}");
+        assert!(SimNodes { nodes: vec![] }.check().expect_err("empty").contains("no nodes"));
+        // Unknown fields are refused, not ignored (a typo in `journal` must not lose the journal).
+        assert!(serde_json::from_str::<SimNodes>(
+            r#"{"nodes":[{"name":"a","simulate":"h100x8","token":"0123456789abcdef","jurnal":"x"}]}"#
+        )
+        .is_err());
+    }
 
     #[test]
     fn the_used_mask_covers_each_instance_and_leaves_stranded_slices_clear() {

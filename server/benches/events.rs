@@ -10,9 +10,12 @@
 //!   same machine, same clock), p50/p99/max over every event every watcher received,
 //! - then `GET /api/v1/fleet` throughput with C keep-alive connections for a few seconds;
 //! - then, on a second server with a 500-node, 4,000-GPU fleet as data (`--cluster none`), the same
-//!   request's size and latency p50/p95/p99.
+//!   request's size and latency p50/p95/p99, and the fleet page's reads (summary, a page of nodes);
+//! - then the same 500 nodes as an embedded fleet of real agents (one `serve-many` process): first
+//!   start and restart time, memory and idle CPU of server and agents, the same reads.
 //!
-//! Run: `cargo bench -p server --bench events -- [WATCHERS...]` (default 1000 10000). Needs
+//! Run: `cargo bench -p server --bench events -- [WATCHERS...]` (default 1000 10000), or
+//! `-- fleets` for the 500-node parts only. Needs
 //! `target/release/migboard-agent` (`make build`). Results go in BENCHMARKS.md.
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -157,6 +160,16 @@ async fn watch(
 }
 
 async fn fleet_throughput(port: u16, connections: usize, seconds: u64) -> (f64, i64, i64, i64) {
+    throughput(port, "/api/v1/fleet", connections, seconds).await
+}
+
+/// `GET path` on `connections` keep-alive connections for `seconds`: (req/s, p50, p95, p99 µs).
+async fn throughput(
+    port: u16,
+    path: &'static str,
+    connections: usize,
+    seconds: u64,
+) -> (f64, i64, i64, i64) {
     let until = Instant::now() + Duration::from_secs(seconds);
     let mut tasks = Vec::new();
     for _ in 0..connections {
@@ -166,7 +179,7 @@ async fn fleet_throughput(port: u16, connections: usize, seconds: u64) -> (f64, 
                 .await
                 .expect("connect");
             let mut buf = vec![0u8; 1 << 16];
-            let get = format!("GET /api/v1/fleet HTTP/1.1\r\nhost: bench\r\n{}\r\n", auth());
+            let get = format!("GET {path} HTTP/1.1\r\nhost: bench\r\n{}\r\n", auth());
             while Instant::now() < until {
                 let t = Instant::now();
                 s.write_all(get.as_bytes()).await.expect("write");
@@ -285,8 +298,101 @@ async fn big_fleet_api() {
             p99 as f64 / 1000.0
         );
     }
+    fleet_page_reads(port).await;
     let _ = server.start_kill();
     let _ = server.wait().await;
+}
+
+/// What the fleet page reads at 500 nodes: the summary and one filtered page of nodes.
+async fn fleet_page_reads(port: u16) {
+    for path in ["/api/v1/fleet/summary", "/api/v1/fleet/nodes?pool=pool-3&page=2"] {
+        let size = request(port, "GET", path, "").await.len();
+        let (rps, p50, p95, p99) = throughput(port, path, 1, 3).await;
+        println!(
+            "500 nodes: GET {path}: {size} bytes, {rps:.0} req/s, latency p50 {:.2} ms, p95 {:.2} ms, p99 {:.2} ms",
+            p50 as f64 / 1000.0,
+            p95 as f64 / 1000.0,
+            p99 as f64 / 1000.0
+        );
+    }
+}
+
+/// CPU seconds (user + system) a process has used, from `/proc/<pid>/stat` (clock ticks of 1/100 s).
+fn cpu_seconds(pid: u32) -> f64 {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|s| {
+            let rest = s.rsplit_once(')')?.1.split_whitespace().collect::<Vec<_>>();
+            // After `)`: state is field 3, utime field 14, stime field 15 (1-based in proc(5)).
+            let utime: f64 = rest.get(11)?.parse().ok()?;
+            let stime: f64 = rest.get(12)?.parse().ok()?;
+            Some((utime + stime) / 100.0)
+        })
+        .unwrap_or(0.0)
+}
+
+/// The agent processes `server` started (its children running `migboard-agent`).
+fn agents_of(server: u32) -> Vec<u32> {
+    std::fs::read_dir("/proc")
+        .map(|d| {
+            d.flatten()
+                .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+                .filter(|pid| {
+                    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+                    let ppid = stat.rsplit_once(')').and_then(|(_, r)| r.split_whitespace().nth(1).map(str::to_owned));
+                    let cmd = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+                    ppid.as_deref() == Some(&server.to_string()) && String::from_utf8_lossy(&cmd).contains("migboard-agent")
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The same 500 nodes as an embedded fleet: every node a real (simulated-GPU) agent, all in one
+/// `serve-many` process. First start (every node gets its pool's config), restart (state files
+/// read back), memory and idle CPU of the server and the agent process, and the fleet's reads.
+async fn big_embedded_fleet() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("fleet.toml");
+    std::fs::write(&file, big_fleet(500)).expect("fleet file");
+    let file = file.to_string_lossy().into_owned();
+    for round in ["first start", "restart"] {
+        let t = Instant::now();
+        let (mut server, port) = start_server(dir.path(), &[("MIGBOARD_FLEET_FILE", &file)]).await;
+        let started = t.elapsed().as_secs_f64();
+        let pid = server.id().expect("pid");
+        let agents = agents_of(pid);
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        let cpu = |pids: &[u32]| pids.iter().map(|p| cpu_seconds(*p)).sum::<f64>();
+        let (s0, a0) = (cpu_seconds(pid), cpu(&agents));
+        tokio::time::sleep(Duration::from_secs(10)).await;
+        let (s1, a1) = (cpu_seconds(pid), cpu(&agents));
+        let fleet = request(port, "GET", "/api/v1/fleet", "").await;
+        println!(
+            "500-node embedded fleet, {round}: ready in {started:.1} s; {} agent process(es); RSS server {:.1} MiB, agents {:.1} MiB; idle CPU over 10 s: server {:.0} %, agents {:.0} % of one core; GET /api/v1/fleet {} bytes ({} GPUs)",
+            agents.len(),
+            rss_kib(pid) as f64 / 1024.0,
+            agents.iter().map(|p| rss_kib(*p)).sum::<u64>() as f64 / 1024.0,
+            (s1 - s0) * 10.0,
+            (a1 - a0) * 10.0,
+            fleet.len(),
+            fleet.matches("\"uuid\"").count()
+        );
+        if round == "restart" {
+            let (rps, p50, p95, p99) = fleet_throughput(port, 1, 5).await;
+            println!(
+                "500-node embedded fleet: GET /api/v1/fleet, 1 connection: {rps:.0} req/s, p50 {:.1} ms, p95 {:.1} ms, p99 {:.1} ms",
+                p50 as f64 / 1000.0,
+                p95 as f64 / 1000.0,
+                p99 as f64 / 1000.0
+            );
+            fleet_page_reads(port).await;
+        }
+        let _ = server.start_kill();
+        let _ = server.wait().await;
+        // Its agents exit with it; give them a moment before the next round reuses the data.
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
 }
 
 #[tokio::main]
@@ -295,6 +401,12 @@ async fn main() {
         .skip(1)
         .filter_map(|a| a.parse().ok())
         .collect();
+    // `fleets`: only the 500-node parts (fleet as data, then as real agents).
+    if std::env::args().any(|a| a == "fleets") {
+        big_fleet_api().await;
+        big_embedded_fleet().await;
+        return;
+    }
     let counts = if counts.is_empty() {
         vec![1000, 10_000]
     } else {
@@ -389,4 +501,5 @@ async fn main() {
     let _ = server.start_kill();
     let _ = server.wait().await;
     big_fleet_api().await;
+    big_embedded_fleet().await;
 }

@@ -540,3 +540,33 @@ async fn fleet_plans_over_node_shapes_answer_the_cheapest_mix_and_each_shape_alo
         .collect();
     assert_eq!(paths, ["/model", "/shapes/0/cost", "/shapes/1/name"]);
 }
+
+/// The fleet page's two reads: the fleet in counts, and a page of the nodes a filter picks (the
+/// filters and paging themselves are tested at 500 nodes in `mig::wire::browse`).
+#[tokio::test]
+async fn the_fleet_in_counts_and_a_filtered_page_of_nodes() {
+    let (status, summary) = get("/api/v1/fleet/summary").await;
+    assert_eq!(status, StatusCode::OK, "{summary}");
+    assert_eq!((summary["nodes"].as_u64(), summary["gpus"].as_u64()), (Some(3), Some(24)), "{summary}");
+    let pools: Vec<&str> = summary["pools"].as_array().expect("pools").iter().filter_map(|p| p["name"].as_str()).collect();
+    assert_eq!(pools, ["h100migpool", "a100-pool"], "{summary}");
+    assert!(summary.get("nodes_list").is_none() && !summary.to_string().contains("\"uuid\""), "no node in the summary");
+
+    let names = |page: &Value| -> Vec<String> {
+        page["nodes"].as_array().expect("nodes").iter().filter_map(|n| n["name"].as_str().map(str::to_owned)).collect()
+    };
+    let (status, all) = get("/api/v1/fleet/nodes").await;
+    assert_eq!(status, StatusCode::OK, "{all}");
+    assert_eq!(names(&all), ["10.0.10.11", "10.0.10.12", "10.0.20.11"]);
+    assert_eq!((all["matching"].as_u64(), all["pages"].as_u64(), all["total"].as_u64()), (Some(3), Some(1), Some(3)));
+    let (_, a100) = get("/api/v1/fleet/nodes?pool=a100-pool").await;
+    assert_eq!(names(&a100), ["10.0.20.11"]);
+    assert_eq!(a100["per_pool"], json!({"a100-pool": 1}));
+    let (_, balanced) = get("/api/v1/fleet/nodes?config=all-balanced&q=10.0.10.1").await;
+    assert_eq!(names(&balanced), ["10.0.10.11", "10.0.10.12"]);
+    let (_, model) = get("/api/v1/fleet/nodes?model=a100-40gb&page=9").await;
+    assert_eq!(names(&model), ["10.0.20.11"]);
+    assert_eq!(model["page"], 1, "a page past the end is the last");
+    let (_, none) = get("/api/v1/fleet/nodes?drifted=1").await;
+    assert_eq!((none["matching"].as_u64(), names(&none).len()), (Some(0), 0));
+}

@@ -163,34 +163,31 @@ async fn the_server_serves_its_embedded_fleet_and_its_agents_die_with_it() {
         "{fleet}"
     );
 
-    let agents_of = |dir: &std::path::Path| -> usize {
-        let needle = dir.to_string_lossy().into_owned();
-        std::fs::read_dir("/proc")
-            .map(|entries| {
-                entries
-                    .flatten()
-                    .filter_map(|e| std::fs::read(e.path().join("cmdline")).ok())
-                    .filter(|c| {
-                        let c = String::from_utf8_lossy(c);
-                        c.contains("migboard-agent") && c.contains(&needle)
-                    })
-                    .count()
-            })
-            .unwrap_or(0)
-    };
-    assert_eq!(agents_of(dir.path()), 3, "one agent per node");
+    // The agent processes the server started (children of it, by /proc/<pid>/stat's parent pid).
+    let server_pid = server.id().expect("server pid");
+    let agents: Vec<u32> = std::fs::read_dir("/proc")
+        .expect("/proc")
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+            // `pid (comm) state ppid …`; comm may hold spaces, so read after the last `)`.
+            let ppid = stat.rsplit_once(')').and_then(|(_, rest)| rest.split_whitespace().nth(1));
+            let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+            ppid == Some(&server_pid.to_string()) && String::from_utf8_lossy(&cmdline).contains("migboard-agent")
+        })
+        .collect();
+    assert_eq!(agents.len(), 1, "one agent process serves the fleet's 3 simulated nodes");
+    let alive = |pids: &[u32]| pids.iter().filter(|p| std::path::Path::new(&format!("/proc/{p}")).exists() && !std::fs::read_to_string(format!("/proc/{p}/stat")).unwrap_or_default().contains(") Z ")).count();
     server.start_kill().expect("SIGKILL");
     let _ = server.wait().await;
     for _ in 0..50 {
-        if agents_of(dir.path()) == 0 {
+        if alive(&agents) == 0 {
             return;
         }
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
-    panic!(
-        "{} agents outlived the killed server",
-        agents_of(dir.path())
-    );
+    panic!("{} agents outlived the killed server", alive(&agents));
 }
 
 /// A real agent listed by URL (as a fleet file's [[pools.agents]]): migboard talks to it, applies

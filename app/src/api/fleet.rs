@@ -12,3 +12,28 @@ use crate::error::AppError;
 pub async fn get_fleet() -> Result<mig::wire::Fleet, AppError> {
     Ok(crate::backend::from_context()?.fleet_layout())
 }
+
+/// The fleet in counts: per pool, instances per profile, nodes drifted and busy; no nodes.
+///
+/// # Errors
+/// [`AppError::Unavailable`] without a backend.
+#[server(endpoint = "fleet_summary")]
+pub async fn get_fleet_summary() -> Result<mig::wire::FleetSummary, AppError> {
+    Ok(crate::backend::from_context()?.fleet_layout().summary())
+}
+
+/// One page of the nodes `query` picks.
+///
+/// # Errors
+/// [`AppError::Unavailable`] without a backend.
+#[server(endpoint = "fleet_nodes")]
+pub async fn get_fleet_nodes(query: mig::wire::NodeQuery) -> Result<mig::wire::NodePage, AppError> {
+    let mut page = crate::backend::from_context()?.fleet_layout().page(&query);
+    // What the page does not draw stays on the server: MIG device UUIDs and node labels are three
+    // quarters of a node's JSON (the node's own page and the REST API have them).
+    for node in &mut page.nodes {
+        node.labels.clear();
+        node.gpus.iter_mut().for_each(|g| g.mig_devices.clear());
+    }
+    Ok(page)
+}

@@ -7,6 +7,7 @@ use leptos_meta::Title;
 
 use leptos_router::{LazyRoute, lazy_route};
 
+use super::fleet_browse::FleetBrowser;
 use super::{EmptyState, PageHeader};
 use crate::api::fleet::get_fleet;
 use crate::api::status::{ServerStatus, get_status};
@@ -55,7 +56,7 @@ pub fn FleetPage() -> impl IntoView {
             title="Fleet"
             subtitle="Node pools, their GPUs and how each GPU is sliced into MIG instances."
         />
-        <FleetLayout />
+        <FleetBrowser />
         <section class="card status-card" aria-labelledby="server-status-title">
             <div class="card-head">
                 <h2 id="server-status-title">"Server"</h2>
@@ -186,45 +187,7 @@ pub(super) fn FleetLayout() -> impl IntoView {
     }
 }
 
-/// Per profile: instances free and in use.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-struct Use {
-    free: u32,
-    used: u32,
-}
-
-/// What a set of nodes offers: instances per profile, and memory slices no instance covers.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-struct PoolUse {
-    profiles: std::collections::BTreeMap<String, Use>,
-    /// Memory slices of MIG-enabled GPUs outside every instance: no workload can get them until the
-    /// layout changes.
-    stranded: u32,
-    /// GPUs with MIG off (whole GPUs).
-    whole: u32,
-}
-
-impl PoolUse {
-    fn of<'a>(nodes: impl IntoIterator<Item = &'a mig::wire::FleetNodeInfo>) -> Self {
-        let mut u = Self::default();
-        for g in nodes.into_iter().flat_map(|n| &n.gpus) {
-            if g.mig_mode == mig::MigMode::Disabled {
-                u.whole += 1;
-                continue;
-            }
-            for i in &g.instances {
-                let e = u.profiles.entry(i.profile.clone()).or_default();
-                if g.busy.iter().any(|b| b.start == i.start) {
-                    e.used += 1;
-                } else {
-                    e.free += 1;
-                }
-            }
-            u.stranded += u32::from(mig::model::MEMORY_SLICES) - g.used_mask().count_ones();
-        }
-        u
-    }
-}
+use mig::wire::SliceUse;
 
 /// One profile's use as a bar: in use, then free.
 #[component]
@@ -249,15 +212,15 @@ pub(super) fn FleetPools(fleet: mig::wire::Fleet) -> impl IntoView {
         fleet.nodes.len()
     );
     let embedded = embedded();
-    let totals = PoolUse::of(&fleet.nodes);
-    let per_pool: Vec<(String, String, usize, PoolUse, Option<String>)> = fleet
+    let totals = SliceUse::of(&fleet.nodes);
+    let per_pool: Vec<(String, String, usize, SliceUse, Option<String>)> = fleet
         .pools
         .iter()
         .map(|pool| {
             let nodes: Vec<&mig::wire::FleetNodeInfo> =
                 fleet.nodes.iter().filter(|n| n.pool == pool.name).collect();
             let link = pool_plan_link(&pool.name, &nodes).filter(|_| !embedded);
-            (pool.name.clone(), pool.shape.clone(), nodes.len(), PoolUse::of(nodes), link)
+            (pool.name.clone(), pool.shape.clone(), nodes.len(), SliceUse::of(nodes), link)
         })
         .collect();
     view! {
@@ -310,7 +273,7 @@ pub(super) fn FleetPools(fleet: mig::wire::Fleet) -> impl IntoView {
 
 /// One pool's instances per profile: a bar of in use against free, the counts, the resource name.
 #[component]
-fn UseTable(u: PoolUse) -> impl IntoView {
+pub(super) fn UseTable(u: SliceUse) -> impl IntoView {
     let stranded = u.stranded;
     let whole = u.whole;
     view! {
@@ -340,7 +303,7 @@ fn UseTable(u: PoolUse) -> impl IntoView {
 
 /// What the colours of a GPU bar mean.
 #[component]
-fn Legend() -> impl IntoView {
+pub(super) fn Legend() -> impl IntoView {
     view! {
         <ul class="legend" id="fleet-legend" aria-label="Legend">
             <li><span class="swatch swatch-free"></span>" Free instance"</li>
@@ -359,30 +322,7 @@ fn embedded() -> bool {
         .starts_with("/embed")
 }
 
-/// The planner on `node`'s live layout, every GPU, ready to export as an update of `target`.
-fn plan_link(
-    node: &mig::wire::FleetNodeInfo,
-    nodes: u32,
-    target: &mig::planner::UpdateTarget,
-) -> Option<String> {
-    let shape = mig::shape::shape(&node.shape)?;
-    let mut plan = mig::NodePlan::from_inventory(shape, &node.gpus).ok()?;
-    if nodes > 1 {
-        plan.set_nodes(nodes);
-    }
-    let enc = mig::planner::encode_component;
-    let name = match target {
-        mig::planner::UpdateTarget::Pool(p) | mig::planner::UpdateTarget::Node(p) => {
-            format!("update-{p}")
-        }
-    };
-    Some(format!(
-        "/plan?{}&update={}&name={}",
-        plan.to_query(),
-        enc(&target.to_param()),
-        enc(&name)
-    ))
-}
+use mig::wire::browse::plan_link;
 
 /// The planner on a pool: its first node's layout for every node of the pool.
 fn pool_plan_link(pool: &str, nodes: &[&mig::wire::FleetNodeInfo]) -> Option<String> {

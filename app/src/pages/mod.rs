@@ -6,6 +6,7 @@ mod capacity;
 mod deployments;
 mod embed;
 mod fleet;
+mod fleet_browse;
 mod live;
 mod node;
 mod not_found;

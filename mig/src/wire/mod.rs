@@ -34,6 +34,7 @@ macro_rules! spelled {
 }
 
 pub mod accounts;
+pub mod browse;
 pub mod catalogue;
 pub mod deployments;
 pub mod embeds;
@@ -41,6 +42,7 @@ pub mod fleet;
 
 pub use crate::agent_api::{BusySlice, Inventory, InventoryGpu};
 pub use accounts::*;
+pub use browse::*;
 pub use catalogue::*;
 pub use deployments::*;
 pub use embeds::*;

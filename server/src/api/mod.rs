@@ -33,6 +33,8 @@ pub fn routes() -> Router<AppState> {
         .route("/layouts/validate", post(models::validate_layout))
         .route("/sizing", post(sizing::size))
         .route("/fleet", get(fleet::fleet))
+        .route("/fleet/summary", get(fleet::summary))
+        .route("/fleet/nodes", get(fleet::nodes))
         .route("/fleet-plans", post(plans::create))
         .route("/fleet-plans/apply", post(plans::apply))
         .route("/mig-configs", get(configs::list).post(configs::create))

@@ -15,6 +15,8 @@ pub const PATHS: &[(&str, &[&str])] = &[
     ("/layouts/validate", &["post"]),
     ("/sizing", &["post"]),
     ("/fleet", &["get"]),
+    ("/fleet/summary", &["get"]),
+    ("/fleet/nodes", &["get"]),
     ("/fleet-plans", &["post"]),
     ("/fleet-plans/apply", &["post"]),
     ("/mig-configs", &["get", "post"]),
@@ -178,6 +180,34 @@ fn build() -> Value {
         ),
         None,
     );
+    add(
+        "/fleet/summary",
+        "get",
+        op(
+            "The fleet in counts",
+            "Per pool: nodes, GPUs, instances per profile free and in use, stranded memory slices, whole GPUs, nodes per config, nodes drifted, busy and unavailable, and a planner link; the GPU models and configs present. Small at any fleet size: what a fleet page shows before any node.",
+            ("200", json_of(json!({"type": "object", "required": ["pools", "nodes", "gpus"]}))),
+            &[],
+        ),
+        None,
+    );
+    let mut fleet_nodes = op(
+        "A page of nodes",
+        "The nodes the filters pick, 20 per page, by pool in the fleet's order: `nodes` (each as in GET /fleet), `page`, `matching` (on every page), `pages`, `per_pool` (matching nodes per pool), `total`, and `query` (the page clamped to 1..pages).",
+        ("200", json_of(json!({"type": "object", "required": ["nodes", "matching", "pages", "total"]}))),
+        &[],
+    );
+    let q = |name: &str, what: &str, schema: Value| json!({ "name": name, "in": "query", "required": false, "description": what, "schema": schema });
+    fleet_nodes["parameters"] = json!([
+        q("pool", "only this pool", json!({"type": "string"})),
+        q("model", "only GPUs of this model id (h100-80gb)", json!({"type": "string"})),
+        q("config", "only nodes on this named config; `-` for nodes on none (a custom layout)", json!({"type": "string"})),
+        q("drifted", "only nodes changed outside migboard", json!({"type": "string", "enum": ["1", "true"]})),
+        q("busy", "only nodes with a slice in use", json!({"type": "string", "enum": ["1", "true"]})),
+        q("q", "only nodes whose name holds this text, any case", json!({"type": "string"})),
+        q("page", "the page, from 1 (past the last: the last)", json!({"type": "integer", "minimum": 1})),
+    ]);
+    add("/fleet/nodes", "get", fleet_nodes, None);
     let mut fleet_plan = op(
         "Plan a fleet",
         "The fewest GPUs, and their exact layouts, for instances per profile (`demand`) and/or `workloads` (a catalogue or custom model sized to a profile, replicas or a target tokens/s). Answers with a proven `lower_bound` and `optimal`, both baselines (one uniform named config per profile; first-fit-decreasing), throughput per workload with its assumptions, and with `\"fleet\": \"current\"` the fleet GPUs kept and reconfigured. With `shapes` instead of `model` (node shapes, each with a relative `cost` per node: OCI's by name, or your own with `model` and `gpus_per_node`) it answers the cheapest mix of nodes: `cost`, its proven `lower_bound`, `optimal`, per shape its nodes, GPUs and layouts, how each profile and workload is split between shapes, and each shape alone for comparison. Bad input is 422 with every issue at its JSON pointer. Any viewer may plan.",

@@ -21,6 +21,8 @@ const SERVER_FNS: &[(&str, Need)] = &[
     ("whoami", Need::Public),
     ("status", Need::Role(Role::Viewer)),
     ("fleet", Need::Role(Role::Viewer)),
+    ("fleet_summary", Need::Role(Role::Viewer)),
+    ("fleet_nodes", Need::Role(Role::Viewer)),
     ("deployments", Need::Role(Role::Viewer)),
     ("deployment", Need::Role(Role::Viewer)),
     ("node", Need::Role(Role::Viewer)),

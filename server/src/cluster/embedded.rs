@@ -299,8 +299,8 @@ struct AgentNode {
     shape: &'static NodeShape,
     url: String,
     credential: AgentCredential,
-    /// The simulated node's process (killed when dropped) and state files; `None` for a real agent.
-    sim: Option<SimProcess>,
+    /// The simulated node's process and state files; `None` for a real agent.
+    sim: Option<SimNode>,
 }
 
 impl AgentNode {
@@ -313,11 +313,26 @@ impl AgentNode {
     }
 }
 
+/// A simulated node: the agent process serving it (with other nodes, maybe) and its files.
+#[derive(Debug)]
+struct SimNode {
+    /// Killed when the last node it serves is dropped.
+    #[allow(dead_code, reason = "held for its drop")]
+    process: Arc<SimProcess>,
+    files: [PathBuf; 2],
+}
+
+/// An agent process (`kill_on_drop`).
 #[derive(Debug)]
 struct SimProcess {
     _child: tokio::process::Child,
-    files: [PathBuf; 2],
 }
+
+/// Nodes applying their first config at once when a fleet starts for the first time.
+const FIRST_APPLIES_AT_ONCE: usize = 16;
+
+/// Inventories asked at once when the fleet is read.
+const INVENTORIES_AT_ONCE: usize = 32;
 
 /// The embedded fleet.
 #[derive(Debug)]
@@ -396,44 +411,73 @@ impl Embedded {
             sim_latency: spec.sim_latency,
             reading: Mutex::new(()),
         };
+        // Every simulated node of the spec in one agent process (`serve-many`): hundreds of nodes
+        // cost one process, not hundreds.
+        let simulated: Vec<(&str, &PoolSpec)> = spec
+            .pools
+            .iter()
+            .flat_map(|p| p.nodes.iter().filter(|n| n.remote.is_none()).map(move |n| (n.name.as_str(), p)))
+            .collect();
+        let first_start: std::collections::BTreeSet<String> = simulated
+            .iter()
+            .filter(|(n, _)| !fleet.files_of(n).0.exists())
+            .map(|(n, _)| (*n).to_owned())
+            .collect();
+        let mut spawned: std::collections::BTreeMap<String, AgentNode> = fleet
+            .spawn(&simulated.iter().map(|(n, p)| (*n, p.name.as_str(), p.shape)).collect::<Vec<_>>())
+            .await?
+            .into_iter()
+            .map(|a| (a.name.clone(), a))
+            .collect();
+        let mut agents = Vec::new();
         for pool in &spec.pools {
             fleet.add_pool(pool);
             for node in &pool.nodes {
-                let (agent, first_start) = match &node.remote {
-                    Some(remote) => (
-                        AgentNode {
-                            name: node.name.clone(),
-                            pool: pool.name.clone(),
-                            shape: pool.shape,
-                            url: remote.url.clone(),
-                            credential: AgentCredential::Token(remote.token.clone()),
-                            sim: None,
-                        },
-                        false,
-                    ),
-                    None => {
-                        let (state, _) = fleet.files_of(&node.name);
-                        let first_start = !state.exists();
-                        (
-                            fleet.spawn(&node.name, &pool.name, pool.shape).await?,
-                            first_start,
-                        )
-                    }
+                let agent = match &node.remote {
+                    Some(remote) => AgentNode {
+                        name: node.name.clone(),
+                        pool: pool.name.clone(),
+                        shape: pool.shape,
+                        url: remote.url.clone(),
+                        credential: AgentCredential::Token(remote.token.clone()),
+                        sim: None,
+                    },
+                    None => spawned.remove(&node.name).ok_or_else(|| {
+                        ClusterError::Start(format!("node {}: not started", node.name))
+                    })?,
                 };
-                if let (true, Some(config)) = (first_start, &pool.mig_config) {
-                    fleet
-                        .agents
-                        .apply(
-                            &agent.endpoint(),
-                            // A new node runs nothing: a MIG mode change may reset its GPUs.
-                            &ApplyRequest::new(ApplyTarget::Named(config.clone()), &[], false)
-                                .with_reset(true),
-                        )
-                        .await
-                        .map_err(|e| ClusterError::Start(e.to_string()))?;
-                }
-                fleet.push(agent);
+                let config = pool
+                    .mig_config
+                    .clone()
+                    .filter(|_| first_start.contains(&node.name));
+                agents.push((agent, config));
             }
+        }
+        // First starts get their pool's config, a few nodes at a time (each node applies GPU by GPU).
+        use futures_util::StreamExt as _;
+        let applied: Vec<Result<AgentNode, ClusterError>> =
+            futures_util::stream::iter(agents.into_iter().map(|(agent, config)| {
+                let client = &fleet.agents;
+                async move {
+                    if let Some(config) = config {
+                        client
+                            .apply(
+                                &agent.endpoint(),
+                                // A new node runs nothing: a MIG mode change may reset its GPUs.
+                                &ApplyRequest::new(ApplyTarget::Named(config), &[], false)
+                                    .with_reset(true),
+                            )
+                            .await
+                            .map_err(|e| ClusterError::Start(e.to_string()))?;
+                    }
+                    Ok(agent)
+                }
+            }))
+            .buffered(FIRST_APPLIES_AT_ONCE)
+            .collect()
+            .await;
+        for agent in applied {
+            fleet.push(agent?);
         }
         Ok(fleet)
     }
@@ -489,48 +533,64 @@ impl Embedded {
 }
 
 impl Embedded {
-    /// Starts the agent of simulated node `name`.
+    /// Starts one agent process (`serve-many`) serving the simulated `nodes` (name, pool, shape),
+    /// each with its own token, state file and journal; none for an empty list.
     async fn spawn(
         &self,
-        name: &str,
-        pool: &str,
-        shape: &'static NodeShape,
-    ) -> Result<AgentNode, ClusterError> {
-        let err = |m: String| ClusterError::Start(format!("node {name}: {m}"));
-        let (state, journal) = self.files_of(name);
-        let token = random_token()?;
-        let simulate = format!("{}x{}", shape.model.id(), shape.gpus);
+        nodes: &[(&str, &str, &'static NodeShape)],
+    ) -> Result<Vec<AgentNode>, ClusterError> {
+        use tokio::io::AsyncWriteExt as _;
+        let Some((first_name, _, _)) = nodes.first() else {
+            return Ok(Vec::new());
+        };
+        let who = if nodes.len() == 1 {
+            format!("node {first_name}")
+        } else {
+            format!("the agent of {} simulated nodes", nodes.len())
+        };
+        let err = |m: String| ClusterError::Start(format!("{who}: {m}"));
+        let mut list = Vec::with_capacity(nodes.len());
+        let mut tokens = Vec::with_capacity(nodes.len());
+        for (name, _, shape) in nodes {
+            let (state, journal) = self.files_of(name);
+            let token = random_token()?;
+            list.push(mig::agent_api::SimNode {
+                name: (*name).to_owned(),
+                simulate: format!("{}x{}", shape.model.id(), shape.gpus),
+                token: token.clone().into(),
+                state: Some(state.display().to_string()),
+                journal: Some(journal.display().to_string()),
+                latency_ms: u64::try_from(self.sim_latency.as_millis()).unwrap_or(u64::MAX),
+            });
+            tokens.push(token);
+        }
+        let input = serde_json::to_vec(&mig::agent_api::SimNodes { nodes: list })
+            .map_err(|e| err(format!("writing the node list: {e}")))?;
         let mut child = tokio::process::Command::new(&self.agent_bin)
-            .arg("--simulate")
-            .arg(&simulate)
-            .arg("--sim-state")
-            .arg(&state)
-            .arg("--sim-latency-ms")
-            .arg(self.sim_latency.as_millis().to_string())
-            .args([
-                "serve",
-                "--addr",
-                "127.0.0.1:0",
-                "--exit-with-parent",
-                "--journal",
-            ])
-            .arg(&journal)
-            .env("MIGBOARD_AGENT_TOKEN", &token)
+            .args(["serve-many", "--addr", "127.0.0.1:0", "--exit-with-parent"])
             .env(
                 "RUST_LOG",
                 std::env::var("MIGBOARD_AGENT_LOG").unwrap_or_else(|_| "warn".into()),
             )
-            .stdin(Stdio::null())
+            .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .kill_on_drop(true)
             .spawn()
             .map_err(|e| err(format!("starting {}: {e}", self.agent_bin.display())))?;
+        // The tokens go on standard input, never on the command line (where `ps` shows them).
+        let mut stdin = child.stdin.take().ok_or_else(|| err("no stdin".into()))?;
+        stdin
+            .write_all(&input)
+            .await
+            .map_err(|e| err(format!("handing over the node list: {e}")))?;
+        drop(stdin);
         let stdout = child.stdout.take().ok_or_else(|| err("no stdout".into()))?;
         let mut lines = BufReader::new(stdout).lines();
-        let first = tokio::time::timeout(Duration::from_secs(15), lines.next_line())
+        // A node resumes an interrupted apply before the agent listens: allow for it.
+        let first = tokio::time::timeout(Duration::from_secs(60), lines.next_line())
             .await
-            .map_err(|_| err("the agent did not say where it listens within 15 s".into()))?
+            .map_err(|_| err("the agent did not say where it listens within 60 s".into()))?
             .map_err(|e| err(format!("reading the agent's output: {e}")))?;
         let url = first
             .as_deref()
@@ -543,18 +603,26 @@ impl Embedded {
             })?;
         // Keep draining its stdout so it can never block on a full pipe.
         tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-        tracing::info!(node = %name, %pool, %url, "node agent started");
-        Ok(AgentNode {
-            name: name.to_owned(),
-            pool: pool.to_owned(),
-            shape,
-            url,
-            credential: AgentCredential::Token(token.into()),
-            sim: Some(SimProcess {
-                _child: child,
-                files: [state, journal],
-            }),
-        })
+        tracing::info!(nodes = nodes.len(), %url, "node agent started");
+        let process = Arc::new(SimProcess { _child: child });
+        Ok(nodes
+            .iter()
+            .zip(tokens)
+            .map(|((name, pool, shape), token)| {
+                let (state, journal) = self.files_of(name);
+                AgentNode {
+                    name: (*name).to_owned(),
+                    pool: (*pool).to_owned(),
+                    shape,
+                    url: format!("{url}{}", mig::agent_api::node_prefix(name)),
+                    credential: AgentCredential::Token(token.into()),
+                    sim: Some(SimNode {
+                        process: process.clone(),
+                        files: [state, journal],
+                    }),
+                }
+            })
+            .collect())
     }
 }
 
@@ -584,8 +652,21 @@ impl Cluster for Embedded {
             let _one = self.reading.lock().await;
             let agents = read(&self.nodes);
             let mut nodes = Vec::with_capacity(agents.len());
+            // Several nodes at a time, answers in fleet order: at 500 nodes, one after the other
+            // is 500 round trips end to end.
+            use futures_util::StreamExt as _;
+            let mut asks: Vec<BoxFuture<'_, Result<Vec<mig::wire::InventoryGpu>, String>>> =
+                Vec::with_capacity(agents.len());
             for node in &agents {
-                let answer = self.agents.inventory(&node.endpoint()).await;
+                asks.push(Box::pin(async move {
+                    self.agents.inventory(&node.endpoint()).await
+                }));
+            }
+            let answers: Vec<_> = futures_util::stream::iter(asks)
+            .buffered(INVENTORIES_AT_ONCE)
+            .collect()
+            .await;
+            for (node, answer) in agents.iter().zip(answers) {
                 let (gpus, error) = match answer {
                     Ok(gpus) => (gpus, None),
                     Err(e) => (Vec::new(), Some(e)),
@@ -668,8 +749,9 @@ impl Cluster for Embedded {
                 max_pods_per_node: node.max_pods_per_node,
                 dedicated_to: node.dedicated_to.clone(),
             });
-            let agent = self.spawn(&node.name, &node.pool, node.shape).await?;
-            self.push(agent);
+            for agent in self.spawn(&[(&node.name, &node.pool, node.shape)]).await? {
+                self.push(agent);
+            }
             Ok(())
         })
     }
@@ -692,7 +774,8 @@ impl Cluster for Embedded {
             }
             let pool = agent.pool.clone();
             let files = agent.sim.as_ref().map(|s| s.files.clone());
-            // Dropping the last handle kills the simulated node's agent (kill_on_drop).
+            // Dropping the last node of its agent process kills that process (kill_on_drop); the
+            // process may serve others, but nothing reaches this node any more.
             drop(agent);
             for f in files.into_iter().flatten() {
                 if let Err(e) = tokio::fs::remove_file(&f).await

@@ -13,6 +13,11 @@ impl Orchestrator {
         let mut last_sample = 0i64;
         loop {
             tokio::time::sleep(self.inner.options.monitor_interval).await;
+            // Deployments are checked only while none changes the fleet, against a fleet read
+            // under that lock (a read from before a deployment's last change would see its
+            // replicas as missing). Taken before the read, so one read serves the samples and the
+            // check: at 500 nodes a read is 500 agent round trips.
+            let idle = self.inner.work.try_lock().ok();
             let fleet = self.refresh().await;
             if !leadership.is_leader() {
                 continue;
@@ -54,12 +59,9 @@ impl Orchestrator {
                     tracing::warn!(error = %e, "cannot store memory samples");
                 }
             }
-            // Check only while no deployment changes the fleet, against a fleet read under the lock:
-            // a read from before a deployment's last change would see its replicas as missing.
-            let Ok(_one) = self.inner.work.try_lock() else {
+            let Some(_one) = idle else {
                 continue;
             };
-            let fleet = self.refresh().await;
             if let Err(e) = self.check_monitored(&fleet).await {
                 tracing::warn!(error = ?e, "monitoring deployments failed; will retry");
             }
