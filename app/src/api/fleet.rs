@@ -27,7 +27,10 @@ pub async fn get_fleet_summary() -> Result<mig::wire::FleetSummary, AppError> {
 /// # Errors
 /// [`AppError::Unavailable`] without a backend.
 #[server(endpoint = "fleet_nodes")]
-pub async fn get_fleet_nodes(query: mig::wire::NodeQuery) -> Result<mig::wire::NodePage, AppError> {
+pub async fn get_fleet_nodes(
+    // An empty query (every node, page 1) is sent as no fields at all.
+    #[server(default)] query: mig::wire::NodeQuery,
+) -> Result<mig::wire::NodePage, AppError> {
     let mut page = crate::backend::from_context()?.fleet_layout().page(&query);
     // What the page does not draw stays on the server: MIG device UUIDs and node labels are three
     // quarters of a node's JSON (the node's own page and the REST API have them).

@@ -180,6 +180,12 @@ struct Inner {
     changing: std::sync::Mutex<std::collections::BTreeSet<String>>,
     /// How long steps take, for `/metrics`.
     step_metrics: Arc<crate::metrics::StepMetrics>,
+    /// Fleet reads asked for, and how many of those asks the last finished read answers (it began
+    /// after them): concurrent asks share one read (see [`Orchestrator::refresh`]).
+    reads_asked: std::sync::atomic::AtomicU64,
+    reads_answered: std::sync::atomic::AtomicU64,
+    /// One fleet read at a time.
+    reading: Mutex<()>,
 }
 
 /// Marks nodes as being changed for as long as it lives (see [`Inner::changing`]).
@@ -267,6 +273,9 @@ impl Orchestrator {
                 work: Mutex::new(()),
                 changing: std::sync::Mutex::default(),
                 step_metrics: Arc::default(),
+                reads_asked: std::sync::atomic::AtomicU64::new(0),
+                reads_answered: std::sync::atomic::AtomicU64::new(0),
+                reading: Mutex::new(()),
             }),
         };
         this.refresh().await;
@@ -420,7 +429,26 @@ impl Orchestrator {
     }
 
     /// Reads the fleet now, keeps it, and tells watchers if it changed.
+    ///
+    /// "Now" means a read that began after this call: callers that ask while a read is under way
+    /// share the next one, so a batch of a hundred nodes finishing steps together costs a couple of
+    /// fleet reads, not a hundred (at 500 nodes a read is 500 agent round trips).
     pub async fn refresh(&self) -> Fleet {
+        use std::sync::atomic::Ordering::SeqCst;
+        let ticket = self.inner.reads_asked.fetch_add(1, SeqCst) + 1;
+        let _one = self.inner.reading.lock().await;
+        if self.inner.reads_answered.load(SeqCst) >= ticket {
+            // A read that began after this ask finished while it waited.
+            return self.fleet();
+        }
+        // Every ask made until now is answered by the read that starts here.
+        let covers = self.inner.reads_asked.load(SeqCst);
+        let fresh = self.read_fleet().await;
+        self.inner.reads_answered.store(covers, SeqCst);
+        fresh
+    }
+
+    async fn read_fleet(&self) -> Fleet {
         let mut fresh = self.inner.cluster.fleet().await;
         self.mark_drift(&mut fresh).await;
         if let Ok(owners) = self.owners().await {
@@ -1074,5 +1102,91 @@ fn progress_of(steps: &[StepInfo]) -> Progress {
     Progress {
         done: u32::try_from(steps.iter().filter(|s| s.is_done()).count()).unwrap_or(u32::MAX),
         total: u32::try_from(steps.len()).unwrap_or(u32::MAX),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicU64, Ordering};
+
+    use super::*;
+    use crate::cluster::{Applied, BoxFuture, NewNode, WorkloadRequest};
+    use mig::agent_api::ApplyRequest;
+    use mig::wire::FleetPoolInfo;
+
+    /// A cluster whose every fleet read takes 20 ms and is numbered in its one pool's name.
+    #[derive(Debug, Default)]
+    struct Counting {
+        reads: AtomicU64,
+    }
+
+    fn no<T>() -> BoxFuture<'static, Result<T, ClusterError>> {
+        Box::pin(async { Err(ClusterError::Unsupported("a test cluster".into())) })
+    }
+
+    impl Cluster for Counting {
+        fn describe(&self) -> String {
+            "counting".into()
+        }
+        fn fleet(&self) -> BoxFuture<'_, Fleet> {
+            Box::pin(async move {
+                let n = self.reads.fetch_add(1, Ordering::SeqCst) + 1;
+                tokio::time::sleep(Duration::from_millis(20)).await;
+                Fleet {
+                    pools: vec![FleetPoolInfo {
+                        name: format!("read-{n}"),
+                        shape: "BM.GPU.H100.8".into(),
+                        max_pods_per_node: 1,
+                        dedicated_to: None,
+                    }],
+                    nodes: Vec::new(),
+                }
+            })
+        }
+        fn apply<'a>(&'a self, _: &'a str, _: &'a ApplyRequest) -> BoxFuture<'a, Result<Applied, ClusterError>> {
+            no()
+        }
+        fn start_workload<'a>(&'a self, _: &'a str, _: &'a WorkloadRequest) -> BoxFuture<'a, Result<(), ClusterError>> {
+            no()
+        }
+        fn stop_workloads<'a>(&'a self, _: &'a str, _: u32, _: u8) -> BoxFuture<'a, Result<u32, ClusterError>> {
+            no()
+        }
+        fn add_node<'a>(&'a self, _: &'a NewNode) -> BoxFuture<'a, Result<(), ClusterError>> {
+            no()
+        }
+        fn remove_node<'a>(&'a self, _: &'a str) -> BoxFuture<'a, Result<(), ClusterError>> {
+            no()
+        }
+    }
+
+    #[tokio::test]
+    async fn concurrent_refreshes_share_reads_and_each_gets_one_that_began_after_it_asked() {
+        let store = Store::open("sqlite::memory:").await.expect("store");
+        let cluster = Arc::new(Counting::default());
+        let o = Orchestrator::new(store, cluster.clone(), SharedCatalogue::default(), Options::default()).await;
+        let before = cluster.reads.load(Ordering::SeqCst);
+        let asks: Vec<_> = (0..50)
+            .map(|_| {
+                let o = o.clone();
+                let cluster = cluster.clone();
+                tokio::spawn(async move {
+                    // Reads begun before this ask cannot answer it.
+                    let begun = cluster.reads.load(Ordering::SeqCst);
+                    let fleet = o.refresh().await;
+                    let n: u64 = fleet.pools[0].name.trim_start_matches("read-").parse().expect("numbered");
+                    (begun, n)
+                })
+            })
+            .collect();
+        for ask in asks {
+            let (begun, n) = ask.await.expect("task");
+            assert!(n > begun, "answered by read {n}, which began before the ask (reads begun then: {begun})");
+        }
+        let reads = cluster.reads.load(Ordering::SeqCst) - before;
+        assert!(
+            (1..=3).contains(&reads),
+            "50 concurrent refreshes made {reads} fleet reads; they should share a few"
+        );
     }
 }
