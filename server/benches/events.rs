@@ -290,12 +290,9 @@ async fn big_fleet_api() {
         rss_kib(pid) as f64 / 1024.0
     );
     for c in [1usize, 16] {
-        let (rps, p50, p95, p99) = fleet_throughput(port, c, 5).await;
         println!(
-            "500 nodes: GET /api/v1/fleet, {c} keep-alive connection(s): {rps:.0} req/s, latency p50 {:.1} ms, p95 {:.1} ms, p99 {:.1} ms",
-            p50 as f64 / 1000.0,
-            p95 as f64 / 1000.0,
-            p99 as f64 / 1000.0
+            "500 nodes: GET /api/v1/fleet, {c} keep-alive connection(s): {}",
+            rate(fleet_throughput(port, c, 5).await)
         );
     }
     fleet_page_reads(port).await;
@@ -303,16 +300,24 @@ async fn big_fleet_api() {
     let _ = server.wait().await;
 }
 
+/// `(req/s, p50, p95, p99 µs)` in words.
+fn rate((rps, p50, p95, p99): (f64, i64, i64, i64)) -> String {
+    let ms = |us: i64| us as f64 / 1000.0;
+    format!(
+        "{rps:.0} req/s, latency p50 {:.2} ms, p95 {:.2} ms, p99 {:.2} ms",
+        ms(p50),
+        ms(p95),
+        ms(p99)
+    )
+}
+
 /// What the fleet page reads at 500 nodes: the summary and one filtered page of nodes.
 async fn fleet_page_reads(port: u16) {
     for path in ["/api/v1/fleet/summary", "/api/v1/fleet/nodes?pool=pool-3&page=2"] {
         let size = request(port, "GET", path, "").await.len();
-        let (rps, p50, p95, p99) = throughput(port, path, 1, 3).await;
         println!(
-            "500 nodes: GET {path}: {size} bytes, {rps:.0} req/s, latency p50 {:.2} ms, p95 {:.2} ms, p99 {:.2} ms",
-            p50 as f64 / 1000.0,
-            p95 as f64 / 1000.0,
-            p99 as f64 / 1000.0
+            "500 nodes: GET {path}: {size} bytes, {}",
+            rate(throughput(port, path, 1, 3).await)
         );
     }
 }
@@ -379,12 +384,9 @@ async fn big_embedded_fleet() {
             fleet.matches("\"uuid\"").count()
         );
         if round == "restart" {
-            let (rps, p50, p95, p99) = fleet_throughput(port, 1, 5).await;
             println!(
-                "500-node embedded fleet: GET /api/v1/fleet, 1 connection: {rps:.0} req/s, p50 {:.1} ms, p95 {:.1} ms, p99 {:.1} ms",
-                p50 as f64 / 1000.0,
-                p95 as f64 / 1000.0,
-                p99 as f64 / 1000.0
+                "500-node embedded fleet: GET /api/v1/fleet, 1 connection: {}",
+                rate(fleet_throughput(port, 1, 5).await)
             );
             fleet_page_reads(port).await;
         }

@@ -1450,3 +1450,64 @@ async fn a_pool_rollout_goes_node_by_node_pauses_where_mig_manager_fails_and_res
         assert_eq!(labels[MIG_STATE], "success", "{n}");
     }
 }
+
+/// At 500 GPU nodes a cluster runs tens of thousands of pods; the pod cache holds the GPU pods only,
+/// slimmed to what the fleet reads (#21). 20,000 pods, 40 of them on GPUs: the cache holds 40, the
+/// fleet marks each one's slice, and a GPU pod deleted leaves the cache (watched, not polled).
+#[tokio::test]
+async fn the_pod_cache_holds_only_gpu_pods_among_twenty_thousand() {
+    let fake = FakeKube::start().await;
+    for i in 0..4 {
+        fake.put(node(&format!("10.0.10.{i}"), "h100migpool", "all-1g.10gb", &[("nvidia.com/mig-1g.10gb", 56)]));
+    }
+    let n: usize = std::env::var("PODS").ok().and_then(|v| v.parse().ok()).unwrap_or(20_000);
+    for i in 0..n {
+        let pod = if i % 500 == 0 {
+            gpu_pod("team-a", &format!("llm-{i}"), &format!("10.0.10.{}", (i / 500) % 4), "nvidia.com/mig-1g.10gb", "llm")
+        } else {
+            // Everything else a cluster runs: web, batch, system pods, with a few KiB of spec each.
+            json!({
+                "apiVersion": "v1", "kind": "Pod",
+                "metadata": {"name": format!("web-{i}"), "namespace": format!("ns-{}", i % 50),
+                    "labels": {"app": "web", "pod-template-hash": "abc123"},
+                    "annotations": {"kubectl.kubernetes.io/restartedAt": "2026-12-01T00:00:00Z"}},
+                "spec": {"nodeName": format!("cpu-{}", i % 400), "containers": [{"name": "web", "image": "nginx:1.27",
+                    "env": (0..20).map(|e| json!({"name": format!("VAR_{e}"), "value": "x".repeat(40)})).collect::<Vec<_>>(),
+                    "resources": {"requests": {"cpu": "100m", "memory": "128Mi"}, "limits": {"memory": "256Mi"}}}]},
+                "status": {"phase": "Running", "podIP": "10.244.0.1"},
+            })
+        };
+        fake.put(pod);
+    }
+    let k = backend(&fake, options()).await;
+    let gpu = n.div_ceil(500);
+    assert_eq!(k.cached_pods(), gpu, "only the GPU pods are cached");
+    // For BENCHMARKS.md (run with --nocapture): what an unfiltered cache would hold against this one,
+    // as the objects' JSON.
+    let all: usize = fake.list("v1/pods").iter().map(|p| p.to_string().len()).sum();
+    let kept: usize = fake
+        .list("v1/pods")
+        .iter()
+        .filter_map(|p| serde_json::from_value::<k8s_openapi::api::core::v1::Pod>(p.clone()).ok())
+        .filter_map(|p| kubernetes::slim_gpu_pod(&p))
+        .map(|p| serde_json::to_string(&p).map_or(0, |s| s.len()))
+        .sum();
+    eprintln!("pod cache: {gpu} of {n} pods, {kept} bytes of JSON instead of {all}");
+    let fleet = fleet_until(&k, |f| f.nodes.len() == 4).await;
+    let busy: usize = fleet.nodes.iter().flat_map(|n| &n.gpus).map(|g| g.busy.len()).sum();
+    assert_eq!(busy, gpu, "every GPU pod holds its slice");
+    let owners: Vec<String> = fleet.nodes.iter().flat_map(|n| &n.gpus).flat_map(|g| &g.busy).flat_map(|b| b.owners.clone()).collect();
+    assert!(owners.contains(&"team-a/llm-500".to_owned()), "{owners:?}");
+
+    fake.delete("v1/pods", "team-a", "llm-500");
+    for _ in 0..200 {
+        if k.cached_pods() == gpu - 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(k.cached_pods(), gpu - 1, "a deleted GPU pod leaves the cache");
+    let slim = kubernetes::slim_gpu_pod(&serde_json::from_value(gpu_pod("a", "b", "n", "nvidia.com/gpu", "x")).expect("a pod")).expect("a GPU pod");
+    assert_eq!(kubernetes::gpu_requests(&slim).get("nvidia.com/gpu"), Some(&1), "what the fleet reads is kept");
+    assert!(slim.metadata.labels.is_none() && slim.spec.as_ref().is_some_and(|s| s.containers[0].image.is_none()));
+}

@@ -243,18 +243,7 @@ pub(super) fn FleetPools(fleet: mig::wire::Fleet) -> impl IntoView {
                     </div>
                 }).collect_view()}
             </div>
-            <details class="fleet-totals-all">
-                <summary>"All pools"</summary>
-                <table class="fleet-totals" id="fleet-totals">
-                    <thead><tr><th>"Profile"</th><th>"Free"</th><th>"In use"</th><th>"Resource"</th></tr></thead>
-                    <tbody>
-                        {totals.profiles.into_iter().map(|(p, u)| view! {
-                            <tr data-profile=p.clone()><td><code>{p.clone()}</code></td><td class="free">{u.free}</td><td class="used">{u.used}</td><td><code>{mig::profile::resource_name(&p)}</code></td></tr>
-                        }).collect_view()}
-                    </tbody>
-                </table>
-            </details>
-            <Legend />
+            <FleetTotals slices=totals />
         </section>
         {fleet.pools.iter().map(|pool| {
             let nodes: Vec<_> = fleet.nodes.iter().filter(|n| n.pool == pool.name).cloned().collect();
@@ -268,6 +257,25 @@ pub(super) fn FleetPools(fleet: mig::wire::Fleet) -> impl IntoView {
                 </section>
             }
         }).collect_view()}
+    }
+}
+
+/// Every pool's instances per profile together (folded), then the legend.
+#[component]
+pub(super) fn FleetTotals(slices: SliceUse) -> impl IntoView {
+    view! {
+        <details class="fleet-totals-all">
+            <summary>"All pools"</summary>
+            <table class="fleet-totals" id="fleet-totals">
+                <thead><tr><th>"Profile"</th><th>"Free"</th><th>"In use"</th><th>"Resource"</th></tr></thead>
+                <tbody>
+                    {slices.profiles.into_iter().map(|(p, u)| view! {
+                        <tr data-profile=p.clone()><td><code>{p.clone()}</code></td><td class="free">{u.free}</td><td class="used">{u.used}</td><td><code>{mig::profile::resource_name(&p)}</code></td></tr>
+                    }).collect_view()}
+                </tbody>
+            </table>
+        </details>
+        <Legend />
     }
 }
 
@@ -303,7 +311,7 @@ pub(super) fn UseTable(u: SliceUse) -> impl IntoView {
 
 /// What the colours of a GPU bar mean.
 #[component]
-pub(super) fn Legend() -> impl IntoView {
+fn Legend() -> impl IntoView {
     view! {
         <ul class="legend" id="fleet-legend" aria-label="Legend">
             <li><span class="swatch swatch-free"></span>" Free instance"</li>

@@ -7,7 +7,7 @@ use leptos_router::NavigateOptions;
 use leptos_router::hooks::{use_navigate, use_query_map};
 use mig::wire::{CUSTOM_LAYOUT, FleetSummary, NODES_PER_PAGE, NodePage, NodeQuery, PoolSummary};
 
-use super::fleet::{FleetNode, Legend, UseTable};
+use super::fleet::{FleetNode, FleetTotals, UseTable};
 use crate::api::fleet::{get_fleet_nodes, get_fleet_summary};
 use crate::error::AppError;
 
@@ -156,18 +156,7 @@ fn PoolCards(summary: FleetSummary) -> impl IntoView {
                     }
                 }).collect_view()}
             </div>
-            <details class="fleet-totals-all">
-                <summary>"All pools"</summary>
-                <table class="fleet-totals" id="fleet-totals">
-                    <thead><tr><th>"Profile"</th><th>"Free"</th><th>"In use"</th><th>"Resource"</th></tr></thead>
-                    <tbody>
-                        {summary.slices.profiles.into_iter().map(|(p, u)| view! {
-                            <tr data-profile=p.clone()><td><code>{p.clone()}</code></td><td class="free">{u.free}</td><td class="used">{u.used}</td><td><code>{mig::profile::resource_name(&p)}</code></td></tr>
-                        }).collect_view()}
-                    </tbody>
-                </table>
-            </details>
-            <Legend />
+            <FleetTotals slices=summary.slices />
         </section>
     }
 }

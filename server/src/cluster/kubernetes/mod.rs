@@ -201,7 +201,96 @@ where
     (reader, task)
 }
 
+/// What the pod cache keeps of a pod, if anything: only pods that ask for GPUs (`nvidia.com/gpu`,
+/// `nvidia.com/mig-*`), and of those only what [`fleet_of`] reads — name, namespace, node, phase
+/// and the GPU resources of each container. A cluster's other pods (thousands, each a few KiB of
+/// spec and status) are never held: drains list a node's pods from the API when they need them.
+#[must_use]
+pub fn slim_gpu_pod(p: &Pod) -> Option<Pod> {
+    use k8s_openapi::api::core::v1::{Container, PodSpec, PodStatus, ResourceRequirements};
+    if gpu_requests(p).is_empty() {
+        return None;
+    }
+    let gpu_only = |m: &Option<BTreeMap<String, k8s_openapi::apimachinery::pkg::api::resource::Quantity>>| {
+        m.as_ref().map(|m| {
+            m.iter()
+                .filter(|(k, _)| k.starts_with("nvidia.com/"))
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect()
+        })
+    };
+    let slim = |c: &Container| Container {
+        name: c.name.clone(),
+        resources: c.resources.as_ref().map(|r| ResourceRequirements {
+            limits: gpu_only(&r.limits),
+            requests: gpu_only(&r.requests),
+            ..ResourceRequirements::default()
+        }),
+        ..Container::default()
+    };
+    let spec = p.spec.as_ref()?;
+    Some(Pod {
+        metadata: kube::api::ObjectMeta {
+            name: p.metadata.name.clone(),
+            namespace: p.metadata.namespace.clone(),
+            uid: p.metadata.uid.clone(),
+            ..kube::api::ObjectMeta::default()
+        },
+        spec: Some(PodSpec {
+            node_name: spec.node_name.clone(),
+            containers: spec.containers.iter().map(slim).collect(),
+            init_containers: spec.init_containers.as_ref().map(|c| c.iter().map(slim).collect()),
+            ..PodSpec::default()
+        }),
+        status: Some(PodStatus {
+            phase: p.status.as_ref().and_then(|s| s.phase.clone()),
+            ..PodStatus::default()
+        }),
+    })
+}
+
+/// The pod watch feeding a cache of GPU pods only, each slimmed ([`slim_gpu_pod`]): a pod that
+/// stops asking for GPUs (or is replaced by one that does not) leaves the cache.
+fn reflect_gpu_pods(
+    api: Api<Pod>,
+    config: watcher::Config,
+) -> (Store<Pod>, tokio::task::JoinHandle<()>) {
+    let (reader, mut writer) = reflector::store::<Pod>();
+    let task = tokio::spawn(async move {
+        let mut stream = std::pin::pin!(watcher(api, config).default_backoff());
+        while let Some(event) = stream.next().await {
+            let event = match event {
+                Ok(e) => e,
+                Err(e) => {
+                    tracing::warn!(watch = "pods", error = %e, "watch failed; retrying with backoff");
+                    continue;
+                }
+            };
+            let event = match event {
+                watcher::Event::Apply(p) => match slim_gpu_pod(&p) {
+                    Some(slim) => watcher::Event::Apply(slim),
+                    // Not (or no longer) a GPU pod: out of the cache if it was in.
+                    None => watcher::Event::Delete(p),
+                },
+                watcher::Event::InitApply(p) => match slim_gpu_pod(&p) {
+                    Some(slim) => watcher::Event::InitApply(slim),
+                    None => continue,
+                },
+                other => other,
+            };
+            writer.apply_watcher_event(&event);
+        }
+    });
+    (reader, task)
+}
+
 impl Kubernetes {
+    /// Pods in the pod cache: the cluster's GPU pods, not all its pods.
+    #[must_use]
+    pub fn cached_pods(&self) -> usize {
+        self.pods.state().len()
+    }
+
     /// Connects: checks that nodes and pods can be listed (RBAC), then starts their watches and waits
     /// for the first full list.
     ///
@@ -247,10 +336,9 @@ impl Kubernetes {
             watcher::Config::default().labels(&options.node_selector),
             "nodes",
         );
-        let (pod_store, pod_watch) = reflect(
+        let (pod_store, pod_watch) = reflect_gpu_pods(
             pods,
             watcher::Config::default().fields("status.phase!=Succeeded,status.phase!=Failed"),
-            "pods",
         );
         let this = Self {
             client,
