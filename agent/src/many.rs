@@ -6,11 +6,16 @@
 //! under [`mig::agent_api::node_prefix`] of its name. Nothing is shared between nodes but the
 //! listener and the async runtime, so one node's apply, fault or busy slice never shows on another.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::routing::get;
-use mig::agent_api::{SimNode, SimNodes, node_prefix};
+use axum::extract::{Path, Request, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{any, get};
+use mig::agent_api::{AgentError, ErrorBody, ErrorCode, SimNode, SimNodes, node_prefix};
+use tower::ServiceExt as _;
 
 use crate::api::{AgentState, Operation};
 use crate::driver::GpuDriver;
@@ -89,11 +94,58 @@ pub fn start(nodes: &SimNodes) -> Result<Vec<Started>, String> {
 }
 
 /// The API of every node under its prefix, and `/healthz` for the process.
+///
+/// One route dispatches to each node's own router by name rather than nesting 500 routers into
+/// one: axum copies a router's whole route table for every connection it serves (500 nodes × 9
+/// routes, a few MiB per keep-alive connection, measured), and a lookup in a map costs nothing.
 pub fn router(nodes: Vec<Started>) -> Router {
-    nodes.into_iter().fold(
-        Router::new().route("/healthz", get(crate::healthz)),
-        |app, node| app.nest(&node_prefix(&node.name), crate::api::router(node.state)),
-    )
+    let table: Arc<HashMap<String, Router>> = Arc::new(
+        nodes
+            .into_iter()
+            .map(|n| (n.name, crate::api::router(n.state)))
+            .collect(),
+    );
+    Router::new()
+        .route("/healthz", get(crate::healthz))
+        .route("/nodes/{node}/{*rest}", any(dispatch))
+        .with_state(table)
+}
+
+/// `/nodes/{node}/…` → `…` on that node's router; an unknown node is 404 in the API's error shape.
+async fn dispatch(
+    State(table): State<Arc<HashMap<String, Router>>>,
+    Path((node, _)): Path<(String, String)>,
+    request: Request,
+) -> Response {
+    let Some(router) = table.get(&node) else {
+        let body = ErrorBody {
+            error: AgentError::new(
+                ErrorCode::NotFound,
+                format!("no node {node} in this agent"),
+            ),
+        };
+        return (StatusCode::NOT_FOUND, axum::Json(body)).into_response();
+    };
+    let (mut parts, body) = request.into_parts();
+    let prefix = node_prefix(&node);
+    let rest = parts
+        .uri
+        .path_and_query()
+        .map_or("/", |p| p.as_str())
+        .strip_prefix(prefix.as_str())
+        .unwrap_or("/")
+        .to_owned();
+    parts.uri = match rest.parse() {
+        Ok(uri) => uri,
+        Err(_) => return StatusCode::BAD_REQUEST.into_response(),
+    };
+    // This route's matched parameters (node, rest) live in the extensions, where the node's own
+    // routes would read them as theirs: the node's router gets the request without them.
+    parts.extensions = axum::http::Extensions::new();
+    match router.clone().oneshot(Request::from_parts(parts, body)).await {
+        Ok(response) => response,
+        Err(never) => match never {},
+    }
 }
 
 #[cfg(test)]

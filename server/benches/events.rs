@@ -242,7 +242,8 @@ async fn start_server(dir: &std::path::Path, env: &[(&str, &str)]) -> (tokio::pr
     let server = command
         .spawn()
         .expect("start target/release/migboard (needs target/release/migboard-agent: make build)");
-    for _ in 0..300 {
+    // Up to 5 minutes: a first start of 500 nodes applies every node's config before listening.
+    for _ in 0..3000 {
         if TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
             break;
         }

@@ -1206,6 +1206,17 @@ async fn a_service_becomes_a_deployment_and_service_is_monitored_and_undeploy_de
         &json!({"status": {"readyReplicas": 1}}),
     );
     until("ready", 10, async || monitor("1/1 replica(s) ready").await).await;
+    // Ready, the monitor reads the workload from its watched cache: ten passes (100 ms apart) ask
+    // the API server nothing about it (#21: no polling per workload).
+    let reads_of_it = || {
+        fake.requests()
+            .iter()
+            .filter(|r| r.starts_with("GET ") && r.contains("deployment-id%3D") && !r.contains("watch=true"))
+            .count()
+    };
+    let before = reads_of_it();
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    assert_eq!(reads_of_it(), before, "the monitor polled the API for a watched workload: {:?}", fake.requests().iter().rev().take(5).collect::<Vec<_>>());
     // The slice the pod holds is busy in the fleet, owned by the pod.
     let fleet = until("the pod's slice is busy", 10, async || {
         let f = orchestrator.refresh().await;

@@ -135,6 +135,7 @@ pub struct Kubernetes {
     options: Options,
     nodes: Store<KubeNode>,
     pods: Store<Pod>,
+    workloads: workload::Watched,
     catalogue: crate::catalogue::SharedCatalogue,
     agents: AgentClient,
     watches: Vec<tokio::task::JoinHandle<()>>,
@@ -340,15 +341,29 @@ impl Kubernetes {
             pods,
             watcher::Config::default().fields("status.phase!=Succeeded,status.phase!=Failed"),
         );
+        // migboard's own workloads, for the monitor; not waited for (an answer the watch has not
+        // delivered yet is read from the API).
+        let labelled = watcher::Config::default().labels(workload::DEPLOYMENT_ID);
+        let (deployments, deployment_watch) = reflect(
+            Api::namespaced(client.clone(), &options.workload_namespace),
+            labelled.clone(),
+            "workload deployments",
+        );
+        let (jobs, job_watch) = reflect(
+            Api::namespaced(client.clone(), &options.workload_namespace),
+            labelled,
+            "workload jobs",
+        );
         let this = Self {
             client,
             evictions,
             options,
             nodes: node_store,
             pods: pod_store,
+            workloads: workload::Watched { deployments, jobs },
             catalogue,
             agents: AgentClient::default(),
-            watches: vec![node_watch, pod_watch],
+            watches: vec![node_watch, pod_watch, deployment_watch, job_watch],
         };
         let ready = async {
             this.nodes.wait_until_ready().await.ok();
@@ -1460,6 +1475,7 @@ impl Cluster for Kubernetes {
             &self.client,
             &self.options.workload_namespace,
             id,
+            &self.workloads,
         ))
     }
 

@@ -418,26 +418,52 @@ fn selector(id: i64) -> ListParams {
 }
 
 /// Readiness of deployment `id`'s Deployment or Job, with what its unready pods say.
+///
+/// The Deployment or Job comes from the watched caches (`cached`); only one the watch has not
+/// delivered yet (just created) is read from the API, and the pods only while replicas are not ready.
 pub async fn status(
     client: &kube::Client,
     namespace: &str,
     id: i64,
+    cached: &Watched,
 ) -> Result<WorkloadStatus, ClusterError> {
     let read = |e: kube::Error| err(api_error("reading the workload", &e), &e);
-    let deployments = Api::<Deployment>::namespaced(client.clone(), namespace)
-        .list(&selector(id))
-        .await
-        .map_err(read)?;
-    let jobs = if deployments.items.is_empty() {
-        Api::<Job>::namespaced(client.clone(), namespace)
-            .list(&selector(id))
-            .await
-            .map_err(read)?
-            .items
+    let mine = |labels: &std::collections::BTreeMap<String, String>| {
+        labels.get(DEPLOYMENT_ID).is_some_and(|v| *v == id.to_string())
+    };
+    let mut deployments: Vec<Deployment> = cached
+        .deployments
+        .state()
+        .iter()
+        .filter(|d| mine(d.labels()))
+        .map(|d| Deployment::clone(d))
+        .collect();
+    let mut jobs: Vec<Job> = if deployments.is_empty() {
+        cached
+            .jobs
+            .state()
+            .iter()
+            .filter(|j| mine(j.labels()))
+            .map(|j| Job::clone(j))
+            .collect()
     } else {
         Vec::new()
     };
-    let mut status = if let Some(d) = deployments.items.first() {
+    if deployments.is_empty() && jobs.is_empty() {
+        deployments = Api::<Deployment>::namespaced(client.clone(), namespace)
+            .list(&selector(id))
+            .await
+            .map_err(read)?
+            .items;
+        if deployments.is_empty() {
+            jobs = Api::<Job>::namespaced(client.clone(), namespace)
+                .list(&selector(id))
+                .await
+                .map_err(read)?
+                .items;
+        }
+    }
+    let mut status = if let Some(d) = deployments.first() {
         WorkloadStatus {
             ready: count(d.status.as_ref().and_then(|s| s.ready_replicas), 0),
             wanted: count(d.spec.as_ref().and_then(|s| s.replicas), 1),
@@ -512,6 +538,17 @@ pub async fn status(
         status.detail = said.join("; ");
     }
     Ok(status)
+}
+
+/// The Deployments and Jobs migboard made (labelled [`DEPLOYMENT_ID`]) in the workload namespace,
+/// from watches: the monitor reads each workload's readiness here every pass instead of asking
+/// the API server per workload.
+#[derive(Clone)]
+pub struct Watched {
+    /// Deployments (services).
+    pub deployments: kube::runtime::reflector::Store<Deployment>,
+    /// Jobs.
+    pub jobs: kube::runtime::reflector::Store<Job>,
 }
 
 /// Deletes every Deployment, Job, Service and HorizontalPodAutoscaler of deployment `id` (pods go with their owners).
