@@ -15,7 +15,8 @@
 //!   start and restart time, memory and idle CPU of server and agents, the same reads.
 //!
 //! Run: `cargo bench -p server --bench events -- [WATCHERS...]` (default 1000 10000), or
-//! `-- fleets` for the 500-node parts only. Needs
+//! `-- fleets` for the 500-node parts only, or `-- soak SECONDS WATCHERS` for the soak campaign
+//! (default 600 s, 2,000 watchers). Needs
 //! `target/release/migboard-agent` (`make build`). Results go in BENCHMARKS.md.
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -78,21 +79,7 @@ fn rss_kib(pid: u32) -> u64 {
 
 /// One HTTP/1.1 request on a fresh connection; the whole answer body as text.
 async fn request(port: u16, method: &str, path: &str, body: &str) -> String {
-    let mut s = TcpStream::connect(("127.0.0.1", port))
-        .await
-        .expect("connect");
-    let req = format!(
-        "{method} {path} HTTP/1.1\r\nhost: bench\r\n{}content-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
-        auth(),
-        body.len()
-    );
-    s.write_all(req.as_bytes()).await.expect("write");
-    let mut out = Vec::new();
-    s.read_to_end(&mut out).await.expect("read");
-    let text = String::from_utf8_lossy(&out).into_owned();
-    text.split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_owned())
-        .unwrap_or(text)
+    call(port, method, path, body).await.1
 }
 
 fn percentile(sorted: &[i64], p: f64) -> i64 {
@@ -398,12 +385,229 @@ async fn big_embedded_fleet() {
     }
 }
 
+/// One request on a fresh connection: (HTTP status, body).
+async fn call(port: u16, method: &str, path: &str, body: &str) -> (u16, String) {
+    let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)).await else {
+        return (0, String::new());
+    };
+    let req = format!(
+        "{method} {path} HTTP/1.1\r\nhost: bench\r\n{}content-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+        auth(),
+        body.len()
+    );
+    if s.write_all(req.as_bytes()).await.is_err() {
+        return (0, String::new());
+    }
+    let mut out = Vec::new();
+    let _ = s.read_to_end(&mut out).await;
+    let text = String::from_utf8_lossy(&out).into_owned();
+    let status = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    (status, text.split_once("\r\n\r\n").map(|(_, b)| b.to_owned()).unwrap_or_default())
+}
+
+/// A watcher of `/api/v1/events`: the events it received while `counting` was on, by kind, and
+/// the `resync`s (the server's word that this watcher fell behind and lost events).
+async fn watch_all(
+    port: u16,
+    ready: tokio::sync::mpsc::Sender<()>,
+    counting: tokio::sync::watch::Receiver<bool>,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) -> (std::collections::BTreeMap<String, u64>, u64) {
+    let mut seen = std::collections::BTreeMap::new();
+    let mut resyncs = 0;
+    let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)).await else {
+        return (seen, u64::MAX);
+    };
+    let req = format!(
+        "GET /api/v1/events HTTP/1.1\r\nhost: bench\r\n{}accept: text/event-stream\r\n\r\n",
+        auth()
+    );
+    if s.write_all(req.as_bytes()).await.is_err() {
+        return (seen, u64::MAX);
+    }
+    let mut buf = vec![0u8; 16384];
+    let mut pending = String::new();
+    let mut announced = false;
+    loop {
+        let n = tokio::select! {
+            r = s.read(&mut buf) => match r {
+                Ok(n) if n > 0 => n,
+                _ => break,
+            },
+            _ = stop.changed() => break,
+        };
+        pending.push_str(&String::from_utf8_lossy(&buf[..n]));
+        if !announced && pending.contains("\r\n\r\n") {
+            announced = true;
+            let _ = ready.send(()).await;
+        }
+        // Each `event: <kind>` line (chunk headers of the HTTP body never contain one).
+        while let Some(at) = pending.find("event: ") {
+            let Some(end) = pending[at..].find('\n') else { break };
+            let kind = pending[at + 7..at + end].trim().to_owned();
+            pending.drain(..at + end);
+            if kind == "resync" {
+                resyncs += 1;
+            } else if *counting.borrow() {
+                *seen.entry(kind).or_insert(0) += 1;
+            }
+        }
+        if pending.len() > 1 << 16 {
+            let keep = pending.len() - 64;
+            pending.drain(..keep);
+        }
+    }
+    (seen, resyncs)
+}
+
+/// `-- soak SECONDS WATCHERS`: WATCHERS streams on `/api/v1/events`, 100 mixed API requests per
+/// second, and a deployment submitted (and the previous one undeployed) every 3 s, for SECONDS.
+/// Reports 5xx answers, events lost (each watcher must count the same events: they are counted
+/// between two quiet moments), `resync`s, and the server's RSS growth after the first sixth.
+async fn soak(seconds: u64, watchers: usize) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (mut server, port) = start_server(
+        dir.path(),
+        &[
+            ("MIGBOARD_SIM_LATENCY_MS", "0"),
+            ("MIGBOARD_MAX_STREAMS_PER_USER", "100000"),
+            ("MIGBOARD_MAX_STREAMS_PER_ADDRESS", "100000"),
+        ],
+    )
+    .await;
+    let pid = server.id().expect("pid");
+    let (counting_tx, counting_rx) = tokio::sync::watch::channel(false);
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let (ready_tx, mut ready_rx) = tokio::sync::mpsc::channel(watchers.max(1));
+    let tasks: Vec<_> = (0..watchers)
+        .map(|_| tokio::spawn(watch_all(port, ready_tx.clone(), counting_rx.clone(), stop_rx.clone())))
+        .collect();
+    drop(ready_tx);
+    let mut connected = 0;
+    while connected < watchers {
+        match tokio::time::timeout(Duration::from_secs(30), ready_rx.recv()).await {
+            Ok(Some(())) => connected += 1,
+            _ => break,
+        }
+    }
+    // A quiet moment (nothing deployed, nothing changing): every watcher starts counting here.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    counting_tx.send(true).expect("counting");
+    let until = Instant::now() + Duration::from_secs(seconds);
+    let warm = Instant::now() + Duration::from_secs((seconds / 6).max(5));
+    let statuses = std::sync::Arc::new(std::sync::Mutex::new(std::collections::BTreeMap::<u16, u64>::new()));
+    let load = {
+        let statuses = statuses.clone();
+        tokio::spawn(async move {
+            let paths = [
+                ("GET", "/api/v1/fleet", ""),
+                ("GET", "/api/v1/fleet/summary", ""),
+                ("GET", "/api/v1/fleet/nodes?pool=h100migpool", ""),
+                ("GET", "/api/v1/deployments", ""),
+                ("GET", "/api/v1/gpu-models", ""),
+                ("POST", "/api/v1/layouts/validate", r#"{"model":"h100-80gb","instances":[{"profile":"3g.40gb","start":4}]}"#),
+                ("GET", "/api/v1/mig-configs?model=h100-80gb", ""),
+                ("GET", "/readyz", ""),
+            ];
+            let mut tick = tokio::time::interval(Duration::from_millis(10));
+            let mut i = 0usize;
+            while Instant::now() < until {
+                tick.tick().await;
+                let (m, p, b) = paths[i % paths.len()];
+                i += 1;
+                let statuses = statuses.clone();
+                tokio::spawn(async move {
+                    let (code, _) = call(port, m, p, b).await;
+                    *statuses.lock().expect("lock").entry(code).or_insert(0) += 1;
+                });
+            }
+        })
+    };
+    let churn = {
+        let statuses = statuses.clone();
+        tokio::spawn(async move {
+            let template = mig::blueprint::templates::template("mig_inference_single_replica_10gb")
+                .expect("template")
+                .json;
+            let mut previous: Option<i64> = None;
+            let (mut submitted, mut undeployed) = (0u64, 0u64);
+            let mut round = 0;
+            while Instant::now() < until {
+                round += 1;
+                let mut bp: serde_json::Value = serde_json::from_str(template).expect("json");
+                bp["deployment_name"] = format!("soak-{round}").into();
+                let (code, body) = call(port, "POST", "/api/v1/deployments", &bp.to_string()).await;
+                *statuses.lock().expect("lock").entry(code).or_insert(0) += 1;
+                if let Some(id) = previous.take() {
+                    let (c, _) = call(port, "POST", &format!("/api/v1/deployments/{id}/undeploy"), "").await;
+                    *statuses.lock().expect("lock").entry(c).or_insert(0) += 1;
+                    undeployed += u64::from(c == 202);
+                }
+                if code == 201 {
+                    submitted += 1;
+                    previous = serde_json::from_str::<serde_json::Value>(&body).ok().and_then(|v| v["id"].as_i64());
+                }
+                tokio::time::sleep(Duration::from_secs(3)).await;
+            }
+            if let Some(id) = previous {
+                let (c, _) = call(port, "POST", &format!("/api/v1/deployments/{id}/undeploy"), "").await;
+                undeployed += u64::from(c == 202);
+            }
+            (submitted, undeployed)
+        })
+    };
+    tokio::time::sleep_until(warm.into()).await;
+    let rss_warm = rss_kib(pid);
+    let _ = load.await;
+    let (submitted, undeployed) = churn.await.expect("churn");
+    // Quiet again (the last deployment undeployed): stop counting once everything has arrived.
+    tokio::time::sleep(Duration::from_secs(8)).await;
+    counting_tx.send(false).expect("counting");
+    let rss_end = rss_kib(pid);
+    let _ = stop_tx.send(true);
+    let mut per_watcher = Vec::new();
+    let mut resyncs = 0;
+    for t in tasks {
+        if let Ok((seen, r)) = t.await {
+            resyncs += r;
+            per_watcher.push(seen.values().sum::<u64>());
+        }
+    }
+    let most = per_watcher.iter().copied().max().unwrap_or(0);
+    let least = per_watcher.iter().copied().min().unwrap_or(0);
+    let lost: u64 = per_watcher.iter().map(|n| most - n).sum();
+    let statuses = statuses.lock().expect("lock").clone();
+    let total: u64 = statuses.values().sum();
+    let errors: u64 = statuses.iter().filter(|(c, _)| **c >= 500 || **c == 0).map(|(_, n)| n).sum();
+    println!("soak {seconds} s, {connected}/{watchers} watchers: {total} requests ({:.0}/s), answers {statuses:?}", total as f64 / seconds as f64);
+    println!("soak: 5xx or no answer: {errors}; deployments submitted {submitted}, undeployed {undeployed}");
+    println!("soak: events per watcher {least}..{most} (lost: {lost} across all watchers), resyncs {resyncs}");
+    println!(
+        "soak: server RSS after warm-up {:.1} MiB, at the end {:.1} MiB ({:+.1} %)",
+        rss_warm as f64 / 1024.0,
+        rss_end as f64 / 1024.0,
+        (rss_end as f64 - rss_warm as f64) * 100.0 / rss_warm.max(1) as f64
+    );
+    let _ = server.start_kill();
+    let _ = server.wait().await;
+}
+
 #[tokio::main]
 async fn main() {
     let counts: Vec<usize> = std::env::args()
         .skip(1)
         .filter_map(|a| a.parse().ok())
         .collect();
+    // `soak SECONDS WATCHERS`: the soak campaign alone.
+    if std::env::args().nth(1).as_deref() == Some("soak") {
+        let arg = |i: usize, d: u64| std::env::args().nth(i).and_then(|a| a.parse().ok()).unwrap_or(d);
+        soak(arg(2, 600), usize::try_from(arg(3, 2000)).unwrap_or(2000)).await;
+        return;
+    }
     // `fleets`: only the 500-node parts (fleet as data, then as real agents).
     if std::env::args().any(|a| a == "fleets") {
         big_fleet_api().await;
