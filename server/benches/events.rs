@@ -474,7 +474,7 @@ async fn soak(seconds: u64, watchers: usize) {
         dir.path(),
         &[
             ("MIGBOARD_SIM_LATENCY_MS", "0"),
-            ("MIGBOARD_MAX_STREAMS_PER_USER", "100000"),
+            ("MIGBOARD_MAX_STREAMS_PER_USER", "10000"),
             ("MIGBOARD_MAX_STREAMS_PER_ADDRESS", "100000"),
         ],
     )
@@ -511,7 +511,7 @@ async fn soak(seconds: u64, watchers: usize) {
                 ("GET", "/api/v1/gpu-models", ""),
                 ("POST", "/api/v1/layouts/validate", r#"{"model":"h100-80gb","instances":[{"profile":"3g.40gb","start":4}]}"#),
                 ("GET", "/api/v1/mig-configs?model=h100-80gb", ""),
-                ("GET", "/readyz", ""),
+                ("GET", "/healthz", ""),
             ];
             let mut tick = tokio::time::interval(Duration::from_millis(10));
             let mut i = 0usize;
