@@ -464,11 +464,36 @@ async fn watch_all(
     (seen, resyncs)
 }
 
+/// What a soak run found.
+#[derive(Debug)]
+pub struct SoakReport {
+    /// Requests sent.
+    pub requests: u64,
+    /// Answers that were 5xx, or no answer at all.
+    pub errors: u64,
+    /// Deployments submitted and undeployed.
+    pub submitted: u64,
+    /// Deployments undeployed.
+    pub undeployed: u64,
+    /// Fewest and most events one watcher counted.
+    pub least: u64,
+    /// Most events one watcher counted.
+    pub most: u64,
+    /// Events missing at watchers, against the one that counted most.
+    pub lost: u64,
+    /// `resync`s received (a watcher fell behind).
+    pub resyncs: u64,
+    /// Watchers connected.
+    pub connected: usize,
+    /// Server RSS growth after the warm-up, percent.
+    pub rss_growth_pct: f64,
+}
+
 /// `-- soak SECONDS WATCHERS`: WATCHERS streams on `/api/v1/events`, 100 mixed API requests per
 /// second, and a deployment submitted (and the previous one undeployed) every 3 s, for SECONDS.
 /// Reports 5xx answers, events lost (each watcher must count the same events: they are counted
 /// between two quiet moments), `resync`s, and the server's RSS growth after the first sixth.
-async fn soak(seconds: u64, watchers: usize) {
+pub async fn soak(seconds: u64, watchers: usize) -> SoakReport {
     let dir = tempfile::tempdir().expect("tempdir");
     let (mut server, port) = start_server(
         dir.path(),
@@ -564,8 +589,24 @@ async fn soak(seconds: u64, watchers: usize) {
     let rss_warm = rss_kib(pid);
     let _ = load.await;
     let (submitted, undeployed) = churn.await.expect("churn");
-    // Quiet again (the last deployment undeployed): stop counting once everything has arrived.
-    tokio::time::sleep(Duration::from_secs(8)).await;
+    // Quiet again: every deployment finished (the last one undeployed), then a moment for the last
+    // events to arrive; only then does counting stop.
+    for _ in 0..600 {
+        let list = request(port, "GET", "/api/v1/deployments", "").await;
+        let busy = serde_json::from_str::<serde_json::Value>(&list)
+            .ok()
+            .and_then(|v| v.as_array().cloned())
+            .is_none_or(|all| {
+                all.iter().any(|d| {
+                    !matches!(d["status"].as_str(), Some("failed" | "completed" | "undeployed"))
+                })
+            });
+        if !busy {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(3)).await;
     counting_tx.send(false).expect("counting");
     let rss_end = rss_kib(pid);
     let _ = stop_tx.send(true);
@@ -583,6 +624,7 @@ async fn soak(seconds: u64, watchers: usize) {
     let statuses = statuses.lock().expect("lock").clone();
     let total: u64 = statuses.values().sum();
     let errors: u64 = statuses.iter().filter(|(c, _)| **c >= 500 || **c == 0).map(|(_, n)| n).sum();
+    let rss_growth_pct = (rss_end as f64 - rss_warm as f64) * 100.0 / rss_warm.max(1) as f64;
     println!("soak {seconds} s, {connected}/{watchers} watchers: {total} requests ({:.0}/s), answers {statuses:?}", total as f64 / seconds as f64);
     println!("soak: 5xx or no answer: {errors}; deployments submitted {submitted}, undeployed {undeployed}");
     println!("soak: events per watcher {least}..{most} (lost: {lost} across all watchers), resyncs {resyncs}");
@@ -590,10 +632,22 @@ async fn soak(seconds: u64, watchers: usize) {
         "soak: server RSS after warm-up {:.1} MiB, at the end {:.1} MiB ({:+.1} %)",
         rss_warm as f64 / 1024.0,
         rss_end as f64 / 1024.0,
-        (rss_end as f64 - rss_warm as f64) * 100.0 / rss_warm.max(1) as f64
+        rss_growth_pct
     );
     let _ = server.start_kill();
     let _ = server.wait().await;
+    SoakReport {
+        requests: total,
+        errors,
+        submitted,
+        undeployed,
+        least,
+        most,
+        lost,
+        resyncs,
+        connected,
+        rss_growth_pct,
+    }
 }
 
 #[tokio::main]
@@ -605,7 +659,7 @@ async fn main() {
     // `soak SECONDS WATCHERS`: the soak campaign alone.
     if std::env::args().nth(1).as_deref() == Some("soak") {
         let arg = |i: usize, d: u64| std::env::args().nth(i).and_then(|a| a.parse().ok()).unwrap_or(d);
-        soak(arg(2, 600), usize::try_from(arg(3, 2000)).unwrap_or(2000)).await;
+        let _ = soak(arg(2, 600), usize::try_from(arg(3, 2000)).unwrap_or(2000)).await;
         return;
     }
     // `fleets`: only the 500-node parts (fleet as data, then as real agents).
