@@ -240,6 +240,21 @@ async fn start_server(dir: &std::path::Path, env: &[(&str, &str)]) -> (tokio::pr
     (server, port)
 }
 
+/// [`start_server`] on the default fleet with instant simulated changes, for many watchers: every
+/// watcher comes from this one address and user, so the per-client stream caps (production
+/// defaults: 16 per user, 64 per address) are lifted to measure fan-out.
+async fn start_fanout_server(dir: &std::path::Path) -> (tokio::process::Child, u16) {
+    start_server(
+        dir,
+        &[
+            ("MIGBOARD_SIM_LATENCY_MS", "0"),
+            ("MIGBOARD_MAX_STREAMS_PER_USER", "10000"),
+            ("MIGBOARD_MAX_STREAMS_PER_ADDRESS", "100000"),
+        ],
+    )
+    .await
+}
+
 /// A fleet file of `nodes` BM.GPU.H100.8 nodes in pools of 100, on five named configs.
 fn big_fleet(nodes: usize) -> String {
     let configs = ["all-balanced", "all-1g.10gb", "all-3g.40gb", "all-2g.20gb", "all-1g.20gb"];
@@ -495,15 +510,7 @@ pub struct SoakReport {
 /// between two quiet moments), `resync`s, and the server's RSS growth after the first sixth.
 pub async fn soak(seconds: u64, watchers: usize) -> SoakReport {
     let dir = tempfile::tempdir().expect("tempdir");
-    let (mut server, port) = start_server(
-        dir.path(),
-        &[
-            ("MIGBOARD_SIM_LATENCY_MS", "0"),
-            ("MIGBOARD_MAX_STREAMS_PER_USER", "10000"),
-            ("MIGBOARD_MAX_STREAMS_PER_ADDRESS", "100000"),
-        ],
-    )
-    .await;
+    let (mut server, port) = start_fanout_server(dir.path()).await;
     let pid = server.id().expect("pid");
     let (counting_tx, counting_rx) = tokio::sync::watch::channel(false);
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
@@ -674,17 +681,7 @@ async fn main() {
         counts
     };
     let dir = tempfile::tempdir().expect("tempdir");
-    let (mut server, port) = start_server(
-        dir.path(),
-        &[
-            ("MIGBOARD_SIM_LATENCY_MS", "0"),
-            // Every watcher comes from this one address and user: lift the per-client stream caps
-            // (production defaults: 16 per user, 64 per address) so the bench measures fan-out.
-            ("MIGBOARD_MAX_STREAMS_PER_USER", "10000"),
-            ("MIGBOARD_MAX_STREAMS_PER_ADDRESS", "100000"),
-        ],
-    )
-    .await;
+    let (mut server, port) = start_fanout_server(dir.path()).await;
     let pid = server.id().expect("pid");
     let blueprint = mig::blueprint::templates::template("mig_inference_single_replica_10gb")
         .expect("template")
