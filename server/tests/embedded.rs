@@ -74,6 +74,90 @@ async fn agents_start_apply_their_pool_config_and_keep_it_across_restarts() {
     assert!(fleet.describe().contains("h100migpool 1 × BM.GPU.H100.8"));
 }
 
+/// An agent process killed (SIGKILL) in the middle of an apply is started again by the fleet: the
+/// node comes back with the same GPUs, the interrupted apply is finished from its journal, and the
+/// apply asked again ends with the config on every GPU and no instance left over.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agent_killed_mid_apply_is_started_again_and_the_apply_finishes() {
+    use mig::agent_api::{ApplyRequest, ApplyTarget};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let agent = agent_binary().expect("the agent binary is built (cargo build -p agent)");
+    let mut spec = one_node("all-1g.10gb");
+    let fleet = Embedded::start(
+        &spec,
+        dir.path(),
+        &agent,
+        server::catalogue::SharedCatalogue::default(),
+    )
+    .await
+    .expect("starts");
+    drop(fleet);
+    // Again with 20 ms per simulated MIG change: 8 GPUs × 11 changes span about 2 s.
+    spec.sim_latency = std::time::Duration::from_millis(20);
+    let fleet = Embedded::start(
+        &spec,
+        dir.path(),
+        &agent,
+        server::catalogue::SharedCatalogue::default(),
+    )
+    .await
+    .expect("restarts");
+    let before = fleet.agent_processes();
+    assert_eq!(before.len(), 1, "one agent process: {before:?}");
+    let request = ApplyRequest::new(ApplyTarget::Named("all-balanced".into()), &[], true);
+    let (first, ()) = tokio::join!(fleet.apply("10.0.10.138", &request), async {
+        tokio::time::sleep(std::time::Duration::from_millis(700)).await;
+        let status = std::process::Command::new("kill")
+            .args(["-KILL", &before[0].to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(status.success(), "the agent was killed");
+    });
+    assert!(
+        first.is_err(),
+        "the apply the kill interrupted reports a (transient) error, not success: {first:?}"
+    );
+    // The fleet starts the agent again: the node answers, in another process.
+    let mut node = None;
+    for _ in 0..100 {
+        let f = fleet.fleet().await;
+        if f.nodes[0].error.is_none() {
+            node = Some(f.nodes[0].clone());
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let node = node.expect("the node answers again within 10 s");
+    let after = fleet.agent_processes();
+    assert_eq!(after.len(), 1, "{after:?}");
+    assert_ne!(after, before, "a new agent process serves the node");
+    assert_eq!(node.gpus.len(), 8, "{node:?}");
+    // Its journal was resumed: the interrupted apply already finished.
+    assert_eq!(node.mig_config.as_deref(), Some("all-balanced"), "{node:?}");
+    fleet
+        .apply("10.0.10.138", &request)
+        .await
+        .expect("asked again, the apply succeeds (nothing left to change)");
+    let f = fleet.fleet().await;
+    for gpu in &f.nodes[0].gpus {
+        let mut profiles: Vec<&str> = gpu.instances.iter().map(|i| i.profile.as_str()).collect();
+        profiles.sort_unstable();
+        assert_eq!(
+            profiles,
+            ["1g.10gb", "1g.10gb", "2g.20gb", "3g.40gb"],
+            "GPU {}: exactly all-balanced, no instance left over",
+            gpu.index
+        );
+        assert_eq!(
+            gpu.mig_devices.len(),
+            gpu.instances.len(),
+            "GPU {}: one compute instance per GPU instance, none orphaned: {:?}",
+            gpu.index,
+            gpu.mig_devices
+        );
+    }
+}
+
 #[tokio::test]
 async fn a_missing_agent_binary_is_explained() {
     let dir = tempfile::tempdir().expect("tempdir");

@@ -4,11 +4,14 @@
 //! Each node keeps its simulated GPUs in `<data-dir>/nodes/<node>.json` (`--sim-state`) and its apply
 //! journal next to it, so a restarted server finds the fleet as it left it. Agents run with
 //! `--exit-with-parent`: when the server dies, even by SIGKILL, its agents follow; they listen on
-//! ports the system picks, so a restart never collides with a leftover.
+//! ports the system picks, so a restart never collides with a leftover. An agent process that exits
+//! while the server runs (crashed, killed) is started again on the next fleet read or call to one of
+//! its nodes, and resumes its journal first.
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use mig::blueprint::Catalogue;
@@ -317,15 +320,48 @@ impl AgentNode {
 #[derive(Debug)]
 struct SimNode {
     /// Killed when the last node it serves is dropped.
-    #[allow(dead_code, reason = "held for its drop")]
     process: Arc<SimProcess>,
     files: [PathBuf; 2],
 }
 
-/// An agent process (`kill_on_drop`).
+/// An agent process. A task owns the child: it kills it when this is dropped, and when the process
+/// exits on its own (crashed, killed) it marks it so the fleet starts it again (see
+/// [`Embedded::revive`]) — the embedded fleet's stand-in for the DaemonSet that restarts an agent
+/// on Kubernetes.
 #[derive(Debug)]
 struct SimProcess {
-    _child: tokio::process::Child,
+    pid: Option<u32>,
+    /// Dropping it stops the process.
+    _stop: tokio::sync::oneshot::Sender<()>,
+    exited: Arc<AtomicBool>,
+}
+
+impl SimProcess {
+    /// Watches `child`; `died` is raised for the fleet when it exits unasked.
+    fn watch(mut child: tokio::process::Child, died: Arc<AtomicBool>) -> Self {
+        let pid = child.id();
+        let exited = Arc::new(AtomicBool::new(false));
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let flag = exited.clone();
+        tokio::spawn(async move {
+            tokio::select! {
+                status = child.wait() => {
+                    tracing::warn!(pid, status = ?status, "a node agent process exited; it is started again on the next fleet read");
+                    flag.store(true, Ordering::Release);
+                    died.store(true, Ordering::Release);
+                }
+                // The sender was dropped: the nodes this process served are gone.
+                _ = stopped => {
+                    let _ = child.kill().await;
+                }
+            }
+        });
+        Self {
+            pid,
+            _stop: stop,
+            exited,
+        }
+    }
 }
 
 /// Nodes applying their first config at once when a fleet starts for the first time.
@@ -346,6 +382,10 @@ pub struct Embedded {
     sim_latency: Duration,
     /// One fleet read at a time: agents answer in microseconds, a burst of readers gains nothing.
     reading: Mutex<()>,
+    /// Raised when an agent process exits unasked; [`Embedded::revive`] lowers it.
+    died: Arc<AtomicBool>,
+    /// One revival at a time.
+    reviving: Mutex<()>,
 }
 
 fn read<T: Clone>(lock: &RwLock<T>) -> T {
@@ -410,6 +450,8 @@ impl Embedded {
             agent_bin: agent_bin.to_owned(),
             sim_latency: spec.sim_latency,
             reading: Mutex::new(()),
+            died: Arc::new(AtomicBool::new(false)),
+            reviving: Mutex::new(()),
         };
         // Every simulated node of the spec in one agent process (`serve-many`): hundreds of nodes
         // cost one process, not hundreds.
@@ -511,6 +553,70 @@ impl Embedded {
             .ok_or_else(|| ClusterError::NoSuchNode(name.to_owned()))
     }
 
+    /// A node by name, after starting again any agent process that exited.
+    async fn live_node(&self, name: &str) -> Result<Arc<AgentNode>, ClusterError> {
+        self.revive().await;
+        self.node(name)
+    }
+
+    /// Starts again, in one new process, the simulated nodes whose agent process exited (killed,
+    /// crashed). Each resumes its journal before it listens, so an apply the kill interrupted is
+    /// finished (or found done) before migboard reaches the node again; a caller whose request
+    /// died with the process gets a transient error and retries against the new one. Cheap when
+    /// nothing died: one atomic load.
+    pub async fn revive(&self) {
+        if !self.died.swap(false, Ordering::AcqRel) {
+            return;
+        }
+        let _one = self.reviving.lock().await;
+        let dead: Vec<Arc<AgentNode>> = read(&self.nodes)
+            .into_iter()
+            .filter(|n| {
+                n.sim
+                    .as_ref()
+                    .is_some_and(|s| s.process.exited.load(Ordering::Acquire))
+            })
+            .collect();
+        if dead.is_empty() {
+            return;
+        }
+        let list: Vec<(&str, &str, &'static NodeShape)> = dead
+            .iter()
+            .map(|n| (n.name.as_str(), n.pool.as_str(), n.shape))
+            .collect();
+        tracing::warn!(nodes = list.len(), "starting the agent of nodes whose process exited");
+        match self.spawn(&list).await {
+            Ok(started) => {
+                let mut nodes = self
+                    .nodes
+                    .write()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                for agent in started {
+                    // A node removed meanwhile stays removed (its new agent dies with this Arc).
+                    if let Some(slot) = nodes.iter_mut().find(|n| n.name == agent.name) {
+                        *slot = Arc::new(agent);
+                    }
+                }
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "cannot start the agent of nodes whose process exited; trying again on the next fleet read");
+                self.died.store(true, Ordering::Release);
+            }
+        }
+    }
+
+    /// The process ids of the simulated nodes' agent processes (for diagnostics and supervision
+    /// tests), one per process.
+    pub fn agent_processes(&self) -> Vec<u32> {
+        let mut pids: Vec<u32> = read(&self.nodes)
+            .iter()
+            .filter_map(|n| n.sim.as_ref().and_then(|s| s.process.pid))
+            .collect();
+        pids.sort_unstable();
+        pids.dedup();
+        pids
+    }
+
     /// A simulated node's state file and apply journal.
     fn files_of(&self, node: &str) -> (PathBuf, PathBuf) {
         (
@@ -604,7 +710,7 @@ impl Embedded {
         // Keep draining its stdout so it can never block on a full pipe.
         tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
         tracing::info!(nodes = nodes.len(), %url, "node agent started");
-        let process = Arc::new(SimProcess { _child: child });
+        let process = Arc::new(SimProcess::watch(child, self.died.clone()));
         Ok(nodes
             .iter()
             .zip(tokens)
@@ -650,6 +756,7 @@ impl Cluster for Embedded {
     fn fleet(&self) -> BoxFuture<'_, Fleet> {
         Box::pin(async move {
             let _one = self.reading.lock().await;
+            self.revive().await;
             let agents = read(&self.nodes);
             let mut nodes = Vec::with_capacity(agents.len());
             // Several nodes at a time, answers in fleet order: at 500 nodes, one after the other
@@ -703,7 +810,7 @@ impl Cluster for Embedded {
         request: &'a ApplyRequest,
     ) -> BoxFuture<'a, Result<super::Applied, ClusterError>> {
         Box::pin(async move {
-            let agent = self.node(node)?;
+            let agent = self.live_node(node).await?;
             let op = self.agents.apply(&agent.endpoint(), request).await?;
             Ok(super::Applied {
                 reset_pending: op.reset_required(),
@@ -717,7 +824,7 @@ impl Cluster for Embedded {
         w: &'a WorkloadRequest,
     ) -> BoxFuture<'a, Result<(), ClusterError>> {
         Box::pin(async move {
-            let agent = self.node(node)?;
+            let agent = self.live_node(node).await?;
             self.agents.start_workload(&agent.endpoint(), w).await
         })
     }
@@ -729,7 +836,7 @@ impl Cluster for Embedded {
         start: u8,
     ) -> BoxFuture<'a, Result<u32, ClusterError>> {
         Box::pin(async move {
-            let agent = self.node(node)?;
+            let agent = self.live_node(node).await?;
             self.agents
                 .stop_workloads(&agent.endpoint(), gpu, start)
                 .await
