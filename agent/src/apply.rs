@@ -302,7 +302,13 @@ pub fn apply_gpu_with_progress(
     } else {
         MigMode::Disabled
     };
-    if steps.is_empty() {
+    // A GPU instance the target keeps may lack its compute instance: an apply killed between the
+    // two create calls leaves one (NVML keeps it across the agent's restart), and no workload can
+    // use it. The plan compares GPU instances only, so such a GPU is not "already applied".
+    let bare = |obs: &Observation| {
+        target.is_some() && obs.instances.iter().any(|i| i.compute_instances.is_empty())
+    };
+    if steps.is_empty() && !bare(&before) {
         if before.pending.is_none() {
             return Ok(ApplyReport {
                 gpu,
@@ -406,7 +412,23 @@ pub fn apply_gpu_with_progress(
             step: *step,
         });
     }
-    let after = observe(driver, gpu)?;
+    let mut after = observe(driver, gpu)?;
+    if bare(&after) {
+        for gi in after.instances.iter().filter(|i| i.compute_instances.is_empty()) {
+            calls += 1;
+            driver
+                .create_compute_instance(gpu, gi.id)
+                .map_err(|source| ApplyError::Driver {
+                    gpu,
+                    what: format!(
+                        "create the missing compute instance of GPU instance {} (slice {})",
+                        gi.id, gi.start
+                    ),
+                    source,
+                })?;
+        }
+        after = observe(driver, gpu)?;
+    }
     let remaining = plan(&after.gpu, target.as_ref());
     if !remaining.is_empty() {
         return Err(ApplyError::Diverged { gpu, remaining });

@@ -209,3 +209,48 @@ fn a_fault_mid_apply_leaves_a_state_that_the_next_apply_converges_from() {
         config("all-balanced")
     );
 }
+
+/// A fault at every driver call of an apply, including the one between creating a GPU instance and
+/// its compute instance: the next apply converges, and every GPU instance has its compute instance
+/// (none is left bare, which no workload could use).
+#[test]
+fn a_fault_at_any_call_is_repaired_with_every_compute_instance() {
+    let sim = SimDriver::new(
+        GpuModel::H100_80GB,
+        1,
+        SimOptions {
+            reset_immediately: true,
+        },
+    );
+    apply_gpu(&sim, 0, &config("all-1g.10gb").into(), false).expect("apply");
+    let calls = apply_gpu(&sim, 0, &config("all-balanced").into(), false)
+        .expect("apply")
+        .mutating_calls;
+    assert!(calls > 4, "{calls}");
+    let mut bare_seen = false;
+    for n in 1..=u64::from(calls) {
+        apply_gpu(&sim, 0, &config("all-1g.10gb").into(), false).expect("back to the start");
+        sim.inject_fault_after(n);
+        let _ = apply_gpu(&sim, 0, &config("all-balanced").into(), false).expect_err("fault");
+        let partial = observe(&sim, 0).expect("observe");
+        bare_seen |= partial.instances.iter().any(|i| i.compute_instances.is_empty());
+        let report = apply_gpu(&sim, 0, &config("all-balanced").into(), false)
+            .unwrap_or_else(|e| panic!("fault at call {n}: {e}"));
+        assert_eq!(report.outcome, Outcome::Applied, "fault at call {n}");
+        let after = observe(&sim, 0).expect("observe");
+        assert_eq!(after.gpu.as_desired(), config("all-balanced"), "fault at call {n}");
+        assert!(
+            after.instances.iter().all(|i| i.compute_instances.len() == 1),
+            "fault at call {n}: every GPU instance has one compute instance: {:?}",
+            after.instances
+        );
+        assert_eq!(
+            sim.mig_devices(0).expect("devices").len(),
+            after.instances.len(),
+            "fault at call {n}"
+        );
+        let again = apply_gpu(&sim, 0, &config("all-balanced").into(), false).expect("again");
+        assert_eq!((again.outcome, again.mutating_calls), (Outcome::AlreadyApplied, 0));
+    }
+    assert!(bare_seen, "some fault fell between a GPU instance and its compute instance");
+}

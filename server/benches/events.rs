@@ -16,7 +16,7 @@
 //!
 //! Run: `cargo bench -p server --bench events -- [WATCHERS...]` (default 1000 10000), or
 //! `-- fleets` for the 500-node parts only, or `-- soak SECONDS WATCHERS` for the soak campaign
-//! (default 600 s, 2,000 watchers). Needs
+//! (default 600 s, 2,000 watchers), or `-- conncost N` for where a watcher's memory goes. Needs
 //! `target/release/migboard-agent` (`make build`). Results go in BENCHMARKS.md.
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -657,6 +657,97 @@ pub async fn soak(seconds: u64, watchers: usize) -> SoakReport {
     }
 }
 
+/// Where a watcher's memory goes: the server's RSS growth per connection for N connections that
+/// (a) only connect, (b) then sent one `GET /healthz` and stay open (keep-alive), (c) hold an event
+/// stream — each set added on top of the one before, none closed (freed memory would be reused and
+/// hide the next set's cost). (a) is the listener and socket bookkeeping, (b) − (a) hyper's
+/// per-connection buffers after a request, (c) − (b) what a stream adds: the routed request's
+/// layers, auth, the stream and its body.
+async fn connection_cost(n: usize) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (mut server, port) = start_server(
+        dir.path(),
+        &[
+            ("MIGBOARD_SIM_LATENCY_MS", "0"),
+            ("MIGBOARD_MAX_STREAMS_PER_USER", "10000"),
+            ("MIGBOARD_MAX_STREAMS_PER_ADDRESS", "100000"),
+            // Idle connections are held for the whole measurement.
+            ("MIGBOARD_HEADER_READ_TIMEOUT_SECS", "600"),
+        ],
+    )
+    .await;
+    let pid = server.id().expect("pid");
+    let id = deploy_watched(port).await;
+    let settle = || tokio::time::sleep(Duration::from_secs(2));
+    settle().await;
+    let base = rss_kib(pid);
+    let mut idle = Vec::with_capacity(n);
+    for _ in 0..n {
+        idle.push(TcpStream::connect(("127.0.0.1", port)).await.expect("connect"));
+    }
+    settle().await;
+    let connected = rss_kib(pid);
+    let mut kept = Vec::with_capacity(n);
+    let mut buf = vec![0u8; 4096];
+    for _ in 0..n {
+        let mut s = TcpStream::connect(("127.0.0.1", port)).await.expect("connect");
+        s.write_all(b"GET /healthz HTTP/1.1\r\nhost: bench\r\n\r\n").await.expect("send");
+        let got = s.read(&mut buf).await.expect("answer");
+        assert!(String::from_utf8_lossy(&buf[..got]).starts_with("HTTP/1.1 200"), "healthz answered");
+        kept.push(s);
+    }
+    settle().await;
+    let requested = rss_kib(pid);
+    let (tx, mut rx) = tokio::sync::mpsc::channel(n.max(1));
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let mut tasks = Vec::with_capacity(n);
+    for _ in 0..n {
+        tasks.push(tokio::spawn(watch(port, id, tx.clone(), stop_rx.clone())));
+    }
+    drop(tx);
+    let mut streaming = 0;
+    while streaming < n {
+        match tokio::time::timeout(Duration::from_secs(30), rx.recv()).await {
+            Ok(Some(())) => streaming += 1,
+            _ => break,
+        }
+    }
+    settle().await;
+    let streams = rss_kib(pid);
+    let per = |after: u64, before: u64| (after.saturating_sub(before)) as f64 / n as f64;
+    println!("connections: {n} of each kind; server RSS {base} KiB before");
+    println!("| connection | server RSS growth per connection (KiB) |");
+    println!("|---|---:|");
+    println!("| connected, nothing sent | {:.1} |", per(connected, base));
+    println!("| one request answered, kept alive | {:.1} |", per(requested, connected));
+    println!("| an event stream ({streaming} open) | {:.1} |", per(streams, requested));
+    let _ = stop_tx.send(true);
+    for t in tasks {
+        let _ = t.await;
+    }
+    drop((idle, kept));
+    let _ = server.kill().await;
+}
+
+/// Deploys the one-replica 10gb inference service and waits until it is monitored; its id.
+async fn deploy_watched(port: u16) -> i64 {
+    let blueprint = mig::blueprint::templates::template("mig_inference_single_replica_10gb")
+        .expect("template")
+        .json;
+    let created = request(port, "POST", "/api/v1/deployments", blueprint).await;
+    let id = serde_json::from_str::<serde_json::Value>(&created)
+        .ok()
+        .and_then(|v| v["id"].as_i64())
+        .unwrap_or_else(|| panic!("deployment created: {created}"));
+    loop {
+        let d = request(port, "GET", &format!("/api/v1/deployments/{id}"), "").await;
+        if d.contains("\"status\":\"monitoring\"") {
+            return id;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 #[tokio::main]
 async fn main() {
     let counts: Vec<usize> = std::env::args()
@@ -667,6 +758,12 @@ async fn main() {
     if std::env::args().nth(1).as_deref() == Some("soak") {
         let arg = |i: usize, d: u64| std::env::args().nth(i).and_then(|a| a.parse().ok()).unwrap_or(d);
         let _ = soak(arg(2, 600), usize::try_from(arg(3, 2000)).unwrap_or(2000)).await;
+        return;
+    }
+    // `conncost N`: where a watcher's memory goes.
+    if std::env::args().nth(1).as_deref() == Some("conncost") {
+        let n = std::env::args().nth(2).and_then(|a| a.parse().ok()).unwrap_or(5000);
+        connection_cost(n).await;
         return;
     }
     // `fleets`: only the 500-node parts (fleet as data, then as real agents).
@@ -683,21 +780,7 @@ async fn main() {
     let dir = tempfile::tempdir().expect("tempdir");
     let (mut server, port) = start_fanout_server(dir.path()).await;
     let pid = server.id().expect("pid");
-    let blueprint = mig::blueprint::templates::template("mig_inference_single_replica_10gb")
-        .expect("template")
-        .json;
-    let created = request(port, "POST", "/api/v1/deployments", blueprint).await;
-    let id = serde_json::from_str::<serde_json::Value>(&created)
-        .ok()
-        .and_then(|v| v["id"].as_i64())
-        .unwrap_or_else(|| panic!("deployment created: {created}"));
-    loop {
-        let d = request(port, "GET", &format!("/api/v1/deployments/{id}"), "").await;
-        if d.contains("\"status\":\"monitoring\"") {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let id = deploy_watched(port).await;
     println!("server pid {pid}, deployment {id} monitoring; monitor events every 2 s");
     println!(
         "| watchers | connect all (s) | server RSS before → after (MiB) | RSS per watcher (KiB) | events received | latency p50 / p99 / max (ms) |"
