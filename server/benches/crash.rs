@@ -19,7 +19,8 @@
 //! server had recorded done and whether the agent held a journal (the agent is stopped with
 //! SIGSTOP, looked at, then SIGKILLed, so nothing moves in between).
 //!
-//! Run: `cargo bench -p server --bench crash -- server 100 [SEED]` and `-- agent 100 [SEED]`
+//! Run: `cargo bench -p server --bench crash -- server 100 [SEED]` and `-- agent 100 [SEED]` (kills
+//! until 100 of them interrupted work, at most 300)
 //! (needs `target/release/migboard-agent`: `cargo build --release -p agent`). The short form runs in
 //! `make test` (`server/tests/crash.rs` compiles this file as a module). Results in BENCHMARKS.md.
 
@@ -529,8 +530,10 @@ async fn phase_at_kill(store: &server::store::Store, name: &str) -> Option<Strin
     })
 }
 
-/// The server campaign: `rounds` kills of `migboard` at random points of its work.
-pub async fn server_campaign(rounds: usize, seed: u64) -> CrashReport {
+/// The server campaign: kills of `migboard` at random points of its work until `wanted` of them
+/// interrupted work (a kill that falls after a round's work ended is counted and checked too, but
+/// is not one of the `wanted`), at most `3 × wanted` kills.
+pub async fn server_campaign(wanted: usize, seed: u64) -> CrashReport {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut rng = Rng(seed);
     let mut model = Model::default();
@@ -563,7 +566,10 @@ pub async fn server_campaign(rounds: usize, seed: u64) -> CrashReport {
         model.check(&server, &list, &format!("calibration {i}")).await;
     }
     report.spans = spans.iter().map(|(k, v)| ((*k).to_owned(), *v)).collect();
-    for round in 0..rounds {
+    for round in 0.. {
+        if report.interrupted >= wanted || report.kills >= 3 * wanted {
+            break;
+        }
         // One or two kinds of work at once (never two updates of the same nodes).
         let mut work = Vec::new();
         let classes: &[u8] = if rng.below(2) == 0 { &[0, 1, 2] } else { &[0, 1, 2, 3, 4, 5] };
@@ -638,8 +644,9 @@ pub async fn server_campaign(rounds: usize, seed: u64) -> CrashReport {
     report
 }
 
-/// The agent campaign: `rounds` SIGKILLs of the fleet's agent process at random points of an update.
-pub async fn agent_campaign(rounds: usize, seed: u64) -> CrashReport {
+/// The agent campaign: SIGKILLs of the fleet's agent process at random points of an update, until
+/// `wanted` of them interrupted one (at most `3 × wanted` kills).
+pub async fn agent_campaign(wanted: usize, seed: u64) -> CrashReport {
     let dir = tempfile::tempdir().expect("tempdir");
     let nodes = dir.path().join("nodes");
     let mut rng = Rng(seed);
@@ -652,7 +659,10 @@ pub async fn agent_campaign(rounds: usize, seed: u64) -> CrashReport {
     let pid = server.child.id().expect("server pid");
     // How long each kind of update takes, measured once without a kill: kills fall within it.
     let mut spans: BTreeMap<&str, u64> = BTreeMap::new();
-    for round in 0..rounds + 2 {
+    for round in 0.. {
+        if report.interrupted >= wanted || report.kills >= 3 * wanted {
+            break;
+        }
         let current = model.configs[H100_NODES[0]].clone();
         // A change of both nodes (so a pool update reconfigures all 16 GPUs).
         let config = model.change(&H100_NODES, &mut rng);
@@ -731,14 +741,14 @@ pub async fn agent_campaign(rounds: usize, seed: u64) -> CrashReport {
 async fn main() {
     let args: Vec<String> = std::env::args().skip(1).filter(|a| a != "--bench").collect();
     let number = |i: usize, d: u64| args.get(i).and_then(|a| a.parse().ok()).unwrap_or(d);
-    let rounds = usize::try_from(number(1, 100)).unwrap_or(100);
+    let wanted = usize::try_from(number(1, 100)).unwrap_or(100);
     let seed = number(2, 1);
     let started = Instant::now();
     match args.first().map(String::as_str) {
-        Some("server") => server_campaign(rounds, seed).await.print("server kills"),
-        Some("agent") => agent_campaign(rounds, seed).await.print("agent kills"),
+        Some("server") => server_campaign(wanted, seed).await.print("server kills"),
+        Some("agent") => agent_campaign(wanted, seed).await.print("agent kills"),
         _ => {
-            eprintln!("usage: crash (server|agent) [ROUNDS=100] [SEED=1]");
+            eprintln!("usage: crash (server|agent) [INTERRUPTING_KILLS=100] [SEED=1]");
             std::process::exit(2);
         }
     }

@@ -698,29 +698,41 @@ async fn connection_cost(n: usize) {
     }
     settle().await;
     let requested = rss_kib(pid);
-    let (tx, mut rx) = tokio::sync::mpsc::channel(n.max(1));
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let mut tasks = Vec::with_capacity(n);
-    for _ in 0..n {
-        tasks.push(tokio::spawn(watch(port, id, tx.clone(), stop_rx.clone())));
-    }
-    drop(tx);
-    let mut streaming = 0;
-    while streaming < n {
-        match tokio::time::timeout(Duration::from_secs(30), rx.recv()).await {
-            Ok(Some(())) => streaming += 1,
-            _ => break,
+    let mut tasks = Vec::with_capacity(2 * n);
+    // Streams opened `at_once` at a time (each batch connected before the next): first 100 at a
+    // time, then all at once, as the watcher bench does.
+    let mut open = async |at_once: usize| {
+        let mut streaming = 0;
+        while streaming < n {
+            let batch = at_once.min(n - streaming);
+            let (tx, mut rx) = tokio::sync::mpsc::channel(batch);
+            for _ in 0..batch {
+                tasks.push(tokio::spawn(watch(port, id, tx.clone(), stop_rx.clone())));
+            }
+            drop(tx);
+            let mut connected = 0;
+            while connected < batch {
+                match tokio::time::timeout(Duration::from_secs(30), rx.recv()).await {
+                    Ok(Some(())) => connected += 1,
+                    _ => break,
+                }
+            }
+            streaming += batch;
         }
-    }
-    settle().await;
-    let streams = rss_kib(pid);
+        settle().await;
+        rss_kib(pid)
+    };
+    let batched = open(100).await;
+    let stormed = open(n).await;
     let per = |after: u64, before: u64| (after.saturating_sub(before)) as f64 / n as f64;
-    println!("connections: {n} of each kind; server RSS {base} KiB before");
+    println!("connections: {n} of each kind; server RSS {base} KiB before, {stormed} KiB after");
     println!("| connection | server RSS growth per connection (KiB) |");
     println!("|---|---:|");
     println!("| connected, nothing sent | {:.1} |", per(connected, base));
     println!("| one request answered, kept alive | {:.1} |", per(requested, connected));
-    println!("| an event stream ({streaming} open) | {:.1} |", per(streams, requested));
+    println!("| an event stream, opened 100 at a time | {:.1} |", per(batched, requested));
+    println!("| an event stream, all {n} opened at once | {:.1} |", per(stormed, batched));
     let _ = stop_tx.send(true);
     for t in tasks {
         let _ = t.await;
