@@ -39,7 +39,6 @@ use axum::Router;
 use axum::routing::{get, post};
 use leptos::prelude::provide_context;
 use leptos_axum::{LeptosRoutes, generate_route_list};
-use tower_http::compression::CompressionLayer;
 use tower_http::trace::TraceLayer;
 
 pub use state::AppState;
@@ -126,7 +125,7 @@ pub fn router_with(state: AppState, security: &security::Security) -> Router {
             security::headers,
         ))
         .layer(axum::middleware::from_fn(request_id::assign))
-        .layer(CompressionLayer::new())
+        .layer(streams::CompressExceptStreams)
         .layer(TraceLayer::new_for_http())
         .with_state(state)
 }

@@ -2443,3 +2443,51 @@ async fn embed_links_show_one_view_until_revoked_or_expired_and_are_audited() {
         "{log}"
     );
 }
+
+/// Answers are compressed for clients that accept it; event streams pass the compression layer
+/// by (they are never compressed, and skipping the layer saves each open stream its boxed
+/// compression body: BENCHMARKS.md, "where a watcher's memory goes").
+#[tokio::test]
+async fn answers_are_compressed_and_event_streams_are_not() {
+    let w = world().await;
+    let vera = w.headers[&Who::Viewer].clone().expect("vera");
+    let request = |path: &str| {
+        Request::get(path)
+            .header(header::AUTHORIZATION, vera.as_str())
+            .header(header::ACCEPT_ENCODING, "gzip")
+            .body(Body::empty())
+            .expect("request")
+    };
+    let models = w.router.clone().oneshot(request("/api/v1/gpu-models")).await.expect("infallible");
+    assert_eq!(models.status(), StatusCode::OK);
+    assert_eq!(
+        models.headers().get(header::CONTENT_ENCODING).map(|v| v.as_bytes()),
+        Some(&b"gzip"[..]),
+        "a JSON answer is gzipped: {:?}",
+        models.headers()
+    );
+    let body = models.into_body().collect().await.expect("body").to_bytes();
+    assert_eq!(&body[..2], [0x1f, 0x8b], "gzip magic");
+    for path in ["/api/v1/events".to_owned(), format!("/api/v1/deployments/{}/events", w.deployment)] {
+        let stream = w.router.clone().oneshot(request(&path)).await.expect("infallible");
+        assert_eq!(stream.status(), StatusCode::OK, "{path}");
+        assert_eq!(
+            stream.headers().get(header::CONTENT_TYPE).map(|v| v.as_bytes()),
+            Some(&b"text/event-stream"[..]),
+            "{path}"
+        );
+        assert!(stream.headers().get(header::CONTENT_ENCODING).is_none(), "{path}: {:?}", stream.headers());
+        if path == "/api/v1/events" {
+            continue; // says nothing until something happens
+        }
+        let mut body = stream.into_body();
+        let first = tokio::time::timeout(std::time::Duration::from_secs(5), body.frame())
+            .await
+            .expect("a first event within 5 s")
+            .expect("a frame")
+            .expect("no error")
+            .into_data()
+            .expect("data");
+        assert!(first.starts_with(b"event: ") || first.starts_with(b"id: ") || first.starts_with(b"data: ") || first.starts_with(b":"), "{path}: plain SSE text: {first:?}");
+    }
+}
