@@ -6,7 +6,7 @@ SHELL := /usr/bin/env bash
 # Where `make run` listens; MIGBOARD_ADDR in the environment works too.
 ADDR ?= $(or $(MIGBOARD_ADDR),127.0.0.1:3000)
 
-.PHONY: help setup build run test test-rust test-e2e security-smoke check-wasm wasm-size bench bench-events bench-e2e fuzz clean
+.PHONY: help setup build run test test-rust test-e2e security-smoke check-wasm wasm-size bench bench-events bench-crash bench-e2e fuzz clean
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
@@ -49,6 +49,9 @@ fuzz: setup ## fuzz blueprint parse+validate for FUZZ_SECONDS (default 600), the
 
 bench-events: build ## SSE watchers (1k, 10k) on one deployment and GET /api/v1/fleet throughput against the release server
 	@source scripts/env.sh && cargo bench -p server --bench events -- 1000 10000
+
+bench-crash: build ## crash campaigns: SIGKILL the server, then the agent process, until 100 kills interrupted work each (about 5 + 8 min; BENCHMARKS.md)
+	@source scripts/env.sh && cargo bench -p server --bench crash -- server 100 && cargo bench -p server --bench crash -- agent 100
 
 bench-e2e: build ## browser benchmarks: planner drag latency on 8 GPUs, page load (requests, time to interactive at 0 and 100 ms latency); JSON, see BENCHMARKS.md
 	@source scripts/env.sh && cd end2end && CI=1 npx playwright test --config playwright.bench.config.ts
