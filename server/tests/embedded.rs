@@ -83,25 +83,15 @@ async fn an_agent_killed_mid_apply_is_started_again_and_the_apply_finishes() {
     let dir = tempfile::tempdir().expect("tempdir");
     let agent = agent_binary().expect("the agent binary is built (cargo build -p agent)");
     let mut spec = one_node("all-1g.10gb");
-    let fleet = Embedded::start(
-        &spec,
-        dir.path(),
-        &agent,
-        server::catalogue::SharedCatalogue::default(),
-    )
-    .await
-    .expect("starts");
-    drop(fleet);
+    let start = async |spec: &FleetSpec| {
+        Embedded::start(spec, dir.path(), &agent, server::catalogue::SharedCatalogue::default())
+            .await
+            .expect("starts")
+    };
+    drop(start(&spec).await);
     // Again with 20 ms per simulated MIG change: 8 GPUs × 11 changes span about 2 s.
     spec.sim_latency = std::time::Duration::from_millis(20);
-    let fleet = Embedded::start(
-        &spec,
-        dir.path(),
-        &agent,
-        server::catalogue::SharedCatalogue::default(),
-    )
-    .await
-    .expect("restarts");
+    let fleet = start(&spec).await;
     let before = fleet.agent_processes();
     assert_eq!(before.len(), 1, "one agent process: {before:?}");
     let request = ApplyRequest::new(ApplyTarget::Named("all-balanced".into()), &[], true);
