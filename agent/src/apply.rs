@@ -141,11 +141,17 @@ pub fn observe(driver: &dyn GpuDriver, gpu: u32) -> Result<Observation, ApplyErr
         });
     }
     placed.sort();
+    let without_compute = instances
+        .iter()
+        .filter(|i| i.compute_instances.is_empty())
+        .map(|i| i.start)
+        .collect();
     Ok(Observation {
         gpu: ObservedGpu {
             model,
             mode: MigMode::Enabled,
             instances: placed,
+            without_compute,
         },
         instances,
         pending,
@@ -302,13 +308,7 @@ pub fn apply_gpu_with_progress(
     } else {
         MigMode::Disabled
     };
-    // A GPU instance the target keeps may lack its compute instance: an apply killed between the
-    // two create calls leaves one (NVML keeps it across the agent's restart), and no workload can
-    // use it. The plan compares GPU instances only, so such a GPU is not "already applied".
-    let bare = |obs: &Observation| {
-        target.is_some() && obs.instances.iter().any(|i| i.compute_instances.is_empty())
-    };
-    if steps.is_empty() && !bare(&before) {
+    if steps.is_empty() {
         if before.pending.is_none() {
             return Ok(ApplyReport {
                 gpu,
@@ -404,6 +404,17 @@ pub fn apply_gpu_with_progress(
                     .map_err(fail)?;
                 driver.create_compute_instance(gpu, gi).map_err(fail)?;
             }
+            Step::CreateComputeInstance {
+                nvml_profile_id,
+                start,
+                ..
+            } => {
+                let Some(gi) = find(&before, nvml_profile_id, start) else {
+                    continue;
+                };
+                calls += 1;
+                driver.create_compute_instance(gpu, gi.id).map_err(fail)?;
+            }
         }
         progress(StepDone {
             gpu,
@@ -412,23 +423,7 @@ pub fn apply_gpu_with_progress(
             step: *step,
         });
     }
-    let mut after = observe(driver, gpu)?;
-    if bare(&after) {
-        for gi in after.instances.iter().filter(|i| i.compute_instances.is_empty()) {
-            calls += 1;
-            driver
-                .create_compute_instance(gpu, gi.id)
-                .map_err(|source| ApplyError::Driver {
-                    gpu,
-                    what: format!(
-                        "create the missing compute instance of GPU instance {} (slice {})",
-                        gi.id, gi.start
-                    ),
-                    source,
-                })?;
-        }
-        after = observe(driver, gpu)?;
-    }
+    let after = observe(driver, gpu)?;
     let remaining = plan(&after.gpu, target.as_ref());
     if !remaining.is_empty() {
         return Err(ApplyError::Diverged { gpu, remaining });

@@ -44,7 +44,7 @@ fn all_64_transitions_between_the_guides_configs_converge_and_reapply_is_free() 
             let at = |s: &Step| match *s {
                 Step::DestroyInstance { profile, start, .. } => Some((false, profile.0, start)),
                 Step::CreateInstance { profile, start, .. } => Some((true, profile.0, start)),
-                Step::SetMigMode { .. } => None,
+                Step::SetMigMode { .. } | Step::CreateComputeInstance { .. } => None,
             };
             let marks: Vec<(bool, &str, u8)> = report.steps.iter().filter_map(at).collect();
             for (created, profile, start) in &marks {

@@ -30,6 +30,10 @@ pub struct ObservedGpu {
     pub mode: MigMode,
     /// Its GPU instances (empty when MIG is off).
     pub instances: Vec<Placed>,
+    /// Starts of GPU instances that have no compute instance: an apply interrupted between
+    /// creating a GPU instance and its compute instance leaves one (NVML keeps it), and no
+    /// workload can use it until it gets one.
+    pub without_compute: Vec<u8>,
 }
 
 impl ObservedGpu {
@@ -39,6 +43,7 @@ impl ObservedGpu {
             model,
             mode: MigMode::Disabled,
             instances: Vec::new(),
+            without_compute: Vec::new(),
         }
     }
     /// What this GPU has, as the desired state that would keep it (counts, not placements).
@@ -60,6 +65,7 @@ impl ObservedGpu {
             model: layout.model(),
             mode: MigMode::Enabled,
             instances: layout.instances().to_vec(),
+            without_compute: Vec::new(),
         }
     }
 }
@@ -85,6 +91,16 @@ pub enum Step {
     /// Create a GPU instance at exactly this placement, with one compute instance spanning it.
     CreateInstance {
         /// NVML profile id (not the profile index).
+        nvml_profile_id: u32,
+        /// Profile name.
+        profile: ProfileLabel,
+        /// Start slice.
+        start: u8,
+    },
+    /// Create the compute instance (spanning it) of the GPU instance of this profile at this
+    /// start, which has none.
+    CreateComputeInstance {
+        /// NVML profile id of the GPU instance (not the profile index).
         nvml_profile_id: u32,
         /// Profile name.
         profile: ProfileLabel,
@@ -144,6 +160,13 @@ impl Step {
             start: p.start,
         }
     }
+    fn create_compute(p: &Placed) -> Self {
+        Self::CreateComputeInstance {
+            nvml_profile_id: p.profile.nvml_id(),
+            profile: ProfileLabel(p.profile.name),
+            start: p.start,
+        }
+    }
     /// Whether the step needs a GPU reset.
     pub fn needs_reset(&self) -> bool {
         matches!(self, Self::SetMigMode { .. })
@@ -165,13 +188,17 @@ impl fmt::Display for Step {
             Self::CreateInstance { profile, start, .. } => {
                 write!(f, "create {profile} at slice {start}")
             }
+            Self::CreateComputeInstance { profile, start, .. } => {
+                write!(f, "create the missing compute instance of {profile} at slice {start}")
+            }
         }
     }
 }
 
 /// The steps that turn `observed` into `desired` (`None`: MIG disabled). Empty when nothing must change.
 ///
-/// Order: destroy conflicting instances, change the mode, create missing instances left to right.
+/// Order: destroy conflicting instances, change the mode, create missing instances left to right,
+/// then give each kept instance that has no compute instance its compute instance.
 pub fn plan(observed: &ObservedGpu, desired: Option<&Layout>) -> Vec<Step> {
     let mut steps = Vec::new();
     let same = |a: &Placed, b: &Placed| a.profile.kind == b.profile.kind && a.start == b.start;
@@ -202,6 +229,16 @@ pub fn plan(observed: &ObservedGpu, desired: Option<&Layout>) -> Vec<Step> {
                 want.iter()
                     .filter(|w| !observed.instances.iter().any(|o| same(o, w)))
                     .map(Step::create),
+            );
+            steps.extend(
+                observed
+                    .instances
+                    .iter()
+                    .filter(|o| {
+                        observed.without_compute.contains(&o.start)
+                            && want.iter().any(|w| same(o, w))
+                    })
+                    .map(Step::create_compute),
             );
         }
     }
@@ -247,6 +284,18 @@ pub fn apply(observed: &ObservedGpu, steps: &[Step]) -> Result<ObservedGpu, Appl
                     .position(|i| i.profile.name == profile.0 && i.start == start)
                     .ok_or_else(|| reject("no such instance"))?;
                 gpu.instances.remove(pos);
+                gpu.without_compute.retain(|s| *s != start);
+            }
+            Step::CreateComputeInstance { profile, start, .. } => {
+                let exists = gpu
+                    .instances
+                    .iter()
+                    .any(|i| i.profile.name == profile.0 && i.start == start);
+                let bare = gpu.without_compute.contains(&start);
+                if !exists || !bare {
+                    return Err(reject("no GPU instance without a compute instance there"));
+                }
+                gpu.without_compute.retain(|s| *s != start);
             }
             Step::CreateInstance { profile, start, .. } => {
                 if gpu.mode != MigMode::Enabled {
@@ -371,6 +420,44 @@ mod tests {
                 "create 3g.40gb at slice 0"
             ]
         );
+    }
+
+    /// A GPU instance left without its compute instance: kept, it gets one (a step of its own, so
+    /// a dry run shows it); not wanted, it is destroyed like any other.
+    #[test]
+    fn a_kept_instance_without_compute_gets_one_and_an_unwanted_one_goes() {
+        let config = MigPartedConfig::default_configs().expect("defaults");
+        let balanced = config
+            .resolve_layout("all-balanced", GpuModel::H100_80GB, 0)
+            .expect("resolves")
+            .expect("MIG on");
+        let mut gpu = ObservedGpu::with_layout(&balanced);
+        let bare = gpu.instances[0].start;
+        gpu.without_compute = vec![bare];
+        let steps = plan(&gpu, Some(&balanced));
+        assert_eq!(
+            steps,
+            [Step::create_compute(&gpu.instances[0])],
+            "only the missing compute instance"
+        );
+        assert!(steps[0].to_string().contains("missing compute instance"), "{}", steps[0]);
+        let after = apply(&gpu, &steps).expect("applies");
+        assert!(after.without_compute.is_empty());
+        assert!(plan(&after, Some(&balanced)).is_empty(), "converged");
+        assert!(apply(&after, &steps).is_err(), "a compute instance is not created twice");
+
+        let seven = config
+            .resolve_layout("all-1g.10gb", GpuModel::H100_80GB, 0)
+            .expect("resolves")
+            .expect("MIG on");
+        let moved = plan(&gpu, Some(&seven));
+        assert!(
+            !moved.iter().any(|s| matches!(s, Step::CreateComputeInstance { .. })),
+            "{moved:?}"
+        );
+        let after = apply(&gpu, &moved).expect("applies");
+        assert!(after.without_compute.is_empty(), "the bare instance was destroyed");
+        assert!(plan(&after, Some(&seven)).is_empty());
     }
 
     #[test]

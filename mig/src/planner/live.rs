@@ -72,7 +72,7 @@ pub fn nvml_calls(steps: &[Step]) -> u32 {
     steps
         .iter()
         .map(|s| match s {
-            Step::SetMigMode { .. } => 1,
+            Step::SetMigMode { .. } | Step::CreateComputeInstance { .. } => 1,
             Step::DestroyInstance { .. } | Step::CreateInstance { .. } => 2,
         })
         .sum()
