@@ -34,6 +34,10 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use mig::wire::{DeploymentDetail, DeploymentInfo, DeploymentStatus, Fleet};
 use serde::de::DeserializeOwned;
 
+#[path = "support/mod.rs"]
+mod support;
+use support::agents_of;
+
 type Http = Client<HttpConnector, Full<bytes::Bytes>>;
 
 const PASSWORD: &str = "crash-campaign-password-0123";
@@ -247,27 +251,6 @@ fn signal(pid: u32, sig: &str) {
         .status()
         .is_ok_and(|s| s.success());
     assert!(ok, "kill -{sig} {pid}");
-}
-
-fn gone(pid: u32) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .map_or(true, |s| s.rsplit_once(')').is_some_and(|(_, r)| r.trim_start().starts_with('Z')))
-}
-
-/// The agent processes `server` started (children of it running `migboard-agent`).
-fn agents_of(server: u32) -> Vec<u32> {
-    let Ok(dir) = std::fs::read_dir("/proc") else { return Vec::new() };
-    dir.flatten()
-        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
-        .filter(|pid| {
-            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-            let ppid = stat.rsplit_once(')').and_then(|(_, r)| r.split_whitespace().nth(1).map(str::to_owned));
-            let cmd = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
-            ppid.as_deref() == Some(&server.to_string())
-                && String::from_utf8_lossy(&cmd).contains("migboard-agent")
-                && !gone(*pid)
-        })
-        .collect()
 }
 
 fn instances_of(config: &str) -> usize {

@@ -24,6 +24,10 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
+#[path = "support/mod.rs"]
+mod support;
+use support::agents_of;
+
 /// The admin password the bench starts its servers with, and the API token it signed in for.
 const PASSWORD: &str = "bench-admin-password-0123456789";
 static TOKEN: std::sync::Mutex<String> = std::sync::Mutex::new(String::new());
@@ -337,23 +341,6 @@ fn cpu_seconds(pid: u32) -> f64 {
             Some((utime + stime) / 100.0)
         })
         .unwrap_or(0.0)
-}
-
-/// The agent processes `server` started (its children running `migboard-agent`).
-fn agents_of(server: u32) -> Vec<u32> {
-    std::fs::read_dir("/proc")
-        .map(|d| {
-            d.flatten()
-                .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
-                .filter(|pid| {
-                    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-                    let ppid = stat.rsplit_once(')').and_then(|(_, r)| r.split_whitespace().nth(1).map(str::to_owned));
-                    let cmd = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
-                    ppid.as_deref() == Some(&server.to_string()) && String::from_utf8_lossy(&cmd).contains("migboard-agent")
-                })
-                .collect()
-        })
-        .unwrap_or_default()
 }
 
 /// The same 500 nodes as an embedded fleet: every node a real (simulated-GPU) agent, all in one
